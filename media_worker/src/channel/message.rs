@@ -1,0 +1,225 @@
+//! The one table of Channel messages. The extension serialises [`Request`]s
+//! and reads [`WorkerMessage`]s; the worker does the reverse. A method or an
+//! event exists exactly when it is a variant here.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::WorkerError;
+use crate::settings::{LogLevel, WorkerSettings};
+
+/// A request from the extension, answered by exactly one [`Response`] with the
+/// same `id`, in the order the requests were sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "method", content = "data", deny_unknown_fields)]
+pub enum Request {
+    /// The first request a worker gets: its settings. Answers the worker's pid.
+    #[serde(rename = "worker.init")]
+    WorkerInit(WorkerSettings),
+    #[serde(rename = "worker.dump")]
+    WorkerDump,
+    #[serde(rename = "worker.updateSettings")]
+    WorkerUpdateSettings(UpdateSettings),
+    #[serde(rename = "room.create")]
+    RoomCreate(RoomCreate),
+    #[serde(rename = "room.close")]
+    RoomClose(RoomRef),
+    #[serde(rename = "room.dump")]
+    RoomDump(RoomRef),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateSettings {
+    pub log_level: LogLevel,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RoomCreate {
+    pub room_id: String,
+    /// mediasoup `RtpCodecCapability` dictionaries as the user gave them, or
+    /// none for the default set; validated by [`crate::rtp_capabilities`].
+    #[serde(default)]
+    pub media_codecs: Option<Value>,
+    #[serde(default)]
+    pub force_unique_payload_types: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RoomRef {
+    pub room_id: String,
+}
+
+/// A request with its id, as it travels.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RequestFrame {
+    pub id: u32,
+    #[serde(flatten)]
+    pub request: Request,
+}
+
+impl RequestFrame {
+    /// Parses one frame. A frame that is not a request still yields its id
+    /// when it has one, so the error can be answered.
+    pub fn parse(payload: &[u8]) -> Result<RequestFrame, (Option<u32>, WorkerError)> {
+        let mut value: Value = serde_json::from_slice(payload)
+            .map_err(|err| (None, WorkerError::type_error(format!("malformed frame: {err}"))))?;
+        let id = value
+            .get("id")
+            .and_then(Value::as_u64)
+            .and_then(|id| u32::try_from(id).ok());
+        let Some(object) = value.as_object_mut() else {
+            return Err((id, WorkerError::type_error("a request must be a JSON object")));
+        };
+        let Some(id) = id else {
+            return Err((None, WorkerError::type_error("a request needs an integer 'id'")));
+        };
+        object.remove("id");
+        let request = Request::deserialize(value)
+            .map_err(|err| (Some(id), WorkerError::type_error(format!("bad request: {err}"))))?;
+        Ok(RequestFrame { id, request })
+    }
+}
+
+/// What a worker writes: answers and unsolicited notifications.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum WorkerMessage {
+    Response(Response),
+    Notification(Notification),
+}
+
+/// The answer to one request: `data` on success, `error` on failure. `id` is
+/// absent only for a frame whose id could not be read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Response {
+    pub id: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<WorkerError>,
+}
+
+impl Response {
+    pub fn new(id: Option<u32>, result: Result<Value, WorkerError>) -> Self {
+        match result {
+            Ok(data) => Self { id, data: Some(data), error: None },
+            Err(error) => Self { id, data: None, error: Some(error) },
+        }
+    }
+}
+
+/// Something the worker reports on its own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Notification {
+    pub event: NotificationEvent,
+    /// The object it concerns (a room id…), when not the worker itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_id: Option<String>,
+    #[serde(default)]
+    pub data: Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NotificationEvent {
+    /// A `tracing` event of the worker, for Python's `logging`.
+    #[serde(rename = "log")]
+    Log,
+}
+
+/// A log line of the worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogRecord {
+    /// 'error', 'warn', 'info', 'debug' or 'trace'.
+    pub level: String,
+    /// The `tracing` target, e.g. `media_worker::room`.
+    pub target: String,
+    pub message: String,
+}
+
+impl Notification {
+    pub fn log(record: &LogRecord) -> Self {
+        Self {
+            event: NotificationEvent::Log,
+            target_id: None,
+            data: serde_json::to_value(record).unwrap_or(Value::Null),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_request_round_trips_through_its_frame() {
+        let frame = RequestFrame {
+            id: 7,
+            request: Request::RoomCreate(RoomCreate {
+                room_id: "r1".into(),
+                media_codecs: None,
+                force_unique_payload_types: true,
+            }),
+        };
+        let bytes = serde_json::to_vec(&frame).unwrap();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(text.contains("\"method\":\"room.create\""), "{text}");
+        assert!(text.contains("\"roomId\":\"r1\""), "{text}");
+        assert_eq!(RequestFrame::parse(&bytes).unwrap(), frame);
+    }
+
+    #[test]
+    fn a_method_without_data_parses() {
+        let frame = RequestFrame::parse(br#"{"id":1,"method":"worker.dump"}"#).unwrap();
+        assert_eq!(frame.request, Request::WorkerDump);
+    }
+
+    #[test]
+    fn malformed_frames_report_the_id_when_they_have_one() {
+        let (id, err) = RequestFrame::parse(b"not json").unwrap_err();
+        assert_eq!(id, None);
+        assert!(err.message.contains("malformed"), "{err}");
+
+        let (id, err) = RequestFrame::parse(br#"{"id":3,"method":"room.explode"}"#).unwrap_err();
+        assert_eq!(id, Some(3));
+        assert!(err.message.contains("room.explode"), "{err}");
+
+        let (id, _) = RequestFrame::parse(br#"{"id":4,"method":"room.close","data":{}}"#)
+            .unwrap_err();
+        assert_eq!(id, Some(4));
+
+        let (id, _) = RequestFrame::parse(br#"[1,2,3]"#).unwrap_err();
+        assert_eq!(id, None);
+        let (id, _) = RequestFrame::parse(br#"{"id":-1,"method":"worker.dump"}"#).unwrap_err();
+        assert_eq!(id, None);
+    }
+
+    #[test]
+    fn worker_messages_are_tagged_by_type() {
+        let response = WorkerMessage::Response(Response::new(Some(2), Ok(json!({"pid": 1}))));
+        let text = serde_json::to_string(&response).unwrap();
+        assert_eq!(text, r#"{"type":"response","id":2,"data":{"pid":1}}"#);
+        let error = WorkerMessage::Response(Response::new(
+            Some(3),
+            Err(WorkerError::value_error("bad")),
+        ));
+        let text = serde_json::to_string(&error).unwrap();
+        assert_eq!(
+            serde_json::from_str::<WorkerMessage>(&text).unwrap(),
+            error,
+            "{text}"
+        );
+        let log = WorkerMessage::Notification(Notification::log(&LogRecord {
+            level: "warn".into(),
+            target: "media_worker::room".into(),
+            message: "hi".into(),
+        }));
+        let text = serde_json::to_string(&log).unwrap();
+        assert!(text.starts_with(r#"{"type":"notification","event":"log""#), "{text}");
+        assert_eq!(serde_json::from_str::<WorkerMessage>(&text).unwrap(), log);
+    }
+}

@@ -1,0 +1,11 @@
+//! The Channel between the extension and a worker: length-prefixed frames
+//! ([`frame`]) carrying the JSON messages of one table ([`message`]), which both
+//! sides derive from.
+
+pub mod frame;
+pub mod message;
+
+pub use frame::{encode_frame, Decoded, FrameDecoder, MAX_FRAME_LEN};
+pub use message::{
+    LogRecord, Notification, NotificationEvent, Request, RequestFrame, Response, WorkerMessage,
+};

@@ -1,0 +1,18 @@
+//! The mediasoup worker: one process, one single-threaded event loop, its own
+//! sockets and rooms, all packet work. It never imports Python: the PyO3
+//! extension re-enters it through [`run_worker`] (see `docs/architecture.md`).
+//!
+//! The logic is sans-IO in str0m's style: [`worker::Worker`] is a state machine
+//! fed Channel requests and times; [`run`] is the thin shell that owns the
+//! Channel socket and the timers.
+
+pub mod channel;
+pub mod error;
+pub mod logging;
+pub mod room;
+pub mod rtp_capabilities;
+pub mod run;
+pub mod settings;
+pub mod worker;
+
+pub use run::run_worker;
