@@ -1,1 +1,79 @@
+//! `mediasoup._mediasoup`: the PyO3 extension, the control plane. It parses
+//! and validates the server's options, owns the worker processes and their
+//! Channels, maps errors to Python exceptions and bridges `tracing` into
+//! Python's `logging`. The public classes live in `python/mediasoup`; they
+//! call in here. The same module is the worker program: `python -m
+//! mediasoup.worker` calls [`run_worker`], which never returns to Python.
 
+pub mod certificate;
+pub mod errors;
+pub mod logging;
+pub mod network;
+pub mod options;
+pub mod settings;
+pub mod worker;
+
+use pyo3::prelude::*;
+use serde_json::Value;
+
+use crate::errors::to_pyerr;
+
+/// Runs the media worker on this process until its Channel closes; returns
+/// the exit code. Called by `python -m mediasoup.worker` only.
+#[pyfunction]
+fn run_worker(py: Python<'_>) -> i32 {
+    py.detach(media_worker::run_worker)
+}
+
+/// The room's `RtpCapabilities` for `mediaCodecs` (None: the default set).
+/// Raises `TypeError`/`ValueError`/`UnsupportedError` naming the bad field.
+#[pyfunction]
+#[pyo3(signature = (media_codecs=None))]
+fn room_rtp_capabilities<'py>(py: Python<'py>, media_codecs: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+    let value: Option<Value> = media_codecs
+        .map(|codecs| {
+            pythonize::depythonize(codecs).map_err(|err| {
+                pyo3::exceptions::PyTypeError::new_err(format!("mediaCodecs must be a list of dicts of str, int and lists: {err}"))
+            })
+        })
+        .transpose()?;
+    let capabilities = media_worker::rtp_capabilities::room_rtp_capabilities(value.as_ref()).map_err(|err| to_pyerr(py, err))?;
+    Ok(pythonize::pythonize(py, &capabilities)?)
+}
+
+/// `'75:1B:…'` → `'751b…'`.
+#[pyfunction]
+fn fingerprint_from_sdp(py: Python<'_>, fingerprint: &str) -> PyResult<String> {
+    certificate::fingerprint_from_sdp(fingerprint).map_err(|err| to_pyerr(py, err))
+}
+
+/// `'751b…'` → `'75:1B:…'`.
+#[pyfunction]
+fn fingerprint_to_sdp(py: Python<'_>, fingerprint: &str) -> PyResult<String> {
+    certificate::fingerprint_to_sdp(fingerprint).map_err(|err| to_pyerr(py, err))
+}
+
+/// The snake_case alias of a camelCase name (`rtcListenIPv4` → `rtc_listen_ipv4`).
+#[pyfunction]
+fn snake_case(name: &str) -> String {
+    options::snake_case(name)
+}
+
+#[pymodule]
+fn _mediasoup(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add_class::<settings::ServerSettings>()?;
+    module.add_class::<worker::WorkerProcess>()?;
+    module.add_function(wrap_pyfunction!(run_worker, module)?)?;
+    module.add_function(wrap_pyfunction!(room_rtp_capabilities, module)?)?;
+    module.add_function(wrap_pyfunction!(fingerprint_from_sdp, module)?)?;
+    module.add_function(wrap_pyfunction!(fingerprint_to_sdp, module)?)?;
+    module.add_function(wrap_pyfunction!(snake_case, module)?)?;
+    module.add_function(wrap_pyfunction!(worker::_settle, module)?)?;
+    let table: Vec<(&str, &str, &str, &str)> = options::SERVER_OPTIONS
+        .iter()
+        .map(|spec| (spec.name, spec.types, spec.default, spec.doc))
+        .collect();
+    module.add("SERVER_OPTIONS", table)?;
+    module.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

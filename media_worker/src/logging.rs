@@ -74,12 +74,10 @@ where
         if !self.filter.allows(metadata) {
             return;
         }
-        let mut visitor = MessageVisitor::default();
-        event.record(&mut visitor);
         (self.sink)(LogRecord {
             level: level_name(metadata.level()).to_owned(),
             target: metadata.target().to_owned(),
-            message: visitor.message,
+            message: event_message(event),
         });
     }
 }
@@ -94,7 +92,13 @@ pub fn level_name(level: &Level) -> &'static str {
     }
 }
 
-/// Formats an event as its message followed by `key=value` for other fields.
+/// An event as one line: its message, then `key=value` for its other fields.
+pub fn event_message(event: &Event<'_>) -> String {
+    let mut visitor = MessageVisitor::default();
+    event.record(&mut visitor);
+    visitor.message
+}
+
 #[derive(Default)]
 struct MessageVisitor {
     message: String,

@@ -86,12 +86,7 @@ impl Worker {
         }
         settings.validate()?;
         self.log_filter.set(settings.log_level);
-        tracing::info!(
-            "worker {} ready on ports {}-{}",
-            self.pid,
-            settings.rtc_min_port,
-            settings.rtc_max_port
-        );
+        tracing::info!("ready on ports {}-{}", settings.rtc_min_port, settings.rtc_max_port);
         self.settings = Some(settings);
         Ok(json!({ "pid": self.pid }))
     }

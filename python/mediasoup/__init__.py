@@ -1,0 +1,20 @@
+"""mediasoup: a WebRTC SFU for asyncio.
+
+``mediasoup.Server(**options)`` starts worker processes written in Rust on
+str0m; rooms hold multiparty calls whose streams the workers forward.
+
+Usage::
+
+    async with mediasoup.Server(numWorkers=1, rtcListenIPv4="127.0.0.1") as server:
+        room = await server.Room()
+        print(await server.dump())
+"""
+
+from __future__ import annotations
+
+from . import errors, extra
+from ._mediasoup import __version__
+from .room import Room
+from .server import Server
+
+__all__ = ["Server", "Room", "errors", "extra", "__version__"]

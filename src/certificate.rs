@@ -1,0 +1,157 @@
+//! The DTLS certificate every worker of a server shares: generated with rcgen
+//! (ECDSA P-256, on aws-lc-rs like str0m) or loaded from PEM files and
+//! checked, with its fingerprints in SDP form.
+
+use std::path::Path;
+
+use aws_lc_rs::digest;
+use media_worker::error::WorkerError;
+use media_worker::settings::encode_hex;
+use rcgen::{CertificateParams, KeyPair, PublicKeyData};
+
+#[derive(Clone)]
+pub struct Certificate {
+    pub der: Vec<u8>,
+    /// PKCS#8 DER.
+    pub private_key_der: Vec<u8>,
+}
+
+/// The hash functions of `dtlsLocalParameters.fingerprints`, strongest last
+/// (mediasoup-client uses the last entry).
+pub const FINGERPRINT_ALGORITHMS: [&str; 3] = ["sha-256", "sha-384", "sha-512"];
+
+impl Certificate {
+    pub fn generate() -> Result<Self, WorkerError> {
+        let failed = |err: rcgen::Error| WorkerError::internal(format!("cannot generate the DTLS certificate: {err}"));
+        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(failed)?;
+        let params = CertificateParams::new(vec!["mediasoup".to_owned()]).map_err(failed)?;
+        let certificate = params.self_signed(&key).map_err(failed)?;
+        Ok(Self {
+            der: certificate.der().to_vec(),
+            private_key_der: key.serialize_der(),
+        })
+    }
+
+    pub fn from_pem_files(certificate_file: &Path, private_key_file: &Path) -> Result<Self, WorkerError> {
+        let read = |option: &str, path: &Path| {
+            std::fs::read_to_string(path).map_err(|err| {
+                WorkerError::value_error(format!("{option} {:?} cannot be read: {err}", path.display().to_string()))
+            })
+        };
+        let certificate_pem = read("dtlsCertificateFile", certificate_file)?;
+        let private_key_pem = read("dtlsPrivateKeyFile", private_key_file)?;
+        Self::from_pem(&certificate_pem, &private_key_pem)
+    }
+
+    /// Parses both PEM texts and checks that the key belongs to the certificate.
+    pub fn from_pem(certificate_pem: &str, private_key_pem: &str) -> Result<Self, WorkerError> {
+        let (_, pem) = x509_parser::pem::parse_x509_pem(certificate_pem.as_bytes())
+            .map_err(|_| WorkerError::value_error("dtlsCertificateFile is not a PEM certificate"))?;
+        if pem.label != "CERTIFICATE" {
+            return Err(WorkerError::value_error(format!(
+                "dtlsCertificateFile holds a PEM {:?}, not a CERTIFICATE",
+                pem.label
+            )));
+        }
+        let (_, certificate) = x509_parser::parse_x509_certificate(&pem.contents)
+            .map_err(|err| WorkerError::value_error(format!("dtlsCertificateFile is not a valid X.509 certificate: {err}")))?;
+        let key = KeyPair::from_pem(private_key_pem)
+            .map_err(|err| WorkerError::value_error(format!("dtlsPrivateKeyFile is not a usable PEM private key: {err}")))?;
+        if certificate.public_key().raw != key.subject_public_key_info().as_slice() {
+            return Err(WorkerError::value_error(
+                "dtlsPrivateKeyFile does not match dtlsCertificateFile (their public keys differ)",
+            ));
+        }
+        Ok(Self {
+            der: pem.contents.clone(),
+            private_key_der: key.serialize_der(),
+        })
+    }
+
+    /// `(algorithm, 'AB:CD:…')` for each of [`FINGERPRINT_ALGORITHMS`].
+    pub fn fingerprints(&self) -> Vec<(&'static str, String)> {
+        FINGERPRINT_ALGORITHMS
+            .iter()
+            .map(|&algorithm| {
+                let digest_algorithm = match algorithm {
+                    "sha-256" => &digest::SHA256,
+                    "sha-384" => &digest::SHA384,
+                    _ => &digest::SHA512,
+                };
+                let hash = digest::digest(digest_algorithm, &self.der);
+                (algorithm, fingerprint_to_sdp(&encode_hex(hash.as_ref())).unwrap_or_default())
+            })
+            .collect()
+    }
+}
+
+/// `'751b…'` → `'75:1B:…'`: hex digits to SDP's upper-case pairs.
+pub fn fingerprint_to_sdp(hex: &str) -> Result<String, WorkerError> {
+    if hex.is_empty() || hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(WorkerError::value_error(format!(
+            "{hex:?} is not a fingerprint: expected an even number of hex digits"
+        )));
+    }
+    let pairs: Vec<String> = hex.as_bytes().chunks(2).map(|pair| String::from_utf8_lossy(pair).to_ascii_uppercase()).collect();
+    Ok(pairs.join(":"))
+}
+
+/// `'75:1B:…'` → `'751b…'`: SDP form to lower-case hex, no colons.
+pub fn fingerprint_from_sdp(sdp: &str) -> Result<String, WorkerError> {
+    let hex: String = sdp.split(':').collect();
+    let valid = !sdp.is_empty()
+        && sdp.split(':').all(|pair| pair.len() == 2)
+        && hex.bytes().all(|b| b.is_ascii_hexdigit());
+    if !valid {
+        return Err(WorkerError::value_error(format!(
+            "{sdp:?} is not an SDP fingerprint: expected hex pairs joined by colons, like '75:1B:9F'"
+        )));
+    }
+    Ok(hex.to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_generated_certificate_reloads_from_its_pem() {
+        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let cert = CertificateParams::new(vec!["x".into()]).unwrap().self_signed(&key).unwrap();
+        let loaded = Certificate::from_pem(&cert.pem(), &key.serialize_pem()).unwrap();
+        assert_eq!(loaded.der, cert.der().to_vec());
+
+        let other = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let err = Certificate::from_pem(&cert.pem(), &other.serialize_pem()).err().unwrap();
+        assert!(err.message.contains("does not match"), "{err}");
+        let err = Certificate::from_pem("garbage", &key.serialize_pem()).err().unwrap();
+        assert!(err.message.contains("not a PEM certificate"), "{err}");
+        let err = Certificate::from_pem(&key.serialize_pem(), &key.serialize_pem()).err().unwrap();
+        assert!(err.message.contains("not a CERTIFICATE"), "{err}");
+        let err = Certificate::from_pem(&cert.pem(), "garbage").err().unwrap();
+        assert!(err.message.contains("dtlsPrivateKeyFile"), "{err}");
+    }
+
+    #[test]
+    fn fingerprints_are_sha256_384_512_in_sdp_form() {
+        let certificate = Certificate::generate().unwrap();
+        let fingerprints = certificate.fingerprints();
+        let lengths: Vec<_> = fingerprints.iter().map(|(algorithm, value)| (*algorithm, value.len())).collect();
+        assert_eq!(lengths, [("sha-256", 32 * 3 - 1), ("sha-384", 48 * 3 - 1), ("sha-512", 64 * 3 - 1)]);
+        let sha256 = &fingerprints[0].1;
+        assert_eq!(sha256, &sha256.to_ascii_uppercase());
+        assert_eq!(fingerprint_to_sdp(&fingerprint_from_sdp(sha256).unwrap()).unwrap(), *sha256);
+    }
+
+    #[test]
+    fn fingerprint_conversions_match_the_seed() {
+        assert_eq!(fingerprint_from_sdp("75:1B:9F").unwrap(), "751b9f");
+        assert_eq!(fingerprint_to_sdp("751b9f").unwrap(), "75:1B:9F");
+        for bad in ["", "7", "75:1", "zz:11", "751B9F"] {
+            assert!(fingerprint_from_sdp(bad).is_err(), "{bad}");
+        }
+        for bad in ["", "751", "75:1b", "xyz0"] {
+            assert!(fingerprint_to_sdp(bad).is_err(), "{bad}");
+        }
+    }
+}

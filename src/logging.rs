@@ -1,0 +1,94 @@
+//! The bridge of `tracing` into Python's `logging`, under the logger
+//! `mediasoup` with a child per component: the extension's own events
+//! (`mediasoup.channel`, `mediasoup.server`…) and the workers' log
+//! notifications (`mediasoup.worker`, `mediasoup.worker.room`…).
+
+use media_worker::logging::{event_message, level_name};
+use pyo3::prelude::*;
+use tracing::{Event, Subscriber};
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+
+/// Python `logging` levels for the level names of `tracing`.
+fn python_level(level: &str) -> u8 {
+    match level {
+        "error" => 40,
+        "warn" => 30,
+        "info" => 20,
+        "debug" => 10,
+        _ => 5,
+    }
+}
+
+/// `media_worker::room::x` → `mediasoup.worker.room`; `_mediasoup::channel`
+/// → `mediasoup.channel`. The worker's shell and state machine log as
+/// `mediasoup.worker` itself.
+pub fn logger_name(target: &str) -> String {
+    let mut parts = target.split("::");
+    let krate = parts.next().unwrap_or_default();
+    let module = parts.next();
+    match (krate, module) {
+        ("media_worker", None | Some("run" | "worker" | "logging")) => "mediasoup.worker".into(),
+        ("media_worker", Some(module)) => format!("mediasoup.worker.{module}"),
+        ("_mediasoup", Some(module)) => format!("mediasoup.{module}"),
+        _ => "mediasoup".into(),
+    }
+}
+
+/// Logs `message` on the Python logger `name`; nothing if Python is gone.
+pub fn emit(py: Python<'_>, name: &str, level: &str, message: &str) {
+    let logged = (|| -> PyResult<()> {
+        let logger = py.import("logging")?.call_method1("getLogger", (name,))?;
+        let level = python_level(level);
+        if logger.call_method1("isEnabledFor", (level,))?.is_truthy()? {
+            logger.call_method1("log", (level, "%s", message))?;
+        }
+        Ok(())
+    })();
+    if let Err(err) = logged {
+        // Logging must never raise into the server; Python's own handler reports it.
+        err.print(py);
+    }
+}
+
+/// Hands the extension's own `tracing` events to Python's `logging`.
+struct PythonLogLayer;
+
+impl<S: Subscriber> Layer<S> for PythonLogLayer {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let metadata = event.metadata();
+        if *metadata.level() == tracing::Level::TRACE {
+            return;
+        }
+        let message = event_message(event);
+        let name = logger_name(metadata.target());
+        let level = level_name(metadata.level());
+        Python::try_attach(|py| emit(py, &name, level, &message));
+    }
+}
+
+/// Installs the bridge as the process's `tracing` subscriber, once, unless
+/// the embedding program installed one of its own. Called when a server
+/// starts, never at import: a worker process imports the module too, and
+/// its `tracing` events go over the Channel instead.
+pub fn install() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry().with(PythonLogLayer));
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_map_to_children_of_the_mediasoup_logger() {
+        assert_eq!(logger_name("media_worker::run"), "mediasoup.worker");
+        assert_eq!(logger_name("media_worker::worker"), "mediasoup.worker");
+        assert_eq!(logger_name("media_worker::room"), "mediasoup.worker.room");
+        assert_eq!(logger_name("media_worker::channel::frame"), "mediasoup.worker.channel");
+        assert_eq!(logger_name("_mediasoup::channel"), "mediasoup.channel");
+        assert_eq!(logger_name("_mediasoup::worker"), "mediasoup.worker");
+        assert_eq!(logger_name("str0m::ice"), "mediasoup");
+    }
+}

@@ -1,0 +1,393 @@
+//! `WorkerProcess`: one worker process and the extension's end of its
+//! Channel. It spawns `python -m mediasoup.worker` with the Channel socket as
+//! stdin, sends requests (each answered through an asyncio future, in order),
+//! turns log notifications into Python `logging` records, and reports the
+//! process's exit.
+
+use std::collections::HashMap;
+use std::os::fd::OwnedFd;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use media_worker::channel::{
+    encode_frame, Decoded, FrameDecoder, LogRecord, NotificationEvent, Request, RequestFrame,
+    WorkerMessage,
+};
+use media_worker::error::WorkerError;
+use media_worker::run::PARENT_PID_ENV;
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyBytes;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::{mpsc, Notify};
+
+use crate::errors::{invalid_state, mediasoup_error, to_pyerr};
+use crate::logging::{emit, logger_name};
+
+/// How long a closed worker gets to exit on Channel EOF before it is killed.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+#[pyclass(frozen, module = "mediasoup._mediasoup")]
+pub struct WorkerProcess {
+    pid: u32,
+    shared: Arc<Shared>,
+    /// Frames for the writer task; `None` once closed.
+    frames: Mutex<Option<mpsc::UnboundedSender<Vec<u8>>>>,
+    kill: Arc<Notify>,
+}
+
+struct Shared {
+    pid: u32,
+    event_loop: Py<PyAny>,
+    on_exit: Py<PyAny>,
+    pending: Mutex<Pending>,
+}
+
+#[derive(Default)]
+struct Pending {
+    next_id: u32,
+    /// asyncio futures of the requests not answered yet, by request id.
+    futures: HashMap<u32, Py<PyAny>>,
+    /// Why the worker is gone, once it is.
+    exited: Option<String>,
+}
+
+impl Shared {
+    fn pending(&self) -> MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// `callback(*args)` on the server's event loop; a closed loop drops it.
+    fn call_soon<'py>(&self, py: Python<'py>, callback: &Bound<'py, PyAny>, args: Vec<Bound<'py, PyAny>>) {
+        let mut call_args = vec![callback.clone()];
+        call_args.extend(args);
+        let tuple = match pyo3::types::PyTuple::new(py, call_args) {
+            Ok(tuple) => tuple,
+            Err(_) => return,
+        };
+        if let Err(err) = self.event_loop.bind(py).call_method1("call_soon_threadsafe", tuple) {
+            tracing::debug!("worker {}: event loop gone, dropped a callback: {err}", self.pid);
+        }
+    }
+
+    fn settle(&self, py: Python<'_>, future: Py<PyAny>, result: Result<Value, PyErr>) {
+        let Ok(settle) = SETTLE.import(py, "mediasoup._mediasoup", "_settle") else { return };
+        let (error, value) = match result {
+            Ok(value) => match pythonize::pythonize(py, &value) {
+                Ok(value) => (py.None().into_bound(py), value),
+                Err(err) => (PyErr::from(err).into_value(py).into_bound(py).into_any(), py.None().into_bound(py)),
+            },
+            Err(err) => (err.into_value(py).into_bound(py).into_any(), py.None().into_bound(py)),
+        };
+        self.call_soon(py, &settle.clone(), vec![future.into_bound(py), error, value]);
+    }
+
+    fn handle_message(&self, py: Python<'_>, message: WorkerMessage) {
+        match message {
+            WorkerMessage::Response(response) => {
+                let Some(id) = response.id else {
+                    let reason = response.error.map(|err| err.message).unwrap_or_default();
+                    tracing::warn!("worker {} could not read a frame: {reason}", self.pid);
+                    return;
+                };
+                let Some(future) = self.pending().futures.remove(&id) else {
+                    tracing::warn!("worker {} answered unknown request {id}", self.pid);
+                    return;
+                };
+                let result = match response.error {
+                    Some(error) => Err(to_pyerr(py, error)),
+                    None => Ok(response.data.unwrap_or(Value::Null)),
+                };
+                self.settle(py, future, result);
+            }
+            WorkerMessage::Notification(notification) => match notification.event {
+                NotificationEvent::Log => match serde_json::from_value::<LogRecord>(notification.data) {
+                    Ok(record) => {
+                        let message = format!("[worker {}] {}", self.pid, record.message);
+                        emit(py, &worker_logger_name(&record.target), &record.level, &message);
+                    }
+                    Err(err) => tracing::warn!("worker {} sent a bad log record: {err}", self.pid),
+                },
+            },
+        }
+    }
+
+    /// Fails every request still waiting and reports the exit, once.
+    fn exited(&self, status: std::io::Result<ExitStatus>) {
+        let (code, signal, description) = describe_exit(status);
+        let futures: Vec<_> = {
+            let mut pending = self.pending();
+            pending.exited = Some(description.clone());
+            pending.futures.drain().map(|(_, future)| future).collect()
+        };
+        Python::try_attach(|py| {
+            for future in futures {
+                let error = mediasoup_error(py, format!("worker {} {description}", self.pid));
+                self.settle(py, future, Err(error));
+            }
+            let args = vec![
+                code.into_pyobject(py).map(|c| c.into_any()).unwrap_or_else(|_| py.None().into_bound(py)),
+                signal.into_pyobject(py).map(|s| s.into_any()).unwrap_or_else(|_| py.None().into_bound(py)),
+                description.into_pyobject(py).map(|d| d.into_any()).unwrap_or_else(|_| py.None().into_bound(py)),
+            ];
+            self.call_soon(py, &self.on_exit.bind(py).clone(), args);
+        });
+    }
+}
+
+static SETTLE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// Resolves an asyncio future from the event loop: `error` or `value`.
+#[pyfunction]
+pub fn _settle(future: &Bound<'_, PyAny>, error: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    if future.call_method0("done")?.is_truthy()? {
+        return Ok(());
+    }
+    if error.is_none() {
+        future.call_method1("set_result", (value,))?;
+    } else {
+        future.call_method1("set_exception", (error,))?;
+    }
+    Ok(())
+}
+
+/// Worker log targets: the worker's own modules as in [`logger_name`], the
+/// crates it uses (str0m…) under `mediasoup.worker.<crate>`.
+fn worker_logger_name(target: &str) -> String {
+    if target.starts_with("media_worker") {
+        logger_name(target)
+    } else {
+        let krate = target.split("::").next().unwrap_or("unknown");
+        format!("mediasoup.worker.{krate}")
+    }
+}
+
+fn describe_exit(status: std::io::Result<ExitStatus>) -> (Option<i32>, Option<String>, String) {
+    match status {
+        Ok(status) => match (status.code(), status.signal()) {
+            (Some(code), _) => (Some(code), None, format!("exited with code {code}")),
+            (None, Some(signal)) => {
+                let name = nix::sys::signal::Signal::try_from(signal)
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_else(|_| format!("signal {signal}"));
+                (None, Some(name.clone()), format!("was killed by {name}"))
+            }
+            (None, None) => (None, None, "exited".to_owned()),
+        },
+        Err(err) => (None, None, format!("could not be waited for: {err}")),
+    }
+}
+
+#[pymethods]
+impl WorkerProcess {
+    /// Starts `executable -m mediasoup.worker` with the Channel on its stdin.
+    /// `on_exit(code, signal, description)` is called on the running event
+    /// loop when the process is gone.
+    #[staticmethod]
+    #[pyo3(signature = (executable, python_path, on_exit))]
+    fn spawn(
+        py: Python<'_>,
+        executable: &str,
+        python_path: Option<&str>,
+        on_exit: Py<PyAny>,
+    ) -> PyResult<Self> {
+        let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?.unbind();
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair()
+            .map_err(|err| mediasoup_error(py, format!("cannot create the Channel socket: {err}")))?;
+        ours.set_nonblocking(true)
+            .map_err(|err| mediasoup_error(py, format!("cannot set up the Channel socket: {err}")))?;
+
+        let runtime = pyo3_async_runtimes::tokio::get_runtime();
+        let _entered = runtime.enter();
+        let mut command = tokio::process::Command::new(executable);
+        command
+            .args(["-m", "mediasoup.worker"])
+            .env(PARENT_PID_ENV, std::process::id().to_string())
+            .stdin(Stdio::from(OwnedFd::from(theirs)))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if let Some(path) = python_path {
+            let inherited = std::env::var("PYTHONPATH").unwrap_or_default();
+            let joined = if inherited.is_empty() { path.to_owned() } else { format!("{path}:{inherited}") };
+            command.env("PYTHONPATH", joined);
+        }
+        let mut child = command
+            .spawn()
+            .map_err(|err| mediasoup_error(py, format!("cannot start a worker with {executable:?}: {err}")))?;
+        let pid = child.id().unwrap_or_default();
+        let stream = tokio::net::UnixStream::from_std(ours)
+            .map_err(|err| mediasoup_error(py, format!("cannot register the Channel socket: {err}")))?;
+        let (reader, writer) = stream.into_split();
+        let (frames_tx, frames_rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            pid,
+            event_loop,
+            on_exit,
+            pending: Mutex::new(Pending::default()),
+        });
+        let kill = Arc::new(Notify::new());
+
+        runtime.spawn(write_frames(writer, frames_rx));
+        let reading = runtime.spawn(read_messages(reader, shared.clone()));
+        if let Some(stderr) = child.stderr.take() {
+            runtime.spawn(forward_stderr(stderr, pid));
+        }
+        let waiting_shared = shared.clone();
+        let waiting_kill = kill.clone();
+        runtime.spawn(async move {
+            let status = tokio::select! {
+                status = child.wait() => status,
+                _ = waiting_kill.notified() => {
+                    let _ = child.start_kill();
+                    child.wait().await
+                }
+            };
+            // The reader sees EOF once the process is gone; let it deliver
+            // what the worker wrote last before pending requests fail.
+            let _ = tokio::time::timeout(Duration::from_secs(1), reading).await;
+            waiting_shared.exited(status);
+        });
+        tracing::debug!("worker {pid} spawned");
+        Ok(Self { pid, shared, frames: Mutex::new(Some(frames_tx)), kill })
+    }
+
+    #[getter]
+    fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// True once `close()` was called or the process exited.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.frames_guard().is_none() || self.shared.pending().exited.is_some()
+    }
+
+    /// Sends a request of the Channel's table; returns an asyncio future of
+    /// its answer. Bad methods or data raise `TypeError` before anything is sent.
+    #[pyo3(signature = (method, data=None))]
+    fn request(&self, py: Python<'_>, method: &str, data: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+        let mut envelope = serde_json::Map::new();
+        envelope.insert("method".into(), Value::from(method));
+        if let Some(data) = data.filter(|data| !data.is_none()) {
+            let value: Value = pythonize::depythonize(data)
+                .map_err(|err| PyTypeError::new_err(format!("{method}: data cannot be sent: {err}")))?;
+            envelope.insert("data".into(), value);
+        }
+        let request: Request = serde_json::from_value(Value::Object(envelope))
+            .map_err(|err| PyTypeError::new_err(format!("invalid request {method:?}: {err}")))?;
+        let future = self.shared.event_loop.bind(py).call_method0("create_future")?.unbind();
+        let frames = self.frames_guard();
+        let Some(sender) = frames.as_ref() else {
+            return Err(invalid_state(py, format!("worker {} is closed", self.pid)));
+        };
+        let mut pending = self.shared.pending();
+        if let Some(reason) = &pending.exited {
+            return Err(invalid_state(py, format!("worker {} {reason}", self.pid)));
+        }
+        let id = pending.next_id;
+        pending.next_id = pending.next_id.wrapping_add(1);
+        let payload = serde_json::to_vec(&RequestFrame { id, request })
+            .map_err(|err| to_pyerr(py, WorkerError::internal(format!("cannot encode {method}: {err}"))))?;
+        let mut frame = Vec::with_capacity(payload.len() + 4);
+        encode_frame(&payload, &mut frame);
+        if sender.send(frame).is_err() {
+            return Err(invalid_state(py, format!("worker {} is closed", self.pid)));
+        }
+        pending.futures.insert(id, future.clone_ref(py));
+        Ok(future)
+    }
+
+    /// Closes the Channel: the worker exits on EOF, or is killed after a grace period.
+    fn close(&self) {
+        if self.frames_guard().take().is_some() {
+            let kill = self.kill.clone();
+            pyo3_async_runtimes::tokio::get_runtime().spawn(async move {
+                tokio::time::sleep(CLOSE_GRACE).await;
+                kill.notify_one();
+            });
+        }
+    }
+
+    /// SIGKILL, now.
+    fn kill(&self) {
+        self.kill.notify_one();
+    }
+
+    /// Writes raw bytes on the Channel, unframed: for tests of the worker's
+    /// robustness against malformed frames.
+    fn _send_raw(&self, py: Python<'_>, data: &Bound<'_, PyBytes>) -> PyResult<()> {
+        let frames = self.frames_guard();
+        let sender = frames.as_ref().ok_or_else(|| invalid_state(py, "worker is closed"))?;
+        sender
+            .send(data.as_bytes().to_vec())
+            .map_err(|_| invalid_state(py, "worker is closed"))
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<WorkerProcess pid={} closed={}>", self.pid, self.closed())
+    }
+}
+
+impl WorkerProcess {
+    fn frames_guard(&self) -> MutexGuard<'_, Option<mpsc::UnboundedSender<Vec<u8>>>> {
+        self.frames.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+async fn write_frames(mut writer: OwnedWriteHalf, mut frames: mpsc::UnboundedReceiver<Vec<u8>>) {
+    while let Some(frame) = frames.recv().await {
+        if let Err(err) = writer.write_all(&frame).await {
+            tracing::debug!("Channel write failed: {err}");
+            return;
+        }
+    }
+    // All senders dropped: `close()`. Dropping the half shuts the socket's
+    // write side down, which the worker reads as EOF.
+}
+
+async fn read_messages(mut reader: OwnedReadHalf, shared: Arc<Shared>) {
+    let mut decoder = FrameDecoder::new();
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        let len = match reader.read(&mut buffer).await {
+            Ok(0) | Err(_) => return,
+            Ok(len) => len,
+        };
+        decoder.push(&buffer[..len]);
+        let mut messages = Vec::new();
+        while let Some(decoded) = decoder.next_frame() {
+            match decoded {
+                Decoded::Frame(payload) => match serde_json::from_slice::<WorkerMessage>(&payload) {
+                    Ok(message) => messages.push(message),
+                    Err(err) => tracing::error!("worker {} sent a malformed message: {err}", shared.pid),
+                },
+                Decoded::Oversized(len) => tracing::error!("worker {} sent an oversized frame ({len} bytes)", shared.pid),
+            }
+        }
+        if messages.is_empty() {
+            continue;
+        }
+        let delivered = Python::try_attach(|py| {
+            for message in messages {
+                shared.handle_message(py, message);
+            }
+        });
+        if delivered.is_none() {
+            return;
+        }
+    }
+}
+
+/// What a worker prints on stderr (a Python traceback if it could not start,
+/// a panic message) goes to the `mediasoup.worker` logger.
+async fn forward_stderr(stderr: tokio::process::ChildStderr, pid: u32) {
+    let mut lines = BufReader::new(stderr).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        Python::try_attach(|py| emit(py, "mediasoup.worker", "error", &format!("[worker {pid}] {line}")));
+    }
+}
