@@ -35,7 +35,7 @@ impl Certificate {
     pub fn from_pem_files(certificate_file: &Path, private_key_file: &Path) -> Result<Self, WorkerError> {
         let read = |option: &str, path: &Path| {
             std::fs::read_to_string(path).map_err(|err| {
-                WorkerError::value_error(format!("{option} {:?} cannot be read: {err}", path.display().to_string()))
+                WorkerError::value_error(format!("{option} '{}' cannot be read: {err}", path.display().to_string()))
             })
         };
         let certificate_pem = read("dtlsCertificateFile", certificate_file)?;
@@ -49,7 +49,7 @@ impl Certificate {
             .map_err(|_| WorkerError::value_error("dtlsCertificateFile is not a PEM certificate"))?;
         if pem.label != "CERTIFICATE" {
             return Err(WorkerError::value_error(format!(
-                "dtlsCertificateFile holds a PEM {:?}, not a CERTIFICATE",
+                "dtlsCertificateFile holds a PEM '{}', not a CERTIFICATE",
                 pem.label
             )));
         }
@@ -89,7 +89,7 @@ impl Certificate {
 pub fn fingerprint_to_sdp(hex: &str) -> Result<String, WorkerError> {
     if hex.is_empty() || hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(WorkerError::value_error(format!(
-            "{hex:?} is not a fingerprint: expected an even number of hex digits"
+            "'{hex}' is not a fingerprint: expected an even number of hex digits"
         )));
     }
     let pairs: Vec<String> = hex.as_bytes().chunks(2).map(|pair| String::from_utf8_lossy(pair).to_ascii_uppercase()).collect();
@@ -104,7 +104,7 @@ pub fn fingerprint_from_sdp(sdp: &str) -> Result<String, WorkerError> {
         && hex.bytes().all(|b| b.is_ascii_hexdigit());
     if !valid {
         return Err(WorkerError::value_error(format!(
-            "{sdp:?} is not an SDP fingerprint: expected hex pairs joined by colons, like '75:1B:9F'"
+            "'{sdp}' is not an SDP fingerprint: expected hex pairs joined by colons, like '75:1B:9F'"
         )));
     }
     Ok(hex.to_ascii_lowercase())

@@ -76,7 +76,7 @@ fn host_addresses() -> (Vec<Ipv4Addr>, Vec<Ipv6Addr>) {
 
 fn bind_check(option: &str, address: IpAddr) -> Result<(), WorkerError> {
     UdpSocket::bind((address, 0)).map(drop).map_err(|err| {
-        WorkerError::value_error(format!("{option} {:?} cannot be bound on this host: {err}", address.to_string()))
+        WorkerError::value_error(format!("{option} '{}' cannot be bound on this host: {err}", address.to_string()))
     })
 }
 
@@ -102,7 +102,7 @@ mod tests {
 
         let err = resolve_listen_addresses(&options(&[("rtcListenIPv4", OptionValue::Str("192.0.2.1".into()))]))
             .unwrap_err();
-        assert!(err.message.contains("rtcListenIPv4 \"192.0.2.1\" cannot be bound"), "{err}");
+        assert!(err.message.contains("rtcListenIPv4 '192.0.2.1' cannot be bound"), "{err}");
     }
 
     #[test]

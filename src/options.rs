@@ -119,7 +119,7 @@ impl ServerOptions {
             let name = canonical_option_name(key).ok_or_else(|| {
                 let names: Vec<_> = SERVER_OPTIONS.iter().map(|spec| spec.name).collect();
                 WorkerError::type_error(format!(
-                    "unknown option {key:?}; the options are {}",
+                    "unknown option '{key}'; the options are {}",
                     names.join(", ")
                 ))
             })?;
@@ -246,7 +246,7 @@ fn listen_option<A: std::str::FromStr>(name: &str, value: Option<&OptionValue>) 
         None | Some(OptionValue::Bool(true)) => Ok(ListenIp::Detect),
         Some(OptionValue::Bool(false)) => Ok(ListenIp::Off),
         Some(OptionValue::Str(text)) => text.parse().map(ListenIp::Address).map_err(|_| {
-            WorkerError::value_error(format!("{name} must be an {family} address, True or False, not {text:?}"))
+            WorkerError::value_error(format!("{name} must be an {family} address, True or False, not '{text}'"))
         }),
         Some(other) => Err(WorkerError::type_error(format!(
             "{name} must be a str or a bool, not {}",
@@ -268,7 +268,7 @@ fn announced_option<A>(
         .parse::<IpAddr>()
         .ok()
         .and_then(of_family)
-        .ok_or_else(|| WorkerError::value_error(format!("{name} must be an {family} address, not {text:?}")))?;
+        .ok_or_else(|| WorkerError::value_error(format!("{name} must be an {family} address, not '{text}'")))?;
     if !family_enabled {
         return Err(WorkerError::value_error(format!(
             "{name} is set but rtcListen{family} is False: nothing would be announced"
@@ -324,12 +324,12 @@ mod tests {
     fn every_bad_option_is_named_with_its_value() {
         use OptionValue::*;
         let cases: Vec<(Vec<(&str, OptionValue)>, ErrorKind, &str)> = vec![
-            (vec![("chicken", Int(1))], ErrorKind::TypeError, "unknown option \"chicken\""),
+            (vec![("chicken", Int(1))], ErrorKind::TypeError, "unknown option 'chicken'"),
             (vec![("numWorkers", Int(1)), ("num_workers", Int(2))], ErrorKind::TypeError, "given twice"),
             (vec![("numWorkers", Bool(true))], ErrorKind::TypeError, "numWorkers must be an int, not bool"),
             (vec![("numWorkers", str_value("2"))], ErrorKind::TypeError, "numWorkers must be an int, not str"),
             (vec![("numWorkers", Int(0))], ErrorKind::ValueError, "numWorkers must be >= 1, not 0"),
-            (vec![("logLevel", str_value("chicken"))], ErrorKind::ValueError, "\"chicken\""),
+            (vec![("logLevel", str_value("chicken"))], ErrorKind::ValueError, "'chicken'"),
             (vec![("logLevel", Int(3))], ErrorKind::TypeError, "logLevel must be a str"),
             (vec![("rtcListenIPv4", str_value("::1"))], ErrorKind::ValueError, "rtcListenIPv4 must be an IPv4 address"),
             (vec![("rtcListenIPv6", str_value("127.0.0.1"))], ErrorKind::ValueError, "rtcListenIPv6 must be an IPv6 address"),
@@ -342,7 +342,7 @@ mod tests {
             (vec![("rtcMinPort", Other("float".into()))], ErrorKind::TypeError, "rtcMinPort must be an int, not float"),
             (vec![("dtlsCertificateFile", str_value("/c.pem"))], ErrorKind::ValueError, "dtlsPrivateKeyFile is not"),
             (vec![("dtlsPrivateKeyFile", str_value("/k.pem"))], ErrorKind::ValueError, "dtlsCertificateFile is not"),
-            (vec![("rtcAnnouncedIPv4", str_value("nope"))], ErrorKind::ValueError, "rtcAnnouncedIPv4 must be an IPv4 address, not \"nope\""),
+            (vec![("rtcAnnouncedIPv4", str_value("nope"))], ErrorKind::ValueError, "rtcAnnouncedIPv4 must be an IPv4 address, not 'nope'"),
             (vec![("rtcAnnouncedIPv6", str_value("1.2.3.4"))], ErrorKind::ValueError, "rtcAnnouncedIPv6 must be an IPv6 address"),
             (vec![("rtcListenIPv6", Bool(false)), ("rtcAnnouncedIPv6", str_value("2001:db8::1"))], ErrorKind::ValueError, "rtcListenIPv6 is False"),
         ];

@@ -218,7 +218,7 @@ impl WorkerProcess {
         }
         let mut child = command
             .spawn()
-            .map_err(|err| mediasoup_error(py, format!("cannot start a worker with {executable:?}: {err}")))?;
+            .map_err(|err| mediasoup_error(py, format!("cannot start a worker with '{executable}': {err}")))?;
         let pid = child.id().unwrap_or_default();
         let stream = tokio::net::UnixStream::from_std(ours)
             .map_err(|err| mediasoup_error(py, format!("cannot register the Channel socket: {err}")))?;
@@ -279,7 +279,7 @@ impl WorkerProcess {
             envelope.insert("data".into(), value);
         }
         let request: Request = serde_json::from_value(Value::Object(envelope))
-            .map_err(|err| PyTypeError::new_err(format!("invalid request {method:?}: {err}")))?;
+            .map_err(|err| PyTypeError::new_err(format!("invalid request '{method}': {err}")))?;
         let future = self.shared.event_loop.bind(py).call_method0("create_future")?.unbind();
         let frames = self.frames_guard();
         let Some(sender) = frames.as_ref() else {

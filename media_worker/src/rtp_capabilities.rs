@@ -257,23 +257,23 @@ fn parse_codec(index: usize, entry: &Value) -> Result<ParsedCodec, WorkerError> 
     })?;
     if let Some(unknown) = object.keys().find(|key| !CODEC_KEYS.contains(&key.as_str())) {
         return Err(WorkerError::type_error(format!(
-            "mediaCodecs[{index}] has an unknown key {unknown:?}; expected some of {CODEC_KEYS:?}"
+            "mediaCodecs[{index}] has an unknown key '{unknown}'; expected some of {}", CODEC_KEYS.join(", ")
         )));
     }
     let kind_text = required_str(object, "kind", &at)?;
     let kind = MediaKind::parse(kind_text).ok_or_else(|| {
-        WorkerError::value_error(format!("{} must be 'audio' or 'video', not {kind_text:?}", at("kind")))
+        WorkerError::value_error(format!("{} must be 'audio' or 'video', not '{kind_text}'", at("kind")))
     })?;
     let mime_type = required_str(object, "mimeType", &at)?;
     let Some((mime_kind, codec_name)) = mime_type.split_once('/') else {
         return Err(WorkerError::value_error(format!(
-            "{} must look like 'video/VP8', not {mime_type:?}",
+            "{} must look like 'video/VP8', not '{mime_type}'",
             at("mimeType")
         )));
     };
     if mime_kind.to_ascii_lowercase() != kind.as_str() {
         return Err(WorkerError::value_error(format!(
-            "{} {mime_type:?} does not match kind {:?}",
+            "{} '{mime_type}' does not match kind '{}'",
             at("mimeType"),
             kind.as_str()
         )));
@@ -290,7 +290,7 @@ fn parse_codec(index: usize, entry: &Value) -> Result<ParsedCodec, WorkerError> 
         .ok_or_else(|| {
             let names: Vec<_> = SUPPORTED_CODECS.iter().map(|codec| codec.mime_type).collect();
             WorkerError::unsupported(format!(
-                "codec {mime_type:?} ({}) is not supported; supported codecs: {}",
+                "codec '{mime_type}' ({}) is not supported; supported codecs: {}",
                 at("mimeType"),
                 names.join(", ")
             ))
@@ -355,7 +355,7 @@ fn parse_codec(index: usize, entry: &Value) -> Result<ParsedCodec, WorkerError> 
             for (name, value) in parameters {
                 if !(value.is_string() || value.is_u64() || value.is_i64()) {
                     return Err(WorkerError::type_error(format!(
-                        "{}[{name:?}] must be a str or an int, not {}",
+                        "{}['{name}'] must be a str or an int, not {}",
                         at("parameters"),
                         json_type(value)
                     )));
@@ -527,9 +527,9 @@ mod tests {
             (json!([{"kind": "audio", "mimeType": "audio/opus", "clockRate": "48000"}]), ErrorKind::TypeError, "clockRate must be an int"),
             (json!([{"kind": "video", "mimeType": "video/VP8", "channels": 2}]), ErrorKind::ValueError, "no channels"),
             (json!([{"kind": "video", "mimeType": "video/VP8", "preferredPayloadType": 300}]), ErrorKind::ValueError, "0-127"),
-            (json!([{"kind": "video", "mimeType": "video/VP8", "parameters": {"x": [1]}}]), ErrorKind::TypeError, "parameters[\"x\"]"),
+            (json!([{"kind": "video", "mimeType": "video/VP8", "parameters": {"x": [1]}}]), ErrorKind::TypeError, "parameters['x']"),
             (json!([{"kind": "video", "mimeType": "video/VP8", "rtcpFeedback": [{"parameter": "pli"}]}]), ErrorKind::TypeError, "needs a 'type'"),
-            (json!([{"kind": "video", "mimeType": "video/VP8", "bogus": 1}]), ErrorKind::TypeError, "unknown key \"bogus\""),
+            (json!([{"kind": "video", "mimeType": "video/VP8", "bogus": 1}]), ErrorKind::TypeError, "unknown key 'bogus'"),
             (
                 json!([{"kind": "video", "mimeType": "video/VP8", "preferredPayloadType": 100},
                        {"kind": "video", "mimeType": "video/VP9", "preferredPayloadType": 100}]),

@@ -49,7 +49,7 @@ impl FromStr for LogLevel {
             .find(|level| level.as_str() == value)
             .ok_or_else(|| {
                 WorkerError::value_error(format!(
-                    "logLevel must be 'debug', 'warn' or 'error', not {value:?}"
+                    "logLevel must be 'debug', 'warn' or 'error', not '{value}'"
                 ))
             })
     }

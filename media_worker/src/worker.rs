@@ -94,7 +94,7 @@ impl Worker {
     fn create_room(&mut self, create: RoomCreate) -> Result<Value, WorkerError> {
         if self.rooms.contains_key(&create.room_id) {
             return Err(WorkerError::value_error(format!(
-                "a room with id {:?} exists already",
+                "a room with id '{}' exists already",
                 create.room_id
             )));
         }
@@ -112,7 +112,7 @@ impl Worker {
 }
 
 fn unknown_room(room_id: &str) -> WorkerError {
-    WorkerError::invalid_state(format!("no room with id {room_id:?} in this worker"))
+    WorkerError::invalid_state(format!("no room with id '{room_id}' in this worker"))
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ and never breaks the emitter or the other listeners.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 from typing import Any, Callable, TypeVar
@@ -67,7 +68,7 @@ class EventEmitter:
             if inspect.isawaitable(result):
                 task = asyncio.ensure_future(result)
                 self._listener_tasks.add(task)
-                task.add_done_callback(lambda done, name=event: self._listener_done(name, done))
+                task.add_done_callback(functools.partial(self._listener_done, event))
         return True
 
     def _add(self, event: str, listener: Callable[..., Any], once: bool) -> None:

@@ -110,7 +110,8 @@ class Room(EventEmitter):
         """The room as the worker holds it: id, rtpCapabilities, peers."""
         if self._closed:
             raise InvalidStateError(f"room {self._id} is closed")
-        return await self._worker.request("room.dump", {"roomId": self._id})
+        dump: dict[str, Any] = await self._worker.request("room.dump", {"roomId": self._id})
+        return dump
 
     rtp_capabilities = rtpCapabilities
     force_unique_payload_types = forceUniquePayloadTypes

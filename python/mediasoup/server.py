@@ -15,7 +15,7 @@ from ._events import EventEmitter
 from ._futures import ignore_outcome
 from ._options import merge_options, pick_options, short_id
 from .errors import InvalidStateError, MediasoupError
-from .room import Room
+from . import room as room_module
 
 __all__ = ["Server"]
 
@@ -33,7 +33,7 @@ class _Worker:
         self.id = str(uuid.uuid4())
         self.index = index
         self.server = server
-        self.rooms: dict[str, Room] = {}
+        self.rooms: dict[str, room_module.Room] = {}
         self.closed = False
         self.process = _mediasoup.WorkerProcess.spawn(sys.executable, _PACKAGE_PARENT, self._on_exit)
         self.ready: asyncio.Future[Any] = self.process.request(
@@ -80,7 +80,7 @@ class Server(EventEmitter):
         self._settings = _mediasoup.ServerSettings(merge_options("mediasoup.Server()", options, kwargs))
         self._id = str(uuid.uuid4())
         self._closed = False
-        self._rooms: dict[str, Room] = {}
+        self._rooms: dict[str, room_module.Room] = {}
         self._workers: list[_Worker] = []
         try:
             for index in range(self._settings.num_workers):
@@ -128,7 +128,7 @@ class Server(EventEmitter):
         return self._closed
 
     @property
-    def rooms(self) -> list[Room]:
+    def rooms(self) -> list[room_module.Room]:
         """The open rooms, oldest first."""
         return list(self._rooms.values())
 
@@ -186,7 +186,7 @@ class Server(EventEmitter):
             *(worker.request("worker.updateSettings", {"logLevel": level}) for worker in self._workers)
         )
 
-    def Room(self, options: Mapping[str, Any] | None = None, /, **kwargs: Any) -> Room:
+    def Room(self, options: Mapping[str, Any] | None = None, /, **kwargs: Any) -> room_module.Room:
         """Creates a room on the least loaded worker; returns at once, awaitable.
 
         Options: ``mediaCodecs`` (mediasoup ``RtpCodecCapability`` dicts; default
@@ -204,13 +204,13 @@ class Server(EventEmitter):
         if not candidates:
             raise InvalidStateError(f"server {self._id} has no running worker")
         worker = min(candidates, key=lambda candidate: len(candidate.rooms))
-        room = Room(self, worker, rtp_capabilities, media_codecs, force_unique)
+        room = room_module.Room(self, worker, rtp_capabilities, media_codecs, force_unique)
         self._rooms[room.id] = room
         worker.rooms[room.id] = room
         self.emit("newroom", room)
         return room
 
-    def _room_closed(self, room: Room) -> None:
+    def _room_closed(self, room: room_module.Room) -> None:
         self._rooms.pop(room.id, None)
         for worker in self._workers:
             worker.rooms.pop(room.id, None)

@@ -1,0 +1,140 @@
+"""Worker processes: death and replacement, no orphans, a robust Channel, logs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+from typing import Any
+
+import pytest
+
+import mediasoup
+from mediasoup.errors import MediasoupError
+
+from .conftest import LOOPBACK, eventually, process_alive
+
+
+async def test_a_killed_worker_is_noticed_and_replaced(options: dict[str, Any]) -> None:
+    options.update(numWorkers=2, rtcMinPort=41000, rtcMaxPort=41999)
+    async with mediasoup.Server(options) as server:
+        died: asyncio.Future[tuple[str, Exception]] = asyncio.get_running_loop().create_future()
+        server.on("workerdied", lambda worker_id, error: died.set_result((worker_id, error)))
+        doomed = await server.Room()
+        survivor = await server.Room()
+        assert doomed._worker is not survivor._worker
+        closes: list[Any] = []
+        doomed.on("close", closes.append)
+        victim = doomed._worker
+        before = (await server.dump())["workers"][victim.id]
+
+        os.kill(victim.pid, signal.SIGKILL)
+        worker_id, error = await asyncio.wait_for(died, 5)
+
+        assert worker_id == victim.id
+        assert isinstance(error, MediasoupError) and "SIGKILL" in str(error)
+        assert doomed.closed and closes == [error]
+        assert not survivor.closed and not server.closed
+        assert (await survivor.dump())["id"] == survivor.id
+
+        dump = await server.dump()
+        assert len(dump["workers"]) == 2 and victim.id not in dump["workers"]
+        replacement = next(w for w in dump["workers"].values() if w["index"] == before["index"])
+        assert (replacement["rtcMinPort"], replacement["rtcMaxPort"]) == (before["rtcMinPort"], before["rtcMaxPort"])
+        assert replacement["pid"] != before["pid"] and process_alive(replacement["pid"])
+        assert replacement["rooms"] == []
+
+        fresh = await server.Room()
+        assert fresh._worker.index == before["index"]
+        assert (await fresh.dump())["id"] == fresh.id
+
+
+async def test_requests_pending_on_a_dying_worker_fail_instead_of_hanging(server: mediasoup.Server) -> None:
+    worker = server._workers[0]
+    worker.process.kill()
+    with pytest.raises(MediasoupError):
+        await asyncio.wait_for(server.Room(), 5)
+
+
+def test_killing_the_python_parent_leaves_no_worker() -> None:
+    script = textwrap.dedent(
+        f"""
+        import asyncio, mediasoup
+        async def main():
+            server = await mediasoup.Server(numWorkers=2, **{LOOPBACK!r})
+            dump = await server.dump()
+            print(json.dumps([w["pid"] for w in dump["workers"].values()]), flush=True)
+            await asyncio.sleep(60)
+        import json
+        asyncio.run(main())
+        """
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        pids = json.loads(parent.stdout.readline())
+        assert len(pids) == 2 and all(process_alive(pid) for pid in pids)
+    finally:
+        parent.kill()
+        parent.wait()
+    asyncio.run(eventually(lambda: not any(process_alive(pid) for pid in pids)))
+
+
+def _frame(payload: bytes) -> bytes:
+    return len(payload).to_bytes(4, "big") + payload
+
+
+async def test_malformed_channel_frames_do_not_kill_a_worker(server: mediasoup.Server, caplog: pytest.LogCaptureFixture) -> None:
+    worker = server._workers[0]
+    pid = worker.pid
+    rng = random.Random(7)
+    garbage = [
+        _frame(b"not json"),
+        _frame(b""),
+        _frame(b"[]"),
+        _frame(b"\xff\xfe\x00"),
+        _frame(b'{"id": 900001}'),
+        _frame(b'{"id": 900002, "method": "room.explode"}'),
+        _frame(b'{"id": 900003, "method": "room.create", "data": {"roomId": 5}}'),
+        _frame(b'{"id": 900004, "method": "room.create", "data": {"roomId": "x", "mediaCodecs": [{"kind": 1}]}}'),
+        _frame(b'{"id": 900005, "method": "room.dump", "data": {"roomId": "nope"}}'),
+        _frame(b'{"id": 900006, "method": "worker.init", "data": {}}'),
+        _frame(b'{"id": -1, "method": "worker.dump"}'),
+        _frame(json.dumps({"id": 900007, "method": "room.create", "data": {"roomId": "deep", "mediaCodecs": [[[[[]]]]]}}).encode()),
+        *(_frame(rng.randbytes(rng.randrange(1, 300))) for _ in range(200)),
+        # An announced length over the 16 MiB limit: skipped, the stream stays in step.
+        (16 * 1024 * 1024 + 1).to_bytes(4, "big") + bytes(16 * 1024 * 1024 + 1),
+    ]
+    with caplog.at_level(logging.WARNING, logger="mediasoup"):
+        for chunk in garbage:
+            worker.process._send_raw(chunk)
+        room = await server.Room()
+        dump = await server.dump()
+    assert worker.pid == pid and process_alive(pid)
+    (worker_dump,) = dump["workers"].values()
+    assert worker_dump["rooms"] == [room.id]
+    messages = " ".join(record.getMessage() for record in caplog.records)
+    assert "malformed Channel frame" in messages
+    assert "dropped a Channel frame of 16777217 bytes" in messages
+
+
+async def test_worker_logs_reach_python_logging_at_the_chosen_level(options: dict[str, Any], caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="mediasoup")
+    options["logLevel"] = "warn"
+    async with mediasoup.Server(options) as server:
+        quiet = await server.Room()
+        await server.updateSettings(logLevel="debug")
+        loud = await server.Room()
+        pid = server._workers[0].pid
+    worker_records = [record for record in caplog.records if record.name == "mediasoup.worker"]
+    messages = [record.getMessage() for record in worker_records]
+    assert f"[worker {pid}] room {loud.id} created" in messages
+    assert not any(quiet.id in message and "created" in message for message in messages)
+    created = next(record for record in worker_records if loud.id in record.getMessage())
+    assert created.levelno == logging.DEBUG
