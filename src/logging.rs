@@ -1,7 +1,8 @@
 //! The bridge of `tracing` into Python's `logging`, under the logger
 //! `mediasoup` with a child per component: the extension's own events
-//! (`mediasoup.channel`, `mediasoup.server`…) and the workers' log
-//! notifications (`mediasoup.worker`, `mediasoup.worker.room`…).
+//! (`mediasoup.<module>`, e.g. `mediasoup.worker` for the process and Channel
+//! management in `worker.rs`) and the workers' log notifications
+//! (`mediasoup.worker`, `mediasoup.worker.room`…).
 
 use media_worker::logging::{event_message, level_name};
 use pyo3::prelude::*;

@@ -40,6 +40,11 @@ pub fn resolve_listen_addresses(options: &ServerOptions) -> Result<ListenAddress
             detected
         }
     };
+    if options.rtc_announced_ipv6.is_some() && ipv6.is_none() {
+        return Err(WorkerError::value_error(
+            "rtcAnnouncedIPv6 is set but the host has no IPv6 address to listen on",
+        ));
+    }
     if ipv4.is_none() && ipv6.is_none() {
         return Err(WorkerError::value_error(
             "no address to listen on: rtcListenIPv4 is False and the host has no IPv6 address",

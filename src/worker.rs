@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use media_worker::channel::{
     encode_frame, Decoded, FrameDecoder, LogRecord, NotificationEvent, Request, RequestFrame,
-    WorkerMessage,
+    WorkerMessage, MAX_FRAME_LEN,
 };
 use media_worker::error::WorkerError;
 use media_worker::run::PARENT_PID_ENV;
@@ -293,6 +293,15 @@ impl WorkerProcess {
         pending.next_id = pending.next_id.wrapping_add(1);
         let payload = serde_json::to_vec(&RequestFrame { id, request })
             .map_err(|err| to_pyerr(py, WorkerError::internal(format!("cannot encode {method}: {err}"))))?;
+        if payload.len() > MAX_FRAME_LEN {
+            return Err(to_pyerr(
+                py,
+                WorkerError::value_error(format!(
+                    "{method} request of {} bytes exceeds the Channel's {MAX_FRAME_LEN}-byte limit",
+                    payload.len()
+                )),
+            ));
+        }
         let mut frame = Vec::with_capacity(payload.len() + 4);
         encode_frame(&payload, &mut frame);
         if sender.send(frame).is_err() {

@@ -66,3 +66,10 @@ def test_the_package_type_checks() -> None:
         cwd=pathlib.Path(__file__).parent,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_docs_table_lists_every_server_option() -> None:
+    text = (pathlib.Path(__file__).parent.parent / "docs" / "server.md").read_text()
+    for name, types, _default, _doc in _mediasoup.SERVER_OPTIONS:
+        escaped = types.replace("|", "\\|")
+        assert f"| `{name}` | {escaped} |" in text, name

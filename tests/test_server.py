@@ -194,3 +194,21 @@ async def test_events_have_pyee_semantics(server: mediasoup.Server, caplog: pyte
     assert any("failed" in message for message in messages)
     assert any(record.exc_info and "coroutine listener bug" in str(record.exc_info[1]) for record in caplog.records)
     assert not server.closed
+
+
+async def test_once_removes_only_its_own_registration(server: mediasoup.Server) -> None:
+    calls: list[Any] = []
+    server.on("newroom", calls.append)
+    server.once("newroom", calls.append)
+    first = await server.Room()
+    second = await server.Room()
+    assert calls == [first, first, second]
+    assert server.listeners("newroom") == [calls.append]
+
+
+async def test_a_request_over_the_channel_limit_is_refused_not_lost(server: mediasoup.Server) -> None:
+    huge = [{"kind": "video", "mimeType": "video/VP8", "parameters": {"x": "y" * (17 * 1024 * 1024)}}]
+    with pytest.raises(ValueError, match="exceeds the Channel's"):
+        server.Room(mediaCodecs=huge)
+    assert server.rooms == []
+    assert (await (await server.Room(forceUniquePayloadTypes=None)).dump())["forceUniquePayloadTypes"] is False

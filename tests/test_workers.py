@@ -138,3 +138,23 @@ async def test_worker_logs_reach_python_logging_at_the_chosen_level(options: dic
     assert not any(quiet.id in message and "created" in message for message in messages)
     created = next(record for record in worker_records if loud.id in record.getMessage())
     assert created.levelno == logging.DEBUG
+
+
+async def test_a_replacement_that_cannot_start_is_retried_with_backoff(
+    options: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with mediasoup.Server(options) as server:
+        deaths: list[float] = []
+        loop = asyncio.get_running_loop()
+        server.on("workerdied", lambda worker_id, error: deaths.append(loop.time()))
+        monkeypatch.setattr("sys.executable", "/bin/false")
+        os.kill(server._workers[0].pid, signal.SIGKILL)
+        await eventually(lambda: len(deaths) >= 3)
+        # The first replacement comes at once; failed ones are retried later and later.
+        assert deaths[2] - deaths[1] >= 0.4
+        dead = (await server.dump())["workers"]
+        assert len(dead) == 1
+        monkeypatch.undo()
+        await eventually(lambda: not server._workers[0].closed and server._workers[0].ready.done(), timeout=10)
+        room = await server.Room()
+        assert (await room.dump())["id"] == room.id

@@ -4,7 +4,7 @@
 //!
 //! The logic is sans-IO in str0m's style: [`worker::Worker`] is a state machine
 //! fed Channel requests and times; [`run`] is the thin shell that owns the
-//! Channel socket and the timers.
+//! Channel socket (and, as transports arrive, the media sockets and timers).
 
 pub mod channel;
 pub mod error;

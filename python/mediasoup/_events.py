@@ -57,9 +57,11 @@ class EventEmitter:
         entries = self._listeners.get(event)
         if not entries:
             return False
-        for listener, once in list(entries):
+        for entry in list(entries):
+            listener, once = entry
             if once:
-                self.off(event, listener)
+                # This registration only: the same function may also be registered with on().
+                entries[:] = [other for other in entries if other is not entry]
             try:
                 result = listener(*args)
             except Exception:

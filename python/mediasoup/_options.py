@@ -36,7 +36,3 @@ def pick_options(where: str, options: Mapping[str, Any], names: Sequence[str]) -
         picked[name] = value
     return picked
 
-
-def short_id(object_id: str) -> str:
-    """The first 8 characters of a UUID, for reprs."""
-    return object_id[:8] + "…"

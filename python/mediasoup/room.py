@@ -6,18 +6,16 @@ import asyncio
 import copy
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
-import uuid
 
-from ._events import EventEmitter
 from ._futures import ignore_outcome
-from ._options import short_id
+from ._object import MediasoupObject
 from .errors import InvalidStateError
 
 if TYPE_CHECKING:
     from .server import Server, _Worker
 
 
-class Room(EventEmitter):
+class Room(MediasoupObject):
     """A room of a :class:`~mediasoup.Server`; made by ``server.Room()``.
 
     Returned at once; ``await room`` resolves once the worker has created it,
@@ -33,10 +31,8 @@ class Room(EventEmitter):
         force_unique_payload_types: bool,
     ) -> None:
         super().__init__()
-        self._id = str(uuid.uuid4())
         self._server = server
         self._worker = worker
-        self._closed = False
         self._rtp_capabilities = rtp_capabilities
         self._force_unique_payload_types = force_unique_payload_types
         self._created: asyncio.Future[Any] = worker.request(
@@ -64,20 +60,8 @@ class Room(EventEmitter):
         await asyncio.shield(self._created)
         return self
 
-    def __repr__(self) -> str:
-        return (
-            f"<Room {short_id(self._id)} peers={len(self.peers)} "
-            f"worker={self._worker.index} closed={self._closed}>"
-        )
-
-    @property
-    def id(self) -> str:
-        """A UUID."""
-        return self._id
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
+    def _repr_state(self) -> str:
+        return f"peers={len(self.peers)} worker={self._worker.index}"
 
     @property
     def rtpCapabilities(self) -> dict[str, Any]:

@@ -11,15 +11,19 @@ from collections.abc import Generator, Mapping
 from typing import Any
 
 from . import _mediasoup
-from ._events import EventEmitter
 from ._futures import ignore_outcome
-from ._options import merge_options, pick_options, short_id
+from ._object import MediasoupObject
+from ._options import merge_options, pick_options
 from .errors import InvalidStateError, MediasoupError
 from . import room as room_module
 
 __all__ = ["Server"]
 
 _logger = logging.getLogger("mediasoup.server")
+
+# Delays between attempts to replace a worker that keeps dying at startup.
+_RESPAWN_MIN_DELAY = 0.5
+_RESPAWN_MAX_DELAY = 30.0
 
 # The directory holding the ``mediasoup`` package, so that a worker started
 # with ``-m mediasoup.worker`` imports this very package.
@@ -35,6 +39,8 @@ class _Worker:
         self.server = server
         self.rooms: dict[str, room_module.Room] = {}
         self.closed = False
+        # How long the server waited before starting this worker as a replacement.
+        self.respawn_delay = 0.0
         self.process = _mediasoup.WorkerProcess.spawn(sys.executable, _PACKAGE_PARENT, self._on_exit)
         self.ready: asyncio.Future[Any] = self.process.request(
             "worker.init", server._settings.worker_settings(index)
@@ -47,6 +53,13 @@ class _Worker:
     def request(self, method: str, data: Any = None) -> asyncio.Future[Any]:
         return self.process.request(method, data)
 
+    async def dump(self) -> dict[str, Any]:
+        if self.closed:
+            # Dead, and its replacement not started yet.
+            return {"pid": self.pid, "closed": True, "rooms": []}
+        dump: dict[str, Any] = await self.request("worker.dump")
+        return {"closed": False, **dump}
+
     def close(self) -> None:
         self.closed = True
         self.process.close()
@@ -57,7 +70,7 @@ class _Worker:
             self.server._worker_died(self, MediasoupError(f"worker {self.pid} {description}"))
 
 
-class Server(EventEmitter):
+class Server(MediasoupObject):
     """Runs and manages the worker processes that handle the media.
 
     ``Server(options=None, **options)``: options as a dict, as keywords, or
@@ -78,8 +91,6 @@ class Server(EventEmitter):
                 "(for example in an async function run by asyncio.run())"
             ) from None
         self._settings = _mediasoup.ServerSettings(merge_options("mediasoup.Server()", options, kwargs))
-        self._id = str(uuid.uuid4())
-        self._closed = False
         self._rooms: dict[str, room_module.Room] = {}
         self._workers: list[_Worker] = []
         try:
@@ -96,9 +107,8 @@ class Server(EventEmitter):
         try:
             await asyncio.gather(*(worker.ready for worker in self._workers))
         except Exception as error:
-            failure = error if isinstance(error, MediasoupError) else MediasoupError(str(error))
-            self._close(failure)
-            raise failure from error
+            self._close(error)
+            raise
         _logger.debug("server %s: %d workers up", self._id, len(self._workers))
         return self
 
@@ -111,21 +121,8 @@ class Server(EventEmitter):
     async def __aexit__(self, *exc_info: object) -> None:
         self.close()
 
-    def __repr__(self) -> str:
-        return (
-            f"<Server {short_id(self._id)} workers={len(self._workers)} "
-            f"rooms={len(self._rooms)} closed={self._closed}>"
-        )
-
-    @property
-    def id(self) -> str:
-        """A UUID."""
-        return self._id
-
-    @property
-    def closed(self) -> bool:
-        """Whether the server has been closed."""
-        return self._closed
+    def _repr_state(self) -> str:
+        return f"workers={len(self._workers)} rooms={len(self._rooms)}"
 
     @property
     def rooms(self) -> list[room_module.Room]:
@@ -156,7 +153,7 @@ class Server(EventEmitter):
         """The server's state: its resolved settings, workers and rooms."""
         self._check_open()
         workers = list(self._workers)
-        dumps = await asyncio.gather(*(worker.request("worker.dump") for worker in workers))
+        dumps = await asyncio.gather(*(worker.dump() for worker in workers))
         return {
             "id": self._id,
             "closed": self._closed,
@@ -182,8 +179,13 @@ class Server(EventEmitter):
             return
         self._settings.set_log_level(picked["logLevel"])
         level = self._settings.log_level
+        # A dead worker's replacement starts with the new level already.
         await asyncio.gather(
-            *(worker.request("worker.updateSettings", {"logLevel": level}) for worker in self._workers)
+            *(
+                worker.request("worker.updateSettings", {"logLevel": level})
+                for worker in self._workers
+                if not worker.closed
+            )
         )
 
     def Room(self, options: Mapping[str, Any] | None = None, /, **kwargs: Any) -> room_module.Room:
@@ -195,7 +197,9 @@ class Server(EventEmitter):
         self._check_open()
         where = "Room()"
         picked = pick_options(where, merge_options(where, options, kwargs), ["mediaCodecs", "forceUniquePayloadTypes"])
-        force_unique = picked.get("forceUniquePayloadTypes", False)
+        force_unique = picked.get("forceUniquePayloadTypes")
+        if force_unique is None:
+            force_unique = False
         if not isinstance(force_unique, bool):
             raise TypeError(f"forceUniquePayloadTypes must be a bool, not {type(force_unique).__name__}")
         media_codecs = picked.get("mediaCodecs")
@@ -218,24 +222,32 @@ class Server(EventEmitter):
     def _worker_died(self, worker: _Worker, error: MediasoupError) -> None:
         if self._closed:
             return
+        if not self._startup.done():
+            # A worker that dies before the server is up fails the startup,
+            # which closes the server with the error (see _start).
+            return
+        came_up = worker.ready.done() and not worker.ready.cancelled() and worker.ready.exception() is None
         _logger.error("server %s: %s; starting a replacement", self._id, error)
         for room in list(worker.rooms.values()):
             room._close(error, notify_worker=False)
         self.emit("workerdied", worker.id, error)
+        # A replacement that dies before it came up is retried with a growing
+        # delay, so a worker that cannot start does not spin the host.
+        delay = 0.0 if came_up else min(_RESPAWN_MAX_DELAY, max(_RESPAWN_MIN_DELAY, worker.respawn_delay * 2))
+        self._loop.call_later(delay, self._replace_worker, worker, delay)
+
+    def _replace_worker(self, worker: _Worker, delay: float) -> None:
         if self._closed or worker not in self._workers:
             return
         try:
             replacement = _Worker(self, worker.index)
         except Exception as spawn_error:
             _logger.error("server %s: cannot start a replacement worker: %s", self._id, spawn_error)
+            retry = min(_RESPAWN_MAX_DELAY, max(_RESPAWN_MIN_DELAY, delay * 2))
+            self._loop.call_later(retry, self._replace_worker, worker, retry)
             return
+        replacement.respawn_delay = delay
         self._workers[self._workers.index(worker)] = replacement
-        replacement.ready.add_done_callback(self._replacement_ready)
-
-    def _replacement_ready(self, ready: asyncio.Future[Any]) -> None:
-        if not ready.cancelled() and ready.exception() is not None:
-            _logger.error("server %s: the replacement worker failed: %s", self._id, ready.exception())
-
 
     update_settings = updateSettings
     room = Room
