@@ -1,8 +1,9 @@
 //! `WorkerProcess`: one worker process and the extension's end of its
 //! Channel. It spawns `python -m mediasoup.worker` with the Channel socket as
 //! stdin, sends requests (each answered through an asyncio future, in order),
-//! turns log notifications into Python `logging` records, and reports the
-//! process's exit.
+//! turns log notifications into Python `logging` records, hands the other
+//! notifications to a callback on the event loop (in the same queue as the
+//! answers, so their order holds), and reports the process's exit.
 
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
@@ -44,6 +45,7 @@ pub struct WorkerProcess {
 struct Shared {
     pid: u32,
     event_loop: Py<PyAny>,
+    on_notification: Py<PyAny>,
     on_exit: Py<PyAny>,
     pending: Mutex<Pending>,
 }
@@ -113,6 +115,20 @@ impl Shared {
                     }
                     Err(err) => tracing::warn!("worker {} sent a bad log record: {err}", self.pid),
                 },
+                event => {
+                    let name = serde_json::to_value(event).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+                    let args = (|| -> PyResult<Vec<Bound<'_, PyAny>>> {
+                        Ok(vec![
+                            name.as_str().into_pyobject(py)?.into_any(),
+                            notification.target_id.into_pyobject(py)?.into_any(),
+                            pythonize::pythonize(py, &notification.data)?,
+                        ])
+                    })();
+                    match args {
+                        Ok(args) => self.call_soon(py, &self.on_notification.bind(py).clone(), args),
+                        Err(err) => tracing::warn!("worker {}: notification {name} dropped: {err}", self.pid),
+                    }
+                }
             },
         }
     }
@@ -186,14 +202,15 @@ fn describe_exit(status: std::io::Result<ExitStatus>) -> (Option<i32>, Option<St
 #[pymethods]
 impl WorkerProcess {
     /// Starts `executable -m mediasoup.worker` with the Channel on its stdin.
-    /// `on_exit(code, signal, description)` is called on the running event
-    /// loop when the process is gone.
+    /// `on_notification(event, target_id, data)` and `on_exit(code, signal,
+    /// description)` are called on the running event loop.
     #[staticmethod]
-    #[pyo3(signature = (executable, python_path, on_exit))]
+    #[pyo3(signature = (executable, python_path, on_notification, on_exit))]
     fn spawn(
         py: Python<'_>,
         executable: &str,
         python_path: Option<&str>,
+        on_notification: Py<PyAny>,
         on_exit: Py<PyAny>,
     ) -> PyResult<Self> {
         let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?.unbind();
@@ -227,6 +244,7 @@ impl WorkerProcess {
         let shared = Arc::new(Shared {
             pid,
             event_loop,
+            on_notification,
             on_exit,
             pending: Mutex::new(Pending::default()),
         });

@@ -7,12 +7,17 @@
 //! Channel socket (and, as transports arrive, the media sockets and timers).
 
 pub mod channel;
+pub mod crypto;
 pub mod error;
 pub mod logging;
+pub mod peer;
+pub mod peer_capabilities;
 pub mod room;
 pub mod rtp_capabilities;
 pub mod run;
 pub mod settings;
+pub mod sockets;
+pub mod transport;
 pub mod worker;
 
 pub use run::run_worker;

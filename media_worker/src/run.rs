@@ -1,14 +1,18 @@
-//! The worker process: the thin shell around [`Worker`]. It dies with its
-//! parent, reads Channel frames from its stdin (a Unix socket, never a
-//! terminal), answers each request in order and forwards its logs.
+//! The worker process: the thin shell around [`Worker`], one thread, one mio
+//! loop over the Channel, the media sockets and the transports' timers. It
+//! dies with its parent, reads Channel frames from its stdin (a Unix socket,
+//! never a terminal), answers each request in order, and forwards
+//! notifications and logs.
 
 use std::io::IsTerminal;
 use std::os::fd::AsFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::mpsc;
+use std::io::{ErrorKind, Read, Write};
+use std::sync::{Arc, Mutex};
+
+use mio::{Events, Interest, Poll, Token};
 use tracing_subscriber::layer::SubscriberExt;
 
 use crate::channel::{
@@ -18,7 +22,8 @@ use crate::channel::{
 use crate::error::WorkerError;
 use crate::logging::{ChannelLayer, LogFilter};
 use crate::settings::LogLevel;
-use crate::worker::Worker;
+use crate::sockets::Sockets;
+use crate::worker::{Network, Worker};
 
 /// The environment variable holding the pid of the process that spawned the
 /// worker; if the worker's parent is another one, that parent died already.
@@ -37,14 +42,7 @@ pub fn run_worker() -> i32 {
             return 2;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("mediasoup worker: cannot start the event loop: {err}");
-            return 1;
-        }
-    };
-    runtime.block_on(serve(stream))
+    serve(stream)
 }
 
 /// `PR_SET_PDEATHSIG`: the kernel kills the worker when its parent dies, so
@@ -81,66 +79,127 @@ fn channel_from_stdin() -> Result<std::os::unix::net::UnixStream, String> {
     Ok(stream)
 }
 
-async fn serve(stream: std::os::unix::net::UnixStream) -> i32 {
-    let (log_tx, mut log_rx) = mpsc::unbounded_channel::<LogRecord>();
+const CHANNEL: Token = Token(0);
+
+fn serve(stream: std::os::unix::net::UnixStream) -> i32 {
+    let logs: Arc<Mutex<Vec<LogRecord>>> = Arc::default();
+    let sink = logs.clone();
     let log_filter = LogFilter::new(LogLevel::Debug);
     let layer = ChannelLayer::new(log_filter.clone(), move |record| {
-        let _ = log_tx.send(record);
+        sink.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(record);
     });
     // Only fails if a subscriber is set already, which nothing else in the worker does.
     let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer));
 
-    let stream = match tokio::net::UnixStream::from_std(stream) {
-        Ok(stream) => stream,
+    let setup = || -> std::io::Result<(Poll, mio::net::UnixStream, Sockets)> {
+        let poll = Poll::new()?;
+        let mut channel = mio::net::UnixStream::from_std(stream);
+        poll.registry().register(&mut channel, CHANNEL, Interest::READABLE)?;
+        let sockets = Sockets::new(poll.registry().try_clone()?);
+        Ok((poll, channel, sockets))
+    };
+    let (mut poll, mut channel, mut sockets) = match setup() {
+        Ok(parts) => parts,
         Err(err) => {
-            eprintln!("mediasoup worker: cannot register the Channel: {err}");
+            eprintln!("mediasoup worker: cannot start the event loop: {err}");
             return 1;
         }
     };
-    let (mut reader, mut writer) = stream.into_split();
+    let mut events = Events::with_capacity(1024);
     let mut worker = Worker::new(std::process::id(), log_filter, Instant::now());
     let mut decoder = FrameDecoder::new();
     let mut read_buffer = vec![0u8; 64 * 1024];
-    let mut outgoing = Vec::new();
-    let exit_code = loop {
-        let mut closed = false;
-        tokio::select! {
-            biased;
-            Some(record) = log_rx.recv() => push_message(&mut outgoing, &log_message(record)),
-            read = reader.read(&mut read_buffer) => match read {
-                Ok(0) => closed = true,
-                Ok(len) => {
-                    decoder.push(&read_buffer[..len]);
+    let mut outgoing: Vec<u8> = Vec::new();
+    let mut waiting_writable = false;
+    let mut closed = false;
+    loop {
+        let timeout = worker.next_timeout().map(|due| due.saturating_duration_since(Instant::now()));
+        if let Err(err) = poll.poll(&mut events, timeout) {
+            if err.kind() == ErrorKind::Interrupted {
+                continue;
+            }
+            eprintln!("mediasoup worker: polling failed: {err}");
+            return 1;
+        }
+        let now = Instant::now();
+        for event in events.iter() {
+            if event.token() == CHANNEL {
+                if event.is_readable() || event.is_read_closed() {
+                    closed |= read_channel(&mut channel, &mut read_buffer, &mut decoder);
                     while let Some(decoded) = decoder.next_frame() {
-                        let response = answer(&mut worker, decoded);
+                        let response = answer(&mut worker, decoded, now, &mut sockets);
                         push_message(&mut outgoing, &WorkerMessage::Response(response));
                     }
                 }
-                Err(err) => {
-                    tracing::error!("reading the Channel failed: {err}");
-                    closed = true;
-                }
-            },
+            } else {
+                let readable = event.is_readable() || event.is_read_closed();
+                sockets.handle_ready(event.token().0, readable, event.is_writable(), &mut worker, now);
+            }
         }
-        while let Ok(record) = log_rx.try_recv() {
+        worker.handle_timeout(now);
+        while let Some((key, datagram)) = worker.poll_datagram() {
+            sockets.send(key, datagram);
+        }
+        for notification in worker.take_notifications() {
+            push_message(&mut outgoing, &WorkerMessage::Notification(notification));
+        }
+        let records = std::mem::take(&mut *logs.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        for record in records {
             push_message(&mut outgoing, &log_message(record));
         }
-        if !outgoing.is_empty() {
-            if writer.write_all(&outgoing).await.is_err() {
-                break 1;
+        match write_channel(&mut channel, &mut outgoing) {
+            Ok(()) => {}
+            Err(_) => return 1,
+        }
+        let want_writable = !outgoing.is_empty();
+        if want_writable != waiting_writable {
+            let interest = if want_writable { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
+            if poll.registry().reregister(&mut channel, CHANNEL, interest).is_err() {
+                return 1;
             }
-            outgoing.clear();
+            waiting_writable = want_writable;
         }
-        if closed {
-            break 0;
+        if closed && outgoing.is_empty() {
+            return 0;
         }
-    };
-    exit_code
+    }
+}
+
+/// Reads what the Channel has; true at EOF or on a read error.
+fn read_channel(channel: &mut mio::net::UnixStream, buffer: &mut [u8], decoder: &mut FrameDecoder) -> bool {
+    loop {
+        match channel.read(buffer) {
+            Ok(0) => return true,
+            Ok(len) => decoder.push(&buffer[..len]),
+            Err(err) if err.kind() == ErrorKind::WouldBlock => return false,
+            Err(err) if err.kind() == ErrorKind::Interrupted => continue,
+            Err(err) => {
+                tracing::error!("reading the Channel failed: {err}");
+                return true;
+            }
+        }
+    }
+}
+
+/// Writes as much of `outgoing` as the Channel takes now.
+fn write_channel(channel: &mut mio::net::UnixStream, outgoing: &mut Vec<u8>) -> std::io::Result<()> {
+    let mut written = 0;
+    while written < outgoing.len() {
+        match channel.write(&outgoing[written..]) {
+            Ok(0) => return Err(ErrorKind::WriteZero.into()),
+            Ok(len) => written += len,
+            Err(err) if err.kind() == ErrorKind::WouldBlock => break,
+            Err(err) if err.kind() == ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err),
+        }
+    }
+    outgoing.drain(..written);
+    Ok(())
 }
 
 /// Answers one frame. A malformed frame, or a request that panics, is an
 /// error answer: the worker goes on.
-fn answer(worker: &mut Worker, decoded: Decoded) -> Response {
+fn answer(worker: &mut Worker, decoded: Decoded, now: Instant, network: &mut dyn Network) -> Response {
     let payload = match decoded {
         Decoded::Frame(payload) => payload,
         Decoded::Oversized(len) => {
@@ -162,7 +221,7 @@ fn answer(worker: &mut Worker, decoded: Decoded) -> Response {
     };
     let id = frame.id;
     let result = catch_unwind(AssertUnwindSafe(|| {
-        worker.handle_request(frame.request, Instant::now())
+        worker.handle_request(frame.request, now, network)
     }))
     .unwrap_or_else(|_| {
         tracing::error!("request {id} panicked; the worker goes on");

@@ -1,25 +1,68 @@
-//! The worker as a state machine: Channel requests in, answers out. It owns
-//! the rooms; the event loop in [`crate::run`] only moves bytes and time.
+//! The worker as a state machine: Channel requests, datagrams and times in;
+//! answers, datagrams to send, notifications and the next deadline out. It
+//! owns the rooms, peers and transports; sockets stay behind [`Network`], so
+//! the event loop in [`crate::run`] only moves bytes and time, and tests
+//! drive the whole worker without a socket.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use serde_json::{json, Value};
+use str0m::config::DtlsCert;
+use str0m::net::Protocol;
 
-use crate::channel::message::{RoomCreate, RoomRef};
-use crate::channel::Request;
+use crate::channel::message::{
+    PeerCreate, PeerRef, PeerSetCapabilities, RoomCreate, RoomRef, TransportCreate, TransportRef,
+};
+use crate::channel::{Notification, Request};
 use crate::error::WorkerError;
 use crate::logging::LogFilter;
+use crate::peer::Peer;
+use crate::peer_capabilities::parse_peer_capabilities;
 use crate::room::Room;
-use crate::settings::WorkerSettings;
+use crate::settings::{decode_hex, WorkerSettings};
+use crate::transport::{BoundSocket, OutgoingDatagram, Transport, TransportOptions};
+
+/// A transport's handle between the worker and the event loop.
+pub type TransportKey = u32;
+
+/// The sockets a new transport needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocketPlan {
+    pub udp: bool,
+    pub tcp: bool,
+    /// Listen address and the address announced for it, per family.
+    pub addresses: Vec<(IpAddr, Option<IpAddr>)>,
+    /// The worker's port sub-range, inclusive.
+    pub ports: (u16, u16),
+}
+
+/// Where sockets come from: the event loop's real ones, or a test's.
+pub trait Network {
+    /// Binds one port of `plan.ports` for every address and protocol of the plan.
+    fn open_sockets(&mut self, key: TransportKey, plan: &SocketPlan) -> Result<Vec<BoundSocket>, WorkerError>;
+    /// Closes every socket (and TCP connection) of the transport.
+    fn close_sockets(&mut self, key: TransportKey);
+}
 
 pub struct Worker {
     pid: u32,
     log_filter: LogFilter,
     settings: Option<WorkerSettings>,
+    certificate: Option<DtlsCert>,
     rooms: HashMap<String, Room>,
     /// Room ids in creation order, for dumps.
     room_order: Vec<String>,
+    peers: HashMap<String, Peer>,
+    transports: HashMap<TransportKey, Transport>,
+    transport_keys: HashMap<String, TransportKey>,
+    next_key: TransportKey,
+    /// Each transport's next deadline, and the same ordered by time.
+    deadlines: HashMap<TransportKey, Instant>,
+    timers: BTreeSet<(Instant, TransportKey)>,
+    outgoing: VecDeque<(TransportKey, OutgoingDatagram)>,
+    notifications: Vec<Notification>,
     started_at: Instant,
 }
 
@@ -29,35 +72,33 @@ impl Worker {
             pid,
             log_filter,
             settings: None,
+            certificate: None,
             rooms: HashMap::new(),
             room_order: Vec::new(),
+            peers: HashMap::new(),
+            transports: HashMap::new(),
+            transport_keys: HashMap::new(),
+            next_key: 1,
+            deadlines: HashMap::new(),
+            timers: BTreeSet::new(),
+            outgoing: VecDeque::new(),
+            notifications: Vec::new(),
             started_at: now,
         }
     }
 
     /// Handles one request. Every failure is an answer; nothing here panics
     /// on what the Channel carries.
-    pub fn handle_request(&mut self, request: Request, now: Instant) -> Result<Value, WorkerError> {
+    pub fn handle_request(&mut self, request: Request, now: Instant, network: &mut dyn Network) -> Result<Value, WorkerError> {
         if let Request::WorkerInit(settings) = request {
             return self.init(settings);
         }
-        let Some(settings) = &self.settings else {
+        if self.settings.is_none() {
             return Err(WorkerError::invalid_state("worker.init must be the first request"));
-        };
+        }
         match request {
-            Request::WorkerInit(_) => unreachable!("handled above"),
-            Request::WorkerDump => Ok(json!({
-                "pid": self.pid,
-                "logLevel": self.log_filter.get(),
-                "rtcMinPort": settings.rtc_min_port,
-                "rtcMaxPort": settings.rtc_max_port,
-                "rtcListenIPv4": settings.rtc_listen_ipv4,
-                "rtcListenIPv6": settings.rtc_listen_ipv6,
-                "rtcAnnouncedIPv4": settings.rtc_announced_ipv4,
-                "rtcAnnouncedIPv6": settings.rtc_announced_ipv6,
-                "uptimeMs": now.saturating_duration_since(self.started_at).as_millis() as u64,
-                "rooms": self.room_order,
-            })),
+            Request::WorkerInit(_) => Err(WorkerError::invalid_state("worker.init was already received")),
+            Request::WorkerDump => Ok(self.dump(now)),
             Request::WorkerUpdateSettings(update) => {
                 self.log_filter.set(update.log_level);
                 tracing::info!("logLevel is now {}", update.log_level);
@@ -65,18 +106,74 @@ impl Worker {
             }
             Request::RoomCreate(create) => self.create_room(create),
             Request::RoomClose(RoomRef { room_id }) => {
-                self.rooms
-                    .remove(&room_id)
-                    .ok_or_else(|| unknown_room(&room_id))?;
+                let room = self.rooms.remove(&room_id).ok_or_else(|| unknown("room", &room_id))?;
                 self.room_order.retain(|id| *id != room_id);
+                for (_, peer_id) in room.peers {
+                    self.remove_peer(&peer_id, network);
+                }
                 tracing::debug!("room {room_id} closed");
                 Ok(Value::Null)
             }
-            Request::RoomDump(RoomRef { room_id }) => self
-                .rooms
-                .get(&room_id)
-                .map(Room::dump)
-                .ok_or_else(|| unknown_room(&room_id)),
+            Request::RoomDump(RoomRef { room_id }) => {
+                let room = self.rooms.get(&room_id).ok_or_else(|| unknown("room", &room_id))?;
+                Ok(room.dump(|peer_id| self.peers.get(peer_id).map(Peer::dump).unwrap_or(Value::Null)))
+            }
+            Request::RoomCreatePeer(create) => self.create_peer(create),
+            Request::PeerClose(PeerRef { peer_id }) => {
+                let peer = self.peers.get(&peer_id).ok_or_else(|| unknown("peer", &peer_id))?;
+                if let Some(room) = self.rooms.get_mut(&peer.room_id) {
+                    room.peers.retain(|(_, id)| *id != peer_id);
+                }
+                self.remove_peer(&peer_id, network);
+                Ok(Value::Null)
+            }
+            Request::PeerDump(PeerRef { peer_id }) => {
+                Ok(self.peers.get(&peer_id).ok_or_else(|| unknown("peer", &peer_id))?.dump())
+            }
+            Request::PeerSetCapabilities(PeerSetCapabilities { peer_id, rtp_capabilities }) => {
+                let capabilities = parse_peer_capabilities(&rtp_capabilities)?;
+                let peer = self.peers.get_mut(&peer_id).ok_or_else(|| unknown("peer", &peer_id))?;
+                peer.capabilities = Some(capabilities.clone());
+                Ok(capabilities)
+            }
+            Request::PeerCreateTransport(create) => self.create_transport(create, now, network),
+            Request::TransportClose(TransportRef { transport_id }) => {
+                let key = self.transport_key(&transport_id)?;
+                if let Some(peer) = self.transports.get(&key).and_then(|t| self.peers.get_mut(&t.peer_id)) {
+                    peer.transport_ids.retain(|id| *id != transport_id);
+                }
+                self.remove_transport(key, network);
+                Ok(Value::Null)
+            }
+            Request::TransportDump(TransportRef { transport_id }) => {
+                let key = self.transport_key(&transport_id)?;
+                Ok(self.transport_mut(key)?.dump())
+            }
+            Request::TransportGetStats(TransportRef { transport_id }) => {
+                let key = self.transport_key(&transport_id)?;
+                let now_ms = now.saturating_duration_since(self.started_at).as_millis() as u64;
+                Ok(self.transport_mut(key)?.stats(now_ms))
+            }
+            Request::TransportSetRemoteDtlsParameters(remote) => {
+                let key = self.transport_key(&remote.transport_id)?;
+                let answer = self.transport_mut(key)?.set_remote_dtls_parameters(&remote.dtls_parameters, now);
+                self.collect(key);
+                answer
+            }
+            Request::TransportSetMaxBitrate(limit) => {
+                let key = self.transport_key(&limit.transport_id)?;
+                if limit.bitrate == 0 {
+                    return Err(WorkerError::value_error("bitrate must be > 0"));
+                }
+                self.transport_mut(key)?.set_max_bitrate(limit.bitrate);
+                Ok(Value::Null)
+            }
+            Request::TransportRestartIce(TransportRef { transport_id }) => {
+                let key = self.transport_key(&transport_id)?;
+                let answer = self.transport_mut(key)?.restart_ice(now);
+                self.collect(key);
+                answer
+            }
         }
     }
 
@@ -85,144 +182,224 @@ impl Worker {
             return Err(WorkerError::invalid_state("worker.init was already received"));
         }
         settings.validate()?;
+        let certificate = DtlsCert {
+            certificate: decode_hex(&settings.dtls_certificate_der, "dtlsCertificateDer")?,
+            private_key: decode_hex(&settings.dtls_private_key_der, "dtlsPrivateKeyDer")?,
+        };
         self.log_filter.set(settings.log_level);
         tracing::info!("ready on ports {}-{}", settings.rtc_min_port, settings.rtc_max_port);
         self.settings = Some(settings);
+        self.certificate = Some(certificate);
         Ok(json!({ "pid": self.pid }))
+    }
+
+    fn dump(&self, now: Instant) -> Value {
+        let Some(settings) = &self.settings else { return Value::Null };
+        json!({
+            "pid": self.pid,
+            "logLevel": self.log_filter.get(),
+            "rtcMinPort": settings.rtc_min_port,
+            "rtcMaxPort": settings.rtc_max_port,
+            "rtcListenIPv4": settings.rtc_listen_ipv4,
+            "rtcListenIPv6": settings.rtc_listen_ipv6,
+            "rtcAnnouncedIPv4": settings.rtc_announced_ipv4,
+            "rtcAnnouncedIPv6": settings.rtc_announced_ipv6,
+            "uptimeMs": now.saturating_duration_since(self.started_at).as_millis() as u64,
+            "rooms": self.room_order,
+            "peerCount": self.peers.len(),
+            "transportCount": self.transports.len(),
+        })
     }
 
     fn create_room(&mut self, create: RoomCreate) -> Result<Value, WorkerError> {
         if self.rooms.contains_key(&create.room_id) {
-            return Err(WorkerError::value_error(format!(
-                "a room with id '{}' exists already",
-                create.room_id
-            )));
+            return Err(WorkerError::value_error(format!("a room with id '{}' exists already", create.room_id)));
         }
-        let room = Room::new(
-            create.room_id,
-            create.media_codecs.as_ref(),
-            create.force_unique_payload_types,
-        )?;
+        let room = Room::new(create.room_id, create.media_codecs.as_ref(), create.force_unique_payload_types)?;
         tracing::debug!("room {} created", room.id);
         let answer = json!({ "rtpCapabilities": room.rtp_capabilities });
         self.room_order.push(room.id.clone());
         self.rooms.insert(room.id.clone(), room);
         Ok(answer)
     }
-}
 
-fn unknown_room(room_id: &str) -> WorkerError {
-    WorkerError::invalid_state(format!("no room with id '{room_id}' in this worker"))
-}
+    fn create_peer(&mut self, create: PeerCreate) -> Result<Value, WorkerError> {
+        if create.name.is_empty() {
+            return Err(WorkerError::value_error("a peer name must not be empty"));
+        }
+        if self.peers.contains_key(&create.peer_id) {
+            return Err(WorkerError::value_error(format!("a peer with id '{}' exists already", create.peer_id)));
+        }
+        let room = self.rooms.get_mut(&create.room_id).ok_or_else(|| unknown("room", &create.room_id))?;
+        if room.peer_named(&create.name).is_some() {
+            return Err(WorkerError::value_error(format!(
+                "room {} has an open peer named '{}' already",
+                room.id, create.name
+            )));
+        }
+        room.peers.push((create.name.clone(), create.peer_id.clone()));
+        let peer = Peer::new(create.peer_id, create.name, create.room_id);
+        tracing::debug!("peer {} ({}) joined room {}", peer.id, peer.name, peer.room_id);
+        self.peers.insert(peer.id.clone(), peer);
+        Ok(Value::Null)
+    }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::channel::message::UpdateSettings;
-    use crate::error::ErrorKind;
-    use crate::settings::{encode_hex, LogLevel};
-
-    fn settings() -> WorkerSettings {
-        WorkerSettings {
-            log_level: LogLevel::Warn,
-            rtc_listen_ipv4: Some("127.0.0.1".parse().unwrap()),
-            rtc_listen_ipv6: None,
-            rtc_announced_ipv4: None,
-            rtc_announced_ipv6: None,
-            rtc_min_port: 40000,
-            rtc_max_port: 40999,
-            dtls_certificate_der: encode_hex(b"cert"),
-            dtls_private_key_der: encode_hex(b"key"),
+    fn remove_peer(&mut self, peer_id: &str, network: &mut dyn Network) {
+        let Some(peer) = self.peers.remove(peer_id) else { return };
+        for transport_id in peer.transport_ids {
+            if let Some(key) = self.transport_keys.get(&transport_id).copied() {
+                self.remove_transport(key, network);
+            }
         }
     }
 
-    fn ready_worker() -> (Worker, Instant) {
-        let now = Instant::now();
-        let mut worker = Worker::new(42, LogFilter::new(LogLevel::Debug), now);
-        worker.handle_request(Request::WorkerInit(settings()), now).unwrap();
-        (worker, now)
+    fn create_transport(&mut self, create: TransportCreate, now: Instant, network: &mut dyn Network) -> Result<Value, WorkerError> {
+        if !create.udp && !create.tcp {
+            return Err(WorkerError::value_error("udp and tcp are both False"));
+        }
+        if self.transport_keys.contains_key(&create.transport_id) {
+            return Err(WorkerError::value_error(format!("a transport with id '{}' exists already", create.transport_id)));
+        }
+        if !self.peers.contains_key(&create.peer_id) {
+            return Err(unknown("peer", &create.peer_id));
+        }
+        let (Some(settings), Some(certificate)) = (&self.settings, &self.certificate) else {
+            return Err(WorkerError::invalid_state("worker.init must be the first request"));
+        };
+        let mut addresses = Vec::new();
+        if let Some(ip) = settings.rtc_listen_ipv4 {
+            addresses.push((IpAddr::V4(ip), settings.rtc_announced_ipv4.map(IpAddr::V4)));
+        }
+        if let Some(ip) = settings.rtc_listen_ipv6 {
+            addresses.push((IpAddr::V6(ip), settings.rtc_announced_ipv6.map(IpAddr::V6)));
+        }
+        let plan = SocketPlan {
+            udp: create.udp,
+            tcp: create.tcp,
+            addresses,
+            ports: (settings.rtc_min_port, settings.rtc_max_port),
+        };
+        let key = self.next_key;
+        self.next_key = self.next_key.wrapping_add(1).max(1);
+        let sockets = network.open_sockets(key, &plan)?;
+        let options = TransportOptions {
+            udp: create.udp,
+            tcp: create.tcp,
+            prefer_ipv4: create.prefer_ipv4,
+            prefer_ipv6: create.prefer_ipv6,
+            prefer_udp: create.prefer_udp,
+            prefer_tcp: create.prefer_tcp,
+            enable_sctp: create.enable_sctp,
+        };
+        let transport = match Transport::new(create.transport_id.clone(), create.peer_id.clone(), certificate, sockets, options, now) {
+            Ok(transport) => transport,
+            Err(error) => {
+                network.close_sockets(key);
+                return Err(error);
+            }
+        };
+        let answer = transport.local_parameters();
+        if let Some(peer) = self.peers.get_mut(&create.peer_id) {
+            peer.transport_ids.push(create.transport_id.clone());
+        }
+        tracing::debug!("transport {} created for peer {}", create.transport_id, create.peer_id);
+        self.transport_keys.insert(create.transport_id, key);
+        self.transports.insert(key, transport);
+        self.collect(key);
+        Ok(answer)
     }
 
-    fn create(room_id: &str) -> Request {
-        Request::RoomCreate(RoomCreate {
-            room_id: room_id.into(),
-            media_codecs: None,
-            force_unique_payload_types: false,
-        })
+    fn remove_transport(&mut self, key: TransportKey, network: &mut dyn Network) {
+        if let Some(mut transport) = self.transports.remove(&key) {
+            transport.close();
+            self.transport_keys.remove(&transport.id);
+            tracing::debug!("transport {} closed", transport.id);
+        }
+        self.schedule(key, None);
+        self.outgoing.retain(|(owner, _)| *owner != key);
+        network.close_sockets(key);
     }
 
-    #[test]
-    fn requests_before_init_are_refused() {
-        let now = Instant::now();
-        let mut worker = Worker::new(1, LogFilter::new(LogLevel::Debug), now);
-        let err = worker.handle_request(Request::WorkerDump, now).unwrap_err();
-        assert_eq!(err.kind, ErrorKind::InvalidStateError);
+    fn transport_key(&self, transport_id: &str) -> Result<TransportKey, WorkerError> {
+        self.transport_keys.get(transport_id).copied().ok_or_else(|| unknown("transport", transport_id))
     }
 
-    #[test]
-    fn init_applies_the_log_level_and_happens_once() {
-        let (mut worker, now) = ready_worker();
-        assert_eq!(worker.log_filter.get(), LogLevel::Warn);
-        let err = worker.handle_request(Request::WorkerInit(settings()), now).unwrap_err();
-        assert_eq!(err.kind, ErrorKind::InvalidStateError);
+    fn transport_mut(&mut self, key: TransportKey) -> Result<&mut Transport, WorkerError> {
+        self.transports.get_mut(&key).ok_or_else(|| WorkerError::invalid_state("the transport is closed"))
     }
 
-    #[test]
-    fn rooms_are_created_dumped_and_closed_in_order() {
-        let (mut worker, now) = ready_worker();
-        worker.handle_request(create("a"), now).unwrap();
-        worker.handle_request(create("b"), now).unwrap();
-        let dump = worker.handle_request(Request::WorkerDump, now).unwrap();
-        assert_eq!(dump["rooms"], json!(["a", "b"]));
-        assert_eq!(dump["pid"], json!(42));
-        assert_eq!(dump["rtcMinPort"], json!(40000));
-
-        let err = worker.handle_request(create("a"), now).unwrap_err();
-        assert_eq!(err.kind, ErrorKind::ValueError);
-
-        let room = worker
-            .handle_request(Request::RoomDump(RoomRef { room_id: "b".into() }), now)
-            .unwrap();
-        assert_eq!(room["id"], json!("b"));
-        assert!(room["rtpCapabilities"]["codecs"].as_array().unwrap().len() > 4);
-
-        worker.handle_request(Request::RoomClose(RoomRef { room_id: "a".into() }), now).unwrap();
-        let dump = worker.handle_request(Request::WorkerDump, now).unwrap();
-        assert_eq!(dump["rooms"], json!(["b"]));
-        let err = worker
-            .handle_request(Request::RoomClose(RoomRef { room_id: "a".into() }), now)
-            .unwrap_err();
-        assert_eq!(err.kind, ErrorKind::InvalidStateError);
+    /// A datagram for transport `key`, received on its socket `local`.
+    pub fn handle_datagram(&mut self, key: TransportKey, now: Instant, protocol: Protocol, source: SocketAddr, local: SocketAddr, contents: &[u8]) {
+        if let Some(transport) = self.transports.get_mut(&key) {
+            transport.handle_datagram(now, protocol, source, local, contents);
+            self.collect(key);
+        }
     }
 
-    #[test]
-    fn a_room_with_bad_codecs_is_not_created() {
-        let (mut worker, now) = ready_worker();
-        let err = worker
-            .handle_request(
-                Request::RoomCreate(RoomCreate {
-                    room_id: "x".into(),
-                    media_codecs: Some(json!([{"kind": "video", "mimeType": "video/H265"}])),
-                    force_unique_payload_types: false,
-                }),
-                now,
-            )
-            .unwrap_err();
-        assert_eq!(err.kind, ErrorKind::UnsupportedError);
-        let dump = worker.handle_request(Request::WorkerDump, now).unwrap();
-        assert_eq!(dump["rooms"], json!([]));
+    /// Runs the timers that are due.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(&(due, key)) = self.timers.first() {
+            if due > now {
+                break;
+            }
+            self.timers.remove(&(due, key));
+            self.deadlines.remove(&key);
+            if let Some(transport) = self.transports.get_mut(&key) {
+                transport.handle_timeout(now);
+                self.collect(key);
+            }
+        }
     }
 
-    #[test]
-    fn update_settings_changes_the_log_level() {
-        let (mut worker, now) = ready_worker();
-        worker
-            .handle_request(
-                Request::WorkerUpdateSettings(UpdateSettings { log_level: LogLevel::Error }),
-                now,
-            )
-            .unwrap();
-        let dump = worker.handle_request(Request::WorkerDump, now).unwrap();
-        assert_eq!(dump["logLevel"], json!("error"));
+    /// The earliest deadline of any transport.
+    pub fn next_timeout(&self) -> Option<Instant> {
+        self.timers.first().map(|(due, _)| *due)
+    }
+
+    /// The next datagram to send, with the transport whose socket sends it.
+    pub fn poll_datagram(&mut self) -> Option<(TransportKey, OutgoingDatagram)> {
+        self.outgoing.pop_front()
+    }
+
+    /// Notifications for Python since the last call.
+    pub fn take_notifications(&mut self) -> Vec<Notification> {
+        std::mem::take(&mut self.notifications)
+    }
+
+    /// Moves what transport `key` produced into the worker's queues and
+    /// re-arms its timer.
+    fn collect(&mut self, key: TransportKey) {
+        let Some(transport) = self.transports.get_mut(&key) else { return };
+        while let Some(datagram) = transport.poll_datagram() {
+            self.outgoing.push_back((key, datagram));
+        }
+        let target = transport.id.clone();
+        for notification in transport.take_notifications() {
+            self.notifications.push(Notification {
+                event: notification.event,
+                target_id: Some(target.clone()),
+                data: notification.data,
+            });
+        }
+        let due = transport.next_timeout();
+        self.schedule(key, due);
+    }
+
+    fn schedule(&mut self, key: TransportKey, due: Option<Instant>) {
+        if let Some(previous) = self.deadlines.remove(&key) {
+            self.timers.remove(&(previous, key));
+        }
+        if let Some(due) = due {
+            self.deadlines.insert(key, due);
+            self.timers.insert((due, key));
+        }
     }
 }
+
+fn unknown(kind: &str, id: &str) -> WorkerError {
+    WorkerError::invalid_state(format!("no {kind} with id '{id}' in this worker"))
+}
+
+#[cfg(test)]
+#[path = "worker_tests.rs"]
+mod tests;

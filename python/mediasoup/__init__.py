@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from . import errors, extra
 from ._mediasoup import __version__
+from .peer import Peer
 from .room import Room
 from .server import Server
+from .transport import Transport
 
-__all__ = ["Server", "Room", "errors", "extra", "__version__"]
+__all__ = ["Server", "Room", "Peer", "Transport", "errors", "extra", "__version__"]

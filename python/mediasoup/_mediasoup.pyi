@@ -41,6 +41,7 @@ class WorkerProcess:
     def spawn(
         executable: str,
         python_path: str | None,
+        on_notification: Callable[[str, str | None, Any], object],
         on_exit: Callable[[int | None, str | None, str], object],
     ) -> WorkerProcess: ...
     @property

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
 
 from ._events import EventEmitter
+from ._futures import ignore_outcome
+from .errors import InvalidStateError
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from .server import _Worker
 
 
 class MediasoupObject(EventEmitter):
@@ -33,3 +43,54 @@ class MediasoupObject(EventEmitter):
         state = self._repr_state()
         middle = f" {state}" if state else ""
         return f"<{type(self).__name__} {self._id[:8]}…{middle} closed={self._closed}>"
+
+
+class WorkerObject(MediasoupObject):
+    """An object that lives in a worker (a room, a peer, a transport…).
+
+    It is created by one Channel request: awaiting the object waits for that
+    request and raises its error; a failed creation closes the object.
+    """
+
+    _kind = "object"
+
+    def __init__(self, worker: _Worker) -> None:
+        super().__init__()
+        self._worker = worker
+        self._created: asyncio.Future[Any] | None = None
+
+    def _created_by(self, request: asyncio.Future[Any]) -> None:
+        self._created = request
+        request.add_done_callback(self._on_created)
+        ignore_outcome(request)
+
+    def _on_created(self, created: asyncio.Future[Any]) -> None:
+        if created.cancelled():
+            return
+        error = created.exception()
+        if error is not None:
+            self._close(error, notify_worker=False)
+
+    def __await__(self) -> Generator[Any, None, Self]:
+        return self._wait_created().__await__()
+
+    async def _wait_created(self) -> Self:
+        if self._created is not None:
+            await asyncio.shield(self._created)
+        return self
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise InvalidStateError(f"{self._kind} {self._id} is closed")
+
+    def _request(self, method: str, data: Any = None) -> asyncio.Future[Any]:
+        """Sends a request about this object; a closed object raises ``InvalidStateError``."""
+        self._check_open()
+        return self._worker.request(method, data)
+
+    def close(self) -> None:
+        """Closes the object and what it holds; emits ``close`` once. Idempotent."""
+        self._close(None, notify_worker=True)
+
+    def _close(self, error: BaseException | None, *, notify_worker: bool) -> None:
+        raise NotImplementedError

@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
-from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 from ._futures import ignore_outcome
-from ._object import MediasoupObject
-from .errors import InvalidStateError
+from ._object import WorkerObject
+from . import peer as peer_module
 
 if TYPE_CHECKING:
     from .server import Server, _Worker
 
 
-class Room(MediasoupObject):
+class Room(WorkerObject):
     """A room of a :class:`~mediasoup.Server`; made by ``server.Room()``.
 
     Returned at once; ``await room`` resolves once the worker has created it,
-    and raises if it could not. Events: ``close(error)``.
+    and raises if it could not. Events: ``close(error)``, ``newpeer(peer)``.
     """
+
+    _kind = "room"
 
     def __init__(
         self,
@@ -30,38 +30,24 @@ class Room(MediasoupObject):
         media_codecs: Any,
         force_unique_payload_types: bool,
     ) -> None:
-        super().__init__()
+        super().__init__(worker)
         self._server = server
-        self._worker = worker
         self._rtp_capabilities = rtp_capabilities
         self._force_unique_payload_types = force_unique_payload_types
-        self._created: asyncio.Future[Any] = worker.request(
-            "room.create",
-            {
-                "roomId": self._id,
-                "mediaCodecs": media_codecs,
-                "forceUniquePayloadTypes": force_unique_payload_types,
-            },
+        self._peers: dict[str, peer_module.Peer] = {}
+        self._created_by(
+            worker.request(
+                "room.create",
+                {
+                    "roomId": self._id,
+                    "mediaCodecs": media_codecs,
+                    "forceUniquePayloadTypes": force_unique_payload_types,
+                },
+            )
         )
-        self._created.add_done_callback(self._on_created)
-        ignore_outcome(self._created)
-
-    def _on_created(self, created: asyncio.Future[Any]) -> None:
-        if created.cancelled():
-            return
-        error = created.exception()
-        if error is not None:
-            self._close(error, notify_worker=False)
-
-    def __await__(self) -> Generator[Any, None, Room]:
-        return self._wait_created().__await__()
-
-    async def _wait_created(self) -> Room:
-        await asyncio.shield(self._created)
-        return self
 
     def _repr_state(self) -> str:
-        return f"peers={len(self.peers)} worker={self._worker.index}"
+        return f"peers={len(self._peers)} worker={self._worker.index}"
 
     @property
     def rtpCapabilities(self) -> dict[str, Any]:
@@ -73,29 +59,49 @@ class Room(MediasoupObject):
         return self._force_unique_payload_types
 
     @property
-    def peers(self) -> list[Any]:
+    def peers(self) -> list[peer_module.Peer]:
         """The room's open peers, oldest first."""
-        return []
+        return list(self._peers.values())
 
-    def close(self) -> None:
-        """Closes the room; emits ``close`` once. Idempotent."""
-        self._close(None, notify_worker=True)
+    def Peer(self, name: str) -> peer_module.Peer:
+        """A new participant named ``name`` (unique among the open peers); returned at once, awaitable."""
+        self._check_open()
+        if not isinstance(name, str):
+            raise TypeError(f"a peer name must be a str, not {type(name).__name__}")
+        if not name:
+            raise ValueError("a peer name must not be empty")
+        if name in self._peers:
+            raise ValueError(f"room {self._id} has an open peer named {name!r} already")
+        peer = peer_module.Peer(self, self._worker, name)
+        self._peers[name] = peer
+        self.emit("newpeer", peer)
+        return peer
+
+    def getPeer(self, name: str) -> peer_module.Peer | None:
+        """The open peer named ``name``, or None."""
+        return self._peers.get(name)
+
+    def _peer_closed(self, peer: peer_module.Peer) -> None:
+        if self._peers.get(peer.name) is peer:
+            del self._peers[peer.name]
 
     def _close(self, error: BaseException | None, *, notify_worker: bool) -> None:
         if self._closed:
             return
         self._closed = True
+        for peer in list(self._peers.values()):
+            peer._close(error, notify_worker=False)
         self._server._room_closed(self)
         if notify_worker and not self._worker.closed:
             ignore_outcome(self._worker.request("room.close", {"roomId": self._id}))
         self.emit("close", error)
 
     async def dump(self) -> dict[str, Any]:
-        """The room as the worker holds it: id, rtpCapabilities, peers."""
-        if self._closed:
-            raise InvalidStateError(f"room {self._id} is closed")
-        dump: dict[str, Any] = await self._worker.request("room.dump", {"roomId": self._id})
+        """The room as the worker holds it: id, rtpCapabilities, peers by name."""
+        dump: dict[str, Any] = await self._request("room.dump", {"roomId": self._id})
         return dump
 
     rtp_capabilities = rtpCapabilities
     force_unique_payload_types = forceUniquePayloadTypes
+    peer = Peer
+    get_peer = getPeer

@@ -41,7 +41,11 @@ class _Worker:
         self.closed = False
         # How long the server waited before starting this worker as a replacement.
         self.respawn_delay = 0.0
-        self.process = _mediasoup.WorkerProcess.spawn(sys.executable, _PACKAGE_PARENT, self._on_exit)
+        # Objects of this worker that receive its notifications, by id.
+        self.targets: dict[str, Any] = {}
+        self.process = _mediasoup.WorkerProcess.spawn(
+            sys.executable, _PACKAGE_PARENT, self._on_notification, self._on_exit
+        )
         self.ready: asyncio.Future[Any] = self.process.request(
             "worker.init", server._settings.worker_settings(index)
         )
@@ -63,6 +67,11 @@ class _Worker:
     def close(self) -> None:
         self.closed = True
         self.process.close()
+
+    def _on_notification(self, event: str, target_id: str | None, data: Any) -> None:
+        target = self.targets.get(target_id) if target_id is not None else None
+        if target is not None:
+            target._on_notification(event, data)
 
     def _on_exit(self, code: int | None, signal: str | None, description: str) -> None:
         if not self.closed:

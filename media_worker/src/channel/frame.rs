@@ -1,18 +1,26 @@
-//! Channel framing: a 4-byte big-endian length, then that many bytes of JSON.
-//! The decoder is sans-IO: bytes go in as they arrive, whole frames come out.
-//! A frame longer than [`MAX_FRAME_LEN`] is skipped (reported once), so the
-//! stream stays in step and nothing after it is lost.
+//! Length-prefixed framing, sans-IO: bytes go in as they arrive, whole frames
+//! come out. Two users: the Channel (a 4-byte big-endian length, then JSON)
+//! and ICE over TCP (RFC 4571: a 2-byte length, then a STUN/DTLS/RTP packet).
+//! A frame longer than the limit is skipped (reported once), so the stream
+//! stays in step and nothing after it is lost.
 
-/// The largest frame either side accepts: far above any control message.
+/// The largest Channel frame either side accepts: far above any control message.
 pub const MAX_FRAME_LEN: usize = 16 * 1024 * 1024;
 
-const HEADER_LEN: usize = 4;
-
-/// Appends `payload` as one frame to `out`.
+/// Appends `payload` as one Channel frame to `out`.
 pub fn encode_frame(payload: &[u8], out: &mut Vec<u8>) {
     let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
     out.extend_from_slice(&len.to_be_bytes());
     out.extend_from_slice(payload);
+}
+
+/// Appends `packet` as one RFC 4571 frame to `out`; false (nothing written)
+/// for a packet over 65535 bytes, which the framing cannot carry.
+pub fn encode_rfc4571(packet: &[u8], out: &mut Vec<u8>) -> bool {
+    let Ok(len) = u16::try_from(packet.len()) else { return false };
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(packet);
+    true
 }
 
 /// What the decoder found next in the stream.
@@ -25,16 +33,25 @@ pub enum Decoded {
     Oversized(usize),
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FrameDecoder {
+    /// 4 for the Channel, 2 for RFC 4571.
+    header_len: usize,
+    max_len: usize,
     buffer: Vec<u8>,
     /// Bytes of an oversized frame still to be thrown away.
     skipping: usize,
 }
 
 impl FrameDecoder {
+    /// The Channel's framing.
     pub fn new() -> Self {
-        Self::default()
+        Self { header_len: 4, max_len: MAX_FRAME_LEN, buffer: Vec::new(), skipping: 0 }
+    }
+
+    /// RFC 4571 framing (ICE over TCP).
+    pub fn rfc4571() -> Self {
+        Self { header_len: 2, max_len: usize::from(u16::MAX), buffer: Vec::new(), skipping: 0 }
     }
 
     /// Feeds bytes read from the stream.
@@ -49,24 +66,25 @@ impl FrameDecoder {
 
     /// The next complete frame, if the buffered bytes hold one.
     pub fn next_frame(&mut self) -> Option<Decoded> {
-        if self.skipping > 0 || self.buffer.len() < HEADER_LEN {
+        let header_len = self.header_len;
+        if self.skipping > 0 || self.buffer.len() < header_len {
             return None;
         }
-        let mut header = [0u8; HEADER_LEN];
-        header.copy_from_slice(&self.buffer[..HEADER_LEN]);
-        let len = u32::from_be_bytes(header) as usize;
-        if len > MAX_FRAME_LEN {
-            let buffered = self.buffer.len() - HEADER_LEN;
+        let len = self.buffer[..header_len]
+            .iter()
+            .fold(0usize, |len, byte| (len << 8) | usize::from(*byte));
+        if len > self.max_len {
+            let buffered = self.buffer.len() - header_len;
             let dropped = buffered.min(len);
-            self.buffer.drain(..HEADER_LEN + dropped);
+            self.buffer.drain(..header_len + dropped);
             self.skipping = len - dropped;
             return Some(Decoded::Oversized(len));
         }
-        if self.buffer.len() < HEADER_LEN + len {
+        if self.buffer.len() < header_len + len {
             return None;
         }
-        let payload = self.buffer[HEADER_LEN..HEADER_LEN + len].to_vec();
-        self.buffer.drain(..HEADER_LEN + len);
+        let payload = self.buffer[header_len..header_len + len].to_vec();
+        self.buffer.drain(..header_len + len);
         Some(Decoded::Frame(payload))
     }
 
@@ -123,6 +141,20 @@ mod tests {
             out.extend(frames(&mut decoder));
         }
         assert_eq!(out, vec![Decoded::Oversized(huge), Decoded::Frame(b"after".to_vec())]);
+    }
+
+    #[test]
+    fn rfc4571_frames_have_a_two_byte_length() {
+        let mut stream = Vec::new();
+        assert!(encode_rfc4571(b"stun", &mut stream));
+        assert!(encode_rfc4571(&[1u8; 1200], &mut stream));
+        assert!(!encode_rfc4571(&vec![0u8; 70000], &mut stream));
+        assert_eq!(&stream[..2], &[0, 4]);
+        let mut decoder = FrameDecoder::rfc4571();
+        for byte in &stream {
+            decoder.push(std::slice::from_ref(byte));
+        }
+        assert_eq!(frames(&mut decoder), vec![Decoded::Frame(b"stun".to_vec()), Decoded::Frame(vec![1u8; 1200])]);
     }
 
     #[test]

@@ -26,6 +26,91 @@ pub enum Request {
     RoomClose(RoomRef),
     #[serde(rename = "room.dump")]
     RoomDump(RoomRef),
+    #[serde(rename = "room.createPeer")]
+    RoomCreatePeer(PeerCreate),
+    #[serde(rename = "peer.close")]
+    PeerClose(PeerRef),
+    #[serde(rename = "peer.dump")]
+    PeerDump(PeerRef),
+    /// Answers the capabilities as stored (normalised).
+    #[serde(rename = "peer.setCapabilities")]
+    PeerSetCapabilities(PeerSetCapabilities),
+    /// Answers the transport's local parameters.
+    #[serde(rename = "peer.createTransport")]
+    PeerCreateTransport(TransportCreate),
+    #[serde(rename = "transport.close")]
+    TransportClose(TransportRef),
+    #[serde(rename = "transport.dump")]
+    TransportDump(TransportRef),
+    #[serde(rename = "transport.getStats")]
+    TransportGetStats(TransportRef),
+    /// Answers `{'role': local role}`.
+    #[serde(rename = "transport.setRemoteDtlsParameters")]
+    TransportSetRemoteDtlsParameters(TransportRemoteDtls),
+    #[serde(rename = "transport.setMaxBitrate")]
+    TransportSetMaxBitrate(TransportMaxBitrate),
+    /// Answers the new `iceLocalParameters`.
+    #[serde(rename = "transport.restartIce")]
+    TransportRestartIce(TransportRef),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PeerCreate {
+    pub room_id: String,
+    pub peer_id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PeerRef {
+    pub peer_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PeerSetCapabilities {
+    pub peer_id: String,
+    /// A mediasoup `RtpCapabilities`, validated by the worker.
+    pub rtp_capabilities: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TransportCreate {
+    pub peer_id: String,
+    pub transport_id: String,
+    pub udp: bool,
+    pub tcp: bool,
+    #[serde(rename = "preferIPv4")]
+    pub prefer_ipv4: bool,
+    #[serde(rename = "preferIPv6")]
+    pub prefer_ipv6: bool,
+    pub prefer_udp: bool,
+    pub prefer_tcp: bool,
+    pub enable_sctp: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TransportRef {
+    pub transport_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TransportRemoteDtls {
+    pub transport_id: String,
+    /// `{'role'?, 'fingerprint' | 'fingerprints'}`, validated by the transport.
+    pub dtls_parameters: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TransportMaxBitrate {
+    pub transport_id: String,
+    pub bitrate: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,6 +213,18 @@ pub enum NotificationEvent {
     /// A `tracing` event of the worker, for Python's `logging`.
     #[serde(rename = "log")]
     Log,
+    /// `{'iceState'}`.
+    #[serde(rename = "transport.iceStateChange")]
+    TransportIceStateChange,
+    /// `{'iceSelectedTuple'}`.
+    #[serde(rename = "transport.iceSelectedTupleChange")]
+    TransportIceSelectedTupleChange,
+    /// `{'dtlsState', 'dtlsRemoteCert'}`.
+    #[serde(rename = "transport.dtlsStateChange")]
+    TransportDtlsStateChange,
+    /// The worker ended the transport by itself: `{'reason'}`.
+    #[serde(rename = "transport.closed")]
+    TransportClosed,
 }
 
 /// A log line of the worker.

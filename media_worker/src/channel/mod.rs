@@ -5,7 +5,7 @@
 pub mod frame;
 pub mod message;
 
-pub use frame::{encode_frame, Decoded, FrameDecoder, MAX_FRAME_LEN};
+pub use frame::{encode_frame, encode_rfc4571, Decoded, FrameDecoder, MAX_FRAME_LEN};
 pub use message::{
     LogRecord, Notification, NotificationEvent, Request, RequestFrame, Response, WorkerMessage,
 };

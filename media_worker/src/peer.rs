@@ -1,0 +1,31 @@
+//! A peer in the worker: a named participant of one room, its capabilities
+//! and its transports.
+
+use serde_json::{json, Value};
+
+#[derive(Debug)]
+pub struct Peer {
+    pub id: String,
+    pub name: String,
+    pub room_id: String,
+    /// What the endpoint can receive, normalised; None until set.
+    pub capabilities: Option<Value>,
+    /// Its transports, in creation order.
+    pub transport_ids: Vec<String>,
+}
+
+impl Peer {
+    pub fn new(id: String, name: String, room_id: String) -> Self {
+        Self { id, name, room_id, capabilities: None, transport_ids: Vec::new() }
+    }
+
+    pub fn dump(&self) -> Value {
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "roomId": self.room_id,
+            "capabilities": self.capabilities,
+            "transportIds": self.transport_ids,
+        })
+    }
+}

@@ -1,0 +1,180 @@
+//! The `RtpCapabilities` an endpoint can receive (`peer.setCapabilities`),
+//! e.g. `device.rtpCapabilities` of mediasoup-client or pymediasoup:
+//! validated and normalised. Keys the server does not use are dropped, and
+//! None stands for an absent optional value, as pydantic dumps write it.
+
+use serde_json::{json, Map, Value};
+
+use crate::error::WorkerError;
+use crate::rtp_capabilities::json_type;
+
+/// The normalised capabilities, or an error naming the field.
+pub fn parse_peer_capabilities(value: &Value) -> Result<Value, WorkerError> {
+    let object = as_object(value, "rtpCapabilities")?;
+    let codecs = match present(object, "codecs") {
+        None => Vec::new(),
+        Some(codecs) => as_array(codecs, "rtpCapabilities.codecs")?
+            .iter()
+            .enumerate()
+            .map(|(index, codec)| parse_codec(codec, &format!("rtpCapabilities.codecs[{index}]")))
+            .collect::<Result<_, _>>()?,
+    };
+    let header_extensions = match present(object, "headerExtensions") {
+        None => Vec::new(),
+        Some(extensions) => as_array(extensions, "rtpCapabilities.headerExtensions")?
+            .iter()
+            .enumerate()
+            .map(|(index, extension)| {
+                parse_header_extension(extension, &format!("rtpCapabilities.headerExtensions[{index}]"))
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    Ok(json!({"codecs": codecs, "headerExtensions": header_extensions}))
+}
+
+fn parse_codec(value: &Value, at: &str) -> Result<Value, WorkerError> {
+    let object = as_object(value, at)?;
+    let mime_type = required_str(object, "mimeType", at)?;
+    let Some((mime_kind, _)) = mime_type.split_once('/') else {
+        return Err(WorkerError::value_error(format!("{at}.mimeType must look like 'video/VP8', not '{mime_type}'")));
+    };
+    let mime_kind = mime_kind.to_ascii_lowercase();
+    if mime_kind != "audio" && mime_kind != "video" {
+        return Err(WorkerError::value_error(format!("{at}.mimeType '{mime_type}' is neither audio nor video")));
+    }
+    if let Some(kind) = present(object, "kind") {
+        let kind = kind.as_str().ok_or_else(|| WorkerError::type_error(format!("{at}.kind must be a str")))?;
+        if kind != mime_kind {
+            return Err(WorkerError::value_error(format!("{at}.kind '{kind}' does not match mimeType '{mime_type}'")));
+        }
+    }
+    let payload_type = required_int(object, "preferredPayloadType", at)?;
+    if payload_type > 127 {
+        return Err(WorkerError::value_error(format!("{at}.preferredPayloadType must be 0-127, not {payload_type}")));
+    }
+    let clock_rate = required_int(object, "clockRate", at)?;
+    if clock_rate == 0 {
+        return Err(WorkerError::value_error(format!("{at}.clockRate must be > 0")));
+    }
+    let mut codec = json!({
+        "kind": mime_kind,
+        "mimeType": mime_type,
+        "preferredPayloadType": payload_type,
+        "clockRate": clock_rate,
+        "parameters": optional_object(object, "parameters", at)?,
+        "rtcpFeedback": optional_array(object, "rtcpFeedback", at)?,
+    });
+    if let Some(channels) = present(object, "channels") {
+        let channels = channels
+            .as_u64()
+            .ok_or_else(|| WorkerError::type_error(format!("{at}.channels must be an int")))?;
+        codec["channels"] = json!(channels);
+    }
+    Ok(codec)
+}
+
+fn parse_header_extension(value: &Value, at: &str) -> Result<Value, WorkerError> {
+    let object = as_object(value, at)?;
+    let uri = required_str(object, "uri", at)?;
+    let id = required_int(object, "preferredId", at)?;
+    if !(1..=255).contains(&id) {
+        return Err(WorkerError::value_error(format!("{at}.preferredId must be 1-255, not {id}")));
+    }
+    let mut extension = json!({"uri": uri, "preferredId": id});
+    if let Some(kind) = present(object, "kind") {
+        extension["kind"] = json!(kind.as_str().ok_or_else(|| WorkerError::type_error(format!("{at}.kind must be a str")))?);
+    }
+    if let Some(encrypt) = present(object, "preferredEncrypt") {
+        extension["preferredEncrypt"] = json!(encrypt.as_bool().ok_or_else(|| WorkerError::type_error(format!("{at}.preferredEncrypt must be a bool")))?);
+    }
+    if let Some(direction) = present(object, "direction") {
+        extension["direction"] = json!(direction.as_str().ok_or_else(|| WorkerError::type_error(format!("{at}.direction must be a str")))?);
+    }
+    Ok(extension)
+}
+
+fn present<'a>(object: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    object.get(key).filter(|value| !value.is_null())
+}
+
+fn as_object<'a>(value: &'a Value, at: &str) -> Result<&'a Map<String, Value>, WorkerError> {
+    value.as_object().ok_or_else(|| WorkerError::type_error(format!("{at} must be a dict, not {}", json_type(value))))
+}
+
+fn as_array<'a>(value: &'a Value, at: &str) -> Result<&'a Vec<Value>, WorkerError> {
+    value.as_array().ok_or_else(|| WorkerError::type_error(format!("{at} must be a list, not {}", json_type(value))))
+}
+
+fn required_str<'a>(object: &'a Map<String, Value>, key: &str, at: &str) -> Result<&'a str, WorkerError> {
+    match present(object, key) {
+        Some(Value::String(text)) => Ok(text),
+        Some(other) => Err(WorkerError::type_error(format!("{at}.{key} must be a str, not {}", json_type(other)))),
+        None => Err(WorkerError::type_error(format!("{at}.{key} is required"))),
+    }
+}
+
+fn required_int(object: &Map<String, Value>, key: &str, at: &str) -> Result<u64, WorkerError> {
+    match present(object, key) {
+        Some(value) if value.is_u64() => Ok(value.as_u64().unwrap_or_default()),
+        Some(other) => Err(WorkerError::type_error(format!("{at}.{key} must be an int >= 0, not {}", json_type(other)))),
+        None => Err(WorkerError::type_error(format!("{at}.{key} is required"))),
+    }
+}
+
+fn optional_object(object: &Map<String, Value>, key: &str, at: &str) -> Result<Value, WorkerError> {
+    match present(object, key) {
+        None => Ok(json!({})),
+        Some(value) => Ok(Value::Object(as_object(value, &format!("{at}.{key}"))?.clone())),
+    }
+}
+
+fn optional_array(object: &Map<String, Value>, key: &str, at: &str) -> Result<Value, WorkerError> {
+    match present(object, key) {
+        None => Ok(json!([])),
+        Some(value) => Ok(Value::Array(as_array(value, &format!("{at}.{key}"))?.clone())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    #[test]
+    fn client_capabilities_are_normalised() {
+        let caps = parse_peer_capabilities(&json!({
+            "codecs": [
+                {"mimeType": "audio/opus", "kind": "audio", "preferredPayloadType": 100, "clockRate": 48000,
+                 "channels": 2, "parameters": null, "rtcpFeedback": [{"type": "transport-cc"}], "extra": 1},
+                {"mimeType": "video/rtx", "kind": "video", "preferredPayloadType": 102, "clockRate": 90000,
+                 "parameters": {"apt": 101}},
+            ],
+            "headerExtensions": [{"kind": "audio", "uri": "urn:ietf:params:rtp-hdrext:sdes:mid", "preferredId": 1,
+                                  "preferredEncrypt": false, "direction": "sendrecv"}],
+        }))
+        .unwrap();
+        assert_eq!(caps["codecs"][0]["parameters"], json!({}));
+        assert_eq!(caps["codecs"][0]["channels"], json!(2));
+        assert!(caps["codecs"][0].get("extra").is_none());
+        assert_eq!(caps["codecs"][1]["parameters"]["apt"], json!(101));
+        assert_eq!(caps["headerExtensions"][0]["preferredId"], json!(1));
+    }
+
+    #[test]
+    fn bad_capabilities_name_the_field() {
+        let cases = [
+            (json!([]), ErrorKind::TypeError, "rtpCapabilities must be a dict"),
+            (json!({"codecs": {}}), ErrorKind::TypeError, "rtpCapabilities.codecs must be a list"),
+            (json!({"codecs": [{"mimeType": "audio/opus", "clockRate": 48000}]}), ErrorKind::TypeError, "codecs[0].preferredPayloadType is required"),
+            (json!({"codecs": [{"mimeType": "opus", "preferredPayloadType": 1, "clockRate": 1}]}), ErrorKind::ValueError, "must look like"),
+            (json!({"codecs": [{"mimeType": "audio/opus", "kind": "video", "preferredPayloadType": 1, "clockRate": 1}]}), ErrorKind::ValueError, "does not match"),
+            (json!({"codecs": [{"mimeType": "audio/opus", "preferredPayloadType": 200, "clockRate": 1}]}), ErrorKind::ValueError, "0-127"),
+            (json!({"headerExtensions": [{"uri": "x", "preferredId": 0}]}), ErrorKind::ValueError, "1-255"),
+        ];
+        for (input, kind, needle) in cases {
+            let err = parse_peer_capabilities(&input).unwrap_err();
+            assert_eq!(err.kind, kind, "{input}: {err}");
+            assert!(err.message.contains(needle), "{input}: {err}");
+        }
+    }
+}

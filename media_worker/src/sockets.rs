@@ -1,0 +1,302 @@
+//! The worker's media sockets, on mio: ports from the worker's sub-range,
+//! UDP sockets, passive TCP listeners and their connections with RFC 4571
+//! framing (a 2-byte length before each packet). It implements
+//! [`Network`] for the worker and turns readiness into datagrams.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{ErrorKind, Read, Write};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use mio::net::{TcpListener, TcpStream, UdpSocket};
+use mio::{Interest, Registry, Token};
+use str0m::net::Protocol;
+
+use crate::channel::{encode_rfc4571, Decoded, FrameDecoder};
+use crate::error::WorkerError;
+use crate::transport::{BoundSocket, OutgoingDatagram};
+use crate::worker::{Network, SocketPlan, TransportKey, Worker};
+
+/// Unsent TCP bytes a connection may hold before packets are dropped.
+const MAX_TCP_BACKLOG: usize = 1 << 20;
+/// Tokens below this are the event loop's own (the Channel).
+pub const FIRST_SOCKET_TOKEN: usize = 16;
+
+enum Socket {
+    Udp { key: TransportKey, socket: UdpSocket, local: SocketAddr },
+    Listener { key: TransportKey, listener: TcpListener, local: SocketAddr },
+    Connection(Connection),
+}
+
+struct Connection {
+    key: TransportKey,
+    stream: TcpStream,
+    local: SocketAddr,
+    remote: SocketAddr,
+    decoder: FrameDecoder,
+    unsent: Vec<u8>,
+    writable_interest: bool,
+}
+
+pub struct Sockets {
+    registry: Registry,
+    sockets: HashMap<usize, Socket>,
+    by_transport: HashMap<TransportKey, Vec<usize>>,
+    ports_in_use: HashSet<u16>,
+    next_token: usize,
+    /// Where the search for a free port starts next, so ports rotate.
+    port_cursor: u32,
+    buffer: Vec<u8>,
+}
+
+impl Sockets {
+    pub fn new(registry: Registry) -> Self {
+        Self {
+            registry,
+            sockets: HashMap::new(),
+            by_transport: HashMap::new(),
+            ports_in_use: HashSet::new(),
+            next_token: FIRST_SOCKET_TOKEN,
+            port_cursor: 0,
+            buffer: vec![0u8; 65536],
+        }
+    }
+
+    fn token(&mut self) -> Token {
+        let token = self.next_token;
+        self.next_token += 1;
+        Token(token)
+    }
+
+    /// Binds `port` for every address and protocol of `plan`, or nothing.
+    fn bind_all(&mut self, plan: &SocketPlan, port: u16) -> std::io::Result<Vec<(Socket, BoundSocket)>> {
+        let mut bound = Vec::new();
+        for &(ip, announced_ip) in &plan.addresses {
+            let address = SocketAddr::new(ip, port);
+            if plan.udp {
+                let socket = UdpSocket::bind(address)?;
+                let local = socket.local_addr()?;
+                bound.push((Socket::Udp { key: 0, socket, local }, BoundSocket { protocol: Protocol::Udp, address: local, announced_ip }));
+            }
+            if plan.tcp {
+                let listener = TcpListener::bind(address)?;
+                let local = listener.local_addr()?;
+                bound.push((Socket::Listener { key: 0, listener, local }, BoundSocket { protocol: Protocol::Tcp, address: local, announced_ip }));
+            }
+        }
+        Ok(bound)
+    }
+
+    /// Readiness of `token`: datagrams for the worker, accepted connections.
+    pub fn handle_ready(&mut self, token: usize, readable: bool, writable: bool, worker: &mut Worker, now: Instant) {
+        let Some(socket) = self.sockets.get_mut(&token) else { return };
+        match socket {
+            Socket::Udp { key, socket, local } => {
+                let (key, local) = (*key, *local);
+                loop {
+                    match socket.recv_from(&mut self.buffer) {
+                        Ok((len, source)) => worker.handle_datagram(key, now, Protocol::Udp, source, local, &self.buffer[..len]),
+                        Err(err) if err.kind() == ErrorKind::WouldBlock => break,
+                        Err(err) if err.kind() == ErrorKind::Interrupted => continue,
+                        // ICMP errors (port unreachable…) surface here: not fatal.
+                        Err(_) => break,
+                    }
+                }
+            }
+            Socket::Listener { key, listener, local } => {
+                let (key, local) = (*key, *local);
+                let mut accepted = Vec::new();
+                loop {
+                    match listener.accept() {
+                        Ok((stream, remote)) => accepted.push((stream, remote)),
+                        Err(err) if err.kind() == ErrorKind::WouldBlock => break,
+                        Err(err) if err.kind() == ErrorKind::Interrupted => continue,
+                        Err(_) => break,
+                    }
+                }
+                for (mut stream, remote) in accepted {
+                    let _ = stream.set_nodelay(true);
+                    let token = self.token();
+                    if self.registry.register(&mut stream, token, Interest::READABLE).is_err() {
+                        continue;
+                    }
+                    self.sockets.insert(
+                        token.0,
+                        Socket::Connection(Connection {
+                            key,
+                            stream,
+                            local,
+                            remote,
+                            decoder: FrameDecoder::rfc4571(),
+                            unsent: Vec::new(),
+                            writable_interest: false,
+                        }),
+                    );
+                    self.by_transport.entry(key).or_default().push(token.0);
+                }
+            }
+            Socket::Connection(connection) => {
+                let mut closed = false;
+                if readable {
+                    loop {
+                        match connection.stream.read(&mut self.buffer) {
+                            Ok(0) => {
+                                closed = true;
+                                break;
+                            }
+                            Ok(len) => connection.decoder.push(&self.buffer[..len]),
+                            Err(err) if err.kind() == ErrorKind::WouldBlock => break,
+                            Err(err) if err.kind() == ErrorKind::Interrupted => continue,
+                            Err(_) => {
+                                closed = true;
+                                break;
+                            }
+                        }
+                    }
+                    while let Some(decoded) = connection.decoder.next_frame() {
+                        if let Decoded::Frame(packet) = decoded {
+                            worker.handle_datagram(connection.key, now, Protocol::Tcp, connection.remote, connection.local, &packet);
+                        }
+                    }
+                }
+                if writable && !closed {
+                    closed = flush(connection, &self.registry, Token(token)).is_err();
+                }
+                if closed {
+                    self.drop_connection(token);
+                }
+            }
+        }
+    }
+
+    /// Sends what the worker produced.
+    pub fn send(&mut self, key: TransportKey, datagram: OutgoingDatagram) {
+        let Some(tokens) = self.by_transport.get(&key) else { return };
+        let mut broken = None;
+        for &token in tokens {
+            match self.sockets.get_mut(&token) {
+                Some(Socket::Udp { socket, local, .. }) if datagram.protocol == Protocol::Udp && *local == datagram.source => {
+                    // UDP may drop: a full socket buffer loses this packet only.
+                    let _ = socket.send_to(&datagram.contents, datagram.destination);
+                    return;
+                }
+                Some(Socket::Connection(connection))
+                    if datagram.protocol != Protocol::Udp
+                        && connection.local == datagram.source
+                        && connection.remote == datagram.destination =>
+                {
+                    if connection.unsent.len() + datagram.contents.len() > MAX_TCP_BACKLOG {
+                        return;
+                    }
+                    encode_rfc4571(&datagram.contents, &mut connection.unsent);
+                    if flush(connection, &self.registry, Token(token)).is_err() {
+                        broken = Some(token);
+                    }
+                    break;
+                }
+                _ => {}
+            }
+        }
+        if let Some(token) = broken {
+            self.drop_connection(token);
+        }
+    }
+
+    fn drop_connection(&mut self, token: usize) {
+        if let Some(Socket::Connection(mut connection)) = self.sockets.remove(&token) {
+            let _ = self.registry.deregister(&mut connection.stream);
+            if let Some(tokens) = self.by_transport.get_mut(&connection.key) {
+                tokens.retain(|other| *other != token);
+            }
+        }
+    }
+
+    /// Open sockets and connections, for dumps and leak checks.
+    pub fn count(&self) -> usize {
+        self.sockets.len()
+    }
+}
+
+/// Writes what a connection has queued; asks for writability while some remains.
+fn flush(connection: &mut Connection, registry: &Registry, token: Token) -> std::io::Result<()> {
+    while !connection.unsent.is_empty() {
+        match connection.stream.write(&connection.unsent) {
+            Ok(0) => return Err(ErrorKind::WriteZero.into()),
+            Ok(written) => {
+                connection.unsent.drain(..written);
+            }
+            Err(err) if err.kind() == ErrorKind::WouldBlock => break,
+            Err(err) if err.kind() == ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err),
+        }
+    }
+    let want_writable = !connection.unsent.is_empty();
+    if want_writable != connection.writable_interest {
+        let interest = if want_writable { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
+        registry.reregister(&mut connection.stream, token, interest)?;
+        connection.writable_interest = want_writable;
+    }
+    Ok(())
+}
+
+impl Network for Sockets {
+    fn open_sockets(&mut self, key: TransportKey, plan: &SocketPlan) -> Result<Vec<BoundSocket>, WorkerError> {
+        let (first, last) = plan.ports;
+        let count = u32::from(last - first) + 1;
+        for attempt in 0..count {
+            let port = first + ((self.port_cursor + attempt) % count) as u16;
+            if self.ports_in_use.contains(&port) {
+                continue;
+            }
+            let Ok(bound) = self.bind_all(plan, port) else { continue };
+            self.port_cursor = (self.port_cursor + attempt + 1) % count;
+            self.ports_in_use.insert(port);
+            let mut described = Vec::new();
+            let mut tokens = Vec::new();
+            for (mut socket, description) in bound {
+                let token = self.token();
+                let registered = match &mut socket {
+                    Socket::Udp { key: owner, socket, .. } => {
+                        *owner = key;
+                        self.registry.register(socket, token, Interest::READABLE)
+                    }
+                    Socket::Listener { key: owner, listener, .. } => {
+                        *owner = key;
+                        self.registry.register(listener, token, Interest::READABLE)
+                    }
+                    Socket::Connection(_) => Ok(()),
+                };
+                if let Err(err) = registered {
+                    return Err(WorkerError::internal(format!("cannot watch a socket: {err}")));
+                }
+                self.sockets.insert(token.0, socket);
+                tokens.push(token.0);
+                described.push(description);
+            }
+            self.by_transport.insert(key, tokens);
+            return Ok(described);
+        }
+        Err(WorkerError::unsupported(format!(
+            "no free port left in this worker's range {first}-{last}"
+        )))
+    }
+
+    fn close_sockets(&mut self, key: TransportKey) {
+        for token in self.by_transport.remove(&key).unwrap_or_default() {
+            match self.sockets.remove(&token) {
+                Some(Socket::Udp { mut socket, local, .. }) => {
+                    let _ = self.registry.deregister(&mut socket);
+                    self.ports_in_use.remove(&local.port());
+                }
+                Some(Socket::Listener { mut listener, local, .. }) => {
+                    let _ = self.registry.deregister(&mut listener);
+                    self.ports_in_use.remove(&local.port());
+                }
+                Some(Socket::Connection(mut connection)) => {
+                    let _ = self.registry.deregister(&mut connection.stream);
+                }
+                None => {}
+            }
+        }
+    }
+}

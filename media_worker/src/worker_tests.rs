@@ -1,0 +1,196 @@
+//! The worker driven without sockets: requests, and transports on a fake
+//! network.
+
+use super::*;
+use crate::channel::message::{UpdateSettings, PeerCreate, TransportCreate};
+use crate::error::ErrorKind;
+use crate::settings::{encode_hex, LogLevel};
+use std::net::Ipv4Addr;
+
+/// Hands out loopback "sockets" without binding anything.
+#[derive(Default)]
+pub struct FakeNetwork {
+    pub next_port: u16,
+    pub open: HashMap<TransportKey, Vec<BoundSocket>>,
+}
+
+impl Network for FakeNetwork {
+    fn open_sockets(&mut self, key: TransportKey, plan: &SocketPlan) -> Result<Vec<BoundSocket>, WorkerError> {
+        let port = plan.ports.0 + self.next_port;
+        self.next_port += 1;
+        let mut sockets = Vec::new();
+        for (ip, announced) in &plan.addresses {
+            for (wanted, protocol) in [(plan.udp, Protocol::Udp), (plan.tcp, Protocol::Tcp)] {
+                if wanted {
+                    sockets.push(BoundSocket { protocol, address: SocketAddr::new(*ip, port), announced_ip: *announced });
+                }
+            }
+        }
+        self.open.insert(key, sockets.clone());
+        Ok(sockets)
+    }
+
+    fn close_sockets(&mut self, key: TransportKey) {
+        self.open.remove(&key);
+    }
+}
+
+pub fn certificate() -> (String, String) {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["test".into()]).unwrap().self_signed(&key).unwrap();
+    (encode_hex(cert.der()), encode_hex(&key.serialize_der()))
+}
+
+pub fn settings() -> WorkerSettings {
+    let (cert, key) = certificate();
+    WorkerSettings {
+        log_level: LogLevel::Warn,
+        rtc_listen_ipv4: Some(Ipv4Addr::LOCALHOST),
+        rtc_listen_ipv6: None,
+        rtc_announced_ipv4: None,
+        rtc_announced_ipv6: None,
+        rtc_min_port: 40000,
+        rtc_max_port: 40999,
+        dtls_certificate_der: cert,
+        dtls_private_key_der: key,
+    }
+}
+
+pub fn ready_worker() -> (Worker, FakeNetwork, Instant) {
+    let now = Instant::now();
+    let mut network = FakeNetwork::default();
+    let mut worker = Worker::new(42, LogFilter::new(LogLevel::Debug), now);
+    worker.handle_request(Request::WorkerInit(settings()), now, &mut network).unwrap();
+    (worker, network, now)
+}
+
+fn create_room(room_id: &str) -> Request {
+    Request::RoomCreate(RoomCreate { room_id: room_id.into(), media_codecs: None, force_unique_payload_types: false })
+}
+
+fn create_peer(room_id: &str, peer_id: &str, name: &str) -> Request {
+    Request::RoomCreatePeer(PeerCreate { room_id: room_id.into(), peer_id: peer_id.into(), name: name.into() })
+}
+
+pub fn create_transport(peer_id: &str, transport_id: &str) -> Request {
+    Request::PeerCreateTransport(TransportCreate {
+        peer_id: peer_id.into(),
+        transport_id: transport_id.into(),
+        udp: true,
+        tcp: true,
+        prefer_ipv4: false,
+        prefer_ipv6: false,
+        prefer_udp: false,
+        prefer_tcp: false,
+        enable_sctp: false,
+    })
+}
+
+#[test]
+fn requests_before_init_are_refused() {
+    let now = Instant::now();
+    let mut worker = Worker::new(1, LogFilter::new(LogLevel::Debug), now);
+    let err = worker.handle_request(Request::WorkerDump, now, &mut FakeNetwork::default()).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidStateError);
+}
+
+#[test]
+fn init_applies_the_log_level_and_happens_once() {
+    let (mut worker, mut network, now) = ready_worker();
+    assert_eq!(worker.log_filter.get(), LogLevel::Warn);
+    let err = worker.handle_request(Request::WorkerInit(settings()), now, &mut network).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidStateError);
+}
+
+#[test]
+fn rooms_are_created_dumped_and_closed_in_order() {
+    let (mut worker, mut network, now) = ready_worker();
+    worker.handle_request(create_room("a"), now, &mut network).unwrap();
+    worker.handle_request(create_room("b"), now, &mut network).unwrap();
+    let dump = worker.handle_request(Request::WorkerDump, now, &mut network).unwrap();
+    assert_eq!(dump["rooms"], json!(["a", "b"]));
+    assert_eq!(dump["pid"], json!(42));
+    assert_eq!(dump["rtcMinPort"], json!(40000));
+    let err = worker.handle_request(create_room("a"), now, &mut network).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::ValueError);
+    let room = worker.handle_request(Request::RoomDump(RoomRef { room_id: "b".into() }), now, &mut network).unwrap();
+    assert_eq!(room["id"], json!("b"));
+    worker.handle_request(Request::RoomClose(RoomRef { room_id: "a".into() }), now, &mut network).unwrap();
+    let dump = worker.handle_request(Request::WorkerDump, now, &mut network).unwrap();
+    assert_eq!(dump["rooms"], json!(["b"]));
+    let err = worker.handle_request(Request::RoomClose(RoomRef { room_id: "a".into() }), now, &mut network).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidStateError);
+}
+
+#[test]
+fn a_room_with_bad_codecs_is_not_created() {
+    let (mut worker, mut network, now) = ready_worker();
+    let err = worker
+        .handle_request(
+            Request::RoomCreate(RoomCreate {
+                room_id: "x".into(),
+                media_codecs: Some(json!([{"kind": "video", "mimeType": "video/H265"}])),
+                force_unique_payload_types: false,
+            }),
+            now,
+            &mut network,
+        )
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::UnsupportedError);
+}
+
+#[test]
+fn update_settings_changes_the_log_level() {
+    let (mut worker, mut network, now) = ready_worker();
+    worker
+        .handle_request(Request::WorkerUpdateSettings(UpdateSettings { log_level: LogLevel::Error }), now, &mut network)
+        .unwrap();
+    let dump = worker.handle_request(Request::WorkerDump, now, &mut network).unwrap();
+    assert_eq!(dump["logLevel"], json!("error"));
+}
+
+#[test]
+fn peer_names_are_unique_among_open_peers_and_reusable_after_close() {
+    let (mut worker, mut network, now) = ready_worker();
+    worker.handle_request(create_room("r"), now, &mut network).unwrap();
+    worker.handle_request(create_peer("r", "p1", "alice"), now, &mut network).unwrap();
+    let err = worker.handle_request(create_peer("r", "p2", "alice"), now, &mut network).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::ValueError);
+    worker.handle_request(Request::PeerClose(PeerRef { peer_id: "p1".into() }), now, &mut network).unwrap();
+    worker.handle_request(create_peer("r", "p2", "alice"), now, &mut network).unwrap();
+    let room = worker.handle_request(Request::RoomDump(RoomRef { room_id: "r".into() }), now, &mut network).unwrap();
+    assert_eq!(room["peers"]["alice"]["id"], json!("p2"));
+}
+
+#[test]
+fn closing_a_room_closes_its_peers_and_their_transports_sockets() {
+    let (mut worker, mut network, now) = ready_worker();
+    worker.handle_request(create_room("r"), now, &mut network).unwrap();
+    worker.handle_request(create_peer("r", "p", "bob"), now, &mut network).unwrap();
+    let local = worker.handle_request(create_transport("p", "t"), now, &mut network).unwrap();
+    assert_eq!(local["iceLocalParameters"]["iceLite"], json!(true));
+    let candidates = local["iceLocalCandidates"].as_array().unwrap();
+    assert_eq!(candidates.len(), 2);
+    assert_eq!(candidates[0]["protocol"], json!("udp"));
+    assert!(candidates[0].get("tcpType").is_none());
+    assert_eq!(candidates[1]["tcpType"], json!("passive"));
+    assert!(candidates[0]["priority"].as_u64() > candidates[1]["priority"].as_u64());
+    let fingerprints = local["dtlsLocalParameters"]["fingerprints"].as_array().unwrap();
+    assert_eq!(fingerprints.len(), 3);
+    assert_eq!(network.open.len(), 1);
+    worker.handle_request(Request::RoomClose(RoomRef { room_id: "r".into() }), now, &mut network).unwrap();
+    assert!(network.open.is_empty());
+    let dump = worker.handle_request(Request::WorkerDump, now, &mut network).unwrap();
+    assert_eq!((dump["peerCount"].clone(), dump["transportCount"].clone()), (json!(0), json!(0)));
+}
+
+#[test]
+fn capabilities_are_validated_before_they_are_stored() {
+    let (mut worker, mut network, now) = ready_worker();
+    worker.handle_request(create_room("r"), now, &mut network).unwrap();
+    worker.handle_request(create_peer("r", "p", "carol"), now, &mut network).unwrap();
+    let bad = Request::PeerSetCapabilities(PeerSetCapabilities { peer_id: "p".into(), rtp_capabilities: json!({"codecs": 5}) });
+    assert_eq!(worker.handle_request(bad, now, &mut network).unwrap_err().kind, ErrorKind::TypeError);
+    let peer = worker.handle_request(Request::PeerDump(PeerRef { peer_id: "p".into() }), now, &mut network).unwrap();
+    assert_eq!(peer["capabilities"], Value::Null);
+}

@@ -1,0 +1,135 @@
+"""``Peer``: a remote endpoint (a browser tab, an aiortc program) in a room."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ._futures import ignore_outcome
+from ._object import WorkerObject
+from ._options import merge_options, pick_options
+from .errors import InvalidStateError
+from . import transport as transport_module
+
+if TYPE_CHECKING:
+    from .room import Room
+    from .server import _Worker
+
+# The options of createTransport(), all bools, with their defaults.
+TRANSPORT_OPTIONS = {
+    "udp": True,
+    "tcp": True,
+    "preferIPv4": False,
+    "preferIPv6": False,
+    "preferUdp": False,
+    "preferTcp": False,
+    "enableSctp": False,
+}
+
+
+class Peer(WorkerObject):
+    """A participant of a :class:`~mediasoup.Room`; made by ``room.Peer(name)``.
+
+    Returned at once; ``await peer`` resolves once the worker has created it.
+    Events: ``close(error)``, ``newtransport(transport)``.
+    """
+
+    _kind = "peer"
+
+    def __init__(self, room: Room, worker: _Worker, name: str) -> None:
+        super().__init__(worker)
+        self._room = room
+        self._name = name
+        self._capabilities: dict[str, Any] | None = None
+        self._transports: dict[str, transport_module.Transport] = {}
+        self._created_by(
+            worker.request("room.createPeer", {"roomId": room.id, "peerId": self._id, "name": name})
+        )
+
+    def _repr_state(self) -> str:
+        return f"name={self._name!r} transports={len(self._transports)}"
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def room(self) -> Room:
+        return self._room
+
+    @property
+    def capabilities(self) -> dict[str, Any] | None:
+        """What the endpoint can receive (mediasoup ``RtpCapabilities``, normalised), or None."""
+        return copy.deepcopy(self._capabilities)
+
+    @property
+    def transports(self) -> list[transport_module.Transport]:
+        """The peer's open transports, oldest first."""
+        return list(self._transports.values())
+
+    async def setCapabilities(self, rtpCapabilities: Mapping[str, Any]) -> None:
+        """Sets what the endpoint can receive, e.g. ``device.rtpCapabilities`` of
+        mediasoup-client or pymediasoup. Invalid capabilities raise and change nothing."""
+        if not isinstance(rtpCapabilities, Mapping):
+            raise TypeError(f"rtpCapabilities must be a dict, not {type(rtpCapabilities).__name__}")
+        normalised: dict[str, Any] = await self._request(
+            "peer.setCapabilities", {"peerId": self._id, "rtpCapabilities": dict(rtpCapabilities)}
+        )
+        self._capabilities = normalised
+
+    async def createTransport(
+        self, options: Mapping[str, Any] | None = None, /, **kwargs: Any
+    ) -> transport_module.Transport:
+        """A WebRTC transport (ICE-lite, DTLS) for this peer.
+
+        Options (bools): ``udp=True``, ``tcp=True``, ``preferIPv4``,
+        ``preferIPv6``, ``preferUdp``, ``preferTcp``, ``enableSctp`` (all False).
+        """
+        self._check_open()
+        where = "createTransport()"
+        picked = pick_options(where, merge_options(where, options, kwargs), list(TRANSPORT_OPTIONS))
+        flags = dict(TRANSPORT_OPTIONS)
+        for name, value in picked.items():
+            if not isinstance(value, bool):
+                raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
+            flags[name] = value
+        if not flags["udp"] and not flags["tcp"]:
+            raise ValueError("createTransport(): udp and tcp are both False")
+        if flags["preferUdp"] and flags["preferTcp"]:
+            raise ValueError("createTransport(): preferUdp and preferTcp are both True")
+        if flags["preferIPv4"] and flags["preferIPv6"]:
+            raise ValueError("createTransport(): preferIPv4 and preferIPv6 are both True")
+        transport_id = str(uuid.uuid4())
+        local = await self._request(
+            "peer.createTransport", {"peerId": self._id, "transportId": transport_id, **flags}
+        )
+        if self._closed:
+            raise InvalidStateError(f"peer {self._id} closed while its transport was being created")
+        transport = transport_module.Transport(self, self._worker, transport_id, local)
+        self._transports[transport_id] = transport
+        self.emit("newtransport", transport)
+        return transport
+
+    def _transport_closed(self, transport: transport_module.Transport) -> None:
+        self._transports.pop(transport.id, None)
+
+    def _close(self, error: BaseException | None, *, notify_worker: bool) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for transport in list(self._transports.values()):
+            transport._close(error, notify_worker=False)
+        self._room._peer_closed(self)
+        if notify_worker and not self._worker.closed:
+            ignore_outcome(self._worker.request("peer.close", {"peerId": self._id}))
+        self.emit("close", error)
+
+    async def dump(self) -> dict[str, Any]:
+        """The peer as the worker holds it: name, capabilities, transports."""
+        dump: dict[str, Any] = await self._request("peer.dump", {"peerId": self._id})
+        return dump
+
+    set_capabilities = setCapabilities
+    create_transport = createTransport

@@ -1,0 +1,149 @@
+"""Real WebRTC clients for the tests: pymediasoup (mediasoup-client over
+aiortc), and a minimal ICE-over-TCP client (RFC 6544 / RFC 4571 framing)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import struct
+from typing import Any
+
+import mediasoup
+
+
+def use_loopback_only(monkeypatch: Any, address: str = "127.0.0.1") -> None:
+    """aioice never offers loopback on its own; make it offer `address` only."""
+    import aioice.ice
+
+    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: [address])
+
+
+class MediasoupClient:
+    """A pymediasoup Device whose transports connect to `peer`'s, with the
+    signalling an application would write."""
+
+    def __init__(self, room: mediasoup.Room, peer: mediasoup.Peer) -> None:
+        from pymediasoup import AiortcHandler, Device
+
+        self.room = room
+        self.peer = peer
+        self.device = Device(handlerFactory=AiortcHandler.createFactory(tracks=[]))
+        self.connect_parameters: list[dict[str, Any]] = []
+        self.tamper_fingerprint = False
+        self.transports: list[Any] = []
+
+    async def load(self) -> None:
+        from pymediasoup.rtp_parameters import RtpCapabilities
+
+        await self.device.load(RtpCapabilities(**self.room.rtpCapabilities))
+
+    def _client_transport(self, server: mediasoup.Transport, direction: str) -> Any:
+        from pymediasoup.models.transport import DtlsParameters, IceCandidate, IceParameters
+
+        create = self.device.createSendTransport if direction == "send" else self.device.createRecvTransport
+        client = create(
+            id=server.id,
+            iceParameters=IceParameters(**server.iceLocalParameters),
+            iceCandidates=[IceCandidate(**candidate) for candidate in server.iceLocalCandidates],
+            dtlsParameters=DtlsParameters(**server.dtlsLocalParameters),
+            sctpParameters=None,
+            iceServers=[],
+        )
+
+        @client.on("connect")
+        async def on_connect(dtlsParameters: Any) -> None:
+            parameters = dtlsParameters.model_dump(exclude_none=True)
+            self.connect_parameters.append(parameters)
+            if self.tamper_fingerprint:
+                for fingerprint in parameters["fingerprints"]:
+                    value = fingerprint["value"]
+                    fingerprint["value"] = ("00" if value[:2] != "00" else "11") + value[2:]
+            await server.setRemoteDtlsParameters(parameters)
+
+        self.transports.append(client)
+        return client
+
+    async def send_audio(self, server: mediasoup.Transport) -> Any:
+        """A send transport producing a (silent) audio track: starts ICE and DTLS."""
+        from aiortc.mediastreams import AudioStreamTrack
+
+        client = self._client_transport(server, "send")
+
+        @client.on("produce")
+        async def on_produce(kind: str, rtpParameters: Any, appData: Any) -> str:
+            # No receiver yet on the server side: any id will do for the client.
+            return "producer-" + kind
+
+        await client.produce(track=AudioStreamTrack(), stopTracks=False)
+        return client
+
+    async def receive_audio(self, server: mediasoup.Transport) -> Any:
+        """A receive transport consuming an (idle) audio stream: starts ICE and DTLS."""
+        client = self._client_transport(server, "recv")
+        opus = next(c for c in self.room.rtpCapabilities["codecs"] if c["mimeType"] == "audio/opus")
+        await client.consume(
+            id="consumer-1",
+            producerId="producer-1",
+            kind="audio",
+            rtpParameters={
+                "mid": "0",
+                "codecs": [{**opus, "payloadType": opus["preferredPayloadType"]}],
+                "headerExtensions": [],
+                "encodings": [{"ssrc": 11111111}],
+                "rtcp": {"cname": "server", "reducedSize": True},
+            },
+        )
+        return client
+
+    async def close(self) -> None:
+        for transport in self.transports:
+            await transport.close()
+
+
+async def wait_for_state(transport: mediasoup.Transport, dtls: str, timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while transport.dtlsState != dtls:
+        if loop.time() > deadline:
+            raise AssertionError(f"dtlsState is {transport.dtlsState!r}, not {dtls!r}, after {timeout}s")
+        await asyncio.sleep(0.02)
+
+
+class StunOverTcp:
+    """The ICE side of a client that reaches a passive TCP candidate."""
+
+    def __init__(self, transport: mediasoup.Transport, ufrag: str = "clientufrag") -> None:
+        self.server_ufrag = transport.iceLocalParameters["usernameFragment"]
+        self.server_password = transport.iceLocalParameters["password"]
+        self.ufrag = ufrag
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def connect(self, candidate: dict[str, Any]) -> None:
+        self.reader, self.writer = await asyncio.open_connection(candidate["ip"], candidate["port"])
+
+    def binding_request(self, use_candidate: bool = True, password: str | None = None) -> bytes:
+        from aioice import stun
+
+        request = stun.Message(message_method=stun.Method.BINDING, message_class=stun.Class.REQUEST)
+        request.attributes["USERNAME"] = f"{self.server_ufrag}:{self.ufrag}"
+        request.attributes["PRIORITY"] = 1853824767
+        request.attributes["ICE-CONTROLLING"] = int.from_bytes(os.urandom(8), "big")
+        if use_candidate:
+            request.attributes["USE-CANDIDATE"] = None
+        request.add_message_integrity((password or self.server_password).encode())
+        request.add_fingerprint()
+        return bytes(request)
+
+    def send_framed(self, packet: bytes) -> None:
+        assert self.writer is not None
+        self.writer.write(struct.pack("!H", len(packet)) + packet)
+
+    async def read_framed(self, timeout: float = 5.0) -> bytes:
+        assert self.reader is not None
+        header = await asyncio.wait_for(self.reader.readexactly(2), timeout)
+        return await asyncio.wait_for(self.reader.readexactly(struct.unpack("!H", header)[0]), timeout)
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
