@@ -57,6 +57,12 @@ impl Certificate {
             .map_err(|err| WorkerError::value_error(format!("dtlsCertificateFile is not a valid X.509 certificate: {err}")))?;
         let key = KeyPair::from_pem(private_key_pem)
             .map_err(|err| WorkerError::value_error(format!("dtlsPrivateKeyFile is not a usable PEM private key: {err}")))?;
+        // The DTLS stack (str0m's dimpl) signs with ECDSA only.
+        if key.algorithm() != &rcgen::PKCS_ECDSA_P256_SHA256 && key.algorithm() != &rcgen::PKCS_ECDSA_P384_SHA384 {
+            return Err(WorkerError::value_error(
+                "dtlsPrivateKeyFile must hold an ECDSA P-256 or P-384 key: WebRTC DTLS here signs with ECDSA only",
+            ));
+        }
         if certificate.public_key().raw != key.subject_public_key_info().as_slice() {
             return Err(WorkerError::value_error(
                 "dtlsPrivateKeyFile does not match dtlsCertificateFile (their public keys differ)",
@@ -130,6 +136,11 @@ mod tests {
         assert!(err.message.contains("not a CERTIFICATE"), "{err}");
         let err = Certificate::from_pem(&cert.pem(), "garbage").err().unwrap();
         assert!(err.message.contains("dtlsPrivateKeyFile"), "{err}");
+
+        let ed25519 = KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+        let ed_cert = CertificateParams::new(vec!["x".into()]).unwrap().self_signed(&ed25519).unwrap();
+        let err = Certificate::from_pem(&ed_cert.pem(), &ed25519.serialize_pem()).err().unwrap();
+        assert!(err.message.contains("ECDSA"), "{err}");
     }
 
     #[test]

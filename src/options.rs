@@ -148,8 +148,8 @@ impl ServerOptions {
             None => LogLevel::Debug,
             Some(value) => str_option("logLevel", value)?.parse()?,
         };
-        let rtc_listen_ipv4 = listen_option("rtcListenIPv4", get("rtcListenIPv4"))?;
-        let rtc_listen_ipv6 = listen_option("rtcListenIPv6", get("rtcListenIPv6"))?;
+        let rtc_listen_ipv4: ListenIp<Ipv4Addr> = listen_option("rtcListenIPv4", get("rtcListenIPv4"))?;
+        let rtc_listen_ipv6: ListenIp<Ipv6Addr> = listen_option("rtcListenIPv6", get("rtcListenIPv6"))?;
         if rtc_listen_ipv4 == ListenIp::Off && rtc_listen_ipv6 == ListenIp::Off {
             return Err(WorkerError::value_error(
                 "rtcListenIPv4 and rtcListenIPv6 are both False: media needs at least one",
@@ -188,6 +188,16 @@ impl ServerOptions {
             IpAddr::V6(v6) => Some(v6),
             IpAddr::V4(_) => None,
         })?;
+        if matches!(rtc_listen_ipv4, ListenIp::Address(ip) if ip.is_unspecified()) && rtc_announced_ipv4.is_none() {
+            return Err(WorkerError::value_error(
+                "rtcListenIPv4 '0.0.0.0' needs rtcAnnouncedIPv4: ICE candidates cannot carry an unspecified address",
+            ));
+        }
+        if matches!(rtc_listen_ipv6, ListenIp::Address(ip) if ip.is_unspecified()) && rtc_announced_ipv6.is_none() {
+            return Err(WorkerError::value_error(
+                "rtcListenIPv6 '::' needs rtcAnnouncedIPv6: ICE candidates cannot carry an unspecified address",
+            ));
+        }
         Ok(Self {
             num_workers,
             log_level,
@@ -345,6 +355,7 @@ mod tests {
             (vec![("rtcAnnouncedIPv4", str_value("nope"))], ErrorKind::ValueError, "rtcAnnouncedIPv4 must be an IPv4 address, not 'nope'"),
             (vec![("rtcAnnouncedIPv6", str_value("1.2.3.4"))], ErrorKind::ValueError, "rtcAnnouncedIPv6 must be an IPv6 address"),
             (vec![("rtcListenIPv6", Bool(false)), ("rtcAnnouncedIPv6", str_value("2001:db8::1"))], ErrorKind::ValueError, "rtcListenIPv6 is False"),
+            (vec![("rtcListenIPv4", str_value("0.0.0.0"))], ErrorKind::ValueError, "needs rtcAnnouncedIPv4"),
         ];
         for (options, kind, needle) in cases {
             let err = parse(&options).unwrap_err();

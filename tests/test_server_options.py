@@ -47,6 +47,7 @@ from .conftest import LOOPBACK
         ({"rtcAnnouncedIPv6": "1.2.3.4", "rtcListenIPv6": "::1"}, ValueError, "rtcAnnouncedIPv6 must be an IPv6 address"),
         ({"rtcAnnouncedIPv6": "2001:db8::1"}, ValueError, "rtcListenIPv6 is False"),
         ({"chicken": 1}, TypeError, "unknown option 'chicken'"),
+        ({"rtcListenIPv4": "0.0.0.0"}, ValueError, "needs rtcAnnouncedIPv4"),
     ],
 )
 async def test_invalid_options_fail_at_construction(bad: dict[str, Any], error: type[Exception], message: str) -> None:
@@ -156,6 +157,28 @@ async def test_a_key_that_does_not_match_the_certificate_is_refused(tmp_path: pa
     _, other_key, _ = _write_certificate(tmp_path, "two")
     with pytest.raises(ValueError, match="does not match"):
         mediasoup.Server(numWorkers=1, dtlsCertificateFile=cert_path, dtlsPrivateKeyFile=other_key, **LOOPBACK)
+
+
+async def test_a_key_dtls_cannot_sign_with_is_refused(tmp_path: pathlib.Path) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+    import datetime
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "rsa")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "rsa-cert.pem", tmp_path / "rsa-key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    with pytest.raises(ValueError, match="ECDSA"):
+        mediasoup.Server(numWorkers=1, dtlsCertificateFile=cert_path, dtlsPrivateKeyFile=key_path, **LOOPBACK)
 
 
 async def test_invalid_pem_is_refused(tmp_path: pathlib.Path) -> None:

@@ -112,6 +112,10 @@ async def test_pymediasoup_send_and_receive_transports_connect(server: mediasoup
     await eventually(lambda: sending.closed)
     assert len(closes) == 1 and "closed the connection" in str(closes[0])
     assert sending not in peer.transports
+    # The worker let go of both transports (and their ports) too.
+    await eventually(lambda: receiving.closed)
+    (worker,) = (await server.dump())["workers"].values()
+    assert worker["transportCount"] == 0
 
 
 async def test_ipv6_loopback_connects(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,7 +6,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::error::WorkerError;
-use crate::rtp_capabilities::json_type;
+use crate::rtp_capabilities::{is_usable_payload_type, json_type};
 
 /// The normalised capabilities, or an error naming the field.
 pub fn parse_peer_capabilities(value: &Value) -> Result<Value, WorkerError> {
@@ -49,8 +49,10 @@ fn parse_codec(value: &Value, at: &str) -> Result<Value, WorkerError> {
         }
     }
     let payload_type = required_int(object, "preferredPayloadType", at)?;
-    if payload_type > 127 {
-        return Err(WorkerError::value_error(format!("{at}.preferredPayloadType must be 0-127, not {payload_type}")));
+    if !u8::try_from(payload_type).is_ok_and(is_usable_payload_type) {
+        return Err(WorkerError::value_error(format!(
+            "{at}.preferredPayloadType must be 0-63 or 96-127 (64-95 collide with RTCP), not {payload_type}"
+        )));
     }
     let clock_rate = required_int(object, "clockRate", at)?;
     if clock_rate == 0 {
@@ -168,7 +170,7 @@ mod tests {
             (json!({"codecs": [{"mimeType": "audio/opus", "clockRate": 48000}]}), ErrorKind::TypeError, "codecs[0].preferredPayloadType is required"),
             (json!({"codecs": [{"mimeType": "opus", "preferredPayloadType": 1, "clockRate": 1}]}), ErrorKind::ValueError, "must look like"),
             (json!({"codecs": [{"mimeType": "audio/opus", "kind": "video", "preferredPayloadType": 1, "clockRate": 1}]}), ErrorKind::ValueError, "does not match"),
-            (json!({"codecs": [{"mimeType": "audio/opus", "preferredPayloadType": 200, "clockRate": 1}]}), ErrorKind::ValueError, "0-127"),
+            (json!({"codecs": [{"mimeType": "audio/opus", "preferredPayloadType": 200, "clockRate": 1}]}), ErrorKind::ValueError, "0-63 or 96-127"),
             (json!({"headerExtensions": [{"uri": "x", "preferredId": 0}]}), ErrorKind::ValueError, "1-255"),
         ];
         for (input, kind, needle) in cases {

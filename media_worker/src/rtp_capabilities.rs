@@ -93,9 +93,15 @@ pub const SUPPORTED_HEADER_EXTENSIONS: &[SupportedHeaderExtension] = &[
     SupportedHeaderExtension { uri: "http://www.webrtc.org/experiments/rtp-hdrext/playout-delay", preferred_id: 14, kinds: V },
 ];
 
-/// Dynamic payload types in the order a room hands them out (mediasoup's order).
-fn dynamic_payload_types() -> impl Iterator<Item = u8> {
-    (100..=127).chain(96..=99).chain(77..=95).chain(35..=63)
+/// Dynamic payload types in the order a room hands them out. 64-95 are left
+/// out: RTP with those payload types reads as RTCP (RFC 5761 §4).
+pub fn dynamic_payload_types() -> impl Iterator<Item = u8> {
+    (100..=127).chain(96..=99).chain(35..=63)
+}
+
+/// Whether RTP can carry `pt` next to RTCP on one port (RFC 5761 §4).
+pub fn is_usable_payload_type(pt: u8) -> bool {
+    pt <= 127 && !(64..=95).contains(&pt)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -343,8 +349,11 @@ fn parse_codec(index: usize, entry: &Value) -> Result<ParsedCodec, WorkerError> 
                     json_type(value)
                 ))
             })?;
-            let pt = u8::try_from(pt).ok().filter(|pt| *pt <= 127).ok_or_else(|| {
-                WorkerError::value_error(format!("{} must be 0-127, not {pt}", at("preferredPayloadType")))
+            let pt = u8::try_from(pt).ok().filter(|pt| is_usable_payload_type(*pt)).ok_or_else(|| {
+                WorkerError::value_error(format!(
+                    "{} must be 0-63 or 96-127 (64-95 collide with RTCP), not {pt}",
+                    at("preferredPayloadType")
+                ))
             })?;
             Some(pt)
         }
@@ -526,7 +535,8 @@ mod tests {
             (json!([{"kind": "audio", "mimeType": "audio/opus", "clockRate": 44100}]), ErrorKind::UnsupportedError, "44100"),
             (json!([{"kind": "audio", "mimeType": "audio/opus", "clockRate": "48000"}]), ErrorKind::TypeError, "clockRate must be an int"),
             (json!([{"kind": "video", "mimeType": "video/VP8", "channels": 2}]), ErrorKind::ValueError, "no channels"),
-            (json!([{"kind": "video", "mimeType": "video/VP8", "preferredPayloadType": 300}]), ErrorKind::ValueError, "0-127"),
+            (json!([{"kind": "video", "mimeType": "video/VP8", "preferredPayloadType": 300}]), ErrorKind::ValueError, "0-63 or 96-127"),
+            (json!([{"kind": "video", "mimeType": "video/VP8", "preferredPayloadType": 72}]), ErrorKind::ValueError, "collide with RTCP"),
             (json!([{"kind": "video", "mimeType": "video/VP8", "parameters": {"x": [1]}}]), ErrorKind::TypeError, "parameters['x']"),
             (json!([{"kind": "video", "mimeType": "video/VP8", "rtcpFeedback": [{"parameter": "pli"}]}]), ErrorKind::TypeError, "needs a 'type'"),
             (json!([{"kind": "video", "mimeType": "video/VP8", "bogus": 1}]), ErrorKind::TypeError, "unknown key 'bogus'"),

@@ -19,6 +19,9 @@ use crate::worker::{Network, SocketPlan, TransportKey, Worker};
 
 /// Unsent TCP bytes a connection may hold before packets are dropped.
 const MAX_TCP_BACKLOG: usize = 1 << 20;
+/// Connections one passive TCP candidate keeps; later ones are refused, so
+/// nobody can exhaust the worker's file descriptors through one port.
+const MAX_TCP_CONNECTIONS: usize = 8;
 /// Tokens below this are the event loop's own (the Channel).
 pub const FIRST_SOCKET_TOKEN: usize = 16;
 
@@ -115,6 +118,11 @@ impl Sockets {
                     }
                 }
                 for (mut stream, remote) in accepted {
+                    let open = self.connections_of(key);
+                    if open >= MAX_TCP_CONNECTIONS {
+                        tracing::debug!("transport {key}: refused a TCP connection from {remote} ({open} open)");
+                        continue;
+                    }
                     let _ = stream.set_nodelay(true);
                     let token = self.token();
                     if self.registry.register(&mut stream, token, Interest::READABLE).is_err() {
@@ -211,9 +219,13 @@ impl Sockets {
         }
     }
 
-    /// Open sockets and connections, for dumps and leak checks.
-    pub fn count(&self) -> usize {
-        self.sockets.len()
+    fn connections_of(&self, key: TransportKey) -> usize {
+        self.by_transport
+            .get(&key)
+            .map(|tokens| {
+                tokens.iter().filter(|token| matches!(self.sockets.get(token), Some(Socket::Connection(_)))).count()
+            })
+            .unwrap_or(0)
     }
 }
 

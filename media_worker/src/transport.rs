@@ -458,8 +458,17 @@ impl Transport {
         self.max_bitrate = Some(bitrate);
     }
 
-    /// A datagram that arrived on the bound socket `local`.
+    /// A datagram that arrived on the bound socket `local`. Whatever it
+    /// holds, a panic while handling it ends this transport, never the worker.
     pub fn handle_datagram(&mut self, now: Instant, protocol: Protocol, source: SocketAddr, local: SocketAddr, contents: &[u8]) {
+        let handled = catch_unwind(AssertUnwindSafe(|| self.receive(now, protocol, source, local, contents)));
+        if handled.is_err() {
+            tracing::error!("transport {}: a datagram made the WebRTC stack panic; the transport ends", self.id);
+            self.end("an internal error in the WebRTC stack");
+        }
+    }
+
+    fn receive(&mut self, now: Instant, protocol: Protocol, source: SocketAddr, local: SocketAddr, contents: &[u8]) {
         self.counters.bytes_received += contents.len() as u64;
         self.counters.packets_received += 1;
         if self.ended.is_some() || self.dtls_state == DtlsState::Failed {

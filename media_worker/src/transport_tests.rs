@@ -241,3 +241,107 @@ fn garbage_datagrams_change_nothing() {
     call.run(Duration::from_millis(300));
     assert_eq!(call.server.ice_state(), IceState::Completed);
 }
+
+/// The design of payload types rests on this str0m behaviour (see
+/// docs/transports.md): RTP whose payload type is only a placeholder in the
+/// receiver's table (registered before the sender's codec was known) still
+/// reaches the application, with its payload type untouched.
+#[test]
+fn str0m_delivers_rtp_whose_payload_type_is_a_placeholder() {
+    use str0m::format::{Codec, FormatParams};
+    use str0m::media::{Frequency, MediaKind, Mid, Pt};
+    use str0m::rtp::{RtpWrite, SeqNo, Ssrc};
+
+    let now = Instant::now();
+    let mid = Mid::from("0");
+    let ssrc = Ssrc::from(1234);
+    // The server's table: the room's opus at 100; every other dynamic PT a placeholder.
+    let mut server_config = RtcConfig::new().set_ice_lite(true).set_rtp_mode(true).clear_codecs();
+    let table = server_config.codec_config();
+    table.add_config(Pt::from(100), None, Codec::Opus, Frequency::FORTY_EIGHT_KHZ, Some(2), FormatParams::default());
+    for pt in (96..=127u8).filter(|pt| *pt != 100) {
+        table.add_config(Pt::from(pt), None, Codec::Vp8, Frequency::NINETY_KHZ, None, FormatParams::default());
+    }
+    let mut server = server_config.build(now);
+    // The client's own table: opus at 109, as a browser might number it.
+    let mut client_config = RtcConfig::new().set_rtp_mode(true).clear_codecs();
+    client_config.codec_config().add_config(Pt::from(109), None, Codec::Opus, Frequency::FORTY_EIGHT_KHZ, Some(2), FormatParams::default());
+    let mut client = client_config.build(now);
+
+    server.add_local_candidate(Candidate::host(SERVER, Protocol::Udp).unwrap());
+    client.add_local_candidate(Candidate::host(CLIENT, Protocol::Udp).unwrap());
+    client.add_remote_candidate(Candidate::host(SERVER, Protocol::Udp).unwrap());
+    let server_creds = server.direct_api().local_ice_credentials();
+    let client_creds = client.direct_api().local_ice_credentials();
+    let server_fp = server.direct_api().local_dtls_fingerprint().clone();
+    let client_fp = client.direct_api().local_dtls_fingerprint().clone();
+    {
+        let mut api = server.direct_api();
+        api.set_remote_ice_credentials(client_creds);
+        api.set_remote_fingerprint(client_fp);
+        api.start_dtls(true).unwrap();
+        api.declare_media(mid, MediaKind::Audio);
+        api.expect_stream_rx(ssrc, None, mid, None);
+    }
+    {
+        let mut api = client.direct_api();
+        api.set_ice_controlling(true);
+        api.set_remote_ice_credentials(server_creds);
+        api.set_remote_fingerprint(server_fp);
+        api.start_dtls(false).unwrap();
+        api.declare_media(mid, MediaKind::Audio);
+        api.declare_stream_tx(ssrc, None, mid, None);
+    }
+
+    let mut now = now;
+    let mut received = Vec::new();
+    let mut sent = 0u64;
+    for _ in 0..3000 {
+        if client.is_connected() && sent < 50 {
+            let write = RtpWrite::new(Pt::from(109), SeqNo::from(sent + 1), (sent * 960) as u32, now, vec![0xAB; 100]);
+            client.direct_api().stream_tx(&ssrc).unwrap().write_rtp(write);
+            sent += 1;
+        }
+        let mut timeouts = Vec::new();
+        pump(&mut client, &mut server, CLIENT, SERVER, now, &mut received, &mut timeouts);
+        pump(&mut server, &mut client, SERVER, CLIENT, now, &mut received, &mut timeouts);
+        now = (*timeouts.iter().min().unwrap()).clamp(now + Duration::from_millis(1), now + Duration::from_millis(10));
+        client.handle_input(Input::Timeout(now)).unwrap();
+        server.handle_input(Input::Timeout(now)).unwrap();
+        if received.len() >= 50 {
+            break;
+        }
+    }
+    assert!(client.is_connected() && server.is_connected());
+    assert_eq!(received.len(), 50, "placeholder PT packets reached the server");
+    assert!(received.iter().all(|pt| *pt == Pt::from(109)));
+}
+
+/// Moves everything `from` has to send into `to`; collects RTP payload types and timeouts.
+fn pump(
+    from: &mut Rtc,
+    to: &mut Rtc,
+    from_addr: SocketAddr,
+    to_addr: SocketAddr,
+    now: Instant,
+    received: &mut Vec<str0m::media::Pt>,
+    timeouts: &mut Vec<Instant>,
+) {
+    loop {
+        match from.poll_output().unwrap() {
+            Output::Transmit(transmit) => {
+                let bytes: Vec<u8> = transmit.contents.into();
+                let input = Input::Receive(now, Receive::new(Protocol::Udp, from_addr, to_addr, &bytes).unwrap());
+                if to.accepts(&input) {
+                    to.handle_input(input).unwrap();
+                }
+            }
+            Output::Timeout(due) => {
+                timeouts.push(due);
+                break;
+            }
+            Output::Event(Event::RtpPacket(packet)) => received.push(packet.header.payload_type),
+            Output::Event(_) => {}
+        }
+    }
+}

@@ -146,7 +146,8 @@ class Transport(WorkerObject):
                 self._dtls_remote_cert = data["dtlsRemoteCert"]
             self.emit("dtlsstatechange", self._dtls_state)
         elif event == "transport.closed":
-            self._close(MediasoupError(data.get("reason", "closed by the worker")), notify_worker=False)
+            # The worker ended it; closing it there too gives its sockets and port back.
+            self._close(MediasoupError(data.get("reason", "closed by the worker")), notify_worker=True)
 
     def _close(self, error: BaseException | None, *, notify_worker: bool) -> None:
         if self._closed:
