@@ -35,7 +35,7 @@ impl Certificate {
     pub fn from_pem_files(certificate_file: &Path, private_key_file: &Path) -> Result<Self, WorkerError> {
         let read = |option: &str, path: &Path| {
             std::fs::read_to_string(path).map_err(|err| {
-                WorkerError::value_error(format!("{option} '{}' cannot be read: {err}", path.display().to_string()))
+                WorkerError::value_error(format!("{option} '{}' cannot be read: {err}", path.display()))
             })
         };
         let certificate_pem = read("dtlsCertificateFile", certificate_file)?;
@@ -93,7 +93,7 @@ impl Certificate {
 
 /// `'751b…'` → `'75:1B:…'`: hex digits to SDP's upper-case pairs.
 pub fn fingerprint_to_sdp(hex: &str) -> Result<String, WorkerError> {
-    if hex.is_empty() || hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if hex.is_empty() || !hex.len().is_multiple_of(2) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(WorkerError::value_error(format!(
             "'{hex}' is not a fingerprint: expected an even number of hex digits"
         )));

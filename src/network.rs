@@ -81,7 +81,7 @@ fn host_addresses() -> (Vec<Ipv4Addr>, Vec<Ipv6Addr>) {
 
 fn bind_check(option: &str, address: IpAddr) -> Result<(), WorkerError> {
     UdpSocket::bind((address, 0)).map(drop).map_err(|err| {
-        WorkerError::value_error(format!("{option} '{}' cannot be bound on this host: {err}", address.to_string()))
+        WorkerError::value_error(format!("{option} '{}' cannot be bound on this host: {err}", address))
     })
 }
 

@@ -44,7 +44,8 @@ fn none_means_the_default() {
 #[test]
 fn every_bad_option_is_named_with_its_value() {
     use OptionValue::*;
-    let cases: Vec<(Vec<(&str, OptionValue)>, ErrorKind, &str)> = vec![
+    type Case<'a> = (Vec<(&'a str, OptionValue)>, ErrorKind, &'a str);
+    let cases: Vec<Case> = vec![
         (vec![("chicken", Int(1))], ErrorKind::TypeError, "unknown option 'chicken'"),
         (vec![("numWorkers", Int(1)), ("num_workers", Int(2))], ErrorKind::TypeError, "given twice"),
         (vec![("numWorkers", Bool(true))], ErrorKind::TypeError, "numWorkers must be an int, not bool"),

@@ -111,7 +111,7 @@ pub fn encode_hex(bytes: &[u8]) -> String {
 /// Bytes of a hex string; `field` names it in the error.
 pub fn decode_hex(text: &str, field: &str) -> Result<Vec<u8>, WorkerError> {
     let invalid = || WorkerError::value_error(format!("{field} is not a hex string"));
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return Err(invalid());
     }
     text.as_bytes()

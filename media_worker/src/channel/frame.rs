@@ -43,6 +43,12 @@ pub struct FrameDecoder {
     skipping: usize,
 }
 
+impl Default for FrameDecoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl FrameDecoder {
     /// The Channel's framing.
     pub fn new() -> Self {
