@@ -7,6 +7,7 @@
 //! Channel socket (and, as transports arrive, the media sockets and timers).
 
 pub mod channel;
+pub mod codec_table;
 pub mod crypto;
 pub mod error;
 pub mod logging;

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use str0m::config::{DtlsCert, Fingerprint};
+use str0m::format::CodecConfig;
 use str0m::ice::StunMessage;
 use str0m::net::{Protocol, Receive, TcpType};
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc, RtcConfig};
@@ -286,21 +287,24 @@ pub struct Transport {
 }
 
 impl Transport {
-    /// A transport with host candidates on `sockets`, not yet connected.
+    /// A transport with host candidates on `sockets`, not yet connected,
+    /// carrying the payload types of `codec_table` (see `codec_table.rs`).
     pub fn new(
         id: String,
         peer_id: String,
         certificate: &DtlsCert,
         sockets: Vec<BoundSocket>,
         options: TransportOptions,
+        codec_table: CodecConfig,
         now: Instant,
     ) -> Result<Self, WorkerError> {
-        let config = RtcConfig::new()
+        let mut config = RtcConfig::new()
             .set_ice_lite(true)
             .set_dtls_cert(certificate.clone())
             .set_fingerprint_verification(false)
             .set_crypto_provider(crypto_provider())
             .set_rtp_mode(true);
+        *config.codec_config() = codec_table;
         let mut rtc = catch_unwind(AssertUnwindSafe(|| config.build(now)))
             .map_err(|_| WorkerError::internal("the DTLS certificate was refused by str0m"))?;
         let local_credentials = IceCreds::new();

@@ -32,7 +32,9 @@ impl Call {
     fn new() -> Self {
         let now = Instant::now();
         let socket = BoundSocket { protocol: Protocol::Udp, address: SERVER, announced_ip: None };
-        let server = Transport::new("t".into(), "p".into(), &certificate(), vec![socket], options(), now).unwrap();
+        let room = crate::rtp_capabilities::room_rtp_capabilities(None).unwrap();
+        let table = crate::codec_table::transport_codec_config(&room, None);
+        let server = Transport::new("t".into(), "p".into(), &certificate(), vec![socket], options(), table, now).unwrap();
         let local = server.local_parameters();
         let client_certificate = certificate();
         let mut client = RtcConfig::new().set_rtp_mode(true).set_dtls_cert(client_certificate.clone()).build(now);

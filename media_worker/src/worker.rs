@@ -16,6 +16,7 @@ use crate::channel::message::{
     PeerCreate, PeerRef, PeerSetCapabilities, RoomCreate, RoomRef, TransportCreate, TransportRef,
 };
 use crate::channel::{Notification, Request};
+use crate::codec_table::transport_codec_config;
 use crate::error::WorkerError;
 use crate::logging::LogFilter;
 use crate::peer::Peer;
@@ -279,6 +280,9 @@ impl Worker {
             addresses,
             ports: (settings.rtc_min_port, settings.rtc_max_port),
         };
+        let peer = self.peers.get(&create.peer_id);
+        let room = peer.and_then(|peer| self.rooms.get(&peer.room_id)).ok_or_else(|| unknown("peer", &create.peer_id))?;
+        let codec_table = transport_codec_config(&room.rtp_capabilities, peer.and_then(|peer| peer.capabilities.as_ref()));
         let key = self.next_key;
         self.next_key = self.next_key.wrapping_add(1).max(1);
         let sockets = network.open_sockets(key, &plan)?;
@@ -291,7 +295,7 @@ impl Worker {
             prefer_tcp: create.prefer_tcp,
             enable_sctp: create.enable_sctp,
         };
-        let transport = match Transport::new(create.transport_id.clone(), create.peer_id.clone(), certificate, sockets, options, now) {
+        let transport = match Transport::new(create.transport_id.clone(), create.peer_id.clone(), certificate, sockets, options, codec_table, now) {
             Ok(transport) => transport,
             Err(error) => {
                 network.close_sockets(key);

@@ -1,0 +1,55 @@
+//! Unit tests of `codec_table.rs`.
+
+use super::*;
+use crate::rtp_capabilities::room_rtp_capabilities;
+use serde_json::json;
+
+fn table_of(config: &CodecConfig) -> Vec<(u8, Option<u8>, String)> {
+    config
+        .params()
+        .iter()
+        .map(|params| (*params.pt(), params.resend().map(|pt| *pt), params.spec().codec.to_string()))
+        .collect()
+}
+
+#[test]
+fn the_rooms_codecs_keep_their_payload_types_and_rtx() {
+    let room = room_rtp_capabilities(None).unwrap();
+    let table = table_of(&transport_codec_config(&room, None));
+    for codec in room.codecs.iter().filter(|codec| codec.mime_type != "video/rtx") {
+        let rtx = room
+            .codecs
+            .iter()
+            .find(|other| other.parameters.get("apt") == Some(&json!(codec.preferred_payload_type)))
+            .map(|other| other.preferred_payload_type);
+        assert!(
+            table.iter().any(|(pt, resend, _)| *pt == codec.preferred_payload_type && *resend == rtx),
+            "{} at {} with rtx {rtx:?}: {table:?}",
+            codec.mime_type,
+            codec.preferred_payload_type
+        );
+    }
+}
+
+#[test]
+fn a_peers_own_payload_types_come_next_and_placeholders_fill_the_rest() {
+    let room = room_rtp_capabilities(Some(&json!([{"kind": "audio", "mimeType": "audio/opus", "clockRate": 48000, "channels": 2}]))).unwrap();
+    // A client whose VP8 is at 96 with RTX 97, and whose opus clashes with the room's 100.
+    let peer = json!({"codecs": [
+        {"kind": "video", "mimeType": "video/VP8", "preferredPayloadType": 96, "clockRate": 90000, "parameters": {}},
+        {"kind": "video", "mimeType": "video/rtx", "preferredPayloadType": 97, "clockRate": 90000, "parameters": {"apt": 96}},
+        {"kind": "audio", "mimeType": "audio/opus", "preferredPayloadType": 100, "clockRate": 48000, "channels": 2, "parameters": {}},
+    ]});
+    let table = table_of(&transport_codec_config(&room, Some(&peer)));
+    assert_eq!(table[0], (100, None, "opus".into()));
+    assert_eq!(table[1], (96, Some(97), "VP8".into()));
+    let payload_types: Vec<u8> = table.iter().map(|(pt, ..)| *pt).collect();
+    let unique: BTreeSet<u8> = payload_types.iter().copied().collect();
+    assert_eq!(unique.len(), payload_types.len(), "each payload type once: {table:?}");
+    assert!(!unique.contains(&97), "97 is VP8's RTX, not a codec of its own");
+    // Every usable dynamic payload type is in the table, as a codec or an RTX.
+    for pt in dynamic_payload_types() {
+        assert!(unique.contains(&pt) || pt == 97, "{pt} missing");
+    }
+    assert!(payload_types.iter().all(|pt| !(64..=95).contains(pt)));
+}
