@@ -15,6 +15,7 @@ pub mod peer;
 pub mod peer_capabilities;
 pub mod room;
 pub mod rtp_capabilities;
+pub mod rtp_parameters;
 pub mod run;
 pub mod settings;
 pub mod sockets;

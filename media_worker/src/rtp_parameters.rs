@@ -1,0 +1,267 @@
+//! The `RtpParameters` a publisher sends with (`rtpReceiver.receive()`):
+//! validated against the receiver's kind and the room's codecs, normalised
+//! for dumps, and mapped onto the room's codecs for the router.
+//!
+//! What clients hand over uses their own payload types and header-extension
+//! ids, may carry keys the server does not use (`msid`, `encodings[].dtx`,
+//! `active`, `scaleResolutionDownBy`…), and for simulcast may name encodings
+//! by `rid` only: all accepted. Normalisation drops keys whose value is None
+//! and adds the empty defaults (`headerExtensions: []`, `rtcp: {}`); every
+//! other key is kept as given.
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Map, Value};
+
+use crate::error::WorkerError;
+use crate::rtp_capabilities::{is_usable_payload_type, json_type, MediaKind, RtpCapabilities, RtpCodecCapability};
+
+/// A publisher's media codec and the room codec it is forwarded as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodecMapping {
+    pub payload_type: u8,
+    pub rtx_payload_type: Option<u8>,
+    pub room_payload_type: u8,
+    pub clock_rate: u32,
+}
+
+/// One encoding (a simulcast layer, or the only stream).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encoding {
+    pub ssrc: Option<u32>,
+    pub rid: Option<String>,
+    pub rtx_ssrc: Option<u32>,
+}
+
+/// Validated parameters: the normalised dict, and what the router needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceiveParameters {
+    pub normalised: Value,
+    pub mid: Option<String>,
+    pub codecs: Vec<CodecMapping>,
+    pub encodings: Vec<Encoding>,
+}
+
+pub fn parse_receive_parameters(value: &Value, kind: MediaKind, room: &RtpCapabilities) -> Result<ReceiveParameters, WorkerError> {
+    let normalised = without_nulls(value);
+    let object = normalised.as_object().ok_or_else(|| {
+        WorkerError::type_error(format!("rtpParameters must be a dict, not {}", json_type(value)))
+    })?;
+    let mid = match object.get("mid") {
+        None => None,
+        Some(Value::String(mid)) if !mid.is_empty() => Some(mid.clone()),
+        Some(other) => return Err(WorkerError::type_error(format!("rtpParameters.mid must be a non-empty str, not {}", json_type(other)))),
+    };
+    let codecs = object
+        .get("codecs")
+        .and_then(Value::as_array)
+        .ok_or_else(|| WorkerError::type_error("rtpParameters.codecs must be a list"))?;
+    if codecs.is_empty() {
+        return Err(WorkerError::value_error("rtpParameters.codecs is empty: a stream needs a codec"));
+    }
+    let mut payload_types = BTreeSet::new();
+    let mut parsed = Vec::new();
+    for (index, codec) in codecs.iter().enumerate() {
+        let at = format!("rtpParameters.codecs[{index}]");
+        let codec = codec.as_object().ok_or_else(|| WorkerError::type_error(format!("{at} must be a dict")))?;
+        let mime_type = codec
+            .get("mimeType")
+            .and_then(Value::as_str)
+            .ok_or_else(|| WorkerError::type_error(format!("{at}.mimeType must be a str")))?;
+        let (mime_kind, name) = mime_type
+            .split_once('/')
+            .ok_or_else(|| WorkerError::value_error(format!("{at}.mimeType must look like 'video/VP8', not '{mime_type}'")))?;
+        if !mime_kind.eq_ignore_ascii_case(kind.as_str()) {
+            return Err(WorkerError::value_error(format!("{at}.mimeType '{mime_type}' does not match the receiver's kind '{}'", kind.as_str())));
+        }
+        let payload_type = codec
+            .get("payloadType")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| WorkerError::type_error(format!("{at}.payloadType must be an int")))?;
+        let payload_type = u8::try_from(payload_type).ok().filter(|pt| is_usable_payload_type(*pt)).ok_or_else(|| {
+            WorkerError::value_error(format!("{at}.payloadType must be 0-63 or 96-127, not {payload_type}"))
+        })?;
+        if !payload_types.insert(payload_type) {
+            return Err(WorkerError::value_error(format!("{at}.payloadType {payload_type} is used by another codec")));
+        }
+        let clock_rate = codec
+            .get("clockRate")
+            .and_then(Value::as_u64)
+            .and_then(|rate| u32::try_from(rate).ok())
+            .ok_or_else(|| WorkerError::type_error(format!("{at}.clockRate must be an int")))?;
+        parsed.push(ParsedCodec {
+            at,
+            is_rtx: name.eq_ignore_ascii_case("rtx"),
+            mime_type: mime_type.to_owned(),
+            payload_type,
+            clock_rate,
+            channels: codec.get("channels").and_then(Value::as_u64),
+            parameters: codec.get("parameters").cloned(),
+        });
+    }
+
+    let mut mappings = Vec::new();
+    for codec in parsed.iter().filter(|codec| !codec.is_rtx) {
+        let room_codec = room
+            .codecs
+            .iter()
+            .find(|room_codec| matches_room_codec(room_codec, codec))
+            .ok_or_else(|| {
+                WorkerError::unsupported(format!(
+                    "{} '{}' ({} Hz{}) is not among the room's codecs",
+                    codec.at,
+                    codec.mime_type,
+                    codec.clock_rate,
+                    codec.channels.map(|c| format!(", {c} channels")).unwrap_or_default()
+                ))
+            })?;
+        let rtx = parsed
+            .iter()
+            .find(|other| other.is_rtx && other.apt() == Some(u64::from(codec.payload_type)))
+            .map(|other| other.payload_type);
+        mappings.push(CodecMapping {
+            payload_type: codec.payload_type,
+            rtx_payload_type: rtx,
+            room_payload_type: room_codec.preferred_payload_type,
+            clock_rate: codec.clock_rate,
+        });
+    }
+    if mappings.is_empty() {
+        return Err(WorkerError::value_error("rtpParameters.codecs has only RTX: a stream needs a media codec"));
+    }
+    for codec in parsed.iter().filter(|codec| codec.is_rtx) {
+        if !codec.apt().is_some_and(|apt| mappings.iter().any(|mapping| u64::from(mapping.payload_type) == apt)) {
+            return Err(WorkerError::value_error(format!("{} is RTX for no media codec of the list (parameters.apt)", codec.at)));
+        }
+    }
+
+    let encodings = parse_encodings(object.get("encodings"), &payload_types)?;
+    if let Some(extensions) = object.get("headerExtensions") {
+        let extensions = extensions.as_array().ok_or_else(|| WorkerError::type_error("rtpParameters.headerExtensions must be a list"))?;
+        let mut ids = BTreeSet::new();
+        for (index, extension) in extensions.iter().enumerate() {
+            let at = format!("rtpParameters.headerExtensions[{index}]");
+            extension.get("uri").and_then(Value::as_str).ok_or_else(|| WorkerError::type_error(format!("{at}.uri must be a str")))?;
+            let id = extension.get("id").and_then(Value::as_u64).ok_or_else(|| WorkerError::type_error(format!("{at}.id must be an int")))?;
+            if !(1..=255).contains(&id) || !ids.insert(id) {
+                return Err(WorkerError::value_error(format!("{at}.id {id} is out of 1-255 or used twice")));
+            }
+        }
+    }
+    if let Some(rtcp) = object.get("rtcp") {
+        let rtcp = rtcp.as_object().ok_or_else(|| WorkerError::type_error("rtpParameters.rtcp must be a dict"))?;
+        if rtcp.get("cname").is_some_and(|cname| !cname.is_string()) {
+            return Err(WorkerError::type_error("rtpParameters.rtcp.cname must be a str"));
+        }
+    }
+
+    let mut normalised = normalised.clone();
+    if let Some(object) = normalised.as_object_mut() {
+        object.entry("headerExtensions").or_insert_with(|| json!([]));
+        object.entry("rtcp").or_insert_with(|| json!({}));
+    }
+    Ok(ReceiveParameters { normalised, mid, codecs: mappings, encodings })
+}
+
+fn parse_encodings(value: Option<&Value>, payload_types: &BTreeSet<u8>) -> Result<Vec<Encoding>, WorkerError> {
+    let Some(value) = value else {
+        return Err(WorkerError::value_error("rtpParameters.encodings is missing: name the stream by ssrc or rid"));
+    };
+    let list = value.as_array().ok_or_else(|| WorkerError::type_error("rtpParameters.encodings must be a list"))?;
+    if list.is_empty() {
+        return Err(WorkerError::value_error("rtpParameters.encodings is empty: name the stream by ssrc or rid"));
+    }
+    let mut encodings = Vec::new();
+    for (index, encoding) in list.iter().enumerate() {
+        let at = format!("rtpParameters.encodings[{index}]");
+        let encoding = encoding.as_object().ok_or_else(|| WorkerError::type_error(format!("{at} must be a dict")))?;
+        let ssrc = optional_ssrc(encoding, "ssrc", &at)?;
+        let rid = match encoding.get("rid") {
+            None => None,
+            Some(Value::String(rid)) if !rid.is_empty() => Some(rid.clone()),
+            Some(_) => return Err(WorkerError::type_error(format!("{at}.rid must be a non-empty str"))),
+        };
+        if ssrc.is_none() && rid.is_none() {
+            return Err(WorkerError::value_error(format!("{at} has neither ssrc nor rid")));
+        }
+        let rtx_ssrc = match encoding.get("rtx") {
+            None => None,
+            Some(Value::Object(rtx)) => optional_ssrc(rtx, "ssrc", &format!("{at}.rtx"))?,
+            Some(_) => return Err(WorkerError::type_error(format!("{at}.rtx must be a dict"))),
+        };
+        if let Some(pt) = encoding.get("codecPayloadType") {
+            let named = pt.as_u64().and_then(|pt| u8::try_from(pt).ok());
+            if !named.is_some_and(|pt| payload_types.contains(&pt)) {
+                return Err(WorkerError::value_error(format!("{at}.codecPayloadType {pt} names no codec of rtpParameters.codecs")));
+            }
+        }
+        encodings.push(Encoding { ssrc, rid, rtx_ssrc });
+    }
+    let ssrcs: Vec<u32> = encodings.iter().flat_map(|e| e.ssrc.into_iter().chain(e.rtx_ssrc)).collect();
+    if ssrcs.iter().collect::<BTreeSet<_>>().len() != ssrcs.len() {
+        return Err(WorkerError::value_error("rtpParameters.encodings use an ssrc twice"));
+    }
+    Ok(encodings)
+}
+
+fn optional_ssrc(object: &Map<String, Value>, key: &str, at: &str) -> Result<Option<u32>, WorkerError> {
+    match object.get(key) {
+        None => Ok(None),
+        Some(value) => value
+            .as_u64()
+            .and_then(|ssrc| u32::try_from(ssrc).ok())
+            .map(Some)
+            .ok_or_else(|| WorkerError::type_error(format!("{at}.{key} must be an int of 32 bits"))),
+    }
+}
+
+/// A codec of the given parameters, checked.
+struct ParsedCodec {
+    at: String,
+    is_rtx: bool,
+    mime_type: String,
+    payload_type: u8,
+    clock_rate: u32,
+    channels: Option<u64>,
+    parameters: Option<Value>,
+}
+
+impl ParsedCodec {
+    fn apt(&self) -> Option<u64> {
+        self.parameters.as_ref().and_then(|parameters| parameters.get("apt")).and_then(Value::as_u64)
+    }
+}
+
+/// mimeType (case-insensitive), clock rate and channels; for H264 the
+/// packetization-mode too (a decoder of mode 1 cannot take mode 0).
+fn matches_room_codec(room_codec: &RtpCodecCapability, codec: &ParsedCodec) -> bool {
+    if !room_codec.mime_type.eq_ignore_ascii_case(&codec.mime_type) || room_codec.clock_rate != codec.clock_rate {
+        return false;
+    }
+    if room_codec.kind == MediaKind::Audio && codec.channels.unwrap_or(1) != u64::from(room_codec.channels.unwrap_or(1)) {
+        return false;
+    }
+    if codec.mime_type.eq_ignore_ascii_case("video/H264") {
+        let mode = |parameters: Option<&Value>| {
+            parameters.and_then(|p| p.get("packetization-mode")).and_then(Value::as_u64).unwrap_or(0)
+        };
+        let room_parameters = Value::Object(room_codec.parameters.clone());
+        return mode(codec.parameters.as_ref()) == mode(Some(&room_parameters));
+    }
+    true
+}
+
+/// `value` without the keys whose value is None, at every depth.
+fn without_nulls(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), without_nulls(v))).collect(),
+        ),
+        Value::Array(list) => Value::Array(list.iter().map(without_nulls).collect()),
+        other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+#[path = "rtp_parameters_tests.rs"]
+mod tests;
