@@ -77,6 +77,23 @@ class MediasoupClient:
         await client.produce(track=AudioStreamTrack(), stopTracks=False)
         return client
 
+    async def publish(self, server: mediasoup.Transport, tracks: list[Any]) -> list[mediasoup.RtpReceiver]:
+        """A send transport producing `tracks`; each produce becomes an
+        RtpReceiver of the peer, as an application's signalling would do."""
+        client = self._client_transport(server, "send")
+        receivers: list[mediasoup.RtpReceiver] = []
+
+        @client.on("produce")
+        async def on_produce(kind: str, rtpParameters: Any, appData: Any) -> str:
+            receiver = self.peer.RtpReceiver(kind, server)
+            await receiver.receive(rtpParameters.model_dump(exclude_none=True))
+            receivers.append(receiver)
+            return receiver.id
+
+        for track in tracks:
+            await client.produce(track=track, stopTracks=False)
+        return receivers
+
     async def receive_audio(self, server: mediasoup.Transport) -> Any:
         """A receive transport consuming an (idle) audio stream: starts ICE and DTLS."""
         client = self._client_transport(server, "recv")

@@ -16,6 +16,7 @@ pub mod peer_capabilities;
 pub mod room;
 pub mod rtp_capabilities;
 pub mod rtp_parameters;
+pub mod rtp_receiver;
 pub mod run;
 pub mod settings;
 pub mod sockets;

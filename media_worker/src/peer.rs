@@ -12,11 +12,13 @@ pub struct Peer {
     pub capabilities: Option<Value>,
     /// Its transports, in creation order.
     pub transport_ids: Vec<String>,
+    /// Its receivers (the streams it publishes), in creation order.
+    pub receiver_ids: Vec<String>,
 }
 
 impl Peer {
     pub fn new(id: String, name: String, room_id: String) -> Self {
-        Self { id, name, room_id, capabilities: None, transport_ids: Vec::new() }
+        Self { id, name, room_id, capabilities: None, transport_ids: Vec::new(), receiver_ids: Vec::new() }
     }
 
     pub fn dump(&self) -> Value {
@@ -26,6 +28,7 @@ impl Peer {
             "roomId": self.room_id,
             "capabilities": self.capabilities,
             "transportIds": self.transport_ids,
+            "rtpReceiverIds": self.receiver_ids,
         })
     }
 }

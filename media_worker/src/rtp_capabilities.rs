@@ -19,7 +19,7 @@ pub enum MediaKind {
 }
 
 impl MediaKind {
-    fn parse(value: &str) -> Option<Self> {
+    pub fn parse(value: &str) -> Option<Self> {
         match value {
             "audio" => Some(MediaKind::Audio),
             "video" => Some(MediaKind::Video),

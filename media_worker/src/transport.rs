@@ -16,6 +16,7 @@
 //! - DTLS records that arrive before `setRemoteDtlsParameters` are held, and
 //!   fed to str0m once DTLS starts, instead of being dropped.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
@@ -23,6 +24,8 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use str0m::config::{DtlsCert, Fingerprint};
 use str0m::format::CodecConfig;
+use str0m::media::{Mid, Rid};
+use str0m::rtp::{RtpPacket, Ssrc};
 use str0m::ice::StunMessage;
 use str0m::net::{Protocol, Receive, TcpType};
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc, RtcConfig};
@@ -30,7 +33,8 @@ use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc, 
 use crate::channel::NotificationEvent;
 use crate::crypto::{certificate_pem, crypto_provider, fingerprint, sdp_form, take_hashed_certificate};
 use crate::error::WorkerError;
-use crate::rtp_capabilities::json_type;
+use crate::rtp_capabilities::{json_type, MediaKind};
+use crate::rtp_parameters::ReceiveParameters;
 
 /// How long DTLS may take to connect once started before it is 'failed'.
 const DTLS_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -284,6 +288,11 @@ pub struct Transport {
     ended: Option<String>,
     notifications: Vec<TransportNotification>,
     outgoing: Vec<OutgoingDatagram>,
+    /// The streams this transport receives: receiver id by mid and by SSRC.
+    receiver_mids: HashMap<String, String>,
+    receiver_ssrcs: HashMap<u32, String>,
+    /// RTP that arrived since the last [`Self::take_rtp`], with its receiver.
+    received: Vec<(String, RtpPacket)>,
 }
 
 impl Transport {
@@ -347,6 +356,9 @@ impl Transport {
             ended: None,
             notifications: Vec::new(),
             outgoing: Vec::new(),
+            receiver_mids: HashMap::new(),
+            receiver_ssrcs: HashMap::new(),
+            received: Vec::new(),
         };
         transport.drain(now);
         Ok(transport)
@@ -456,6 +468,80 @@ impl Transport {
         self.local_credentials = credentials;
         self.drain(now);
         Ok(self.ice_local_parameters())
+    }
+
+    /// Starts receiving a published stream: its mid and encodings are
+    /// declared to str0m. Answers the mid it is received under.
+    pub fn add_receiver(&mut self, receiver_id: &str, kind: MediaKind, parameters: &ReceiveParameters, now: Instant) -> Result<String, WorkerError> {
+        self.check_alive()?;
+        let mid = match &parameters.mid {
+            Some(mid) => mid.clone(),
+            None => (0..).map(|index| format!("r{index}")).find(|mid| !self.receiver_mids.contains_key(mid)).unwrap_or_default(),
+        };
+        if mid.len() > 16 {
+            return Err(WorkerError::value_error(format!("rtpParameters.mid '{mid}' is longer than 16 bytes")));
+        }
+        if self.receiver_mids.contains_key(&mid) {
+            return Err(WorkerError::value_error(format!("rtpParameters.mid '{mid}' is used by another stream of this transport")));
+        }
+        for ssrc in parameters.encodings.iter().flat_map(|e| e.ssrc.into_iter().chain(e.rtx_ssrc)) {
+            if self.receiver_ssrcs.contains_key(&ssrc) {
+                return Err(WorkerError::value_error(format!("ssrc {ssrc} is used by another stream of this transport")));
+            }
+        }
+        let str0m_kind = match kind {
+            MediaKind::Audio => str0m::media::MediaKind::Audio,
+            MediaKind::Video => str0m::media::MediaKind::Video,
+        };
+        let encodings = parameters.encodings.clone();
+        let declared_mid = Mid::from(mid.as_str());
+        self.with_rtc(now, |rtc| {
+            let mut api = rtc.direct_api();
+            let media = api.declare_media(declared_mid, str0m_kind);
+            for rid in encodings.iter().filter_map(|e| e.rid.as_deref()) {
+                media.expect_rid_rx(Rid::from(rid));
+            }
+            for encoding in &encodings {
+                let Some(ssrc) = encoding.ssrc else { continue };
+                let rid = encoding.rid.as_deref().map(Rid::from);
+                let stream = api.expect_stream_rx(Ssrc::from(ssrc), encoding.rtx_ssrc.map(Ssrc::from), declared_mid, rid);
+                // Audio is not retransmitted: no NACK timer for it.
+                stream.suppress_nack(kind == MediaKind::Audio);
+            }
+            Ok(())
+        })
+        .map_err(WorkerError::internal)?;
+        self.receiver_mids.insert(mid.clone(), receiver_id.to_owned());
+        for ssrc in parameters.encodings.iter().flat_map(|e| e.ssrc.into_iter().chain(e.rtx_ssrc)) {
+            self.receiver_ssrcs.insert(ssrc, receiver_id.to_owned());
+        }
+        self.drain(now);
+        Ok(mid)
+    }
+
+    /// Stops receiving the stream of `receiver_id`.
+    pub fn remove_receiver(&mut self, receiver_id: &str, now: Instant) {
+        let mids: Vec<String> = self.receiver_mids.iter().filter(|(_, id)| *id == receiver_id).map(|(mid, _)| mid.clone()).collect();
+        let ssrcs: Vec<u32> = self.receiver_ssrcs.iter().filter(|(_, id)| *id == receiver_id).map(|(ssrc, _)| *ssrc).collect();
+        let _ = self.with_rtc(now, |rtc| {
+            let mut api = rtc.direct_api();
+            for ssrc in &ssrcs {
+                api.remove_stream_rx(Ssrc::from(*ssrc));
+            }
+            for mid in &mids {
+                api.remove_media(Mid::from(mid.as_str()));
+            }
+            Ok(())
+        });
+        self.receiver_mids.retain(|_, id| id != receiver_id);
+        self.receiver_ssrcs.retain(|_, id| id != receiver_id);
+        self.received.retain(|(id, _)| id != receiver_id);
+        self.drain(now);
+    }
+
+    /// The RTP received since the last call, each with its receiver's id.
+    pub fn take_rtp(&mut self) -> Vec<(String, RtpPacket)> {
+        std::mem::take(&mut self.received)
     }
 
     pub fn set_max_bitrate(&mut self, bitrate: u64) {
@@ -673,6 +759,15 @@ impl Transport {
             Event::Connected => {
                 self.collect_remote_certificate();
                 self.verify_remote_certificate();
+            }
+            Event::RtpPacket(packet) => {
+                let receiver = self.receiver_ssrcs.get(&*packet.header.ssrc).or_else(|| {
+                    let mid = packet.header.ext_vals.mid?;
+                    self.receiver_mids.get(&*mid)
+                });
+                if let Some(receiver) = receiver {
+                    self.received.push((receiver.clone(), packet));
+                }
             }
             Event::Closed => {
                 self.set_dtls_state(DtlsState::Closed, None);

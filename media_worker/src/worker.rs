@@ -13,7 +13,8 @@ use str0m::config::DtlsCert;
 use str0m::net::Protocol;
 
 use crate::channel::message::{
-    PeerCreate, PeerRef, PeerSetCapabilities, RoomCreate, RoomRef, TransportCreate, TransportRef,
+    PeerCreate, PeerRef, PeerSetCapabilities, RoomCreate, RoomRef, RtpReceiverReceive, RtpReceiverRef, TransportCreate,
+    TransportRef,
 };
 use crate::channel::{Notification, Request};
 use crate::codec_table::transport_codec_config;
@@ -22,6 +23,9 @@ use crate::logging::LogFilter;
 use crate::peer::Peer;
 use crate::peer_capabilities::parse_peer_capabilities;
 use crate::room::Room;
+use crate::rtp_capabilities::MediaKind;
+use crate::rtp_parameters::parse_receive_parameters;
+use crate::rtp_receiver::RtpReceiver;
 use crate::settings::{decode_hex, WorkerSettings};
 use crate::transport::{BoundSocket, OutgoingDatagram, Transport, TransportOptions};
 
@@ -56,6 +60,7 @@ pub struct Worker {
     /// Room ids in creation order, for dumps.
     room_order: Vec<String>,
     peers: HashMap<String, Peer>,
+    receivers: HashMap<String, RtpReceiver>,
     transports: HashMap<TransportKey, Transport>,
     transport_keys: HashMap<String, TransportKey>,
     next_key: TransportKey,
@@ -77,6 +82,7 @@ impl Worker {
             rooms: HashMap::new(),
             room_order: Vec::new(),
             peers: HashMap::new(),
+            receivers: HashMap::new(),
             transports: HashMap::new(),
             transport_keys: HashMap::new(),
             next_key: 1,
@@ -175,7 +181,74 @@ impl Worker {
                 self.collect(key);
                 answer
             }
+            Request::RtpReceiverReceive(receive) => self.receive(receive, now),
+            Request::RtpReceiverClose(RtpReceiverRef { receiver_id }) => {
+                self.remove_receiver(&receiver_id, now).ok_or_else(|| unknown("rtpReceiver", &receiver_id))?;
+                Ok(Value::Null)
+            }
+            Request::RtpReceiverDump(RtpReceiverRef { receiver_id }) => {
+                Ok(self.receivers.get(&receiver_id).ok_or_else(|| unknown("rtpReceiver", &receiver_id))?.dump())
+            }
+            Request::RtpReceiverGetStats(RtpReceiverRef { receiver_id }) => {
+                let receiver = self.receivers.get(&receiver_id).ok_or_else(|| unknown("rtpReceiver", &receiver_id))?;
+                Ok(receiver.stats(now.saturating_duration_since(self.started_at).as_millis() as u64))
+            }
         }
+    }
+
+    /// `rtpReceiver.receive`: validates the parameters against the room and
+    /// starts receiving the stream on the transport.
+    fn receive(&mut self, receive: RtpReceiverReceive, now: Instant) -> Result<Value, WorkerError> {
+        if self.receivers.contains_key(&receive.receiver_id) {
+            return Err(WorkerError::invalid_state(format!("rtpReceiver {} receives already", receive.receiver_id)));
+        }
+        let kind = MediaKind::parse(&receive.kind)
+            .ok_or_else(|| WorkerError::value_error(format!("kind must be 'audio' or 'video', not '{}'", receive.kind)))?;
+        let key = self.transport_key(&receive.transport_id)?;
+        let peer_id = self.transport_mut(key)?.peer_id.clone();
+        let peer = self.peers.get(&peer_id).ok_or_else(|| unknown("peer", &peer_id))?;
+        let room = self.rooms.get(&peer.room_id).ok_or_else(|| unknown("room", &peer.room_id))?;
+        let parameters = parse_receive_parameters(&receive.rtp_parameters, kind, &room.rtp_capabilities)?;
+        if room.force_unique_payload_types {
+            let room_peers: Vec<&str> = room.peers.iter().map(|(_, id)| id.as_str()).collect();
+            for other in self.receivers.values().filter(|other| room_peers.contains(&other.peer_id.as_str())) {
+                for codec in &parameters.codecs {
+                    let taken = other.parameters.codecs.iter().any(|theirs| {
+                        theirs.payload_type == codec.payload_type || theirs.rtx_payload_type == Some(codec.payload_type)
+                    });
+                    if taken {
+                        return Err(WorkerError::value_error(format!(
+                            "payload type {} is taken by rtpReceiver {} of this room (forceUniquePayloadTypes)",
+                            codec.payload_type, other.id
+                        )));
+                    }
+                }
+            }
+        }
+        let mid = self.transport_mut(key)?.add_receiver(&receive.receiver_id, kind, &parameters, now)?;
+        self.collect(key);
+        let answer = parameters.normalised.clone();
+        if let Some(peer) = self.peers.get_mut(&peer_id) {
+            peer.receiver_ids.push(receive.receiver_id.clone());
+        }
+        tracing::debug!("rtpReceiver {} receives {} on transport {} (mid {mid})", receive.receiver_id, kind.as_str(), receive.transport_id);
+        let receiver = RtpReceiver::new(receive.receiver_id.clone(), peer_id, receive.transport_id, kind, parameters, mid);
+        self.receivers.insert(receive.receiver_id, receiver);
+        Ok(answer)
+    }
+
+    fn remove_receiver(&mut self, receiver_id: &str, now: Instant) -> Option<RtpReceiver> {
+        let receiver = self.receivers.remove(receiver_id)?;
+        if let Some(key) = self.transport_keys.get(&receiver.transport_id).copied() {
+            if let Some(transport) = self.transports.get_mut(&key) {
+                transport.remove_receiver(receiver_id, now);
+            }
+            self.collect(key);
+        }
+        if let Some(peer) = self.peers.get_mut(&receiver.peer_id) {
+            peer.receiver_ids.retain(|id| id != receiver_id);
+        }
+        Some(receiver)
     }
 
     fn init(&mut self, settings: WorkerSettings) -> Result<Value, WorkerError> {
@@ -315,6 +388,12 @@ impl Worker {
 
     fn remove_transport(&mut self, key: TransportKey, network: &mut dyn Network) {
         if let Some(mut transport) = self.transports.remove(&key) {
+            // Its receivers end with it.
+            let transport_id = transport.id.clone();
+            self.receivers.retain(|_, receiver| receiver.transport_id != transport_id);
+            for peer in self.peers.values_mut() {
+                peer.receiver_ids.retain(|id| self.receivers.contains_key(id));
+            }
             transport.close();
             self.transport_keys.remove(&transport.id);
             tracing::debug!("transport {} closed", transport.id);
@@ -374,6 +453,11 @@ impl Worker {
     /// re-arms its timer.
     fn collect(&mut self, key: TransportKey) {
         let Some(transport) = self.transports.get_mut(&key) else { return };
+        for (receiver_id, packet) in transport.take_rtp() {
+            if let Some(receiver) = self.receivers.get_mut(&receiver_id) {
+                receiver.record(&packet);
+            }
+        }
         while let Some(datagram) = transport.poll_datagram() {
             self.outgoing.push_back((key, datagram));
         }

@@ -16,7 +16,8 @@ from . import errors, extra
 from ._mediasoup import __version__
 from .peer import Peer
 from .room import Room
+from .rtp_receiver import RtpReceiver
 from .server import Server
 from .transport import Transport
 
-__all__ = ["Server", "Room", "Peer", "Transport", "errors", "extra", "__version__"]
+__all__ = ["Server", "Room", "Peer", "Transport", "RtpReceiver", "errors", "extra", "__version__"]

@@ -11,6 +11,7 @@ from ._futures import ignore_outcome
 from ._object import WorkerObject
 from ._options import merge_options, pick_options
 from .errors import InvalidStateError
+from . import rtp_receiver as rtp_receiver_module
 from . import transport as transport_module
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ class Peer(WorkerObject):
     """A participant of a :class:`~mediasoup.Room`; made by ``room.Peer(name)``.
 
     Returned at once; ``await peer`` resolves once the worker has created it.
-    Events: ``close(error)``, ``newtransport(transport)``.
+    Events: ``close(error)``, ``newtransport(transport)``, ``newrtpreceiver(rtpReceiver)``.
     """
 
     _kind = "peer"
@@ -44,6 +45,7 @@ class Peer(WorkerObject):
         self._name = name
         self._capabilities: dict[str, Any] | None = None
         self._transports: dict[str, transport_module.Transport] = {}
+        self._rtp_receivers: dict[str, rtp_receiver_module.RtpReceiver] = {}
         self._created_by(
             worker.request("room.createPeer", {"roomId": room.id, "peerId": self._id, "name": name})
         )
@@ -68,6 +70,38 @@ class Peer(WorkerObject):
     def transports(self) -> list[transport_module.Transport]:
         """The peer's open transports, oldest first."""
         return list(self._transports.values())
+
+    @property
+    def rtpReceivers(self) -> list[rtp_receiver_module.RtpReceiver]:
+        """The streams the peer publishes, oldest first."""
+        return list(self._rtp_receivers.values())
+
+    def RtpReceiver(self, kind: str, transport: transport_module.Transport) -> rtp_receiver_module.RtpReceiver:
+        """A stream this peer will send on ``transport``; call ``receive()`` on it."""
+        self._check_open()
+        if not isinstance(kind, str):
+            raise TypeError(f"kind must be a str, not {type(kind).__name__}")
+        if kind not in ("audio", "video"):
+            raise ValueError(f"kind must be 'audio' or 'video', not {kind!r}")
+        if not isinstance(transport, transport_module.Transport):
+            raise TypeError(f"transport must be a Transport, not {type(transport).__name__}")
+        if transport.peer is not self:
+            raise ValueError(f"transport {transport.id} belongs to another peer")
+        if transport.closed:
+            raise InvalidStateError(f"transport {transport.id} is closed")
+        receiver = rtp_receiver_module.RtpReceiver(self, self._worker, kind, transport)
+        self._rtp_receivers[receiver.id] = receiver
+        self.emit("newrtpreceiver", receiver)
+        return receiver
+
+    def _rtp_receiver_closed(self, receiver: rtp_receiver_module.RtpReceiver) -> None:
+        self._rtp_receivers.pop(receiver.id, None)
+
+    def _transport_closing(self, transport: transport_module.Transport, error: BaseException | None) -> None:
+        """A transport's receivers end with it (the worker drops them too)."""
+        for receiver in list(self._rtp_receivers.values()):
+            if receiver.transport is transport:
+                receiver._close(error, notify_worker=False)
 
     async def setCapabilities(self, rtpCapabilities: Mapping[str, Any]) -> None:
         """Sets what the endpoint can receive, e.g. ``device.rtpCapabilities`` of
@@ -119,6 +153,8 @@ class Peer(WorkerObject):
         if self._closed:
             return
         self._closed = True
+        for receiver in list(self._rtp_receivers.values()):
+            receiver._close(error, notify_worker=False)
         for transport in list(self._transports.values()):
             transport._close(error, notify_worker=False)
         self._room._peer_closed(self)
@@ -131,5 +167,7 @@ class Peer(WorkerObject):
         dump: dict[str, Any] = await self._request("peer.dump", {"peerId": self._id})
         return dump
 
+    rtp_receivers = rtpReceivers
+    rtp_receiver = RtpReceiver
     set_capabilities = setCapabilities
     create_transport = createTransport

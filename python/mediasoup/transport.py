@@ -156,6 +156,7 @@ class Transport(WorkerObject):
         self._ice_state = "closed"
         self._dtls_state = "closed"
         self._worker.targets.pop(self._id, None)
+        self._peer._transport_closing(self, error)
         self._peer._transport_closed(self)
         if notify_worker and not self._worker.closed:
             ignore_outcome(self._worker.request("transport.close", {"transportId": self._id}))

@@ -52,6 +52,32 @@ pub enum Request {
     /// Answers the new `iceLocalParameters`.
     #[serde(rename = "transport.restartIce")]
     TransportRestartIce(TransportRef),
+    /// Creates the worker's receiver; answers the normalised `rtpParameters`.
+    #[serde(rename = "rtpReceiver.receive")]
+    RtpReceiverReceive(RtpReceiverReceive),
+    #[serde(rename = "rtpReceiver.close")]
+    RtpReceiverClose(RtpReceiverRef),
+    #[serde(rename = "rtpReceiver.dump")]
+    RtpReceiverDump(RtpReceiverRef),
+    #[serde(rename = "rtpReceiver.getStats")]
+    RtpReceiverGetStats(RtpReceiverRef),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RtpReceiverReceive {
+    pub receiver_id: String,
+    pub transport_id: String,
+    /// 'audio' or 'video'.
+    pub kind: String,
+    /// mediasoup `RtpParameters`, validated by [`crate::rtp_parameters`].
+    pub rtp_parameters: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RtpReceiverRef {
+    pub receiver_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -225,6 +251,7 @@ pub enum NotificationEvent {
     /// The worker ended the transport by itself: `{'reason'}`.
     #[serde(rename = "transport.closed")]
     TransportClosed,
+
 }
 
 /// A log line of the worker.

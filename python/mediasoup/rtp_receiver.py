@@ -1,0 +1,105 @@
+"""``RtpReceiver``: one stream a peer publishes (audio or video), on one of its transports."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ._futures import ignore_outcome
+from ._object import WorkerObject
+from .errors import InvalidStateError
+
+if TYPE_CHECKING:
+    from .peer import Peer
+    from .server import _Worker
+    from .transport import Transport
+
+
+class RtpReceiver(WorkerObject):
+    """A stream the peer sends; made by ``peer.RtpReceiver(kind, transport)``.
+
+    ``await receiver.receive(rtpParameters)`` starts receiving it with the
+    client's mediasoup ``RtpParameters`` (what pymediasoup's and
+    mediasoup-client's ``produce`` hand to the application). Events: ``close(error)``.
+    """
+
+    _kind = "rtpReceiver"
+
+    def __init__(self, peer: Peer, worker: _Worker, kind: str, transport: Transport) -> None:
+        super().__init__(worker)
+        self._peer = peer
+        self._kind_of_media = kind
+        self._transport = transport
+        self._rtp_parameters: dict[str, Any] | None = None
+
+    def _repr_state(self) -> str:
+        return f"kind={self._kind_of_media} receiving={self._rtp_parameters is not None}"
+
+    @property
+    def kind(self) -> str:
+        """'audio' or 'video'."""
+        return self._kind_of_media
+
+    @property
+    def peer(self) -> Peer:
+        return self._peer
+
+    @property
+    def transport(self) -> Transport:
+        return self._transport
+
+    @property
+    def rtpParameters(self) -> dict[str, Any] | None:
+        """The parameters given to ``receive()``, normalised (None before)."""
+        return copy.deepcopy(self._rtp_parameters)
+
+    async def receive(self, rtpParameters: Mapping[str, Any]) -> None:
+        """Starts receiving the stream described by ``rtpParameters``.
+
+        Its codecs must be among the room's (``UnsupportedError`` otherwise);
+        a kind mismatch, an unknown payload type or a duplicate raise
+        ``ValueError`` naming the field.
+        """
+        if not isinstance(rtpParameters, Mapping):
+            raise TypeError(f"rtpParameters must be a dict, not {type(rtpParameters).__name__}")
+        if self._rtp_parameters is not None:
+            raise InvalidStateError(f"rtpReceiver {self._id} receives already")
+        normalised: dict[str, Any] = await self._request(
+            "rtpReceiver.receive",
+            {
+                "receiverId": self._id,
+                "transportId": self._transport.id,
+                "kind": self._kind_of_media,
+                "rtpParameters": dict(rtpParameters),
+            },
+        )
+        self._rtp_parameters = normalised
+
+    async def dump(self) -> dict[str, Any]:
+        """The receiver as the worker holds it (after ``receive()``)."""
+        if self._rtp_parameters is None:
+            self._check_open()
+            return {"id": self._id, "kind": self._kind_of_media, "transportId": self._transport.id, "rtpParameters": None}
+        dump: dict[str, Any] = await self._request("rtpReceiver.dump", {"receiverId": self._id})
+        return dump
+
+    async def getStats(self) -> list[dict[str, Any]]:
+        """``[{'type': 'inbound-rtp', 'ssrc', 'packetsReceived', 'bytesReceived', …}]`` per stream seen."""
+        if self._rtp_parameters is None:
+            self._check_open()
+            return []
+        stats: list[dict[str, Any]] = await self._request("rtpReceiver.getStats", {"receiverId": self._id})
+        return stats
+
+    def _close(self, error: BaseException | None, *, notify_worker: bool) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._peer._rtp_receiver_closed(self)
+        if notify_worker and self._rtp_parameters is not None and not self._worker.closed:
+            ignore_outcome(self._worker.request("rtpReceiver.close", {"receiverId": self._id}))
+        self.emit("close", error)
+
+    rtp_parameters = rtpParameters
+    get_stats = getStats
