@@ -164,3 +164,53 @@ class StunOverTcp:
     async def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+
+
+class Subscriber:
+    """A pymediasoup client that consumes every stream the server offers its peer."""
+
+    def __init__(self, room: mediasoup.Room, peer: mediasoup.Peer) -> None:
+        self.client = MediasoupClient(room, peer)
+        self.peer = peer
+        self.transport: mediasoup.Transport | None = None
+        self.receive_transport: Any = None
+        self.frames: dict[str, int] = {}
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._consuming: asyncio.Lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        from pymediasoup.models.transport import DtlsParameters, IceCandidate, IceParameters
+
+        await self.client.load()
+        await self.peer.setCapabilities(self.client.device.rtpCapabilities.model_dump(exclude_none=True))
+        self.transport = await self.peer.createTransport()
+        self.receive_transport = self.client._client_transport(self.transport, "recv")
+        self.peer.on("newrtpsender", self._on_sender)
+        for sender in self.peer.rtpSenders:
+            self._on_sender(sender)
+
+    def _on_sender(self, sender: mediasoup.RtpSender) -> None:
+        self._tasks.append(asyncio.ensure_future(self._consume(sender)))
+
+    async def _consume(self, sender: mediasoup.RtpSender) -> None:
+        assert self.transport is not None
+        async with self._consuming:
+            await sender.setTransport(self.transport)
+            consumer = await self.receive_transport.consume(
+                id=sender.id,
+                producerId=sender.associatedRtpReceiver.id,
+                kind=sender.kind,
+                rtpParameters=sender.rtpParameters,
+            )
+        self.frames[sender.kind] = 0
+        while True:
+            try:
+                await consumer.track.recv()
+            except Exception:
+                return
+            self.frames[sender.kind] += 1
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await self.client.close()

@@ -17,6 +17,7 @@ pub mod room;
 pub mod rtp_capabilities;
 pub mod rtp_parameters;
 pub mod rtp_receiver;
+pub mod rtp_sender;
 pub mod run;
 pub mod settings;
 pub mod sockets;

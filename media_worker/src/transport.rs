@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use str0m::config::{DtlsCert, Fingerprint};
 use str0m::format::CodecConfig;
-use str0m::media::{Mid, Rid};
-use str0m::rtp::{RtpPacket, Ssrc};
+use str0m::media::{KeyframeRequestKind, Mid, Pt, Rid};
+use str0m::rtp::{RtpPacket, RtpWrite, SeqNo, Ssrc};
 use str0m::ice::StunMessage;
 use str0m::net::{Protocol, Receive, TcpType};
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc, RtcConfig};
@@ -35,6 +35,7 @@ use crate::crypto::{certificate_pem, crypto_provider, fingerprint, sdp_form, tak
 use crate::error::WorkerError;
 use crate::rtp_capabilities::{json_type, MediaKind};
 use crate::rtp_parameters::ReceiveParameters;
+use crate::rtp_sender::OutgoingRtp;
 
 /// How long DTLS may take to connect once started before it is 'failed'.
 const DTLS_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -293,6 +294,9 @@ pub struct Transport {
     receiver_ssrcs: HashMap<u32, String>,
     /// RTP that arrived since the last [`Self::take_rtp`], with its receiver.
     received: Vec<(String, RtpPacket)>,
+    /// The mids of the streams this transport sends.
+    sender_mids: Vec<String>,
+    keyframe_requests: Vec<String>,
 }
 
 impl Transport {
@@ -359,6 +363,8 @@ impl Transport {
             receiver_mids: HashMap::new(),
             receiver_ssrcs: HashMap::new(),
             received: Vec::new(),
+            sender_mids: Vec::new(),
+            keyframe_requests: Vec::new(),
         };
         transport.drain(now);
         Ok(transport)
@@ -537,6 +543,78 @@ impl Transport {
         self.receiver_ssrcs.retain(|_, id| id != receiver_id);
         self.received.retain(|(id, _)| id != receiver_id);
         self.drain(now);
+    }
+
+    /// Declares a stream this transport sends (an RtpSender's), under a mid
+    /// of its own on this transport. Answers that mid.
+    pub fn add_sender(&mut self, kind: MediaKind, ssrc: u32, rtx_ssrc: Option<u32>, now: Instant) -> Result<String, WorkerError> {
+        self.check_alive()?;
+        let mid = (0..).map(|index| format!("s{index}")).find(|mid| !self.sender_mids.contains(mid)).unwrap_or_default();
+        let str0m_kind = match kind {
+            MediaKind::Audio => str0m::media::MediaKind::Audio,
+            MediaKind::Video => str0m::media::MediaKind::Video,
+        };
+        let declared_mid = Mid::from(mid.as_str());
+        self.with_rtc(now, |rtc| {
+            let mut api = rtc.direct_api();
+            api.declare_media(declared_mid, str0m_kind);
+            api.declare_stream_tx(Ssrc::from(ssrc), rtx_ssrc.map(Ssrc::from), declared_mid, None);
+            Ok(())
+        })
+        .map_err(WorkerError::internal)?;
+        self.sender_mids.push(mid.clone());
+        self.drain(now);
+        Ok(mid)
+    }
+
+    pub fn remove_sender(&mut self, mid: &str, ssrc: u32, now: Instant) {
+        let _ = self.with_rtc(now, |rtc| {
+            let mut api = rtc.direct_api();
+            api.remove_stream_tx(Ssrc::from(ssrc));
+            api.remove_media(Mid::from(mid));
+            Ok(())
+        });
+        self.sender_mids.retain(|other| other != mid);
+        self.drain(now);
+    }
+
+    /// Writes one forwarded packet on a declared sending stream.
+    pub fn send_rtp(&mut self, rtp: &OutgoingRtp, payload: &std::sync::Arc<[u8]>, now: Instant) {
+        if self.ended.is_some() || self.dtls_state != DtlsState::Connected {
+            return;
+        }
+        let payload = payload.clone();
+        let _ = self.with_rtc(now, |rtc| {
+            let mut api = rtc.direct_api();
+            if let Some(stream) = api.stream_tx(&Ssrc::from(rtp.ssrc)) {
+                let write = RtpWrite::new(Pt::from(rtp.payload_type), SeqNo::from(rtp.sequence_number), rtp.timestamp, now, payload)
+                    .marker(rtp.marker)
+                    .nackable(rtp.nackable);
+                stream.write_rtp(write);
+            }
+            Ok(())
+        });
+    }
+
+    /// Drains str0m after packets were written with [`Self::send_rtp`].
+    pub fn drain_after_writes(&mut self) {
+        self.drain(Instant::now());
+    }
+
+    /// Asks the publisher of the stream on `ssrc` for a keyframe (PLI).
+    pub fn request_keyframe(&mut self, ssrc: u32, now: Instant) {
+        let _ = self.with_rtc(now, |rtc| {
+            if let Some(stream) = rtc.direct_api().stream_rx(&Ssrc::from(ssrc)) {
+                stream.request_keyframe(KeyframeRequestKind::Pli);
+            }
+            Ok(())
+        });
+        self.drain(now);
+    }
+
+    /// The mids of sending streams whose subscriber asked for a keyframe.
+    pub fn take_keyframe_requests(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.keyframe_requests)
     }
 
     /// The RTP received since the last call, each with its receiver's id.
@@ -769,6 +847,7 @@ impl Transport {
                     self.received.push((receiver.clone(), packet));
                 }
             }
+            Event::KeyframeRequest(request) => self.keyframe_requests.push(request.mid.to_string()),
             Event::Closed => {
                 self.set_dtls_state(DtlsState::Closed, None);
                 tracing::debug!("transport {}: the remote endpoint closed DTLS", self.id);

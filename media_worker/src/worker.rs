@@ -13,8 +13,8 @@ use str0m::config::DtlsCert;
 use str0m::net::Protocol;
 
 use crate::channel::message::{
-    PeerCreate, PeerRef, PeerSetCapabilities, RoomCreate, RoomRef, RtpReceiverReceive, RtpReceiverRef, TransportCreate,
-    TransportRef,
+    PeerCreate, PeerRef, PeerSetCapabilities, RoomCreate, RoomRef, RtpReceiverReceive, RtpReceiverRef, RtpSenderCreate,
+    RtpSenderRef, RtpSenderTransport, TransportCreate, TransportRef,
 };
 use crate::channel::{Notification, Request};
 use crate::codec_table::transport_codec_config;
@@ -26,8 +26,12 @@ use crate::room::Room;
 use crate::rtp_capabilities::MediaKind;
 use crate::rtp_parameters::parse_receive_parameters;
 use crate::rtp_receiver::RtpReceiver;
+use crate::rtp_sender::RtpSender;
 use crate::settings::{decode_hex, WorkerSettings};
 use crate::transport::{BoundSocket, OutgoingDatagram, Transport, TransportOptions};
+
+/// At most one keyframe request per stream in this interval (PLI storms hurt publishers).
+const KEYFRAME_REQUEST_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// A transport's handle between the worker and the event loop.
 pub type TransportKey = u32;
@@ -61,6 +65,13 @@ pub struct Worker {
     room_order: Vec<String>,
     peers: HashMap<String, Peer>,
     receivers: HashMap<String, RtpReceiver>,
+    senders: HashMap<String, RtpSender>,
+    /// Receiver id → the ids of the senders that forward it.
+    routes: HashMap<String, Vec<String>>,
+    /// When each receiver was last asked for a keyframe (at most one per 500 ms).
+    keyframe_requested: HashMap<String, Instant>,
+    /// State of the SSRC generator (xorshift).
+    ssrc_seed: u64,
     transports: HashMap<TransportKey, Transport>,
     transport_keys: HashMap<String, TransportKey>,
     next_key: TransportKey,
@@ -83,6 +94,10 @@ impl Worker {
             room_order: Vec::new(),
             peers: HashMap::new(),
             receivers: HashMap::new(),
+            senders: HashMap::new(),
+            routes: HashMap::new(),
+            keyframe_requested: HashMap::new(),
+            ssrc_seed: u64::from(pid) << 32 | u64::from(now.elapsed().subsec_nanos()) | 1,
             transports: HashMap::new(),
             transport_keys: HashMap::new(),
             next_key: 1,
@@ -193,7 +208,116 @@ impl Worker {
                 let receiver = self.receivers.get(&receiver_id).ok_or_else(|| unknown("rtpReceiver", &receiver_id))?;
                 Ok(receiver.stats(now.saturating_duration_since(self.started_at).as_millis() as u64))
             }
+            Request::RtpSenderCreate(create) => self.create_sender(create),
+            Request::RtpSenderSetTransport(RtpSenderTransport { sender_id, transport_id }) => {
+                self.set_sender_transport(&sender_id, &transport_id, now)
+            }
+            Request::RtpSenderClose(RtpSenderRef { sender_id }) => {
+                self.remove_sender(&sender_id, now).ok_or_else(|| unknown("rtpSender", &sender_id))?;
+                Ok(Value::Null)
+            }
+            Request::RtpSenderDump(RtpSenderRef { sender_id }) => {
+                Ok(self.senders.get(&sender_id).ok_or_else(|| unknown("rtpSender", &sender_id))?.dump())
+            }
+            Request::RtpSenderGetStats(RtpSenderRef { sender_id }) => {
+                let sender = self.senders.get(&sender_id).ok_or_else(|| unknown("rtpSender", &sender_id))?;
+                Ok(sender.stats(now.saturating_duration_since(self.started_at).as_millis() as u64))
+            }
         }
+    }
+
+    fn next_ssrc(&mut self) -> u32 {
+        loop {
+            self.ssrc_seed ^= self.ssrc_seed << 13;
+            self.ssrc_seed ^= self.ssrc_seed >> 7;
+            self.ssrc_seed ^= self.ssrc_seed << 17;
+            let ssrc = (self.ssrc_seed >> 16) as u32;
+            let taken = self.senders.values().any(|sender| sender.ssrc == ssrc || sender.rtx_ssrc == Some(ssrc));
+            if ssrc != 0 && !taken {
+                return ssrc;
+            }
+        }
+    }
+
+    fn create_sender(&mut self, create: RtpSenderCreate) -> Result<Value, WorkerError> {
+        if self.senders.contains_key(&create.sender_id) {
+            return Err(WorkerError::value_error(format!("an rtpSender with id '{}' exists already", create.sender_id)));
+        }
+        let receiver = self.receivers.get(&create.receiver_id).ok_or_else(|| unknown("rtpReceiver", &create.receiver_id))?;
+        let peer = self.peers.get(&create.peer_id).ok_or_else(|| unknown("peer", &create.peer_id))?;
+        if peer.id == receiver.peer_id {
+            return Err(WorkerError::value_error("a peer does not receive its own streams"));
+        }
+        let capabilities = peer.capabilities.clone().ok_or_else(|| WorkerError::invalid_state(format!("peer {} has no capabilities yet", peer.id)))?;
+        let room = self.rooms.get(&peer.room_id).ok_or_else(|| unknown("room", &peer.room_id))?;
+        let room_capabilities = room.rtp_capabilities.clone();
+        let receiver_id = receiver.id.clone();
+        let ssrcs = (self.next_ssrc(), self.next_ssrc());
+        let receiver = self.receivers.get(&receiver_id).ok_or_else(|| unknown("rtpReceiver", &receiver_id))?;
+        let sender = RtpSender::new(create.sender_id.clone(), create.peer_id, receiver, &room_capabilities, &capabilities, ssrcs)?;
+        let answer = sender.parameters.clone();
+        self.routes.entry(receiver_id).or_default().push(create.sender_id.clone());
+        self.senders.insert(create.sender_id, sender);
+        Ok(answer)
+    }
+
+    fn set_sender_transport(&mut self, sender_id: &str, transport_id: &str, now: Instant) -> Result<Value, WorkerError> {
+        let key = self.transport_key(transport_id)?;
+        let sender = self.senders.get(sender_id).ok_or_else(|| unknown("rtpSender", sender_id))?;
+        if sender.transport_id.is_some() {
+            return Err(WorkerError::invalid_state(format!("rtpSender {sender_id} has a transport already")));
+        }
+        let (kind, ssrc, rtx_ssrc, receiver_id, peer_id) =
+            (sender.kind, sender.ssrc, sender.rtx_ssrc, sender.receiver_id.clone(), sender.peer_id.clone());
+        let transport = self.transport_mut(key)?;
+        if transport.peer_id != peer_id {
+            return Err(WorkerError::value_error(format!("transport {transport_id} belongs to another peer")));
+        }
+        let mid = transport.add_sender(kind, ssrc, rtx_ssrc, now)?;
+        self.collect(key);
+        if let Some(sender) = self.senders.get_mut(sender_id) {
+            sender.transport_id = Some(transport_id.to_owned());
+            sender.mid = Some(mid);
+        }
+        // A new subscriber needs a keyframe to start decoding.
+        self.request_keyframe(&receiver_id, now);
+        Ok(Value::Null)
+    }
+
+    fn remove_sender(&mut self, sender_id: &str, now: Instant) -> Option<RtpSender> {
+        let sender = self.senders.remove(sender_id)?;
+        if let Some(senders) = self.routes.get_mut(&sender.receiver_id) {
+            senders.retain(|id| id != sender_id);
+        }
+        if let (Some(transport_id), Some(mid)) = (&sender.transport_id, &sender.mid) {
+            if let Some(key) = self.transport_keys.get(transport_id).copied() {
+                if let Some(transport) = self.transports.get_mut(&key) {
+                    transport.remove_sender(mid, sender.ssrc, now);
+                }
+                self.collect(key);
+            }
+        }
+        Some(sender)
+    }
+
+    /// PLI to the publisher of `receiver_id`, at most one per 500 ms.
+    fn request_keyframe(&mut self, receiver_id: &str, now: Instant) {
+        if self.keyframe_requested.get(receiver_id).is_some_and(|last| now.saturating_duration_since(*last) < KEYFRAME_REQUEST_INTERVAL) {
+            return;
+        }
+        let Some(receiver) = self.receivers.get(receiver_id) else { return };
+        if receiver.kind != MediaKind::Video {
+            return;
+        }
+        let ssrcs: Vec<u32> = receiver.parameters.encodings.iter().filter_map(|e| e.ssrc).collect();
+        let Some(key) = self.transport_keys.get(&receiver.transport_id).copied() else { return };
+        self.keyframe_requested.insert(receiver_id.to_owned(), now);
+        if let Some(transport) = self.transports.get_mut(&key) {
+            for ssrc in ssrcs {
+                transport.request_keyframe(ssrc, now);
+            }
+        }
+        self.collect(key);
     }
 
     /// `rtpReceiver.receive`: validates the parameters against the room and
@@ -238,6 +362,10 @@ impl Worker {
     }
 
     fn remove_receiver(&mut self, receiver_id: &str, now: Instant) -> Option<RtpReceiver> {
+        for sender_id in self.routes.remove(receiver_id).unwrap_or_default() {
+            self.remove_sender(&sender_id, now);
+        }
+        self.keyframe_requested.remove(receiver_id);
         let receiver = self.receivers.remove(receiver_id)?;
         if let Some(key) = self.transport_keys.get(&receiver.transport_id).copied() {
             if let Some(transport) = self.transports.get_mut(&key) {
@@ -319,6 +447,11 @@ impl Worker {
     }
 
     fn remove_peer(&mut self, peer_id: &str, network: &mut dyn Network) {
+        let now = self.started_at.max(Instant::now());
+        let subscribed: Vec<String> = self.senders.values().filter(|s| s.peer_id == peer_id).map(|s| s.id.clone()).collect();
+        for sender_id in subscribed {
+            self.remove_sender(&sender_id, now);
+        }
         let Some(peer) = self.peers.remove(peer_id) else { return };
         for transport_id in peer.transport_ids {
             if let Some(key) = self.transport_keys.get(&transport_id).copied() {
@@ -387,12 +520,21 @@ impl Worker {
     }
 
     fn remove_transport(&mut self, key: TransportKey, network: &mut dyn Network) {
+        let ending: Vec<String> = match self.transports.get(&key) {
+            Some(transport) => self.receivers.values().filter(|r| r.transport_id == transport.id).map(|r| r.id.clone()).collect(),
+            None => Vec::new(),
+        };
+        // Its receivers end with it, and the senders forwarding them.
+        let now = self.started_at.max(Instant::now());
+        for receiver_id in ending {
+            self.remove_receiver(&receiver_id, now);
+        }
         if let Some(mut transport) = self.transports.remove(&key) {
-            // Its receivers end with it.
+            // Senders on it stay (a new transport may take them); they stop sending.
             let transport_id = transport.id.clone();
-            self.receivers.retain(|_, receiver| receiver.transport_id != transport_id);
-            for peer in self.peers.values_mut() {
-                peer.receiver_ids.retain(|id| self.receivers.contains_key(id));
+            for sender in self.senders.values_mut().filter(|s| s.transport_id.as_deref() == Some(transport_id.as_str())) {
+                sender.transport_id = None;
+                sender.mid = None;
             }
             transport.close();
             self.transport_keys.remove(&transport.id);
@@ -452,12 +594,53 @@ impl Worker {
     /// Moves what transport `key` produced into the worker's queues and
     /// re-arms its timer.
     fn collect(&mut self, key: TransportKey) {
+        let mut pending = vec![key];
+        while let Some(key) = pending.pop() {
+            self.forward_from(key, &mut pending);
+            self.collect_one(key);
+        }
+    }
+
+    /// Forwards what transport `key` received to the senders of each
+    /// receiver; the transports written to are added to `pending`.
+    fn forward_from(&mut self, key: TransportKey, pending: &mut Vec<TransportKey>) {
         let Some(transport) = self.transports.get_mut(&key) else { return };
-        for (receiver_id, packet) in transport.take_rtp() {
-            if let Some(receiver) = self.receivers.get_mut(&receiver_id) {
-                receiver.record(&packet);
+        let received = transport.take_rtp();
+        let mut keyframe_mids = transport.take_keyframe_requests();
+        let transport_id = transport.id.clone();
+        let now = Instant::now();
+        for (receiver_id, packet) in received {
+            let Some(receiver) = self.receivers.get_mut(&receiver_id) else { continue };
+            receiver.record(&packet);
+            let Some(sender_ids) = self.routes.get(&receiver_id) else { continue };
+            for sender_id in sender_ids {
+                let Some(sender) = self.senders.get_mut(sender_id) else { continue };
+                let Some(target_key) = sender.transport_id.as_ref().and_then(|id| self.transport_keys.get(id)).copied() else { continue };
+                let rtp = sender.rewrite(&packet);
+                if let Some(target) = self.transports.get_mut(&target_key) {
+                    target.send_rtp(&rtp, &packet.payload, now);
+                    if target_key != key && !pending.contains(&target_key) {
+                        pending.push(target_key);
+                    }
+                }
             }
         }
+        // A subscriber's PLI/FIR goes to the publisher of that stream.
+        for mid in keyframe_mids.drain(..) {
+            let receiver_id = self
+                .senders
+                .values()
+                .find(|s| s.transport_id.as_deref() == Some(transport_id.as_str()) && s.mid.as_deref() == Some(mid.as_str()))
+                .map(|s| s.receiver_id.clone());
+            if let Some(receiver_id) = receiver_id {
+                self.request_keyframe(&receiver_id, now);
+            }
+        }
+    }
+
+    fn collect_one(&mut self, key: TransportKey) {
+        let Some(transport) = self.transports.get_mut(&key) else { return };
+        transport.drain_after_writes();
         while let Some(datagram) = transport.poll_datagram() {
             self.outgoing.push_back((key, datagram));
         }

@@ -17,7 +17,8 @@ from ._mediasoup import __version__
 from .peer import Peer
 from .room import Room
 from .rtp_receiver import RtpReceiver
+from .rtp_sender import RtpSender
 from .server import Server
 from .transport import Transport
 
-__all__ = ["Server", "Room", "Peer", "Transport", "RtpReceiver", "errors", "extra", "__version__"]
+__all__ = ["Server", "Room", "Peer", "Transport", "RtpReceiver", "RtpSender", "errors", "extra", "__version__"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import logging
 import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -10,13 +12,16 @@ from typing import TYPE_CHECKING, Any
 from ._futures import ignore_outcome
 from ._object import WorkerObject
 from ._options import merge_options, pick_options
-from .errors import InvalidStateError
+from .errors import InvalidStateError, UnsupportedError
 from . import rtp_receiver as rtp_receiver_module
+from . import rtp_sender as rtp_sender_module
 from . import transport as transport_module
 
 if TYPE_CHECKING:
     from .room import Room
     from .server import _Worker
+
+_logger = logging.getLogger("mediasoup.peer")
 
 # The options of createTransport(), all bools, with their defaults.
 TRANSPORT_OPTIONS = {
@@ -46,6 +51,9 @@ class Peer(WorkerObject):
         self._capabilities: dict[str, Any] | None = None
         self._transports: dict[str, transport_module.Transport] = {}
         self._rtp_receivers: dict[str, rtp_receiver_module.RtpReceiver] = {}
+        self._rtp_senders: dict[str, rtp_sender_module.RtpSender] = {}
+        # Receivers this peer has (or is getting) a sender for.
+        self._subscribed: set[str] = set()
         self._created_by(
             worker.request("room.createPeer", {"roomId": room.id, "peerId": self._id, "name": name})
         )
@@ -97,11 +105,51 @@ class Peer(WorkerObject):
     def _rtp_receiver_closed(self, receiver: rtp_receiver_module.RtpReceiver) -> None:
         self._rtp_receivers.pop(receiver.id, None)
 
+    @property
+    def rtpSenders(self) -> list[rtp_sender_module.RtpSender]:
+        """The other peers' streams sent to this peer, oldest first."""
+        return list(self._rtp_senders.values())
+
+    def _rtp_sender_closed(self, sender: rtp_sender_module.RtpSender) -> None:
+        self._rtp_senders.pop(sender.id, None)
+
+    def _subscribe(self, receiver: rtp_receiver_module.RtpReceiver) -> None:
+        """Gets a sender of ``receiver``'s stream, if this peer can decode it."""
+        if self._closed or receiver.id in self._subscribed:
+            return
+        self._subscribed.add(receiver.id)
+        task = asyncio.ensure_future(self._create_sender(receiver))
+        task.add_done_callback(self._subscription_done)
+
+    async def _create_sender(self, receiver: rtp_receiver_module.RtpReceiver) -> None:
+        sender_id = str(uuid.uuid4())
+        try:
+            parameters: dict[str, Any] = await self._worker.request(
+                "rtpSender.create", {"senderId": sender_id, "peerId": self._id, "receiverId": receiver.id}
+            )
+        except UnsupportedError as error:
+            _logger.debug("peer %s does not get %s: %s", self._name, receiver.id, error)
+            return
+        if self._closed or receiver.closed:
+            ignore_outcome(self._worker.request("rtpSender.close", {"senderId": sender_id}))
+            return
+        sender = rtp_sender_module.RtpSender(self, self._worker, sender_id, receiver, parameters)
+        self._rtp_senders[sender_id] = sender
+        receiver._senders.append(sender)
+        self.emit("newrtpsender", sender)
+
+    def _subscription_done(self, task: asyncio.Future[None]) -> None:
+        if not task.cancelled() and task.exception() is not None and not self._closed:
+            _logger.error("peer %s: a sender could not be created", self._name, exc_info=task.exception())
+
     def _transport_closing(self, transport: transport_module.Transport, error: BaseException | None) -> None:
         """A transport's receivers end with it (the worker drops them too)."""
         for receiver in list(self._rtp_receivers.values()):
             if receiver.transport is transport:
                 receiver._close(error, notify_worker=False)
+        for sender in self._rtp_senders.values():
+            if sender.transport is transport:
+                sender._transport = None
 
     async def setCapabilities(self, rtpCapabilities: Mapping[str, Any]) -> None:
         """Sets what the endpoint can receive, e.g. ``device.rtpCapabilities`` of
@@ -112,6 +160,9 @@ class Peer(WorkerObject):
             "peer.setCapabilities", {"peerId": self._id, "rtpCapabilities": dict(rtpCapabilities)}
         )
         self._capabilities = normalised
+        for receiver in self._room._receiving():
+            if receiver.peer is not self:
+                self._subscribe(receiver)
 
     async def createTransport(
         self, options: Mapping[str, Any] | None = None, /, **kwargs: Any
@@ -153,6 +204,8 @@ class Peer(WorkerObject):
         if self._closed:
             return
         self._closed = True
+        for sender in list(self._rtp_senders.values()):
+            sender._close(error, notify_worker=False)
         for receiver in list(self._rtp_receivers.values()):
             receiver._close(error, notify_worker=False)
         for transport in list(self._transports.values()):
@@ -168,6 +221,7 @@ class Peer(WorkerObject):
         return dump
 
     rtp_receivers = rtpReceivers
+    rtp_senders = rtpSenders
     rtp_receiver = RtpReceiver
     set_capabilities = setCapabilities
     create_transport = createTransport

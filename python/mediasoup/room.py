@@ -81,6 +81,21 @@ class Room(WorkerObject):
         """The open peer named ``name``, or None."""
         return self._peers.get(name)
 
+    def _receiver_started(self, receiver: Any) -> None:
+        """A stream is published: every other peer that can decode it gets a sender."""
+        for peer in list(self._peers.values()):
+            if peer is not receiver.peer and peer.capabilities is not None:
+                peer._subscribe(receiver)
+
+    def _receiving(self) -> list[Any]:
+        """The open receivers of the room that receive."""
+        return [
+            receiver
+            for peer in self._peers.values()
+            for receiver in peer.rtpReceivers
+            if receiver.rtpParameters is not None
+        ]
+
     def _peer_closed(self, peer: peer_module.Peer) -> None:
         if self._peers.get(peer.name) is peer:
             del self._peers[peer.name]

@@ -13,6 +13,7 @@ from .errors import InvalidStateError
 if TYPE_CHECKING:
     from .peer import Peer
     from .server import _Worker
+    from .rtp_sender import RtpSender
     from .transport import Transport
 
 
@@ -32,6 +33,7 @@ class RtpReceiver(WorkerObject):
         self._kind_of_media = kind
         self._transport = transport
         self._rtp_parameters: dict[str, Any] | None = None
+        self._senders: list[RtpSender] = []
 
     def _repr_state(self) -> str:
         return f"kind={self._kind_of_media} receiving={self._rtp_parameters is not None}"
@@ -75,6 +77,7 @@ class RtpReceiver(WorkerObject):
             },
         )
         self._rtp_parameters = normalised
+        self._peer._room._receiver_started(self)
 
     async def dump(self) -> dict[str, Any]:
         """The receiver as the worker holds it (after ``receive()``)."""
@@ -96,10 +99,16 @@ class RtpReceiver(WorkerObject):
         if self._closed:
             return
         self._closed = True
+        for sender in list(self._senders):
+            sender._close(error, notify_worker=False)
         self._peer._rtp_receiver_closed(self)
         if notify_worker and self._rtp_parameters is not None and not self._worker.closed:
             ignore_outcome(self._worker.request("rtpReceiver.close", {"receiverId": self._id}))
         self.emit("close", error)
+
+    def _sender_closed(self, sender: RtpSender) -> None:
+        if sender in self._senders:
+            self._senders.remove(sender)
 
     rtp_parameters = rtpParameters
     get_stats = getStats

@@ -61,6 +61,39 @@ pub enum Request {
     RtpReceiverDump(RtpReceiverRef),
     #[serde(rename = "rtpReceiver.getStats")]
     RtpReceiverGetStats(RtpReceiverRef),
+    /// A sender of a receiver's stream for another peer; answers its consumer
+    /// `rtpParameters`, or `UnsupportedError` if that peer cannot decode it.
+    #[serde(rename = "rtpSender.create")]
+    RtpSenderCreate(RtpSenderCreate),
+    #[serde(rename = "rtpSender.setTransport")]
+    RtpSenderSetTransport(RtpSenderTransport),
+    #[serde(rename = "rtpSender.close")]
+    RtpSenderClose(RtpSenderRef),
+    #[serde(rename = "rtpSender.dump")]
+    RtpSenderDump(RtpSenderRef),
+    #[serde(rename = "rtpSender.getStats")]
+    RtpSenderGetStats(RtpSenderRef),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RtpSenderCreate {
+    pub sender_id: String,
+    pub peer_id: String,
+    pub receiver_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RtpSenderTransport {
+    pub sender_id: String,
+    pub transport_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RtpSenderRef {
+    pub sender_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

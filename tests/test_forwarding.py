@@ -1,0 +1,65 @@
+"""Forwarding: what one peer publishes, the others decode."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+import mediasoup
+
+from .clients import MediasoupClient, Subscriber, use_loopback_only
+
+
+async def _until(predicate: Any, timeout: float, what: Any) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < deadline, what()
+        await asyncio.sleep(0.1)
+
+
+async def test_a_publisher_s_audio_and_video_are_decoded_by_two_subscribers(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
+
+    use_loopback_only(monkeypatch)
+    room = await server.Room()
+    alice, bob = await room.Peer("alice"), await room.Peer("bob")
+    bob_client = Subscriber(room, bob)
+    await bob_client.start()
+    publisher = MediasoupClient(room, alice)
+    await publisher.load()
+    carol_client = None
+    try:
+        publishing = await alice.createTransport()
+        receivers = await publisher.publish(publishing, [AudioStreamTrack(), VideoStreamTrack()])
+        await _until(lambda: len(bob.rtpSenders) == 2, 5, lambda: bob.rtpSenders)
+        for sender, receiver in zip(bob.rtpSenders, receivers):
+            assert sender.associatedRtpReceiver is receiver and sender.kind == receiver.kind
+            parameters = sender.rtpParameters
+            room_payload_types = [c["preferredPayloadType"] for c in room.rtpCapabilities["codecs"]]
+            assert parameters["codecs"][0]["payloadType"] in room_payload_types
+            assert parameters["encodings"][0]["ssrc"] != receiver.rtpParameters["encodings"][0]["ssrc"]
+            assert parameters["rtcp"]["cname"]
+        video_sender = next(s for s in bob.rtpSenders if s.kind == "video")
+        assert "rtx" in video_sender.rtpParameters["encodings"][0]
+        await _until(lambda: bob_client.frames.get("audio", 0) >= 50 and bob_client.frames.get("video", 0) >= 20, 20, lambda: bob_client.frames)
+        # A peer that joins later receives too.
+        carol = await room.Peer("carol")
+        carol_client = Subscriber(room, carol)
+        await carol_client.start()
+        await _until(lambda: carol_client.frames.get("audio", 0) >= 50 and carol_client.frames.get("video", 0) >= 20, 20, lambda: carol_client.frames)
+        stats = await video_sender.getStats()
+        assert stats[0]["packetsSent"] > 0
+        # Closing alice closes the senders of her streams.
+        closed: list[Any] = []
+        for sender in bob.rtpSenders:
+            sender.on("close", closed.append)
+        alice.close()
+        assert len(closed) == 2 and bob.rtpSenders == [] and carol.rtpSenders == []
+    finally:
+        await publisher.close()
+        await bob_client.close()
+        if carol_client is not None:
+            await carol_client.close()
