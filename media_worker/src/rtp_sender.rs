@@ -109,10 +109,7 @@ impl RtpSender {
     /// How a received packet leaves this sender: its SSRC and payload type,
     /// and a sequence number continuous with what it sent before.
     pub fn rewrite(&mut self, packet: &RtpPacket) -> OutgoingRtp {
-        let incoming = *packet.seq_no;
-        let (first_in, first_out) = *self.sequence_base.get_or_insert((incoming, 1));
-        // Packets older than the first forwarded one (reordering) stay before it.
-        let sequence_number = (first_out + incoming).saturating_sub(first_in).max(1);
+        let sequence_number = self.outgoing_sequence(*packet.seq_no);
         self.packets_sent += 1;
         self.bytes_sent += packet.payload.len() as u64;
         OutgoingRtp {
@@ -124,6 +121,15 @@ impl RtpSender {
             // str0m resends from its buffer only where an RTX SSRC exists.
             nackable: self.rtx_ssrc.is_some(),
         }
+    }
+
+    /// The outgoing extended sequence number of an incoming one (str0m's
+    /// extended numbers already span the 16-bit wrap-around). Gaps and order
+    /// are kept, so the subscriber's NACKs name the packets that are missing.
+    fn outgoing_sequence(&mut self, incoming: u64) -> u64 {
+        let (first_in, first_out) = *self.sequence_base.get_or_insert((incoming, 1));
+        // Packets older than the first forwarded one (reordering) stay before it.
+        (first_out + incoming).saturating_sub(first_in).max(1)
     }
 
     pub fn dump(&self) -> Value {
@@ -164,3 +170,7 @@ fn codec_parameters(mime_type: &str, payload_type: u8, clock_rate: u32, channels
     }
     codec
 }
+
+#[cfg(test)]
+#[path = "rtp_sender_tests.rs"]
+mod tests;
