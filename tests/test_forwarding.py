@@ -52,6 +52,21 @@ async def test_a_publisher_s_audio_and_video_are_decoded_by_two_subscribers(serv
         await _until(lambda: carol_client.frames.get("audio", 0) >= 50 and carol_client.frames.get("video", 0) >= 20, 20, lambda: carol_client.frames)
         stats = await video_sender.getStats()
         assert stats[0]["packetsSent"] > 0
+        # disable() pauses the flow, enable() resumes it (with a keyframe).
+        changes: list[bool] = []
+        video_sender.on("activechange", changes.append)
+        assert video_sender.active
+        await video_sender.disable()
+        assert not video_sender.active and (await video_sender.dump())["paused"] is True
+        await asyncio.sleep(0.5)
+        paused_at = bob_client.frames["video"]
+        sent_while_paused = (await video_sender.getStats())[0]["packetsSent"]
+        await asyncio.sleep(0.7)
+        assert (await video_sender.getStats())[0]["packetsSent"] == sent_while_paused
+        assert bob_client.frames["video"] <= paused_at + 1
+        await video_sender.enable()
+        await _until(lambda: bob_client.frames["video"] >= paused_at + 10, 10, lambda: bob_client.frames)
+        assert changes == [False, True]
         # Closing alice closes the senders of her streams.
         closed: list[Any] = []
         for sender in bob.rtpSenders:

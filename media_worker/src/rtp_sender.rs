@@ -24,8 +24,13 @@ pub struct RtpSender {
     /// Set by `setTransport`, with the mid the stream is declared under.
     pub transport_id: Option<String>,
     pub mid: Option<String>,
-    /// (first incoming extended sequence number, first outgoing one).
+    /// (first incoming extended sequence number, first outgoing one) since
+    /// the sender started or resumed.
     sequence_base: Option<(u64, u64)>,
+    /// The highest outgoing sequence number sent.
+    last_sequence: u64,
+    /// `disable()`d: nothing is forwarded.
+    pub paused: bool,
     pub packets_sent: u64,
     pub bytes_sent: u64,
 }
@@ -101,6 +106,8 @@ impl RtpSender {
             transport_id: None,
             mid: None,
             sequence_base: None,
+            last_sequence: 0,
+            paused: false,
             packets_sent: 0,
             bytes_sent: 0,
         })
@@ -127,9 +134,23 @@ impl RtpSender {
     /// extended numbers already span the 16-bit wrap-around). Gaps and order
     /// are kept, so the subscriber's NACKs name the packets that are missing.
     fn outgoing_sequence(&mut self, incoming: u64) -> u64 {
-        let (first_in, first_out) = *self.sequence_base.get_or_insert((incoming, 1));
+        let next = self.last_sequence + 1;
+        let (first_in, first_out) = *self.sequence_base.get_or_insert((incoming, next));
         // Packets older than the first forwarded one (reordering) stay before it.
-        (first_out + incoming).saturating_sub(first_in).max(1)
+        let outgoing = (first_out + incoming).saturating_sub(first_in).max(first_out);
+        self.last_sequence = self.last_sequence.max(outgoing);
+        outgoing
+    }
+
+    /// `disable()`: stop forwarding. What is skipped leaves no gap: on
+    /// resume the numbers go on from the last one sent.
+    pub fn pause(&mut self) {
+        self.paused = true;
+        self.sequence_base = None;
+    }
+
+    pub fn resume(&mut self) {
+        self.paused = false;
     }
 
     pub fn dump(&self) -> Value {
@@ -140,6 +161,7 @@ impl RtpSender {
             "kind": self.kind.as_str(),
             "transportId": self.transport_id,
             "mid": self.mid,
+            "paused": self.paused,
             "rtpParameters": self.parameters,
         })
     }

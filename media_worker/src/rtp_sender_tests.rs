@@ -68,3 +68,15 @@ fn sequence_numbers_start_at_one_and_keep_gaps_order_and_wrap_around() {
     // Older than the first forwarded packet: never before 1.
     assert_eq!(sender.outgoing_sequence(65_500), 1);
 }
+
+#[test]
+fn a_pause_leaves_no_gap_in_the_sequence_numbers() {
+    let room = room_rtp_capabilities(None).unwrap();
+    let caps = capabilities(&[("video/VP8", 90000)]);
+    let mut sender = RtpSender::new("s".into(), "bob".into(), &video_receiver(), &room, &caps, (5, 6)).unwrap();
+    assert_eq!([10u64, 11, 12].map(|seq| sender.outgoing_sequence(seq)), [1, 2, 3]);
+    sender.pause();
+    // 13..=99 are not forwarded while paused; on resume the numbers go on.
+    sender.resume();
+    assert_eq!([100u64, 101, 103].map(|seq| sender.outgoing_sequence(seq)), [4, 5, 7]);
+}

@@ -14,7 +14,7 @@ use str0m::net::Protocol;
 
 use crate::channel::message::{
     PeerCreate, PeerRef, PeerSetCapabilities, RoomCreate, RoomRef, RtpReceiverReceive, RtpReceiverRef, RtpSenderCreate,
-    RtpSenderRef, RtpSenderTransport, TransportCreate, TransportRef,
+    RtpSenderActive, RtpSenderRef, RtpSenderTransport, TransportCreate, TransportRef,
 };
 use crate::channel::{Notification, Request};
 use crate::codec_table::transport_codec_config;
@@ -212,6 +212,18 @@ impl Worker {
             Request::RtpSenderSetTransport(RtpSenderTransport { sender_id, transport_id }) => {
                 self.set_sender_transport(&sender_id, &transport_id, now)
             }
+            Request::RtpSenderSetActive(RtpSenderActive { sender_id, active }) => {
+                let sender = self.senders.get_mut(&sender_id).ok_or_else(|| unknown("rtpSender", &sender_id))?;
+                if active && sender.paused {
+                    sender.resume();
+                    let receiver_id = sender.receiver_id.clone();
+                    // The subscriber resumes decoding from a keyframe.
+                    self.request_keyframe(&receiver_id, now, true);
+                } else if !active {
+                    sender.pause();
+                }
+                Ok(Value::Null)
+            }
             Request::RtpSenderClose(RtpSenderRef { sender_id }) => {
                 self.remove_sender(&sender_id, now).ok_or_else(|| unknown("rtpSender", &sender_id))?;
                 Ok(Value::Null)
@@ -280,7 +292,7 @@ impl Worker {
             sender.mid = Some(mid);
         }
         // A new subscriber needs a keyframe to start decoding.
-        self.request_keyframe(&receiver_id, now);
+        self.request_keyframe(&receiver_id, now, true);
         Ok(Value::Null)
     }
 
@@ -300,9 +312,10 @@ impl Worker {
         Some(sender)
     }
 
-    /// PLI to the publisher of `receiver_id`, at most one per 500 ms.
-    fn request_keyframe(&mut self, receiver_id: &str, now: Instant) {
-        if self.keyframe_requested.get(receiver_id).is_some_and(|last| now.saturating_duration_since(*last) < KEYFRAME_REQUEST_INTERVAL) {
+    /// PLI to the publisher of `receiver_id`: at most one per 500 ms when
+    /// relayed from subscribers, always when a sender starts or resumes (`forced`).
+    fn request_keyframe(&mut self, receiver_id: &str, now: Instant, forced: bool) {
+        if !forced && self.keyframe_requested.get(receiver_id).is_some_and(|last| now.saturating_duration_since(*last) < KEYFRAME_REQUEST_INTERVAL) {
             return;
         }
         let Some(receiver) = self.receivers.get(receiver_id) else { return };
@@ -614,7 +627,7 @@ impl Worker {
             receiver.record(&packet);
             let Some(sender_ids) = self.routes.get(&receiver_id) else { continue };
             for sender_id in sender_ids {
-                let Some(sender) = self.senders.get_mut(sender_id) else { continue };
+                let Some(sender) = self.senders.get_mut(sender_id).filter(|sender| !sender.paused) else { continue };
                 let Some(target_key) = sender.transport_id.as_ref().and_then(|id| self.transport_keys.get(id)).copied() else { continue };
                 let rtp = sender.rewrite(&packet);
                 if let Some(target) = self.transports.get_mut(&target_key) {
@@ -633,7 +646,7 @@ impl Worker {
                 .find(|s| s.transport_id.as_deref() == Some(transport_id.as_str()) && s.mid.as_deref() == Some(mid.as_str()))
                 .map(|s| s.receiver_id.clone());
             if let Some(receiver_id) = receiver_id {
-                self.request_keyframe(&receiver_id, now);
+                self.request_keyframe(&receiver_id, now, false);
             }
         }
     }

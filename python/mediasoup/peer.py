@@ -149,7 +149,7 @@ class Peer(WorkerObject):
                 receiver._close(error, notify_worker=False)
         for sender in self._rtp_senders.values():
             if sender.transport is transport:
-                sender._transport = None
+                sender._update(None, sender._paused)
 
     async def setCapabilities(self, rtpCapabilities: Mapping[str, Any]) -> None:
         """Sets what the endpoint can receive, e.g. ``device.rtpCapabilities`` of

@@ -22,7 +22,8 @@ class RtpSender(WorkerObject):
     Emitted by the peer as ``newrtpsender``. Its ``rtpParameters`` are what a
     client's ``consume(id=sender.id, producerId=sender.associatedRtpReceiver.id,
     kind=sender.kind, rtpParameters=sender.rtpParameters)`` takes;
-    ``await sender.setTransport(transport)`` starts the flow. Events: ``close(error)``.
+    ``await sender.setTransport(transport)`` starts the flow; ``disable()`` and
+    ``enable()`` pause and resume it. Events: ``close(error)``, ``activechange(active)``.
     """
 
     _kind = "rtpSender"
@@ -34,6 +35,7 @@ class RtpSender(WorkerObject):
         self._receiver = receiver
         self._rtp_parameters = rtp_parameters
         self._transport: Transport | None = None
+        self._paused = False
 
     def _repr_state(self) -> str:
         return f"kind={self.kind} active={self.active}"
@@ -63,8 +65,25 @@ class RtpSender(WorkerObject):
 
     @property
     def active(self) -> bool:
-        """True once it has a transport and is not closed."""
-        return self._transport is not None and not self._closed
+        """True while it sends: it has a transport, is enabled and open."""
+        return self._transport is not None and not self._paused and not self._closed
+
+    def _update(self, transport: Transport | None, paused: bool) -> None:
+        """Sets transport and pause; emits ``activechange`` when ``active`` changes."""
+        was_active = self.active
+        self._transport, self._paused = transport, paused
+        if self.active != was_active:
+            self.emit("activechange", self.active)
+
+    async def disable(self) -> None:
+        """Pauses the flow; the sequence numbers go on without a gap on ``enable()``."""
+        await self._request("rtpSender.setActive", {"senderId": self._id, "active": False})
+        self._update(self._transport, True)
+
+    async def enable(self) -> None:
+        """Resumes the flow, with a keyframe requested from the publisher."""
+        await self._request("rtpSender.setActive", {"senderId": self._id, "active": True})
+        self._update(self._transport, False)
 
     async def setTransport(self, transport: Transport) -> None:
         """Starts sending on ``transport`` (one of this peer's)."""
@@ -77,7 +96,7 @@ class RtpSender(WorkerObject):
         if transport.closed:
             raise InvalidStateError(f"transport {transport.id} is closed")
         await self._request("rtpSender.setTransport", {"senderId": self._id, "transportId": transport.id})
-        self._transport = transport
+        self._update(transport, self._paused)
 
     async def dump(self) -> dict[str, Any]:
         dump: dict[str, Any] = await self._request("rtpSender.dump", {"senderId": self._id})
@@ -91,7 +110,10 @@ class RtpSender(WorkerObject):
     def _close(self, error: BaseException | None, *, notify_worker: bool) -> None:
         if self._closed:
             return
+        was_active = self.active
         self._closed = True
+        if was_active:
+            self.emit("activechange", False)
         self._peer._rtp_sender_closed(self)
         self._receiver._sender_closed(self)
         if notify_worker and not self._worker.closed:

@@ -67,6 +67,9 @@ pub enum Request {
     RtpSenderCreate(RtpSenderCreate),
     #[serde(rename = "rtpSender.setTransport")]
     RtpSenderSetTransport(RtpSenderTransport),
+    /// `enable()` / `disable()`.
+    #[serde(rename = "rtpSender.setActive")]
+    RtpSenderSetActive(RtpSenderActive),
     #[serde(rename = "rtpSender.close")]
     RtpSenderClose(RtpSenderRef),
     #[serde(rename = "rtpSender.dump")]
@@ -88,6 +91,13 @@ pub struct RtpSenderCreate {
 pub struct RtpSenderTransport {
     pub sender_id: String,
     pub transport_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RtpSenderActive {
+    pub sender_id: String,
+    pub active: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
