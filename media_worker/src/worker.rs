@@ -173,7 +173,7 @@ impl Worker {
             }
             Request::TransportGetStats(TransportRef { transport_id }) => {
                 let key = self.transport_key(&transport_id)?;
-                let now_ms = now.saturating_duration_since(self.started_at).as_millis() as u64;
+                let now_ms = self.millis_since_start(now);
                 Ok(self.transport_mut(key)?.stats(now_ms))
             }
             Request::TransportSetRemoteDtlsParameters(remote) => {
@@ -206,7 +206,7 @@ impl Worker {
             }
             Request::RtpReceiverGetStats(RtpReceiverRef { receiver_id }) => {
                 let receiver = self.receivers.get(&receiver_id).ok_or_else(|| unknown("rtpReceiver", &receiver_id))?;
-                Ok(receiver.stats(now.saturating_duration_since(self.started_at).as_millis() as u64))
+                Ok(receiver.stats(self.millis_since_start(now)))
             }
             Request::RtpSenderCreate(create) => self.create_sender(create),
             Request::RtpSenderSetTransport(RtpSenderTransport { sender_id, transport_id }) => {
@@ -233,9 +233,14 @@ impl Worker {
             }
             Request::RtpSenderGetStats(RtpSenderRef { sender_id }) => {
                 let sender = self.senders.get(&sender_id).ok_or_else(|| unknown("rtpSender", &sender_id))?;
-                Ok(sender.stats(now.saturating_duration_since(self.started_at).as_millis() as u64))
+                Ok(sender.stats(self.millis_since_start(now)))
             }
         }
+    }
+
+    /// Milliseconds since the worker started: the `timestamp` of stats.
+    fn millis_since_start(&self, now: Instant) -> u64 {
+        now.saturating_duration_since(self.started_at).as_millis() as u64
     }
 
     fn next_ssrc(&mut self) -> u32 {
@@ -419,7 +424,7 @@ impl Worker {
             "rtcListenIPv6": settings.rtc_listen_ipv6,
             "rtcAnnouncedIPv4": settings.rtc_announced_ipv4,
             "rtcAnnouncedIPv6": settings.rtc_announced_ipv6,
-            "uptimeMs": now.saturating_duration_since(self.started_at).as_millis() as u64,
+            "uptimeMs": self.millis_since_start(now),
             "rooms": self.room_order,
             "peerCount": self.peers.len(),
             "transportCount": self.transports.len(),

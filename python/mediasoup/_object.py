@@ -93,4 +93,20 @@ class WorkerObject(MediasoupObject):
         self._close(None, notify_worker=True)
 
     def _close(self, error: BaseException | None, *, notify_worker: bool) -> None:
-        raise NotImplementedError
+        """Closes what it holds, leaves its parent, tells the worker unless the
+        worker closed it already, and emits ``close(error)``, once."""
+        if self._closed:
+            return
+        self._closed = True
+        self._closing(error)
+        request = self._close_request()
+        if notify_worker and request is not None and not self._worker.closed:
+            ignore_outcome(self._worker.request(*request))
+        self.emit("close", error)
+
+    def _closing(self, error: BaseException | None) -> None:
+        """Closes the children and leaves the parent (``_closed`` is set)."""
+
+    def _close_request(self) -> tuple[str, dict[str, str]] | None:
+        """The Channel request that closes the object in the worker, if it exists there."""
+        return None

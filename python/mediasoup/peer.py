@@ -200,10 +200,7 @@ class Peer(WorkerObject):
     def _transport_closed(self, transport: transport_module.Transport) -> None:
         self._transports.pop(transport.id, None)
 
-    def _close(self, error: BaseException | None, *, notify_worker: bool) -> None:
-        if self._closed:
-            return
-        self._closed = True
+    def _closing(self, error: BaseException | None) -> None:
         for sender in list(self._rtp_senders.values()):
             sender._close(error, notify_worker=False)
         for receiver in list(self._rtp_receivers.values()):
@@ -211,9 +208,9 @@ class Peer(WorkerObject):
         for transport in list(self._transports.values()):
             transport._close(error, notify_worker=False)
         self._room._peer_closed(self)
-        if notify_worker and not self._worker.closed:
-            ignore_outcome(self._worker.request("peer.close", {"peerId": self._id}))
-        self.emit("close", error)
+
+    def _close_request(self) -> tuple[str, dict[str, str]]:
+        return "peer.close", {"peerId": self._id}
 
     async def dump(self) -> dict[str, Any]:
         """The peer as the worker holds it: name, capabilities, transports."""

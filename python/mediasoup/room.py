@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-from ._futures import ignore_outcome
 from ._object import WorkerObject
 from . import peer as peer_module
 
@@ -100,16 +99,13 @@ class Room(WorkerObject):
         if self._peers.get(peer.name) is peer:
             del self._peers[peer.name]
 
-    def _close(self, error: BaseException | None, *, notify_worker: bool) -> None:
-        if self._closed:
-            return
-        self._closed = True
+    def _closing(self, error: BaseException | None) -> None:
         for peer in list(self._peers.values()):
             peer._close(error, notify_worker=False)
         self._server._room_closed(self)
-        if notify_worker and not self._worker.closed:
-            ignore_outcome(self._worker.request("room.close", {"roomId": self._id}))
-        self.emit("close", error)
+
+    def _close_request(self) -> tuple[str, dict[str, str]]:
+        return "room.close", {"roomId": self._id}
 
     async def dump(self) -> dict[str, Any]:
         """The room as the worker holds it: id, rtpCapabilities, peers by name."""

@@ -6,7 +6,6 @@ import copy
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._futures import ignore_outcome
 from ._object import WorkerObject
 from .errors import InvalidStateError
 
@@ -95,16 +94,16 @@ class RtpReceiver(WorkerObject):
         stats: list[dict[str, Any]] = await self._request("rtpReceiver.getStats", {"receiverId": self._id})
         return stats
 
-    def _close(self, error: BaseException | None, *, notify_worker: bool) -> None:
-        if self._closed:
-            return
-        self._closed = True
+    def _closing(self, error: BaseException | None) -> None:
         for sender in list(self._senders):
             sender._close(error, notify_worker=False)
         self._peer._rtp_receiver_closed(self)
-        if notify_worker and self._rtp_parameters is not None and not self._worker.closed:
-            ignore_outcome(self._worker.request("rtpReceiver.close", {"receiverId": self._id}))
-        self.emit("close", error)
+
+    def _close_request(self) -> tuple[str, dict[str, str]] | None:
+        # Before receive() the worker does not know the receiver.
+        if self._rtp_parameters is None:
+            return None
+        return "rtpReceiver.close", {"receiverId": self._id}
 
     def _sender_closed(self, sender: RtpSender) -> None:
         if sender in self._senders:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-from ._futures import ignore_outcome
 from ._object import WorkerObject
 from .errors import InvalidStateError
 
@@ -107,18 +106,14 @@ class RtpSender(WorkerObject):
         stats: list[dict[str, Any]] = await self._request("rtpSender.getStats", {"senderId": self._id})
         return stats
 
-    def _close(self, error: BaseException | None, *, notify_worker: bool) -> None:
-        if self._closed:
-            return
-        was_active = self.active
-        self._closed = True
-        if was_active:
+    def _closing(self, error: BaseException | None) -> None:
+        if self._transport is not None and not self._paused:
             self.emit("activechange", False)
         self._peer._rtp_sender_closed(self)
         self._receiver._sender_closed(self)
-        if notify_worker and not self._worker.closed:
-            ignore_outcome(self._worker.request("rtpSender.close", {"senderId": self._id}))
-        self.emit("close", error)
+
+    def _close_request(self) -> tuple[str, dict[str, str]]:
+        return "rtpSender.close", {"senderId": self._id}
 
     associated_rtp_receiver = associatedRtpReceiver
     rtp_parameters = rtpParameters

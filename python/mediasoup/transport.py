@@ -6,7 +6,6 @@ import copy
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._futures import ignore_outcome
 from ._object import WorkerObject
 from .errors import MediasoupError
 
@@ -149,18 +148,15 @@ class Transport(WorkerObject):
             # The worker ended it; closing it there too gives its sockets and port back.
             self._close(MediasoupError(data.get("reason", "closed by the worker")), notify_worker=True)
 
-    def _close(self, error: BaseException | None, *, notify_worker: bool) -> None:
-        if self._closed:
-            return
-        self._closed = True
+    def _closing(self, error: BaseException | None) -> None:
         self._ice_state = "closed"
         self._dtls_state = "closed"
         self._worker.targets.pop(self._id, None)
         self._peer._transport_closing(self, error)
         self._peer._transport_closed(self)
-        if notify_worker and not self._worker.closed:
-            ignore_outcome(self._worker.request("transport.close", {"transportId": self._id}))
-        self.emit("close", error)
+
+    def _close_request(self) -> tuple[str, dict[str, str]]:
+        return "transport.close", {"transportId": self._id}
 
     ice_role = iceRole
     ice_local_parameters = iceLocalParameters
