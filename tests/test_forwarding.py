@@ -67,6 +67,11 @@ async def test_a_publisher_s_audio_and_video_are_decoded_by_two_subscribers(serv
         await video_sender.enable()
         await _until(lambda: bob_client.frames["video"] >= paused_at + 10, 10, lambda: bob_client.frames)
         assert changes == [False, True]
+        # The room's dump maps each published stream to the senders forwarding it.
+        routes = (await room.dump())["rtpReceivers"]
+        for receiver in receivers:
+            expected = {s.id for s in bob.rtpSenders + carol.rtpSenders if s.associatedRtpReceiver is receiver}
+            assert set(routes[receiver.id]) == expected and len(expected) == 2
         # Closing alice closes the senders of her streams.
         closed: list[Any] = []
         for sender in bob.rtpSenders:

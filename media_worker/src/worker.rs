@@ -138,7 +138,16 @@ impl Worker {
             }
             Request::RoomDump(RoomRef { room_id }) => {
                 let room = self.rooms.get(&room_id).ok_or_else(|| unknown("room", &room_id))?;
-                Ok(room.dump(|peer_id| self.peers.get(peer_id).map(Peer::dump).unwrap_or(Value::Null)))
+                let mut dump = room.dump(|peer_id| self.peers.get(peer_id).map(Peer::dump).unwrap_or(Value::Null));
+                // Each published stream with the senders that forward it.
+                let routes: serde_json::Map<String, Value> = self
+                    .receivers
+                    .values()
+                    .filter(|receiver| room.peers.iter().any(|(_, peer_id)| *peer_id == receiver.peer_id))
+                    .map(|receiver| (receiver.id.clone(), json!(self.routes.get(&receiver.id).cloned().unwrap_or_default())))
+                    .collect();
+                dump["rtpReceivers"] = Value::Object(routes);
+                Ok(dump)
             }
             Request::RoomCreatePeer(create) => self.create_peer(create),
             Request::PeerClose(PeerRef { peer_id }) => {
