@@ -597,8 +597,8 @@ impl Transport {
     }
 
     /// Drains str0m after packets were written with [`Self::send_rtp`].
-    pub fn drain_after_writes(&mut self) {
-        self.drain(Instant::now());
+    pub fn drain_after_writes(&mut self, now: Instant) {
+        self.drain(now);
     }
 
     /// Asks the publisher of the stream on `ssrc` for a keyframe (PLI).

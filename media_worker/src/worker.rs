@@ -131,7 +131,7 @@ impl Worker {
                 let room = self.rooms.remove(&room_id).ok_or_else(|| unknown("room", &room_id))?;
                 self.room_order.retain(|id| *id != room_id);
                 for (_, peer_id) in room.peers {
-                    self.remove_peer(&peer_id, network);
+                    self.remove_peer(&peer_id, now, network);
                 }
                 tracing::debug!("room {room_id} closed");
                 Ok(Value::Null)
@@ -155,7 +155,7 @@ impl Worker {
                 if let Some(room) = self.rooms.get_mut(&peer.room_id) {
                     room.peers.retain(|(_, id)| *id != peer_id);
                 }
-                self.remove_peer(&peer_id, network);
+                self.remove_peer(&peer_id, now, network);
                 Ok(Value::Null)
             }
             Request::PeerDump(PeerRef { peer_id }) => {
@@ -173,7 +173,7 @@ impl Worker {
                 if let Some(peer) = self.transports.get(&key).and_then(|t| self.peers.get_mut(&t.peer_id)) {
                     peer.transport_ids.retain(|id| *id != transport_id);
                 }
-                self.remove_transport(key, network);
+                self.remove_transport(key, now, network);
                 Ok(Value::Null)
             }
             Request::TransportDump(TransportRef { transport_id }) => {
@@ -188,7 +188,7 @@ impl Worker {
             Request::TransportSetRemoteDtlsParameters(remote) => {
                 let key = self.transport_key(&remote.transport_id)?;
                 let answer = self.transport_mut(key)?.set_remote_dtls_parameters(&remote.dtls_parameters, now);
-                self.collect(key);
+                self.collect(key, now);
                 answer
             }
             Request::TransportSetMaxBitrate(limit) => {
@@ -202,7 +202,7 @@ impl Worker {
             Request::TransportRestartIce(TransportRef { transport_id }) => {
                 let key = self.transport_key(&transport_id)?;
                 let answer = self.transport_mut(key)?.restart_ice(now);
-                self.collect(key);
+                self.collect(key, now);
                 answer
             }
             Request::RtpReceiverReceive(receive) => self.receive(receive, now),
@@ -300,7 +300,7 @@ impl Worker {
             return Err(WorkerError::value_error(format!("transport {transport_id} belongs to another peer")));
         }
         let mid = transport.add_sender(kind, ssrc, rtx_ssrc, now)?;
-        self.collect(key);
+        self.collect(key, now);
         if let Some(sender) = self.senders.get_mut(sender_id) {
             sender.transport_id = Some(transport_id.to_owned());
             sender.mid = Some(mid);
@@ -320,7 +320,7 @@ impl Worker {
                 if let Some(transport) = self.transports.get_mut(&key) {
                     transport.remove_sender(mid, sender.ssrc, now);
                 }
-                self.collect(key);
+                self.collect(key, now);
             }
         }
         Some(sender)
@@ -344,7 +344,7 @@ impl Worker {
                 transport.request_keyframe(ssrc, now);
             }
         }
-        self.collect(key);
+        self.collect(key, now);
     }
 
     /// `rtpReceiver.receive`: validates the parameters against the room and
@@ -377,7 +377,7 @@ impl Worker {
             }
         }
         let mid = self.transport_mut(key)?.add_receiver(&receive.receiver_id, kind, &parameters, now)?;
-        self.collect(key);
+        self.collect(key, now);
         let answer = parameters.normalised.clone();
         if let Some(peer) = self.peers.get_mut(&peer_id) {
             peer.receiver_ids.push(receive.receiver_id.clone());
@@ -398,7 +398,7 @@ impl Worker {
             if let Some(transport) = self.transports.get_mut(&key) {
                 transport.remove_receiver(receiver_id, now);
             }
-            self.collect(key);
+            self.collect(key, now);
         }
         if let Some(peer) = self.peers.get_mut(&receiver.peer_id) {
             peer.receiver_ids.retain(|id| id != receiver_id);
@@ -473,8 +473,7 @@ impl Worker {
         Ok(Value::Null)
     }
 
-    fn remove_peer(&mut self, peer_id: &str, network: &mut dyn Network) {
-        let now = self.started_at.max(Instant::now());
+    fn remove_peer(&mut self, peer_id: &str, now: Instant, network: &mut dyn Network) {
         let subscribed: Vec<String> = self.senders.values().filter(|s| s.peer_id == peer_id).map(|s| s.id.clone()).collect();
         for sender_id in subscribed {
             self.remove_sender(&sender_id, now);
@@ -482,7 +481,7 @@ impl Worker {
         let Some(peer) = self.peers.remove(peer_id) else { return };
         for transport_id in peer.transport_ids {
             if let Some(key) = self.transport_keys.get(&transport_id).copied() {
-                self.remove_transport(key, network);
+                self.remove_transport(key, now, network);
             }
         }
     }
@@ -542,17 +541,16 @@ impl Worker {
         tracing::debug!("transport {} created for peer {}", create.transport_id, create.peer_id);
         self.transport_keys.insert(create.transport_id, key);
         self.transports.insert(key, transport);
-        self.collect(key);
+        self.collect(key, now);
         Ok(answer)
     }
 
-    fn remove_transport(&mut self, key: TransportKey, network: &mut dyn Network) {
+    fn remove_transport(&mut self, key: TransportKey, now: Instant, network: &mut dyn Network) {
         let ending: Vec<String> = match self.transports.get(&key) {
             Some(transport) => self.receivers.values().filter(|r| r.transport_id == transport.id).map(|r| r.id.clone()).collect(),
             None => Vec::new(),
         };
         // Its receivers end with it, and the senders forwarding them.
-        let now = self.started_at.max(Instant::now());
         for receiver_id in ending {
             self.remove_receiver(&receiver_id, now);
         }
@@ -584,7 +582,7 @@ impl Worker {
     pub fn handle_datagram(&mut self, key: TransportKey, now: Instant, protocol: Protocol, source: SocketAddr, local: SocketAddr, contents: &[u8]) {
         if let Some(transport) = self.transports.get_mut(&key) {
             transport.handle_datagram(now, protocol, source, local, contents);
-            self.collect(key);
+            self.collect(key, now);
         }
     }
 
@@ -598,7 +596,7 @@ impl Worker {
             self.deadlines.remove(&key);
             if let Some(transport) = self.transports.get_mut(&key) {
                 transport.handle_timeout(now);
-                self.collect(key);
+                self.collect(key, now);
             }
         }
     }
@@ -620,22 +618,21 @@ impl Worker {
 
     /// Moves what transport `key` produced into the worker's queues and
     /// re-arms its timer.
-    fn collect(&mut self, key: TransportKey) {
+    fn collect(&mut self, key: TransportKey, now: Instant) {
         let mut pending = vec![key];
         while let Some(key) = pending.pop() {
-            self.forward_from(key, &mut pending);
-            self.collect_one(key);
+            self.forward_from(key, now, &mut pending);
+            self.collect_one(key, now);
         }
     }
 
     /// Forwards what transport `key` received to the senders of each
     /// receiver; the transports written to are added to `pending`.
-    fn forward_from(&mut self, key: TransportKey, pending: &mut Vec<TransportKey>) {
+    fn forward_from(&mut self, key: TransportKey, now: Instant, pending: &mut Vec<TransportKey>) {
         let Some(transport) = self.transports.get_mut(&key) else { return };
         let received = transport.take_rtp();
         let mut keyframe_mids = transport.take_keyframe_requests();
         let transport_id = transport.id.clone();
-        let now = Instant::now();
         for (receiver_id, packet) in received {
             let Some(receiver) = self.receivers.get_mut(&receiver_id) else { continue };
             receiver.record(&packet);
@@ -665,9 +662,9 @@ impl Worker {
         }
     }
 
-    fn collect_one(&mut self, key: TransportKey) {
+    fn collect_one(&mut self, key: TransportKey, now: Instant) {
         let Some(transport) = self.transports.get_mut(&key) else { return };
-        transport.drain_after_writes();
+        transport.drain_after_writes(now);
         while let Some(datagram) = transport.poll_datagram() {
             self.outgoing.push_back((key, datagram));
         }
