@@ -46,9 +46,15 @@ class _Worker:
         self.process = _mediasoup.WorkerProcess.spawn(
             sys.executable, _PACKAGE_PARENT, self._on_notification, self._on_exit
         )
-        self.ready: asyncio.Future[Any] = self.process.request(
-            "worker.init", server._settings.worker_settings(index)
-        )
+        try:
+            self.ready: asyncio.Future[Any] = self.process.request(
+                "worker.init", server._settings.worker_settings(index)
+            )
+        except InvalidStateError as exited:
+            # The process died before its first request (it could not start).
+            self.ready = asyncio.get_running_loop().create_future()
+            self.ready.set_exception(MediasoupError(str(exited)))
+            ignore_outcome(self.ready)
 
     @property
     def pid(self) -> int:
@@ -102,6 +108,7 @@ class Server(MediasoupObject):
         self._settings = _mediasoup.ServerSettings(merge_options("mediasoup.Server()", options, kwargs))
         self._rooms: dict[str, room_module.Room] = {}
         self._workers: list[_Worker] = []
+        self._startup: asyncio.Future[Server] | None = None
         try:
             for index in range(self._settings.num_workers):
                 self._workers.append(_Worker(self, index))
@@ -109,7 +116,7 @@ class Server(MediasoupObject):
             for worker in self._workers:
                 worker.close()
             raise
-        self._startup: asyncio.Future[Server] = asyncio.ensure_future(self._start())
+        self._startup = asyncio.ensure_future(self._start())
         ignore_outcome(self._startup)
 
     async def _start(self) -> Server:
@@ -122,6 +129,7 @@ class Server(MediasoupObject):
         return self
 
     def __await__(self) -> Generator[Any, None, Server]:
+        assert self._startup is not None  # set by __init__
         return self._startup.__await__()
 
     async def __aenter__(self) -> Server:
@@ -231,7 +239,7 @@ class Server(MediasoupObject):
     def _worker_died(self, worker: _Worker, error: MediasoupError) -> None:
         if self._closed:
             return
-        if not self._startup.done():
+        if self._startup is None or not self._startup.done():
             # A worker that dies before the server is up fails the startup,
             # which closes the server with the error (see _start).
             return
