@@ -16,7 +16,7 @@
 //! - DTLS records that arrive before `setRemoteDtlsParameters` are held, and
 //!   fed to str0m once DTLS starts, instead of being dropped.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
@@ -288,7 +288,7 @@ pub struct Transport {
     /// Why the transport ended by itself (an internal failure), if it did.
     ended: Option<String>,
     notifications: Vec<TransportNotification>,
-    outgoing: Vec<OutgoingDatagram>,
+    outgoing: VecDeque<OutgoingDatagram>,
     /// The streams this transport receives: receiver id by mid and by SSRC.
     receiver_mids: HashMap<String, String>,
     receiver_ssrcs: HashMap<u32, String>,
@@ -359,7 +359,7 @@ impl Transport {
             next_timeout: None,
             ended: None,
             notifications: Vec::new(),
-            outgoing: Vec::new(),
+            outgoing: VecDeque::new(),
             receiver_mids: HashMap::new(),
             receiver_ssrcs: HashMap::new(),
             received: Vec::new(),
@@ -788,7 +788,7 @@ impl Transport {
                     let contents: Vec<u8> = transmit.contents.into();
                     self.counters.bytes_sent += contents.len() as u64;
                     self.counters.packets_sent += 1;
-                    self.outgoing.push(OutgoingDatagram {
+                    self.outgoing.push_back(OutgoingDatagram {
                         protocol: transmit.proto,
                         source: socket.address,
                         destination: transmit.destination,
@@ -937,11 +937,7 @@ impl Transport {
 
     /// The next datagram to send, oldest first.
     pub fn poll_datagram(&mut self) -> Option<OutgoingDatagram> {
-        if self.outgoing.is_empty() {
-            None
-        } else {
-            Some(self.outgoing.remove(0))
-        }
+        self.outgoing.pop_front()
     }
 
     /// All notifications since the last call.
