@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import struct
-from typing import Any
+from typing import Any, Callable
 
 import mediasoup
 
@@ -31,6 +32,9 @@ class MediasoupClient:
         self.connect_parameters: list[dict[str, Any]] = []
         self.tamper_fingerprint = False
         self.transports: list[Any] = []
+        self.producers: list[Any] = []
+        # Rewrites the server's candidates (e.g. to go through a LossyRelay).
+        self.candidates: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] = lambda candidates: candidates
 
     async def load(self) -> None:
         from pymediasoup.rtp_parameters import RtpCapabilities
@@ -44,7 +48,7 @@ class MediasoupClient:
         client = create(
             id=server.id,
             iceParameters=IceParameters(**server.iceLocalParameters),
-            iceCandidates=[IceCandidate(**candidate) for candidate in server.iceLocalCandidates],
+            iceCandidates=[IceCandidate(**candidate) for candidate in self.candidates(server.iceLocalCandidates)],
             dtlsParameters=DtlsParameters(**server.dtlsLocalParameters),
             sctpParameters=None,
             iceServers=[],
@@ -91,7 +95,7 @@ class MediasoupClient:
             return receiver.id
 
         for track in tracks:
-            await client.produce(track=track, stopTracks=False)
+            self.producers.append(await client.produce(track=track, stopTracks=False))
         return receivers
 
     async def receive_audio(self, server: mediasoup.Transport) -> Any:
@@ -175,6 +179,7 @@ class Subscriber:
         self.transport: mediasoup.Transport | None = None
         self.receive_transport: Any = None
         self.frames: dict[str, int] = {}
+        self.consumers: dict[str, Any] = {}
         self._tasks: list[asyncio.Task[Any]] = []
         self._consuming: asyncio.Lock = asyncio.Lock()
 
@@ -202,6 +207,7 @@ class Subscriber:
                 kind=sender.kind,
                 rtpParameters=sender.rtpParameters,
             )
+        self.consumers[sender.kind] = consumer
         self.frames[sender.kind] = 0
         while True:
             try:
@@ -214,3 +220,62 @@ class Subscriber:
         for task in self._tasks:
             task.cancel()
         await self.client.close()
+
+
+class LossyRelay:
+    """A UDP relay between a client and a server candidate that drops a
+    share of the RTP packets going to the server (never STUN, DTLS or RTCP).
+    The client is given the relay's address instead of the candidate's."""
+
+    def __init__(self, loss: float, seed: int = 5) -> None:
+        self.loss = loss
+        self.random = random.Random(seed)
+        self.rtp_forwarded = 0
+        self.rtp_dropped = 0
+        self.client_address: Any = None
+        self.server_address: tuple[str, int] | None = None
+        self.facing_client: asyncio.DatagramTransport | None = None
+        self.facing_server: asyncio.DatagramTransport | None = None
+
+    async def start(self, server: mediasoup.Transport) -> None:
+        """Listens for the client; relays to `server`'s UDP IPv4 candidate."""
+        loop = asyncio.get_running_loop()
+        candidate = next(c for c in server.iceLocalCandidates if c["protocol"] == "udp" and ":" not in c["ip"])
+        self.server_address = (candidate["ip"], candidate["port"])
+        relay = self
+
+        class FromClient(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, address: Any) -> None:
+                relay.client_address = address
+                if relay._is_rtp(data):
+                    if relay.random.random() < relay.loss:
+                        relay.rtp_dropped += 1
+                        return
+                    relay.rtp_forwarded += 1
+                if relay.facing_server is not None:
+                    relay.facing_server.sendto(data, relay.server_address)
+
+        class FromServer(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, address: Any) -> None:
+                if relay.facing_client is not None and relay.client_address is not None:
+                    relay.facing_client.sendto(data, relay.client_address)
+
+        self.facing_client, _ = await loop.create_datagram_endpoint(FromClient, local_addr=("127.0.0.1", 0))
+        self.facing_server, _ = await loop.create_datagram_endpoint(FromServer, local_addr=("127.0.0.1", 0))
+
+    @staticmethod
+    def _is_rtp(data: bytes) -> bool:
+        # RTP/RTCP start with version 2; RTCP packet types are 200-207 (RFC 5761).
+        return len(data) > 12 and 128 <= data[0] <= 191 and not 200 <= data[1] <= 207
+
+    def rewrite(self, candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The candidate list a client is given: only the relay."""
+        assert self.facing_client is not None
+        port = self.facing_client.get_extra_info("sockname")[1]
+        udp = next(c for c in candidates if c["protocol"] == "udp" and ":" not in c["ip"])
+        return [{**udp, "port": port}]
+
+    def close(self) -> None:
+        for transport in (self.facing_client, self.facing_server):
+            if transport is not None:
+                transport.close()

@@ -1,17 +1,24 @@
-//! A transport's payload-type table. str0m fixes it when the `Rtc` is built
-//! and drops RTP whose payload type is not in it, so it is decided before the
-//! first packet (docs/transports.md, "Payload types"), from:
+//! A transport's payload-type table and header-extension map. str0m fixes
+//! both when the `Rtc` is built: it drops RTP whose payload type is not in
+//! the table, and reads and writes header extensions at the map's ids. So
+//! both are decided before the first packet (docs/transports.md, "Payload
+//! types"). The payload-type table comes from:
 //! 1. the room's codecs at the room's preferred payload types, with their
 //!    RTX: what every sender of the room sends;
 //! 2. the peer's own capabilities, for payload types the room does not use;
 //! 3. every other usable dynamic payload type as a placeholder, so RTP from
 //!    a publisher whose codecs are only named later (`receive()`) is not lost.
+//!
+//! The extension map holds the room's extensions, at the peer's ids where its
+//! capabilities name them (what its client sends and expects), else at the
+//! room's (what mediasoup clients use).
 
 use std::collections::BTreeSet;
 
 use serde_json::Value;
 use str0m::format::{Codec, CodecConfig, FormatParams};
 use str0m::media::{Frequency, Pt};
+use str0m::rtp::{Extension, ExtensionMap};
 
 use crate::rtp_capabilities::{dynamic_payload_types, is_usable_payload_type, RtpCapabilities};
 
@@ -34,7 +41,70 @@ struct Entry {
     rtx: Option<u8>,
 }
 
-/// The table for a transport of a room with `room` capabilities, for a peer
+/// The highest header-extension id str0m reads and writes.
+pub const MAX_EXTENSION_ID: u8 = 16;
+
+/// What str0m fixes when a transport's `Rtc` is built.
+pub struct RtpTables {
+    pub codecs: CodecConfig,
+    pub extensions: ExtensionMap,
+}
+
+/// The tables for a transport of a room with `room` capabilities, for a
+/// peer whose capabilities (normalised) are `peer`.
+pub fn transport_tables(room: &RtpCapabilities, peer: Option<&Value>) -> RtpTables {
+    RtpTables { codecs: transport_codec_config(room, peer), extensions: transport_extension_map(room, peer) }
+}
+
+/// The header-extension map: each of the room's extensions str0m knows, at
+/// the id the peer's capabilities give it, else at the room's id; an id is
+/// never given twice (str0m reads ids 1-16).
+pub fn transport_extension_map(room: &RtpCapabilities, peer: Option<&Value>) -> ExtensionMap {
+    let peer_ids: Vec<(&str, u8)> = peer
+        .and_then(|peer| peer["headerExtensions"].as_array())
+        .map(|extensions| {
+            extensions
+                .iter()
+                .filter_map(|ext| Some((ext["uri"].as_str()?, u8::try_from(ext["preferredId"].as_u64()?).ok()?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut map = ExtensionMap::empty();
+    let mut taken = BTreeSet::new();
+    let mut mapped = BTreeSet::new();
+    let room_uris: Vec<(&str, u8)> = room.header_extensions.iter().map(|ext| (ext.uri.as_str(), ext.preferred_id)).collect();
+    let candidates = room_uris
+        .iter()
+        .filter_map(|(uri, _)| peer_ids.iter().find(|(peer_uri, _)| peer_uri == uri).copied())
+        .chain(room_uris.iter().copied());
+    for (uri, id) in candidates {
+        let Some(extension) = str0m_extension(uri) else { continue };
+        if (1..=MAX_EXTENSION_ID).contains(&id) && !taken.contains(&id) && mapped.insert(uri) {
+            taken.insert(id);
+            map.set(id, extension);
+        }
+    }
+    map
+}
+
+/// The str0m extension of a URI the room offers.
+pub fn str0m_extension(uri: &str) -> Option<Extension> {
+    Some(match uri {
+        "urn:ietf:params:rtp-hdrext:sdes:mid" => Extension::RtpMid,
+        "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id" => Extension::RtpStreamId,
+        "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id" => Extension::RepairedRtpStreamId,
+        "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time" => Extension::AbsoluteSendTime,
+        "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01" => Extension::TransportSequenceNumber,
+        "urn:ietf:params:rtp-hdrext:ssrc-audio-level" => Extension::AudioLevel,
+        "urn:3gpp:video-orientation" => Extension::VideoOrientation,
+        "urn:ietf:params:rtp-hdrext:toffset" => Extension::TransmissionTimeOffset,
+        "http://www.webrtc.org/experiments/rtp-hdrext/abs-capture-time" => Extension::AbsoluteCaptureTime,
+        "http://www.webrtc.org/experiments/rtp-hdrext/playout-delay" => Extension::PlayoutDelay,
+        _ => return None,
+    })
+}
+
+/// The payload-type table for a transport of a room with `room` capabilities, for a peer
 /// whose capabilities (normalised, see `peer_capabilities.rs`) are `peer`.
 pub fn transport_codec_config(room: &RtpCapabilities, peer: Option<&Value>) -> CodecConfig {
     let room_rows: Vec<CodecRow> = room

@@ -3,6 +3,7 @@
 use super::*;
 use crate::rtp_capabilities::room_rtp_capabilities;
 use serde_json::json;
+use str0m::rtp::ExtensionMap;
 
 fn table_of(config: &CodecConfig) -> Vec<(u8, Option<u8>, String)> {
     config
@@ -52,4 +53,36 @@ fn a_peers_own_payload_types_come_next_and_placeholders_fill_the_rest() {
         assert!(unique.contains(&pt) || pt == 97, "{pt} missing");
     }
     assert!(payload_types.iter().all(|pt| !(64..=95).contains(pt)));
+}
+
+#[test]
+fn the_extension_map_takes_the_peers_ids_then_the_rooms() {
+    let room = room_rtp_capabilities(None).unwrap();
+    let ids = |map: &ExtensionMap| -> Vec<(u8, String)> { map.iter().map(|(id, ext)| (id, ext.as_uri().to_owned())).collect() };
+    let rooms = ids(&transport_extension_map(&room, None));
+    assert!(rooms.contains(&(1, "urn:ietf:params:rtp-hdrext:sdes:mid".to_owned())), "{rooms:?}");
+    assert!(rooms.contains(&(5, "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01".to_owned())), "{rooms:?}");
+    // Chromium's ids: mid at 4, transport-cc at 3; abs-send-time wants 2 and a
+    // bogus entry wants 1 for an unknown URI; the room's ids fill in the rest
+    // where they are free.
+    let peer = json!({"codecs": [], "headerExtensions": [
+        {"uri": "urn:ietf:params:rtp-hdrext:sdes:mid", "preferredId": 4},
+        {"uri": "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01", "preferredId": 3},
+        {"uri": "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time", "preferredId": 2},
+        {"uri": "urn:example:unknown", "preferredId": 1},
+        {"uri": "urn:3gpp:video-orientation", "preferredId": 200},
+    ]});
+    let mapped = ids(&transport_extension_map(&room, Some(&peer)));
+    let id_of = |uri: &str| mapped.iter().find(|(_, u)| u == uri).map(|(id, _)| *id);
+    assert_eq!(id_of("urn:ietf:params:rtp-hdrext:sdes:mid"), Some(4));
+    assert_eq!(id_of("http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"), Some(3));
+    assert_eq!(id_of("http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"), Some(2));
+    // rid wants the room's 2 (taken): it stays out rather than share an id.
+    assert_eq!(id_of("urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"), None);
+    // 200 is beyond what str0m reads: the room's 11.
+    assert_eq!(id_of("urn:3gpp:video-orientation"), Some(11));
+    assert_eq!(id_of("urn:ietf:params:rtp-hdrext:ssrc-audio-level"), Some(10));
+    let mut seen: Vec<u8> = mapped.iter().map(|(id, _)| *id).collect();
+    seen.dedup();
+    assert_eq!(seen.len(), mapped.len(), "an id is given once: {mapped:?}");
 }

@@ -18,6 +18,7 @@ pub mod rtp_capabilities;
 pub mod rtp_parameters;
 pub mod rtp_receiver;
 pub mod rtp_sender;
+pub mod rtp_stats;
 pub mod run;
 pub mod settings;
 pub mod sockets;

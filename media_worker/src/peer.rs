@@ -14,11 +14,20 @@ pub struct Peer {
     pub transport_ids: Vec<String>,
     /// Its receivers (the streams it publishes), in creation order.
     pub receiver_ids: Vec<String>,
+    /// How many senders it was given: their mids are `s0`, `s1`…, unique
+    /// on any of its transports.
+    senders_created: u32,
 }
 
 impl Peer {
     pub fn new(id: String, name: String, room_id: String) -> Self {
-        Self { id, name, room_id, capabilities: None, transport_ids: Vec::new(), receiver_ids: Vec::new() }
+        Self { id, name, room_id, capabilities: None, transport_ids: Vec::new(), receiver_ids: Vec::new(), senders_created: 0 }
+    }
+
+    /// The mid of the next stream this peer receives.
+    pub fn next_sender_mid(&mut self) -> String {
+        self.senders_created += 1;
+        format!("s{}", self.senders_created - 1)
     }
 
     pub fn dump(&self) -> Value {

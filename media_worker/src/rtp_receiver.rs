@@ -1,23 +1,17 @@
 //! An RtpReceiver in the worker: one stream a peer publishes (its encodings,
-//! by SSRC or rid) on one of its transports, and what arrived of it. The
-//! router will take its packets to the room's senders (issue 5).
+//! by SSRC or rid) on one of its transports, and what arrived of it; the
+//! worker takes its packets to the room's senders.
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use serde_json::{json, Value};
-use str0m::rtp::RtpPacket;
 
 use crate::rtp_capabilities::MediaKind;
 use crate::rtp_parameters::ReceiveParameters;
-
-/// What arrived on one SSRC of a receiver.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct StreamCounters {
-    pub packets: u64,
-    pub bytes: u64,
-    pub payload_type: u8,
-    pub highest_sequence_number: u64,
-}
+use crate::rtp_sender::IncomingRtp;
+use crate::rtp_stats::{InboundStream, RtcpCounters};
+use crate::transport::ReadableExtensions;
 
 #[derive(Debug)]
 pub struct RtpReceiver {
@@ -28,21 +22,40 @@ pub struct RtpReceiver {
     pub parameters: ReceiveParameters,
     /// The mid the transport declared the stream under.
     pub mid: String,
-    streams: BTreeMap<u32, StreamCounters>,
+    /// The header extensions its transport reads right, forwarded with the media.
+    pub readable: ReadableExtensions,
+    streams: BTreeMap<u32, InboundStream>,
 }
 
 impl RtpReceiver {
     pub fn new(id: String, peer_id: String, transport_id: String, kind: MediaKind, parameters: ReceiveParameters, mid: String) -> Self {
-        Self { id, peer_id, transport_id, kind, parameters, mid, streams: BTreeMap::new() }
+        Self { id, peer_id, transport_id, kind, parameters, mid, readable: ReadableExtensions::default(), streams: BTreeMap::new() }
     }
 
-    /// Counts a packet of this stream (RTX already unwrapped by str0m).
-    pub fn record(&mut self, packet: &RtpPacket) {
-        let counters = self.streams.entry(*packet.header.ssrc).or_default();
-        counters.packets += 1;
-        counters.bytes += packet.payload.len() as u64;
-        counters.payload_type = *packet.header.payload_type;
-        counters.highest_sequence_number = counters.highest_sequence_number.max(*packet.seq_no);
+    /// Counts a packet of this stream (RTX already unwrapped by str0m) that
+    /// arrived with the publisher's `payload_type`.
+    pub fn record(&mut self, packet: &IncomingRtp, payload_type: u8) {
+        let clock_rate = self
+            .parameters
+            .codecs
+            .iter()
+            .find(|codec| codec.payload_type == payload_type)
+            .or(self.parameters.codecs.first())
+            .map_or(90_000, |codec| codec.clock_rate);
+        self.streams
+            .entry(packet.ssrc)
+            .or_insert_with(|| InboundStream::new(packet.sequence_number, clock_rate, packet.arrival))
+            .record(packet.sequence_number, packet.timestamp, payload_type, packet.payload_len, packet.arrival);
+    }
+
+    /// The rid of the encoding an SSRC belongs to, if it has one.
+    pub fn rid_of(&self, ssrc: u32) -> Option<&str> {
+        self.parameters.encodings.iter().find(|e| e.ssrc == Some(ssrc)).and_then(|e| e.rid.as_deref())
+    }
+
+    /// The SSRCs that arrived, in order.
+    pub fn ssrcs(&self) -> impl Iterator<Item = u32> + '_ {
+        self.streams.keys().copied()
     }
 
     pub fn dump(&self) -> Value {
@@ -56,23 +69,29 @@ impl RtpReceiver {
         })
     }
 
-    pub fn stats(&self, now_ms: u64) -> Value {
+    /// One `inbound-rtp` entry per SSRC; `rtcp(ssrc)` tells what this
+    /// worker's RTCP did for it (NACKs and PLIs sent…).
+    pub fn stats(&self, now: Instant, now_ms: u64, rtcp: impl Fn(u32) -> RtcpCounters) -> Value {
         let entries: Vec<Value> = self
             .streams
             .iter()
-            .map(|(ssrc, counters)| {
-                let rid = self.parameters.encodings.iter().find(|e| e.ssrc == Some(*ssrc)).and_then(|e| e.rid.clone());
-                json!({
+            .map(|(ssrc, stream)| {
+                let mut entry = json!({
                     "type": "inbound-rtp",
                     "timestamp": now_ms,
                     "kind": self.kind.as_str(),
                     "ssrc": ssrc,
-                    "rid": rid,
-                    "payloadType": counters.payload_type,
-                    "packetsReceived": counters.packets,
-                    "bytesReceived": counters.bytes,
-                    "highestSequenceNumber": counters.highest_sequence_number,
-                })
+                    "rid": self.rid_of(*ssrc),
+                    "payloadType": stream.payload_type,
+                    "packetsReceived": stream.packets,
+                    "bytesReceived": stream.bytes,
+                    "packetsLost": stream.packets_lost(),
+                    "jitter": stream.jitter(),
+                    "highestSequenceNumber": stream.highest_sequence_number,
+                    "bitrate": stream.bitrate(now),
+                });
+                rtcp(*ssrc).write_common(&mut entry);
+                entry
             })
             .collect();
         Value::Array(entries)

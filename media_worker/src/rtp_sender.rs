@@ -2,12 +2,69 @@
 //! peer, with its own SSRC (and RTX SSRC), the room's payload type, and
 //! sequence numbers of its own, continuous from the first forwarded packet.
 
-use serde_json::{json, Map, Value};
-use str0m::rtp::RtpPacket;
+use std::time::{Duration, Instant};
 
+use serde_json::{json, Map, Value};
+
+use str0m::rtp::ExtensionMap;
+
+use crate::codec_table::str0m_extension;
 use crate::error::WorkerError;
 use crate::rtp_capabilities::{MediaKind, RtpCapabilities};
 use crate::rtp_receiver::RtpReceiver;
+use crate::rtp_stats::{RateWindow, RtcpCounters};
+
+/// A source silent this long may be replaced by another encoding of the
+/// same receiver (a publisher that stops a simulcast layer).
+const SOURCE_TIMEOUT: Duration = Duration::from_millis(1000);
+
+/// Header extensions a subscriber is given when its capabilities name them:
+/// per-packet media information, and the ones its transport writes (mid,
+/// abs-send-time, transport-wide sequence numbers). rid and repaired-rid
+/// name a publisher's encodings and never reach a subscriber.
+const FORWARDED_EXTENSIONS: &[&str] = &[
+    "urn:ietf:params:rtp-hdrext:sdes:mid",
+    "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time",
+    "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01",
+    "urn:ietf:params:rtp-hdrext:ssrc-audio-level",
+    "urn:3gpp:video-orientation",
+    "http://www.webrtc.org/experiments/rtp-hdrext/abs-capture-time",
+    "http://www.webrtc.org/experiments/rtp-hdrext/playout-delay",
+];
+
+/// Who a sender is: its id, the subscribing peer, the mid it is sent under
+/// on any of that peer's transports, and its SSRC and RTX SSRC.
+pub struct SenderIdentity {
+    pub id: String,
+    pub peer_id: String,
+    pub mid: String,
+    pub ssrcs: (u32, u32),
+}
+
+/// What the router reads of a received packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IncomingRtp {
+    pub ssrc: u32,
+    /// Extended sequence number (str0m's: it spans the 16-bit wrap-around).
+    pub sequence_number: u64,
+    pub timestamp: u32,
+    pub marker: bool,
+    pub payload_len: usize,
+    /// When the packet arrived.
+    pub arrival: Instant,
+}
+
+/// The source a sender forwards and how its numbers map onto the sender's.
+#[derive(Debug, Clone, Copy)]
+struct Source {
+    ssrc: u32,
+    /// (first incoming extended sequence number, first outgoing one) since
+    /// the sender started, resumed or changed source.
+    sequence_base: Option<(u64, u64)>,
+    /// Added (mod 2^32) to the source's timestamps.
+    timestamp_offset: u32,
+    last_arrival: Instant,
+}
 
 #[derive(Debug)]
 pub struct RtpSender {
@@ -21,21 +78,25 @@ pub struct RtpSender {
     pub ssrc: u32,
     pub rtx_ssrc: Option<u32>,
     pub payload_type: u8,
-    /// Set by `setTransport`, with the mid the stream is declared under.
+    clock_rate: u32,
+    /// The mid the stream is declared under on the subscriber's transport.
+    pub mid: String,
+    /// Set by `setTransport`.
     pub transport_id: Option<String>,
-    pub mid: Option<String>,
-    /// (first incoming extended sequence number, first outgoing one) since
-    /// the sender started or resumed.
-    sequence_base: Option<(u64, u64)>,
-    /// The highest outgoing sequence number sent.
+    source: Option<Source>,
+    /// The highest outgoing sequence number sent, the last timestamp and
+    /// when the packet that carried it arrived.
     last_sequence: u64,
+    last_timestamp: Option<(u32, Instant)>,
     /// `disable()`d: nothing is forwarded.
     pub paused: bool,
     pub packets_sent: u64,
     pub bytes_sent: u64,
+    rate: RateWindow,
 }
 
 /// A packet as the subscriber's transport writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OutgoingRtp {
     pub ssrc: u32,
     pub payload_type: u8,
@@ -47,8 +108,11 @@ pub struct OutgoingRtp {
 
 impl RtpSender {
     /// A sender of `receiver`'s stream for a peer with `capabilities`, or
-    /// `UnsupportedError` if that peer cannot decode it.
-    pub fn new(id: String, peer_id: String, receiver: &RtpReceiver, room: &RtpCapabilities, capabilities: &Value, ssrcs: (u32, u32)) -> Result<Self, WorkerError> {
+    /// `UnsupportedError` if that peer cannot decode it. `extensions` is the
+    /// header-extension map a transport of that peer has (see
+    /// [`Self::adopt_extensions`] for when the sender's transport has another).
+    pub fn new(identity: SenderIdentity, receiver: &RtpReceiver, room: &RtpCapabilities, capabilities: &Value, extensions: &ExtensionMap) -> Result<Self, WorkerError> {
+        let SenderIdentity { id, peer_id, mid, ssrcs } = identity;
         let mapping = receiver
             .parameters
             .codecs
@@ -89,8 +153,9 @@ impl RtpSender {
         }
         let cname = receiver.parameters.normalised["rtcp"]["cname"].as_str().unwrap_or("mediasoup").to_owned();
         let parameters = json!({
+            "mid": mid,
             "codecs": codecs,
-            "headerExtensions": [],
+            "headerExtensions": subscriber_extensions(receiver.kind, room, capabilities, extensions),
             "encodings": [encoding],
             "rtcp": {"cname": cname, "reducedSize": true},
         });
@@ -103,50 +168,113 @@ impl RtpSender {
             ssrc,
             rtx_ssrc,
             payload_type: room_codec.preferred_payload_type,
+            clock_rate: room_codec.clock_rate,
+            mid,
             transport_id: None,
-            mid: None,
-            sequence_base: None,
+            source: None,
             last_sequence: 0,
+            last_timestamp: None,
             paused: false,
             packets_sent: 0,
             bytes_sent: 0,
+            rate: RateWindow::default(),
         })
     }
 
-    /// How a received packet leaves this sender: its SSRC and payload type,
-    /// and a sequence number continuous with what it sent before.
-    pub fn rewrite(&mut self, packet: &RtpPacket) -> OutgoingRtp {
-        let sequence_number = self.outgoing_sequence(*packet.seq_no);
+    /// How a received packet leaves this sender, or None if it does not:
+    /// its SSRC and payload type, a sequence number continuous with what it
+    /// sent before, and a timestamp continuous across a change of source.
+    ///
+    /// A sender forwards one source (one encoding of the receiver). It keeps
+    /// it until that source is silent for [`SOURCE_TIMEOUT`]; then the next
+    /// source heard takes over, and `true` in the second field says a
+    /// keyframe is needed from it.
+    pub fn rewrite(&mut self, packet: &IncomingRtp) -> (Option<OutgoingRtp>, bool) {
+        let mut switched = false;
+        match &mut self.source {
+            Some(source) if source.ssrc == packet.ssrc => source.last_arrival = source.last_arrival.max(packet.arrival),
+            Some(source) if packet.arrival.saturating_duration_since(source.last_arrival) < SOURCE_TIMEOUT => return (None, false),
+            _ => {
+                switched = self.source.is_some();
+                self.source = Some(Source {
+                    ssrc: packet.ssrc,
+                    sequence_base: None,
+                    timestamp_offset: self.timestamp_offset_for(packet),
+                    last_arrival: packet.arrival,
+                });
+            }
+        }
+        let Some(sequence_number) = self.outgoing_sequence(packet.sequence_number) else { return (None, switched) };
+        let offset = self.source.map(|source| source.timestamp_offset).unwrap_or_default();
+        let timestamp = packet.timestamp.wrapping_add(offset);
+        if sequence_number == self.last_sequence {
+            self.last_timestamp = Some((timestamp, packet.arrival));
+        }
         self.packets_sent += 1;
-        self.bytes_sent += packet.payload.len() as u64;
-        OutgoingRtp {
+        self.bytes_sent += packet.payload_len as u64;
+        self.rate.record(packet.payload_len, packet.arrival);
+        let rtp = OutgoingRtp {
             ssrc: self.ssrc,
             payload_type: self.payload_type,
             sequence_number,
-            timestamp: packet.header.timestamp,
-            marker: packet.header.marker,
+            timestamp,
+            marker: packet.marker,
             // str0m resends from its buffer only where an RTX SSRC exists.
             nackable: self.rtx_ssrc.is_some(),
-        }
+        };
+        (Some(rtp), switched)
     }
 
-    /// The outgoing extended sequence number of an incoming one (str0m's
-    /// extended numbers already span the 16-bit wrap-around). Gaps and order
-    /// are kept, so the subscriber's NACKs name the packets that are missing.
-    fn outgoing_sequence(&mut self, incoming: u64) -> u64 {
+    /// The offset that makes a new source's first timestamp follow the
+    /// last one sent by the time that passed (at least one tick): the
+    /// subscriber's jitter buffer sees one stream. The first source keeps
+    /// its own timestamps.
+    fn timestamp_offset_for(&self, packet: &IncomingRtp) -> u32 {
+        let Some((last, at)) = self.last_timestamp else { return 0 };
+        let elapsed = packet.arrival.saturating_duration_since(at);
+        let ticks = (elapsed.as_micros() * u128::from(self.clock_rate) / 1_000_000).max(1);
+        let expected = last.wrapping_add(ticks as u32);
+        expected.wrapping_sub(packet.timestamp)
+    }
+
+    /// The outgoing extended sequence number of an incoming one of the
+    /// current source. Gaps and order are kept, so the subscriber's NACKs
+    /// name the packets that are missing; a packet older than the first one
+    /// forwarded since the last (re)start is dropped (its number is taken).
+    fn outgoing_sequence(&mut self, incoming: u64) -> Option<u64> {
         let next = self.last_sequence + 1;
-        let (first_in, first_out) = *self.sequence_base.get_or_insert((incoming, next));
-        // Packets older than the first forwarded one (reordering) stay before it.
-        let outgoing = (first_out + incoming).saturating_sub(first_in).max(first_out);
+        let source = self.source.as_mut()?;
+        let (first_in, first_out) = *source.sequence_base.get_or_insert((incoming, next));
+        let outgoing = (first_out + incoming).checked_sub(first_in).filter(|out| *out >= first_out)?;
         self.last_sequence = self.last_sequence.max(outgoing);
-        outgoing
+        Some(outgoing)
+    }
+
+    /// The mid it is sent under (unique among the subscriber's streams).
+    pub fn set_mid(&mut self, mid: String) {
+        self.parameters["mid"] = json!(mid);
+        self.mid = mid;
+    }
+
+    /// The sender's transport writes header extensions at the ids of its
+    /// own map: the parameters follow it. True if they changed (the client
+    /// is told with `parameterschange`).
+    pub fn adopt_extensions(&mut self, room: &RtpCapabilities, capabilities: &Value, extensions: &ExtensionMap) -> bool {
+        let header_extensions = subscriber_extensions(self.kind, room, capabilities, extensions);
+        if self.parameters["headerExtensions"] == header_extensions {
+            return false;
+        }
+        self.parameters["headerExtensions"] = header_extensions;
+        true
     }
 
     /// `disable()`: stop forwarding. What is skipped leaves no gap: on
     /// resume the numbers go on from the last one sent.
     pub fn pause(&mut self) {
         self.paused = true;
-        self.sequence_base = None;
+        if let Some(source) = &mut self.source {
+            source.sequence_base = None;
+        }
     }
 
     pub fn resume(&mut self) {
@@ -162,12 +290,15 @@ impl RtpSender {
             "transportId": self.transport_id,
             "mid": self.mid,
             "paused": self.paused,
+            "sourceSsrc": self.source.map(|source| source.ssrc),
             "rtpParameters": self.parameters,
         })
     }
 
-    pub fn stats(&self, now_ms: u64) -> Value {
-        json!([{
+    /// `rtcp`: what the subscriber's feedback and reports said, as its
+    /// transport last counted it.
+    pub fn stats(&self, now: Instant, now_ms: u64, rtcp: RtcpCounters) -> Value {
+        let mut entry = json!({
             "type": "outbound-rtp",
             "timestamp": now_ms,
             "kind": self.kind.as_str(),
@@ -175,8 +306,32 @@ impl RtpSender {
             "payloadType": self.payload_type,
             "packetsSent": self.packets_sent,
             "bytesSent": self.bytes_sent,
-        }])
+            "bitrate": self.rate.bitrate(now),
+        });
+        rtcp.write_outbound(&mut entry);
+        json!([entry])
     }
+}
+
+/// The consumer's `headerExtensions`: the room's extensions of this kind
+/// that the subscriber's capabilities name, at the ids of the transport's
+/// map (which are the subscriber's own where they could be honoured).
+fn subscriber_extensions(kind: MediaKind, room: &RtpCapabilities, capabilities: &Value, extensions: &ExtensionMap) -> Value {
+    let peer = capabilities["headerExtensions"].as_array().cloned().unwrap_or_default();
+    let extensions: Vec<Value> = room
+        .header_extensions
+        .iter()
+        .filter(|ext| ext.kind == kind && FORWARDED_EXTENSIONS.contains(&ext.uri.as_str()))
+        .filter_map(|ext| {
+            peer.iter().find(|theirs| {
+                theirs["uri"].as_str() == Some(ext.uri.as_str())
+                    && theirs["kind"].as_str().is_none_or(|their_kind| their_kind == kind.as_str())
+            })?;
+            let id = extensions.id_of(str0m_extension(&ext.uri)?)?;
+            Some(json!({"uri": ext.uri, "id": id, "encrypt": false, "parameters": {}}))
+        })
+        .collect();
+    Value::Array(extensions)
 }
 
 fn codec_parameters(mime_type: &str, payload_type: u8, clock_rate: u32, channels: Option<u8>, parameters: &Map<String, Value>, feedback: Value) -> Value {

@@ -1,7 +1,8 @@
 //! Unit tests of `rtp_sender.rs`.
 
 use super::*;
-use crate::rtp_capabilities::room_rtp_capabilities;
+use crate::codec_table::transport_extension_map;
+use crate::rtp_capabilities::{room_rtp_capabilities, RtpCapabilities};
 use crate::rtp_parameters::parse_receive_parameters;
 
 fn receiver(kind: MediaKind, parameters: Value) -> RtpReceiver {
@@ -22,6 +23,21 @@ fn video_receiver() -> RtpReceiver {
     )
 }
 
+fn identity() -> SenderIdentity {
+    SenderIdentity { id: "s".into(), peer_id: "bob".into(), mid: "s0".into(), ssrcs: (5, 6) }
+}
+
+fn vp8_sender(room: &RtpCapabilities) -> RtpSender {
+    RtpSender::new(identity(), &video_receiver(), room, &capabilities(&[("video/VP8", 90000)]), &ExtensionMap::standard()).unwrap()
+}
+
+const MS: Duration = Duration::from_millis(1);
+
+/// A packet of SSRC 1111 (or `ssrc`) with extended `sequence_number`.
+fn packet(ssrc: u32, sequence_number: u64, timestamp: u32, arrival: Instant) -> IncomingRtp {
+    IncomingRtp { ssrc, sequence_number, timestamp, marker: false, payload_len: 1_000, arrival }
+}
+
 fn capabilities(mime_types: &[(&str, u32)]) -> Value {
     let codecs: Vec<Value> = mime_types
         .iter()
@@ -36,14 +52,15 @@ fn consumer_parameters_use_the_rooms_payload_types_and_fresh_ssrcs() {
     let room = room_rtp_capabilities(None).unwrap();
     let vp8 = room.codecs.iter().find(|c| c.mime_type == "video/VP8").unwrap();
     let caps = capabilities(&[("video/VP8", 90000), ("video/rtx", 90000)]);
-    let sender = RtpSender::new("s".into(), "bob".into(), &video_receiver(), &room, &caps, (5, 6)).unwrap();
+    let sender = RtpSender::new(identity(), &video_receiver(), &room, &caps, &ExtensionMap::standard()).unwrap();
+    assert_eq!(sender.parameters["mid"], json!("s0"));
     assert_eq!(sender.parameters["codecs"][0]["payloadType"], json!(vp8.preferred_payload_type));
     assert_eq!(sender.parameters["codecs"][1]["mimeType"], json!("video/rtx"));
     assert_eq!(sender.parameters["codecs"][1]["parameters"]["apt"], json!(vp8.preferred_payload_type));
     assert_eq!(sender.parameters["encodings"], json!([{"ssrc": 5, "rtx": {"ssrc": 6}}]));
     assert_eq!(sender.parameters["rtcp"]["cname"], json!("alice-cname"));
     // Without RTX in the subscriber's capabilities: no RTX, and nothing nackable.
-    let no_rtx = RtpSender::new("s".into(), "bob".into(), &video_receiver(), &room, &capabilities(&[("video/VP8", 90000)]), (5, 6)).unwrap();
+    let no_rtx = RtpSender::new(identity(), &video_receiver(), &room, &capabilities(&[("video/VP8", 90000)]), &ExtensionMap::standard()).unwrap();
     assert_eq!(no_rtx.parameters["codecs"].as_array().unwrap().len(), 1);
     assert_eq!(no_rtx.rtx_ssrc, None);
 }
@@ -51,32 +68,112 @@ fn consumer_parameters_use_the_rooms_payload_types_and_fresh_ssrcs() {
 #[test]
 fn a_peer_that_cannot_decode_gets_no_sender() {
     let room = room_rtp_capabilities(None).unwrap();
-    let err = RtpSender::new("s".into(), "bob".into(), &video_receiver(), &room, &capabilities(&[("video/H264", 90000)]), (5, 6)).unwrap_err();
+    let err = RtpSender::new(identity(), &video_receiver(), &room, &capabilities(&[("video/H264", 90000)]), &ExtensionMap::standard()).unwrap_err();
     assert_eq!(err.kind, crate::error::ErrorKind::UnsupportedError);
     assert!(err.message.contains("cannot decode video/VP8"), "{err}");
 }
 
 #[test]
+fn consumer_header_extensions_are_the_subscribers_ids_for_what_it_supports() {
+    let room = room_rtp_capabilities(None).unwrap();
+    let mut caps = capabilities(&[("video/VP8", 90000)]);
+    caps["headerExtensions"] = json!([
+        {"kind": "video", "uri": "urn:ietf:params:rtp-hdrext:sdes:mid", "preferredId": 9},
+        {"kind": "video", "uri": "urn:3gpp:video-orientation", "preferredId": 11},
+        {"kind": "video", "uri": "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id", "preferredId": 2},
+        {"kind": "audio", "uri": "urn:ietf:params:rtp-hdrext:ssrc-audio-level", "preferredId": 10},
+        {"uri": "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time", "preferredId": 4},
+    ]);
+    let sender = RtpSender::new(identity(), &video_receiver(), &room, &caps, &transport_extension_map(&room, Some(&caps))).unwrap();
+    let extensions: Vec<(String, u64)> = sender.parameters["headerExtensions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|ext| (ext["uri"].as_str().unwrap().to_owned(), ext["id"].as_u64().unwrap()))
+        .collect();
+    // rid never reaches a subscriber, audio level is audio's, the rest at the subscriber's ids.
+    assert_eq!(
+        extensions,
+        [
+            ("urn:ietf:params:rtp-hdrext:sdes:mid".to_owned(), 9),
+            ("http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time".to_owned(), 4),
+            ("urn:3gpp:video-orientation".to_owned(), 11),
+        ]
+    );
+    // On a transport with other ids (created before the capabilities were
+    // set), the parameters follow the transport's.
+    let mut sender = sender;
+    assert!(sender.adopt_extensions(&room, &caps, &ExtensionMap::standard()));
+    assert_eq!(sender.parameters["headerExtensions"][0], json!({"uri": "urn:ietf:params:rtp-hdrext:sdes:mid", "id": 4, "encrypt": false, "parameters": {}}));
+    assert!(!sender.adopt_extensions(&room, &caps, &ExtensionMap::standard()));
+}
+
+#[test]
 fn sequence_numbers_start_at_one_and_keep_gaps_order_and_wrap_around() {
     let room = room_rtp_capabilities(None).unwrap();
-    let caps = capabilities(&[("video/VP8", 90000)]);
-    let mut sender = RtpSender::new("s".into(), "bob".into(), &video_receiver(), &room, &caps, (5, 6)).unwrap();
+    let mut sender = vp8_sender(&room);
+    let now = Instant::now();
     // Extended numbers across the 16-bit wrap: 65534, 65535, 65536 (= 0 on the wire), a gap, a late one.
     let incoming = [65_534u64, 65_535, 65_536, 65_539, 65_537];
-    let outgoing: Vec<u64> = incoming.iter().map(|seq| sender.outgoing_sequence(*seq)).collect();
+    let outgoing: Vec<u64> = incoming.iter().map(|seq| sender.rewrite(&packet(1111, *seq, 0, now)).0.unwrap().sequence_number).collect();
     assert_eq!(outgoing, [1, 2, 3, 6, 4]);
-    // Older than the first forwarded packet: never before 1.
-    assert_eq!(sender.outgoing_sequence(65_500), 1);
+    // Older than the first forwarded packet: its number is taken, it is dropped.
+    assert_eq!(sender.rewrite(&packet(1111, 65_500, 0, now)).0, None);
+    assert_eq!(sender.packets_sent, 5);
 }
 
 #[test]
 fn a_pause_leaves_no_gap_in_the_sequence_numbers() {
     let room = room_rtp_capabilities(None).unwrap();
-    let caps = capabilities(&[("video/VP8", 90000)]);
-    let mut sender = RtpSender::new("s".into(), "bob".into(), &video_receiver(), &room, &caps, (5, 6)).unwrap();
-    assert_eq!([10u64, 11, 12].map(|seq| sender.outgoing_sequence(seq)), [1, 2, 3]);
+    let mut sender = vp8_sender(&room);
+    let now = Instant::now();
+    let send = |sender: &mut RtpSender, seq: u64| sender.rewrite(&packet(1111, seq, 0, now)).0.unwrap().sequence_number;
+    assert_eq!([10u64, 11, 12].map(|seq| send(&mut sender, seq)), [1, 2, 3]);
     sender.pause();
     // 13..=99 are not forwarded while paused; on resume the numbers go on.
     sender.resume();
-    assert_eq!([100u64, 101, 103].map(|seq| sender.outgoing_sequence(seq)), [4, 5, 7]);
+    assert_eq!([100u64, 101, 103].map(|seq| send(&mut sender, seq)), [4, 5, 7]);
+}
+
+#[test]
+fn timestamps_pass_through_and_wrap_around() {
+    let room = room_rtp_capabilities(None).unwrap();
+    let mut sender = vp8_sender(&room);
+    let start = Instant::now();
+    let first = u32::MAX - 3_000;
+    for index in 0..4u32 {
+        let timestamp = first.wrapping_add(index * 3_000);
+        let rtp = sender.rewrite(&packet(1111, 1 + u64::from(index), timestamp, start + index * 33 * MS)).0.unwrap();
+        assert_eq!((rtp.ssrc, rtp.payload_type, rtp.timestamp), (5, sender.payload_type, timestamp));
+    }
+}
+
+#[test]
+fn a_new_source_continues_the_numbers_and_the_clock() {
+    let room = room_rtp_capabilities(None).unwrap();
+    let mut sender = vp8_sender(&room);
+    let start = Instant::now();
+    // Source A: 30 fps for one second.
+    for index in 0..30u32 {
+        let (rtp, switched) = sender.rewrite(&packet(1111, 500 + u64::from(index), 1_000_000 + index * 3_000, start + index * 33 * MS));
+        assert!(!switched);
+        assert!(rtp.is_some());
+    }
+    let last = sender.rewrite(&packet(1111, 530, 1_090_000, start + 990 * MS)).0.unwrap();
+    // Another encoding while A is alive is not forwarded.
+    assert_eq!(sender.rewrite(&packet(3333, 7, 5, start + 1_000 * MS)), (None, false));
+    // A falls silent; B (own numbers, own clock near the 32-bit wrap) takes over 1.5 s later.
+    let at = start + 2_490 * MS;
+    let (first_b, switched) = sender.rewrite(&packet(3333, 9_000, u32::MAX - 10, at));
+    assert!(switched, "a source change asks for a keyframe");
+    let first_b = first_b.unwrap();
+    assert_eq!(first_b.sequence_number, last.sequence_number + 1);
+    // 1.5 s at 90 kHz after the last timestamp sent.
+    assert_eq!(first_b.timestamp, last.timestamp.wrapping_add(135_000));
+    // B's next frame is 3000 ticks later, across its own wrap.
+    let next_b = sender.rewrite(&packet(3333, 9_001, (u32::MAX - 10).wrapping_add(3_000), at + 33 * MS)).0.unwrap();
+    assert_eq!(next_b.sequence_number, first_b.sequence_number + 1);
+    assert_eq!(next_b.timestamp, first_b.timestamp.wrapping_add(3_000));
+    // A comes back: B is alive, A is not forwarded.
+    assert_eq!(sender.rewrite(&packet(1111, 531, 1_093_000, at + 40 * MS)), (None, false));
 }

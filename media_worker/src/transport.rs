@@ -23,22 +23,27 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use str0m::config::{DtlsCert, Fingerprint};
-use str0m::format::CodecConfig;
 use str0m::media::{KeyframeRequestKind, Mid, Pt, Rid};
-use str0m::rtp::{RtpPacket, RtpWrite, SeqNo, Ssrc};
+use str0m::rtp::{ExtensionMap, ExtensionValues, RtpPacket, RtpWrite, SeqNo, Ssrc};
 use str0m::ice::StunMessage;
 use str0m::net::{Protocol, Receive, TcpType};
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc, RtcConfig};
 
 use crate::channel::NotificationEvent;
+use crate::codec_table::{str0m_extension, RtpTables};
 use crate::crypto::{certificate_pem, crypto_provider, fingerprint, sdp_form, take_hashed_certificate};
 use crate::error::WorkerError;
 use crate::rtp_capabilities::{json_type, MediaKind};
 use crate::rtp_parameters::ReceiveParameters;
 use crate::rtp_sender::OutgoingRtp;
+use crate::rtp_stats::RtcpCounters;
 
 /// How long DTLS may take to connect once started before it is 'failed'.
 const DTLS_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often str0m reports a transport's RTCP counters.
+const STATS_INTERVAL: Duration = Duration::from_secs(1);
+/// How often a REMB carrying `setMaxBitrate`'s limit is repeated to publishers.
+const REMB_INTERVAL: Duration = Duration::from_secs(1);
 /// DTLS records kept while waiting for the remote DTLS parameters.
 const MAX_HELD_DTLS: usize = 32;
 /// The SCTP parameters a transport offers (mediasoup's defaults).
@@ -280,8 +285,17 @@ pub struct Transport {
     held_dtls: Vec<HeldDatagram>,
     own_certificate: Vec<u8>,
     remote_certificate: Option<Vec<u8>>,
+    /// The header-extension ids str0m reads and writes on this transport.
+    extensions: ExtensionMap,
     sctp: bool,
     max_bitrate: Option<u64>,
+    /// When the last REMB asked publishers to keep under `max_bitrate`.
+    remb_sent_at: Option<Instant>,
+    /// str0m's RTCP counters of each stream received (by mid and rid) and
+    /// sent (by mid), and the round-trip time, at its last stats interval.
+    ingress_counters: HashMap<(String, Option<String>), RtcpCounters>,
+    egress_counters: HashMap<String, RtcpCounters>,
+    round_trip_time: Option<Duration>,
     counters: Counters,
     dtls_deadline: Option<Instant>,
     next_timeout: Option<Instant>,
@@ -297,18 +311,21 @@ pub struct Transport {
     /// The mids of the streams this transport sends.
     sender_mids: Vec<String>,
     keyframe_requests: Vec<String>,
+    /// Keyframe requests made before DTLS connected, by SSRC.
+    pending_keyframes: Vec<u32>,
 }
 
 impl Transport {
     /// A transport with host candidates on `sockets`, not yet connected,
-    /// carrying the payload types of `codec_table` (see `codec_table.rs`).
+    /// carrying the payload types and header extensions of `tables` (see
+    /// `codec_table.rs`).
     pub fn new(
         id: String,
         peer_id: String,
         certificate: &DtlsCert,
         sockets: Vec<BoundSocket>,
         options: TransportOptions,
-        codec_table: CodecConfig,
+        tables: RtpTables,
         now: Instant,
     ) -> Result<Self, WorkerError> {
         let mut config = RtcConfig::new()
@@ -316,8 +333,12 @@ impl Transport {
             .set_dtls_cert(certificate.clone())
             .set_fingerprint_verification(false)
             .set_crypto_provider(crypto_provider())
-            .set_rtp_mode(true);
-        *config.codec_config() = codec_table;
+            .set_rtp_mode(true)
+            // NACK/PLI/FIR counts, round-trip times and the remote end's reports for getStats().
+            .set_stats_interval(Some(STATS_INTERVAL));
+        *config.codec_config() = tables.codecs;
+        let extensions = tables.extensions.clone();
+        config = config.set_extension_map(tables.extensions);
         let mut rtc = catch_unwind(AssertUnwindSafe(|| config.build(now)))
             .map_err(|_| WorkerError::internal("the DTLS certificate was refused by str0m"))?;
         let local_credentials = IceCreds::new();
@@ -352,8 +373,13 @@ impl Transport {
             held_dtls: Vec::new(),
             own_certificate: certificate.certificate.clone(),
             remote_certificate: None,
+            extensions,
             sctp: options.enable_sctp,
             max_bitrate: None,
+            remb_sent_at: None,
+            ingress_counters: HashMap::new(),
+            egress_counters: HashMap::new(),
+            round_trip_time: None,
             counters: Counters::default(),
             dtls_deadline: None,
             next_timeout: None,
@@ -365,6 +391,7 @@ impl Transport {
             received: Vec::new(),
             sender_mids: Vec::new(),
             keyframe_requests: Vec::new(),
+            pending_keyframes: Vec::new(),
         };
         transport.drain(now);
         Ok(transport)
@@ -477,8 +504,9 @@ impl Transport {
     }
 
     /// Starts receiving a published stream: its mid and encodings are
-    /// declared to str0m. Answers the mid it is received under.
-    pub fn add_receiver(&mut self, receiver_id: &str, kind: MediaKind, parameters: &ReceiveParameters, now: Instant) -> Result<String, WorkerError> {
+    /// declared to str0m. Answers the mid it is received under, and which of
+    /// its header extensions this transport reads.
+    pub fn add_receiver(&mut self, receiver_id: &str, kind: MediaKind, parameters: &ReceiveParameters, now: Instant) -> Result<(String, ReadableExtensions), WorkerError> {
         self.check_alive()?;
         let mid = match &parameters.mid {
             Some(mid) => mid.clone(),
@@ -489,6 +517,9 @@ impl Transport {
         }
         if self.receiver_mids.contains_key(&mid) {
             return Err(WorkerError::value_error(format!("rtpParameters.mid '{mid}' is used by another stream of this transport")));
+        }
+        if self.sender_mids.contains(&mid) {
+            return Err(WorkerError::value_error(format!("rtpParameters.mid '{mid}' is used by a stream this transport sends")));
         }
         for ssrc in parameters.encodings.iter().flat_map(|e| e.ssrc.into_iter().chain(e.rtx_ssrc)) {
             if self.receiver_ssrcs.contains_key(&ssrc) {
@@ -522,7 +553,42 @@ impl Transport {
             self.receiver_ssrcs.insert(ssrc, receiver_id.to_owned());
         }
         self.drain(now);
-        Ok(mid)
+        let readable = self.readable_extensions(kind, &parameters.normalised["headerExtensions"]);
+        Ok((mid, readable))
+    }
+
+    /// The extensions of a publisher's parameters that str0m reads right:
+    /// those it writes at the id this transport's map gives them. Clients
+    /// write at their own ids (aiortc: audio level and abs-send-time both at
+    /// 2), and str0m's map is fixed when the transport is built; an extension
+    /// at another id is not forwarded rather than forwarded wrong.
+    fn readable_extensions(&self, kind: MediaKind, extensions: &Value) -> ReadableExtensions {
+        let reads = |uri: &str| {
+            extensions.as_array().into_iter().flatten().any(|extension| {
+                extension["uri"].as_str() == Some(uri)
+                    && str0m_extension(uri)
+                        .and_then(|known| self.extensions.id_of(known))
+                        .is_some_and(|id| extension["id"].as_u64() == Some(u64::from(id)))
+            })
+        };
+        let readable = ReadableExtensions {
+            audio_level: kind == MediaKind::Audio && reads("urn:ietf:params:rtp-hdrext:ssrc-audio-level"),
+            video_orientation: kind == MediaKind::Video && reads("urn:3gpp:video-orientation"),
+            abs_capture_time: reads("http://www.webrtc.org/experiments/rtp-hdrext/abs-capture-time"),
+            playout_delay: kind == MediaKind::Video && reads("http://www.webrtc.org/experiments/rtp-hdrext/playout-delay"),
+        };
+        tracing::debug!("transport {}: a {} stream whose forwarded extensions are {readable:?}", self.id, kind.as_str());
+        readable
+    }
+
+    /// This transport's header-extension map.
+    pub fn extension_map(&self) -> &ExtensionMap {
+        &self.extensions
+    }
+
+    /// The header extensions of this transport, as `{'uri', 'id'}`.
+    pub fn header_extensions(&self) -> Value {
+        Value::Array(self.extensions.iter().map(|(id, extension)| json!({"uri": extension.as_uri(), "id": id})).collect())
     }
 
     /// Stops receiving the stream of `receiver_id`.
@@ -539,6 +605,7 @@ impl Transport {
             }
             Ok(())
         });
+        self.ingress_counters.retain(|(mid, _), _| !mids.contains(mid));
         self.receiver_mids.retain(|_, id| id != receiver_id);
         self.receiver_ssrcs.retain(|_, id| id != receiver_id);
         self.received.retain(|(id, _)| id != receiver_id);
@@ -547,14 +614,16 @@ impl Transport {
 
     /// Declares a stream this transport sends (an RtpSender's), under a mid
     /// of its own on this transport. Answers that mid.
-    pub fn add_sender(&mut self, kind: MediaKind, ssrc: u32, rtx_ssrc: Option<u32>, now: Instant) -> Result<String, WorkerError> {
+    pub fn add_sender(&mut self, mid: &str, kind: MediaKind, ssrc: u32, rtx_ssrc: Option<u32>, now: Instant) -> Result<(), WorkerError> {
         self.check_alive()?;
-        let mid = (0..).map(|index| format!("s{index}")).find(|mid| !self.sender_mids.contains(mid)).unwrap_or_default();
+        if self.sender_mids.iter().any(|other| other == mid) || self.receiver_mids.contains_key(mid) {
+            return Err(WorkerError::value_error(format!("mid '{mid}' is used by another stream of transport {}", self.id)));
+        }
         let str0m_kind = match kind {
             MediaKind::Audio => str0m::media::MediaKind::Audio,
             MediaKind::Video => str0m::media::MediaKind::Video,
         };
-        let declared_mid = Mid::from(mid.as_str());
+        let declared_mid = Mid::from(mid);
         self.with_rtc(now, |rtc| {
             let mut api = rtc.direct_api();
             api.declare_media(declared_mid, str0m_kind);
@@ -562,9 +631,9 @@ impl Transport {
             Ok(())
         })
         .map_err(WorkerError::internal)?;
-        self.sender_mids.push(mid.clone());
+        self.sender_mids.push(mid.to_owned());
         self.drain(now);
-        Ok(mid)
+        Ok(())
     }
 
     pub fn remove_sender(&mut self, mid: &str, ssrc: u32, now: Instant) {
@@ -575,20 +644,27 @@ impl Transport {
             Ok(())
         });
         self.sender_mids.retain(|other| other != mid);
+        self.egress_counters.remove(mid);
         self.drain(now);
     }
 
     /// Writes one forwarded packet on a declared sending stream.
-    pub fn send_rtp(&mut self, rtp: &OutgoingRtp, payload: &std::sync::Arc<[u8]>, now: Instant) {
+    /// The header extensions the publisher set that travel with the media
+    /// (audio level, orientation, playout delay, capture time…) are written
+    /// at this transport's ids; str0m adds the mid, abs-send-time and the
+    /// transport-wide sequence number of its own.
+    pub fn send_rtp(&mut self, rtp: &OutgoingRtp, packet: &RtpPacket, readable: ReadableExtensions, now: Instant) {
         if self.ended.is_some() || self.dtls_state != DtlsState::Connected {
             return;
         }
-        let payload = payload.clone();
+        let payload = packet.payload.clone();
+        let ext_vals = readable.forwarded(&packet.header.ext_vals);
         let _ = self.with_rtc(now, |rtc| {
             let mut api = rtc.direct_api();
             if let Some(stream) = api.stream_tx(&Ssrc::from(rtp.ssrc)) {
                 let write = RtpWrite::new(Pt::from(rtp.payload_type), SeqNo::from(rtp.sequence_number), rtp.timestamp, now, payload)
                     .marker(rtp.marker)
+                    .ext_vals(ext_vals)
                     .nackable(rtp.nackable);
                 stream.write_rtp(write);
             }
@@ -602,7 +678,14 @@ impl Transport {
     }
 
     /// Asks the publisher of the stream on `ssrc` for a keyframe (PLI).
+    /// Before SRTP is up str0m would drop the PLI: it waits for DTLS to connect.
     pub fn request_keyframe(&mut self, ssrc: u32, now: Instant) {
+        if self.dtls_state != DtlsState::Connected {
+            if !self.pending_keyframes.contains(&ssrc) {
+                self.pending_keyframes.push(ssrc);
+            }
+            return;
+        }
         let _ = self.with_rtc(now, |rtc| {
             if let Some(stream) = rtc.direct_api().stream_rx(&Ssrc::from(ssrc)) {
                 stream.request_keyframe(KeyframeRequestKind::Pli);
@@ -622,8 +705,41 @@ impl Transport {
         std::mem::take(&mut self.received)
     }
 
-    pub fn set_max_bitrate(&mut self, bitrate: u64) {
+    /// Caps what the peer's publishers send: a REMB with `bitrate` goes to
+    /// each of them now and every second (goog-remb senders such as aiortc
+    /// follow it; transport-cc senders get str0m's feedback as well).
+    pub fn set_max_bitrate(&mut self, bitrate: u64, now: Instant) {
         self.max_bitrate = Some(bitrate);
+        self.send_remb(now);
+    }
+
+    fn send_remb(&mut self, now: Instant) {
+        let Some(bitrate) = self.max_bitrate else { return };
+        if self.ended.is_some() || self.dtls_state != DtlsState::Connected {
+            return;
+        }
+        let ssrcs: Vec<u32> = self.receiver_ssrcs.keys().copied().collect();
+        self.remb_sent_at = Some(now);
+        let _ = self.with_rtc(now, |rtc| {
+            let mut api = rtc.direct_api();
+            for ssrc in ssrcs {
+                if let Some(stream) = api.stream_rx(&Ssrc::from(ssrc)) {
+                    stream.request_remb(str0m::bwe::Bitrate::bps(bitrate));
+                }
+            }
+            Ok(())
+        });
+        self.drain(now);
+    }
+
+    /// str0m's RTCP counters of a stream this transport receives.
+    pub fn ingress_counters(&self, mid: &str, rid: Option<&str>) -> RtcpCounters {
+        self.ingress_counters.get(&(mid.to_owned(), rid.map(str::to_owned))).copied().unwrap_or_default()
+    }
+
+    /// str0m's RTCP counters of a stream this transport sends.
+    pub fn egress_counters(&self, mid: &str) -> RtcpCounters {
+        self.egress_counters.get(mid).copied().unwrap_or_default()
     }
 
     /// A datagram that arrived on the bound socket `local`. Whatever it
@@ -722,6 +838,9 @@ impl Transport {
             let _ = self.with_rtc(now, |rtc| rtc.handle_input(Input::Timeout(now)).map_err(|err| err.to_string()));
             self.drain(now);
         }
+        if self.remb_sent_at.is_none_or(|at| now.saturating_duration_since(at) >= REMB_INTERVAL) {
+            self.send_remb(now);
+        }
     }
 
     /// When [`Self::handle_timeout`] wants to run next.
@@ -750,8 +869,26 @@ impl Transport {
         }
     }
 
-    /// Polls str0m until it has nothing more: datagrams, events, the next timeout.
+    /// Polls str0m until it has nothing more: datagrams, events, the next
+    /// timeout. Keyframe requests that waited for DTLS go out once it connects.
     fn drain(&mut self, now: Instant) {
+        self.drain_once(now);
+        if self.dtls_state == DtlsState::Connected && !self.pending_keyframes.is_empty() {
+            let ssrcs = std::mem::take(&mut self.pending_keyframes);
+            let _ = self.with_rtc(now, |rtc| {
+                let mut api = rtc.direct_api();
+                for ssrc in ssrcs {
+                    if let Some(stream) = api.stream_rx(&Ssrc::from(ssrc)) {
+                        stream.request_keyframe(KeyframeRequestKind::Pli);
+                    }
+                }
+                Ok(())
+            });
+            self.drain_once(now);
+        }
+    }
+
+    fn drain_once(&mut self, now: Instant) {
         for _ in 0..10_000 {
             if self.ended.is_some() || !self.rtc.is_alive() {
                 break;
@@ -848,6 +985,14 @@ impl Transport {
                 }
             }
             Event::KeyframeRequest(request) => self.keyframe_requests.push(request.mid.to_string()),
+            Event::MediaIngressStats(stats) => {
+                let key = (stats.mid.to_string(), stats.rid.map(|rid| rid.to_string()));
+                self.ingress_counters.insert(key, RtcpCounters::from_ingress(&stats));
+            }
+            Event::MediaEgressStats(stats) => {
+                self.egress_counters.insert(stats.mid.to_string(), RtcpCounters::from_egress(&stats));
+            }
+            Event::PeerStats(stats) => self.round_trip_time = stats.rtt.or(self.round_trip_time),
             Event::Closed => {
                 self.set_dtls_state(DtlsState::Closed, None);
                 tracing::debug!("transport {}: the remote endpoint closed DTLS", self.id);
@@ -962,6 +1107,7 @@ impl Transport {
         dump["iceSelectedTuple"] = self.selected_tuple.map(Tuple::to_json).unwrap_or(Value::Null);
         dump["dtlsState"] = json!(self.dtls_state.as_str());
         dump["maxBitrate"] = json!(self.max_bitrate);
+        dump["headerExtensions"] = self.header_extensions();
         dump
     }
 
@@ -980,7 +1126,34 @@ impl Transport {
             "packetsReceived": counters.packets_received,
             "packetsSent": counters.packets_sent,
             "maxBitrate": self.max_bitrate,
+            "roundTripTime": self.round_trip_time.map(|rtt| rtt.as_secs_f64()),
         }])
+    }
+}
+
+/// The media header extensions of a publisher's stream that a forwarded
+/// copy carries (see [`Transport::add_receiver`]). Transport-level ones
+/// (mid, rid, abs-send-time, transport-wide sequence) are the sending
+/// transport's own.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ReadableExtensions {
+    pub audio_level: bool,
+    pub video_orientation: bool,
+    pub abs_capture_time: bool,
+    pub playout_delay: bool,
+}
+
+impl ReadableExtensions {
+    fn forwarded(self, received: &ExtensionValues) -> ExtensionValues {
+        ExtensionValues {
+            audio_level: received.audio_level.filter(|_| self.audio_level),
+            voice_activity: received.voice_activity.filter(|_| self.audio_level),
+            video_orientation: received.video_orientation.filter(|_| self.video_orientation),
+            abs_capture_time: received.abs_capture_time.filter(|_| self.abs_capture_time),
+            play_delay_min: received.play_delay_min.filter(|_| self.playout_delay),
+            play_delay_max: received.play_delay_max.filter(|_| self.playout_delay),
+            ..ExtensionValues::default()
+        }
     }
 }
 

@@ -33,7 +33,7 @@ impl Call {
         let now = Instant::now();
         let socket = BoundSocket { protocol: Protocol::Udp, address: SERVER, announced_ip: None };
         let room = crate::rtp_capabilities::room_rtp_capabilities(None).unwrap();
-        let table = crate::codec_table::transport_codec_config(&room, None);
+        let table = crate::codec_table::transport_tables(&room, None);
         let server = Transport::new("t".into(), "p".into(), &certificate(), vec![socket], options(), table, now).unwrap();
         let local = server.local_parameters();
         let client_certificate = certificate();

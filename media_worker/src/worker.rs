@@ -17,7 +17,7 @@ use crate::channel::message::{
     RtpSenderActive, RtpSenderRef, RtpSenderTransport, TransportCreate, TransportRef,
 };
 use crate::channel::{Notification, Request};
-use crate::codec_table::transport_codec_config;
+use crate::codec_table::{transport_extension_map, transport_tables};
 use crate::error::WorkerError;
 use crate::logging::LogFilter;
 use crate::peer::Peer;
@@ -26,7 +26,7 @@ use crate::room::Room;
 use crate::rtp_capabilities::MediaKind;
 use crate::rtp_parameters::parse_receive_parameters;
 use crate::rtp_receiver::RtpReceiver;
-use crate::rtp_sender::RtpSender;
+use crate::rtp_sender::{IncomingRtp, RtpSender, SenderIdentity};
 use crate::settings::{decode_hex, WorkerSettings};
 use crate::transport::{BoundSocket, OutgoingDatagram, Transport, TransportOptions};
 
@@ -196,7 +196,8 @@ impl Worker {
                 if limit.bitrate == 0 {
                     return Err(WorkerError::value_error("bitrate must be > 0"));
                 }
-                self.transport_mut(key)?.set_max_bitrate(limit.bitrate);
+                self.transport_mut(key)?.set_max_bitrate(limit.bitrate, now);
+                self.collect(key, now);
                 Ok(Value::Null)
             }
             Request::TransportRestartIce(TransportRef { transport_id }) => {
@@ -215,7 +216,9 @@ impl Worker {
             }
             Request::RtpReceiverGetStats(RtpReceiverRef { receiver_id }) => {
                 let receiver = self.receivers.get(&receiver_id).ok_or_else(|| unknown("rtpReceiver", &receiver_id))?;
-                Ok(receiver.stats(self.millis_since_start(now)))
+                let transport = self.transport_keys.get(&receiver.transport_id).and_then(|key| self.transports.get(key));
+                let rtcp = |ssrc| transport.map(|t| t.ingress_counters(&receiver.mid, receiver.rid_of(ssrc))).unwrap_or_default();
+                Ok(receiver.stats(now, self.millis_since_start(now), rtcp))
             }
             Request::RtpSenderCreate(create) => self.create_sender(create),
             Request::RtpSenderSetTransport(RtpSenderTransport { sender_id, transport_id }) => {
@@ -242,7 +245,14 @@ impl Worker {
             }
             Request::RtpSenderGetStats(RtpSenderRef { sender_id }) => {
                 let sender = self.senders.get(&sender_id).ok_or_else(|| unknown("rtpSender", &sender_id))?;
-                Ok(sender.stats(self.millis_since_start(now)))
+                let rtcp = sender
+                    .transport_id
+                    .as_ref()
+                    .and_then(|id| self.transport_keys.get(id))
+                    .and_then(|key| self.transports.get(key))
+                    .map(|transport| transport.egress_counters(&sender.mid))
+                    .unwrap_or_default();
+                Ok(sender.stats(now, self.millis_since_start(now), rtcp))
             }
         }
     }
@@ -278,9 +288,21 @@ impl Worker {
         let room = self.rooms.get(&peer.room_id).ok_or_else(|| unknown("room", &peer.room_id))?;
         let room_capabilities = room.rtp_capabilities.clone();
         let receiver_id = receiver.id.clone();
+        // The ids its transports write at: the newest one's, else the ones a
+        // transport created now would have.
+        let extensions = peer
+            .transport_ids
+            .iter()
+            .rev()
+            .find_map(|id| self.transport_keys.get(id).and_then(|key| self.transports.get(key)))
+            .map(|transport| transport.extension_map().clone())
+            .unwrap_or_else(|| transport_extension_map(&room_capabilities, Some(&capabilities)));
         let ssrcs = (self.next_ssrc(), self.next_ssrc());
         let receiver = self.receivers.get(&receiver_id).ok_or_else(|| unknown("rtpReceiver", &receiver_id))?;
-        let sender = RtpSender::new(create.sender_id.clone(), create.peer_id, receiver, &room_capabilities, &capabilities, ssrcs)?;
+        let identity = SenderIdentity { id: create.sender_id.clone(), peer_id: create.peer_id.clone(), mid: String::new(), ssrcs };
+        let mut sender = RtpSender::new(identity, receiver, &room_capabilities, &capabilities, &extensions)?;
+        let peer = self.peers.get_mut(&create.peer_id).ok_or_else(|| unknown("peer", &create.peer_id))?;
+        sender.set_mid(peer.next_sender_mid());
         let answer = sender.parameters.clone();
         self.routes.entry(receiver_id).or_default().push(create.sender_id.clone());
         self.senders.insert(create.sender_id, sender);
@@ -293,21 +315,26 @@ impl Worker {
         if sender.transport_id.is_some() {
             return Err(WorkerError::invalid_state(format!("rtpSender {sender_id} has a transport already")));
         }
-        let (kind, ssrc, rtx_ssrc, receiver_id, peer_id) =
-            (sender.kind, sender.ssrc, sender.rtx_ssrc, sender.receiver_id.clone(), sender.peer_id.clone());
+        let (kind, ssrc, rtx_ssrc, receiver_id, peer_id, mid) =
+            (sender.kind, sender.ssrc, sender.rtx_ssrc, sender.receiver_id.clone(), sender.peer_id.clone(), sender.mid.clone());
         let transport = self.transport_mut(key)?;
         if transport.peer_id != peer_id {
             return Err(WorkerError::value_error(format!("transport {transport_id} belongs to another peer")));
         }
-        let mid = transport.add_sender(kind, ssrc, rtx_ssrc, now)?;
+        transport.add_sender(&mid, kind, ssrc, rtx_ssrc, now)?;
+        let extensions = transport.extension_map().clone();
         self.collect(key, now);
-        if let Some(sender) = self.senders.get_mut(sender_id) {
+        let room_capabilities = self.peers.get(&peer_id).and_then(|peer| Some((self.rooms.get(&peer.room_id)?, peer.capabilities.as_ref()?)));
+        let mut answer = Value::Null;
+        if let (Some((room, capabilities)), Some(sender)) = (room_capabilities, self.senders.get_mut(sender_id)) {
             sender.transport_id = Some(transport_id.to_owned());
-            sender.mid = Some(mid);
+            if sender.adopt_extensions(&room.rtp_capabilities, capabilities, &extensions) {
+                answer = json!({"rtpParameters": sender.parameters});
+            }
         }
         // A new subscriber needs a keyframe to start decoding.
         self.request_keyframe(&receiver_id, now, true);
-        Ok(Value::Null)
+        Ok(answer)
     }
 
     fn remove_sender(&mut self, sender_id: &str, now: Instant) -> Option<RtpSender> {
@@ -315,10 +342,10 @@ impl Worker {
         if let Some(senders) = self.routes.get_mut(&sender.receiver_id) {
             senders.retain(|id| id != sender_id);
         }
-        if let (Some(transport_id), Some(mid)) = (&sender.transport_id, &sender.mid) {
+        if let Some(transport_id) = &sender.transport_id {
             if let Some(key) = self.transport_keys.get(transport_id).copied() {
                 if let Some(transport) = self.transports.get_mut(&key) {
-                    transport.remove_sender(mid, sender.ssrc, now);
+                    transport.remove_sender(&sender.mid, sender.ssrc, now);
                 }
                 self.collect(key, now);
             }
@@ -376,14 +403,15 @@ impl Worker {
                 }
             }
         }
-        let mid = self.transport_mut(key)?.add_receiver(&receive.receiver_id, kind, &parameters, now)?;
+        let (mid, readable) = self.transport_mut(key)?.add_receiver(&receive.receiver_id, kind, &parameters, now)?;
         self.collect(key, now);
         let answer = parameters.normalised.clone();
         if let Some(peer) = self.peers.get_mut(&peer_id) {
             peer.receiver_ids.push(receive.receiver_id.clone());
         }
         tracing::debug!("rtpReceiver {} receives {} on transport {} (mid {mid})", receive.receiver_id, kind.as_str(), receive.transport_id);
-        let receiver = RtpReceiver::new(receive.receiver_id.clone(), peer_id, receive.transport_id, kind, parameters, mid);
+        let mut receiver = RtpReceiver::new(receive.receiver_id.clone(), peer_id, receive.transport_id, kind, parameters, mid);
+        receiver.readable = readable;
         self.receivers.insert(receive.receiver_id, receiver);
         Ok(answer)
     }
@@ -514,7 +542,7 @@ impl Worker {
         };
         let peer = self.peers.get(&create.peer_id);
         let room = peer.and_then(|peer| self.rooms.get(&peer.room_id)).ok_or_else(|| unknown("peer", &create.peer_id))?;
-        let codec_table = transport_codec_config(&room.rtp_capabilities, peer.and_then(|peer| peer.capabilities.as_ref()));
+        let tables = transport_tables(&room.rtp_capabilities, peer.and_then(|peer| peer.capabilities.as_ref()));
         let key = self.next_key;
         self.next_key = self.next_key.wrapping_add(1).max(1);
         let sockets = network.open_sockets(key, &plan)?;
@@ -527,7 +555,7 @@ impl Worker {
             prefer_tcp: create.prefer_tcp,
             enable_sctp: create.enable_sctp,
         };
-        let transport = match Transport::new(create.transport_id.clone(), create.peer_id.clone(), certificate, sockets, options, codec_table, now) {
+        let transport = match Transport::new(create.transport_id.clone(), create.peer_id.clone(), certificate, sockets, options, tables, now) {
             Ok(transport) => transport,
             Err(error) => {
                 network.close_sockets(key);
@@ -559,7 +587,6 @@ impl Worker {
             let transport_id = transport.id.clone();
             for sender in self.senders.values_mut().filter(|s| s.transport_id.as_deref() == Some(transport_id.as_str())) {
                 sender.transport_id = None;
-                sender.mid = None;
             }
             transport.close();
             self.transport_keys.remove(&transport.id);
@@ -633,28 +660,46 @@ impl Worker {
         let received = transport.take_rtp();
         let mut keyframe_mids = transport.take_keyframe_requests();
         let transport_id = transport.id.clone();
+        let mut switched_sources = Vec::new();
         for (receiver_id, packet) in received {
             let Some(receiver) = self.receivers.get_mut(&receiver_id) else { continue };
-            receiver.record(&packet);
+            let incoming = IncomingRtp {
+                ssrc: *packet.header.ssrc,
+                sequence_number: *packet.seq_no,
+                timestamp: packet.header.timestamp,
+                marker: packet.header.marker,
+                payload_len: packet.payload.len(),
+                arrival: packet.timestamp,
+            };
+            receiver.record(&incoming, *packet.header.payload_type);
+            let readable = receiver.readable;
             let Some(sender_ids) = self.routes.get(&receiver_id) else { continue };
             for sender_id in sender_ids {
                 let Some(sender) = self.senders.get_mut(sender_id).filter(|sender| !sender.paused) else { continue };
                 let Some(target_key) = sender.transport_id.as_ref().and_then(|id| self.transport_keys.get(id)).copied() else { continue };
-                let rtp = sender.rewrite(&packet);
+                let (rtp, switched) = sender.rewrite(&incoming);
+                if switched && !switched_sources.contains(&receiver_id) {
+                    switched_sources.push(receiver_id.clone());
+                }
+                let Some(rtp) = rtp else { continue };
                 if let Some(target) = self.transports.get_mut(&target_key) {
-                    target.send_rtp(&rtp, &packet.payload, now);
+                    target.send_rtp(&rtp, &packet, readable, now);
                     if target_key != key && !pending.contains(&target_key) {
                         pending.push(target_key);
                     }
                 }
             }
         }
+        // A sender that took another source decodes it from a keyframe.
+        for receiver_id in switched_sources {
+            self.request_keyframe(&receiver_id, now, true);
+        }
         // A subscriber's PLI/FIR goes to the publisher of that stream.
         for mid in keyframe_mids.drain(..) {
             let receiver_id = self
                 .senders
                 .values()
-                .find(|s| s.transport_id.as_deref() == Some(transport_id.as_str()) && s.mid.as_deref() == Some(mid.as_str()))
+                .find(|s| s.transport_id.as_deref() == Some(transport_id.as_str()) && s.mid == mid)
                 .map(|s| s.receiver_id.clone());
             if let Some(receiver_id) = receiver_id {
                 self.request_keyframe(&receiver_id, now, false);

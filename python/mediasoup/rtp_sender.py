@@ -22,7 +22,8 @@ class RtpSender(WorkerObject):
     client's ``consume(id=sender.id, producerId=sender.associatedRtpReceiver.id,
     kind=sender.kind, rtpParameters=sender.rtpParameters)`` takes;
     ``await sender.setTransport(transport)`` starts the flow; ``disable()`` and
-    ``enable()`` pause and resume it. Events: ``close(error)``, ``activechange(active)``.
+    ``enable()`` pause and resume it. Events: ``close(error)``, ``activechange(active)``,
+    ``parameterschange(rtpParameters)``.
     """
 
     _kind = "rtpSender"
@@ -85,7 +86,13 @@ class RtpSender(WorkerObject):
         self._update(self._transport, False)
 
     async def setTransport(self, transport: Transport) -> None:
-        """Starts sending on ``transport`` (one of this peer's)."""
+        """Starts sending on ``transport`` (one of this peer's).
+
+        The header-extension ids of ``rtpParameters`` are those the transport
+        writes; if ``transport`` has other ids than the ones given at creation
+        (it was created before the peer's capabilities were set), the
+        parameters change and ``parameterschange`` fires: consume after this.
+        """
         from .transport import Transport
 
         if not isinstance(transport, Transport):
@@ -94,8 +101,11 @@ class RtpSender(WorkerObject):
             raise ValueError(f"transport {transport.id} belongs to another peer")
         if transport.closed:
             raise InvalidStateError(f"transport {transport.id} is closed")
-        await self._request("rtpSender.setTransport", {"senderId": self._id, "transportId": transport.id})
+        answer = await self._request("rtpSender.setTransport", {"senderId": self._id, "transportId": transport.id})
         self._update(transport, self._paused)
+        if answer and answer.get("rtpParameters") is not None:
+            self._rtp_parameters = answer["rtpParameters"]
+            self.emit("parameterschange", self.rtpParameters)
 
     async def dump(self) -> dict[str, Any]:
         dump: dict[str, Any] = await self._request("rtpSender.dump", {"senderId": self._id})
