@@ -19,6 +19,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -304,10 +305,11 @@ pub struct Transport {
     notifications: Vec<TransportNotification>,
     outgoing: VecDeque<OutgoingDatagram>,
     /// The streams this transport receives: receiver id by mid and by SSRC.
-    receiver_mids: HashMap<String, String>,
-    receiver_ssrcs: HashMap<u32, String>,
-    /// RTP that arrived since the last [`Self::take_rtp`], with its receiver.
-    received: Vec<(String, RtpPacket)>,
+    /// (Receiver ids are shared, not copied, per packet.)
+    receiver_mids: HashMap<String, Rc<str>>,
+    receiver_ssrcs: HashMap<u32, Rc<str>>,
+    /// RTP that arrived since the last [`Self::drain_rtp`], with its receiver.
+    received: Vec<(Rc<str>, RtpPacket)>,
     /// The mids of the streams this transport sends.
     sender_mids: Vec<String>,
     keyframe_requests: Vec<String>,
@@ -548,9 +550,10 @@ impl Transport {
             Ok(())
         })
         .map_err(WorkerError::internal)?;
-        self.receiver_mids.insert(mid.clone(), receiver_id.to_owned());
+        let shared_id: Rc<str> = Rc::from(receiver_id);
+        self.receiver_mids.insert(mid.clone(), shared_id.clone());
         for ssrc in parameters.encodings.iter().flat_map(|e| e.ssrc.into_iter().chain(e.rtx_ssrc)) {
-            self.receiver_ssrcs.insert(ssrc, receiver_id.to_owned());
+            self.receiver_ssrcs.insert(ssrc, shared_id.clone());
         }
         self.drain(now);
         let readable = self.readable_extensions(kind, &parameters.normalised["headerExtensions"]);
@@ -593,8 +596,8 @@ impl Transport {
 
     /// Stops receiving the stream of `receiver_id`.
     pub fn remove_receiver(&mut self, receiver_id: &str, now: Instant) {
-        let mids: Vec<String> = self.receiver_mids.iter().filter(|(_, id)| *id == receiver_id).map(|(mid, _)| mid.clone()).collect();
-        let ssrcs: Vec<u32> = self.receiver_ssrcs.iter().filter(|(_, id)| *id == receiver_id).map(|(ssrc, _)| *ssrc).collect();
+        let mids: Vec<String> = self.receiver_mids.iter().filter(|(_, id)| &***id == receiver_id).map(|(mid, _)| mid.clone()).collect();
+        let ssrcs: Vec<u32> = self.receiver_ssrcs.iter().filter(|(_, id)| &***id == receiver_id).map(|(ssrc, _)| *ssrc).collect();
         let _ = self.with_rtc(now, |rtc| {
             let mut api = rtc.direct_api();
             for ssrc in &ssrcs {
@@ -606,9 +609,9 @@ impl Transport {
             Ok(())
         });
         self.ingress_counters.retain(|(mid, _), _| !mids.contains(mid));
-        self.receiver_mids.retain(|_, id| id != receiver_id);
-        self.receiver_ssrcs.retain(|_, id| id != receiver_id);
-        self.received.retain(|(id, _)| id != receiver_id);
+        self.receiver_mids.retain(|_, id| &**id != receiver_id);
+        self.receiver_ssrcs.retain(|_, id| &**id != receiver_id);
+        self.received.retain(|(id, _)| &**id != receiver_id);
         self.drain(now);
     }
 
@@ -700,9 +703,11 @@ impl Transport {
         std::mem::take(&mut self.keyframe_requests)
     }
 
-    /// The RTP received since the last call, each with its receiver's id.
-    pub fn take_rtp(&mut self) -> Vec<(String, RtpPacket)> {
-        std::mem::take(&mut self.received)
+    /// Moves the RTP received since the last call, each with its receiver's
+    /// id, to the end of `into` (both keep their capacity: no allocation
+    /// per packet once warm).
+    pub fn drain_rtp(&mut self, into: &mut Vec<(Rc<str>, RtpPacket)>) {
+        into.append(&mut self.received);
     }
 
     /// Caps what the peer's publishers send: a REMB with `bitrate` goes to

@@ -6,11 +6,13 @@
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
+use std::rc::Rc;
 use std::time::Instant;
 
 use serde_json::{json, Value};
 use str0m::config::DtlsCert;
 use str0m::net::Protocol;
+use str0m::rtp::RtpPacket;
 
 use crate::channel::message::{
     PeerCreate, PeerRef, PeerSetCapabilities, RoomCreate, RoomRef, RtpReceiverReceive, RtpReceiverRef, RtpSenderCreate,
@@ -79,6 +81,9 @@ pub struct Worker {
     deadlines: HashMap<TransportKey, Instant>,
     timers: BTreeSet<(Instant, TransportKey)>,
     outgoing: VecDeque<(TransportKey, OutgoingDatagram)>,
+    /// Buffers reused by every `collect` (no allocation per packet once warm).
+    rtp_buffer: Vec<(Rc<str>, RtpPacket)>,
+    pending_buffer: Vec<TransportKey>,
     notifications: Vec<Notification>,
     started_at: Instant,
 }
@@ -104,6 +109,8 @@ impl Worker {
             deadlines: HashMap::new(),
             timers: BTreeSet::new(),
             outgoing: VecDeque::new(),
+            rtp_buffer: Vec::new(),
+            pending_buffer: Vec::new(),
             notifications: Vec::new(),
             started_at: now,
         }
@@ -646,23 +653,26 @@ impl Worker {
     /// Moves what transport `key` produced into the worker's queues and
     /// re-arms its timer.
     fn collect(&mut self, key: TransportKey, now: Instant) {
-        let mut pending = vec![key];
+        let mut pending = std::mem::take(&mut self.pending_buffer);
+        pending.push(key);
         while let Some(key) = pending.pop() {
             self.forward_from(key, now, &mut pending);
             self.collect_one(key, now);
         }
+        self.pending_buffer = pending;
     }
 
     /// Forwards what transport `key` received to the senders of each
     /// receiver; the transports written to are added to `pending`.
     fn forward_from(&mut self, key: TransportKey, now: Instant, pending: &mut Vec<TransportKey>) {
         let Some(transport) = self.transports.get_mut(&key) else { return };
-        let received = transport.take_rtp();
-        let mut keyframe_mids = transport.take_keyframe_requests();
-        let transport_id = transport.id.clone();
+        let mut received = std::mem::take(&mut self.rtp_buffer);
+        transport.drain_rtp(&mut received);
+        let keyframe_mids = transport.take_keyframe_requests();
+        let transport_id = if keyframe_mids.is_empty() { String::new() } else { transport.id.clone() };
         let mut switched_sources = Vec::new();
-        for (receiver_id, packet) in received {
-            let Some(receiver) = self.receivers.get_mut(&receiver_id) else { continue };
+        for (receiver_id, packet) in received.drain(..) {
+            let Some(receiver) = self.receivers.get_mut(&*receiver_id) else { continue };
             let incoming = IncomingRtp {
                 ssrc: *packet.header.ssrc,
                 sequence_number: *packet.seq_no,
@@ -673,7 +683,7 @@ impl Worker {
             };
             receiver.record(&incoming, *packet.header.payload_type);
             let readable = receiver.readable;
-            let Some(sender_ids) = self.routes.get(&receiver_id) else { continue };
+            let Some(sender_ids) = self.routes.get(&*receiver_id) else { continue };
             for sender_id in sender_ids {
                 let Some(sender) = self.senders.get_mut(sender_id).filter(|sender| !sender.paused) else { continue };
                 let Some(target_key) = sender.transport_id.as_ref().and_then(|id| self.transport_keys.get(id)).copied() else { continue };
@@ -690,12 +700,13 @@ impl Worker {
                 }
             }
         }
+        self.rtp_buffer = received;
         // A sender that took another source decodes it from a keyframe.
         for receiver_id in switched_sources {
             self.request_keyframe(&receiver_id, now, true);
         }
         // A subscriber's PLI/FIR goes to the publisher of that stream.
-        for mid in keyframe_mids.drain(..) {
+        for mid in keyframe_mids {
             let receiver_id = self
                 .senders
                 .values()
@@ -713,11 +724,10 @@ impl Worker {
         while let Some(datagram) = transport.poll_datagram() {
             self.outgoing.push_back((key, datagram));
         }
-        let target = transport.id.clone();
         for notification in transport.take_notifications() {
             self.notifications.push(Notification {
                 event: notification.event,
-                target_id: Some(target.clone()),
+                target_id: Some(transport.id.clone()),
                 data: notification.data,
             });
         }
