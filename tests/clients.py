@@ -173,12 +173,15 @@ class StunOverTcp:
 class Subscriber:
     """A pymediasoup client that consumes every stream the server offers its peer."""
 
-    def __init__(self, room: mediasoup.Room, peer: mediasoup.Peer) -> None:
+    def __init__(self, room: mediasoup.Room, peer: mediasoup.Peer, relay: LossyRelay | None = None) -> None:
         self.client = MediasoupClient(room, peer)
         self.peer = peer
+        self.relay = relay
         self.transport: mediasoup.Transport | None = None
         self.receive_transport: Any = None
         self.frames: dict[str, int] = {}
+        # The RTP timestamp (pts) of each decoded frame, per kind.
+        self.timestamps: dict[str, list[int]] = {}
         self.consumers: dict[str, Any] = {}
         self._tasks: list[asyncio.Task[Any]] = []
         self._consuming: asyncio.Lock = asyncio.Lock()
@@ -189,6 +192,9 @@ class Subscriber:
         await self.client.load()
         await self.peer.setCapabilities(self.client.device.rtpCapabilities.model_dump(exclude_none=True))
         self.transport = await self.peer.createTransport()
+        if self.relay is not None:
+            await self.relay.start(self.transport)
+            self.client.candidates = self.relay.rewrite
         self.receive_transport = self.client._client_transport(self.transport, "recv")
         self.peer.on("newrtpsender", self._on_sender)
         for sender in self.peer.rtpSenders:
@@ -209,12 +215,14 @@ class Subscriber:
             )
         self.consumers[sender.kind] = consumer
         self.frames[sender.kind] = 0
+        timestamps = self.timestamps.setdefault(sender.kind, [])
         while True:
             try:
-                await consumer.track.recv()
+                frame = await consumer.track.recv()
             except Exception:
                 return
             self.frames[sender.kind] += 1
+            timestamps.append(frame.pts)
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -224,11 +232,13 @@ class Subscriber:
 
 class LossyRelay:
     """A UDP relay between a client and a server candidate that drops a
-    share of the RTP packets going to the server (never STUN, DTLS or RTCP).
-    The client is given the relay's address instead of the candidate's."""
+    share of the RTP packets going one way (never STUN, DTLS or RTCP):
+    to the server (`toward='server'`) or to the client. The client is given
+    the relay's address instead of the candidate's."""
 
-    def __init__(self, loss: float, seed: int = 5) -> None:
+    def __init__(self, loss: float, toward: str = "server", seed: int = 5) -> None:
         self.loss = loss
+        self.toward = toward
         self.random = random.Random(seed)
         self.rtp_forwarded = 0
         self.rtp_dropped = 0
@@ -247,21 +257,25 @@ class LossyRelay:
         class FromClient(asyncio.DatagramProtocol):
             def datagram_received(self, data: bytes, address: Any) -> None:
                 relay.client_address = address
-                if relay._is_rtp(data):
-                    if relay.random.random() < relay.loss:
-                        relay.rtp_dropped += 1
-                        return
-                    relay.rtp_forwarded += 1
-                if relay.facing_server is not None:
+                if relay.facing_server is not None and relay._passes(data, "server"):
                     relay.facing_server.sendto(data, relay.server_address)
 
         class FromServer(asyncio.DatagramProtocol):
             def datagram_received(self, data: bytes, address: Any) -> None:
-                if relay.facing_client is not None and relay.client_address is not None:
+                if relay.facing_client is not None and relay.client_address is not None and relay._passes(data, "client"):
                     relay.facing_client.sendto(data, relay.client_address)
 
         self.facing_client, _ = await loop.create_datagram_endpoint(FromClient, local_addr=("127.0.0.1", 0))
         self.facing_server, _ = await loop.create_datagram_endpoint(FromServer, local_addr=("127.0.0.1", 0))
+
+    def _passes(self, data: bytes, toward: str) -> bool:
+        if toward != self.toward or not self._is_rtp(data):
+            return True
+        if self.random.random() < self.loss:
+            self.rtp_dropped += 1
+            return False
+        self.rtp_forwarded += 1
+        return True
 
     @staticmethod
     def _is_rtp(data: bytes) -> bool:

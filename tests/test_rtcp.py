@@ -43,13 +43,14 @@ class Call:
         return next(p for p in self.publisher.producers if p.kind == kind)
 
 
+
 @asynccontextmanager
-async def call(server: mediasoup.Server, relay: LossyRelay | None = None) -> AsyncIterator[Call]:
+async def call(server: mediasoup.Server, relay: LossyRelay | None = None, subscriber_relay: LossyRelay | None = None) -> AsyncIterator[Call]:
     from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
     room = await server.Room()
     alice, bob = await room.Peer("alice"), await room.Peer("bob")
-    subscriber = Subscriber(room, bob)
+    subscriber = Subscriber(room, bob, subscriber_relay)
     publisher = MediasoupClient(room, alice)
     try:
         await subscriber.start()
@@ -64,8 +65,9 @@ async def call(server: mediasoup.Server, relay: LossyRelay | None = None) -> Asy
     finally:
         await publisher.close()
         await subscriber.close()
-        if relay is not None:
-            relay.close()
+        for each in (relay, subscriber_relay):
+            if each is not None:
+                each.close()
         room.close()
 
 
@@ -231,23 +233,48 @@ async def test_set_max_bitrate_reaches_the_publisher_s_encoder(server: mediasoup
         await _until(lambda: encoder().target_bitrate == 400_000, 5, lambda: encoder().target_bitrate)
 
 
-async def _frames_in(c: Call, seconds: float) -> int:
-    start = c.subscriber.frames["video"]
+async def _delivery(c: Call, seconds: float) -> float:
+    """The share of alice's video frames bob decoded over `seconds`: frames
+    are 3000 ticks apart (30 fps at 90 kHz), so the RTP timestamps decoded
+    tell which ones never came (a late frame is not a lost one)."""
+    decoded = c.subscriber.timestamps["video"]
+    start = len(decoded)
     await asyncio.sleep(seconds)
-    return c.subscriber.frames["video"] - start
+    window = decoded[start:]
+    first = window[0]
+    offsets = {(pts - first) % 2**32 for pts in window}
+    offsets = {offset - 2**32 if offset >= 2**31 else offset for offset in offsets}
+    expected = (max(offsets) - min(offsets)) // 3000 + 1
+    assert expected > 100, (expected, seconds)
+    return len(offsets) / expected
 
 
 async def test_nack_and_rtx_recover_the_publisher_s_lost_packets(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> None:
     use_loopback_only(monkeypatch)
     async with call(server, LossyRelay(loss=0.0)) as c:
-        lossless = await _frames_in(c, 5)
+        lossless = await _delivery(c, 5)
     relay = LossyRelay(loss=0.05)
     async with call(server, relay) as c:
-        lossy = await _frames_in(c, 5)
+        lossy = await _delivery(c, 5)
         inbound = (await c.receivers["video"].getStats())[0]
     dropped = relay.rtp_dropped / max(1, relay.rtp_dropped + relay.rtp_forwarded)
     assert 0.03 < dropped < 0.07, dropped
     # The worker asked alice again for what was lost, and got it (as RTX).
     assert inbound["nackCount"] > 0
     assert inbound["packetsLost"] <= inbound["packetsReceived"] // 100, inbound
+    assert lossy >= 0.95 * lossless, (lossy, lossless)
+
+
+async def test_a_subscriber_s_nacks_are_answered_from_the_retransmission_buffer(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    use_loopback_only(monkeypatch)
+    async with call(server, subscriber_relay=LossyRelay(loss=0.0, toward="client")) as c:
+        lossless = await _delivery(c, 5)
+    relay = LossyRelay(loss=0.05, toward="client")
+    async with call(server, subscriber_relay=relay) as c:
+        lossy = await _delivery(c, 5)
+        await asyncio.sleep(1.1)  # the worker's next stats interval
+        outbound = (await c.sender("video").getStats())[0]
+    assert relay.rtp_dropped > 10
+    # bob asked for what the relay dropped; the worker resent it as RTX.
+    assert outbound["nackCount"] > 0, outbound
     assert lossy >= 0.95 * lossless, (lossy, lossless)
