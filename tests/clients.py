@@ -180,6 +180,8 @@ class Subscriber:
         self.transport: mediasoup.Transport | None = None
         self.receive_transport: Any = None
         self.frames: dict[str, int] = {}
+        # Frames decoded per (publishing peer's name, kind).
+        self.frames_from: dict[tuple[str, str], int] = {}
         # The RTP timestamp (pts) of each decoded frame, per kind.
         self.timestamps: dict[str, list[int]] = {}
         self.consumers: dict[str, Any] = {}
@@ -215,6 +217,7 @@ class Subscriber:
             )
         self.consumers[sender.kind] = consumer
         self.frames[sender.kind] = 0
+        self.frames_from[sender.associatedRtpReceiver.peer.name, sender.kind] = 0
         timestamps = self.timestamps.setdefault(sender.kind, [])
         while True:
             try:
@@ -222,6 +225,7 @@ class Subscriber:
             except Exception:
                 return
             self.frames[sender.kind] += 1
+            self.frames_from[sender.associatedRtpReceiver.peer.name, sender.kind] += 1
             timestamps.append(frame.pts)
 
     async def close(self) -> None:

@@ -83,3 +83,43 @@ async def test_a_publisher_s_audio_and_video_are_decoded_by_two_subscribers(serv
         await bob_client.close()
         if carol_client is not None:
             await carol_client.close()
+
+
+async def test_a_three_party_call_where_everyone_publishes_and_receives(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
+
+    use_loopback_only(monkeypatch)
+    room = await server.Room()
+    names = ["alice", "bob", "carol"]
+    peers = {name: await room.Peer(name) for name in names}
+    subscribers = {name: Subscriber(room, peer) for name, peer in peers.items()}
+    publishers = {name: MediasoupClient(room, peer) for name, peer in peers.items()}
+    try:
+        for name in names:
+            await subscribers[name].start()
+            await publishers[name].load()
+            await publishers[name].publish(await peers[name].createTransport(), [AudioStreamTrack(), VideoStreamTrack()])
+
+        def everyone_decodes() -> bool:
+            return all(
+                subscribers[name].frames_from.get((other, "audio"), 0) >= 50 and subscribers[name].frames_from.get((other, "video"), 0) >= 20
+                for name in names
+                for other in names
+                if other != name
+            )
+
+        await _until(everyone_decodes, 30, lambda: {name: subscribers[name].frames_from for name in names})
+        for name in names:
+            # Two streams of each other peer; none of its own.
+            assert sorted((s.associatedRtpReceiver.peer.name, s.kind) for s in peers[name].rtpSenders) == sorted(
+                (other, kind) for other in names if other != name for kind in ("audio", "video")
+            )
+            assert {name_ for name_, _ in subscribers[name].frames_from} == set(names) - {name}
+        # mids are unique per subscriber.
+        for peer in peers.values():
+            mids = [s.rtpParameters["mid"] for s in peer.rtpSenders]
+            assert len(set(mids)) == len(mids) == 4
+    finally:
+        for name in names:
+            await publishers[name].close()
+            await subscribers[name].close()
