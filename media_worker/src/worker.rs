@@ -753,3 +753,7 @@ fn unknown(kind: &str, id: &str) -> WorkerError {
 #[cfg(test)]
 #[path = "worker_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "router_tests.rs"]
+mod router_tests;

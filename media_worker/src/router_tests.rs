@@ -1,0 +1,345 @@
+//! The router end to end without a socket or a clock: a publishing and a
+//! subscribing str0m client connected to the worker through memory, with
+//! fake time, loss, reordering, and sequence numbers and timestamps that
+//! wrap around.
+
+use super::tests::{ready_worker, FakeNetwork};
+use super::*;
+use crate::crypto::{fingerprint, sdp_form};
+use serde_json::json;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+use str0m::format::{Codec, CodecConfig, FormatParams};
+use str0m::media::{Frequency, KeyframeRequestKind, MediaKind as Str0mKind, Mid, Pt};
+use str0m::net::Receive;
+use str0m::rtp::{RtpWrite, SeqNo, Ssrc};
+use str0m::{Candidate, Event, IceCreds, Input, Output, Rtc, RtcConfig};
+
+const PUBLISHER_SSRC: u32 = 1111;
+const PUBLISHER_RTX_SSRC: u32 = 2222;
+
+struct Client {
+    rtc: Rtc,
+    address: SocketAddr,
+    server: SocketAddr,
+    key: TransportKey,
+    events: Vec<Event>,
+}
+
+/// Which way a datagram goes, for the loss and reordering rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Leg {
+    ToWorker,
+    ToClient,
+}
+
+/// The RTP SSRC of an (S)RTP datagram; None for STUN, DTLS and RTCP.
+fn rtp_ssrc(datagram: &[u8]) -> Option<u32> {
+    let is_rtp = datagram.len() > 12 && (128..192).contains(&datagram[0]) && !(200..208).contains(&datagram[1]);
+    is_rtp.then(|| u32::from_be_bytes([datagram[8], datagram[9], datagram[10], datagram[11]]))
+}
+
+type DropRule = Box<dyn FnMut(usize, Leg, &[u8]) -> bool>;
+
+struct Router {
+    worker: Worker,
+    network: FakeNetwork,
+    now: Instant,
+    clients: Vec<Client>,
+    /// Decides whether a datagram of client `index` on a leg is lost.
+    lose: DropRule,
+    /// A datagram held back to arrive after the next one, or 30 ms later
+    /// (reordering).
+    held: Option<(usize, Vec<u8>, Instant)>,
+}
+
+impl Router {
+    fn new() -> Self {
+        let (worker, network, now) = ready_worker();
+        let mut router = Self { worker, network, now, clients: Vec::new(), lose: Box::new(|_, _, _| false), held: None };
+        router.request("room.create", json!({"roomId": "room", "mediaCodecs": null, "forceUniquePayloadTypes": false})).unwrap();
+        router
+    }
+
+    fn request(&mut self, method: &str, data: Value) -> Result<Value, WorkerError> {
+        let request: Request = serde_json::from_value(json!({"method": method, "data": data})).unwrap();
+        self.worker.handle_request(request, self.now, &mut self.network)
+    }
+
+    /// A peer with a transport, and a str0m client connected to it (ICE and
+    /// DTLS) with `codecs`. Answers the client's index.
+    fn connect(&mut self, peer_id: &str, capabilities: Option<Value>, codecs: CodecConfig) -> usize {
+        self.request("room.createPeer", json!({"roomId": "room", "peerId": peer_id, "name": peer_id})).unwrap();
+        if let Some(capabilities) = capabilities {
+            self.request("peer.setCapabilities", json!({"peerId": peer_id, "rtpCapabilities": capabilities})).unwrap();
+        }
+        let transport_id = format!("{peer_id}-transport");
+        let local = self
+            .request(
+                "peer.createTransport",
+                json!({"peerId": peer_id, "transportId": transport_id, "udp": true, "tcp": false,
+                       "preferIPv4": false, "preferIPv6": false, "preferUdp": false, "preferTcp": false, "enableSctp": false}),
+            )
+            .unwrap();
+        let key = self.worker.transport_key(&transport_id).unwrap();
+        let server = self.network.open[&key].iter().find(|s| s.protocol == Protocol::Udp).unwrap().address;
+        let address = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 50000 + self.clients.len() as u16);
+        let key_pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let certificate = rcgen::CertificateParams::new(vec!["client".into()]).unwrap().self_signed(&key_pair).unwrap();
+        let der = certificate.der().to_vec();
+        let mut config = RtcConfig::new()
+            .set_rtp_mode(true)
+            .set_dtls_cert(DtlsCert { certificate: der.clone(), private_key: key_pair.serialize_der() });
+        *config.codec_config() = codecs;
+        let mut rtc = config.build(self.now);
+        rtc.add_local_candidate(Candidate::host(address, Protocol::Udp).unwrap());
+        rtc.add_remote_candidate(Candidate::host(server, Protocol::Udp).unwrap());
+        let sha256 = local["dtlsLocalParameters"]["fingerprints"][0]["value"].as_str().unwrap().to_owned();
+        let mut api = rtc.direct_api();
+        api.set_ice_controlling(true);
+        api.set_remote_ice_credentials(IceCreds {
+            ufrag: local["iceLocalParameters"]["usernameFragment"].as_str().unwrap().into(),
+            pass: local["iceLocalParameters"]["password"].as_str().unwrap().into(),
+        });
+        api.set_remote_fingerprint(format!("sha-256 {sha256}").parse().unwrap());
+        api.start_dtls(false).unwrap();
+        let digest = fingerprint(&der, "sha-256").unwrap();
+        let dtls = json!({"role": "server", "fingerprints": [{"algorithm": "sha-256", "value": sdp_form(&digest)}]});
+        self.request("transport.setRemoteDtlsParameters", json!({"transportId": transport_id, "dtlsParameters": dtls})).unwrap();
+        self.clients.push(Client { rtc, address, server, key, events: Vec::new() });
+        self.clients.len() - 1
+    }
+
+    fn deliver_to_worker(&mut self, index: usize, datagram: Vec<u8>) {
+        let (key, source, local) = (self.clients[index].key, self.clients[index].address, self.clients[index].server);
+        self.worker.handle_datagram(key, self.now, Protocol::Udp, source, local, &datagram);
+    }
+
+    /// Polls client `index` until its next timeout (str0m's rule: drain
+    /// after every input): its datagrams go to the worker, through the loss
+    /// and reordering rules. Answers the timeout.
+    fn poll_client(&mut self, index: usize) -> Instant {
+        loop {
+            match self.clients[index].rtc.poll_output().unwrap() {
+                Output::Transmit(transmit) => {
+                    let datagram: Vec<u8> = transmit.contents.into();
+                    if (self.lose)(index, Leg::ToWorker, &datagram) {
+                        continue;
+                    }
+                    // Reordering: a held datagram arrives after the next one.
+                    if let Some((held_index, held, _)) = self.held.take() {
+                        self.deliver_to_worker(index, datagram);
+                        self.deliver_to_worker(held_index, held);
+                    } else if rtp_ssrc(&datagram) == Some(PUBLISHER_SSRC) && datagram[3].is_multiple_of(17) {
+                        self.held = Some((index, datagram, self.now));
+                    } else {
+                        self.deliver_to_worker(index, datagram);
+                    }
+                }
+                Output::Timeout(due) => return due,
+                Output::Event(event) => self.clients[index].events.push(event),
+            }
+        }
+    }
+
+    /// Moves datagrams both ways and advances fake time for `duration`.
+    fn run(&mut self, duration: Duration) {
+        let end = self.now + duration;
+        loop {
+            let mut next = end.min(self.now + Duration::from_millis(10));
+            for index in 0..self.clients.len() {
+                next = next.min(self.poll_client(index));
+            }
+            if let Some((index, held, _)) = self.held.take_if(|(_, _, at)| self.now >= *at + Duration::from_millis(30)) {
+                self.deliver_to_worker(index, held);
+            }
+            while let Some((key, datagram)) = self.worker.poll_datagram() {
+                let Some(index) = self.clients.iter().position(|client| client.key == key) else { continue };
+                if (self.lose)(index, Leg::ToClient, &datagram.contents) {
+                    continue;
+                }
+                let client = &mut self.clients[index];
+                let receive = Receive::new(Protocol::Udp, client.server, client.address, &datagram.contents).unwrap();
+                client.rtc.handle_input(Input::Receive(self.now, receive)).unwrap();
+                next = next.min(self.poll_client(index));
+            }
+            if self.now >= end {
+                break;
+            }
+            if let Some(due) = self.worker.next_timeout() {
+                next = next.min(due);
+            }
+            self.now = next.max(self.now + Duration::from_millis(1)).min(end);
+            for client in &mut self.clients {
+                client.rtc.handle_input(Input::Timeout(self.now)).unwrap();
+            }
+            self.worker.handle_timeout(self.now);
+        }
+    }
+
+    fn events(&mut self, index: usize) -> Vec<Event> {
+        std::mem::take(&mut self.clients[index].events)
+    }
+}
+
+fn vp8(payload_type: u8, rtx: u8) -> CodecConfig {
+    let mut codecs = CodecConfig::empty();
+    codecs.add_config(Pt::from(payload_type), Some(Pt::from(rtx)), Codec::Vp8, Frequency::NINETY_KHZ, None, FormatParams::default());
+    codecs
+}
+
+/// alice publishes VP8 (her payload types 96/97); bob subscribes (the
+/// room's, 101/102). Answers the router and bob's sender parameters.
+fn call() -> (Router, Value) {
+    let mut router = Router::new();
+    let alice = router.connect("alice", None, vp8(96, 97));
+    let room_codecs = json!({"codecs": [
+        {"kind": "video", "mimeType": "video/VP8", "clockRate": 90000, "preferredPayloadType": 101},
+        {"kind": "video", "mimeType": "video/rtx", "clockRate": 90000, "preferredPayloadType": 102, "parameters": {"apt": 101}},
+    ]});
+    let bob = router.connect("bob", Some(room_codecs), vp8(101, 102));
+    router.run(Duration::from_secs(2));
+    for index in [alice, bob] {
+        assert!(router.clients[index].events.iter().any(|event| matches!(event, Event::Connected)), "client {index} connected");
+    }
+    let mid = Mid::from("0");
+    let mut api = router.clients[alice].rtc.direct_api();
+    api.declare_media(mid, Str0mKind::Video);
+    api.declare_stream_tx(Ssrc::from(PUBLISHER_SSRC), Some(Ssrc::from(PUBLISHER_RTX_SSRC)), mid, None);
+    let parameters = json!({
+        "mid": "0",
+        "codecs": [{"mimeType": "video/VP8", "payloadType": 96, "clockRate": 90000},
+                   {"mimeType": "video/rtx", "payloadType": 97, "clockRate": 90000, "parameters": {"apt": 96}}],
+        "encodings": [{"ssrc": PUBLISHER_SSRC, "rtx": {"ssrc": PUBLISHER_RTX_SSRC}}],
+        "rtcp": {"cname": "alice"},
+    });
+    router
+        .request("rtpReceiver.receive", json!({"receiverId": "video", "transportId": "alice-transport", "kind": "video", "rtpParameters": parameters}))
+        .unwrap();
+    let consumer = router.request("rtpSender.create", json!({"senderId": "to-bob", "peerId": "bob", "receiverId": "video"})).unwrap();
+    let ssrc = consumer["encodings"][0]["ssrc"].as_u64().unwrap() as u32;
+    let rtx = consumer["encodings"][0]["rtx"]["ssrc"].as_u64().unwrap() as u32;
+    let mid = Mid::from(consumer["mid"].as_str().unwrap());
+    let mut api = router.clients[bob].rtc.direct_api();
+    api.declare_media(mid, Str0mKind::Video);
+    api.expect_stream_rx(Ssrc::from(ssrc), Some(Ssrc::from(rtx)), mid, None);
+    router.request("rtpSender.setTransport", json!({"senderId": "to-bob", "transportId": "bob-transport"})).unwrap();
+    router.run(Duration::from_millis(100));
+    (router, consumer)
+}
+
+/// alice sends `count` packets, 100 per second, three per 30 fps frame,
+/// from sequence number `first` and timestamp `first_timestamp`; each
+/// payload names its index.
+fn publish(router: &mut Router, count: u16, first: u64, first_timestamp: u32) {
+    for index in 0..count {
+        let timestamp = first_timestamp.wrapping_add(u32::from(index / 3) * 3000);
+        let now = router.now;
+        let payload: Vec<u8> = index.to_be_bytes().iter().copied().chain(std::iter::repeat_n(7u8, 500)).collect();
+        let mut api = router.clients[0].rtc.direct_api();
+        let stream = api.stream_tx(&Ssrc::from(PUBLISHER_SSRC)).unwrap();
+        let write = RtpWrite::new(Pt::from(96), SeqNo::from(first + u64::from(index)), timestamp, now, std::sync::Arc::<[u8]>::from(payload))
+            .marker(index % 3 == 2)
+            .nackable(true);
+        stream.write_rtp(write);
+        router.run(Duration::from_millis(10));
+    }
+}
+
+/// What bob's client received on `ssrcs` (a stream and its RTX): (sequence
+/// number, timestamp, index in the payload, payload type).
+fn received(events: &[Event], ssrcs: [u32; 2]) -> Vec<(u64, u32, u16, u8)> {
+    events
+        .iter()
+        .filter_map(|event| match event {
+            Event::RtpPacket(packet) if ssrcs.contains(&*packet.header.ssrc) => Some((
+                *packet.seq_no,
+                packet.header.timestamp,
+                u16::from_be_bytes([packet.payload[0], packet.payload[1]]),
+                *packet.header.payload_type,
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn packets_are_rewritten_in_order_across_the_wrap_around_with_reordering_and_loss_recovered_both_ways() {
+    let (mut router, consumer) = call();
+    let ssrc = consumer["encodings"][0]["ssrc"].as_u64().unwrap() as u32;
+    let rtx = consumer["encodings"][0]["rtx"]["ssrc"].as_u64().unwrap() as u32;
+    // One RTP packet in 20 lost on each leg (not among the first or last
+    // ten, whose loss no later packet reveals; never a retransmission):
+    // NACK upstream recovers the first leg, RTX from the worker's buffer the
+    // second (str0m unwraps it to the stream's SSRC).
+    let mut seen = [0u32; 2];
+    router.lose = Box::new(move |_, leg, datagram| {
+        let Some(packet_ssrc) = rtp_ssrc(datagram) else { return false };
+        let (counter, original) = match leg {
+            Leg::ToWorker => (&mut seen[0], PUBLISHER_SSRC),
+            Leg::ToClient => (&mut seen[1], ssrc),
+        };
+        if packet_ssrc != original {
+            return false;
+        }
+        *counter += 1;
+        (10..590).contains(counter) && *counter % 20 == 0
+    });
+    // Sequence numbers cross 65535 → 0 and timestamps cross 2^32 on the way.
+    publish(&mut router, 600, 65_200, u32::MAX - 30_000);
+    router.run(Duration::from_secs(1));
+    let events = router.events(1);
+    let mut packets = received(&events, [ssrc, rtx]);
+    assert!(packets.iter().all(|(_, _, _, pt)| *pt == 101), "the room's payload type (RTX unwrapped)");
+    packets.sort();
+    let indexes: Vec<u16> = packets.iter().map(|(_, _, index, _)| *index).collect();
+    let missing: Vec<u16> = (0..600).filter(|index| !indexes.contains(index)).collect();
+    assert!(missing.is_empty(), "missing at bob: {missing:?}");
+    assert_eq!(indexes, (0..600).collect::<Vec<u16>>(), "every packet, once, in order of the rewritten numbers");
+    for (sequence_number, timestamp, index, _) in &packets {
+        // The rewritten numbers start at 1 and keep the publisher's order.
+        assert_eq!(*sequence_number, 1 + u64::from(*index) + bob_first_offset(&packets));
+        assert_eq!(*timestamp, (u32::MAX - 30_000).wrapping_add(u32::from(index / 3) * 3000), "timestamps pass through the wrap");
+    }
+    // The losses were real, and recovered as the statistics tell.
+    let inbound = router.request("rtpReceiver.getStats", json!({"receiverId": "video"})).unwrap();
+    assert_eq!(inbound[0]["packetsReceived"], json!(600));
+    assert_eq!(inbound[0]["packetsLost"], json!(0));
+    assert!(inbound[0]["nackCount"].as_u64().unwrap() > 0, "{inbound}");
+    let outbound = router.request("rtpSender.getStats", json!({"senderId": "to-bob"})).unwrap();
+    assert_eq!(outbound[0]["packetsSent"], json!(600));
+    assert!(outbound[0]["nackCount"].as_u64().unwrap() > 0, "{outbound}");
+}
+
+/// The offset between the first rewritten number (str0m's extended form on
+/// bob's side) and 1: bob's str0m extends from the first number it saw.
+fn bob_first_offset(packets: &[(u64, u32, u16, u8)]) -> u64 {
+    packets[0].0 - 1 - u64::from(packets[0].2)
+}
+
+#[test]
+fn a_subscriber_s_keyframe_requests_reach_the_publisher_at_most_every_500_ms() {
+    let (mut router, consumer) = call();
+    let ssrc = Ssrc::from(consumer["encodings"][0]["ssrc"].as_u64().unwrap() as u32);
+    publish(&mut router, 30, 1, 0);
+    let requests = |events: &[Event]| events.iter().filter(|event| matches!(event, Event::KeyframeRequest(_))).count();
+    // bob's sender started with a keyframe request.
+    assert_eq!(requests(&router.events(0)), 1);
+    // bob asks every 100 ms for 2 s: 20 requests, 4 or 5 reach alice.
+    for _ in 0..20 {
+        router.clients[1].rtc.direct_api().stream_rx(&ssrc).unwrap().request_keyframe(KeyframeRequestKind::Pli);
+        router.run(Duration::from_millis(100));
+    }
+    let relayed = requests(&router.events(0));
+    assert!((4..=5).contains(&relayed), "{relayed}");
+    // A FIR counts as well; a pause in bob's requests lets the next one through at once.
+    router.run(Duration::from_millis(600));
+    router.clients[1].rtc.direct_api().stream_rx(&ssrc).unwrap().request_keyframe(KeyframeRequestKind::Fir);
+    router.run(Duration::from_millis(50));
+    assert_eq!(requests(&router.events(0)), 1);
+    let outbound = router.request("rtpSender.getStats", json!({"senderId": "to-bob"})).unwrap();
+    router.run(Duration::from_millis(1100));
+    let later = router.request("rtpSender.getStats", json!({"senderId": "to-bob"})).unwrap();
+    assert!(later[0]["pliCount"].as_u64().unwrap() >= 20, "{outbound} {later}");
+    assert_eq!(later[0]["firCount"], json!(1));
+}
