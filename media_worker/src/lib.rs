@@ -6,6 +6,7 @@
 //! fed Channel requests and times; [`run`] is the thin shell that owns the
 //! Channel socket (and, as transports arrive, the media sockets and timers).
 
+pub mod batch;
 pub mod channel;
 pub mod codec_table;
 pub mod crypto;

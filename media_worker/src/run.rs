@@ -140,6 +140,7 @@ fn serve(stream: std::os::unix::net::UnixStream) -> i32 {
         while let Some((key, datagram)) = worker.poll_datagram() {
             sockets.send(key, datagram);
         }
+        sockets.flush();
         for notification in worker.take_notifications() {
             push_message(&mut outgoing, &WorkerMessage::Notification(notification));
         }

@@ -1,17 +1,21 @@
 //! The worker's media sockets, on mio: ports from the worker's sub-range,
 //! UDP sockets, passive TCP listeners and their connections with RFC 4571
 //! framing (a 2-byte length before each packet). It implements
-//! [`Network`] for the worker and turns readiness into datagrams.
+//! [`Network`] for the worker and turns readiness into datagrams. UDP is
+//! read and written in batches ([`crate::batch`]): what one loop turn
+//! produced for a socket leaves in one system call.
 
 use std::collections::{HashMap, HashSet};
 use std::io::{ErrorKind, Read, Write};
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::time::Instant;
 
 use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::{Interest, Registry, Token};
 use str0m::net::Protocol;
 
+use crate::batch::{self, RecvBatch, BATCH};
 use crate::channel::{encode_rfc4571, Decoded, FrameDecoder};
 use crate::error::WorkerError;
 use crate::transport::{BoundSocket, OutgoingDatagram};
@@ -49,7 +53,12 @@ pub struct Sockets {
     next_token: usize,
     /// Where the search for a free port starts next, so ports rotate.
     port_cursor: u32,
+    /// TCP reads.
     buffer: Vec<u8>,
+    udp_batch: RecvBatch,
+    /// UDP datagrams to send at the end of the loop turn: (socket token,
+    /// destination, bytes), in the order they were produced.
+    udp_pending: Vec<(usize, SocketAddr, Vec<u8>)>,
 }
 
 impl Sockets {
@@ -62,6 +71,8 @@ impl Sockets {
             next_token: FIRST_SOCKET_TOKEN,
             port_cursor: 0,
             buffer: vec![0u8; 65536],
+            udp_batch: RecvBatch::default(),
+            udp_pending: Vec::new(),
         }
     }
 
@@ -95,10 +106,18 @@ impl Sockets {
         let Some(socket) = self.sockets.get_mut(&token) else { return };
         match socket {
             Socket::Udp { key, socket, local } => {
-                let (key, local) = (*key, *local);
+                let (key, local, fd) = (*key, *local, socket.as_raw_fd());
+                // Edge-triggered: read until the socket is empty.
                 loop {
-                    match socket.recv_from(&mut self.buffer) {
-                        Ok((len, source)) => worker.handle_datagram(key, now, Protocol::Udp, source, local, &self.buffer[..len]),
+                    match self.udp_batch.recv(fd) {
+                        Ok(count) => {
+                            for index in 0..count {
+                                // None: a datagram too long for any WebRTC packet.
+                                if let Some((bytes, source)) = self.udp_batch.get(index) {
+                                    worker.handle_datagram(key, now, Protocol::Udp, source, local, bytes);
+                                }
+                            }
+                        }
                         Err(err) if err.kind() == ErrorKind::WouldBlock => break,
                         Err(err) if err.kind() == ErrorKind::Interrupted => continue,
                         // ICMP errors (port unreachable…) surface here: not fatal.
@@ -177,15 +196,14 @@ impl Sockets {
         }
     }
 
-    /// Sends what the worker produced.
+    /// Sends what the worker produced: TCP at once, UDP at [`Self::flush`].
     pub fn send(&mut self, key: TransportKey, datagram: OutgoingDatagram) {
         let Some(tokens) = self.by_transport.get(&key) else { return };
         let mut broken = None;
         for &token in tokens {
             match self.sockets.get_mut(&token) {
-                Some(Socket::Udp { socket, local, .. }) if datagram.protocol == Protocol::Udp && *local == datagram.source => {
-                    // UDP may drop: a full socket buffer loses this packet only.
-                    let _ = socket.send_to(&datagram.contents, datagram.destination);
+                Some(Socket::Udp { local, .. }) if datagram.protocol == Protocol::Udp && *local == datagram.source => {
+                    self.udp_pending.push((token, datagram.destination, datagram.contents));
                     return;
                 }
                 Some(Socket::Connection(connection))
@@ -208,6 +226,26 @@ impl Sockets {
         if let Some(token) = broken {
             self.drop_connection(token);
         }
+    }
+
+    /// Sends the UDP datagrams of this loop turn, a batch per socket. UDP
+    /// may drop: a full socket buffer loses packets, never the connection.
+    pub fn flush(&mut self) {
+        // Stable: each socket's datagrams keep their order.
+        self.udp_pending.sort_by_key(|(token, _, _)| *token);
+        let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
+        for run in self.udp_pending.chunk_by(|a, b| a.0 == b.0) {
+            let Some(Socket::Udp { socket, .. }) = self.sockets.get(&run[0].0) else { continue };
+            let fd = socket.as_raw_fd();
+            for chunk in run.chunks(BATCH) {
+                let mut datagrams: [(SocketAddr, &[u8]); BATCH] = [(unspecified, &[]); BATCH];
+                for (slot, (_, destination, contents)) in datagrams.iter_mut().zip(chunk) {
+                    *slot = (*destination, contents.as_slice());
+                }
+                let _ = batch::send(fd, &datagrams[..chunk.len()]);
+            }
+        }
+        self.udp_pending.clear();
     }
 
     fn drop_connection(&mut self, token: usize) {
