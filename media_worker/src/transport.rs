@@ -652,12 +652,17 @@ impl Transport {
     }
 
     /// Writes one forwarded packet on a declared sending stream.
+    /// Whether media written now leaves (DTLS connected, not ended).
+    pub fn can_send_media(&self) -> bool {
+        self.ended.is_none() && self.dtls_state == DtlsState::Connected
+    }
+
     /// The header extensions the publisher set that travel with the media
     /// (audio level, orientation, playout delay, capture time…) are written
     /// at this transport's ids; str0m adds the mid, abs-send-time and the
     /// transport-wide sequence number of its own.
     pub fn send_rtp(&mut self, rtp: &OutgoingRtp, packet: &RtpPacket, readable: ReadableExtensions, now: Instant) {
-        if self.ended.is_some() || self.dtls_state != DtlsState::Connected {
+        if !self.can_send_media() {
             return;
         }
         let payload = packet.payload.clone();

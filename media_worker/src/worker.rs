@@ -687,6 +687,10 @@ impl Worker {
             for sender_id in sender_ids {
                 let Some(sender) = self.senders.get_mut(sender_id).filter(|sender| !sender.paused) else { continue };
                 let Some(target_key) = sender.transport_id.as_ref().and_then(|id| self.transport_keys.get(id)).copied() else { continue };
+                // Nothing is counted or numbered for a subscriber that cannot receive yet.
+                if !self.transports.get(&target_key).is_some_and(Transport::can_send_media) {
+                    continue;
+                }
                 let (rtp, switched) = sender.rewrite(&incoming);
                 if switched && !switched_sources.contains(&receiver_id) {
                     switched_sources.push(receiver_id.clone());
