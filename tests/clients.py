@@ -246,6 +246,8 @@ class LossyRelay:
         self.random = random.Random(seed)
         self.rtp_forwarded = 0
         self.rtp_dropped = 0
+        # The first RTP/SRTP datagrams the client sent, for tests that mutate them.
+        self.recorded: list[bytes] = []
         self.client_address: Any = None
         self.server_address: tuple[str, int] | None = None
         self.facing_client: asyncio.DatagramTransport | None = None
@@ -272,7 +274,14 @@ class LossyRelay:
         self.facing_client, _ = await loop.create_datagram_endpoint(FromClient, local_addr=("127.0.0.1", 0))
         self.facing_server, _ = await loop.create_datagram_endpoint(FromServer, local_addr=("127.0.0.1", 0))
 
+    def inject(self, data: bytes) -> None:
+        """Sends `data` to the server as if the client had sent it."""
+        assert self.facing_server is not None and self.server_address is not None
+        self.facing_server.sendto(data, self.server_address)
+
     def _passes(self, data: bytes, toward: str) -> bool:
+        if toward == "server" and self._is_rtp(data) and len(self.recorded) < 300:
+            self.recorded.append(data)
         if toward != self.toward or not self._is_rtp(data):
             return True
         if self.random.random() < self.loss:

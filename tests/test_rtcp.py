@@ -1,10 +1,11 @@
 """What an SFU owes its peers besides the media: reports, NACK and RTX,
 keyframe requests, bandwidth feedback and statistics, seen by real clients
-(pymediasoup over aiortc)."""
+(pymediasoup over aiortc); and what it withstands on a live call."""
 
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -278,3 +279,31 @@ async def test_a_subscriber_s_nacks_are_answered_from_the_retransmission_buffer(
     # bob asked for what the relay dropped; the worker resent it as RTX.
     assert outbound["nackCount"] > 0, outbound
     assert lossy >= 0.95 * lossless, (lossy, lossless)
+
+
+async def test_malformed_packets_on_a_live_call_lose_nothing(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    use_loopback_only(monkeypatch)
+    relay = LossyRelay(loss=0.0)
+    pid = (await server.dump())["workers"]
+    async with call(server, relay) as c:
+        rng = random.Random(3)
+        await _until(lambda: len(relay.recorded) >= 100, 5, lambda: len(relay.recorded))
+        before = c.subscriber.frames["video"]
+        # From alice's own address: her SRTP packets truncated, with bytes
+        # flipped, replayed; random RTP/RTCP/STUN/DTLS-looking bytes.
+        for packet in relay.recorded:
+            relay.inject(packet[: rng.randrange(len(packet))])
+            mutated = bytearray(packet)
+            for _ in range(3):
+                mutated[rng.randrange(len(mutated))] ^= 1 << rng.randrange(8)
+            relay.inject(bytes(mutated))
+            relay.inject(packet)  # a replay
+            first = rng.choice([0, 1, 22, 23, 128, 129, 191])
+            relay.inject(bytes([first, rng.choice([0, 96, 111, 200, 201, 205, 206])]) + rng.randbytes(rng.randrange(0, 1400)))
+            await asyncio.sleep(0)
+        await asyncio.sleep(1)
+        # The worker is the same process, and the call goes on.
+        assert (await server.dump())["workers"].keys() == pid.keys()
+        assert all(w["pid"] == pid[k]["pid"] for k, w in (await server.dump())["workers"].items())
+        await _until(lambda: c.subscriber.frames["video"] >= before + 30, 5, lambda: c.subscriber.frames)
+        assert c.publishing.dtlsState == "connected" and not c.publishing.closed
