@@ -12,6 +12,15 @@ from typing import Any, Callable
 import mediasoup
 
 
+async def until(predicate: Callable[[], bool], timeout: float, what: Callable[[], Any]) -> None:
+    """Waits for `predicate`; fails with `what()` after `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < deadline, what()
+        await asyncio.sleep(0.05)
+
+
 def use_loopback_only(monkeypatch: Any, address: str = "127.0.0.1") -> None:
     """aioice never offers loopback on its own; make it offer `address` only."""
     import aioice.ice

@@ -9,15 +9,8 @@ import pytest
 
 import mediasoup
 
-from .clients import MediasoupClient, Subscriber, use_loopback_only
+from .clients import MediasoupClient, Subscriber, until, use_loopback_only
 
-
-async def _until(predicate: Any, timeout: float, what: Any) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < deadline, what()
-        await asyncio.sleep(0.1)
 
 
 async def test_a_publisher_s_audio_and_video_are_decoded_by_two_subscribers(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -34,7 +27,7 @@ async def test_a_publisher_s_audio_and_video_are_decoded_by_two_subscribers(serv
     try:
         publishing = await alice.createTransport()
         receivers = await publisher.publish(publishing, [AudioStreamTrack(), VideoStreamTrack()])
-        await _until(lambda: len(bob.rtpSenders) == 2, 5, lambda: bob.rtpSenders)
+        await until(lambda: len(bob.rtpSenders) == 2, 5, lambda: bob.rtpSenders)
         for sender, receiver in zip(bob.rtpSenders, receivers):
             assert sender.associatedRtpReceiver is receiver and sender.kind == receiver.kind
             parameters = sender.rtpParameters
@@ -44,12 +37,12 @@ async def test_a_publisher_s_audio_and_video_are_decoded_by_two_subscribers(serv
             assert parameters["rtcp"]["cname"]
         video_sender = next(s for s in bob.rtpSenders if s.kind == "video")
         assert "rtx" in video_sender.rtpParameters["encodings"][0]
-        await _until(lambda: bob_client.frames.get("audio", 0) >= 50 and bob_client.frames.get("video", 0) >= 20, 20, lambda: bob_client.frames)
+        await until(lambda: bob_client.frames.get("audio", 0) >= 50 and bob_client.frames.get("video", 0) >= 20, 20, lambda: bob_client.frames)
         # A peer that joins later receives too.
         carol = await room.Peer("carol")
         carol_client = Subscriber(room, carol)
         await carol_client.start()
-        await _until(lambda: carol_client.frames.get("audio", 0) >= 50 and carol_client.frames.get("video", 0) >= 20, 20, lambda: carol_client.frames)
+        await until(lambda: carol_client.frames.get("audio", 0) >= 50 and carol_client.frames.get("video", 0) >= 20, 20, lambda: carol_client.frames)
         stats = await video_sender.getStats()
         assert stats[0]["packetsSent"] > 0
         # disable() pauses the flow, enable() resumes it (with a keyframe).
@@ -65,7 +58,7 @@ async def test_a_publisher_s_audio_and_video_are_decoded_by_two_subscribers(serv
         assert (await video_sender.getStats())[0]["packetsSent"] == sent_while_paused
         assert bob_client.frames["video"] <= paused_at + 1
         await video_sender.enable()
-        await _until(lambda: bob_client.frames["video"] >= paused_at + 10, 10, lambda: bob_client.frames)
+        await until(lambda: bob_client.frames["video"] >= paused_at + 10, 10, lambda: bob_client.frames)
         assert changes == [False, True]
         # The room's dump maps each published stream to the senders forwarding it.
         routes = (await room.dump())["rtpReceivers"]
@@ -108,7 +101,7 @@ async def test_a_three_party_call_where_everyone_publishes_and_receives(server: 
                 if other != name
             )
 
-        await _until(everyone_decodes, 30, lambda: {name: subscribers[name].frames_from for name in names})
+        await until(everyone_decodes, 30, lambda: {name: subscribers[name].frames_from for name in names})
         for name in names:
             # Two streams of each other peer; none of its own.
             assert sorted((s.associatedRtpReceiver.peer.name, s.kind) for s in peers[name].rtpSenders) == sorted(

@@ -15,15 +15,8 @@ import pytest
 
 import mediasoup
 
-from .clients import LossyRelay, MediasoupClient, Subscriber, use_loopback_only
+from .clients import LossyRelay, MediasoupClient, Subscriber, until, use_loopback_only
 
-
-async def _until(predicate: Any, timeout: float, what: Any) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < deadline, what()
-        await asyncio.sleep(0.05)
 
 
 @dataclass
@@ -61,7 +54,7 @@ async def call(server: mediasoup.Server, relay: LossyRelay | None = None, subscr
             await relay.start(publishing)
             publisher.candidates = relay.rewrite
         receivers = await publisher.publish(publishing, [AudioStreamTrack(), VideoStreamTrack()])
-        await _until(lambda: subscriber.frames.get("video", 0) >= 10 and subscriber.frames.get("audio", 0) >= 10, 20, lambda: subscriber.frames)
+        await until(lambda: subscriber.frames.get("video", 0) >= 10 and subscriber.frames.get("audio", 0) >= 10, 20, lambda: subscriber.frames)
         yield Call(alice, bob, publishing, publisher, subscriber, {r.kind: r for r in receivers})
     finally:
         await publisher.close()
@@ -147,12 +140,15 @@ async def test_a_transport_created_before_the_capabilities_changes_the_consumer_
     })
     late = await bob.createTransport()  # bob's ids
     publishing = await alice.createTransport()
-    receiver = alice.RtpReceiver("audio", publishing)
-    await receiver.receive({
-        "codecs": [{"mimeType": "audio/opus", "payloadType": 111, "clockRate": 48000, "channels": 2}],
-        "encodings": [{"ssrc": 1234}],
-    })
-    await _until(lambda: len(bob.rtpSenders) == 1, 5, lambda: bob.rtpSenders)
+
+    async def publish_opus(ssrc: int) -> None:
+        await alice.RtpReceiver("audio", publishing).receive({
+            "codecs": [{"mimeType": "audio/opus", "payloadType": 111, "clockRate": 48000, "channels": 2}],
+            "encodings": [{"ssrc": ssrc}],
+        })
+
+    await publish_opus(1234)
+    await until(lambda: len(bob.rtpSenders) == 1, 5, lambda: bob.rtpSenders)
     sender = bob.rtpSenders[0]
     ids = {ext["uri"]: ext["id"] for ext in sender.rtpParameters["headerExtensions"]}
     assert ids["http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"] == 2
@@ -164,12 +160,8 @@ async def test_a_transport_created_before_the_capabilities_changes_the_consumer_
     assert ids["http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"] == 4
     assert changes[0] == sender.rtpParameters
     # Another sender on the transport with bob's ids keeps its parameters.
-    receiver2 = alice.RtpReceiver("audio", publishing)
-    await receiver2.receive({
-        "codecs": [{"mimeType": "audio/opus", "payloadType": 111, "clockRate": 48000, "channels": 2}],
-        "encodings": [{"ssrc": 5678}],
-    })
-    await _until(lambda: len(bob.rtpSenders) == 2, 5, lambda: bob.rtpSenders)
+    await publish_opus(5678)
+    await until(lambda: len(bob.rtpSenders) == 2, 5, lambda: bob.rtpSenders)
     second = bob.rtpSenders[1]
     before = second.rtpParameters
     second.on("parameterschange", changes.append)
@@ -225,13 +217,13 @@ async def test_set_max_bitrate_reaches_the_publisher_s_encoder(server: mediasoup
     async with call(server) as c:
         alice_sender = c.producer("video").rtpSender
         encoder = lambda: alice_sender._RTCRtpSender__encoder  # noqa: E731
-        await _until(lambda: encoder() is not None, 5, lambda: "no encoder")
+        await until(lambda: encoder() is not None, 5, lambda: "no encoder")
         assert encoder().target_bitrate != 300_000
         await c.publishing.setMaxBitrate(300_000)
         # aiortc follows the REMB this worker sends for its stream.
-        await _until(lambda: encoder().target_bitrate == 300_000, 5, lambda: encoder().target_bitrate)
+        await until(lambda: encoder().target_bitrate == 300_000, 5, lambda: encoder().target_bitrate)
         await c.publishing.setMaxBitrate(400_000)
-        await _until(lambda: encoder().target_bitrate == 400_000, 5, lambda: encoder().target_bitrate)
+        await until(lambda: encoder().target_bitrate == 400_000, 5, lambda: encoder().target_bitrate)
 
 
 async def _delivery(c: Call, seconds: float) -> float:
@@ -287,7 +279,7 @@ async def test_malformed_packets_on_a_live_call_lose_nothing(server: mediasoup.S
     pid = (await server.dump())["workers"]
     async with call(server, relay) as c:
         rng = random.Random(3)
-        await _until(lambda: len(relay.recorded) >= 100, 5, lambda: len(relay.recorded))
+        await until(lambda: len(relay.recorded) >= 100, 5, lambda: len(relay.recorded))
         before = c.subscriber.frames["video"]
         # From alice's own address: her SRTP packets truncated, with bytes
         # flipped, replayed; random RTP/RTCP/STUN/DTLS-looking bytes.
@@ -305,5 +297,5 @@ async def test_malformed_packets_on_a_live_call_lose_nothing(server: mediasoup.S
         # The worker is the same process, and the call goes on.
         assert (await server.dump())["workers"].keys() == pid.keys()
         assert all(w["pid"] == pid[k]["pid"] for k, w in (await server.dump())["workers"].items())
-        await _until(lambda: c.subscriber.frames["video"] >= before + 30, 5, lambda: c.subscriber.frames)
+        await until(lambda: c.subscriber.frames["video"] >= before + 30, 5, lambda: c.subscriber.frames)
         assert c.publishing.dtlsState == "connected" and not c.publishing.closed

@@ -12,8 +12,9 @@ use std::time::Duration;
 use str0m::format::{Codec, CodecConfig, FormatParams};
 use str0m::media::{Frequency, KeyframeRequestKind, MediaKind as Str0mKind, Mid, Pt};
 use str0m::net::Receive;
-use str0m::rtp::{RtpWrite, SeqNo, Ssrc};
-use str0m::{Candidate, Event, IceCreds, Input, Output, Rtc, RtcConfig};
+use str0m::rtp::rtcp::Rtcp;
+use str0m::rtp::{RawPacket, RtpWrite, SeqNo, Ssrc};
+use str0m::{Event, Input, Output, Rtc, RtcConfig};
 
 const PUBLISHER_SSRC: u32 = 1111;
 const PUBLISHER_RTX_SSRC: u32 = 2222;
@@ -68,7 +69,7 @@ impl Router {
 
     /// A peer with a transport, and a str0m client connected to it (ICE and
     /// DTLS) with `codecs`. Answers the client's index.
-    fn connect(&mut self, peer_id: &str, capabilities: Option<Value>, codecs: CodecConfig) -> usize {
+    fn connect(&mut self, peer_id: &str, capabilities: Option<Value>, config: RtcConfig) -> usize {
         self.request("room.createPeer", json!({"roomId": "room", "peerId": peer_id, "name": peer_id})).unwrap();
         if let Some(capabilities) = capabilities {
             self.request("peer.setCapabilities", json!({"peerId": peer_id, "rtpCapabilities": capabilities})).unwrap();
@@ -84,25 +85,9 @@ impl Router {
         let key = self.worker.transport_key(&transport_id).unwrap();
         let server = self.network.open[&key].iter().find(|s| s.protocol == Protocol::Udp).unwrap().address;
         let address = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 50000 + self.clients.len() as u16);
-        let key_pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-        let certificate = rcgen::CertificateParams::new(vec!["client".into()]).unwrap().self_signed(&key_pair).unwrap();
-        let der = certificate.der().to_vec();
-        let mut config = RtcConfig::new()
-            .set_rtp_mode(true)
-            .set_dtls_cert(DtlsCert { certificate: der.clone(), private_key: key_pair.serialize_der() });
-        *config.codec_config() = codecs;
-        let mut rtc = config.build(self.now);
-        rtc.add_local_candidate(Candidate::host(address, Protocol::Udp).unwrap());
-        rtc.add_remote_candidate(Candidate::host(server, Protocol::Udp).unwrap());
-        let sha256 = local["dtlsLocalParameters"]["fingerprints"][0]["value"].as_str().unwrap().to_owned();
-        let mut api = rtc.direct_api();
-        api.set_ice_controlling(true);
-        api.set_remote_ice_credentials(IceCreds {
-            ufrag: local["iceLocalParameters"]["usernameFragment"].as_str().unwrap().into(),
-            pass: local["iceLocalParameters"]["password"].as_str().unwrap().into(),
-        });
-        api.set_remote_fingerprint(format!("sha-256 {sha256}").parse().unwrap());
-        api.start_dtls(false).unwrap();
+        let client_certificate = crate::transport::tests::certificate();
+        let der = client_certificate.certificate.clone();
+        let rtc = crate::transport::tests::client_of(&local, &client_certificate, config, (address, server), self.now);
         let digest = fingerprint(&der, "sha-256").unwrap();
         let dtls = json!({"role": "server", "fingerprints": [{"algorithm": "sha-256", "value": sdp_form(&digest)}]});
         self.request("transport.setRemoteDtlsParameters", json!({"transportId": transport_id, "dtlsParameters": dtls})).unwrap();
@@ -182,17 +167,27 @@ impl Router {
     }
 }
 
-fn vp8(payload_type: u8, rtx: u8) -> CodecConfig {
+/// A client that speaks VP8 at `payload_type` (RTX `rtx`), and writes and
+/// reads header extensions at the room's ids.
+fn vp8(payload_type: u8, rtx: u8) -> RtcConfig {
     let mut codecs = CodecConfig::empty();
     codecs.add_config(Pt::from(payload_type), Some(Pt::from(rtx)), Codec::Vp8, Frequency::NINETY_KHZ, None, FormatParams::default());
-    codecs
+    let room = crate::rtp_capabilities::room_rtp_capabilities(None).unwrap();
+    let mut config = RtcConfig::new().set_extension_map(crate::codec_table::transport_extension_map(&room, None));
+    *config.codec_config() = codecs;
+    config
 }
 
 /// alice publishes VP8 (her payload types 96/97); bob subscribes (the
 /// room's, 101/102). Answers the router and bob's sender parameters.
 fn call() -> (Router, Value) {
+    call_with(vp8(96, 97))
+}
+
+/// The same, with alice's client built from `alice_config`.
+fn call_with(alice_config: RtcConfig) -> (Router, Value) {
     let mut router = Router::new();
-    let alice = router.connect("alice", None, vp8(96, 97));
+    let alice = router.connect("alice", None, alice_config);
     let room_codecs = json!({"codecs": [
         {"kind": "video", "mimeType": "video/VP8", "clockRate": 90000, "preferredPayloadType": 101},
         {"kind": "video", "mimeType": "video/rtx", "clockRate": 90000, "preferredPayloadType": 102, "parameters": {"apt": 101}},
@@ -342,4 +337,19 @@ fn a_subscriber_s_keyframe_requests_reach_the_publisher_at_most_every_500_ms() {
     let later = router.request("rtpSender.getStats", json!({"senderId": "to-bob"})).unwrap();
     assert!(later[0]["pliCount"].as_u64().unwrap() >= 20, "{outbound} {later}");
     assert_eq!(later[0]["firCount"], json!(1));
+}
+
+#[test]
+fn a_publisher_that_numbers_its_packets_gets_transport_cc_feedback() {
+    // alice's str0m numbers every packet (transport-wide sequence) and
+    // estimates her bandwidth from the feedback, as a browser does.
+    let (mut router, _) = call_with(vp8(96, 97).enable_bwe(Some(str0m::bwe::Bitrate::kbps(500))).enable_raw_packets(true));
+    publish(&mut router, 100, 1, 0);
+    let feedback = router
+        .events(0)
+        .iter()
+        .filter(|event| matches!(event, Event::RawPacket(raw) if matches!(**raw, RawPacket::RtcpRx(Rtcp::Twcc(_)))))
+        .count();
+    // One feedback packet per 100 ms or so of media: about ten in one second.
+    assert!(feedback >= 5, "{feedback} transport-cc feedback packets");
 }

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use str0m::config::{DtlsCert, Fingerprint};
 use str0m::media::{KeyframeRequestKind, Mid, Pt, Rid};
-use str0m::rtp::{ExtensionMap, ExtensionValues, RtpPacket, RtpWrite, SeqNo, Ssrc};
+use str0m::rtp::{Extension, ExtensionMap, ExtensionValues, RtpPacket, RtpWrite, SeqNo, Ssrc};
 use str0m::ice::StunMessage;
 use str0m::net::{Protocol, Receive, TcpType};
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc, RtcConfig};
@@ -346,6 +346,11 @@ impl Transport {
         let local_credentials = IceCreds::new();
         rtc.direct_api().set_ice_controlling(false);
         rtc.direct_api().set_local_ice_credentials(local_credentials.clone());
+        if extensions.id_of(Extension::TransportSequenceNumber).is_some() {
+            // Transport-wide congestion control feedback to publishers that
+            // number their packets (browsers); str0m's direct API leaves it off.
+            rtc.direct_api().enable_twcc_feedback();
+        }
         let mut candidates = Vec::new();
         for socket in &sockets {
             let address = socket.candidate_address();
@@ -1206,4 +1211,4 @@ fn hmac_sha1(key: &[u8], payloads: &[&[u8]]) -> [u8; 20] {
 
 #[cfg(test)]
 #[path = "transport_tests.rs"]
-mod tests;
+pub(crate) mod tests;
