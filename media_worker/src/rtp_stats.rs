@@ -128,27 +128,19 @@ pub struct RtcpCounters {
 
 impl RtcpCounters {
     pub fn from_ingress(stats: &MediaIngressStats) -> Self {
-        Self {
-            nack_count: stats.nacks,
-            pli_count: stats.plis,
-            fir_count: stats.firs,
-            round_trip_time: stats.rtt,
-            fraction_lost: stats.loss,
-            remote_packets_lost: None,
-            remote_jitter: None,
-        }
+        Self::counts(stats.nacks, stats.plis, stats.firs, stats.rtt, stats.loss)
     }
 
     pub fn from_egress(stats: &MediaEgressStats) -> Self {
         Self {
-            nack_count: stats.nacks,
-            pli_count: stats.plis,
-            fir_count: stats.firs,
-            round_trip_time: stats.rtt,
-            fraction_lost: stats.loss,
             remote_packets_lost: stats.remote.as_ref().map(|remote| remote.packets_lost),
             remote_jitter: stats.remote.as_ref().map(|remote| remote.jitter),
+            ..Self::counts(stats.nacks, stats.plis, stats.firs, stats.rtt, stats.loss)
         }
+    }
+
+    fn counts(nack_count: u64, pli_count: u64, fir_count: u64, round_trip_time: Option<Duration>, fraction_lost: Option<f32>) -> Self {
+        Self { nack_count, pli_count, fir_count, round_trip_time, fraction_lost, remote_packets_lost: None, remote_jitter: None }
     }
 
     /// Adds `nackCount`, `pliCount`, `firCount` and `roundTripTime` (seconds) to a stats entry.
