@@ -693,7 +693,7 @@ impl Transport {
     /// Asks the publisher of the stream on `ssrc` for a keyframe (PLI).
     /// Before SRTP is up str0m would drop the PLI: it waits for DTLS to connect.
     pub fn request_keyframe(&mut self, ssrc: u32, now: Instant) {
-        if self.dtls_state != DtlsState::Connected {
+        if !self.can_send_media() {
             if !self.pending_keyframes.contains(&ssrc) {
                 self.pending_keyframes.push(ssrc);
             }
@@ -730,7 +730,7 @@ impl Transport {
 
     fn send_remb(&mut self, now: Instant) {
         let Some(bitrate) = self.max_bitrate else { return };
-        if self.ended.is_some() || self.dtls_state != DtlsState::Connected {
+        if !self.can_send_media() {
             return;
         }
         let ssrcs: Vec<u32> = self.receiver_ssrcs.keys().copied().collect();

@@ -308,6 +308,7 @@ impl Worker {
         let receiver = self.receivers.get(&receiver_id).ok_or_else(|| unknown("rtpReceiver", &receiver_id))?;
         let identity = SenderIdentity { id: create.sender_id.clone(), peer_id: create.peer_id.clone(), mid: String::new(), ssrcs };
         let mut sender = RtpSender::new(identity, receiver, &room_capabilities, &capabilities, &extensions)?;
+        // The mid is given once the sender exists: a refused one takes none.
         let peer = self.peers.get_mut(&create.peer_id).ok_or_else(|| unknown("peer", &create.peer_id))?;
         sender.set_mid(peer.next_sender_mid());
         let answer = sender.parameters.clone();
@@ -331,11 +332,13 @@ impl Worker {
         transport.add_sender(&mid, kind, ssrc, rtx_ssrc, now)?;
         let extensions = transport.extension_map().clone();
         self.collect(key, now);
-        let room_capabilities = self.peers.get(&peer_id).and_then(|peer| Some((self.rooms.get(&peer.room_id)?, peer.capabilities.as_ref()?)));
+        let room_and_capabilities = self.peers.get(&peer_id).and_then(|peer| Some((self.rooms.get(&peer.room_id)?, peer.capabilities.as_ref()?)));
         let mut answer = Value::Null;
-        if let (Some((room, capabilities)), Some(sender)) = (room_capabilities, self.senders.get_mut(sender_id)) {
+        if let Some(sender) = self.senders.get_mut(sender_id) {
             sender.transport_id = Some(transport_id.to_owned());
-            if sender.adopt_extensions(&room.rtp_capabilities, capabilities, &extensions) {
+            let adopted = room_and_capabilities
+                .is_some_and(|(room, capabilities)| sender.adopt_extensions(&room.rtp_capabilities, capabilities, &extensions));
+            if adopted {
                 answer = json!({"rtpParameters": sender.parameters});
             }
         }
