@@ -1,16 +1,11 @@
 //! Unit tests of `batch.rs`, on real loopback sockets.
 
 use super::*;
-use std::net::UdpSocket;
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 fn pair(address: &str) -> (UdpSocket, UdpSocket) {
-    let a = UdpSocket::bind(address).unwrap();
-    let b = UdpSocket::bind(address).unwrap();
-    a.set_nonblocking(true).unwrap();
-    b.set_nonblocking(true).unwrap();
-    (a, b)
+    let address = address.parse().unwrap();
+    (UdpSocket::bind(address).unwrap(), UdpSocket::bind(address).unwrap())
 }
 
 /// Reads from `socket` until `count` datagrams arrived (or 2 s passed).
@@ -19,7 +14,7 @@ fn receive(socket: &UdpSocket, count: usize) -> Vec<(Vec<u8>, Option<SocketAddr>
     let mut received = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(2);
     while received.len() < count && Instant::now() < deadline {
-        match batch.recv(socket.as_raw_fd()) {
+        match batch.recv(socket) {
             Ok(n) => {
                 assert!(n <= BATCH);
                 for index in 0..n {
@@ -43,7 +38,7 @@ fn a_hundred_datagrams_leave_and_arrive_in_batches_with_their_source() {
         let destination = receiver.local_addr().unwrap();
         let payloads: Vec<Vec<u8>> = (0..100u8).map(|i| vec![i; 1 + usize::from(i) * 13]).collect();
         let datagrams: Vec<(SocketAddr, &[u8])> = payloads.iter().map(|p| (destination, p.as_slice())).collect();
-        assert_eq!(send(sender.as_raw_fd(), &datagrams).unwrap(), 100);
+        assert_eq!(SendBatch::default().send(&sender, &datagrams).unwrap(), 100);
         let received = receive(&receiver, 100);
         assert_eq!(received.len(), 100, "{address}");
         for (index, (bytes, source)) in received.iter().enumerate() {
@@ -72,7 +67,7 @@ fn one_unsendable_datagram_does_not_stop_the_others() {
     // An IPv6 destination from an IPv4 socket cannot leave.
     let unreachable: SocketAddr = "[::1]:9".parse().unwrap();
     let datagrams: Vec<(SocketAddr, &[u8])> = vec![(destination, b"one"), (unreachable, b"lost"), (destination, b"two")];
-    assert_eq!(send(sender.as_raw_fd(), &datagrams).unwrap(), 2);
+    assert_eq!(SendBatch::default().send(&sender, &datagrams).unwrap(), 2);
     let received: Vec<Vec<u8>> = receive(&receiver, 2).into_iter().map(|(bytes, _)| bytes).collect();
     assert_eq!(received, [b"one".to_vec(), b"two".to_vec()]);
 }

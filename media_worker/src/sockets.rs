@@ -8,14 +8,13 @@
 use std::collections::{HashMap, HashSet};
 use std::io::{ErrorKind, Read, Write};
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
 use std::time::Instant;
 
 use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::{Interest, Registry, Token};
 use str0m::net::Protocol;
 
-use crate::batch::{self, RecvBatch, BATCH};
+use crate::batch::{RecvBatch, SendBatch, BATCH};
 use crate::channel::{encode_rfc4571, Decoded, FrameDecoder};
 use crate::error::WorkerError;
 use crate::transport::{BoundSocket, OutgoingDatagram};
@@ -56,6 +55,7 @@ pub struct Sockets {
     /// TCP reads.
     buffer: Vec<u8>,
     udp_batch: RecvBatch,
+    udp_send_batch: SendBatch,
     /// UDP datagrams to send at the end of the loop turn: (socket token,
     /// destination, bytes), in the order they were produced.
     udp_pending: Vec<(usize, SocketAddr, Vec<u8>)>,
@@ -72,6 +72,7 @@ impl Sockets {
             port_cursor: 0,
             buffer: vec![0u8; 65536],
             udp_batch: RecvBatch::default(),
+            udp_send_batch: SendBatch::default(),
             udp_pending: Vec::new(),
         }
     }
@@ -106,10 +107,10 @@ impl Sockets {
         let Some(socket) = self.sockets.get_mut(&token) else { return };
         match socket {
             Socket::Udp { key, socket, local } => {
-                let (key, local, fd) = (*key, *local, socket.as_raw_fd());
+                let (key, local) = (*key, *local);
                 // Edge-triggered: read until the socket is empty.
                 loop {
-                    match self.udp_batch.recv(fd) {
+                    match self.udp_batch.recv(socket) {
                         Ok(count) => {
                             for index in 0..count {
                                 // None: a datagram too long for any WebRTC packet.
@@ -236,13 +237,12 @@ impl Sockets {
         let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
         for run in self.udp_pending.chunk_by(|a, b| a.0 == b.0) {
             let Some(Socket::Udp { socket, .. }) = self.sockets.get(&run[0].0) else { continue };
-            let fd = socket.as_raw_fd();
             for chunk in run.chunks(BATCH) {
                 let mut datagrams: [(SocketAddr, &[u8]); BATCH] = [(unspecified, &[]); BATCH];
                 for (slot, (_, destination, contents)) in datagrams.iter_mut().zip(chunk) {
                     *slot = (*destination, contents.as_slice());
                 }
-                let _ = batch::send(fd, &datagrams[..chunk.len()]);
+                let _ = self.udp_send_batch.send(socket, &datagrams[..chunk.len()]);
             }
         }
         self.udp_pending.clear();
