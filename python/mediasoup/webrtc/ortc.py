@@ -1,0 +1,184 @@
+"""Between SDP and the ORTC-style parameters the rest of the package speaks:
+what an offer's sections publish (mediasoup ``RtpParameters`` for
+``rtpReceiver.receive()``), what the endpoint can receive (``RtpCapabilities``
+for ``peer.setCapabilities()``), and the sections of an answer.
+
+The codec a publishing section will send is chosen here: the first of the
+offer's media codecs that the room has (mime type, clock rate, channels; for
+H264 also packetization-mode), with its RTX. The answer names only that one,
+so the endpoint sends nothing else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .sdp import Attribute, Codec, MediaSection
+
+__all__ = ["answer_section", "capabilities_of", "chosen_codecs", "receive_parameters", "rejected_section"]
+
+#: Codecs that are not media of their own: they never lead a choice.
+_NOT_MEDIA = ("rtx", "red", "ulpfec", "flexfec-03", "cn", "telephone-event")
+
+
+def _name(codec: Codec) -> str:
+    return codec.mime_type.split("/", 1)[1].lower()
+
+
+def _fmtp_value(value: str) -> int | str:
+    return int(value) if value.isdigit() else value
+
+
+def _parameters(codec: Codec) -> dict[str, int | str]:
+    return {key: _fmtp_value(value) for key, value in codec.parameters.items() if key}
+
+
+def _room_has(codec: Codec, room_codecs: list[dict[str, Any]]) -> bool:
+    for room_codec in room_codecs:
+        if room_codec["mimeType"].lower() != codec.mime_type.lower() or room_codec["clockRate"] != codec.clock_rate:
+            continue
+        if codec.mime_type.lower().startswith("audio/") and room_codec.get("channels", 1) != (codec.channels or 1):
+            continue
+        if _name(codec) == "h264":
+            theirs = int(room_codec.get("parameters", {}).get("packetization-mode", 0))
+            if theirs != int(codec.parameters.get("packetization-mode", "0")):
+                continue
+        return True
+    return False
+
+
+def chosen_codecs(section: MediaSection, room_codecs: list[dict[str, Any]]) -> list[Codec]:
+    """The offer's first media codec the room has, then its RTX; [] if none."""
+    codecs = section.codecs()
+    for codec in codecs:
+        if _name(codec) in _NOT_MEDIA or not _room_has(codec, room_codecs):
+            continue
+        rtx = [c for c in codecs if _name(c) == "rtx" and c.parameters.get("apt") == str(codec.payload_type)]
+        return [codec, *rtx[:1]]
+    return []
+
+
+def receive_parameters(section: MediaSection, codecs: list[Codec]) -> dict[str, Any]:
+    """mediasoup ``RtpParameters`` of what a sending section publishes with `codecs`."""
+    encodings: list[dict[str, Any]]
+    rids = [rid for rid, direction in section.rids() if direction == "send"]
+    ssrcs = section.ssrc_attributes()
+    if rids:
+        order = (section.value("simulcast") or "").removeprefix("send ").replace(",", ";").split(";")
+        rids.sort(key=lambda rid: order.index(rid) if rid in order else len(order))
+        encodings = [{"rid": rid} for rid in rids]
+    elif ssrcs:
+        repairs = {group[1]: group[0] for semantics, group in section.ssrc_groups() if semantics == "FID" and len(group) == 2}
+        main = next(ssrc for ssrc in ssrcs if ssrc not in repairs.values())
+        encoding: dict[str, Any] = {"ssrc": main}
+        rtx = next((repair for repair, original in repairs.items() if original == main), None)
+        if rtx is not None and len(codecs) > 1:
+            encoding["rtx"] = {"ssrc": rtx}
+        encodings = [encoding]
+    else:
+        raise ValueError(f"SDP line {section.line}: m={section.kind} sends but names its stream by neither a=ssrc nor a=rid")
+    cname = next((attributes["cname"] for attributes in ssrcs.values() if "cname" in attributes), None)
+    parameters: dict[str, Any] = {
+        "mid": section.mid,
+        "codecs": [
+            {
+                "mimeType": codec.mime_type,
+                "payloadType": codec.payload_type,
+                "clockRate": codec.clock_rate,
+                **({"channels": codec.channels} if codec.channels else {}),
+                "parameters": _parameters(codec),
+                "rtcpFeedback": [{"type": kind, "parameter": parameter} for kind, parameter in codec.feedback],
+            }
+            for codec in codecs
+        ],
+        "headerExtensions": [{"uri": extmap.uri, "id": extmap.id} for extmap in section.extmaps()],
+        "encodings": encodings,
+        "rtcp": {"cname": cname, "reducedSize": section.has("rtcp-rsize")} if cname else {"reducedSize": section.has("rtcp-rsize")},
+    }
+    return parameters
+
+
+def capabilities_of(sections: list[MediaSection]) -> dict[str, Any]:
+    """``RtpCapabilities`` of an endpoint from its audio and video sections:
+    its payload types, feedback and header-extension ids."""
+    codecs: list[dict[str, Any]] = []
+    extensions: list[dict[str, Any]] = []
+    for section in sections:
+        if section.kind not in ("audio", "video") or section.port == 0:
+            continue
+        for codec in section.codecs():
+            if any(c["preferredPayloadType"] == codec.payload_type and c["kind"] == section.kind for c in codecs):
+                continue
+            entry: dict[str, Any] = {
+                "kind": section.kind,
+                "mimeType": codec.mime_type,
+                "preferredPayloadType": codec.payload_type,
+                "clockRate": codec.clock_rate,
+                "parameters": _parameters(codec),
+                "rtcpFeedback": [{"type": kind, "parameter": parameter} for kind, parameter in codec.feedback],
+            }
+            if codec.channels:
+                entry["channels"] = codec.channels
+            codecs.append(entry)
+        for extmap in section.extmaps():
+            if not any(e["uri"] == extmap.uri and e["kind"] == section.kind for e in extensions):
+                extensions.append({"kind": section.kind, "uri": extmap.uri, "preferredId": extmap.id})
+    return {"codecs": codecs, "headerExtensions": extensions}
+
+
+def rejected_section(offered: MediaSection, transport: dict[str, Any]) -> MediaSection:
+    """An answer section refusing `offered` (port 0, RFC 8843 §7.3.3). It
+    still names the transport's ICE and DTLS parameters: some endpoints
+    (aiortc) check them on every section."""
+    attributes = [Attribute("mid", offered.mid)] if offered.mid is not None else []
+    attributes += _transport_attributes(transport)
+    return MediaSection(offered.kind, 0, offered.protocol, offered.formats, ["c=IN IP4 0.0.0.0"], attributes)
+
+
+def _transport_attributes(transport: dict[str, Any]) -> list[Attribute]:
+    """ICE credentials, the fingerprint, and ``a=setup:active`` (this side is the DTLS client)."""
+    fingerprint = transport["dtlsLocalParameters"]["fingerprints"][0]
+    return [
+        Attribute("ice-ufrag", transport["iceLocalParameters"]["usernameFragment"]),
+        Attribute("ice-pwd", transport["iceLocalParameters"]["password"]),
+        Attribute("fingerprint", f"{fingerprint['algorithm']} {fingerprint['value']}"),
+        Attribute("setup", "active"),
+    ]
+
+
+def answer_section(
+    offered: MediaSection,
+    codecs: list[Codec],
+    direction: str,
+    transport: dict[str, Any],
+    room_extensions: list[dict[str, Any]],
+) -> MediaSection:
+    """The answer to an audio or video section: `codecs`, `direction`, the
+    transport's ICE and DTLS parameters (this side is the DTLS client,
+    ``a=setup:active``) and candidates, and the offered extensions the room
+    forwards, at the offer's ids."""
+    candidates = transport["iceLocalCandidates"]
+    port = candidates[0]["port"] if candidates else 9
+    attributes = [Attribute("mid", offered.mid), Attribute(direction), *_transport_attributes(transport)]
+    attributes += [Attribute("rtcp-mux"), Attribute("rtcp-rsize")]
+    forwarded = {extension["uri"] for extension in room_extensions if extension["kind"] == offered.kind}
+    attributes += [Attribute("extmap", f"{extmap.id} {extmap.uri}") for extmap in offered.extmaps() if extmap.uri in forwarded]
+    for codec in codecs:
+        encoding = codec.mime_type.split("/", 1)[1]
+        rtpmap = f"{codec.payload_type} {encoding}/{codec.clock_rate}" + (f"/{codec.channels}" if codec.channels else "")
+        attributes.append(Attribute("rtpmap", rtpmap))
+        for kind, parameter in codec.feedback:
+            attributes.append(Attribute("rtcp-fb", f"{codec.payload_type} {kind}" + (f" {parameter}" if parameter else "")))
+        if codec.parameters:
+            text = ";".join(f"{key}={value}" if key else value for key, value in codec.parameters.items())
+            attributes.append(Attribute("fmtp", f"{codec.payload_type} {text}"))
+    for candidate in candidates:
+        line = f"{candidate['foundation']} 1 {candidate['protocol']} {candidate['priority']} {candidate['ip']} {candidate['port']} typ host"
+        if candidate.get("tcpType"):
+            line += f" tcptype {candidate['tcpType']}"
+        attributes.append(Attribute("candidate", line))
+    attributes.append(Attribute("end-of-candidates"))
+    first_ip = candidates[0]["ip"] if candidates else "0.0.0.0"
+    family = "IP6" if ":" in first_ip else "IP4"
+    formats = [str(codec.payload_type) for codec in codecs]
+    return MediaSection(offered.kind, port, offered.protocol, formats, [f"c=IN {family} {first_ip}"], attributes)

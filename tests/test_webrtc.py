@@ -1,0 +1,97 @@
+"""mediasoup.webrtc.RTCPeerConnection with aiortc as a plain SDP endpoint
+(no pymediasoup on that side)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import mediasoup
+from mediasoup.errors import InvalidStateError
+from mediasoup.webrtc import RTCPeerConnection, RTCSessionDescription, sdp
+
+from .clients import Subscriber, until, use_loopback_only
+
+
+async def test_an_aiortc_offer_publishes_to_the_room_and_a_subscriber_decodes_it(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aiortc import RTCConfiguration
+    from aiortc import RTCPeerConnection as AiortcPeerConnection
+    from aiortc import RTCSessionDescription as AiortcDescription
+    from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
+
+    use_loopback_only(monkeypatch)
+    room = await server.Room()
+    alice, bob = await room.Peer("alice"), await room.Peer("bob")
+    bob_client = Subscriber(room, bob)
+    await bob_client.start()
+    client = AiortcPeerConnection(RTCConfiguration(iceServers=[]))
+    pc = RTCPeerConnection(alice)
+    states: list[str] = []
+    pc.on("connectionstatechange", lambda: states.append(pc.connectionState))
+    try:
+        client.addTrack(AudioStreamTrack())
+        client.addTrack(VideoStreamTrack())
+        client.addTransceiver("video", direction="recvonly")
+        client.createDataChannel("chat")
+        await client.setLocalDescription(await client.createOffer())
+        assert pc.signalingState == "stable" and pc.connectionState == "new"
+        await pc.setRemoteDescription({"type": "offer", "sdp": client.localDescription.sdp})
+        assert pc.signalingState == "have-remote-offer"
+        answer = await pc.createAnswer()
+        await pc.setLocalDescription(answer)
+        assert pc.signalingState == "stable" and pc.localDescription is answer
+        parsed = sdp.parse(answer.sdp)
+        assert parsed.has("ice-lite") and parsed.bundle() == ["0", "1", "2"]
+        assert [(m.kind, m.port != 0, m.direction) for m in parsed.media] == [
+            ("audio", True, "recvonly"),
+            ("video", True, "recvonly"),
+            ("video", True, "inactive"),
+            ("application", False, "sendrecv"),
+        ]
+        assert parsed.media[0].value("setup") == "active" and parsed.media[0].candidates()
+        # One codec per section, and its RTX: what aiortc will send.
+        assert [c.mime_type for c in parsed.media[1].codecs()] == ["video/VP8", "video/rtx"]
+        await client.setRemoteDescription(AiortcDescription(sdp=answer.sdp, type="answer"))
+        # alice's two streams are receivers of her peer, and bob decodes them.
+        assert sorted(r.kind for r in alice.rtpReceivers) == ["audio", "video"]
+        await until(lambda: bob_client.frames.get("audio", 0) >= 50 and bob_client.frames.get("video", 0) >= 20, 20, lambda: bob_client.frames)
+        assert pc.connectionState == "connected" and states[-1] == "connected"
+        assert pc.transport is not None and pc.transport.dtlsState == "connected"
+        # The offer's header-extension ids became the transport's.
+        written = {ext["uri"]: ext["id"] for ext in (await pc.transport.dump())["headerExtensions"]}
+        assert written["http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"] == 3
+        assert written["urn:ietf:params:rtp-hdrext:ssrc-audio-level"] == 2
+    finally:
+        await client.close()
+        pc.close()
+        await bob_client.close()
+    assert pc.signalingState == "closed" and pc.connectionState == "closed"
+    assert alice.rtpReceivers == [] and pc.transport is not None and pc.transport.closed
+
+
+async def test_bad_descriptions_and_calls_out_of_turn_raise(server: mediasoup.Server) -> None:
+    room = await server.Room()
+    peer = await room.Peer("alice")
+    pc = RTCPeerConnection(peer)
+    with pytest.raises(ValueError, match="SDP line 4"):
+        await pc.setRemoteDescription({"type": "offer", "sdp": "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nnot sdp\r\n"})
+    with pytest.raises(ValueError, match="type must be one of"):
+        await pc.setRemoteDescription({"type": "nonsense", "sdp": "v=0"})
+    with pytest.raises(TypeError, match="sdp must be a str"):
+        RTCSessionDescription(sdp=None, type="offer")  # type: ignore[arg-type]
+    offer = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=rtpmap:111 opus/48000/2\r\n"
+    with pytest.raises(ValueError, match="SDP line 5: the first media section has no a=ice-ufrag"):
+        await pc.setRemoteDescription({"type": "offer", "sdp": offer})
+    with pytest.raises(ValueError, match="SDP line 5: the first media section has no a=fingerprint"):
+        await pc.setRemoteDescription({"type": "offer", "sdp": offer + "a=ice-ufrag:abcd\r\na=ice-pwd:0123456789012345678901\r\n"})
+    with pytest.raises(InvalidStateError, match="no offer to answer"):
+        await pc.createAnswer()
+    # Nothing was created by the refused offers.
+    assert peer.transports == [] and pc.signalingState == "stable"
+    pc.close()
+    with pytest.raises(InvalidStateError, match="closed"):
+        await pc.setRemoteDescription({"type": "offer", "sdp": offer})
+    with pytest.raises(TypeError, match="peer must be a Peer"):
+        RTCPeerConnection("alice")  # type: ignore[arg-type]
+    _: Any = None
