@@ -128,6 +128,8 @@ fn serve(stream: std::os::unix::net::UnixStream) -> i32 {
                     closed |= read_channel(&mut channel, &mut read_buffer, &mut decoder);
                     while let Some(decoded) = decoder.next_frame() {
                         let response = answer(&mut worker, decoded, now, &mut sockets);
+                        // What a request logged is told before its answer.
+                        push_logs(&mut outgoing, &logs);
                         push_message(&mut outgoing, &WorkerMessage::Response(response));
                     }
                 }
@@ -144,10 +146,7 @@ fn serve(stream: std::os::unix::net::UnixStream) -> i32 {
         for notification in worker.take_notifications() {
             push_message(&mut outgoing, &WorkerMessage::Notification(notification));
         }
-        let records = std::mem::take(&mut *logs.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
-        for record in records {
-            push_message(&mut outgoing, &log_message(record));
-        }
+        push_logs(&mut outgoing, &logs);
         match write_channel(&mut channel, &mut outgoing) {
             Ok(()) => {}
             Err(_) => return 1,
@@ -233,6 +232,14 @@ fn answer(worker: &mut Worker, decoded: Decoded, now: Instant, network: &mut dyn
 
 fn log_message(record: LogRecord) -> WorkerMessage {
     WorkerMessage::Notification(Notification::log(&record))
+}
+
+/// Queues the log records `tracing` buffered since the last call.
+fn push_logs(outgoing: &mut Vec<u8>, logs: &Mutex<Vec<LogRecord>>) {
+    let records = std::mem::take(&mut *logs.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+    for record in records {
+        push_message(outgoing, &log_message(record));
+    }
 }
 
 fn push_message(outgoing: &mut Vec<u8>, message: &WorkerMessage) {
