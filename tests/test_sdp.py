@@ -126,3 +126,31 @@ def test_a_malformed_attribute_is_named_by_its_line_when_read() -> None:
             getattr(section, reader)()
     with pytest.raises(TypeError, match="sdp must be a str, not bytes"):
         sdp.parse(b"v=0")  # type: ignore[arg-type]
+
+
+def test_an_offered_section_becomes_receive_parameters_with_its_ssrc_and_rtx() -> None:
+    from mediasoup.webrtc import ortc
+
+    room_codecs = [
+        {"mimeType": "audio/opus", "clockRate": 48000, "channels": 2, "preferredPayloadType": 100},
+        {"mimeType": "video/VP8", "clockRate": 90000, "preferredPayloadType": 101},
+        {"mimeType": "video/rtx", "clockRate": 90000, "preferredPayloadType": 102, "parameters": {"apt": 101}},
+    ]
+    audio, video, *_ = sdp.parse(offer("chromium_offer.sdp")).media
+    codecs = ortc.chosen_codecs(video, room_codecs)
+    assert [(c.mime_type, c.payload_type) for c in codecs] == [("video/VP8", 96), ("video/rtx", 97)]
+    parameters = ortc.receive_parameters(video, codecs)
+    (_, (main, rtx)), = video.ssrc_groups()
+    assert parameters["encodings"] == [{"ssrc": main, "rtx": {"ssrc": rtx}}]
+    assert parameters["mid"] == "1" and parameters["rtcp"]["cname"] == video.ssrc_attributes()[main]["cname"]
+    assert {"uri": "urn:ietf:params:rtp-hdrext:sdes:mid", "id": 4} in parameters["headerExtensions"]
+    # Audio: opus with Chromium's parameters, no RTX.
+    opus = ortc.receive_parameters(audio, ortc.chosen_codecs(audio, room_codecs))
+    assert opus["codecs"] == [{
+        "mimeType": "audio/opus", "payloadType": 111, "clockRate": 48000, "channels": 2,
+        "parameters": {"minptime": 10, "useinbandfec": 1}, "rtcpFeedback": [{"type": "transport-cc", "parameter": ""}],
+    }]
+    assert opus["encodings"] == [{"ssrc": next(iter(audio.ssrc_attributes()))}]
+    # Simulcast: encodings by rid, in the a=simulcast order.
+    simulcast = sdp.parse(offer("chromium_simulcast_offer.sdp")).media[1]
+    assert ortc.receive_parameters(simulcast, ortc.chosen_codecs(simulcast, room_codecs))["encodings"] == [{"rid": "q"}, {"rid": "h"}, {"rid": "f"}]

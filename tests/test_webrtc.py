@@ -95,3 +95,77 @@ async def test_bad_descriptions_and_calls_out_of_turn_raise(server: mediasoup.Se
     with pytest.raises(TypeError, match="peer must be a Peer"):
         RTCPeerConnection("alice")  # type: ignore[arg-type]
     _: Any = None
+
+
+async def test_a_peer_joining_gets_the_others_streams_by_renegotiation(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from aiortc import RTCConfiguration
+    from aiortc import RTCPeerConnection as AiortcPeerConnection
+    from aiortc import RTCSessionDescription as AiortcDescription
+    from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
+
+    use_loopback_only(monkeypatch)
+    room = await server.Room()
+    alice_client = AiortcPeerConnection(RTCConfiguration(iceServers=[]))
+    bob_client = AiortcPeerConnection(RTCConfiguration(iceServers=[]))
+    alice_pc = RTCPeerConnection(await room.Peer("alice"))
+    bob_pc = RTCPeerConnection(await room.Peer("bob"))
+    frames: dict[str, int] = {}
+    tasks: list[asyncio.Task[None]] = []
+
+    async def count(track: Any) -> None:
+        while True:
+            try:
+                await track.recv()
+            except Exception:
+                return
+            frames[track.kind] = frames.get(track.kind, 0) + 1
+
+    bob_client.on("track", lambda track: tasks.append(asyncio.ensure_future(count(track))))
+
+    async def first_exchange(client: Any, pc: RTCPeerConnection) -> None:
+        await client.setLocalDescription(await client.createOffer())
+        await pc.setRemoteDescription({"type": "offer", "sdp": client.localDescription.sdp})
+        await pc.setLocalDescription()
+        assert pc.localDescription is not None
+        await client.setRemoteDescription(AiortcDescription(sdp=pc.localDescription.sdp, type="answer"))
+
+    needed = asyncio.Event()
+    bob_pc.on("negotiationneeded", needed.set)
+    try:
+        alice_client.addTrack(AudioStreamTrack())
+        alice_client.addTrack(VideoStreamTrack())
+        await first_exchange(alice_client, alice_pc)
+        # bob only receives: what he can decode is what he offers.
+        bob_client.addTransceiver("audio", direction="recvonly")
+        bob_client.addTransceiver("video", direction="recvonly")
+        await first_exchange(bob_client, bob_pc)
+        await asyncio.wait_for(needed.wait(), 5)
+        await until(lambda: len(bob_pc.peer.rtpSenders) == 2 and all(s.transport is not None for s in bob_pc.peer.rtpSenders), 5, lambda: bob_pc.peer.rtpSenders)
+        offer = await bob_pc.createOffer()
+        await bob_pc.setLocalDescription(offer)
+        assert bob_pc.signalingState == "have-local-offer"
+        parsed = sdp.parse(offer.sdp)
+        senders = [m for m in parsed.media if m.direction == "sendonly"]
+        assert sorted(m.kind for m in senders) == ["audio", "video"]
+        assert {m.mid for m in senders} == {s.rtpParameters["mid"] for s in bob_pc.peer.rtpSenders}
+        assert all(m.value("msid", ).startswith("alice ") for m in senders)  # type: ignore[union-attr]
+        await bob_client.setRemoteDescription(AiortcDescription(sdp=offer.sdp, type="offer"))
+        await bob_client.setLocalDescription(await bob_client.createAnswer())
+        await bob_pc.setRemoteDescription({"type": "answer", "sdp": bob_client.localDescription.sdp})
+        assert bob_pc.signalingState == "stable"
+        # bob's aiortc decodes alice's audio and video, without reconnecting.
+        await until(lambda: frames.get("audio", 0) >= 50 and frames.get("video", 0) >= 20, 20, lambda: frames)
+        assert bob_pc.connectionState == "connected"
+        # Nothing more to negotiate until something changes.
+        needed.clear()
+        await asyncio.sleep(0.2)
+        assert not needed.is_set()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await alice_client.close()
+        await bob_client.close()
+        alice_pc.close()
+        bob_pc.close()

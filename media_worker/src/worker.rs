@@ -375,6 +375,7 @@ impl Worker {
         }
         let ssrcs: Vec<u32> = receiver.parameters.encodings.iter().filter_map(|e| e.ssrc).collect();
         let Some(key) = self.transport_keys.get(&receiver.transport_id).copied() else { return };
+        tracing::debug!("rtpReceiver {receiver_id}: keyframe requested from ssrcs {ssrcs:?}");
         self.keyframe_requested.insert(receiver_id.to_owned(), now);
         if let Some(transport) = self.transports.get_mut(&key) {
             for ssrc in ssrcs {
@@ -719,6 +720,7 @@ impl Worker {
                 .values()
                 .find(|s| s.transport_id.as_deref() == Some(transport_id.as_str()) && s.mid == mid)
                 .map(|s| s.receiver_id.clone());
+            tracing::debug!("transport {transport_id}: keyframe request for mid {mid} (rtpReceiver {receiver_id:?})");
             if let Some(receiver_id) = receiver_id {
                 self.request_keyframe(&receiver_id, now, false);
             }

@@ -15,7 +15,7 @@ from typing import Any
 
 from .sdp import Attribute, Codec, MediaSection
 
-__all__ = ["answer_section", "capabilities_of", "chosen_codecs", "receive_parameters", "rejected_section"]
+__all__ = ["answer_section", "capabilities_of", "chosen_codecs", "receive_parameters", "rejected_section", "sender_section"]
 
 #: Codecs that are not media of their own: they never lead a choice.
 _NOT_MEDIA = ("rtx", "red", "ulpfec", "flexfec-03", "cn", "telephone-event")
@@ -68,8 +68,9 @@ def receive_parameters(section: MediaSection, codecs: list[Codec]) -> dict[str, 
         rids.sort(key=lambda rid: order.index(rid) if rid in order else len(order))
         encodings = [{"rid": rid} for rid in rids]
     elif ssrcs:
+        # FID groups: RTX SSRC → the SSRC it repairs.
         repairs = {group[1]: group[0] for semantics, group in section.ssrc_groups() if semantics == "FID" and len(group) == 2}
-        main = next(ssrc for ssrc in ssrcs if ssrc not in repairs.values())
+        main = next(ssrc for ssrc in ssrcs if ssrc not in repairs)
         encoding: dict[str, Any] = {"ssrc": main}
         rtx = next((repair for repair, original in repairs.items() if original == main), None)
         if rtx is not None and len(codecs) > 1:
@@ -182,3 +183,37 @@ def answer_section(
     family = "IP6" if ":" in first_ip else "IP4"
     formats = [str(codec.payload_type) for codec in codecs]
     return MediaSection(offered.kind, port, offered.protocol, formats, [f"c=IN {family} {first_ip}"], attributes)
+
+
+def sender_section(sender_parameters: dict[str, Any], kind: str, stream_id: str, track_id: str, transport: dict[str, Any]) -> MediaSection:
+    """A ``sendonly`` section of a server-made offer for one RtpSender: its
+    consumer parameters (mid, the room's payload types, its SSRCs and RTX,
+    the subscriber's header-extension ids, cname) and ``a=msid`` naming the
+    publisher's stream, so the endpoint groups its audio and video."""
+    codecs = [
+        Codec(
+            payload_type=codec["payloadType"],
+            mime_type=codec["mimeType"],
+            clock_rate=codec["clockRate"],
+            channels=codec.get("channels"),
+            parameters={key: str(value) for key, value in codec.get("parameters", {}).items()},
+            feedback=[(feedback["type"], feedback.get("parameter", "")) for feedback in codec.get("rtcpFeedback", [])],
+        )
+        for codec in sender_parameters["codecs"]
+    ]
+    offered = MediaSection(kind, 9, "UDP/TLS/RTP/SAVPF", [str(codec.payload_type) for codec in codecs])
+    offered.attributes = [Attribute("mid", sender_parameters["mid"])]
+    offered.attributes += [Attribute("extmap", f"{extension['id']} {extension['uri']}") for extension in sender_parameters["headerExtensions"]]
+    every_extension = [{"kind": kind, "uri": extension["uri"]} for extension in sender_parameters["headerExtensions"]]
+    section = answer_section(offered, codecs, "sendonly", transport, every_extension)
+    encoding = sender_parameters["encodings"][0]
+    cname = sender_parameters["rtcp"]["cname"]
+    ssrcs = [encoding["ssrc"]] + ([encoding["rtx"]["ssrc"]] if "rtx" in encoding else [])
+    at = next(index for index, attribute in enumerate(section.attributes) if attribute.name == "candidate")
+    lines = [Attribute("msid", f"{stream_id} {track_id}")]
+    if len(ssrcs) == 2:
+        lines.append(Attribute("ssrc-group", f"FID {ssrcs[0]} {ssrcs[1]}"))
+    for ssrc in ssrcs:
+        lines += [Attribute("ssrc", f"{ssrc} cname:{cname}"), Attribute("ssrc", f"{ssrc} msid:{stream_id} {track_id}")]
+    section.attributes[at:at] = lines
+    return section

@@ -1,17 +1,20 @@
 """``RTCPeerConnection``: the server side of a W3C peer connection (unified
 plan, BUNDLE, ICE-lite), bound to a :class:`mediasoup.Peer`.
 
-The endpoint offers; :meth:`RTCPeerConnection.setRemoteDescription` turns the
-offer into the peer's capabilities, one transport for every section, and an
-``RtpReceiver`` for each section that sends audio or video;
-:meth:`RTCPeerConnection.createAnswer` writes the answer. Sections the
-endpoint only receives on are answered ``inactive`` for now: the other peers'
-streams reach it through server-made offers (``negotiationneeded``), which
-come next with data channels.
+The endpoint offers first; :meth:`RTCPeerConnection.setRemoteDescription`
+turns the offer into the peer's capabilities, one transport for every
+section, and an ``RtpReceiver`` for each section that sends audio or video;
+:meth:`RTCPeerConnection.createAnswer` writes the answer. The other peers'
+streams (the peer's ``RtpSender``s) reach the endpoint through offers made
+here: ``negotiationneeded`` fires, the application sends
+:meth:`RTCPeerConnection.createOffer`'s offer and applies the endpoint's
+answer. Each sender gets a ``sendonly`` section of its own, under its mid.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import random
 from typing import TYPE_CHECKING, Any
 
@@ -22,9 +25,12 @@ from . import ortc, sdp
 if TYPE_CHECKING:
     from ..peer import Peer
     from ..rtp_receiver import RtpReceiver
+    from ..rtp_sender import RtpSender
     from ..transport import Transport
 
 __all__ = ["RTCPeerConnection", "RTCSessionDescription"]
+
+_logger = logging.getLogger("mediasoup.webrtc")
 
 _TYPES = ("offer", "answer", "pranswer", "rollback")
 
@@ -65,7 +71,8 @@ def _type_name(value: object) -> str:
 class RTCPeerConnection(EventEmitter):
     """The server side of ``peer``'s WebRTC connection.
 
-    Events: ``signalingstatechange()``, ``connectionstatechange()``.
+    Events: ``negotiationneeded()``, ``signalingstatechange()``,
+    ``connectionstatechange()``.
     """
 
     def __init__(self, peer: Peer) -> None:
@@ -86,6 +93,13 @@ class RTCPeerConnection(EventEmitter):
         self._connection_state = "new"
         self._session_id = random.randrange(1, 2**62)
         self._session_version = 0
+        # The sections agreed so far, in order (what the next offer starts from).
+        self._agreed: list[sdp.MediaSection] = []
+        # The peer's senders with the transport set, and those in an agreed section.
+        self._senders: list[RtpSender] = []
+        self._pending_offer: sdp.SessionDescription | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        peer.on("newrtpsender", self._on_sender)
 
     @property
     def peer(self) -> Peer:
@@ -106,7 +120,7 @@ class RTCPeerConnection(EventEmitter):
 
     @property
     def signalingState(self) -> str:
-        """'stable', 'have-remote-offer' or 'closed'."""
+        """'stable', 'have-remote-offer', 'have-local-offer' or 'closed'."""
         return self._signaling_state
 
     @property
@@ -115,15 +129,20 @@ class RTCPeerConnection(EventEmitter):
         return self._connection_state
 
     async def setRemoteDescription(self, description: RTCSessionDescription | dict[str, Any]) -> None:
-        """Applies the endpoint's offer: capabilities, transport, receivers.
+        """Applies the endpoint's offer (capabilities, transport, receivers),
+        or its answer to an offer made here.
 
         Raises ValueError for SDP that does not parse or lacks what WebRTC
         needs (naming the line), InvalidStateError out of turn or closed.
         """
         remote = RTCSessionDescription.of(description)
         self._check_open()
+        if remote.type == "answer":
+            return await self._apply_answer(remote)
         if remote.type != "offer":
-            raise ValueError(f"only offers are supported from the endpoint for now, not {remote.type!r}")
+            raise ValueError(f"a remote description is an offer or an answer, not {remote.type!r}")
+        if self._agreed:
+            raise InvalidStateError("renegotiation is offered from this side (createOffer); the endpoint offers once")
         if self._signaling_state != "stable":
             raise InvalidStateError(f"an offer cannot be applied in signalingState {self._signaling_state!r}")
         offer = sdp.parse(remote.sdp)
@@ -164,6 +183,9 @@ class RTCPeerConnection(EventEmitter):
         self._offer = offer
         self._remote = remote
         self._set_signaling_state("have-remote-offer")
+        for sender in self._peer.rtpSenders:
+            if sender.transport is None:
+                self._on_sender(sender)
 
     async def createAnswer(self) -> RTCSessionDescription:
         """The answer to the offer applied last: ``a=ice-lite``, BUNDLE, the
@@ -171,38 +193,132 @@ class RTCPeerConnection(EventEmitter):
         self._check_open()
         if self._signaling_state != "have-remote-offer" or self._offer is None or self._transport is None:
             raise InvalidStateError(f"there is no offer to answer (signalingState {self._signaling_state!r})")
-        transport = {
+        transport = self._transport_parameters()
+        room = self._peer.room.rtpCapabilities
+        sections = []
+        for offered in self._offer.media:
+            codecs = ortc.chosen_codecs(offered, room["codecs"]) if offered.kind in ("audio", "video") and offered.port else []
+            if not codecs:
+                sections.append(ortc.rejected_section(offered, transport))
+                continue
+            direction = "recvonly" if offered.mid in self._receivers else "inactive"
+            sections.append(ortc.answer_section(offered, codecs, direction, transport, room["headerExtensions"]))
+        answer = self._description(sections)
+        return RTCSessionDescription(sdp=sdp.write(answer), type="answer")
+
+    async def createOffer(self) -> RTCSessionDescription:
+        """An offer with the sections agreed so far and a ``sendonly``
+        section for each sender not yet in one (a closed sender's section is
+        ended, port 0). The endpoint's first offer must have been answered."""
+        self._check_open()
+        if self._signaling_state != "stable" or not self._agreed or self._transport is None:
+            raise InvalidStateError(f"createOffer needs the endpoint's first offer answered (signalingState {self._signaling_state!r})")
+        transport = self._transport_parameters()
+        open_mids = {sender.rtpParameters["mid"] for sender in self._senders if not sender.closed}
+        sections = []
+        for section in self._agreed:
+            if section.direction == "sendonly" and section.mid not in open_mids:
+                section = ortc.rejected_section(section, transport)
+            sections.append(section)
+        agreed_mids = {section.mid for section in self._agreed}
+        for sender in self._senders:
+            if sender.closed or sender.rtpParameters["mid"] in agreed_mids:
+                continue
+            stream_id = sender.associatedRtpReceiver.peer.name
+            sections.append(ortc.sender_section(sender.rtpParameters, sender.kind, stream_id, sender.id, transport))
+        offer = self._description(sections)
+        self._pending_offer = offer
+        return RTCSessionDescription(sdp=sdp.write(offer), type="offer")
+
+    async def setLocalDescription(self, description: RTCSessionDescription | dict[str, Any] | None = None) -> None:
+        """Makes an answer or an offer made here the local description (with
+        no argument: ``createAnswer()``'s answer to the endpoint's offer)."""
+        self._check_open()
+        local = await self.createAnswer() if description is None else RTCSessionDescription.of(description)
+        if local.type == "offer" and self._signaling_state == "stable" and self._pending_offer is not None:
+            self._local = local
+            self._set_signaling_state("have-local-offer")
+            return
+        if local.type != "answer" or self._signaling_state != "have-remote-offer":
+            raise InvalidStateError(f"a {local.type} cannot be set in signalingState {self._signaling_state!r}")
+        self._agreed = sdp.parse(local.sdp).media
+        self._local = local
+        self._set_signaling_state("stable")
+        self._check_negotiation()
+
+    async def _apply_answer(self, remote: RTCSessionDescription) -> None:
+        if self._signaling_state != "have-local-offer" or self._pending_offer is None:
+            raise InvalidStateError(f"an answer cannot be applied in signalingState {self._signaling_state!r}")
+        answer = sdp.parse(remote.sdp)
+        offered = self._pending_offer.media
+        if [section.mid for section in answer.media] != [section.mid for section in offered]:
+            raise ValueError("the answer's sections (mids) are not the offer's, in the offer's order")
+        accepted = {section.mid for section, answered in zip(offered, answer.media) if section.direction == "sendonly" and answered.port != 0}
+        # A sender flows once the endpoint knows its section (and starts from a keyframe).
+        for sender in self._senders:
+            if sender.rtpParameters["mid"] in accepted and not sender.closed and not sender.active:
+                await sender.enable()
+        self._agreed = offered
+        self._pending_offer = None
+        self._remote = remote
+        self._set_signaling_state("stable")
+        self._check_negotiation()
+
+    def _on_sender(self, sender: RtpSender) -> None:
+        if self._transport is None or self._signaling_state == "closed" or sender in self._senders:
+            return
+        self._senders.append(sender)
+        sender.on("close", lambda error: self._check_negotiation())
+        task = asyncio.ensure_future(self._attach(sender))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _attach(self, sender: RtpSender) -> None:
+        transport = self._transport
+        if transport is None or transport.closed or sender.closed:
+            return
+        try:
+            # Paused until the endpoint accepted a section for it: media on
+            # a mid it does not know yet would be misrouted (aiortc binds an
+            # unknown SSRC to a receiver by payload type).
+            await sender.disable()
+            await sender.setTransport(transport)
+        except (InvalidStateError, ValueError) as error:
+            _logger.debug("sender %s not attached: %s", sender.id, error)
+            return
+        self._check_negotiation()
+
+    def _check_negotiation(self) -> None:
+        """``negotiationneeded`` when, in 'stable', a sender has no section
+        yet or a closed one still has its section."""
+        if self._signaling_state != "stable" or not self._agreed:
+            return
+        agreed = {section.mid for section in self._agreed if section.port != 0}
+        mids = {sender.rtpParameters["mid"]: sender for sender in self._senders if sender.transport is not None or sender.closed}
+        missing = any(mid not in agreed for mid, sender in mids.items() if not sender.closed)
+        stale = any(mid in agreed for mid, sender in mids.items() if sender.closed)
+        if missing or stale:
+            self.emit("negotiationneeded")
+
+    def _transport_parameters(self) -> dict[str, Any]:
+        assert self._transport is not None
+        return {
             "iceLocalParameters": self._transport.iceLocalParameters,
             "iceLocalCandidates": self._transport.iceLocalCandidates,
             "dtlsLocalParameters": self._transport.dtlsLocalParameters,
         }
-        room = self._peer.room.rtpCapabilities
-        answer = sdp.SessionDescription(origin=f"- {self._session_id} {self._session_version} IN IP4 127.0.0.1")
-        self._session_version += 1
-        accepted = []
-        for offered in self._offer.media:
-            codecs = ortc.chosen_codecs(offered, room["codecs"]) if offered.kind in ("audio", "video") and offered.port else []
-            if not codecs:
-                answer.media.append(ortc.rejected_section(offered, transport))
-                continue
-            if offered.mid in self._receivers:
-                direction = "recvonly"
-            else:
-                direction = "inactive"
-            answer.media.append(ortc.answer_section(offered, codecs, direction, transport, room["headerExtensions"]))
-            accepted.append(offered.mid or "")
-        answer.attributes = [sdp.Attribute("ice-lite"), sdp.Attribute("group", " ".join(["BUNDLE", *accepted])), sdp.Attribute("msid-semantic", " WMS *")]
-        return RTCSessionDescription(sdp=sdp.write(answer), type="answer")
 
-    async def setLocalDescription(self, description: RTCSessionDescription | dict[str, Any] | None = None) -> None:
-        """Makes the answer (``createAnswer()``'s when None) the local description."""
-        self._check_open()
-        local = await self.createAnswer() if description is None else RTCSessionDescription.of(description)
-        if local.type != "answer" or self._signaling_state != "have-remote-offer":
-            raise InvalidStateError(f"a {local.type} cannot be set in signalingState {self._signaling_state!r}")
-        sdp.parse(local.sdp)
-        self._local = local
-        self._set_signaling_state("stable")
+    def _description(self, sections: list[sdp.MediaSection]) -> sdp.SessionDescription:
+        description = sdp.SessionDescription(origin=f"- {self._session_id} {self._session_version} IN IP4 127.0.0.1")
+        self._session_version += 1
+        bundled = [section.mid or "" for section in sections if section.port != 0]
+        description.attributes = [
+            sdp.Attribute("ice-lite"),
+            sdp.Attribute("group", " ".join(["BUNDLE", *bundled])),
+            sdp.Attribute("msid-semantic", " WMS *"),
+        ]
+        description.media = sections
+        return description
 
     def close(self) -> None:
         """Closes the transport (and with it the receivers it made). Idempotent."""
@@ -246,6 +362,7 @@ class RTCPeerConnection(EventEmitter):
             self.emit("connectionstatechange")
 
     create_answer = createAnswer
+    create_offer = createOffer
     set_local_description = setLocalDescription
     set_remote_description = setRemoteDescription
     connection_state = connectionState
