@@ -1,5 +1,8 @@
 """mediasoup.webrtc.sdp on real offers: Chromium 156 (captured with
-tests/data/capture_offers.py) and aiortc (captured, and made live)."""
+tests/data/capture_offers.py) and aiortc (captured, and made live); and a
+Firefox-style offer written after Firefox's format (no Firefox on these
+machines): session-level fingerprint, extmap directions, bare fmtp values,
+ssrc-group after the ssrc lines."""
 
 from __future__ import annotations
 
@@ -58,7 +61,7 @@ def test_a_chromium_simulcast_offer_names_its_layers_by_rid() -> None:
     assert {"urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id", "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id"} <= uris
 
 
-@pytest.mark.parametrize("name", ["chromium_offer.sdp", "chromium_simulcast_offer.sdp", "aiortc_offer.sdp"])
+@pytest.mark.parametrize("name", ["chromium_offer.sdp", "chromium_simulcast_offer.sdp", "aiortc_offer.sdp", "firefox_style_offer.sdp"])
 def test_what_is_parsed_is_written_back_line_for_line(name: str) -> None:
     text = offer(name)
     written = sdp.write(sdp.parse(text))
@@ -154,3 +157,19 @@ def test_an_offered_section_becomes_receive_parameters_with_its_ssrc_and_rtx() -
     # Simulcast: encodings by rid, in the a=simulcast order.
     simulcast = sdp.parse(offer("chromium_simulcast_offer.sdp")).media[1]
     assert ortc.receive_parameters(simulcast, ortc.chosen_codecs(simulcast, room_codecs))["encodings"] == [{"rid": "q"}, {"rid": "h"}, {"rid": "f"}]
+
+
+def test_a_firefox_style_offer_parses_with_its_session_level_fingerprint() -> None:
+    from mediasoup.webrtc import ortc
+
+    description = sdp.parse(offer("firefox_style_offer.sdp"))
+    assert description.fingerprints()[0][0] == "sha-256" and not description.media[0].fingerprints()
+    audio, video = description.media
+    assert [(e.id, e.direction) for e in audio.extmaps()] == [(1, None), (2, "recvonly"), (3, None)]
+    telephone_event = next(c for c in audio.codecs() if c.mime_type == "audio/telephone-event")
+    assert telephone_event.parameters == {"": "0-15"}
+    assert [c.mime_type for c in audio.codecs()][:4] == ["audio/opus", "audio/G722", "audio/PCMU", "audio/PCMA"]
+    room_codecs = [{"mimeType": "video/VP8", "clockRate": 90000, "preferredPayloadType": 101}]
+    codecs = ortc.chosen_codecs(video, room_codecs)
+    assert [(c.mime_type, c.payload_type) for c in codecs] == [("video/VP8", 120), ("video/rtx", 124)]
+    assert ortc.receive_parameters(video, codecs)["encodings"] == [{"ssrc": 3358114380, "rtx": {"ssrc": 1917445618}}]
