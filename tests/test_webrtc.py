@@ -169,3 +169,21 @@ async def test_a_peer_joining_gets_the_others_streams_by_renegotiation(server: m
         await bob_client.close()
         alice_pc.close()
         bob_pc.close()
+
+
+async def test_the_answer_takes_the_dtls_role_the_offer_leaves(server: mediasoup.Server) -> None:
+    import pathlib
+
+    text = (pathlib.Path(__file__).parent / "data" / "aiortc_offer.sdp").read_text()
+    room = await server.Room()
+    for offered, answered in (("actpass", "active"), ("passive", "active"), ("active", "passive")):
+        pc = RTCPeerConnection(await room.Peer(f"endpoint-{offered}"))
+        await pc.setRemoteDescription({"type": "offer", "sdp": text.replace("a=setup:actpass", f"a=setup:{offered}")})
+        answer = sdp.parse((await pc.createAnswer()).sdp)
+        assert {m.value("setup") for m in answer.media} == {answered}
+        # Both sending sections became receivers, with aiortc's payload types.
+        assert sorted(r.kind for r in pc.peer.rtpReceivers) == ["audio", "video"]
+        pc.close()
+    pc = RTCPeerConnection(await room.Peer("no-mid"))
+    with pytest.raises(ValueError, match=r"SDP line \d+: m=audio has no a=mid"):
+        await pc.setRemoteDescription({"type": "offer", "sdp": "\n".join(line for line in text.splitlines() if line != "a=mid:0")})

@@ -137,13 +137,14 @@ def rejected_section(offered: MediaSection, transport: dict[str, Any]) -> MediaS
 
 
 def _transport_attributes(transport: dict[str, Any]) -> list[Attribute]:
-    """ICE credentials, the fingerprint, and ``a=setup:active`` (this side is the DTLS client)."""
+    """ICE credentials, the fingerprint, and this side's DTLS role (``a=setup``:
+    'active', the DTLS client, unless the endpoint offered 'active' itself)."""
     fingerprint = transport["dtlsLocalParameters"]["fingerprints"][0]
     return [
         Attribute("ice-ufrag", transport["iceLocalParameters"]["usernameFragment"]),
         Attribute("ice-pwd", transport["iceLocalParameters"]["password"]),
         Attribute("fingerprint", f"{fingerprint['algorithm']} {fingerprint['value']}"),
-        Attribute("setup", "active"),
+        Attribute("setup", transport.get("setup", "active")),
     ]
 
 
@@ -155,8 +156,8 @@ def answer_section(
     room_extensions: list[dict[str, Any]],
 ) -> MediaSection:
     """The answer to an audio or video section: `codecs`, `direction`, the
-    transport's ICE and DTLS parameters (this side is the DTLS client,
-    ``a=setup:active``) and candidates, and the offered extensions the room
+    transport's ICE and DTLS parameters (``a=setup`` from ``transport['setup']``)
+    and candidates, and the offered extensions the room
     forwards, at the offer's ids."""
     candidates = transport["iceLocalCandidates"]
     port = candidates[0]["port"] if candidates else 9

@@ -95,8 +95,10 @@ class RTCPeerConnection(EventEmitter):
         self._session_version = 0
         # The sections agreed so far, in order (what the next offer starts from).
         self._agreed: list[sdp.MediaSection] = []
-        # The peer's senders with the transport set, and those in an agreed section.
+        # The peer's senders put on this connection's transport, in order of arrival.
         self._senders: list[RtpSender] = []
+        # This side's a=setup: 'active' (DTLS client) unless the endpoint took that role.
+        self._setup = "active"
         self._pending_offer: sdp.SessionDescription | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         peer.on("newrtpsender", self._on_sender)
@@ -149,6 +151,9 @@ class RTCPeerConnection(EventEmitter):
         media = [section for section in offer.media if section.port != 0]
         if not media:
             raise ValueError("the offer has no media section with a port")
+        for section in media:
+            if section.mid is None:
+                raise ValueError(f"SDP line {section.line}: m={section.kind} has no a=mid (unified plan and BUNDLE need one)")
         first = media[0]
         if not (first.value("ice-ufrag") or offer.value("ice-ufrag")) or not (first.value("ice-pwd") or offer.value("ice-pwd")):
             raise ValueError(f"SDP line {first.line}: the first media section has no a=ice-ufrag / a=ice-pwd")
@@ -170,6 +175,7 @@ class RTCPeerConnection(EventEmitter):
             self._transport.on("dtlsstatechange", lambda state: self._update_connection_state())
             # The endpoint's 'actpass' or 'passive' makes this side the DTLS client.
             role = "client" if setup == "active" else "server"
+            self._setup = "passive" if setup == "active" else "active"
             await self._transport.setRemoteDtlsParameters(
                 {"role": role, "fingerprints": [{"algorithm": algorithm, "value": value} for algorithm, value in fingerprints]}
             )
@@ -306,6 +312,7 @@ class RTCPeerConnection(EventEmitter):
             "iceLocalParameters": self._transport.iceLocalParameters,
             "iceLocalCandidates": self._transport.iceLocalCandidates,
             "dtlsLocalParameters": self._transport.dtlsLocalParameters,
+            "setup": self._setup,
         }
 
     def _description(self, sections: list[sdp.MediaSection]) -> sdp.SessionDescription:
