@@ -89,6 +89,8 @@ class RTCPeerConnection(EventEmitter):
         self._local: RTCSessionDescription | None = None
         self._remote: RTCSessionDescription | None = None
         self._offer: sdp.SessionDescription | None = None
+        # The codecs chosen for each audio/video section of that offer, by mid.
+        self._chosen: dict[str | None, list[sdp.Codec]] = {}
         self._signaling_state = "stable"
         self._connection_state = "new"
         self._session_id = random.randrange(1, 2**62)
@@ -187,6 +189,7 @@ class RTCPeerConnection(EventEmitter):
             await receiver.receive(parameters[section.mid])
             self._receivers[section.mid] = receiver
         self._offer = offer
+        self._chosen = chosen
         self._remote = remote
         self._set_signaling_state("have-remote-offer")
         for sender in self._peer.rtpSenders:
@@ -195,7 +198,7 @@ class RTCPeerConnection(EventEmitter):
 
     async def createAnswer(self) -> RTCSessionDescription:
         """The answer to the offer applied last: ``a=ice-lite``, BUNDLE, the
-        transport's candidates and fingerprint, ``a=setup:active``."""
+        transport's candidates and fingerprint, this side's ``a=setup``."""
         self._check_open()
         if self._signaling_state != "have-remote-offer" or self._offer is None or self._transport is None:
             raise InvalidStateError(f"there is no offer to answer (signalingState {self._signaling_state!r})")
@@ -203,7 +206,7 @@ class RTCPeerConnection(EventEmitter):
         room = self._peer.room.rtpCapabilities
         sections = []
         for offered in self._offer.media:
-            codecs = ortc.chosen_codecs(offered, room["codecs"]) if offered.kind in ("audio", "video") and offered.port else []
+            codecs = self._chosen.get(offered.mid, []) if offered.port else []
             if not codecs:
                 sections.append(ortc.rejected_section(offered, transport))
                 continue
@@ -264,6 +267,9 @@ class RTCPeerConnection(EventEmitter):
         for sender in self._senders:
             if sender.rtpParameters["mid"] in accepted and not sender.closed and not sender.active:
                 await sender.enable()
+        # A closed sender whose section this offer ended is done with.
+        ended = {section.mid for section in offered if section.port == 0}
+        self._senders = [s for s in self._senders if not (s.closed and s.rtpParameters["mid"] in ended)]
         self._agreed = offered
         self._pending_offer = None
         self._remote = remote
