@@ -97,7 +97,10 @@ async def test_bad_descriptions_and_calls_out_of_turn_raise(server: mediasoup.Se
     _: Any = None
 
 
-async def test_a_peer_joining_gets_the_others_streams_by_renegotiation(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_streams_come_in_the_answer_or_by_renegotiation(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """bob offers to receive before anyone publishes: alice's streams reach
+    him by an offer made here (negotiationneeded). carol offers to receive
+    after: alice's streams are in the answer to her offer."""
     import asyncio
 
     from aiortc import RTCConfiguration
@@ -107,68 +110,89 @@ async def test_a_peer_joining_gets_the_others_streams_by_renegotiation(server: m
 
     use_loopback_only(monkeypatch)
     room = await server.Room()
-    alice_client = AiortcPeerConnection(RTCConfiguration(iceServers=[]))
-    bob_client = AiortcPeerConnection(RTCConfiguration(iceServers=[]))
-    alice_pc = RTCPeerConnection(await room.Peer("alice"))
-    bob_pc = RTCPeerConnection(await room.Peer("bob"))
-    frames: dict[str, int] = {}
+    clients = {name: AiortcPeerConnection(RTCConfiguration(iceServers=[])) for name in ("alice", "bob", "carol")}
+    pcs = {name: RTCPeerConnection(await room.Peer(name)) for name in clients}
+    frames: dict[tuple[str, str], int] = {}
     tasks: list[asyncio.Task[None]] = []
 
-    async def count(track: Any) -> None:
+    async def count(name: str, track: Any) -> None:
         while True:
             try:
                 await track.recv()
             except Exception:
                 return
-            frames[track.kind] = frames.get(track.kind, 0) + 1
+            frames[name, track.kind] = frames.get((name, track.kind), 0) + 1
 
-    bob_client.on("track", lambda track: tasks.append(asyncio.ensure_future(count(track))))
+    def on_track(name: str) -> None:
+        clients[name].on("track", lambda track: tasks.append(asyncio.ensure_future(count(name, track))))
 
-    async def first_exchange(client: Any, pc: RTCPeerConnection) -> None:
+    async def first_exchange(name: str) -> sdp.SessionDescription:
+        client, pc = clients[name], pcs[name]
         await client.setLocalDescription(await client.createOffer())
         await pc.setRemoteDescription({"type": "offer", "sdp": client.localDescription.sdp})
         await pc.setLocalDescription()
-        assert pc.localDescription is not None
+        assert pc.localDescription is not None and pc.signalingState == "stable"
         await client.setRemoteDescription(AiortcDescription(sdp=pc.localDescription.sdp, type="answer"))
+        return sdp.parse(pc.localDescription.sdp)
 
-    needed = asyncio.Event()
-    bob_pc.on("negotiationneeded", needed.set)
+    needed = {name: asyncio.Event() for name in clients}
+    for name, pc in pcs.items():
+        pc.on("negotiationneeded", needed[name].set)
     try:
-        alice_client.addTrack(AudioStreamTrack())
-        alice_client.addTrack(VideoStreamTrack())
-        await first_exchange(alice_client, alice_pc)
-        # bob only receives: what he can decode is what he offers.
-        bob_client.addTransceiver("audio", direction="recvonly")
-        bob_client.addTransceiver("video", direction="recvonly")
-        await first_exchange(bob_client, bob_pc)
-        await asyncio.wait_for(needed.wait(), 5)
-        await until(lambda: len(bob_pc.peer.rtpSenders) == 2 and all(s.transport is not None for s in bob_pc.peer.rtpSenders), 5, lambda: bob_pc.peer.rtpSenders)
-        offer = await bob_pc.createOffer()
-        await bob_pc.setLocalDescription(offer)
-        assert bob_pc.signalingState == "have-local-offer"
-        parsed = sdp.parse(offer.sdp)
-        senders = [m for m in parsed.media if m.direction == "sendonly"]
+        for name in ("bob", "carol"):
+            on_track(name)
+            clients[name].addTransceiver("audio", direction="recvonly")
+            clients[name].addTransceiver("video", direction="recvonly")
+        # bob first: nothing to receive yet, his sections stay inactive.
+        answer = await first_exchange("bob")
+        assert [m.direction for m in answer.media] == ["inactive", "inactive"]
+        clients["alice"].addTrack(AudioStreamTrack())
+        clients["alice"].addTrack(VideoStreamTrack())
+        await first_exchange("alice")
+        alice_id = pcs["alice"].peer.id
+        # bob: one negotiationneeded for both of alice's streams, then an offer made here.
+        await asyncio.wait_for(needed["bob"].wait(), 5)
+        bob = pcs["bob"]
+        await until(lambda: len(bob.peer.rtpSenders) == 2 and all(s.transport is not None for s in bob.peer.rtpSenders), 5, lambda: bob.peer.rtpSenders)
+        offer = await bob.createOffer()
+        await bob.setLocalDescription()
+        assert bob.signalingState == "have-local-offer" and bob.localDescription is offer
+        senders = [m for m in sdp.parse(offer.sdp).media if m.direction == "sendonly"]
         assert sorted(m.kind for m in senders) == ["audio", "video"]
-        assert {m.mid for m in senders} == {s.rtpParameters["mid"] for s in bob_pc.peer.rtpSenders}
-        assert all(m.value("msid", ).startswith("alice ") for m in senders)  # type: ignore[union-attr]
-        await bob_client.setRemoteDescription(AiortcDescription(sdp=offer.sdp, type="offer"))
-        await bob_client.setLocalDescription(await bob_client.createAnswer())
-        await bob_pc.setRemoteDescription({"type": "answer", "sdp": bob_client.localDescription.sdp})
-        assert bob_pc.signalingState == "stable"
-        # bob's aiortc decodes alice's audio and video, without reconnecting.
-        await until(lambda: frames.get("audio", 0) >= 50 and frames.get("video", 0) >= 20, 20, lambda: frames)
-        assert bob_pc.connectionState == "connected"
+        assert {m.mid for m in senders} == {s.rtpParameters["mid"] for s in bob.peer.rtpSenders}
+        assert all((m.value("msid") or "").startswith(f"{alice_id} ") for m in senders)
+        await clients["bob"].setRemoteDescription(AiortcDescription(sdp=offer.sdp, type="offer"))
+        await clients["bob"].setLocalDescription(await clients["bob"].createAnswer())
+        await bob.setRemoteDescription({"type": "answer", "sdp": clients["bob"].localDescription.sdp})
+        assert bob.signalingState == "stable"
+        # carol after alice: alice's streams are in the answer, on carol's
+        # recvonly sections, at carol's payload types.
+        answer = await first_exchange("carol")
+        offered = sdp.parse(clients["carol"].localDescription.sdp)
+        assert [m.direction for m in answer.media] == ["sendonly", "sendonly"]
+        carol = pcs["carol"]
+        assert sorted(s.rtpParameters["mid"] for s in carol.peer.rtpSenders) == sorted(m.mid or "" for m in offered.media)
+        for section, offered_section in zip(answer.media, offered.media):
+            assert (section.value("msid") or "").startswith(f"{alice_id} ")
+            offered_types = {codec.payload_type for codec in offered_section.codecs()}
+            assert {codec.payload_type for codec in section.codecs()} <= offered_types
+        # Both decode alice's audio and video, without reconnecting.
+        wanted = [(name, kind) for name in ("bob", "carol") for kind in ("audio", "video")]
+        await until(lambda: all(frames.get(key, 0) >= (50 if key[1] == "audio" else 20) for key in wanted), 20, lambda: frames)
+        assert bob.connectionState == carol.connectionState == "connected"
         # Nothing more to negotiate until something changes.
-        needed.clear()
         await asyncio.sleep(0.2)
-        assert not needed.is_set()
+        assert not needed["carol"].is_set()
+        needed["bob"].clear()
+        await asyncio.sleep(0.2)
+        assert not needed["bob"].is_set()
     finally:
         for task in tasks:
             task.cancel()
-        await alice_client.close()
-        await bob_client.close()
-        alice_pc.close()
-        bob_pc.close()
+        for client in clients.values():
+            await client.close()
+        for pc in pcs.values():
+            pc.close()
 
 
 async def test_the_answer_takes_the_dtls_role_the_offer_leaves(server: mediasoup.Server) -> None:

@@ -1,17 +1,36 @@
-"""The browser demo: each tab that opens the page joins one room, publishes
-its camera and microphone, and shows every other participant.
+"""The browser demo: each tab that opens the page joins a room, publishes
+its camera and microphone, and shows every other participant. WHIP
+publishers (OBS, GStreamer, ffmpeg, a page using ``fetch``) and WHEP
+viewers join the same rooms over HTTP.
 
     python examples/browser_demo/app.py [--host 127.0.0.1] [--port 8080]
 
-Signalling is one WebSocket per tab carrying JSON messages:
+Pages: ``/`` joins room ``demo``, ``/?room=<name>`` another one.
+
+Signalling is one WebSocket per tab (``/ws?room=<name>``) carrying JSON:
 
 - page → server: ``{"type": "offer", "sdp"}`` (once, to join), then
   ``{"type": "answer", "sdp"}`` to each offer the server sends;
 - server → page: ``{"type": "answer", "sdp"}``, ``{"type": "offer", "sdp"}``
   (when other participants' streams are to be added: ``negotiationneeded``),
-  ``{"type": "peers", "names": [...]}`` whenever the room changes.
+  ``{"type": "peers", "peers": [{"id", "name"}, ...]}`` whenever the room
+  changes (a received stream's id is its publisher's peer id).
 
-The server side of each tab is a :class:`mediasoup.webrtc.RTCPeerConnection`.
+WHIP (RFC 9725) and WHEP, one HTTP request per session:
+
+- ``POST /whip/<room>`` with an SDP offer (``Content-Type: application/sdp``)
+  publishes into the room: ``201 Created``, the answer, and ``Location`` of
+  the session;
+- ``POST /whep/<room>`` with an offer of ``recvonly`` sections plays the
+  room's oldest streams (one per section of their kind): ``201`` and the
+  answer carrying them; ``404`` if nothing is published there yet;
+- ``DELETE <Location>`` ends the session; ``PATCH`` (trickle ICE, ICE
+  restart) is answered ``405``: the server is ICE-lite and learns the
+  client's address from its connectivity checks, every candidate of its
+  own is in the answer.
+
+The server side of each tab and each session is a
+:class:`mediasoup.webrtc.RTCPeerConnection`.
 """
 
 from __future__ import annotations
@@ -21,6 +40,7 @@ import asyncio
 import itertools
 import logging
 import pathlib
+import uuid
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -30,35 +50,54 @@ from mediasoup.webrtc import RTCPeerConnection
 
 _logger = logging.getLogger("browser_demo")
 PAGE = pathlib.Path(__file__).with_name("index.html")
+DEFAULT_ROOM = "demo"
+SDP = "application/sdp"
+#: Headers every WHIP/WHEP answer carries, so pages of other origins can use them.
+CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "Location"}
 
 
 class Demo:
-    """One room, and the tabs in it."""
+    """The rooms, the tabs in them, and the WHIP/WHEP sessions."""
 
     def __init__(self, server: mediasoup.Server) -> None:
         self.server = server
-        self.room: mediasoup.Room | None = None
-        self.sockets: dict[str, web.WebSocketResponse] = {}
+        self.rooms: dict[str, mediasoup.Room] = {}
+        self.rooms_lock = asyncio.Lock()
+        # Per room: the tabs' sockets.
+        self.sockets: dict[str, set[web.WebSocketResponse]] = {}
+        # WHIP/WHEP sessions by id, with their room's name.
+        self.sessions: dict[str, tuple[RTCPeerConnection, str]] = {}
         self.numbers = itertools.count(1)
+
+    async def room(self, name: str) -> mediasoup.Room:
+        async with self.rooms_lock:
+            room = self.rooms.get(name)
+            if room is None or room.closed:
+                room = self.rooms[name] = await self.server.Room()
+            return room
 
     async def page(self, request: web.Request) -> web.FileResponse:
         return web.FileResponse(PAGE)
 
-    async def broadcast_peers(self) -> None:
-        names = sorted(self.sockets)
-        for socket in list(self.sockets.values()):
+    async def broadcast_peers(self, room_name: str) -> None:
+        """Tells the room's tabs who is there (ids name received streams)."""
+        room = self.rooms.get(room_name)
+        if room is None:
+            return
+        peers = [{"id": peer.id, "name": peer.name} for peer in room.peers if not peer.closed]
+        for socket in list(self.sockets.get(room_name, ())):
             if not socket.closed:
-                await socket.send_json({"type": "peers", "names": names})
+                await socket.send_json({"type": "peers", "peers": peers})
 
     async def signalling(self, request: web.Request) -> web.WebSocketResponse:
         socket = web.WebSocketResponse(heartbeat=20)
         await socket.prepare(request)
-        if self.room is None or self.room.closed:
-            self.room = await self.server.Room()
+        room_name = request.query.get("room", DEFAULT_ROOM)
+        room = await self.room(room_name)
         name = f"participant-{next(self.numbers)}"
-        peer = await self.room.Peer(name)
+        peer = await room.Peer(name)
         pc = RTCPeerConnection(peer)
-        self.sockets[name] = socket
+        self.sockets.setdefault(room_name, set()).add(socket)
         renegotiating = asyncio.Lock()
 
         async def renegotiate() -> None:
@@ -66,13 +105,13 @@ class Demo:
             async with renegotiating:
                 if pc.signalingState != "stable" or socket.closed:
                     return
-                offer = await pc.createOffer()
-                await pc.setLocalDescription(offer)
-                await socket.send_json(offer.toJSON())
+                await pc.setLocalDescription(await pc.createOffer())
+                assert pc.localDescription is not None
+                await socket.send_json(pc.localDescription.toJSON())
 
         pc.on("negotiationneeded", renegotiate)
-        _logger.info("%s joined", name)
-        await self.broadcast_peers()
+        _logger.info("%s joined room %s", name, room_name)
+        await self.broadcast_peers(room_name)
         try:
             async for message in socket:
                 if message.type != WSMsgType.TEXT:
@@ -80,9 +119,9 @@ class Demo:
                 data: dict[str, Any] = message.json()
                 if data.get("type") == "offer":
                     await pc.setRemoteDescription(data)
-                    answer = await pc.createAnswer()
-                    await pc.setLocalDescription(answer)
-                    await socket.send_json(answer.toJSON())
+                    await pc.setLocalDescription(await pc.createAnswer())
+                    assert pc.localDescription is not None
+                    await socket.send_json(pc.localDescription.toJSON())
                 elif data.get("type") == "answer":
                     # Streams that arrived meanwhile make negotiationneeded fire again.
                     await pc.setRemoteDescription(data)
@@ -90,21 +129,129 @@ class Demo:
             _logger.warning("%s: %s", name, error)
             await socket.send_json({"type": "error", "message": str(error)})
         finally:
-            del self.sockets[name]
+            self.sockets[room_name].discard(socket)
             pc.close()
-            peer.close()
-            _logger.info("%s left", name)
-            await self.broadcast_peers()
+            _logger.info("%s left room %s", name, room_name)
+            await self.broadcast_peers(room_name)
         return socket
+
+    async def whip(self, request: web.Request) -> web.Response:
+        """``POST /whip/<room>``: a publisher's offer (RFC 9725 §4.2)."""
+        return await self.start_session(request, "whip")
+
+    async def whep(self, request: web.Request) -> web.Response:
+        """``POST /whep/<room>``: a viewer's offer of recvonly sections."""
+        return await self.start_session(request, "whep")
+
+    async def start_session(self, request: web.Request, protocol: str) -> web.Response:
+        if request.content_type != SDP:
+            return error(415, f"the offer must be sent as {SDP}, not {request.content_type}")
+        offer = await request.text()
+        room_name = request.match_info["room"]
+        room = await self.room(room_name)
+        peer = await room.Peer(f"{protocol}-{next(self.numbers)}")
+        pc = RTCPeerConnection(peer)
+        try:
+            await pc.setRemoteDescription({"type": "offer", "sdp": offer})
+            if protocol == "whip" and not peer.rtpReceivers:
+                raise Unprocessable("the offer publishes no audio or video the room can forward")
+            if protocol == "whep" and not any(sender.transport is not None for sender in peer.rtpSenders):
+                pc.close()
+                return error(404, f"nothing is published in room {room_name!r} yet")
+            await pc.setLocalDescription(await pc.createAnswer())
+        except (ValueError, Unprocessable) as failure:
+            pc.close()
+            return error(400 if isinstance(failure, ValueError) else 422, str(failure))
+        except mediasoup.errors.MediasoupError as failure:
+            pc.close()
+            _logger.exception("a %s session in room %s failed", protocol, room_name)
+            return error(500, str(failure))
+        assert pc.localDescription is not None
+        session_id = uuid.uuid4().hex
+        self.sessions[session_id] = (pc, room_name)
+        pc.on("connectionstatechange", lambda: self.connection_changed(session_id))
+        _logger.info("%s: %s session %s in room %s", peer.name, protocol.upper(), session_id, room_name)
+        await self.broadcast_peers(room_name)
+        location = str(request.app.router["session"].url_for(session_id=session_id))
+        return web.Response(
+            status=201,
+            text=pc.localDescription.sdp,
+            content_type=SDP,
+            headers={"Location": location, "ETag": f'"{session_id}"', **CORS},
+        )
+
+    def connection_changed(self, session_id: str) -> None:
+        pc, _ = self.sessions.get(session_id, (None, ""))
+        if pc is not None and pc.connectionState in ("failed", "closed"):
+            self.end_session(session_id)
+
+    def end_session(self, session_id: str) -> None:
+        pc, room_name = self.sessions.pop(session_id, (None, ""))
+        if pc is not None:
+            pc.close()
+            asyncio.ensure_future(self.broadcast_peers(room_name))
+
+    async def session(self, request: web.Request) -> web.Response:
+        """``DELETE`` ends a session; ``PATCH`` is not supported (see the module's notes)."""
+        session_id = request.match_info["session_id"]
+        if session_id not in self.sessions:
+            return error(404, f"no session {session_id}")
+        if request.method == "PATCH":
+            return error(405, "trickle ICE and ICE restarts are not supported: every candidate is in the answer", allow="DELETE")
+        self.end_session(session_id)
+        return web.Response(status=200, headers=CORS)
+
+    async def preflight(self, request: web.Request) -> web.Response:
+        """``OPTIONS``: what a WHIP/WHEP endpoint or session accepts (CORS preflight too)."""
+        headers = {
+            **CORS,
+            "Access-Control-Allow-Methods": "POST, DELETE, PATCH, OPTIONS",
+            "Access-Control-Allow-Headers": "Content-Type, If-Match, Authorization",
+        }
+        if "room" in request.match_info:
+            headers["Accept-Post"] = SDP
+        return web.Response(status=204, headers=headers)
+
+    async def close(self) -> None:
+        for session_id in list(self.sessions):
+            self.end_session(session_id)
+
+
+class Unprocessable(Exception):
+    """An offer that parses but cannot be served (422)."""
+
+
+def error(status: int, message: str, allow: str | None = None) -> web.Response:
+    headers = dict(CORS)
+    if allow is not None:
+        headers["Allow"] = allow
+    return web.Response(status=status, text=message + "\n", headers=headers)
+
+
+#: The app's Demo (its rooms and sessions), for tests and extensions.
+DEMO = web.AppKey("demo", Demo)
+
+
+def application(server: mediasoup.Server) -> web.Application:
+    demo = Demo(server)
+    app = web.Application()
+    app[DEMO] = demo
+    app.router.add_get("/", demo.page)
+    app.router.add_get("/ws", demo.signalling)
+    for protocol, handler in (("whip", demo.whip), ("whep", demo.whep)):
+        app.router.add_post(f"/{protocol}/{{room}}", handler)
+        app.router.add_route("OPTIONS", f"/{protocol}/{{room}}", demo.preflight)
+    session = app.router.add_resource("/session/{session_id}", name="session")
+    session.add_route("DELETE", demo.session)
+    session.add_route("PATCH", demo.session)
+    session.add_route("OPTIONS", demo.preflight)
+    app.on_shutdown.append(lambda app: demo.close())
+    return app
 
 
 async def serve(host: str, port: int) -> None:
     async with mediasoup.Server(numWorkers=1, rtcListenIPv4=host if host != "localhost" else "127.0.0.1", rtcListenIPv6=False) as server:
-        demo = Demo(server)
-        app = web.Application()
-        app.router.add_get("/", demo.page)
-        app.router.add_get("/ws", demo.signalling)
-        runner = web.AppRunner(app)
+        runner = web.AppRunner(application(server))
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
         print(f"the demo is at http://{host}:{port}/ (open it in two tabs)", flush=True)

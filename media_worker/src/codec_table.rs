@@ -3,9 +3,12 @@
 //! the table, and reads and writes header extensions at the map's ids. So
 //! both are decided before the first packet (docs/transports.md, "Payload
 //! types"). The payload-type table comes from:
-//! 1. the room's codecs at the room's preferred payload types, with their
-//!    RTX: what every sender of the room sends;
-//! 2. the peer's own capabilities, for payload types the room does not use;
+//! 1. the peer's own capabilities, with their RTX: an SDP endpoint sends
+//!    with the payload types it offered and expects them on what it receives,
+//!    so a sender writes the room's codec at the peer's payload type for it
+//!    ([`SendTables::payload_types_of`]);
+//! 2. the room's codecs at the room's preferred payload types, where free:
+//!    what mediasoup clients (whose capabilities are the room's) use;
 //! 3. every other usable dynamic payload type as a placeholder, so RTP from
 //!    a publisher whose codecs are only named later (`receive()`) is not lost.
 //!
@@ -15,12 +18,12 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 use str0m::format::{Codec, CodecConfig, FormatParams};
 use str0m::media::{Frequency, Pt};
 use str0m::rtp::{Extension, ExtensionMap};
 
-use crate::rtp_capabilities::{dynamic_payload_types, is_usable_payload_type, RtpCapabilities};
+use crate::rtp_capabilities::{dynamic_payload_types, is_usable_payload_type, MediaKind, RtpCapabilities, RtpCodecCapability};
 
 /// One codec of a capabilities list (room's or peer's), as the table needs it.
 struct CodecRow {
@@ -28,32 +31,112 @@ struct CodecRow {
     payload_type: u8,
     clock_rate: u32,
     channels: Option<u8>,
-    /// For RTX: the payload type it repairs.
-    apt: Option<u64>,
+    parameters: Map<String, Value>,
 }
 
-/// A codec the table registers, with its RTX payload type.
-struct Entry {
-    payload_type: u8,
-    codec: Codec,
+/// A codec a transport's table holds, at a payload type and with the RTX
+/// payload type that repairs it: what a sender on that transport writes for
+/// one of the room's codecs.
+#[derive(Debug, Clone)]
+pub struct TableCodec {
+    pub payload_type: u8,
+    pub rtx: Option<u8>,
+    mime_type: String,
     clock_rate: u32,
     channels: Option<u8>,
-    rtx: Option<u8>,
+    parameters: Map<String, Value>,
 }
 
 /// The highest header-extension id str0m reads and writes.
 pub const MAX_EXTENSION_ID: u8 = 16;
 
+/// What a sender writes on a transport: payload types and header-extension ids.
+#[derive(Debug, Clone)]
+pub struct SendTables {
+    /// The codecs of the table, the peer's first (placeholders left out).
+    pub codecs: Vec<TableCodec>,
+    pub extensions: ExtensionMap,
+}
+
+impl SendTables {
+    /// The tables a transport of a room with `room` capabilities would have,
+    /// for a peer whose capabilities are `peer`.
+    pub fn new(room: &RtpCapabilities, peer: Option<&Value>) -> Self {
+        Self { codecs: table_codecs(room, peer), extensions: transport_extension_map(room, peer) }
+    }
+
+    /// The payload type (and RTX payload type) at which this table holds the
+    /// room's `codec`: the peer's own where its capabilities name the codec
+    /// (what an SDP endpoint offered), else the room's. For H264 the
+    /// packetization mode must match and an equal profile-level-id (then
+    /// profile) is preferred; for VP9 the profile must match.
+    pub fn payload_types_of(&self, codec: &RtpCodecCapability) -> Option<(u8, Option<u8>)> {
+        self.codecs
+            .iter()
+            .filter_map(|entry| Some((entry, match_rank(codec, entry)?)))
+            .min_by_key(|(_, rank)| *rank)
+            .map(|(entry, _)| (entry.payload_type, entry.rtx))
+    }
+}
+
+/// How well a table entry carries the room's `codec`: None if it cannot,
+/// else lower is better.
+fn match_rank(codec: &RtpCodecCapability, entry: &TableCodec) -> Option<u8> {
+    if !codec.mime_type.eq_ignore_ascii_case(&entry.mime_type) || codec.clock_rate != entry.clock_rate {
+        return None;
+    }
+    if codec.kind == MediaKind::Audio && codec.channels.unwrap_or(1) != entry.channels.unwrap_or(1) {
+        return None;
+    }
+    let parameter = |parameters: &Map<String, Value>, key: &str| -> String {
+        match parameters.get(key) {
+            Some(Value::String(text)) => text.to_ascii_lowercase(),
+            Some(Value::Number(number)) => number.to_string(),
+            _ => String::new(),
+        }
+    };
+    let (ours, theirs) = (&codec.parameters, &entry.parameters);
+    let name = codec.mime_type.split_once('/').map(|(_, name)| name.to_ascii_lowercase()).unwrap_or_default();
+    match name.as_str() {
+        "h264" => {
+            let mode = |parameters| match parameter(parameters, "packetization-mode").as_str() {
+                "" => "0".to_owned(),
+                mode => mode.to_owned(),
+            };
+            if mode(ours) != mode(theirs) {
+                return None;
+            }
+            let (ours, theirs) = (parameter(ours, "profile-level-id"), parameter(theirs, "profile-level-id"));
+            Some(if ours == theirs {
+                0
+            } else if ours.get(..2).is_some() && ours.get(..2) == theirs.get(..2) {
+                1
+            } else {
+                2
+            })
+        }
+        "vp9" => {
+            let profile = |parameters| match parameter(parameters, "profile-id").as_str() {
+                "" => "0".to_owned(),
+                profile => profile.to_owned(),
+            };
+            (profile(ours) == profile(theirs)).then_some(0)
+        }
+        _ => Some(0),
+    }
+}
+
 /// What str0m fixes when a transport's `Rtc` is built.
 pub struct RtpTables {
     pub codecs: CodecConfig,
-    pub extensions: ExtensionMap,
+    pub send: SendTables,
 }
 
 /// The tables for a transport of a room with `room` capabilities, for a
 /// peer whose capabilities (normalised) are `peer`.
 pub fn transport_tables(room: &RtpCapabilities, peer: Option<&Value>) -> RtpTables {
-    RtpTables { codecs: transport_codec_config(room, peer), extensions: transport_extension_map(room, peer) }
+    let send = SendTables::new(room, peer);
+    RtpTables { codecs: codec_config(&send.codecs), send }
 }
 
 /// The header-extension map: each of the room's extensions str0m knows, at
@@ -107,6 +190,30 @@ pub fn str0m_extension(uri: &str) -> Option<Extension> {
 /// The payload-type table for a transport of a room with `room` capabilities, for a peer
 /// whose capabilities (normalised, see `peer_capabilities.rs`) are `peer`.
 pub fn transport_codec_config(room: &RtpCapabilities, peer: Option<&Value>) -> CodecConfig {
+    codec_config(&table_codecs(room, peer))
+}
+
+/// str0m's table: `codecs`, then placeholders at every other usable dynamic payload type.
+fn codec_config(codecs: &[TableCodec]) -> CodecConfig {
+    let mut table = CodecConfig::empty();
+    let mut taken = BTreeSet::new();
+    for entry in codecs {
+        let Some(clock_rate) = Frequency::new(entry.clock_rate) else { continue };
+        let codec = Codec::from(entry.mime_type.split_once('/').map(|(_, name)| name).unwrap_or_default());
+        taken.insert(entry.payload_type);
+        taken.extend(entry.rtx);
+        table.add_config(Pt::from(entry.payload_type), entry.rtx.map(Pt::from), codec, clock_rate, entry.channels, FormatParams::default());
+    }
+    for payload_type in dynamic_payload_types().filter(|pt| !taken.contains(pt)) {
+        table.add_config(Pt::from(payload_type), None, Codec::Vp8, Frequency::NINETY_KHZ, None, FormatParams::default());
+    }
+    table
+}
+
+/// The codecs a transport's table holds: the peer's own payload types first
+/// (an SDP endpoint sends and expects those), then the room's where they are
+/// free (what mediasoup clients use); each payload type once.
+fn table_codecs(room: &RtpCapabilities, peer: Option<&Value>) -> Vec<TableCodec> {
     let room_rows: Vec<CodecRow> = room
         .codecs
         .iter()
@@ -115,29 +222,25 @@ pub fn transport_codec_config(room: &RtpCapabilities, peer: Option<&Value>) -> C
             payload_type: codec.preferred_payload_type,
             clock_rate: codec.clock_rate,
             channels: codec.channels,
-            apt: codec.parameters.get("apt").and_then(Value::as_u64),
+            parameters: codec.parameters.clone(),
         })
         .collect();
     let peer_rows: Vec<CodecRow> = peer
         .and_then(|peer| peer["codecs"].as_array())
         .map(|codecs| codecs.iter().filter_map(peer_row).collect())
         .unwrap_or_default();
-    let mut table = CodecConfig::empty();
+    let mut codecs = Vec::new();
     let mut taken = BTreeSet::new();
-    for entry in entries(&room_rows).into_iter().chain(entries(&peer_rows)) {
-        if taken.contains(&entry.payload_type) {
+    for mut entry in entries(&peer_rows).into_iter().chain(entries(&room_rows)) {
+        if taken.contains(&entry.payload_type) || Frequency::new(entry.clock_rate).is_none() {
             continue;
         }
-        let Some(clock_rate) = Frequency::new(entry.clock_rate) else { continue };
-        let rtx = entry.rtx.filter(|rtx| !taken.contains(rtx));
+        entry.rtx = entry.rtx.filter(|rtx| !taken.contains(rtx));
         taken.insert(entry.payload_type);
-        taken.extend(rtx);
-        table.add_config(Pt::from(entry.payload_type), rtx.map(Pt::from), entry.codec, clock_rate, entry.channels, FormatParams::default());
+        taken.extend(entry.rtx);
+        codecs.push(entry);
     }
-    for payload_type in dynamic_payload_types().filter(|pt| !taken.contains(pt)) {
-        table.add_config(Pt::from(payload_type), None, Codec::Vp8, Frequency::NINETY_KHZ, None, FormatParams::default());
-    }
-    table
+    codecs
 }
 
 fn peer_row(codec: &Value) -> Option<CodecRow> {
@@ -146,13 +249,14 @@ fn peer_row(codec: &Value) -> Option<CodecRow> {
         payload_type: u8::try_from(codec["preferredPayloadType"].as_u64()?).ok()?,
         clock_rate: u32::try_from(codec["clockRate"].as_u64()?).ok()?,
         channels: codec["channels"].as_u64().and_then(|channels| u8::try_from(channels).ok()),
-        apt: codec["parameters"]["apt"].as_u64(),
+        parameters: codec["parameters"].as_object().cloned().unwrap_or_default(),
     })
 }
 
 /// Media codecs with the RTX payload type that names each (`apt`); codecs
 /// str0m does not know, and unusable payload types, are left out.
-fn entries(rows: &[CodecRow]) -> Vec<Entry> {
+fn entries(rows: &[CodecRow]) -> Vec<TableCodec> {
+    let apt = |row: &CodecRow| row.parameters.get("apt").and_then(Value::as_u64);
     rows.iter()
         .filter(|row| !is_rtx(&row.mime_type) && is_usable_payload_type(row.payload_type))
         .filter_map(|row| {
@@ -162,13 +266,16 @@ fn entries(rows: &[CodecRow]) -> Vec<Entry> {
             }
             let rtx = rows
                 .iter()
-                .find(|other| {
-                    is_rtx(&other.mime_type)
-                        && other.apt == Some(u64::from(row.payload_type))
-                        && is_usable_payload_type(other.payload_type)
-                })
+                .find(|other| is_rtx(&other.mime_type) && apt(other) == Some(u64::from(row.payload_type)) && is_usable_payload_type(other.payload_type))
                 .map(|other| other.payload_type);
-            Some(Entry { payload_type: row.payload_type, codec, clock_rate: row.clock_rate, channels: row.channels, rtx })
+            Some(TableCodec {
+                payload_type: row.payload_type,
+                rtx,
+                mime_type: row.mime_type.clone(),
+                clock_rate: row.clock_rate,
+                channels: row.channels,
+                parameters: row.parameters.clone(),
+            })
         })
         .collect()
 }

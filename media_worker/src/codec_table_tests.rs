@@ -33,8 +33,12 @@ fn the_rooms_codecs_keep_their_payload_types_and_rtx() {
 }
 
 #[test]
-fn a_peers_own_payload_types_come_next_and_placeholders_fill_the_rest() {
-    let room = room_rtp_capabilities(Some(&json!([{"kind": "audio", "mimeType": "audio/opus", "clockRate": 48000, "channels": 2}]))).unwrap();
+fn a_peers_own_payload_types_come_first_then_the_rooms_then_placeholders() {
+    let room = room_rtp_capabilities(Some(&json!([
+        {"kind": "audio", "mimeType": "audio/opus", "clockRate": 48000, "channels": 2},
+        {"kind": "video", "mimeType": "video/VP8", "clockRate": 90000},
+    ])))
+    .unwrap();
     // A client whose VP8 is at 96 with RTX 97, and whose opus clashes with the room's 100.
     let peer = json!({"codecs": [
         {"kind": "video", "mimeType": "video/VP8", "preferredPayloadType": 96, "clockRate": 90000, "parameters": {}},
@@ -42,15 +46,19 @@ fn a_peers_own_payload_types_come_next_and_placeholders_fill_the_rest() {
         {"kind": "audio", "mimeType": "audio/opus", "preferredPayloadType": 100, "clockRate": 48000, "channels": 2, "parameters": {}},
     ]});
     let table = table_of(&transport_codec_config(&room, Some(&peer)));
-    assert_eq!(table[0], (100, None, "opus".into()));
-    assert_eq!(table[1], (96, Some(97), "VP8".into()));
+    assert_eq!(table[0], (96, Some(97), "VP8".into()));
+    assert_eq!(table[1], (100, None, "opus".into()));
+    // The room's VP8 (a mediasoup client's) stays at the room's payload types.
+    let vp8 = room.codecs.iter().find(|codec| codec.mime_type == "video/VP8").unwrap();
+    assert!(table.iter().any(|(pt, resend, _)| *pt == vp8.preferred_payload_type && resend.is_some()), "{table:?}");
     let payload_types: Vec<u8> = table.iter().map(|(pt, ..)| *pt).collect();
     let unique: BTreeSet<u8> = payload_types.iter().copied().collect();
     assert_eq!(unique.len(), payload_types.len(), "each payload type once: {table:?}");
     assert!(!unique.contains(&97), "97 is VP8's RTX, not a codec of its own");
     // Every usable dynamic payload type is in the table, as a codec or an RTX.
+    let repairs: BTreeSet<u8> = table.iter().filter_map(|(_, resend, _)| *resend).collect();
     for pt in dynamic_payload_types() {
-        assert!(unique.contains(&pt) || pt == 97, "{pt} missing");
+        assert!(unique.contains(&pt) || repairs.contains(&pt), "{pt} missing");
     }
     assert!(payload_types.iter().all(|pt| !(64..=95).contains(pt)));
 }

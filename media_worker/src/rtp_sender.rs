@@ -1,5 +1,6 @@
 //! An RtpSender in the worker: one receiver's stream forwarded to one other
-//! peer, with its own SSRC (and RTX SSRC), the room's payload type, and
+//! peer, with its own SSRC (and RTX SSRC), the payload type its transport
+//! gives the codec (the subscriber's own, else the room's), and
 //! sequence numbers of its own, continuous from the first forwarded packet.
 
 use std::time::{Duration, Instant};
@@ -8,9 +9,9 @@ use serde_json::{json, Map, Value};
 
 use str0m::rtp::ExtensionMap;
 
-use crate::codec_table::str0m_extension;
+use crate::codec_table::{str0m_extension, SendTables};
 use crate::error::WorkerError;
-use crate::rtp_capabilities::{MediaKind, RtpCapabilities};
+use crate::rtp_capabilities::{MediaKind, RtpCapabilities, RtpCodecCapability};
 use crate::rtp_receiver::RtpReceiver;
 use crate::rtp_stats::{RateWindow, RtcpCounters};
 
@@ -66,7 +67,7 @@ struct Source {
     last_arrival: Instant,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RtpSender {
     pub id: String,
     /// The subscribing peer.
@@ -76,8 +77,15 @@ pub struct RtpSender {
     /// The consumer `rtpParameters` the subscriber's client is given.
     pub parameters: Value,
     pub ssrc: u32,
+    /// The RTX SSRC, where the sender's transport can retransmit.
     pub rtx_ssrc: Option<u32>,
+    /// The RTX SSRC it has, should its transport retransmit.
+    rtx_candidate: u32,
+    /// The payload type of its codec on its transport (the peer's, else the room's).
     pub payload_type: u8,
+    /// The room's codec it sends, and that codec's RTX if the peer takes it.
+    codec: RtpCodecCapability,
+    rtx_codec: Option<RtpCodecCapability>,
     clock_rate: u32,
     /// The mid the stream is declared under on the subscriber's transport.
     pub mid: String,
@@ -108,10 +116,10 @@ pub struct OutgoingRtp {
 
 impl RtpSender {
     /// A sender of `receiver`'s stream for a peer with `capabilities`, or
-    /// `UnsupportedError` if that peer cannot decode it. `extensions` is the
-    /// header-extension map a transport of that peer has (see
-    /// [`Self::adopt_extensions`] for when the sender's transport has another).
-    pub fn new(identity: SenderIdentity, receiver: &RtpReceiver, room: &RtpCapabilities, capabilities: &Value, extensions: &ExtensionMap) -> Result<Self, WorkerError> {
+    /// `UnsupportedError` if that peer cannot decode it. `tables` are those
+    /// of a transport of that peer (see [`Self::adopt`] for when the
+    /// sender's transport has others).
+    pub fn new(identity: SenderIdentity, receiver: &RtpReceiver, room: &RtpCapabilities, capabilities: &Value, tables: &SendTables) -> Result<Self, WorkerError> {
         let SenderIdentity { id, peer_id, mid, ssrcs } = identity;
         let mapping = receiver
             .parameters
@@ -136,38 +144,26 @@ impl RtpSender {
                 room_codec.mime_type, room_codec.clock_rate
             )));
         }
-        let rtx = room
+        let rtx_codec = room
             .codecs
             .iter()
             .find(|codec| codec.mime_type == "video/rtx" && codec.parameters.get("apt") == Some(&json!(room_codec.preferred_payload_type)))
-            .filter(|_| decodes("video/rtx", 90000));
-        let mut codecs = vec![codec_parameters(room_codec.mime_type.as_str(), room_codec.preferred_payload_type, room_codec.clock_rate, room_codec.channels, &room_codec.parameters, json!(room_codec.rtcp_feedback))];
-        if let Some(rtx) = rtx {
-            codecs.push(codec_parameters("video/rtx", rtx.preferred_payload_type, rtx.clock_rate, None, &rtx.parameters, json!([])));
-        }
+            .filter(|_| decodes("video/rtx", 90000))
+            .cloned();
         let (ssrc, rtx_candidate) = ssrcs;
-        let rtx_ssrc = rtx.map(|_| rtx_candidate);
-        let mut encoding = json!({"ssrc": ssrc});
-        if let Some(rtx_ssrc) = rtx_ssrc {
-            encoding["rtx"] = json!({"ssrc": rtx_ssrc});
-        }
         let cname = receiver.parameters.normalised["rtcp"]["cname"].as_str().unwrap_or("mediasoup").to_owned();
-        let parameters = json!({
-            "mid": mid,
-            "codecs": codecs,
-            "headerExtensions": subscriber_extensions(receiver.kind, room, capabilities, extensions),
-            "encodings": [encoding],
-            "rtcp": {"cname": cname, "reducedSize": true},
-        });
-        Ok(Self {
+        let mut sender = Self {
             id,
             peer_id,
             receiver_id: receiver.id.clone(),
             kind: receiver.kind,
-            parameters,
+            parameters: json!({"mid": mid, "rtcp": {"cname": cname, "reducedSize": true}}),
             ssrc,
-            rtx_ssrc,
+            rtx_ssrc: None,
+            rtx_candidate,
             payload_type: room_codec.preferred_payload_type,
+            codec: room_codec.clone(),
+            rtx_codec,
             clock_rate: room_codec.clock_rate,
             mid,
             transport_id: None,
@@ -178,7 +174,9 @@ impl RtpSender {
             packets_sent: 0,
             bytes_sent: 0,
             rate: RateWindow::default(),
-        })
+        };
+        sender.adopt(room, capabilities, tables).map_err(|error| WorkerError::unsupported(error.to_string()))?;
+        Ok(sender)
     }
 
     /// How a received packet leaves this sender, or None if it does not:
@@ -256,16 +254,35 @@ impl RtpSender {
         self.mid = mid;
     }
 
-    /// The sender's transport writes header extensions at the ids of its
-    /// own map: the parameters follow it. True if they changed (the client
-    /// is told with `parameterschange`).
-    pub fn adopt_extensions(&mut self, room: &RtpCapabilities, capabilities: &Value, extensions: &ExtensionMap) -> bool {
-        let header_extensions = subscriber_extensions(self.kind, room, capabilities, extensions);
-        if self.parameters["headerExtensions"] == header_extensions {
-            return false;
+    /// The sender writes the payload types and header-extension ids of its
+    /// transport's `tables`: the parameters follow them. True if they
+    /// changed (the client is told with `parameterschange`); an error if
+    /// those tables cannot carry the sender's codec.
+    pub fn adopt(&mut self, room: &RtpCapabilities, capabilities: &Value, tables: &SendTables) -> Result<bool, WorkerError> {
+        let (payload_type, rtx_payload_type) = tables.payload_types_of(&self.codec).ok_or_else(|| {
+            WorkerError::value_error(format!("peer {}'s transport has no payload type for {}", self.peer_id, self.codec.mime_type))
+        })?;
+        let codec = &self.codec;
+        let mut codecs = vec![codec_parameters(&codec.mime_type, payload_type, codec.clock_rate, codec.channels, &codec.parameters, json!(codec.rtcp_feedback))];
+        let rtx = self.rtx_codec.as_ref().zip(rtx_payload_type);
+        if let Some((rtx, rtx_payload_type)) = rtx {
+            let mut parameters = rtx.parameters.clone();
+            parameters.insert("apt".into(), json!(payload_type));
+            codecs.push(codec_parameters("video/rtx", rtx_payload_type, rtx.clock_rate, None, &parameters, json!([])));
         }
+        let rtx_ssrc = rtx.map(|_| self.rtx_candidate);
+        let mut encoding = json!({"ssrc": self.ssrc});
+        if let Some(rtx_ssrc) = rtx_ssrc {
+            encoding["rtx"] = json!({"ssrc": rtx_ssrc});
+        }
+        let header_extensions = subscriber_extensions(self.kind, room, capabilities, &tables.extensions);
+        let before = self.parameters.clone();
+        self.parameters["codecs"] = Value::Array(codecs);
         self.parameters["headerExtensions"] = header_extensions;
-        true
+        self.parameters["encodings"] = json!([encoding]);
+        self.payload_type = payload_type;
+        self.rtx_ssrc = rtx_ssrc;
+        Ok(self.parameters != before)
     }
 
     /// `disable()`: stop forwarding. What is skipped leaves no gap: on

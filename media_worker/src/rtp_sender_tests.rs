@@ -1,7 +1,7 @@
 //! Unit tests of `rtp_sender.rs`.
 
 use super::*;
-use crate::codec_table::transport_extension_map;
+use crate::codec_table::SendTables;
 use crate::rtp_capabilities::{room_rtp_capabilities, RtpCapabilities};
 use crate::rtp_parameters::parse_receive_parameters;
 
@@ -28,7 +28,13 @@ fn identity() -> SenderIdentity {
 }
 
 fn vp8_sender(room: &RtpCapabilities) -> RtpSender {
-    RtpSender::new(identity(), &video_receiver(), room, &capabilities(&[("video/VP8", 90000)]), &ExtensionMap::standard()).unwrap()
+    let caps = capabilities(&[("video/VP8", 90000)]);
+    RtpSender::new(identity(), &video_receiver(), room, &caps, &SendTables::new(room, Some(&caps))).unwrap()
+}
+
+/// A sender for a subscriber with `caps`, on a transport made for them.
+fn sender_for(room: &RtpCapabilities, caps: &Value) -> Result<RtpSender, WorkerError> {
+    RtpSender::new(identity(), &video_receiver(), room, caps, &SendTables::new(room, Some(caps)))
 }
 
 const MS: Duration = Duration::from_millis(1);
@@ -48,29 +54,58 @@ fn capabilities(mime_types: &[(&str, u32)]) -> Value {
 }
 
 #[test]
-fn consumer_parameters_use_the_rooms_payload_types_and_fresh_ssrcs() {
+fn consumer_parameters_use_the_rooms_payload_types_for_room_capabilities_and_fresh_ssrcs() {
     let room = room_rtp_capabilities(None).unwrap();
     let vp8 = room.codecs.iter().find(|c| c.mime_type == "video/VP8").unwrap();
-    let caps = capabilities(&[("video/VP8", 90000), ("video/rtx", 90000)]);
-    let sender = RtpSender::new(identity(), &video_receiver(), &room, &caps, &ExtensionMap::standard()).unwrap();
+    // What a mediasoup client's device reports: the room's own capabilities.
+    let caps = serde_json::to_value(&room).unwrap();
+    let sender = sender_for(&room, &caps).unwrap();
     assert_eq!(sender.parameters["mid"], json!("s0"));
     assert_eq!(sender.parameters["codecs"][0]["payloadType"], json!(vp8.preferred_payload_type));
+    assert_eq!(sender.payload_type, vp8.preferred_payload_type);
     assert_eq!(sender.parameters["codecs"][1]["mimeType"], json!("video/rtx"));
     assert_eq!(sender.parameters["codecs"][1]["parameters"]["apt"], json!(vp8.preferred_payload_type));
     assert_eq!(sender.parameters["encodings"], json!([{"ssrc": 5, "rtx": {"ssrc": 6}}]));
     assert_eq!(sender.parameters["rtcp"]["cname"], json!("alice-cname"));
     // Without RTX in the subscriber's capabilities: no RTX, and nothing nackable.
-    let no_rtx = RtpSender::new(identity(), &video_receiver(), &room, &capabilities(&[("video/VP8", 90000)]), &ExtensionMap::standard()).unwrap();
+    let no_rtx = sender_for(&room, &capabilities(&[("video/VP8", 90000)])).unwrap();
     assert_eq!(no_rtx.parameters["codecs"].as_array().unwrap().len(), 1);
     assert_eq!(no_rtx.rtx_ssrc, None);
 }
 
 #[test]
-fn a_peer_that_cannot_decode_gets_no_sender() {
+fn an_sdp_endpoint_gets_its_own_payload_types() {
     let room = room_rtp_capabilities(None).unwrap();
-    let err = RtpSender::new(identity(), &video_receiver(), &room, &capabilities(&[("video/H264", 90000)]), &ExtensionMap::standard()).unwrap_err();
-    assert_eq!(err.kind, crate::error::ErrorKind::UnsupportedError);
-    assert!(err.message.contains("cannot decode video/VP8"), "{err}");
+    // Chromium's: VP8 96 + RTX 97; H264 in two packetization modes; opus 111.
+    let caps = json!({"codecs": [
+        {"kind": "video", "mimeType": "video/VP8", "preferredPayloadType": 96, "clockRate": 90000, "parameters": {}},
+        {"kind": "video", "mimeType": "video/rtx", "preferredPayloadType": 97, "clockRate": 90000, "parameters": {"apt": 96}},
+        {"kind": "video", "mimeType": "video/H264", "preferredPayloadType": 103, "clockRate": 90000,
+         "parameters": {"packetization-mode": 0, "profile-level-id": "42e01f"}},
+        {"kind": "video", "mimeType": "video/H264", "preferredPayloadType": 105, "clockRate": 90000,
+         "parameters": {"packetization-mode": 1, "profile-level-id": "42001f"}},
+        {"kind": "video", "mimeType": "video/H264", "preferredPayloadType": 107, "clockRate": 90000,
+         "parameters": {"packetization-mode": 1, "profile-level-id": "42e01f"}},
+        {"kind": "audio", "mimeType": "audio/opus", "preferredPayloadType": 111, "clockRate": 48000, "channels": 2, "parameters": {}},
+    ]});
+    let sender = sender_for(&room, &caps).unwrap();
+    assert_eq!(sender.payload_type, 96);
+    assert_eq!(sender.parameters["codecs"][0]["payloadType"], json!(96));
+    assert_eq!(sender.parameters["codecs"][1]["payloadType"], json!(97));
+    assert_eq!(sender.parameters["codecs"][1]["parameters"]["apt"], json!(96));
+    assert_eq!(sender.rtx_ssrc, Some(6));
+    // H264: the packetization mode must match, the same profile-level-id is preferred.
+    let tables = SendTables::new(&room, Some(&caps));
+    let h264 = |mode: u64, profile: &str| {
+        let mut codec = room.codecs.iter().find(|c| c.mime_type == "video/VP8").unwrap().clone();
+        codec.mime_type = "video/H264".into();
+        codec.parameters = json!({"packetization-mode": mode, "profile-level-id": profile}).as_object().unwrap().clone();
+        tables.payload_types_of(&codec).map(|(pt, _)| pt)
+    };
+    assert_eq!(h264(1, "42e01f"), Some(107));
+    assert_eq!(h264(1, "42001f"), Some(105));
+    assert_eq!(h264(0, "42e01f"), Some(103));
+    assert_eq!(h264(1, "640032"), Some(105), "another profile: the first of the same mode");
 }
 
 #[test]
@@ -84,7 +119,7 @@ fn consumer_header_extensions_are_the_subscribers_ids_for_what_it_supports() {
         {"kind": "audio", "uri": "urn:ietf:params:rtp-hdrext:ssrc-audio-level", "preferredId": 10},
         {"uri": "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time", "preferredId": 4},
     ]);
-    let sender = RtpSender::new(identity(), &video_receiver(), &room, &caps, &transport_extension_map(&room, Some(&caps))).unwrap();
+    let sender = sender_for(&room, &caps).unwrap();
     let extensions: Vec<(String, u64)> = sender.parameters["headerExtensions"]
         .as_array()
         .unwrap()
@@ -103,9 +138,10 @@ fn consumer_header_extensions_are_the_subscribers_ids_for_what_it_supports() {
     // On a transport with other ids (created before the capabilities were
     // set), the parameters follow the transport's.
     let mut sender = sender;
-    assert!(sender.adopt_extensions(&room, &caps, &ExtensionMap::standard()));
+    let other = SendTables { extensions: ExtensionMap::standard(), ..SendTables::new(&room, Some(&caps)) };
+    assert!(sender.adopt(&room, &caps, &other).unwrap());
     assert_eq!(sender.parameters["headerExtensions"][0], json!({"uri": "urn:ietf:params:rtp-hdrext:sdes:mid", "id": 4, "encrypt": false, "parameters": {}}));
-    assert!(!sender.adopt_extensions(&room, &caps, &ExtensionMap::standard()));
+    assert!(!sender.adopt(&room, &caps, &other).unwrap());
 }
 
 #[test]

@@ -25,13 +25,13 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use str0m::config::{DtlsCert, Fingerprint};
 use str0m::media::{KeyframeRequestKind, Mid, Pt, Rid};
-use str0m::rtp::{Extension, ExtensionMap, ExtensionValues, RtpPacket, RtpWrite, SeqNo, Ssrc};
+use str0m::rtp::{Extension, ExtensionValues, RtpPacket, RtpWrite, SeqNo, Ssrc};
 use str0m::ice::StunMessage;
 use str0m::net::{Protocol, Receive, TcpType};
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc, RtcConfig};
 
 use crate::channel::NotificationEvent;
-use crate::codec_table::{str0m_extension, RtpTables};
+use crate::codec_table::{str0m_extension, RtpTables, SendTables};
 use crate::crypto::{certificate_pem, crypto_provider, fingerprint, sdp_form, take_hashed_certificate};
 use crate::error::WorkerError;
 use crate::rtp_capabilities::{json_type, MediaKind};
@@ -286,8 +286,8 @@ pub struct Transport {
     held_dtls: Vec<HeldDatagram>,
     own_certificate: Vec<u8>,
     remote_certificate: Option<Vec<u8>>,
-    /// The header-extension ids str0m reads and writes on this transport.
-    extensions: ExtensionMap,
+    /// The payload types and header-extension ids str0m writes (and reads) on this transport.
+    send_tables: SendTables,
     sctp: bool,
     max_bitrate: Option<u64>,
     /// When the last REMB asked publishers to keep under `max_bitrate`.
@@ -339,14 +339,14 @@ impl Transport {
             // NACK/PLI/FIR counts, round-trip times and the remote end's reports for getStats().
             .set_stats_interval(Some(STATS_INTERVAL));
         *config.codec_config() = tables.codecs;
-        let extensions = tables.extensions.clone();
-        config = config.set_extension_map(tables.extensions);
+        let send_tables = tables.send;
+        config = config.set_extension_map(send_tables.extensions.clone());
         let mut rtc = catch_unwind(AssertUnwindSafe(|| config.build(now)))
             .map_err(|_| WorkerError::internal("the DTLS certificate was refused by str0m"))?;
         let local_credentials = IceCreds::new();
         rtc.direct_api().set_ice_controlling(false);
         rtc.direct_api().set_local_ice_credentials(local_credentials.clone());
-        if extensions.id_of(Extension::TransportSequenceNumber).is_some() {
+        if send_tables.extensions.id_of(Extension::TransportSequenceNumber).is_some() {
             // Transport-wide congestion control feedback to publishers that
             // number their packets (browsers); str0m's direct API leaves it off.
             rtc.direct_api().enable_twcc_feedback();
@@ -380,7 +380,7 @@ impl Transport {
             held_dtls: Vec::new(),
             own_certificate: certificate.certificate.clone(),
             remote_certificate: None,
-            extensions,
+            send_tables,
             sctp: options.enable_sctp,
             max_bitrate: None,
             remb_sent_at: None,
@@ -575,7 +575,7 @@ impl Transport {
             extensions.as_array().into_iter().flatten().any(|extension| {
                 extension["uri"].as_str() == Some(uri)
                     && str0m_extension(uri)
-                        .and_then(|known| self.extensions.id_of(known))
+                        .and_then(|known| self.send_tables.extensions.id_of(known))
                         .is_some_and(|id| extension["id"].as_u64() == Some(u64::from(id)))
             })
         };
@@ -589,26 +589,28 @@ impl Transport {
         readable
     }
 
-    /// This transport's header-extension map.
-    pub fn extension_map(&self) -> &ExtensionMap {
-        &self.extensions
+    /// The payload types and header-extension ids senders write on this transport.
+    pub fn send_tables(&self) -> &SendTables {
+        &self.send_tables
     }
 
     /// The header extensions of this transport, as `{'uri', 'id'}`.
     pub fn header_extensions(&self) -> Value {
-        Value::Array(self.extensions.iter().map(|(id, extension)| json!({"uri": extension.as_uri(), "id": id})).collect())
+        Value::Array(self.send_tables.extensions.iter().map(|(id, extension)| json!({"uri": extension.as_uri(), "id": id})).collect())
     }
 
     /// Stops receiving the stream of `receiver_id`.
     pub fn remove_receiver(&mut self, receiver_id: &str, now: Instant) {
         let mids: Vec<String> = self.receiver_mids.iter().filter(|(_, id)| &***id == receiver_id).map(|(mid, _)| mid.clone()).collect();
         let ssrcs: Vec<u32> = self.receiver_ssrcs.iter().filter(|(_, id)| &***id == receiver_id).map(|(ssrc, _)| *ssrc).collect();
+        // A mid a sender shares (sendrecv) stays declared for it.
+        let sender_mids = self.sender_mids.clone();
         let _ = self.with_rtc(now, |rtc| {
             let mut api = rtc.direct_api();
             for ssrc in &ssrcs {
                 api.remove_stream_rx(Ssrc::from(*ssrc));
             }
-            for mid in &mids {
+            for mid in mids.iter().filter(|mid| !sender_mids.contains(mid)) {
                 api.remove_media(Mid::from(mid.as_str()));
             }
             Ok(())
@@ -620,21 +622,31 @@ impl Transport {
         self.drain(now);
     }
 
-    /// Declares a stream this transport sends (an RtpSender's), under a mid
-    /// of its own on this transport. Answers that mid.
+    /// Declares a stream this transport sends (an RtpSender's) under `mid`:
+    /// a mid of its own, or the mid of a stream of the same kind this
+    /// transport receives (an SDP section that is `sendrecv`).
     pub fn add_sender(&mut self, mid: &str, kind: MediaKind, ssrc: u32, rtx_ssrc: Option<u32>, now: Instant) -> Result<(), WorkerError> {
         self.check_alive()?;
-        if self.sender_mids.iter().any(|other| other == mid) || self.receiver_mids.contains_key(mid) {
-            return Err(WorkerError::value_error(format!("mid '{mid}' is used by another stream of transport {}", self.id)));
+        if mid.is_empty() || mid.len() > 16 {
+            return Err(WorkerError::value_error(format!("mid '{mid}' must be 1 to 16 bytes")));
+        }
+        if self.sender_mids.iter().any(|other| other == mid) {
+            return Err(WorkerError::value_error(format!("mid '{mid}' is used by another stream transport {} sends", self.id)));
         }
         let str0m_kind = match kind {
             MediaKind::Audio => str0m::media::MediaKind::Audio,
             MediaKind::Video => str0m::media::MediaKind::Video,
         };
         let declared_mid = Mid::from(mid);
+        let shared = self.receiver_mids.contains_key(mid);
+        if shared && self.rtc.media(declared_mid).map(|media| media.kind()) != Some(str0m_kind) {
+            return Err(WorkerError::value_error(format!("mid '{mid}' is a stream of another kind than {} that transport {} receives", kind.as_str(), self.id)));
+        }
         self.with_rtc(now, |rtc| {
             let mut api = rtc.direct_api();
-            api.declare_media(declared_mid, str0m_kind);
+            if !shared {
+                api.declare_media(declared_mid, str0m_kind);
+            }
             api.declare_stream_tx(Ssrc::from(ssrc), rtx_ssrc.map(Ssrc::from), declared_mid, None);
             Ok(())
         })
@@ -645,10 +657,13 @@ impl Transport {
     }
 
     pub fn remove_sender(&mut self, mid: &str, ssrc: u32, now: Instant) {
+        let shared = self.receiver_mids.contains_key(mid);
         let _ = self.with_rtc(now, |rtc| {
             let mut api = rtc.direct_api();
             api.remove_stream_tx(Ssrc::from(ssrc));
-            api.remove_media(Mid::from(mid));
+            if !shared {
+                api.remove_media(Mid::from(mid));
+            }
             Ok(())
         });
         self.sender_mids.retain(|other| other != mid);
@@ -656,12 +671,12 @@ impl Transport {
         self.drain(now);
     }
 
-    /// Writes one forwarded packet on a declared sending stream.
     /// Whether media written now leaves (DTLS connected, not ended).
     pub fn can_send_media(&self) -> bool {
         self.ended.is_none() && self.dtls_state == DtlsState::Connected
     }
 
+    /// Writes one forwarded packet on a declared sending stream.
     /// The header extensions the publisher set that travel with the media
     /// (audio level, orientation, playout delay, capture time…) are written
     /// at this transport's ids; str0m adds the mid, abs-send-time and the

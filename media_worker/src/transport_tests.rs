@@ -356,3 +356,32 @@ fn pump(
         }
     }
 }
+
+#[test]
+fn a_sender_shares_the_mid_of_a_stream_of_its_kind_received_there() {
+    let mut call = Call::new();
+    let now = call.now;
+    let room = crate::rtp_capabilities::room_rtp_capabilities(None).unwrap();
+    let parameters = json!({
+        "mid": "0",
+        "codecs": [{"mimeType": "video/VP8", "payloadType": 96, "clockRate": 90000}],
+        "encodings": [{"ssrc": 1111}],
+    });
+    let parsed = crate::rtp_parameters::parse_receive_parameters(&parameters, MediaKind::Video, &room).unwrap();
+    call.server.add_receiver("r", MediaKind::Video, &parsed, now).unwrap();
+    // An SDP section that is sendrecv: the endpoint's video in, another's out.
+    let err = call.server.add_sender("0", MediaKind::Audio, 5, None, now).unwrap_err();
+    assert!(err.message.contains("another kind"), "{err}");
+    call.server.add_sender("0", MediaKind::Video, 5, Some(6), now).unwrap();
+    let err = call.server.add_sender("0", MediaKind::Video, 7, None, now).unwrap_err();
+    assert!(err.message.contains("used by another stream"), "{err}");
+    assert!(call.server.add_sender("", MediaKind::Video, 7, None, now).is_err());
+    // Removing either side keeps the mid for the other.
+    call.server.remove_sender("0", 5, now);
+    assert!(call.server.rtc.media(str0m::media::Mid::from("0")).is_some());
+    call.server.add_sender("0", MediaKind::Video, 5, Some(6), now).unwrap();
+    call.server.remove_receiver("r", now);
+    assert!(call.server.rtc.media(str0m::media::Mid::from("0")).is_some());
+    call.server.remove_sender("0", 5, now);
+    assert!(call.server.rtc.media(str0m::media::Mid::from("0")).is_none());
+}

@@ -19,7 +19,7 @@ use crate::channel::message::{
     RtpSenderActive, RtpSenderRef, RtpSenderTransport, TransportCreate, TransportRef,
 };
 use crate::channel::{Notification, Request};
-use crate::codec_table::{transport_extension_map, transport_tables};
+use crate::codec_table::{transport_tables, SendTables};
 use crate::error::WorkerError;
 use crate::logging::LogFilter;
 use crate::peer::Peer;
@@ -228,8 +228,8 @@ impl Worker {
                 Ok(receiver.stats(now, self.millis_since_start(now), rtcp))
             }
             Request::RtpSenderCreate(create) => self.create_sender(create),
-            Request::RtpSenderSetTransport(RtpSenderTransport { sender_id, transport_id }) => {
-                self.set_sender_transport(&sender_id, &transport_id, now)
+            Request::RtpSenderSetTransport(RtpSenderTransport { sender_id, transport_id, mid }) => {
+                self.set_sender_transport(&sender_id, &transport_id, mid, now)
             }
             Request::RtpSenderSetActive(RtpSenderActive { sender_id, active }) => {
                 let sender = self.senders.get_mut(&sender_id).ok_or_else(|| unknown("rtpSender", &sender_id))?;
@@ -295,19 +295,19 @@ impl Worker {
         let room = self.rooms.get(&peer.room_id).ok_or_else(|| unknown("room", &peer.room_id))?;
         let room_capabilities = room.rtp_capabilities.clone();
         let receiver_id = receiver.id.clone();
-        // The ids its transports write at: the newest one's, else the ones a
-        // transport created now would have.
-        let extensions = peer
+        // The payload types and ids its transports write: the newest one's,
+        // else the ones a transport created now would have.
+        let tables = peer
             .transport_ids
             .iter()
             .rev()
             .find_map(|id| self.transport_keys.get(id).and_then(|key| self.transports.get(key)))
-            .map(|transport| transport.extension_map().clone())
-            .unwrap_or_else(|| transport_extension_map(&room_capabilities, Some(&capabilities)));
+            .map(|transport| transport.send_tables().clone())
+            .unwrap_or_else(|| SendTables::new(&room_capabilities, Some(&capabilities)));
         let ssrcs = (self.next_ssrc(), self.next_ssrc());
         let receiver = self.receivers.get(&receiver_id).ok_or_else(|| unknown("rtpReceiver", &receiver_id))?;
         let identity = SenderIdentity { id: create.sender_id.clone(), peer_id: create.peer_id.clone(), mid: String::new(), ssrcs };
-        let mut sender = RtpSender::new(identity, receiver, &room_capabilities, &capabilities, &extensions)?;
+        let mut sender = RtpSender::new(identity, receiver, &room_capabilities, &capabilities, &tables)?;
         // The mid is given once the sender exists: a refused one takes none.
         let peer = self.peers.get_mut(&create.peer_id).ok_or_else(|| unknown("peer", &create.peer_id))?;
         sender.set_mid(peer.next_sender_mid());
@@ -317,31 +317,37 @@ impl Worker {
         Ok(answer)
     }
 
-    fn set_sender_transport(&mut self, sender_id: &str, transport_id: &str, now: Instant) -> Result<Value, WorkerError> {
+    /// Puts a sender on one of its peer's transports, under `mid` if given
+    /// (an SDP answer places it on the endpoint's section), else its own.
+    /// Answers the new `rtpParameters` if the transport's payload types or
+    /// header-extension ids changed them.
+    fn set_sender_transport(&mut self, sender_id: &str, transport_id: &str, mid: Option<String>, now: Instant) -> Result<Value, WorkerError> {
         let key = self.transport_key(transport_id)?;
         let sender = self.senders.get(sender_id).ok_or_else(|| unknown("rtpSender", sender_id))?;
         if sender.transport_id.is_some() {
             return Err(WorkerError::invalid_state(format!("rtpSender {sender_id} has a transport already")));
         }
-        let (kind, ssrc, rtx_ssrc, receiver_id, peer_id, mid) =
-            (sender.kind, sender.ssrc, sender.rtx_ssrc, sender.receiver_id.clone(), sender.peer_id.clone(), sender.mid.clone());
-        let transport = self.transport_mut(key)?;
-        if transport.peer_id != peer_id {
+        let peer = self.peers.get(&sender.peer_id).ok_or_else(|| unknown("peer", &sender.peer_id))?;
+        let room = self.rooms.get(&peer.room_id).ok_or_else(|| unknown("room", &peer.room_id))?;
+        let capabilities = peer.capabilities.as_ref().ok_or_else(|| WorkerError::internal("a sender's peer has no capabilities"))?;
+        let transport = self.transports.get(&key).ok_or_else(|| unknown("transport", transport_id))?;
+        if transport.peer_id != sender.peer_id {
             return Err(WorkerError::value_error(format!("transport {transport_id} belongs to another peer")));
         }
-        transport.add_sender(&mid, kind, ssrc, rtx_ssrc, now)?;
-        let extensions = transport.extension_map().clone();
-        self.collect(key, now);
-        let room_and_capabilities = self.peers.get(&peer_id).and_then(|peer| Some((self.rooms.get(&peer.room_id)?, peer.capabilities.as_ref()?)));
-        let mut answer = Value::Null;
-        if let Some(sender) = self.senders.get_mut(sender_id) {
-            sender.transport_id = Some(transport_id.to_owned());
-            let adopted = room_and_capabilities
-                .is_some_and(|(room, capabilities)| sender.adopt_extensions(&room.rtp_capabilities, capabilities, &extensions));
-            if adopted {
-                answer = json!({"rtpParameters": sender.parameters});
-            }
+        // Checked on a copy: a refusal changes nothing.
+        let mut placed = sender.clone();
+        let changed = placed.adopt(&room.rtp_capabilities, capabilities, transport.send_tables())?;
+        let own_mid = sender.mid.clone();
+        if let Some(mid) = mid {
+            placed.set_mid(mid);
         }
+        let transport = self.transport_mut(key)?;
+        transport.add_sender(&placed.mid, placed.kind, placed.ssrc, placed.rtx_ssrc, now)?;
+        self.collect(key, now);
+        placed.transport_id = Some(transport_id.to_owned());
+        let answer = if changed || placed.mid != own_mid { json!({"rtpParameters": placed.parameters}) } else { Value::Null };
+        let receiver_id = placed.receiver_id.clone();
+        self.senders.insert(sender_id.to_owned(), placed);
         // A new subscriber needs a keyframe to start decoding.
         self.request_keyframe(&receiver_id, now, true);
         Ok(answer)

@@ -113,13 +113,14 @@ class Peer(WorkerObject):
     def _rtp_sender_closed(self, sender: rtp_sender_module.RtpSender) -> None:
         self._rtp_senders.pop(sender.id, None)
 
-    def _subscribe(self, receiver: rtp_receiver_module.RtpReceiver) -> None:
+    def _subscribe(self, receiver: rtp_receiver_module.RtpReceiver) -> asyncio.Future[None] | None:
         """Gets a sender of ``receiver``'s stream, if this peer can decode it."""
         if self._closed or receiver.id in self._subscribed:
-            return
+            return None
         self._subscribed.add(receiver.id)
         task = asyncio.ensure_future(self._create_sender(receiver))
         task.add_done_callback(self._subscription_done)
+        return task
 
     async def _create_sender(self, receiver: rtp_receiver_module.RtpReceiver) -> None:
         sender_id = str(uuid.uuid4())
@@ -153,16 +154,19 @@ class Peer(WorkerObject):
 
     async def setCapabilities(self, rtpCapabilities: Mapping[str, Any]) -> None:
         """Sets what the endpoint can receive, e.g. ``device.rtpCapabilities`` of
-        mediasoup-client or pymediasoup. Invalid capabilities raise and change nothing."""
+        mediasoup-client or pymediasoup. Invalid capabilities raise and change nothing.
+
+        Returns once the senders of the room's existing streams that this
+        peer can decode are in ``rtpSenders`` (``newrtpsender`` fired)."""
         if not isinstance(rtpCapabilities, Mapping):
             raise TypeError(f"rtpCapabilities must be a dict, not {type(rtpCapabilities).__name__}")
         normalised: dict[str, Any] = await self._request(
             "peer.setCapabilities", {"peerId": self._id, "rtpCapabilities": dict(rtpCapabilities)}
         )
         self._capabilities = normalised
-        for receiver in self._room._receiving():
-            if receiver.peer is not self:
-                self._subscribe(receiver)
+        subscriptions = [self._subscribe(receiver) for receiver in self._room._receiving() if receiver.peer is not self]
+        # Failures are logged by _subscription_done; the capabilities stand.
+        await asyncio.gather(*(task for task in subscriptions if task is not None), return_exceptions=True)
 
     async def createTransport(
         self, options: Mapping[str, Any] | None = None, /, **kwargs: Any

@@ -88,11 +88,16 @@ class RtpSender(WorkerObject):
     async def setTransport(self, transport: Transport) -> None:
         """Starts sending on ``transport`` (one of this peer's).
 
-        The header-extension ids of ``rtpParameters`` are those the transport
-        writes; if ``transport`` has other ids than the ones given at creation
-        (it was created before the peer's capabilities were set), the
+        The payload types and header-extension ids of ``rtpParameters`` are
+        those the transport writes; if ``transport`` has others than the ones
+        given at creation (it was created before the peer's capabilities were set), the
         parameters change and ``parameterschange`` fires: consume after this.
         """
+        await self._set_transport(transport)
+
+    async def _set_transport(self, transport: Transport, mid: str | None = None) -> None:
+        """``setTransport``, under ``mid`` if given (an SDP answer's section,
+        possibly one the transport receives on: sendrecv)."""
         from .transport import Transport
 
         if not isinstance(transport, Transport):
@@ -101,7 +106,10 @@ class RtpSender(WorkerObject):
             raise ValueError(f"transport {transport.id} belongs to another peer")
         if transport.closed:
             raise InvalidStateError(f"transport {transport.id} is closed")
-        answer = await self._request("rtpSender.setTransport", {"senderId": self._id, "transportId": transport.id})
+        request = {"senderId": self._id, "transportId": transport.id}
+        if mid is not None:
+            request["mid"] = mid
+        answer = await self._request("rtpSender.setTransport", request)
         self._update(transport, self._paused)
         if answer and answer.get("rtpParameters") is not None:
             self._rtp_parameters = answer["rtpParameters"]

@@ -91,6 +91,9 @@ pub struct RtpSenderCreate {
 pub struct RtpSenderTransport {
     pub sender_id: String,
     pub transport_id: String,
+    /// The mid to send under (an SDP answer's section); else the sender's own.
+    #[serde(default)]
+    pub mid: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -13,9 +13,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from .sdp import Attribute, Codec, MediaSection
+from .sdp import DIRECTIONS, Attribute, Codec, MediaSection
 
-__all__ = ["answer_section", "capabilities_of", "chosen_codecs", "receive_parameters", "rejected_section", "sender_section"]
+__all__ = [
+    "add_stream_lines",
+    "answer_section",
+    "capabilities_of",
+    "chosen_codecs",
+    "offers_codec",
+    "receive_parameters",
+    "rejected_section",
+    "sender_codecs",
+    "sender_section",
+    "with_setup",
+    "without_stream",
+]
 
 #: Codecs that are not media of their own: they never lead a choice.
 _NOT_MEDIA = ("rtx", "red", "ulpfec", "flexfec-03", "cn", "telephone-event")
@@ -56,6 +68,27 @@ def chosen_codecs(section: MediaSection, room_codecs: list[dict[str, Any]]) -> l
         rtx = [c for c in codecs if _name(c) == "rtx" and c.parameters.get("apt") == str(codec.payload_type)]
         return [codec, *rtx[:1]]
     return []
+
+
+def sender_codecs(section: MediaSection, sender_parameters: dict[str, Any]) -> list[Codec]:
+    """The offered codecs a sender sends (its codec, then its RTX) at the
+    payload types it writes, as the offer describes them; [] if the section
+    does not offer its codec there."""
+    offered = {codec.payload_type: codec for codec in section.codecs()}
+    codecs: list[Codec] = []
+    for codec in sender_parameters["codecs"]:
+        match = offered.get(codec["payloadType"])
+        if match is None or match.mime_type.lower() != codec["mimeType"].lower() or match.clock_rate != codec["clockRate"]:
+            if not codecs:
+                return []
+            continue
+        codecs.append(match)
+    return codecs
+
+
+def offers_codec(section: MediaSection, sender_parameters: dict[str, Any]) -> bool:
+    """Whether `section` can carry a sender's stream (its codec at its payload type)."""
+    return bool(sender_codecs(section, sender_parameters))
 
 
 def receive_parameters(section: MediaSection, codecs: list[Codec]) -> dict[str, Any]:
@@ -207,14 +240,40 @@ def sender_section(sender_parameters: dict[str, Any], kind: str, stream_id: str,
     offered.attributes += [Attribute("extmap", f"{extension['id']} {extension['uri']}") for extension in sender_parameters["headerExtensions"]]
     every_extension = [{"kind": kind, "uri": extension["uri"]} for extension in sender_parameters["headerExtensions"]]
     section = answer_section(offered, codecs, "sendonly", transport, every_extension)
+    add_stream_lines(section, sender_parameters, stream_id, track_id)
+    return section
+
+
+#: The lines that name the stream a section sends.
+_STREAM_LINES = ("msid", "ssrc-group", "ssrc")
+
+
+def add_stream_lines(section: MediaSection, sender_parameters: dict[str, Any], stream_id: str, track_id: str) -> None:
+    """Names a sender's stream in `section`, before its candidates:
+    ``a=msid:<stream> <track>`` (the endpoint groups a publisher's audio and
+    video by stream), its SSRC and RTX SSRC (FID) with their cname."""
     encoding = sender_parameters["encodings"][0]
     cname = sender_parameters["rtcp"]["cname"]
     ssrcs = [encoding["ssrc"]] + ([encoding["rtx"]["ssrc"]] if "rtx" in encoding else [])
-    at = next(index for index, attribute in enumerate(section.attributes) if attribute.name == "candidate")
+    at = next((index for index, attribute in enumerate(section.attributes) if attribute.name == "candidate"), len(section.attributes))
     lines = [Attribute("msid", f"{stream_id} {track_id}")]
     if len(ssrcs) == 2:
         lines.append(Attribute("ssrc-group", f"FID {ssrcs[0]} {ssrcs[1]}"))
     for ssrc in ssrcs:
         lines += [Attribute("ssrc", f"{ssrc} cname:{cname}"), Attribute("ssrc", f"{ssrc} msid:{stream_id} {track_id}")]
     section.attributes[at:at] = lines
-    return section
+
+
+def without_stream(section: MediaSection, direction: str) -> MediaSection:
+    """`section` with `direction` and no stream of this side named (a
+    ``sendrecv`` section whose sender is gone goes on receiving)."""
+    attributes = [a for a in section.attributes if a.name not in _STREAM_LINES and a.name not in DIRECTIONS]
+    at = next((index + 1 for index, attribute in enumerate(attributes) if attribute.name == "mid"), 0)
+    attributes.insert(at, Attribute(direction))
+    return MediaSection(section.kind, section.port, section.protocol, section.formats, section.lines, attributes)
+
+
+def with_setup(section: MediaSection, setup: str) -> MediaSection:
+    """`section` with ``a=setup:<setup>`` (the DTLS role once it is settled)."""
+    attributes = [Attribute("setup", setup) if a.name == "setup" else a for a in section.attributes]
+    return MediaSection(section.kind, section.port, section.protocol, section.formats, section.lines, attributes)

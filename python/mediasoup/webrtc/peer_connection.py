@@ -1,14 +1,22 @@
 """``RTCPeerConnection``: the server side of a W3C peer connection (unified
 plan, BUNDLE, ICE-lite), bound to a :class:`mediasoup.Peer`.
 
-The endpoint offers first; :meth:`RTCPeerConnection.setRemoteDescription`
+The endpoint usually offers first; :meth:`RTCPeerConnection.setRemoteDescription`
 turns the offer into the peer's capabilities, one transport for every
-section, and an ``RtpReceiver`` for each section that sends audio or video;
-:meth:`RTCPeerConnection.createAnswer` writes the answer. The other peers'
-streams (the peer's ``RtpSender``s) reach the endpoint through offers made
-here: ``negotiationneeded`` fires, the application sends
+section, and an ``RtpReceiver`` for each section that sends audio or video.
+The other peers' streams (the peer's ``RtpSender``s) that exist already go
+into the answer, on the offer's ``recvonly``/``sendrecv`` sections of their
+kind, oldest first (a WHEP viewer gets its stream in the one answer);
+:meth:`RTCPeerConnection.createAnswer` writes it. Streams that do not fit,
+and those that appear later, reach the endpoint through offers made here:
+``negotiationneeded`` fires, the application sends
 :meth:`RTCPeerConnection.createOffer`'s offer and applies the endpoint's
-answer. Each sender gets a ``sendonly`` section of its own, under its mid.
+answer; each such sender gets a ``sendonly`` section of its own, under its
+mid. ``createOffer()`` also opens the conversation (server first).
+
+In SDP the payload types and header-extension ids are the endpoint's own
+(Chromium's VP8 96, opus 111): a sender writes the codec at the payload type
+the endpoint gave it.
 """
 
 from __future__ import annotations
@@ -99,9 +107,16 @@ class RTCPeerConnection(EventEmitter):
         self._agreed: list[sdp.MediaSection] = []
         # The peer's senders put on this connection's transport, in order of arrival.
         self._senders: list[RtpSender] = []
-        # This side's a=setup: 'active' (DTLS client) unless the endpoint took that role.
+        # Senders put on sections of the endpoint's offer (in the answer), by mid.
+        self._placed: dict[str, RtpSender] = {}
+        # This side's a=setup: 'active' (DTLS client) unless the endpoint
+        # took that role; 'actpass' while an offer made first is out.
         self._setup = "active"
         self._pending_offer: sdp.SessionDescription | None = None
+        self._last_answer: RTCSessionDescription | None = None
+        self._last_offer: RTCSessionDescription | None = None
+        # negotiationneeded fired and not yet answered by an offer made here.
+        self._negotiation_needed = False
         self._tasks: set[asyncio.Task[None]] = set()
         peer.on("newrtpsender", self._on_sender)
 
@@ -129,7 +144,8 @@ class RTCPeerConnection(EventEmitter):
 
     @property
     def connectionState(self) -> str:
-        """'new', 'connecting', 'connected', 'failed' or 'closed', from the transport's ICE and DTLS."""
+        """'new', 'connecting', 'connected', 'disconnected', 'failed' or 'closed',
+        from the transport's ICE and DTLS."""
         return self._connection_state
 
     async def setRemoteDescription(self, description: RTCSessionDescription | dict[str, Any]) -> None:
@@ -172,15 +188,9 @@ class RTCPeerConnection(EventEmitter):
         if self._transport is None:
             if self._peer.capabilities is None:
                 await self._peer.setCapabilities(ortc.capabilities_of(media))
-            self._transport = await self._peer.createTransport()
-            self._transport.on("icestatechange", lambda state: self._update_connection_state())
-            self._transport.on("dtlsstatechange", lambda state: self._update_connection_state())
-            # The endpoint's 'actpass' or 'passive' makes this side the DTLS client.
-            role = "client" if setup == "active" else "server"
-            self._setup = "passive" if setup == "active" else "active"
-            await self._transport.setRemoteDtlsParameters(
-                {"role": role, "fingerprints": [{"algorithm": algorithm, "value": value} for algorithm, value in fingerprints]}
-            )
+            await self._open_transport()
+            await self._connect(setup, fingerprints)
+        assert self._transport is not None
         for section in publishing:
             assert section.mid is not None
             if section.mid in self._receivers:
@@ -188,6 +198,7 @@ class RTCPeerConnection(EventEmitter):
             receiver = self._peer.RtpReceiver(section.kind, self._transport)
             await receiver.receive(parameters[section.mid])
             self._receivers[section.mid] = receiver
+        await self._place_senders(media)
         self._offer = offer
         self._chosen = chosen
         self._remote = remote
@@ -195,6 +206,47 @@ class RTCPeerConnection(EventEmitter):
         for sender in self._peer.rtpSenders:
             if sender.transport is None:
                 self._on_sender(sender)
+
+    async def _open_transport(self) -> None:
+        self._transport = await self._peer.createTransport()
+        self._transport.on("icestatechange", lambda state: self._update_connection_state())
+        self._transport.on("dtlsstatechange", lambda state: self._update_connection_state())
+
+    async def _connect(self, setup: str, fingerprints: list[tuple[str, str]]) -> None:
+        """Gives the transport the endpoint's DTLS role (its ``a=setup``) and fingerprints."""
+        assert self._transport is not None
+        # The endpoint's 'actpass' or 'passive' makes this side the DTLS client.
+        role = "client" if setup == "active" else "server"
+        self._setup = "passive" if setup == "active" else "active"
+        await self._transport.setRemoteDtlsParameters(
+            {"role": role, "fingerprints": [{"algorithm": algorithm, "value": value} for algorithm, value in fingerprints]}
+        )
+
+    async def _place_senders(self, media: list[sdp.MediaSection]) -> None:
+        """Puts the peer's senders that have no transport yet on the offer's
+        ``recvonly``/``sendrecv`` sections of their kind that offer their
+        codec at the payload type they send, oldest sender first."""
+        assert self._transport is not None
+        free = [
+            section
+            for section in media
+            if section.kind in ("audio", "video") and section.direction in ("recvonly", "sendrecv") and section.mid not in self._placed
+        ]
+        for sender in self._peer.rtpSenders:
+            if sender.transport is not None or sender.closed:
+                continue
+            section = next((s for s in free if s.kind == sender.kind and ortc.offers_codec(s, sender.rtpParameters)), None)
+            if section is None or section.mid is None:
+                continue
+            try:
+                await sender._set_transport(self._transport, mid=section.mid)
+            except (InvalidStateError, ValueError) as error:
+                _logger.debug("sender %s not placed on section %s: %s", sender.id, section.mid, error)
+                continue
+            free.remove(section)
+            self._placed[section.mid] = sender
+            self._senders.append(sender)
+            sender.on("close", lambda error: self._check_negotiation())
 
     async def createAnswer(self) -> RTCSessionDescription:
         """The answer to the offer applied last: ``a=ice-lite``, BUNDLE, the
@@ -206,44 +258,92 @@ class RTCPeerConnection(EventEmitter):
         room = self._peer.room.rtpCapabilities
         sections = []
         for offered in self._offer.media:
+            receiving = offered.mid in self._receivers
+            sender = self._placed.get(offered.mid or "")
+            sending = sender is not None and not sender.closed
             codecs = self._chosen.get(offered.mid, []) if offered.port else []
+            if sending and offered.port:
+                assert sender is not None
+                # The endpoint's codecs first: the one it sends on a sendrecv section leads.
+                known = {codec.payload_type for codec in codecs} if receiving else set()
+                codecs = [*(codecs if receiving else []), *(c for c in ortc.sender_codecs(offered, sender.rtpParameters) if c.payload_type not in known)]
             if not codecs:
                 sections.append(ortc.rejected_section(offered, transport))
                 continue
-            direction = "recvonly" if offered.mid in self._receivers else "inactive"
-            sections.append(ortc.answer_section(offered, codecs, direction, transport, room["headerExtensions"]))
+            direction = {(True, True): "sendrecv", (True, False): "recvonly", (False, True): "sendonly"}.get((receiving, sending), "inactive")
+            section = ortc.answer_section(offered, codecs, direction, transport, room["headerExtensions"])
+            if sending:
+                assert sender is not None
+                ortc.add_stream_lines(section, sender.rtpParameters, *self._msid(sender))
+            sections.append(section)
         answer = self._description(sections)
-        return RTCSessionDescription(sdp=sdp.write(answer), type="answer")
+        self._last_answer = RTCSessionDescription(sdp=sdp.write(answer), type="answer")
+        return self._last_answer
 
     async def createOffer(self) -> RTCSessionDescription:
         """An offer with the sections agreed so far and a ``sendonly``
         section for each sender not yet in one (a closed sender's section is
         ended, port 0). The endpoint's first offer must have been answered."""
         self._check_open()
-        if self._signaling_state != "stable" or not self._agreed or self._transport is None:
-            raise InvalidStateError(f"createOffer needs the endpoint's first offer answered (signalingState {self._signaling_state!r})")
+        if self._signaling_state != "stable":
+            raise InvalidStateError(f"an offer cannot be made in signalingState {self._signaling_state!r}")
+        if self._transport is None:
+            await self._open_first()
+        elif not self._agreed:
+            raise InvalidStateError("the first offer made here is not answered yet")
         transport = self._transport_parameters()
         open_mids = {sender.rtpParameters["mid"] for sender in self._senders if not sender.closed}
         sections = []
         for section in self._agreed:
-            if section.direction == "sendonly" and section.mid not in open_mids:
-                section = ortc.rejected_section(section, transport)
+            if section.port != 0 and section.mid not in open_mids and section.direction in ("sendonly", "sendrecv"):
+                # Its stream is gone: a sendonly section ends, a sendrecv one only receives.
+                if section.direction == "sendonly" or section.mid not in self._receivers:
+                    section = ortc.rejected_section(section, transport)
+                else:
+                    section = ortc.without_stream(section, "recvonly")
             sections.append(section)
         agreed_mids = {section.mid for section in self._agreed}
         for sender in self._senders:
             if sender.closed or sender.rtpParameters["mid"] in agreed_mids:
                 continue
-            stream_id = sender.associatedRtpReceiver.peer.name
-            sections.append(ortc.sender_section(sender.rtpParameters, sender.kind, stream_id, sender.id, transport))
+            sections.append(ortc.sender_section(sender.rtpParameters, sender.kind, *self._msid(sender), transport))
+        if not sections:
+            raise InvalidStateError("there is nothing to offer: the peer has no stream to receive yet")
         offer = self._description(sections)
         self._pending_offer = offer
-        return RTCSessionDescription(sdp=sdp.write(offer), type="offer")
+        self._last_offer = RTCSessionDescription(sdp=sdp.write(offer), type="offer")
+        return self._last_offer
+
+    async def _open_first(self) -> None:
+        """A server-first conversation: the transport, with the peer's
+        capabilities (the room's if none were set), and every sender on it."""
+        if self._peer.capabilities is None:
+            await self._peer.setCapabilities(self._peer.room.rtpCapabilities)
+        await self._open_transport()
+        self._setup = "actpass"
+        for sender in self._peer.rtpSenders:
+            if sender.transport is None and not sender.closed:
+                self._senders.append(sender)
+                sender.on("close", lambda error: self._check_negotiation())
+                await self._attach(sender)
+
+    def _msid(self, sender: RtpSender) -> tuple[str, str]:
+        """``a=msid``: the publishing peer's id and the receiver's: the
+        endpoint groups a publisher's audio and video into one stream."""
+        receiver = sender.associatedRtpReceiver
+        return receiver.peer.id, receiver.id
 
     async def setLocalDescription(self, description: RTCSessionDescription | dict[str, Any] | None = None) -> None:
-        """Makes an answer or an offer made here the local description (with
-        no argument: ``createAnswer()``'s answer to the endpoint's offer)."""
+        """Makes an answer or an offer made here the local description. With
+        no argument: the answer or offer created last for this state (one is
+        created if there is none)."""
         self._check_open()
-        local = await self.createAnswer() if description is None else RTCSessionDescription.of(description)
+        if description is not None:
+            local = RTCSessionDescription.of(description)
+        elif self._signaling_state == "have-remote-offer":
+            local = self._last_answer or await self.createAnswer()
+        else:
+            local = self._last_offer if self._pending_offer is not None and self._last_offer else await self.createOffer()
         if local.type == "offer" and self._signaling_state == "stable" and self._pending_offer is not None:
             self._local = local
             self._set_signaling_state("have-local-offer")
@@ -252,6 +352,7 @@ class RTCPeerConnection(EventEmitter):
             raise InvalidStateError(f"a {local.type} cannot be set in signalingState {self._signaling_state!r}")
         self._agreed = sdp.parse(local.sdp).media
         self._local = local
+        self._last_answer = None
         self._set_signaling_state("stable")
         self._check_negotiation()
 
@@ -262,17 +363,34 @@ class RTCPeerConnection(EventEmitter):
         offered = self._pending_offer.media
         if [section.mid for section in answer.media] != [section.mid for section in offered]:
             raise ValueError("the answer's sections (mids) are not the offer's, in the offer's order")
+        if self._setup == "actpass":
+            # The answer to an offer made first: the endpoint's DTLS role and fingerprint.
+            first = next((section for section in answer.media if section.port != 0), None)
+            if first is None:
+                raise ValueError("the answer refuses every section")
+            fingerprints = first.fingerprints() or answer.fingerprints()
+            if not fingerprints:
+                raise ValueError(f"SDP line {first.line}: the answer has no a=fingerprint")
+            setup = first.value("setup") or answer.value("setup")
+            if setup not in ("active", "passive"):
+                raise ValueError(f"SDP line {first.line}: an answer's a=setup is active or passive, not {setup!r}")
+            await self._connect(setup, fingerprints)
+            # Later offers keep the role now settled.
+            offered = [ortc.with_setup(section, self._setup) for section in offered]
         accepted = {section.mid for section, answered in zip(offered, answer.media) if section.direction == "sendonly" and answered.port != 0}
         # A sender flows once the endpoint knows its section (and starts from a keyframe).
         for sender in self._senders:
             if sender.rtpParameters["mid"] in accepted and not sender.closed and not sender.active:
                 await sender.enable()
-        # A closed sender whose section this offer ended is done with.
-        ended = {section.mid for section in offered if section.port == 0}
-        self._senders = [s for s in self._senders if not (s.closed and s.rtpParameters["mid"] in ended)]
+        # A closed sender whose section no longer sends is done with.
+        sending = {s.mid for s in offered if s.port != 0 and s.direction in ("sendonly", "sendrecv")}
+        self._senders = [s for s in self._senders if not (s.closed and s.rtpParameters["mid"] not in sending)]
+        self._placed = {mid: s for mid, s in self._placed.items() if s in self._senders}
         self._agreed = offered
         self._pending_offer = None
+        self._last_offer = None
         self._remote = remote
+        self._negotiation_needed = False
         self._set_signaling_state("stable")
         self._check_negotiation()
 
@@ -306,11 +424,21 @@ class RTCPeerConnection(EventEmitter):
         if self._signaling_state != "stable" or not self._agreed:
             return
         agreed = {section.mid for section in self._agreed if section.port != 0}
+        sending = {section.mid for section in self._agreed if section.port != 0 and section.direction in ("sendonly", "sendrecv")}
         mids = {sender.rtpParameters["mid"]: sender for sender in self._senders if sender.transport is not None or sender.closed}
         missing = any(mid not in agreed for mid, sender in mids.items() if not sender.closed)
-        stale = any(mid in agreed for mid, sender in mids.items() if sender.closed)
-        if missing or stale:
+        stale = any(mid in sending for mid, sender in mids.items() if sender.closed)
+        if (missing or stale) and not self._negotiation_needed:
+            # Fired once, after the current task's work (coalesced), until an
+            # offer made here is answered.
+            self._negotiation_needed = True
+            asyncio.get_running_loop().call_soon(self._fire_negotiationneeded)
+
+    def _fire_negotiationneeded(self) -> None:
+        if self._signaling_state == "stable" and self._negotiation_needed:
             self.emit("negotiationneeded")
+        else:
+            self._negotiation_needed = False
 
     def _transport_parameters(self) -> dict[str, Any]:
         assert self._transport is not None
@@ -334,11 +462,11 @@ class RTCPeerConnection(EventEmitter):
         return description
 
     def close(self) -> None:
-        """Closes the transport (and with it the receivers it made). Idempotent."""
+        """Closes the connection and its Peer (its transport, receivers and
+        senders with it). Synchronous and idempotent."""
         if self._signaling_state == "closed":
             return
-        if self._transport is not None:
-            self._transport.close()
+        self._peer.close()
         self._set_signaling_state("closed")
         self._set_connection_state("closed")
 
@@ -362,7 +490,7 @@ class RTCPeerConnection(EventEmitter):
         elif transport.dtlsState == "failed":
             state = "failed"
         elif transport.dtlsState == "connected":
-            state = "connected"
+            state = "disconnected" if transport.iceState == "disconnected" else "connected"
         elif transport.iceState in ("connected", "completed") or transport.dtlsState == "connecting":
             state = "connecting"
         else:

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 
 __all__ = [
+    "DIRECTIONS",
     "Attribute",
     "Candidate",
     "Codec",
@@ -30,7 +31,8 @@ __all__ = [
 _LINE = re.compile(r"^([a-z])=(.*)$")
 _RTPMAP = re.compile(r"^(\d{1,3}) ([^/\s]+)/(\d+)(?:/(\d+))?$")
 _EXTMAP = re.compile(r"^(\d{1,3})(?:/(sendrecv|sendonly|recvonly|inactive))? (\S+)(?: (.*))?$")
-_DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
+#: The direction attributes of a media section.
+DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
 
 
 @dataclass
@@ -117,7 +119,7 @@ class MediaSection:
     @property
     def direction(self) -> str:
         """``sendrecv`` unless the section says otherwise (RFC 8866 §6.7)."""
-        return next((a.name for a in self.attributes if a.name in _DIRECTIONS), "sendrecv")
+        return next((a.name for a in self.attributes if a.name in DIRECTIONS), "sendrecv")
 
     def codecs(self) -> list[Codec]:
         """The payload types of ``m=``, in its order, with their rtpmap,
