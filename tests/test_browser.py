@@ -2,7 +2,8 @@
 in a network namespace that has only loopback: two pages decode each other's
 audio and video, a third joins late and sees both, the first two see it too
 (by renegotiation, without reconnecting). The screenshot of the first page
-is kept in tests/artifacts/browser_demo.png."""
+is kept in tests/artifacts/browser_demo.png. Then a page publishes with WHIP
+(``fetch``), and a page of its room and a WHEP page decode it."""
 
 from __future__ import annotations
 
@@ -53,3 +54,10 @@ def test_two_pages_decode_each_other_and_a_third_joins_late() -> None:
     for stats in result["three"]:
         assert len(stats["streams"]) == 2 and len(decoded(stats, "video")) == 2
     assert SCREENSHOT.stat().st_size > 10_000
+    # WHIP from a page (fetch): a page of the room and a WHEP page decode it.
+    assert result["whip"]["session"].startswith("/session/") and result["whip"]["connectionState"] == "connected"
+    assert result["whip_in_room"]["streams"] == ["whip-4"]
+    whep = result["whep"]
+    assert whep["session"].startswith("/session/") and len(whep["streams"]) == 1
+    assert all(s["framesDecoded"] >= 10 for s in decoded(whep, "video")) and len(decoded(whep, "video")) == 1
+    assert all(s["totalSamplesReceived"] > 0 for s in decoded(whep, "audio")) and len(decoded(whep, "audio")) == 1

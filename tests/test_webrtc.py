@@ -211,3 +211,144 @@ async def test_the_answer_takes_the_dtls_role_the_offer_leaves(server: mediasoup
     pc = RTCPeerConnection(await room.Peer("no-mid"))
     with pytest.raises(ValueError, match=r"SDP line \d+: m=audio has no a=mid"):
         await pc.setRemoteDescription({"type": "offer", "sdp": "\n".join(line for line in text.splitlines() if line != "a=mid:0")})
+
+
+async def _publish_with_aiortc(pc: RTCPeerConnection) -> Any:
+    """An aiortc endpoint sending audio and video to `pc` (offer, answer)."""
+    from aiortc import RTCConfiguration
+    from aiortc import RTCPeerConnection as AiortcPeerConnection
+    from aiortc import RTCSessionDescription as AiortcDescription
+    from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
+
+    client = AiortcPeerConnection(RTCConfiguration(iceServers=[]))
+    client.addTrack(AudioStreamTrack())
+    client.addTrack(VideoStreamTrack())
+    await client.setLocalDescription(await client.createOffer())
+    await pc.setRemoteDescription({"type": "offer", "sdp": client.localDescription.sdp})
+    await pc.setLocalDescription()
+    assert pc.localDescription is not None
+    await client.setRemoteDescription(AiortcDescription(sdp=pc.localDescription.sdp, type="answer"))
+    return client
+
+
+def _count_frames(client: Any, frames: dict[str, int], tasks: list[Any]) -> None:
+    import asyncio
+
+    async def count(track: Any) -> None:
+        while True:
+            try:
+                await track.recv()
+            except Exception:
+                return
+            frames[track.kind] = frames.get(track.kind, 0) + 1
+
+    client.on("track", lambda track: tasks.append(asyncio.ensure_future(count(track))))
+
+
+async def test_sendrecv_sections_carry_a_stream_each_way(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """dave publishes with sendrecv sections (addTrack) after alice: his
+    sections bring alice's streams back to him, on the mids he publishes on."""
+    import asyncio
+
+    from aiortc import RTCConfiguration
+    from aiortc import RTCPeerConnection as AiortcPeerConnection
+    from aiortc import RTCSessionDescription as AiortcDescription
+    from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
+
+    use_loopback_only(monkeypatch)
+    room = await server.Room()
+    alice_pc = RTCPeerConnection(await room.Peer("alice"))
+    dave_pc = RTCPeerConnection(await room.Peer("dave"))
+    watcher = Subscriber(room, await room.Peer("watcher"))
+    alice = dave = None
+    frames: dict[str, int] = {}
+    tasks: list[Any] = []
+    try:
+        alice = await _publish_with_aiortc(alice_pc)
+        assert len(alice_pc.peer.rtpReceivers) == 2
+        dave = AiortcPeerConnection(RTCConfiguration(iceServers=[]))
+        _count_frames(dave, frames, tasks)
+        dave.addTrack(AudioStreamTrack())
+        dave.addTrack(VideoStreamTrack())
+        await dave.setLocalDescription(await dave.createOffer())
+        await dave_pc.setRemoteDescription({"type": "offer", "sdp": dave.localDescription.sdp})
+        answer = await dave_pc.createAnswer()
+        await dave_pc.setLocalDescription(answer)
+        parsed = sdp.parse(answer.sdp)
+        assert [m.direction for m in parsed.media] == ["sendrecv", "sendrecv"]
+        mids = {s.rtpParameters["mid"] for s in dave_pc.peer.rtpSenders}
+        assert mids == {r.rtpParameters["mid"] for r in dave_pc.peer.rtpReceivers} == {"0", "1"}
+        await dave.setRemoteDescription(AiortcDescription(sdp=answer.sdp, type="answer"))
+        # dave decodes alice; a third peer decodes both (dave's media came in on the shared mids).
+        await watcher.start()
+        await until(lambda: frames.get("audio", 0) >= 50 and frames.get("video", 0) >= 20, 20, lambda: frames)
+        wanted = [(name, kind) for name in ("alice", "dave") for kind in ("audio", "video")]
+        await until(lambda: all(watcher.frames_from.get(key, 0) >= 20 for key in wanted), 20, lambda: watcher.frames_from)
+        # alice leaves: dave's sections go on receiving only, by an offer made here.
+        needed = asyncio.Event()
+        dave_pc.on("negotiationneeded", needed.set)
+        alice_pc.close()
+        await asyncio.wait_for(needed.wait(), 5)
+        offer = sdp.parse((await dave_pc.createOffer()).sdp)
+        assert [m.direction for m in offer.media] == ["recvonly", "recvonly"]
+        assert not any(m.has("msid") or m.has("ssrc") for m in offer.media)
+    finally:
+        for task in tasks:
+            task.cancel()
+        for client in (alice, dave):
+            if client is not None:
+                await client.close()
+        await watcher.close()
+        dave_pc.close()
+
+
+async def test_the_server_offers_first(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """createOffer() before any remote description: the room's capabilities,
+    a=setup:actpass, the endpoint's answer settles the DTLS role."""
+    from aiortc import RTCConfiguration
+    from aiortc import RTCPeerConnection as AiortcPeerConnection
+    from aiortc import RTCSessionDescription as AiortcDescription
+
+    use_loopback_only(monkeypatch)
+    room = await server.Room()
+    alice_pc = RTCPeerConnection(await room.Peer("alice"))
+    viewer_pc = RTCPeerConnection(await room.Peer("viewer"))
+    alice = viewer = None
+    frames: dict[str, int] = {}
+    tasks: list[Any] = []
+    try:
+        with pytest.raises(InvalidStateError, match="nothing to offer"):
+            await viewer_pc.createOffer()
+        alice = await _publish_with_aiortc(alice_pc)
+        assert len(alice_pc.peer.rtpReceivers) == 2
+        viewer_pc = RTCPeerConnection(await room.Peer("viewer-2"))
+        offer = await viewer_pc.createOffer()
+        await viewer_pc.setLocalDescription()
+        assert viewer_pc.signalingState == "have-local-offer" and viewer_pc.localDescription is offer
+        assert viewer_pc.peer.capabilities is not None
+        parsed = sdp.parse(offer.sdp)
+        assert [(m.kind, m.direction, m.value("setup")) for m in parsed.media] == [("audio", "sendonly", "actpass"), ("video", "sendonly", "actpass")]
+        viewer = AiortcPeerConnection(RTCConfiguration(iceServers=[]))
+        _count_frames(viewer, frames, tasks)
+        await viewer.setRemoteDescription(AiortcDescription(sdp=offer.sdp, type="offer"))
+        await viewer.setLocalDescription(await viewer.createAnswer())
+        await viewer_pc.setRemoteDescription({"type": "answer", "sdp": viewer.localDescription.sdp})
+        assert viewer_pc.signalingState == "stable"
+        await until(lambda: frames.get("audio", 0) >= 50 and frames.get("video", 0) >= 20, 20, lambda: frames)
+        assert viewer_pc.connectionState == "connected"
+        # The role is settled: a later offer says it.
+        taken = sdp.parse(viewer.localDescription.sdp).media[0].value("setup")
+        again = sdp.parse((await viewer_pc.createOffer()).sdp)
+        assert {m.value("setup") for m in again.media} == {"passive" if taken == "active" else "active"}
+        # close() closes the peer, and with it its transport and senders.
+        peer = viewer_pc.peer
+        viewer_pc.close()
+        assert peer.closed and viewer_pc.connectionState == viewer_pc.signalingState == "closed"
+    finally:
+        for task in tasks:
+            task.cancel()
+        for client in (alice, viewer):
+            if client is not None:
+                await client.close()
+        alice_pc.close()
+        viewer_pc.close()

@@ -5,7 +5,9 @@ viewers join the same rooms over HTTP.
 
     python examples/browser_demo/app.py [--host 127.0.0.1] [--port 8080]
 
-Pages: ``/`` joins room ``demo``, ``/?room=<name>`` another one.
+Pages: ``/`` joins room ``demo``, ``/?room=<name>`` another one;
+``/whip.html?room=<name>`` publishes the camera with WHIP and
+``/whep.html?room=<name>`` plays a room with WHEP (``fetch`` only).
 
 Signalling is one WebSocket per tab (``/ws?room=<name>``) carrying JSON:
 
@@ -50,6 +52,8 @@ from mediasoup.webrtc import RTCPeerConnection
 
 _logger = logging.getLogger("browser_demo")
 PAGE = pathlib.Path(__file__).with_name("index.html")
+#: The WHIP publisher / WHEP viewer page (served as /whip.html and /whep.html).
+HTTP_PAGE = pathlib.Path(__file__).with_name("whip.html")
 DEFAULT_ROOM = "demo"
 SDP = "application/sdp"
 #: Headers every WHIP/WHEP answer carries, so pages of other origins can use them.
@@ -78,6 +82,9 @@ class Demo:
 
     async def page(self, request: web.Request) -> web.FileResponse:
         return web.FileResponse(PAGE)
+
+    async def http_page(self, request: web.Request) -> web.FileResponse:
+        return web.FileResponse(HTTP_PAGE)
 
     async def broadcast_peers(self, room_name: str) -> None:
         """Tells the room's tabs who is there (ids name received streams)."""
@@ -238,6 +245,8 @@ def application(server: mediasoup.Server) -> web.Application:
     app[DEMO] = demo
     app.router.add_get("/", demo.page)
     app.router.add_get("/ws", demo.signalling)
+    app.router.add_get("/whip.html", demo.http_page)
+    app.router.add_get("/whep.html", demo.http_page)
     for protocol, handler in (("whip", demo.whip), ("whep", demo.whep)):
         app.router.add_post(f"/{protocol}/{{room}}", handler)
         app.router.add_route("OPTIONS", f"/{protocol}/{{room}}", demo.preflight)

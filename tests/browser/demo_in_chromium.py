@@ -79,6 +79,19 @@ async def main(screenshot: pathlib.Path) -> None:
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             await pages[0].screenshot(path=str(screenshot))
             result["screenshot"] = str(screenshot)
+            for page in [*pages, late]:
+                await page.close()
+            # WHIP and WHEP with fetch: a page publishes into room "live",
+            # a demo page of that room and a WHEP page decode it.
+            publisher = await browser.new_page()
+            await publisher.goto(f"{url}whip.html?room=live")
+            viewer = await browser.new_page(viewport={"width": 1100, "height": 640})
+            await viewer.goto(f"{url}?room=live")
+            result["whip_in_room"] = await decoding(viewer, 1)
+            player = await browser.new_page()
+            await player.goto(f"{url}whep.html?room=live")
+            result["whep"] = await decoding(player, 1)
+            result["whip"] = await publisher.evaluate("window.receivedStats()")
             await browser.close()
     finally:
         server.cancel()

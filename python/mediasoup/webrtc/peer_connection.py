@@ -282,15 +282,17 @@ class RTCPeerConnection(EventEmitter):
 
     async def createOffer(self) -> RTCSessionDescription:
         """An offer with the sections agreed so far and a ``sendonly``
-        section for each sender not yet in one (a closed sender's section is
-        ended, port 0). The endpoint's first offer must have been answered."""
+        section for each sender not yet in one (a closed sender's
+        ``sendonly`` section is ended, port 0; its ``sendrecv`` one goes on
+        receiving). In 'stable' only. Made before any remote description, it
+        opens the conversation: the transport (this side ``a=setup:actpass``),
+        with the peer's capabilities or else the room's. InvalidStateError
+        if there is nothing to offer yet."""
         self._check_open()
         if self._signaling_state != "stable":
             raise InvalidStateError(f"an offer cannot be made in signalingState {self._signaling_state!r}")
         if self._transport is None:
             await self._open_first()
-        elif not self._agreed:
-            raise InvalidStateError("the first offer made here is not answered yet")
         transport = self._transport_parameters()
         open_mids = {sender.rtpParameters["mid"] for sender in self._senders if not sender.closed}
         sections = []
