@@ -352,3 +352,79 @@ async def test_the_server_offers_first(server: mediasoup.Server, monkeypatch: py
                 await client.close()
         alice_pc.close()
         viewer_pc.close()
+
+
+async def test_the_endpoint_offers_again(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A viewer that starts publishing later re-offers (W3C: either side may
+    offer in 'stable'): its camera (on the video section it received on,
+    now sendrecv, as addTrack reuses it) becomes a receiver the others get
+    by renegotiation, while what it received keeps flowing; when it stops
+    sending, the receiver ends."""
+    import asyncio
+
+    from aiortc import RTCConfiguration
+    from aiortc import RTCPeerConnection as AiortcPeerConnection
+    from aiortc import RTCSessionDescription as AiortcDescription
+    from aiortc.mediastreams import VideoStreamTrack
+
+    use_loopback_only(monkeypatch)
+    room = await server.Room()
+    alice_pc = RTCPeerConnection(await room.Peer("alice"))
+    bob_pc = RTCPeerConnection(await room.Peer("bob"))
+    alice = None
+    bob = AiortcPeerConnection(RTCConfiguration(iceServers=[]))
+    frames: dict[str, int] = {}
+    tasks: list[Any] = []
+    _count_frames(bob, frames, tasks)
+
+    async def offer_from_bob() -> sdp.SessionDescription:
+        await bob.setLocalDescription(await bob.createOffer())
+        await bob_pc.setRemoteDescription({"type": "offer", "sdp": bob.localDescription.sdp})
+        await bob_pc.setLocalDescription()
+        assert bob_pc.localDescription is not None
+        await bob.setRemoteDescription(AiortcDescription(sdp=bob_pc.localDescription.sdp, type="answer"))
+        return sdp.parse(bob_pc.localDescription.sdp)
+
+    try:
+        alice = await _publish_with_aiortc(alice_pc)
+        bob.addTransceiver("audio", direction="recvonly")
+        bob.addTransceiver("video", direction="recvonly")
+        answer = await offer_from_bob()
+        assert [m.direction for m in answer.media] == ["sendonly", "sendonly"]
+        await until(lambda: frames.get("video", 0) >= 10, 20, lambda: frames)
+        # bob starts his camera: a new section, a new receiver; alice is told.
+        needed = asyncio.Event()
+        alice_pc.on("negotiationneeded", needed.set)
+        camera = bob.addTrack(VideoStreamTrack())
+        answer = await offer_from_bob()
+        assert [m.direction for m in answer.media] == ["sendonly", "sendrecv"]
+        assert [(r.kind, r.rtpParameters["mid"]) for r in bob_pc.peer.rtpReceivers] == [("video", "1")]
+        await asyncio.wait_for(needed.wait(), 5)
+        alice_frames: dict[str, int] = {}
+        _count_frames(alice, alice_frames, tasks)
+        await alice_pc.setLocalDescription(await alice_pc.createOffer())
+        assert alice_pc.localDescription is not None
+        await alice.setRemoteDescription(AiortcDescription(sdp=alice_pc.localDescription.sdp, type="offer"))
+        await alice.setLocalDescription(await alice.createAnswer())
+        await alice_pc.setRemoteDescription({"type": "answer", "sdp": alice.localDescription.sdp})
+        before = frames.get("video", 0)
+        await until(lambda: alice_frames.get("video", 0) >= 10 and frames.get("video", 0) >= before + 10, 20, lambda: (alice_frames, frames))
+        # Sections out of their agreed order are refused, and change nothing.
+        text = bob.localDescription.sdp.replace("a=mid:0", "a=mid:x").replace("a=mid:1", "a=mid:0").replace("a=mid:x", "a=mid:1")
+        with pytest.raises(ValueError, match="keeps the sections agreed so far"):
+            await bob_pc.setRemoteDescription({"type": "offer", "sdp": text})
+        assert bob_pc.signalingState == "stable"
+        # bob stops sending: his receiver ends, alice's video goes on.
+        next(t for t in bob.getTransceivers() if t.sender is camera).direction = "recvonly"
+        answer = await offer_from_bob()
+        assert answer.media[1].direction == "sendonly" and bob_pc.peer.rtpReceivers == []
+        before = frames.get("video", 0)
+        await until(lambda: frames.get("video", 0) >= before + 10, 20, lambda: frames)
+    finally:
+        for task in tasks:
+            task.cancel()
+        for client in (alice, bob):
+            if client is not None:
+                await client.close()
+        alice_pc.close()
+        bob_pc.close()

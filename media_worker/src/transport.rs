@@ -525,9 +525,8 @@ impl Transport {
         if self.receiver_mids.contains_key(&mid) {
             return Err(WorkerError::value_error(format!("rtpParameters.mid '{mid}' is used by another stream of this transport")));
         }
-        if self.sender_mids.contains(&mid) {
-            return Err(WorkerError::value_error(format!("rtpParameters.mid '{mid}' is used by a stream this transport sends")));
-        }
+        // A mid a sender of the same kind uses: an SDP section that is sendrecv.
+        let shared = self.sender_mids.contains(&mid);
         for ssrc in parameters.encodings.iter().flat_map(|e| e.ssrc.into_iter().chain(e.rtx_ssrc)) {
             if self.receiver_ssrcs.contains_key(&ssrc) {
                 return Err(WorkerError::value_error(format!("ssrc {ssrc} is used by another stream of this transport")));
@@ -539,11 +538,20 @@ impl Transport {
         };
         let encodings = parameters.encodings.clone();
         let declared_mid = Mid::from(mid.as_str());
+        if shared && self.rtc.media(declared_mid).map(|media| media.kind()) != Some(str0m_kind) {
+            return Err(WorkerError::value_error(format!(
+                "rtpParameters.mid '{mid}' is a stream of another kind than {} that this transport sends",
+                kind.as_str()
+            )));
+        }
         self.with_rtc(now, |rtc| {
             let mut api = rtc.direct_api();
-            let media = api.declare_media(declared_mid, str0m_kind);
-            for rid in encodings.iter().filter_map(|e| e.rid.as_deref()) {
-                media.expect_rid_rx(Rid::from(rid));
+            // A shared mid is declared already; its rids stay any (str0m's default).
+            if !shared {
+                let media = api.declare_media(declared_mid, str0m_kind);
+                for rid in encodings.iter().filter_map(|e| e.rid.as_deref()) {
+                    media.expect_rid_rx(Rid::from(rid));
+                }
             }
             for encoding in &encodings {
                 let Some(ssrc) = encoding.ssrc else { continue };

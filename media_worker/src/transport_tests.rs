@@ -358,17 +358,11 @@ fn pump(
 }
 
 #[test]
-fn a_sender_shares_the_mid_of_a_stream_of_its_kind_received_there() {
+fn senders_and_receivers_share_a_mid_of_one_kind() {
     let mut call = Call::new();
     let now = call.now;
     let room = crate::rtp_capabilities::room_rtp_capabilities(None).unwrap();
-    let parameters = json!({
-        "mid": "0",
-        "codecs": [{"mimeType": "video/VP8", "payloadType": 96, "clockRate": 90000}],
-        "encodings": [{"ssrc": 1111}],
-    });
-    let parsed = crate::rtp_parameters::parse_receive_parameters(&parameters, MediaKind::Video, &room).unwrap();
-    call.server.add_receiver("r", MediaKind::Video, &parsed, now).unwrap();
+    call.server.add_receiver("r", MediaKind::Video, &parsed_with_mid(&room, "0"), now).unwrap();
     // An SDP section that is sendrecv: the endpoint's video in, another's out.
     let err = call.server.add_sender("0", MediaKind::Audio, 5, None, now).unwrap_err();
     assert!(err.message.contains("another kind"), "{err}");
@@ -384,4 +378,22 @@ fn a_sender_shares_the_mid_of_a_stream_of_its_kind_received_there() {
     assert!(call.server.rtc.media(str0m::media::Mid::from("0")).is_some());
     call.server.remove_sender("0", 5, now);
     assert!(call.server.rtc.media(str0m::media::Mid::from("0")).is_none());
+    // The other way round: a stream received on a mid a sender has (an
+    // endpoint that starts sending on a section it received on).
+    call.server.add_sender("1", MediaKind::Audio, 8, None, now).unwrap();
+    let err = call.server.add_receiver("r", MediaKind::Video, &parsed_with_mid(&room, "1"), now).unwrap_err();
+    assert!(err.message.contains("another kind"), "{err}");
+    call.server.add_sender("2", MediaKind::Video, 9, None, now).unwrap();
+    call.server.add_receiver("r", MediaKind::Video, &parsed_with_mid(&room, "2"), now).unwrap();
+    call.server.remove_sender("2", 9, now);
+    assert!(call.server.rtc.media(str0m::media::Mid::from("2")).is_some());
+}
+
+fn parsed_with_mid(room: &crate::rtp_capabilities::RtpCapabilities, mid: &str) -> crate::rtp_parameters::ReceiveParameters {
+    let parameters = json!({
+        "mid": mid,
+        "codecs": [{"mimeType": "video/VP8", "payloadType": 96, "clockRate": 90000}],
+        "encodings": [{"ssrc": 1111}],
+    });
+    crate::rtp_parameters::parse_receive_parameters(&parameters, MediaKind::Video, room).unwrap()
 }

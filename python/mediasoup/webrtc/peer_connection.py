@@ -107,8 +107,6 @@ class RTCPeerConnection(EventEmitter):
         self._agreed: list[sdp.MediaSection] = []
         # The peer's senders put on this connection's transport, in order of arrival.
         self._senders: list[RtpSender] = []
-        # Senders put on sections of the endpoint's offer (in the answer), by mid.
-        self._placed: dict[str, RtpSender] = {}
         # This side's a=setup: 'active' (DTLS client) unless the endpoint
         # took that role; 'actpass' while an offer made first is out.
         self._setup = "active"
@@ -161,36 +159,50 @@ class RTCPeerConnection(EventEmitter):
             return await self._apply_answer(remote)
         if remote.type != "offer":
             raise ValueError(f"a remote description is an offer or an answer, not {remote.type!r}")
-        if self._agreed:
-            raise InvalidStateError("renegotiation is offered from this side (createOffer); the endpoint offers once")
         if self._signaling_state != "stable":
             raise InvalidStateError(f"an offer cannot be applied in signalingState {self._signaling_state!r}")
         offer = sdp.parse(remote.sdp)
         media = [section for section in offer.media if section.port != 0]
-        if not media:
+        if not media and not self._agreed:
             raise ValueError("the offer has no media section with a port")
         for section in media:
             if section.mid is None:
                 raise ValueError(f"SDP line {section.line}: m={section.kind} has no a=mid (unified plan and BUNDLE need one)")
-        first = media[0]
-        if not (first.value("ice-ufrag") or offer.value("ice-ufrag")) or not (first.value("ice-pwd") or offer.value("ice-pwd")):
-            raise ValueError(f"SDP line {first.line}: the first media section has no a=ice-ufrag / a=ice-pwd")
-        fingerprints = first.fingerprints() or offer.fingerprints()
-        if not fingerprints:
-            raise ValueError(f"SDP line {first.line}: the first media section has no a=fingerprint (nor the session)")
-        setup = first.value("setup") or offer.value("setup") or "actpass"
-        if setup not in ("actpass", "active", "passive"):
-            raise ValueError(f"SDP line {first.line}: a=setup:{setup} must be actpass, active or passive")
+        agreed = [section.mid for section in self._agreed]
+        if [section.mid for section in offer.media[: len(agreed)]] != agreed:
+            raise ValueError(f"a new offer keeps the sections agreed so far, in their order (mids {', '.join(map(str, agreed))})")
+        first = media[0] if media else None
+        setup, fingerprints = "actpass", []
+        if self._transport is None and first is not None:
+            if not (first.value("ice-ufrag") or offer.value("ice-ufrag")) or not (first.value("ice-pwd") or offer.value("ice-pwd")):
+                raise ValueError(f"SDP line {first.line}: the first media section has no a=ice-ufrag / a=ice-pwd")
+            fingerprints = first.fingerprints() or offer.fingerprints()
+            if not fingerprints:
+                raise ValueError(f"SDP line {first.line}: the first media section has no a=fingerprint (nor the session)")
+            setup = first.value("setup") or offer.value("setup") or "actpass"
+            if setup not in ("actpass", "active", "passive"):
+                raise ValueError(f"SDP line {first.line}: a=setup:{setup} must be actpass, active or passive")
         room_codecs = self._peer.room.rtpCapabilities["codecs"]
-        chosen = {section.mid: ortc.chosen_codecs(section, room_codecs) for section in media if section.kind in ("audio", "video")}
+        # A section's codec is chosen once; a new offer keeps it.
+        chosen = {
+            section.mid: self._chosen.get(section.mid) or ortc.chosen_codecs(section, room_codecs)
+            for section in media
+            if section.kind in ("audio", "video")
+        }
         publishing = [s for s in media if s.kind in ("audio", "video") and s.direction in ("sendrecv", "sendonly") and chosen[s.mid]]
-        parameters = {section.mid: ortc.receive_parameters(section, chosen[section.mid]) for section in publishing}
+        parameters = {
+            section.mid: ortc.receive_parameters(section, chosen[section.mid]) for section in publishing if section.mid not in self._receivers
+        }
         if self._transport is None:
             if self._peer.capabilities is None:
                 await self._peer.setCapabilities(ortc.capabilities_of(media))
             await self._open_transport()
             await self._connect(setup, fingerprints)
         assert self._transport is not None
+        # A section that stopped sending (or was ended) ends its receiver.
+        sending = {section.mid for section in publishing}
+        for mid in [mid for mid in self._receivers if mid not in sending]:
+            self._receivers.pop(mid).close()
         for section in publishing:
             assert section.mid is not None
             if section.mid in self._receivers:
@@ -206,6 +218,10 @@ class RTCPeerConnection(EventEmitter):
         for sender in self._peer.rtpSenders:
             if sender.transport is None:
                 self._on_sender(sender)
+
+    def _sending_sections(self) -> dict[str, RtpSender]:
+        """The open senders on this connection's transport, by mid."""
+        return {sender.rtpParameters["mid"]: sender for sender in self._senders if sender.transport is not None and not sender.closed}
 
     async def _open_transport(self) -> None:
         self._transport = await self._peer.createTransport()
@@ -227,10 +243,11 @@ class RTCPeerConnection(EventEmitter):
         ``recvonly``/``sendrecv`` sections of their kind that offer their
         codec at the payload type they send, oldest sender first."""
         assert self._transport is not None
+        taken = self._sending_sections()
         free = [
             section
             for section in media
-            if section.kind in ("audio", "video") and section.direction in ("recvonly", "sendrecv") and section.mid not in self._placed
+            if section.kind in ("audio", "video") and section.direction in ("recvonly", "sendrecv") and section.mid not in taken
         ]
         for sender in self._peer.rtpSenders:
             if sender.transport is not None or sender.closed:
@@ -244,7 +261,6 @@ class RTCPeerConnection(EventEmitter):
                 _logger.debug("sender %s not placed on section %s: %s", sender.id, section.mid, error)
                 continue
             free.remove(section)
-            self._placed[section.mid] = sender
             self._senders.append(sender)
             sender.on("close", lambda error: self._check_negotiation())
 
@@ -257,10 +273,11 @@ class RTCPeerConnection(EventEmitter):
         transport = self._transport_parameters()
         room = self._peer.room.rtpCapabilities
         sections = []
+        senders = self._sending_sections()
         for offered in self._offer.media:
             receiving = offered.mid in self._receivers
-            sender = self._placed.get(offered.mid or "")
-            sending = sender is not None and not sender.closed
+            sender = senders.get(offered.mid or "") if offered.direction in ("recvonly", "sendrecv") else None
+            sending = sender is not None
             codecs = self._chosen.get(offered.mid, []) if offered.port else []
             if sending and offered.port:
                 assert sender is not None
@@ -387,7 +404,6 @@ class RTCPeerConnection(EventEmitter):
         # A closed sender whose section no longer sends is done with.
         sending = {s.mid for s in offered if s.port != 0 and s.direction in ("sendonly", "sendrecv")}
         self._senders = [s for s in self._senders if not (s.closed and s.rtpParameters["mid"] not in sending)]
-        self._placed = {mid: s for mid, s in self._placed.items() if s in self._senders}
         self._agreed = offered
         self._pending_offer = None
         self._last_offer = None
