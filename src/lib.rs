@@ -41,6 +41,24 @@ fn room_rtp_capabilities<'py>(py: Python<'py>, media_codecs: Option<&Bound<'py, 
     Ok(pythonize::pythonize(py, &capabilities)?)
 }
 
+/// How well `codec` carries the room's `room_codec` (both dicts with
+/// `mimeType`, `clockRate`, optional `channels` and `parameters`): None if
+/// it does not, else lower is closer. The worker's own rule, for
+/// `mediasoup.webrtc` to choose an offer's codecs with.
+#[pyfunction]
+fn codec_match(room_codec: &Bound<'_, PyAny>, codec: &Bound<'_, PyAny>) -> PyResult<Option<u8>> {
+    let as_json = |value: &Bound<'_, PyAny>| -> PyResult<Value> {
+        pythonize::depythonize(value).map_err(|err| pyo3::exceptions::PyTypeError::new_err(format!("a codec must be a dict: {err}")))
+    };
+    let (room_codec, codec) = (as_json(room_codec)?, as_json(codec)?);
+    let no_parameters = serde_json::Map::new();
+    let read = |value| {
+        media_worker::rtp_capabilities::CodecRef::of_json(value, &no_parameters)
+            .ok_or_else(|| pyo3::exceptions::PyValueError::new_err("a codec needs a str mimeType and an int clockRate"))
+    };
+    Ok(media_worker::rtp_capabilities::codec_match(read(&room_codec)?, read(&codec)?))
+}
+
 /// `'75:1B:…'` → `'751b…'`.
 #[pyfunction]
 fn fingerprint_from_sdp(py: Python<'_>, fingerprint: &str) -> PyResult<String> {
@@ -65,6 +83,7 @@ fn _mediasoup(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<worker::WorkerProcess>()?;
     module.add_function(wrap_pyfunction!(run_worker, module)?)?;
     module.add_function(wrap_pyfunction!(room_rtp_capabilities, module)?)?;
+    module.add_function(wrap_pyfunction!(codec_match, module)?)?;
     module.add_function(wrap_pyfunction!(fingerprint_from_sdp, module)?)?;
     module.add_function(wrap_pyfunction!(fingerprint_to_sdp, module)?)?;
     module.add_function(wrap_pyfunction!(snake_case, module)?)?;

@@ -182,7 +182,7 @@ class Demo:
         location = str(request.app.router["session"].url_for(session_id=session_id))
         return web.Response(
             status=201,
-            text=pc.localDescription.sdp,
+            body=pc.localDescription.sdp.encode(),
             content_type=SDP,
             headers={"Location": location, "ETag": f'"{session_id}"', **CORS},
         )

@@ -23,7 +23,7 @@ use str0m::format::{Codec, CodecConfig, FormatParams};
 use str0m::media::{Frequency, Pt};
 use str0m::rtp::{Extension, ExtensionMap};
 
-use crate::rtp_capabilities::{dynamic_payload_types, is_usable_payload_type, MediaKind, RtpCapabilities, RtpCodecCapability};
+use crate::rtp_capabilities::{codec_match, dynamic_payload_types, is_usable_payload_type, CodecRef, RtpCapabilities, RtpCodecCapability};
 
 /// One codec of a capabilities list (room's or peer's), as the table needs it.
 struct CodecRow {
@@ -67,62 +67,22 @@ impl SendTables {
 
     /// The payload type (and RTX payload type) at which this table holds the
     /// room's `codec`: the peer's own where its capabilities name the codec
-    /// (what an SDP endpoint offered), else the room's. For H264 the
-    /// packetization mode must match and an equal profile-level-id (then
-    /// profile) is preferred; for VP9 the profile must match.
+    /// (what an SDP endpoint offered), else the room's; the closest match
+    /// ([`codec_match`]) first.
     pub fn payload_types_of(&self, codec: &RtpCodecCapability) -> Option<(u8, Option<u8>)> {
         self.codecs
             .iter()
-            .filter_map(|entry| Some((entry, match_rank(codec, entry)?)))
+            .filter_map(|entry| {
+                let carried = CodecRef {
+                    mime_type: &entry.mime_type,
+                    clock_rate: entry.clock_rate,
+                    channels: entry.channels.map(u64::from),
+                    parameters: &entry.parameters,
+                };
+                Some((entry, codec_match(CodecRef::of_room(codec), carried)?))
+            })
             .min_by_key(|(_, rank)| *rank)
             .map(|(entry, _)| (entry.payload_type, entry.rtx))
-    }
-}
-
-/// How well a table entry carries the room's `codec`: None if it cannot,
-/// else lower is better.
-fn match_rank(codec: &RtpCodecCapability, entry: &TableCodec) -> Option<u8> {
-    if !codec.mime_type.eq_ignore_ascii_case(&entry.mime_type) || codec.clock_rate != entry.clock_rate {
-        return None;
-    }
-    if codec.kind == MediaKind::Audio && codec.channels.unwrap_or(1) != entry.channels.unwrap_or(1) {
-        return None;
-    }
-    let parameter = |parameters: &Map<String, Value>, key: &str| -> String {
-        match parameters.get(key) {
-            Some(Value::String(text)) => text.to_ascii_lowercase(),
-            Some(Value::Number(number)) => number.to_string(),
-            _ => String::new(),
-        }
-    };
-    let (ours, theirs) = (&codec.parameters, &entry.parameters);
-    let name = codec.mime_type.split_once('/').map(|(_, name)| name.to_ascii_lowercase()).unwrap_or_default();
-    match name.as_str() {
-        "h264" => {
-            let mode = |parameters| match parameter(parameters, "packetization-mode").as_str() {
-                "" => "0".to_owned(),
-                mode => mode.to_owned(),
-            };
-            if mode(ours) != mode(theirs) {
-                return None;
-            }
-            let (ours, theirs) = (parameter(ours, "profile-level-id"), parameter(theirs, "profile-level-id"));
-            Some(if ours == theirs {
-                0
-            } else if ours.get(..2).is_some() && ours.get(..2) == theirs.get(..2) {
-                1
-            } else {
-                2
-            })
-        }
-        "vp9" => {
-            let profile = |parameters| match parameter(parameters, "profile-id").as_str() {
-                "" => "0".to_owned(),
-                profile => profile.to_owned(),
-            };
-            (profile(ours) == profile(theirs)).then_some(0)
-        }
-        _ => Some(0),
     }
 }
 

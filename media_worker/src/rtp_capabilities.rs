@@ -104,6 +104,75 @@ pub fn is_usable_payload_type(pt: u8) -> bool {
     pt <= 127 && !(64..=95).contains(&pt)
 }
 
+/// What codec matching reads of a codec, wherever it comes from (the room's
+/// capabilities, a peer's, `rtpParameters`, an SDP offer).
+#[derive(Debug, Clone, Copy)]
+pub struct CodecRef<'a> {
+    pub mime_type: &'a str,
+    pub clock_rate: u32,
+    pub channels: Option<u64>,
+    pub parameters: &'a Map<String, Value>,
+}
+
+impl<'a> CodecRef<'a> {
+    pub fn of_room(codec: &'a RtpCodecCapability) -> Self {
+        Self { mime_type: &codec.mime_type, clock_rate: codec.clock_rate, channels: codec.channels.map(u64::from), parameters: &codec.parameters }
+    }
+
+    /// A codec as JSON (`mimeType`, `clockRate`, `channels`, `parameters`), or None if it lacks one of the first two.
+    pub fn of_json(codec: &'a Value, no_parameters: &'a Map<String, Value>) -> Option<Self> {
+        Some(Self {
+            mime_type: codec["mimeType"].as_str()?,
+            clock_rate: u32::try_from(codec["clockRate"].as_u64()?).ok()?,
+            channels: codec["channels"].as_u64(),
+            parameters: codec["parameters"].as_object().unwrap_or(no_parameters),
+        })
+    }
+}
+
+/// How well `codec` carries the room's `room_codec`, as one codec of the
+/// room is matched everywhere (a publisher's codecs, a subscriber's payload
+/// types, an SDP offer's codecs): None if it does not (mime type, case
+/// aside; clock rate; channels for audio, 1 when absent; for H264 the
+/// packetization-mode, 0 when absent, as a decoder of one mode cannot take
+/// the other; for VP9 the profile-id), else lower is closer (for H264: the
+/// same profile-level-id 0, the same profile 1, another 2).
+pub fn codec_match(room_codec: CodecRef<'_>, codec: CodecRef<'_>) -> Option<u8> {
+    if !room_codec.mime_type.eq_ignore_ascii_case(codec.mime_type) || room_codec.clock_rate != codec.clock_rate {
+        return None;
+    }
+    let audio = room_codec.mime_type.get(..6).is_some_and(|prefix| prefix.eq_ignore_ascii_case("audio/"));
+    if audio && room_codec.channels.unwrap_or(1) != codec.channels.unwrap_or(1) {
+        return None;
+    }
+    let parameter = |parameters: &Map<String, Value>, key: &str, default: &str| -> String {
+        match parameters.get(key) {
+            Some(Value::String(text)) => text.to_ascii_lowercase(),
+            Some(Value::Number(number)) => number.to_string(),
+            _ => default.to_owned(),
+        }
+    };
+    let (ours, theirs) = (room_codec.parameters, codec.parameters);
+    let name = room_codec.mime_type.split_once('/').map(|(_, name)| name.to_ascii_lowercase()).unwrap_or_default();
+    match name.as_str() {
+        "h264" => {
+            if parameter(ours, "packetization-mode", "0") != parameter(theirs, "packetization-mode", "0") {
+                return None;
+            }
+            let (ours, theirs) = (parameter(ours, "profile-level-id", ""), parameter(theirs, "profile-level-id", ""));
+            Some(if ours == theirs {
+                0
+            } else if ours.get(..2).is_some() && ours.get(..2) == theirs.get(..2) {
+                1
+            } else {
+                2
+            })
+        }
+        "vp9" => (parameter(ours, "profile-id", "0") == parameter(theirs, "profile-id", "0")).then_some(0),
+        _ => Some(0),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RtcpFeedback {

@@ -106,3 +106,35 @@ fn mime_types_are_matched_case_insensitively_and_normalised() {
     let caps = room_rtp_capabilities(Some(&json!([{"kind": "video", "mimeType": "video/vp8"}]))).unwrap();
     assert_eq!(caps.codecs[0].mime_type, "video/VP8");
 }
+
+fn codec<'a>(mime_type: &'a str, clock_rate: u32, channels: Option<u64>, parameters: &'a Map<String, Value>) -> CodecRef<'a> {
+    CodecRef { mime_type, clock_rate, channels, parameters }
+}
+
+fn fmtp(value: Value) -> Map<String, Value> {
+    value.as_object().cloned().unwrap_or_default()
+}
+
+#[test]
+fn codecs_match_by_mime_type_clock_rate_channels_and_the_parameters_that_decide_decoding() {
+    let none = Map::new();
+    // Case aside; audio channels (1 when absent); not the clock rate.
+    assert_eq!(codec_match(codec("audio/opus", 48000, Some(2), &none), codec("audio/OPUS", 48000, Some(2), &none)), Some(0));
+    assert_eq!(codec_match(codec("audio/opus", 48000, Some(2), &none), codec("audio/opus", 48000, None, &none)), None);
+    assert_eq!(codec_match(codec("audio/PCMU", 8000, None, &none), codec("audio/PCMU", 8000, Some(1), &none)), Some(0));
+    assert_eq!(codec_match(codec("video/VP8", 90000, None, &none), codec("video/VP8", 48000, None, &none)), None);
+    // VP9: the profile (0 when absent), numbers or strings alike.
+    let (profile0, profile2) = (fmtp(json!({"profile-id": 0})), fmtp(json!({"profile-id": "2"})));
+    assert_eq!(codec_match(codec("video/VP9", 90000, None, &none), codec("video/VP9", 90000, None, &profile0)), Some(0));
+    assert_eq!(codec_match(codec("video/VP9", 90000, None, &none), codec("video/VP9", 90000, None, &profile2)), None);
+    // H264: the packetization mode decides, the profile ranks.
+    let room = fmtp(json!({"packetization-mode": 1, "profile-level-id": "42e01f"}));
+    let h264 = |parameters: Value| {
+        let parameters = fmtp(parameters);
+        codec_match(codec("video/H264", 90000, None, &room), codec("video/H264", 90000, None, &parameters))
+    };
+    assert_eq!(h264(json!({"packetization-mode": "1", "profile-level-id": "42E01F"})), Some(0));
+    assert_eq!(h264(json!({"packetization-mode": 1, "profile-level-id": "42001f"})), Some(1));
+    assert_eq!(h264(json!({"packetization-mode": 1, "profile-level-id": "640032"})), Some(2));
+    assert_eq!(h264(json!({"profile-level-id": "42e01f"})), None);
+}

@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use serde_json::{json, Map, Value};
 
 use crate::error::WorkerError;
-use crate::rtp_capabilities::{is_usable_payload_type, json_type, MediaKind, RtpCapabilities, RtpCodecCapability};
+use crate::rtp_capabilities::{codec_match, is_usable_payload_type, json_type, CodecRef, MediaKind, RtpCapabilities, RtpCodecCapability};
 
 /// A publisher's media codec and the room codec it is forwarded as.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -232,23 +232,12 @@ impl ParsedCodec {
     }
 }
 
-/// mimeType (case-insensitive), clock rate and channels; for H264 the
-/// packetization-mode too (a decoder of mode 1 cannot take mode 0).
+/// Whether `codec` is the room's `room_codec` ([`codec_match`]).
 fn matches_room_codec(room_codec: &RtpCodecCapability, codec: &ParsedCodec) -> bool {
-    if !room_codec.mime_type.eq_ignore_ascii_case(&codec.mime_type) || room_codec.clock_rate != codec.clock_rate {
-        return false;
-    }
-    if room_codec.kind == MediaKind::Audio && codec.channels.unwrap_or(1) != u64::from(room_codec.channels.unwrap_or(1)) {
-        return false;
-    }
-    if codec.mime_type.eq_ignore_ascii_case("video/H264") {
-        let mode = |parameters: Option<&Value>| {
-            parameters.and_then(|p| p.get("packetization-mode")).and_then(Value::as_u64).unwrap_or(0)
-        };
-        let room_parameters = Value::Object(room_codec.parameters.clone());
-        return mode(codec.parameters.as_ref()) == mode(Some(&room_parameters));
-    }
-    true
+    let no_parameters = Map::new();
+    let parameters = codec.parameters.as_ref().and_then(Value::as_object).unwrap_or(&no_parameters);
+    let codec = CodecRef { mime_type: &codec.mime_type, clock_rate: codec.clock_rate, channels: codec.channels, parameters };
+    codec_match(CodecRef::of_room(room_codec), codec).is_some()
 }
 
 /// `value` without the keys whose value is None, at every depth.

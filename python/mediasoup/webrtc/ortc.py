@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import _mediasoup
 from .sdp import DIRECTIONS, Attribute, Codec, MediaSection
 
 __all__ = [
@@ -46,17 +47,15 @@ def _parameters(codec: Codec) -> dict[str, int | str]:
 
 
 def _room_has(codec: Codec, room_codecs: list[dict[str, Any]]) -> bool:
-    for room_codec in room_codecs:
-        if room_codec["mimeType"].lower() != codec.mime_type.lower() or room_codec["clockRate"] != codec.clock_rate:
-            continue
-        if codec.mime_type.lower().startswith("audio/") and room_codec.get("channels", 1) != (codec.channels or 1):
-            continue
-        if _name(codec) == "h264":
-            theirs = int(room_codec.get("parameters", {}).get("packetization-mode", 0))
-            if theirs != int(codec.parameters.get("packetization-mode", "0")):
-                continue
-        return True
-    return False
+    """Whether the room has `codec`, by the worker's own rule (mime type,
+    clock rate, channels; H264 packetization-mode, VP9 profile-id)."""
+    offered = {
+        "mimeType": codec.mime_type,
+        "clockRate": codec.clock_rate,
+        "channels": codec.channels,
+        "parameters": _parameters(codec),
+    }
+    return any(_mediasoup.codec_match(room_codec, offered) is not None for room_codec in room_codecs)
 
 
 def chosen_codecs(section: MediaSection, room_codecs: list[dict[str, Any]]) -> list[Codec]:
