@@ -159,6 +159,19 @@ def test_an_offered_section_becomes_receive_parameters_with_its_ssrc_and_rtx() -
     assert ortc.receive_parameters(simulcast, ortc.chosen_codecs(simulcast, room_codecs))["encodings"] == [{"rid": "q"}, {"rid": "h"}, {"rid": "f"}]
 
 
+def test_codecs_are_chosen_by_the_workers_rule() -> None:
+    """VP9 by profile-id and H264 by packetization-mode (the worker's
+    codec_match), in the offer's order of preference."""
+    from mediasoup.webrtc import ortc
+
+    video = sdp.parse(offer("chromium_offer.sdp")).media[1]
+    vp9 = [{"mimeType": "video/VP9", "clockRate": 90000, "parameters": {"profile-id": 2}}]
+    assert [(c.mime_type, c.payload_type) for c in ortc.chosen_codecs(video, vp9)] == [("video/VP9", 100), ("video/rtx", 101)]
+    h264 = [{"mimeType": "video/H264", "clockRate": 90000, "parameters": {"packetization-mode": 0, "profile-level-id": "42e01f"}}]
+    assert [c.payload_type for c in ortc.chosen_codecs(video, h264)] == [104, 107]
+    assert ortc.chosen_codecs(video, [{"mimeType": "video/H265", "clockRate": 90000}]) == []
+
+
 def test_a_firefox_style_offer_parses_with_its_session_level_fingerprint() -> None:
     from mediasoup.webrtc import ortc
 
