@@ -7,6 +7,7 @@
 
 pub mod certificate;
 pub mod errors;
+pub mod interpreter;
 pub mod logging;
 pub mod network;
 pub mod options;
@@ -88,6 +89,7 @@ fn _mediasoup(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(fingerprint_to_sdp, module)?)?;
     module.add_function(wrap_pyfunction!(snake_case, module)?)?;
     module.add_function(wrap_pyfunction!(worker::_settle, module)?)?;
+    module.add_function(wrap_pyfunction!(interpreter::_before_exit, module)?)?;
     let table: Vec<(&str, &str, &str, &str)> = options::SERVER_OPTIONS
         .iter()
         .map(|spec| (spec.name, spec.types, spec.default, spec.doc))

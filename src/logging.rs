@@ -63,7 +63,7 @@ impl<S: Subscriber> Layer<S> for PythonLogLayer {
         let message = event_message(event);
         let name = logger_name(metadata.target());
         let level = level_name(metadata.level());
-        Python::try_attach(|py| emit(py, &name, level, &message));
+        crate::interpreter::attach(|py| emit(py, &name, level, &message));
     }
 }
 

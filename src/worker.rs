@@ -141,7 +141,7 @@ impl Shared {
             pending.exited = Some(description.clone());
             pending.futures.drain().map(|(_, future)| future).collect()
         };
-        Python::try_attach(|py| {
+        crate::interpreter::attach(|py| {
             for future in futures {
                 let error = mediasoup_error(py, format!("worker {} {description}", self.pid));
                 self.settle(py, future, Err(error));
@@ -399,7 +399,7 @@ async fn read_messages(mut reader: OwnedReadHalf, shared: Arc<Shared>) {
         if messages.is_empty() {
             continue;
         }
-        let delivered = Python::try_attach(|py| {
+        let delivered = crate::interpreter::attach(|py| {
             for message in messages {
                 shared.handle_message(py, message);
             }
@@ -415,6 +415,6 @@ async fn read_messages(mut reader: OwnedReadHalf, shared: Arc<Shared>) {
 async fn forward_stderr(stderr: tokio::process::ChildStderr, pid: u32) {
     let mut lines = BufReader::new(stderr).lines();
     while let Ok(Some(line)) = lines.next_line().await {
-        Python::try_attach(|py| emit(py, "mediasoup.worker", "error", &format!("[worker {pid}] {line}")));
+        crate::interpreter::attach(|py| emit(py, "mediasoup.worker", "error", &format!("[worker {pid}] {line}")));
     }
 }

@@ -12,7 +12,9 @@ Usage::
 
 from __future__ import annotations
 
-from . import errors, extra
+import atexit
+
+from . import _mediasoup, errors, extra
 from ._mediasoup import __version__
 from .peer import Peer
 from .room import Room
@@ -20,5 +22,8 @@ from .rtp_receiver import RtpReceiver
 from .rtp_sender import RtpSender
 from .server import Server
 from .transport import Transport
+
+# Before the interpreter finalizes, the extension's threads stop calling into it.
+atexit.register(_mediasoup._before_exit)
 
 __all__ = ["Server", "Room", "Peer", "Transport", "RtpReceiver", "RtpSender", "errors", "extra", "__version__"]

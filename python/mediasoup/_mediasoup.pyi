@@ -9,10 +9,12 @@ __all__ = [
     "WorkerProcess",
     "run_worker",
     "room_rtp_capabilities",
+    "codec_match",
     "fingerprint_from_sdp",
     "fingerprint_to_sdp",
     "snake_case",
     "_settle",
+    "_before_exit",
     "SERVER_OPTIONS",
     "__version__",
 ]
@@ -60,3 +62,4 @@ def fingerprint_from_sdp(fingerprint: str) -> str: ...
 def fingerprint_to_sdp(fingerprint: str) -> str: ...
 def snake_case(name: str) -> str: ...
 def _settle(future: asyncio.Future[Any], error: BaseException | None, value: Any) -> None: ...
+def _before_exit() -> None: ...

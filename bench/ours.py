@@ -1,0 +1,127 @@
+"""The benchmark's adapter to this project, through its Python API: a
+server with one worker, a room, a publishing peer and N subscribing peers
+whose transports the load generator's clients connect to."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import mediasoup
+
+from .loadgen import Loadgen, pin
+
+MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
+VIDEO_SSRC, VIDEO_RTX_SSRC, AUDIO_SSRC = 0x11110000, 0x11110001, 0x22220000
+
+
+def _server_side(transport: mediasoup.Transport) -> dict[str, Any]:
+    candidate = next(c for c in transport.iceLocalCandidates if c["protocol"] == "udp")
+    fingerprint = next(f for f in transport.dtlsLocalParameters["fingerprints"] if f["algorithm"] == "sha-256")
+    return {
+        "address": f"{candidate['ip']}:{candidate['port']}",
+        "ufrag": transport.iceLocalParameters["usernameFragment"],
+        "pwd": transport.iceLocalParameters["password"],
+        "fingerprint": f"sha-256 {fingerprint['value']}",
+    }
+
+
+async def _extensions(transport: mediasoup.Transport) -> list[list[Any]]:
+    dump = await transport.dump()
+    return [[extension["id"], extension["uri"]] for extension in dump["headerExtensions"]]
+
+
+def _room_codecs(room: mediasoup.Room) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    codecs = room.rtpCapabilities["codecs"]
+    vp8 = next(c for c in codecs if c["mimeType"] == "video/VP8")
+    rtx = next(c for c in codecs if c["mimeType"] == "video/rtx" and c["parameters"].get("apt") == vp8["preferredPayloadType"])
+    opus = next(c for c in codecs if c["mimeType"] == "audio/opus")
+    return vp8, rtx, opus
+
+
+class Ours:
+    """This project under load: `setup()` the publisher, `join(n)` subscribers."""
+
+    name = "mediasoup (this project)"
+
+    def __init__(self, loadgen: Loadgen, cpu: int | None) -> None:
+        self.loadgen = loadgen
+        self.cpu = cpu
+        self.server: mediasoup.Server | None = None
+        self.room: mediasoup.Room | None = None
+        self.pid = 0
+        self.subscribers = 0
+
+    async def setup(self) -> None:
+        self.server = mediasoup.Server(numWorkers=1, logLevel="warn", rtcListenIPv4="127.0.0.1", rtcListenIPv6=False,
+                                       rtcMinPort=20000, rtcMaxPort=59999)
+        await self.server
+        dump = await self.server.dump()
+        self.pid = next(iter(dump["workers"].values()))["pid"]
+        pin(self.pid, self.cpu)
+        self.room = await self.server.Room()
+        vp8, rtx, opus = _room_codecs(self.room)
+        self.codecs = [
+            {"pt": vp8["preferredPayloadType"], "rtx": rtx["preferredPayloadType"], "mime": "video/VP8", "clock": 90000, "channels": None},
+            {"pt": opus["preferredPayloadType"], "rtx": None, "mime": "audio/opus", "clock": 48000, "channels": 2},
+        ]
+        peer = await self.room.Peer("publisher")
+        await peer.setCapabilities(self.room.rtpCapabilities)
+        transport = await peer.createTransport(tcp=False)
+        extensions = await _extensions(transport)
+        mid_id = next(extension_id for extension_id, uri in extensions if uri == MID_URI)
+        streams = [
+            {"mid": "0", "kind": "video", "ssrc": VIDEO_SSRC, "rtx": VIDEO_RTX_SSRC, "pt": vp8["preferredPayloadType"]},
+            {"mid": "1", "kind": "audio", "ssrc": AUDIO_SSRC, "rtx": None, "pt": opus["preferredPayloadType"]},
+        ]
+        connected = self.loadgen.connect("publisher", "publisher", _server_side(transport), extensions, self.codecs, streams)
+        await transport.setRemoteDtlsParameters(self.loadgen.dtls_parameters)
+        header_extensions = [{"uri": MID_URI, "id": mid_id}]
+        video = peer.RtpReceiver("video", transport)
+        await video.receive({
+            "mid": "0",
+            "codecs": [
+                {"mimeType": "video/VP8", "payloadType": vp8["preferredPayloadType"], "clockRate": 90000,
+                 "rtcpFeedback": [{"type": "nack"}, {"type": "nack", "parameter": "pli"}]},
+                {"mimeType": "video/rtx", "payloadType": rtx["preferredPayloadType"], "clockRate": 90000,
+                 "parameters": {"apt": vp8["preferredPayloadType"]}},
+            ],
+            "headerExtensions": header_extensions,
+            "encodings": [{"ssrc": VIDEO_SSRC, "rtx": {"ssrc": VIDEO_RTX_SSRC}}],
+            "rtcp": {"cname": "loadgen"},
+        })
+        audio = peer.RtpReceiver("audio", transport)
+        await audio.receive({
+            "mid": "1",
+            "codecs": [{"mimeType": "audio/opus", "payloadType": opus["preferredPayloadType"], "clockRate": 48000, "channels": 2}],
+            "headerExtensions": header_extensions,
+            "encodings": [{"ssrc": AUDIO_SSRC}],
+            "rtcp": {"cname": "loadgen"},
+        })
+        await asyncio.wait_for(connected, 10)
+
+    async def join_one(self) -> float:
+        """One subscriber, from createTransport to DTLS connected: answers the time it took (ms)."""
+        assert self.room is not None
+        index = self.subscribers
+        self.subscribers += 1
+        peer = await self.room.Peer(f"subscriber-{index}")
+        await peer.setCapabilities(self.room.rtpCapabilities)
+        started = time.perf_counter()
+        transport = await peer.createTransport(tcp=False)
+        streams = []
+        for sender in peer.rtpSenders:
+            await sender.setTransport(transport)
+            encoding = sender.rtpParameters["encodings"][0]
+            streams.append({"mid": sender.rtpParameters["mid"], "kind": sender.kind, "ssrc": encoding["ssrc"],
+                            "rtx": encoding.get("rtx", {}).get("ssrc")})
+        connected = self.loadgen.connect(f"subscriber-{index}", "subscriber", _server_side(transport),
+                                         await _extensions(transport), self.codecs, streams)
+        await transport.setRemoteDtlsParameters(self.loadgen.dtls_parameters)
+        await asyncio.wait_for(connected, 30)
+        return (time.perf_counter() - started) * 1000
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()

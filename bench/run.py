@@ -1,0 +1,156 @@
+"""The forwarding benchmark: one publisher (synthetic VP8 ≈ 0.9 Mbit/s,
+100 packets/s, and Opus-sized audio, 50 packets/s) and N subscribers, each
+receiving both, for N = 100, 200, 400, 800… until delivery falls under
+99.9 % (saturation). The SFU is pinned to one core, the load generator to
+the other.
+
+    python -m bench.run [--sizes 100,200,400,800] [--duration 10] [--json results.json]
+
+Per N: SFU CPU % of one core (/proc/<pid>/stat), forwarded packets/s (what
+arrived), CPU µs per forwarded packet, loss %, latency p50/p99/p999 (send to
+arrival, same clock), SFU RSS per subscriber; the load generator's own CPU
+per received packet; and join time (createTransport → DTLS connected)
+p50/p99 for 100 subscribers joining at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from typing import Any
+
+from .loadgen import Loadgen, cpu_seconds, rss_bytes
+from .ours import Ours
+
+SATURATED = 0.999
+
+
+def cores() -> tuple[int | None, int | None]:
+    """(the SFU's core, the load generator's), when there are two to give."""
+    available = sorted(os.sched_getaffinity(0))
+    return (available[0], available[1]) if len(available) >= 2 else (None, None)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+
+
+async def measure(sfu: Ours, loadgen: Loadgen, subscribers: int, duration: float, batch: int = 50) -> dict[str, Any]:
+    """Brings the SFU to `subscribers`, then measures one window."""
+    while sfu.subscribers < subscribers:
+        await asyncio.gather(*(sfu.join_one() for _ in range(min(batch, subscribers - sfu.subscribers))))
+    await asyncio.sleep(1.0)
+    await loadgen.window(True)
+    await asyncio.sleep(0.1)
+    sfu_cpu, loadgen_cpu, started = cpu_seconds(sfu.pid), cpu_seconds(loadgen.pid), time.perf_counter()
+    await asyncio.sleep(duration)
+    await loadgen.window(False)
+    elapsed = time.perf_counter() - started
+    sfu_cpu, loadgen_cpu = cpu_seconds(sfu.pid) - sfu_cpu, cpu_seconds(loadgen.pid) - loadgen_cpu
+    # What was sent last is still on its way (and its retransmissions).
+    await asyncio.sleep(0.5)
+    stats = await loadgen.stats()
+    sent, received = stats["sent"], stats["received"]
+    expected = (sent["video"] + sent["audio"]) * subscribers
+    arrived = received["video"] + received["audio"]
+    delivery = arrived / expected if expected else 0.0
+    latency = stats["latencyMicros"]
+    return {
+        "subscribers": subscribers,
+        "streams": 2 * subscribers,
+        "sfuCpuPercent": 100 * sfu_cpu / elapsed,
+        "forwardedPerSecond": arrived / elapsed,
+        "cpuMicrosPerPacket": 1e6 * sfu_cpu / arrived if arrived else None,
+        "lossPercent": 100 * (1 - delivery),
+        "videoLossPercent": 100 * (1 - received["video"] / (sent["video"] * subscribers)) if sent["video"] else None,
+        "latencyMicros": {"p50": latency["p50"], "p99": latency["p99"], "p999": latency["p999"]},
+        "sfuRssPerSubscriberKiB": rss_bytes(sfu.pid) / 1024 / (subscribers + 1),
+        "loadgenCpuPercent": 100 * loadgen_cpu / elapsed,
+        "loadgenCpuMicrosPerPacket": 1e6 * loadgen_cpu / arrived if arrived else None,
+        "saturated": delivery < SATURATED,
+        "loadgenSaturated": loadgen_cpu / elapsed > 0.95,
+    }
+
+
+async def join_times(sfu_factory: Any, loadgen_core: int | None, count: int) -> dict[str, float]:
+    """`count` subscribers joining at once, on a fresh SFU and load
+    generator (gone after): createTransport → DTLS connected."""
+    loadgen = await Loadgen.start(threads=1, cpu=loadgen_core)
+    sfu = sfu_factory(loadgen)
+    try:
+        await sfu.setup()
+        times = await asyncio.gather(*(sfu.join_one() for _ in range(count)))
+    finally:
+        await sfu.close()
+        await loadgen.close()
+    return {"count": count, "p50": percentile(times, 0.5), "p99": percentile(times, 0.99), "max": max(times)}
+
+
+async def run_sfu(sizes: list[int], duration: float, until_saturated: bool) -> dict[str, Any]:
+    sfu_core, loadgen_core = cores()
+    joins = await join_times(lambda lg: Ours(lg, sfu_core), loadgen_core, 100)
+    loadgen = await Loadgen.start(threads=1, cpu=loadgen_core)
+    rows = []
+    try:
+        sfu = Ours(loadgen, sfu_core)
+        await sfu.setup()
+        try:
+            size_list = list(sizes)
+            while size_list:
+                size = size_list.pop(0)
+                row = await measure(sfu, loadgen, size, duration)
+                rows.append(row)
+                print(json.dumps(row), file=sys.stderr, flush=True)
+                if row["saturated"] or row["loadgenSaturated"]:
+                    break
+                if until_saturated and not size_list:
+                    size_list.append(size * 2)
+        finally:
+            await sfu.close()
+    finally:
+        await loadgen.close()
+    return {"sfu": Ours.name, "rows": rows, "join": joins, "loadgenErrors": loadgen.errors[:5]}
+
+
+def table(result: dict[str, Any]) -> str:
+    """The results as a Markdown table."""
+    lines = [
+        f"**{result['sfu']}**: join (createTransport → DTLS connected), {result['join']['count']} at once: "
+        f"p50 {result['join']['p50']:.1f} ms, p99 {result['join']['p99']:.1f} ms",
+        "",
+        "| subscribers | streams | SFU CPU % | forwarded pkt/s | CPU µs/pkt | loss % | latency p50/p99/p999 µs | RSS/subscriber KiB | loadgen CPU % | loadgen µs/pkt |",
+        "|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|",
+    ]
+    for row in result["rows"]:
+        latency = row["latencyMicros"]
+        mark = " (saturated)" if row["saturated"] else ""
+        lines.append(
+            f"| {row['subscribers']}{mark} | {row['streams']} | {row['sfuCpuPercent']:.1f} | {row['forwardedPerSecond']:.0f} | "
+            f"{row['cpuMicrosPerPacket'] or 0:.2f} | {row['lossPercent']:.3f} | {latency['p50']}/{latency['p99']}/{latency['p999']} | "
+            f"{row['sfuRssPerSubscriberKiB']:.0f} | {row['loadgenCpuPercent']:.1f} | {row['loadgenCpuMicrosPerPacket'] or 0:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="100,200,400,800", help="subscriber counts, comma-separated")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per size")
+    parser.add_argument("--until-saturated", action="store_true", help="go on doubling past the last size until saturation")
+    parser.add_argument("--json", help="also write the results to this file")
+    arguments = parser.parse_args()
+    sizes = [int(size) for size in arguments.sizes.split(",")]
+    result = asyncio.run(run_sfu(sizes, arguments.duration, arguments.until_saturated))
+    if arguments.json:
+        with open(arguments.json, "w") as file:
+            json.dump(result, file, indent=2)
+    print(table(result))
+
+
+if __name__ == "__main__":
+    main()

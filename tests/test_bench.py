@@ -1,0 +1,30 @@
+"""The forwarding benchmark's harness end to end, small and short: the load
+generator's publisher and subscribers through a real worker, everything
+sent in the window arrives, and the figures are there. No timing is
+asserted (benchmarks measure speed; see docs/benchmarks.md)."""
+
+from __future__ import annotations
+
+from bench.loadgen import Loadgen
+from bench.ours import Ours
+from bench.run import measure, table
+
+
+async def test_the_harness_delivers_everything_to_every_subscriber() -> None:
+    loadgen = await Loadgen.start(threads=1)
+    sfu = Ours(loadgen, cpu=None)
+    try:
+        await sfu.setup()
+        row = await measure(sfu, loadgen, subscribers=5, duration=2.0)
+        stats = await loadgen.stats()
+    finally:
+        await sfu.close()
+        await loadgen.close()
+    assert loadgen.errors == []
+    # About 2 s of 100 video + 50 audio packets per second, to each of 5 subscribers.
+    assert 150 <= stats["sent"]["video"] <= 260 and 75 <= stats["sent"]["audio"] <= 130, stats
+    assert stats["received"]["video"] == 5 * stats["sent"]["video"], stats
+    assert stats["received"]["audio"] >= 5 * stats["sent"]["audio"] * 0.99, stats
+    assert row["lossPercent"] < 1 and not row["saturated"]
+    assert row["forwardedPerSecond"] > 0 and row["cpuMicrosPerPacket"] and row["latencyMicros"]["p50"] > 0
+    assert "| 5 | 10 |" in table({"sfu": "ours", "rows": [row], "join": {"count": 0, "p50": 0, "p99": 0}})
