@@ -40,15 +40,23 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
 
 
-async def measure(sfu: Ours, loadgen: Loadgen, subscribers: int, duration: float, batch: int = 50) -> dict[str, Any]:
-    """Brings the SFU to `subscribers`, then measures one window."""
+async def measure(sfu: Ours, loadgen: Loadgen, subscribers: int, duration: float, batch: int = 50,
+                  perf: str | None = None) -> dict[str, Any]:
+    """Brings the SFU to `subscribers`, then measures one window (with
+    `perf`: a cpu-clock profile of the SFU during it, written there)."""
     while sfu.subscribers < subscribers:
         await asyncio.gather(*(sfu.join_one() for _ in range(min(batch, subscribers - sfu.subscribers))))
     await asyncio.sleep(1.0)
     await loadgen.window(True)
     await asyncio.sleep(0.1)
     sfu_cpu, loadgen_cpu, started = cpu_seconds(sfu.pid), cpu_seconds(loadgen.pid), time.perf_counter()
-    await asyncio.sleep(duration)
+    if perf is not None:
+        profiler = await asyncio.create_subprocess_exec(
+            "perf", "record", "-q", "-e", "cpu-clock", "-g", "-o", perf, "-p", str(sfu.pid), "--", "sleep", str(duration),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        await profiler.wait()
+    else:
+        await asyncio.sleep(duration)
     await loadgen.window(False)
     elapsed = time.perf_counter() - started
     sfu_cpu, loadgen_cpu = cpu_seconds(sfu.pid) - sfu_cpu, cpu_seconds(loadgen.pid) - loadgen_cpu
@@ -84,14 +92,17 @@ async def join_times(sfu_factory: Any, loadgen_core: int | None, count: int) -> 
     sfu = sfu_factory(loadgen)
     try:
         await sfu.setup()
+        # One at a time first: what a single peer waits.
+        alone = [await sfu.join_one() for _ in range(10)]
         times = await asyncio.gather(*(sfu.join_one() for _ in range(count)))
     finally:
         await sfu.close()
         await loadgen.close()
-    return {"count": count, "p50": percentile(times, 0.5), "p99": percentile(times, 0.99), "max": max(times)}
+    return {"count": count, "p50": percentile(times, 0.5), "p99": percentile(times, 0.99), "max": max(times),
+            "aloneP50": percentile(alone, 0.5)}
 
 
-async def run_sfu(sizes: list[int], duration: float, until_saturated: bool) -> dict[str, Any]:
+async def run_sfu(sizes: list[int], duration: float, until_saturated: bool, perf: str | None = None) -> dict[str, Any]:
     sfu_core, loadgen_core = cores()
     joins = await join_times(lambda lg: Ours(lg, sfu_core), loadgen_core, 100)
     loadgen = await Loadgen.start(threads=1, cpu=loadgen_core)
@@ -103,7 +114,7 @@ async def run_sfu(sizes: list[int], duration: float, until_saturated: bool) -> d
             size_list = list(sizes)
             while size_list:
                 size = size_list.pop(0)
-                row = await measure(sfu, loadgen, size, duration)
+                row = await measure(sfu, loadgen, size, duration, perf=perf if not size_list else None)
                 rows.append(row)
                 print(json.dumps(row), file=sys.stderr, flush=True)
                 if row["saturated"] or row["loadgenSaturated"]:
@@ -121,7 +132,7 @@ def table(result: dict[str, Any]) -> str:
     """The results as a Markdown table."""
     lines = [
         f"**{result['sfu']}**: join (createTransport → DTLS connected), {result['join']['count']} at once: "
-        f"p50 {result['join']['p50']:.1f} ms, p99 {result['join']['p99']:.1f} ms",
+        f"p50 {result['join']['p50']:.1f} ms, p99 {result['join']['p99']:.1f} ms; one at a time: p50 {result['join'].get('aloneP50', 0):.1f} ms",
         "",
         "| subscribers | streams | SFU CPU % | forwarded pkt/s | CPU µs/pkt | loss % | latency p50/p99/p999 µs | RSS/subscriber KiB | loadgen CPU % | loadgen µs/pkt |",
         "|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|",
@@ -143,9 +154,10 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per size")
     parser.add_argument("--until-saturated", action="store_true", help="go on doubling past the last size until saturation")
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--perf", help="profile the SFU (perf record -e cpu-clock -g) during the last size's window, into this file")
     arguments = parser.parse_args()
     sizes = [int(size) for size in arguments.sizes.split(",")]
-    result = asyncio.run(run_sfu(sizes, arguments.duration, arguments.until_saturated))
+    result = asyncio.run(run_sfu(sizes, arguments.duration, arguments.until_saturated, arguments.perf))
     if arguments.json:
         with open(arguments.json, "w") as file:
             json.dump(result, file, indent=2)

@@ -4,7 +4,7 @@
 //! the event loop in [`crate::run`] only moves bytes and time, and tests
 //! drive the whole worker without a socket.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::time::Instant;
@@ -84,6 +84,8 @@ pub struct Worker {
     /// Buffers reused by every `collect` (no allocation per packet once warm).
     rtp_buffer: Vec<(Rc<str>, RtpPacket)>,
     pending_buffer: Vec<TransportKey>,
+    /// The transports one `forward_from` wrote to (reused; no quadratic search).
+    written: HashSet<TransportKey>,
     notifications: Vec<Notification>,
     started_at: Instant,
 }
@@ -111,6 +113,7 @@ impl Worker {
             outgoing: VecDeque::new(),
             rtp_buffer: Vec::new(),
             pending_buffer: Vec::new(),
+            written: HashSet::new(),
             notifications: Vec::new(),
             started_at: now,
         }
@@ -681,6 +684,7 @@ impl Worker {
         let keyframe_mids = transport.take_keyframe_requests();
         let transport_id = if keyframe_mids.is_empty() { String::new() } else { transport.id.clone() };
         let mut switched_sources = Vec::new();
+        self.written.clear();
         for (receiver_id, packet) in received.drain(..) {
             let Some(receiver) = self.receivers.get_mut(&*receiver_id) else { continue };
             let incoming = IncomingRtp {
@@ -708,7 +712,7 @@ impl Worker {
                 let Some(rtp) = rtp else { continue };
                 if let Some(target) = self.transports.get_mut(&target_key) {
                     target.send_rtp(&rtp, &packet, readable, now);
-                    if target_key != key && !pending.contains(&target_key) {
+                    if target_key != key && self.written.insert(target_key) {
                         pending.push(target_key);
                     }
                 }
