@@ -89,8 +89,9 @@ pub struct RtpSender {
     clock_rate: u32,
     /// The mid the stream is declared under on the subscriber's transport.
     pub mid: String,
-    /// Set by `setTransport`.
+    /// Set by `setTransport`, with the worker's key of that transport.
     pub transport_id: Option<String>,
+    pub transport_key: Option<u32>,
     source: Option<Source>,
     /// The highest outgoing sequence number sent, the last timestamp and
     /// when the packet that carried it arrived.
@@ -167,6 +168,7 @@ impl RtpSender {
             clock_rate: room_codec.clock_rate,
             mid,
             transport_id: None,
+            transport_key: None,
             source: None,
             last_sequence: 0,
             last_timestamp: None,

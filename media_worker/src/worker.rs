@@ -4,7 +4,9 @@
 //! the event loop in [`crate::run`] only moves bytes and time, and tests
 //! drive the whole worker without a socket.
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::time::Instant;
@@ -66,26 +68,26 @@ pub struct Worker {
     /// Room ids in creation order, for dumps.
     room_order: Vec<String>,
     peers: HashMap<String, Peer>,
-    receivers: HashMap<String, RtpReceiver>,
-    senders: HashMap<String, RtpSender>,
+    receivers: FxHashMap<String, RtpReceiver>,
+    senders: FxHashMap<String, RtpSender>,
     /// Receiver id → the ids of the senders that forward it.
-    routes: HashMap<String, Vec<String>>,
+    routes: FxHashMap<String, Vec<String>>,
     /// When each receiver was last asked for a keyframe (at most one per 500 ms).
     keyframe_requested: HashMap<String, Instant>,
     /// State of the SSRC generator (xorshift).
     ssrc_seed: u64,
-    transports: HashMap<TransportKey, Transport>,
-    transport_keys: HashMap<String, TransportKey>,
+    transports: FxHashMap<TransportKey, Transport>,
+    transport_keys: FxHashMap<String, TransportKey>,
     next_key: TransportKey,
     /// Each transport's next deadline, and the same ordered by time.
-    deadlines: HashMap<TransportKey, Instant>,
+    deadlines: FxHashMap<TransportKey, Instant>,
     timers: BTreeSet<(Instant, TransportKey)>,
     outgoing: VecDeque<(TransportKey, OutgoingDatagram)>,
     /// Buffers reused by every `collect` (no allocation per packet once warm).
     rtp_buffer: Vec<(Rc<str>, RtpPacket)>,
     pending_buffer: Vec<TransportKey>,
     /// The transports one `forward_from` wrote to (reused; no quadratic search).
-    written: HashSet<TransportKey>,
+    written: FxHashSet<TransportKey>,
     notifications: Vec<Notification>,
     started_at: Instant,
 }
@@ -100,20 +102,20 @@ impl Worker {
             rooms: HashMap::new(),
             room_order: Vec::new(),
             peers: HashMap::new(),
-            receivers: HashMap::new(),
-            senders: HashMap::new(),
-            routes: HashMap::new(),
+            receivers: FxHashMap::default(),
+            senders: FxHashMap::default(),
+            routes: FxHashMap::default(),
             keyframe_requested: HashMap::new(),
             ssrc_seed: u64::from(pid) << 32 | u64::from(now.elapsed().subsec_nanos()) | 1,
-            transports: HashMap::new(),
-            transport_keys: HashMap::new(),
+            transports: FxHashMap::default(),
+            transport_keys: FxHashMap::default(),
             next_key: 1,
-            deadlines: HashMap::new(),
+            deadlines: FxHashMap::default(),
             timers: BTreeSet::new(),
             outgoing: VecDeque::new(),
             rtp_buffer: Vec::new(),
             pending_buffer: Vec::new(),
-            written: HashSet::new(),
+            written: FxHashSet::default(),
             notifications: Vec::new(),
             started_at: now,
         }
@@ -348,6 +350,7 @@ impl Worker {
         transport.add_sender(&placed.mid, placed.kind, placed.ssrc, placed.rtx_ssrc, now)?;
         self.collect(key, now);
         placed.transport_id = Some(transport_id.to_owned());
+        placed.transport_key = Some(key);
         let answer = if changed || placed.mid != own_mid { json!({"rtpParameters": placed.parameters}) } else { Value::Null };
         let receiver_id = placed.receiver_id.clone();
         self.senders.insert(sender_id.to_owned(), placed);
@@ -607,6 +610,7 @@ impl Worker {
             let transport_id = transport.id.clone();
             for sender in self.senders.values_mut().filter(|s| s.transport_id.as_deref() == Some(transport_id.as_str())) {
                 sender.transport_id = None;
+                sender.transport_key = None;
             }
             transport.close();
             self.transport_keys.remove(&transport.id);
@@ -700,7 +704,7 @@ impl Worker {
             let Some(sender_ids) = self.routes.get(&*receiver_id) else { continue };
             for sender_id in sender_ids {
                 let Some(sender) = self.senders.get_mut(sender_id).filter(|sender| !sender.paused) else { continue };
-                let Some(target_key) = sender.transport_id.as_ref().and_then(|id| self.transport_keys.get(id)).copied() else { continue };
+                let Some(target_key) = sender.transport_key else { continue };
                 // Nothing is counted or numbered for a subscriber that cannot receive yet.
                 if !self.transports.get(&target_key).is_some_and(Transport::can_send_media) {
                     continue;
