@@ -49,6 +49,8 @@ class Loadgen:
     def __init__(self, process: asyncio.subprocess.Process, ready: dict[str, Any]) -> None:
         self.process = process
         self.fingerprint: str = ready["fingerprint"]
+        #: Each thread's socket address (the candidate an SDP offer or answer names).
+        self.addresses: list[str] = ready["addresses"]
         self.connected: dict[str, float] = {}
         self._waiters: dict[str, asyncio.Future[float]] = {}
         self._replies: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -56,9 +58,9 @@ class Loadgen:
         self._reader = asyncio.ensure_future(self._read())
 
     @classmethod
-    async def start(cls, threads: int = 1, cpu: int | None = None) -> Loadgen:
+    async def start(cls, threads: int = 1, cpu: int | None = None, bind: str = "127.0.0.1") -> Loadgen:
         binary = build()
-        command = [str(binary), "--threads", str(threads)]
+        command = [str(binary), "--threads", str(threads), "--bind", bind]
         if cpu is not None and shutil.which("taskset"):
             command = ["taskset", "-c", str(cpu), *command]
         process = await asyncio.create_subprocess_exec(
@@ -101,12 +103,18 @@ class Loadgen:
         self.process.stdin.write((json.dumps(message) + "\n").encode())
 
     def connect(self, client_id: str, role: str, server: dict[str, Any], extensions: list[list[Any]],
-                codecs: list[dict[str, Any]], streams: list[dict[str, Any]]) -> asyncio.Future[float]:
-        """Starts a client; the future resolves when its DTLS is connected."""
+                codecs: list[dict[str, Any]], streams: list[dict[str, Any]], local: dict[str, str] | None = None,
+                dtls_client: bool = False) -> asyncio.Future[float]:
+        """Starts a client (on the first thread when `local` ICE credentials
+        are given: its address is in an SDP); the future resolves when its
+        DTLS is connected."""
         waiter: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         self._waiters[client_id] = waiter
-        self._send({"op": "connect", "id": client_id, "role": role, "server": server,
-                    "extensions": extensions, "codecs": codecs, "streams": streams})
+        message: dict[str, Any] = {"op": "connect", "id": client_id, "role": role, "server": server,
+                                   "extensions": extensions, "codecs": codecs, "streams": streams, "dtls_client": dtls_client}
+        if local is not None:
+            message.update(local=local, thread=0)
+        self._send(message)
         return waiter
 
     async def window(self, open: bool) -> None:

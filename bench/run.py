@@ -1,10 +1,14 @@
 """The forwarding benchmark: one publisher (synthetic VP8 ≈ 0.9 Mbit/s,
 100 packets/s, and Opus-sized audio, 50 packets/s) and N subscribers, each
 receiving both, for N = 100, 200, 400, 800… until delivery falls under
-99.9 % (saturation). The SFU is pinned to one core, the load generator to
-the other.
+99.9 % (saturation), for this project and for Janus's videoroom, one SFU at
+a time. The SFU is pinned to one core, the load generator to the other.
 
-    python -m bench.run [--sizes 100,200,400,800] [--duration 10] [--json results.json]
+    bench/run [--sizes 100,200,400,800] [--duration 10] [--sfu ours,janus]
+              [--json results.json] [--plot cpu.png] [--perf perf.data]
+
+(`bench/run` installs what is needed and runs this module in a private
+network namespace, which Janus needs: see bench/janus.py.)
 
 Per N: SFU CPU % of one core (/proc/<pid>/stat), forwarded packets/s (what
 arrived), CPU µs per forwarded packet, loss %, latency p50/p99/p999 (send to
@@ -19,6 +23,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import sys
 import time
 from typing import Any
@@ -85,10 +90,10 @@ async def measure(sfu: Ours, loadgen: Loadgen, subscribers: int, duration: float
     }
 
 
-async def join_times(sfu_factory: Any, loadgen_core: int | None, count: int) -> dict[str, float]:
+async def join_times(sfu_factory: Any, loadgen_core: int | None, count: int, bind: str) -> dict[str, float]:
     """`count` subscribers joining at once, on a fresh SFU and load
     generator (gone after): createTransport → DTLS connected."""
-    loadgen = await Loadgen.start(threads=1, cpu=loadgen_core)
+    loadgen = await Loadgen.start(threads=1, cpu=loadgen_core, bind=bind)
     sfu = sfu_factory(loadgen)
     try:
         await sfu.setup()
@@ -102,21 +107,33 @@ async def join_times(sfu_factory: Any, loadgen_core: int | None, count: int) -> 
             "aloneP50": percentile(alone, 0.5)}
 
 
-async def run_sfu(sizes: list[int], duration: float, until_saturated: bool, perf: str | None = None) -> dict[str, Any]:
+#: The SFUs the benchmark knows: adapter class and the address its clients use.
+SFUS: dict[str, tuple[Any, str]] = {"ours": (Ours, "127.0.0.1")}
+
+
+def _known_sfus() -> None:
+    if shutil.which("janus"):
+        from .janus import ADDRESS, Janus
+
+        SFUS["janus"] = (Janus, ADDRESS)
+
+
+async def run_sfu(kind: str, sizes: list[int], duration: float, until_saturated: bool, perf: str | None = None) -> dict[str, Any]:
+    factory, bind = SFUS[kind]
     sfu_core, loadgen_core = cores()
-    joins = await join_times(lambda lg: Ours(lg, sfu_core), loadgen_core, 100)
-    loadgen = await Loadgen.start(threads=1, cpu=loadgen_core)
+    joins = await join_times(lambda lg: factory(lg, sfu_core), loadgen_core, 100, bind)
+    loadgen = await Loadgen.start(threads=1, cpu=loadgen_core, bind=bind)
     rows = []
     try:
-        sfu = Ours(loadgen, sfu_core)
-        await sfu.setup()
+        sfu = factory(loadgen, sfu_core)
         try:
+            await sfu.setup()
             size_list = list(sizes)
             while size_list:
                 size = size_list.pop(0)
                 row = await measure(sfu, loadgen, size, duration, perf=perf if not size_list else None)
                 rows.append(row)
-                print(json.dumps(row), file=sys.stderr, flush=True)
+                print(f"{kind}: {json.dumps(row)}", file=sys.stderr, flush=True)
                 if row["saturated"] or row["loadgenSaturated"]:
                     break
                 if until_saturated and not size_list:
@@ -125,7 +142,49 @@ async def run_sfu(sizes: list[int], duration: float, until_saturated: bool, perf
             await sfu.close()
     finally:
         await loadgen.close()
-    return {"sfu": Ours.name, "rows": rows, "join": joins, "loadgenErrors": loadgen.errors[:5]}
+    return {"sfu": factory.name, "key": kind, "rows": rows, "join": joins, "loadgenErrors": loadgen.errors[:5]}
+
+
+def ratios(results: list[dict[str, Any]]) -> str:
+    """This project against each other SFU, per size both measured: CPU per forwarded packet."""
+    ours = next((result for result in results if result["key"] == "ours"), None)
+    lines = []
+    for other in results:
+        if ours is None or other is ours:
+            continue
+        theirs = {row["subscribers"]: row for row in other["rows"]}
+        lines += [f"**{other['sfu']} ÷ this project** (CPU µs per forwarded packet; > 1: this project is cheaper)", "",
+                  "| subscribers | this project µs/pkt | theirs µs/pkt | ratio |", "|---:|---:|---:|---:|"]
+        for row in ours["rows"]:
+            match = theirs.get(row["subscribers"])
+            if match and row["cpuMicrosPerPacket"] and match["cpuMicrosPerPacket"]:
+                lines.append(f"| {row['subscribers']} | {row['cpuMicrosPerPacket']:.2f} | {match['cpuMicrosPerPacket']:.2f} | "
+                             f"{match['cpuMicrosPerPacket'] / row['cpuMicrosPerPacket']:.1f}× |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot(results: list[dict[str, Any]], path: str) -> None:
+    """CPU % of one core against streams, one line per SFU (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as pyplot
+
+    figure, axes = pyplot.subplots(figsize=(7, 4.2), dpi=120)
+    for result in results:
+        rows = result["rows"]
+        axes.plot([row["streams"] for row in rows], [row["sfuCpuPercent"] for row in rows], marker="o", label=result["sfu"])
+        for row in rows:
+            if row["saturated"]:
+                axes.annotate("saturated", (row["streams"], row["sfuCpuPercent"]), textcoords="offset points", xytext=(4, -12), fontsize=8)
+    axes.set_xlabel("streams forwarded (video + audio, to N subscribers)")
+    axes.set_ylabel("SFU CPU, % of one core")
+    axes.set_ylim(0, 105)
+    axes.grid(True, alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path)
 
 
 def table(result: dict[str, Any]) -> str:
@@ -155,13 +214,22 @@ def main() -> None:
     parser.add_argument("--until-saturated", action="store_true", help="go on doubling past the last size until saturation")
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--perf", help="profile the SFU (perf record -e cpu-clock -g) during the last size's window, into this file")
+    parser.add_argument("--sfu", default="ours,janus", help="which SFUs, comma-separated: ours, janus (skipped if not installed)")
+    parser.add_argument("--plot", help="write the CPU-against-streams plot (PNG) here")
     arguments = parser.parse_args()
     sizes = [int(size) for size in arguments.sizes.split(",")]
-    result = asyncio.run(run_sfu(sizes, arguments.duration, arguments.until_saturated, arguments.perf))
+    _known_sfus()
+    kinds = [kind for kind in arguments.sfu.split(",") if kind in SFUS]
+    results = [asyncio.run(run_sfu(kind, sizes, arguments.duration, arguments.until_saturated,
+                                   arguments.perf if kind == "ours" else None)) for kind in kinds]
     if arguments.json:
         with open(arguments.json, "w") as file:
-            json.dump(result, file, indent=2)
-    print(table(result))
+            json.dump(results, file, indent=2)
+    if arguments.plot:
+        plot(results, arguments.plot)
+    print("\n\n".join(table(result) for result in results))
+    print()
+    print(ratios(results))
 
 
 if __name__ == "__main__":

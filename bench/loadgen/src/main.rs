@@ -6,10 +6,12 @@
 //!
 //! A driver (bench/*.py) speaks to it in JSON lines on stdin/stdout:
 //!
-//! - out: `{"event": "ready", "fingerprint": "sha-256 …", "threads": n}`
-//!   (every client uses this certificate; each is the DTLS server);
+//! - out: `{"event": "ready", "fingerprint": "sha-256 …", "threads": n,
+//!   "addresses": [each thread's socket]}` (every client uses this
+//!   certificate; each is the DTLS server unless `"dtls_client": true`);
 //! - in: `{"op": "connect", "id", "role": "publisher"|"subscriber",
-//!   "server": {"address", "ufrag", "pwd", "fingerprint"}, "extensions":
+//!   "server": {"address", "ufrag", "pwd", "fingerprint"}, optional
+//!   "local": {"ufrag", "pwd"}, "dtls_client", "thread", "extensions":
 //!   [[id, uri], …], "codecs": [{"pt", "rtx", "mime", "clock", "channels"}],
 //!   "streams": [{"mid", "kind", "ssrc", "rtx"}]}` → out `{"event":
 //!   "connected", "id", "ms"}` when DTLS is up (a publisher then sends);
@@ -100,11 +102,26 @@ struct StreamSpec {
     pt: Option<u8>,
 }
 
+/// ICE credentials of the client's own (an SDP offer or answer names them).
+#[derive(Debug, Deserialize)]
+struct LocalSide {
+    ufrag: String,
+    pwd: String,
+}
+
 #[derive(Debug, Deserialize)]
 struct Connect {
     id: String,
     role: String,
     server: ServerSide,
+    #[serde(default)]
+    local: Option<LocalSide>,
+    /// The client is the DTLS client (the server said `a=setup:passive`); else the DTLS server.
+    #[serde(default)]
+    dtls_client: bool,
+    /// The thread (and so the socket) to use; else the next one in turn.
+    #[serde(default)]
+    thread: Option<usize>,
     #[serde(default)]
     extensions: Vec<(u8, String)>,
     codecs: Vec<CodecSpec>,
@@ -220,9 +237,12 @@ fn build_connection(connect: &Connect, certificate: &DtlsCert, local: SocketAddr
     {
         let mut api = rtc.direct_api();
         api.set_ice_controlling(true);
+        if let Some(local) = &connect.local {
+            api.set_local_ice_credentials(str0m::IceCreds { ufrag: local.ufrag.clone(), pass: local.pwd.clone() });
+        }
         api.set_remote_ice_credentials(str0m::IceCreds { ufrag: connect.server.ufrag.clone(), pass: connect.server.pwd.clone() });
         api.set_remote_fingerprint(connect.server.fingerprint.parse().map_err(|_| "bad server fingerprint".to_owned())?);
-        api.start_dtls(false).map_err(|err| err.to_string())?;
+        api.start_dtls(connect.dtls_client).map_err(|err| err.to_string())?;
         for stream in &connect.streams {
             let mid = Mid::from(stream.mid.as_str());
             let kind = if stream.kind == "video" { MediaKind::Video } else { MediaKind::Audio };
@@ -548,6 +568,7 @@ fn main() {
     let (out, messages) = channel::<Message>();
     let mut senders = Vec::new();
     let mut handles = Vec::new();
+    let mut addresses = Vec::new();
     for _ in 0..threads {
         let socket = match UdpSocket::bind(SocketAddr::new(bind, 0)) {
             Ok(socket) => socket,
@@ -561,6 +582,7 @@ fn main() {
             Ok(local) => local,
             Err(err) => return eprintln!("local address: {err}"),
         };
+        addresses.push(local.to_string());
         let worker = Worker {
             socket: mio::net::UdpSocket::from_std(socket),
             local,
@@ -597,7 +619,7 @@ fn main() {
         let _ = writeln!(stdout, "{value}");
         let _ = stdout.flush();
     };
-    write(json!({"event": "ready", "fingerprint": fingerprint, "threads": threads, "addresses": []}));
+    write(json!({"event": "ready", "fingerprint": fingerprint, "threads": threads, "addresses": addresses}));
     let mut next_thread = 0;
     while let Ok(message) = messages.recv() {
         match message {
@@ -611,8 +633,9 @@ fn main() {
                 match value["op"].as_str() {
                     Some("connect") => match serde_json::from_value::<Connect>(value) {
                         Ok(connect) => {
-                            let _ = senders[next_thread].send(Command::Connect(Box::new(connect)));
-                            next_thread = (next_thread + 1) % senders.len();
+                            let thread = connect.thread.filter(|thread| *thread < senders.len()).unwrap_or(next_thread);
+                            let _ = senders[thread].send(Command::Connect(Box::new(connect)));
+                            next_thread = (thread + 1) % senders.len();
                         }
                         Err(err) => write(json!({"event": "error", "message": format!("connect: {err}")})),
                     },
