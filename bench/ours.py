@@ -10,7 +10,7 @@ from typing import Any
 
 import mediasoup
 
-from .loadgen import Loadgen, pin
+from .loadgen import Loadgen, pin, rss_bytes
 
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 VIDEO_SSRC, VIDEO_RTX_SSRC, AUDIO_SSRC = 0x11110000, 0x11110001, 0x22220000
@@ -125,3 +125,17 @@ class Ours:
     async def close(self) -> None:
         if self.server is not None:
             self.server.close()
+
+
+async def idle_peer_kib(count: int = 300) -> float:
+    """What an idle peer with one transport costs the worker (RSS, KiB)."""
+    async with mediasoup.Server(numWorkers=1, logLevel="warn", rtcListenIPv4="127.0.0.1", rtcListenIPv6=False,
+                                rtcMinPort=20000, rtcMaxPort=59999) as server:
+        pid = next(iter((await server.dump())["workers"].values()))["pid"]
+        room = await server.Room()
+        before = rss_bytes(pid)
+        for index in range(count):
+            peer = await room.Peer(f"idle-{index}")
+            await peer.setCapabilities(room.rtpCapabilities)
+            await peer.createTransport(tcp=False)
+        return (rss_bytes(pid) - before) / count / 1024

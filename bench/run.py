@@ -29,7 +29,7 @@ import time
 from typing import Any
 
 from .loadgen import Loadgen, cpu_seconds, rss_bytes
-from .ours import Ours
+from .ours import Ours, idle_peer_kib
 
 SATURATED = 0.999
 
@@ -142,7 +142,10 @@ async def run_sfu(kind: str, sizes: list[int], duration: float, until_saturated:
             await sfu.close()
     finally:
         await loadgen.close()
-    return {"sfu": factory.name, "key": kind, "rows": rows, "join": joins, "loadgenErrors": loadgen.errors[:5]}
+    result = {"sfu": factory.name, "key": kind, "rows": rows, "join": joins, "loadgenErrors": loadgen.errors[:5]}
+    if kind == "ours":
+        result["idlePeerKiB"] = await idle_peer_kib()
+    return result
 
 
 def ratios(results: list[dict[str, Any]]) -> str:
@@ -191,7 +194,8 @@ def table(result: dict[str, Any]) -> str:
     """The results as a Markdown table."""
     lines = [
         f"**{result['sfu']}**: join (createTransport → DTLS connected), {result['join']['count']} at once: "
-        f"p50 {result['join']['p50']:.1f} ms, p99 {result['join']['p99']:.1f} ms; one at a time: p50 {result['join'].get('aloneP50', 0):.1f} ms",
+        f"p50 {result['join']['p50']:.1f} ms, p99 {result['join']['p99']:.1f} ms; one at a time: p50 {result['join'].get('aloneP50', 0):.1f} ms"
+        + (f"; an idle peer with one transport: {result['idlePeerKiB']:.0f} KiB" if "idlePeerKiB" in result else ""),
         "",
         "| subscribers | streams | SFU CPU % | forwarded pkt/s | CPU µs/pkt | loss % | latency p50/p99/p999 µs | RSS/subscriber KiB | loadgen CPU % | loadgen µs/pkt |",
         "|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|",
