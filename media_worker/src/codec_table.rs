@@ -147,12 +147,6 @@ pub fn str0m_extension(uri: &str) -> Option<Extension> {
     })
 }
 
-/// The payload-type table for a transport of a room with `room` capabilities, for a peer
-/// whose capabilities (normalised, see `peer_capabilities.rs`) are `peer`.
-pub fn transport_codec_config(room: &RtpCapabilities, peer: Option<&Value>) -> CodecConfig {
-    codec_config(&table_codecs(room, peer))
-}
-
 /// str0m's table: `codecs`, then placeholders at every other usable dynamic payload type.
 fn codec_config(codecs: &[TableCodec]) -> CodecConfig {
     let mut table = CodecConfig::empty();

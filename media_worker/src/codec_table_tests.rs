@@ -16,7 +16,7 @@ fn table_of(config: &CodecConfig) -> Vec<(u8, Option<u8>, String)> {
 #[test]
 fn the_rooms_codecs_keep_their_payload_types_and_rtx() {
     let room = room_rtp_capabilities(None).unwrap();
-    let table = table_of(&transport_codec_config(&room, None));
+    let table = table_of(&transport_tables(&room, None).codecs);
     for codec in room.codecs.iter().filter(|codec| codec.mime_type != "video/rtx") {
         let rtx = room
             .codecs
@@ -45,7 +45,7 @@ fn a_peers_own_payload_types_come_first_then_the_rooms_then_placeholders() {
         {"kind": "video", "mimeType": "video/rtx", "preferredPayloadType": 97, "clockRate": 90000, "parameters": {"apt": 96}},
         {"kind": "audio", "mimeType": "audio/opus", "preferredPayloadType": 100, "clockRate": 48000, "channels": 2, "parameters": {}},
     ]});
-    let table = table_of(&transport_codec_config(&room, Some(&peer)));
+    let table = table_of(&transport_tables(&room, Some(&peer)).codecs);
     assert_eq!(table[0], (96, Some(97), "VP8".into()));
     assert_eq!(table[1], (100, None, "opus".into()));
     // The room's VP8 (a mediasoup client's) stays at the room's payload types.

@@ -261,8 +261,7 @@ class RTCPeerConnection(EventEmitter):
                 _logger.debug("sender %s not placed on section %s: %s", sender.id, section.mid, error)
                 continue
             free.remove(section)
-            self._senders.append(sender)
-            sender.on("close", lambda error: self._check_negotiation())
+            self._track(sender)
 
     async def createAnswer(self) -> RTCSessionDescription:
         """The answer to the offer applied last: ``a=ice-lite``, BUNDLE, the
@@ -342,8 +341,7 @@ class RTCPeerConnection(EventEmitter):
         self._setup = "actpass"
         for sender in self._peer.rtpSenders:
             if sender.transport is None and not sender.closed:
-                self._senders.append(sender)
-                sender.on("close", lambda error: self._check_negotiation())
+                self._track(sender)
                 await self._attach(sender)
 
     def _msid(self, sender: RtpSender) -> tuple[str, str]:
@@ -412,11 +410,15 @@ class RTCPeerConnection(EventEmitter):
         self._set_signaling_state("stable")
         self._check_negotiation()
 
+    def _track(self, sender: RtpSender) -> None:
+        """A sender of this connection from now on: its closing may need a new offer."""
+        self._senders.append(sender)
+        sender.on("close", lambda error: self._check_negotiation())
+
     def _on_sender(self, sender: RtpSender) -> None:
         if self._transport is None or self._signaling_state == "closed" or sender in self._senders:
             return
-        self._senders.append(sender)
-        sender.on("close", lambda error: self._check_negotiation())
+        self._track(sender)
         task = asyncio.ensure_future(self._attach(sender))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
