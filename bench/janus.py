@@ -168,10 +168,10 @@ class Janus:
                                          jsep={"type": "offer", "sdp": offer})
         answer = sdp.parse(published["jsep"]["sdp"])
         server, setup = _server_side(answer)
-        codecs = [{"pt": 96, "rtx": 97, "mime": "video/VP8", "clock": 90000, "channels": None},
-                  {"pt": 111, "rtx": None, "mime": "audio/opus", "clock": 48000, "channels": 2}]
-        streams = [{"mid": "0", "kind": "video", "ssrc": VIDEO_SSRC, "rtx": VIDEO_RTX_SSRC, "pt": 96},
-                   {"mid": "1", "kind": "audio", "ssrc": AUDIO_SSRC, "rtx": None, "pt": 111}]
+        codecs: list[dict[str, Any]] = [{"pt": 96, "rtx": 97, "mime": "video/VP8", "clock": 90000, "channels": None},
+                                         {"pt": 111, "rtx": None, "mime": "audio/opus", "clock": 48000, "channels": 2}]
+        streams: list[dict[str, Any]] = [{"mid": "0", "kind": "video", "ssrc": VIDEO_SSRC, "rtx": VIDEO_RTX_SSRC, "pt": 96},
+                                         {"mid": "1", "kind": "audio", "ssrc": AUDIO_SSRC, "rtx": None, "pt": 111}]
         connected = self.loadgen.connect("publisher", "publisher", server, _extensions(answer), codecs, streams,
                                          local=local, dtls_client=setup == "passive")
         await asyncio.wait_for(connected, 10)
@@ -187,7 +187,9 @@ class Janus:
         offer = sdp.parse(attached["jsep"]["sdp"])
         server, _ = _server_side(offer)
         local = _ice()
-        sections, streams, codecs = [], [], []
+        sections: list[sdp.MediaSection] = []
+        streams: list[dict[str, Any]] = []
+        codecs: list[dict[str, Any]] = []
         for section in offer.media:
             if section.port == 0 or section.kind not in ("audio", "video"):
                 continue
