@@ -10,7 +10,7 @@ from typing import Any
 
 import mediasoup
 
-from .loadgen import Loadgen, pin, rss_bytes
+from .loadgen import Loadgen, cpu_seconds, pin, rss_bytes
 
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 VIDEO_SSRC, VIDEO_RTX_SSRC, AUDIO_SSRC = 0x11110000, 0x11110001, 0x22220000
@@ -121,6 +121,18 @@ class Ours:
         await transport.setRemoteDtlsParameters(self.loadgen.dtls_parameters)
         await asyncio.wait_for(connected, 30)
         return (time.perf_counter() - started) * 1000
+
+    async def idle_cpu_percent(self, seconds: float = 5.0) -> float:
+        """The worker's CPU with every subscriber still connected but nothing
+        to forward (the publisher's streams closed): what timers cost."""
+        assert self.room is not None
+        publisher = next(peer for peer in self.room.peers if peer.name == "publisher")
+        for receiver in list(publisher.rtpReceivers):
+            receiver.close()
+        await asyncio.sleep(2.0)
+        before, started = cpu_seconds(self.pid), time.perf_counter()
+        await asyncio.sleep(seconds)
+        return 100 * (cpu_seconds(self.pid) - before) / (time.perf_counter() - started)
 
     async def close(self) -> None:
         if self.server is not None:

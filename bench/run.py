@@ -124,6 +124,7 @@ async def run_sfu(kind: str, sizes: list[int], duration: float, until_saturated:
     joins = await join_times(lambda lg: factory(lg, sfu_core), loadgen_core, 100, bind)
     loadgen = await Loadgen.start(threads=1, cpu=loadgen_core, bind=bind)
     rows = []
+    idle: float | None = None
     try:
         sfu = factory(loadgen, sfu_core)
         try:
@@ -138,6 +139,7 @@ async def run_sfu(kind: str, sizes: list[int], duration: float, until_saturated:
                     break
                 if until_saturated and not size_list:
                     size_list.append(size * 2)
+            idle = await sfu.idle_cpu_percent() if kind == "ours" else None
         finally:
             await sfu.close()
     finally:
@@ -145,6 +147,7 @@ async def run_sfu(kind: str, sizes: list[int], duration: float, until_saturated:
     result = {"sfu": factory.name, "key": kind, "rows": rows, "join": joins, "loadgenErrors": loadgen.errors[:5]}
     if kind == "ours":
         result["idlePeerKiB"] = await idle_peer_kib()
+        result["idleCpu"] = {"subscribers": sfu.subscribers, "percent": idle}
     return result
 
 
@@ -195,7 +198,9 @@ def table(result: dict[str, Any]) -> str:
     lines = [
         f"**{result['sfu']}**: join (createTransport → DTLS connected), {result['join']['count']} at once: "
         f"p50 {result['join']['p50']:.1f} ms, p99 {result['join']['p99']:.1f} ms; one at a time: p50 {result['join'].get('aloneP50', 0):.1f} ms"
-        + (f"; an idle peer with one transport: {result['idlePeerKiB']:.0f} KiB" if "idlePeerKiB" in result else ""),
+        + (f"; an idle peer with one transport: {result['idlePeerKiB']:.0f} KiB" if "idlePeerKiB" in result else "")
+        + (f"; {result['idleCpu']['subscribers']} connected peers with nothing to forward: {result['idleCpu']['percent']:.1f} % CPU"
+           if result.get("idleCpu", {}).get("percent") is not None else ""),
         "",
         "| subscribers | streams | SFU CPU % | forwarded pkt/s | CPU µs/pkt | loss % | latency p50/p99/p999 µs | RSS/subscriber KiB | loadgen CPU % | loadgen µs/pkt |",
         "|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|",
