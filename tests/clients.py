@@ -28,6 +28,21 @@ def use_loopback_only(monkeypatch: Any, address: str = "127.0.0.1") -> None:
     monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: [address])
 
 
+def count_frames(client: Any, frames: dict[str, int], tasks: list[Any]) -> None:
+    """Counts, per kind, the frames an aiortc `RTCPeerConnection` decodes
+    from every track it receives (the tasks reading them go to `tasks`)."""
+
+    async def count(track: Any) -> None:
+        while True:
+            try:
+                await track.recv()
+            except Exception:
+                return
+            frames[track.kind] = frames.get(track.kind, 0) + 1
+
+    client.on("track", lambda track: tasks.append(asyncio.ensure_future(count(track))))
+
+
 class MediasoupClient:
     """A pymediasoup Device whose transports connect to `peer`'s, with the
     signalling an application would write."""

@@ -11,7 +11,7 @@ import mediasoup
 from mediasoup.errors import InvalidStateError
 from mediasoup.webrtc import RTCPeerConnection, RTCSessionDescription, sdp
 
-from .clients import Subscriber, until, use_loopback_only
+from .clients import Subscriber, count_frames, until, use_loopback_only
 
 
 async def test_an_aiortc_offer_publishes_to_the_room_and_a_subscriber_decodes_it(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -112,19 +112,8 @@ async def test_streams_come_in_the_answer_or_by_renegotiation(server: mediasoup.
     room = await server.Room()
     clients = {name: AiortcPeerConnection(RTCConfiguration(iceServers=[])) for name in ("alice", "bob", "carol")}
     pcs = {name: RTCPeerConnection(await room.Peer(name)) for name in clients}
-    frames: dict[tuple[str, str], int] = {}
+    frames: dict[str, dict[str, int]] = {name: {} for name in clients}
     tasks: list[asyncio.Task[None]] = []
-
-    async def count(name: str, track: Any) -> None:
-        while True:
-            try:
-                await track.recv()
-            except Exception:
-                return
-            frames[name, track.kind] = frames.get((name, track.kind), 0) + 1
-
-    def on_track(name: str) -> None:
-        clients[name].on("track", lambda track: tasks.append(asyncio.ensure_future(count(name, track))))
 
     async def first_exchange(name: str) -> sdp.SessionDescription:
         client, pc = clients[name], pcs[name]
@@ -140,7 +129,7 @@ async def test_streams_come_in_the_answer_or_by_renegotiation(server: mediasoup.
         pc.on("negotiationneeded", needed[name].set)
     try:
         for name in ("bob", "carol"):
-            on_track(name)
+            count_frames(clients[name], frames[name], tasks)
             clients[name].addTransceiver("audio", direction="recvonly")
             clients[name].addTransceiver("video", direction="recvonly")
         # bob first: nothing to receive yet, his sections stay inactive.
@@ -178,7 +167,7 @@ async def test_streams_come_in_the_answer_or_by_renegotiation(server: mediasoup.
             assert {codec.payload_type for codec in section.codecs()} <= offered_types
         # Both decode alice's audio and video, without reconnecting.
         wanted = [(name, kind) for name in ("bob", "carol") for kind in ("audio", "video")]
-        await until(lambda: all(frames.get(key, 0) >= (50 if key[1] == "audio" else 20) for key in wanted), 20, lambda: frames)
+        await until(lambda: all(frames[name].get(kind, 0) >= (50 if kind == "audio" else 20) for name, kind in wanted), 20, lambda: frames)
         assert bob.connectionState == carol.connectionState == "connected"
         # Nothing more to negotiate until something changes.
         await asyncio.sleep(0.2)
@@ -231,20 +220,6 @@ async def _publish_with_aiortc(pc: RTCPeerConnection) -> Any:
     return client
 
 
-def _count_frames(client: Any, frames: dict[str, int], tasks: list[Any]) -> None:
-    import asyncio
-
-    async def count(track: Any) -> None:
-        while True:
-            try:
-                await track.recv()
-            except Exception:
-                return
-            frames[track.kind] = frames.get(track.kind, 0) + 1
-
-    client.on("track", lambda track: tasks.append(asyncio.ensure_future(count(track))))
-
-
 async def test_sendrecv_sections_carry_a_stream_each_way(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> None:
     """dave publishes with sendrecv sections (addTrack) after alice: his
     sections bring alice's streams back to him, on the mids he publishes on."""
@@ -267,7 +242,7 @@ async def test_sendrecv_sections_carry_a_stream_each_way(server: mediasoup.Serve
         alice = await _publish_with_aiortc(alice_pc)
         assert len(alice_pc.peer.rtpReceivers) == 2
         dave = AiortcPeerConnection(RTCConfiguration(iceServers=[]))
-        _count_frames(dave, frames, tasks)
+        count_frames(dave, frames, tasks)
         dave.addTrack(AudioStreamTrack())
         dave.addTrack(VideoStreamTrack())
         await dave.setLocalDescription(await dave.createOffer())
@@ -329,7 +304,7 @@ async def test_the_server_offers_first(server: mediasoup.Server, monkeypatch: py
         parsed = sdp.parse(offer.sdp)
         assert [(m.kind, m.direction, m.value("setup")) for m in parsed.media] == [("audio", "sendonly", "actpass"), ("video", "sendonly", "actpass")]
         viewer = AiortcPeerConnection(RTCConfiguration(iceServers=[]))
-        _count_frames(viewer, frames, tasks)
+        count_frames(viewer, frames, tasks)
         await viewer.setRemoteDescription(AiortcDescription(sdp=offer.sdp, type="offer"))
         await viewer.setLocalDescription(await viewer.createAnswer())
         await viewer_pc.setRemoteDescription({"type": "answer", "sdp": viewer.localDescription.sdp})
@@ -375,7 +350,7 @@ async def test_the_endpoint_offers_again(server: mediasoup.Server, monkeypatch: 
     bob = AiortcPeerConnection(RTCConfiguration(iceServers=[]))
     frames: dict[str, int] = {}
     tasks: list[Any] = []
-    _count_frames(bob, frames, tasks)
+    count_frames(bob, frames, tasks)
 
     async def offer_from_bob() -> sdp.SessionDescription:
         await bob.setLocalDescription(await bob.createOffer())
@@ -401,7 +376,7 @@ async def test_the_endpoint_offers_again(server: mediasoup.Server, monkeypatch: 
         assert [(r.kind, r.rtpParameters["mid"]) for r in bob_pc.peer.rtpReceivers] == [("video", "1")]
         await asyncio.wait_for(needed.wait(), 5)
         alice_frames: dict[str, int] = {}
-        _count_frames(alice, alice_frames, tasks)
+        count_frames(alice, alice_frames, tasks)
         await alice_pc.setLocalDescription(await alice_pc.createOffer())
         assert alice_pc.localDescription is not None
         await alice.setRemoteDescription(AiortcDescription(sdp=alice_pc.localDescription.sdp, type="offer"))

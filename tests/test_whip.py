@@ -17,7 +17,7 @@ import pytest
 import mediasoup
 from mediasoup.webrtc import sdp
 
-from .clients import Subscriber, until, use_loopback_only
+from .clients import Subscriber, count_frames, until, use_loopback_only
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -58,17 +58,9 @@ class Viewer:
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.frames: dict[str, int] = {}
         self.tasks: list[asyncio.Task[None]] = []
-        self.pc.on("track", lambda track: self.tasks.append(asyncio.ensure_future(self._count(track))))
+        count_frames(self.pc, self.frames, self.tasks)
         self.pc.addTransceiver("audio", direction="recvonly")
         self.pc.addTransceiver("video", direction="recvonly")
-
-    async def _count(self, track: Any) -> None:
-        while True:
-            try:
-                await track.recv()
-            except Exception:
-                return
-            self.frames[track.kind] = self.frames.get(track.kind, 0) + 1
 
     def decoded(self, audio: int = 50, video: int = 20) -> bool:
         return self.frames.get("audio", 0) >= audio and self.frames.get("video", 0) >= video
