@@ -14,6 +14,9 @@ from typing import Any
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BINARY = ROOT / "target" / "release" / "loadgen"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
+#: The publisher's streams, whatever the SFU.
+VIDEO_SSRC, VIDEO_RTX_SSRC, AUDIO_SSRC = 0x11110000, 0x11110001, 0x22220000
 
 
 def build() -> pathlib.Path:
@@ -104,14 +107,18 @@ class Loadgen:
 
     def connect(self, client_id: str, role: str, server: dict[str, Any], extensions: list[list[Any]],
                 codecs: list[dict[str, Any]], streams: list[dict[str, Any]], local: dict[str, str] | None = None,
-                dtls_client: bool = False) -> asyncio.Future[float]:
+                dtls_client: bool = False, ice_controlling: bool = True, clip: str | None = None,
+                frames: bool = False) -> asyncio.Future[float]:
         """Starts a client (on the first thread when `local` ICE credentials
         are given: its address is in an SDP); the future resolves when its
-        DTLS is connected."""
+        DTLS is connected. A publisher with a `clip` sends that file's real
+        media; a subscriber with `frames` counts such media (video frames by
+        RTP timestamp, audio packets by arrival)."""
         waiter: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         self._waiters[client_id] = waiter
         message: dict[str, Any] = {"op": "connect", "id": client_id, "role": role, "server": server,
-                                   "extensions": extensions, "codecs": codecs, "streams": streams, "dtls_client": dtls_client}
+                                   "extensions": extensions, "codecs": codecs, "streams": streams, "dtls_client": dtls_client,
+                                   "ice_controlling": ice_controlling, "clip": clip, "frames": frames}
         if local is not None:
             message.update(local=local, thread=0)
         self._send(message)

@@ -10,10 +10,7 @@ from typing import Any
 
 import mediasoup
 
-from .loadgen import Loadgen, cpu_seconds, pin, rss_bytes
-
-MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
-VIDEO_SSRC, VIDEO_RTX_SSRC, AUDIO_SSRC = 0x11110000, 0x11110001, 0x22220000
+from .loadgen import AUDIO_SSRC, MID_URI, VIDEO_RTX_SSRC, VIDEO_SSRC, Loadgen, cpu_seconds, pin, rss_bytes
 
 
 def _server_side(transport: mediasoup.Transport) -> dict[str, Any]:

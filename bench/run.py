@@ -1,10 +1,12 @@
 """The forwarding benchmark: one publisher (synthetic VP8 ≈ 0.9 Mbit/s,
 100 packets/s, and Opus-sized audio, 50 packets/s) and N subscribers, each
 receiving both, for N = 100, 200, 400, 800… until delivery falls under
-99.9 % (saturation), for this project and for Janus's videoroom, one SFU at
-a time. The SFU is pinned to one core, the load generator to the other.
+99.9 % (saturation), for this project, Janus's videoroom and an aiortc
+relay (real VP8 and Opus of the same rates: it decodes; N = 1, 2, 4, 8…),
+one SFU at a time. The SFU is pinned to one core, the load generator to
+the other.
 
-    bench/run [--sizes 100,200,400,800] [--duration 10] [--sfu ours,janus]
+    bench/run [--sizes 100,200,400,800] [--duration 10] [--sfu ours,janus,relay]
               [--json results.json] [--plot cpu.png] [--perf perf.data]
 
 (`bench/run` installs what is needed and runs this module in a private
@@ -30,6 +32,8 @@ from typing import Any
 
 from .loadgen import Loadgen, cpu_seconds, rss_bytes
 from .ours import Ours, idle_peer_kib
+from .relay import ADDRESS as RELAY_ADDRESS
+from .relay import Relay
 
 SATURATED = 0.999
 
@@ -69,9 +73,16 @@ async def measure(sfu: Ours, loadgen: Loadgen, subscribers: int, duration: float
     await asyncio.sleep(0.5)
     stats = await loadgen.stats()
     sent, received = stats["sent"], stats["received"]
-    expected = (sent["video"] + sent["audio"]) * subscribers
-    arrived = received["video"] + received["audio"]
-    delivery = arrived / expected if expected else 0.0
+    if getattr(sfu, "counts_frames", False):
+        # The relay's media: video frames matched by RTP timestamp (its audio
+        # is re-timed by its encoder: only counted, by arrival).
+        expected = sent["video"] * subscribers
+        delivery = received["video"] / expected if expected else 0.0
+    else:
+        expected = (sent["video"] + sent["audio"]) * subscribers
+        delivery = (received["video"] + received["audio"]) / expected if expected else 0.0
+    # Every packet that reached a subscriber while the window was open.
+    arrived = stats["packets"]["video"] + stats["packets"]["audio"]
     latency = stats["latencyMicros"]
     return {
         "subscribers": subscribers,
@@ -81,6 +92,7 @@ async def measure(sfu: Ours, loadgen: Loadgen, subscribers: int, duration: float
         "cpuMicrosPerPacket": 1e6 * sfu_cpu / arrived if arrived else None,
         "lossPercent": 100 * (1 - delivery),
         "videoLossPercent": 100 * (1 - received["video"] / (sent["video"] * subscribers)) if sent["video"] else None,
+        "audioLossPercent": 100 * (1 - received["audio"] / (sent["audio"] * subscribers)) if sent["audio"] else None,
         "latencyMicros": {"p50": latency["p50"], "p99": latency["p99"], "p999": latency["p999"]},
         "sfuRssPerSubscriberKiB": rss_bytes(sfu.pid) / 1024 / (subscribers + 1),
         "loadgenCpuPercent": 100 * loadgen_cpu / elapsed,
@@ -108,7 +120,7 @@ async def join_times(sfu_factory: Any, loadgen_core: int | None, count: int, bin
 
 
 #: The SFUs the benchmark knows: adapter class and the address its clients use.
-SFUS: dict[str, tuple[Any, str]] = {"ours": (Ours, "127.0.0.1")}
+SFUS: dict[str, tuple[Any, str]] = {"ours": (Ours, "127.0.0.1"), "relay": (Relay, RELAY_ADDRESS)}
 
 
 def _known_sfus() -> None:
@@ -121,7 +133,10 @@ def _known_sfus() -> None:
 async def run_sfu(kind: str, sizes: list[int], duration: float, until_saturated: bool, perf: str | None = None) -> dict[str, Any]:
     factory, bind = SFUS[kind]
     sfu_core, loadgen_core = cores()
-    joins = await join_times(lambda lg: factory(lg, sfu_core), loadgen_core, 100, bind)
+    if hasattr(factory, "sizes"):
+        # Its own scale (the relay saturates at a few subscribers), doubled until it does.
+        sizes, until_saturated = factory.sizes, True
+    joins = await join_times(lambda lg: factory(lg, sfu_core), loadgen_core, getattr(factory, "join_count", 100), bind)
     loadgen = await Loadgen.start(threads=1, cpu=loadgen_core, bind=bind)
     rows = []
     idle: float | None = None
@@ -151,22 +166,43 @@ async def run_sfu(kind: str, sizes: list[int], duration: float, until_saturated:
     return result
 
 
+def capacity(result: dict[str, Any]) -> dict[str, Any] | None:
+    """An SFU's largest load without saturation, and the streams one core
+    would forward at its CPU per stream there (extrapolated: marked so)."""
+    rows = [row for row in result["rows"] if not row["saturated"] and row["cpuMicrosPerPacket"]]
+    if not rows:
+        return None
+    best = rows[-1]
+    return {"subscribers": best["subscribers"], "streams": best["streams"], "cpuMicrosPerPacket": best["cpuMicrosPerPacket"],
+            "extrapolatedStreams": best["streams"] * 100 / best["sfuCpuPercent"] if best["sfuCpuPercent"] > 0 else None,
+            "loadgenSaturated": any(row["loadgenSaturated"] for row in result["rows"])}
+
+
 def ratios(results: list[dict[str, Any]]) -> str:
-    """This project against each other SFU, per size both measured: CPU per forwarded packet."""
+    """This project against each other SFU: CPU per forwarded packet at each
+    size both measured, and at each one's largest load without saturation."""
     ours = next((result for result in results if result["key"] == "ours"), None)
     lines = []
     for other in results:
         if ours is None or other is ours:
             continue
         theirs = {row["subscribers"]: row for row in other["rows"]}
-        lines += [f"**{other['sfu']} ÷ this project** (CPU µs per forwarded packet; > 1: this project is cheaper)", "",
-                  "| subscribers | this project µs/pkt | theirs µs/pkt | ratio |", "|---:|---:|---:|---:|"]
-        for row in ours["rows"]:
-            match = theirs.get(row["subscribers"])
-            if match and row["cpuMicrosPerPacket"] and match["cpuMicrosPerPacket"]:
-                lines.append(f"| {row['subscribers']} | {row['cpuMicrosPerPacket']:.2f} | {match['cpuMicrosPerPacket']:.2f} | "
-                             f"{match['cpuMicrosPerPacket'] / row['cpuMicrosPerPacket']:.1f}× |")
-        lines.append("")
+        lines += [f"**{other['sfu']} ÷ this project** (CPU µs per forwarded packet; > 1: this project is cheaper)", ""]
+        shared = [(row, theirs[row["subscribers"]]) for row in ours["rows"]
+                  if row["subscribers"] in theirs and row["cpuMicrosPerPacket"] and theirs[row["subscribers"]]["cpuMicrosPerPacket"]]
+        if shared:
+            lines += ["| subscribers | this project µs/pkt | theirs µs/pkt | ratio |", "|---:|---:|---:|---:|"]
+            lines += [f"| {mine['subscribers']} | {mine['cpuMicrosPerPacket']:.2f} | {match['cpuMicrosPerPacket']:.2f} | "
+                      f"{match['cpuMicrosPerPacket'] / mine['cpuMicrosPerPacket']:.1f}× |" for mine, match in shared]
+            lines.append("")
+        mine_most, their_most = capacity(ours), capacity(other)
+        if mine_most and their_most:
+            lines.append(
+                f"At each one's largest load without saturation ({mine_most['subscribers']} and {their_most['subscribers']} subscribers): "
+                f"{mine_most['cpuMicrosPerPacket']:.2f} and {their_most['cpuMicrosPerPacket']:.2f} µs/pkt, "
+                f"**{their_most['cpuMicrosPerPacket'] / mine_most['cpuMicrosPerPacket']:.0f}×**; streams forwarded without loss: "
+                f"{mine_most['streams']} and {their_most['streams']}.")
+            lines.append("")
     return "\n".join(lines)
 
 
@@ -184,7 +220,8 @@ def plot(results: list[dict[str, Any]], path: str) -> None:
         for row in rows:
             if row["saturated"]:
                 axes.annotate("saturated", (row["streams"], row["sfuCpuPercent"]), textcoords="offset points", xytext=(4, -12), fontsize=8)
-    axes.set_xlabel("streams forwarded (video + audio, to N subscribers)")
+    axes.set_xscale("log")
+    axes.set_xlabel("streams forwarded (video + audio, to N subscribers; log scale)")
     axes.set_ylabel("SFU CPU, % of one core")
     axes.set_ylim(0, 105)
     axes.grid(True, alpha=0.3)
@@ -213,6 +250,11 @@ def table(result: dict[str, Any]) -> str:
             f"{row['cpuMicrosPerPacket'] or 0:.2f} | {row['lossPercent']:.3f} | {latency['p50']}/{latency['p99']}/{latency['p999']} | "
             f"{row['sfuRssPerSubscriberKiB']:.0f} | {row['loadgenCpuPercent']:.1f} | {row['loadgenCpuMicrosPerPacket'] or 0:.2f} |"
         )
+    most = capacity(result)
+    if most and most["extrapolatedStreams"] and (most["loadgenSaturated"] or not any(row["saturated"] for row in result["rows"])):
+        why = "the load generator saturated first" if most["loadgenSaturated"] else "no size saturated it"
+        lines += ["", f"*Extrapolated* ({why}): at {most['cpuMicrosPerPacket']:.2f} µs per packet, one core would forward "
+                      f"≈ {most['extrapolatedStreams']:.0f} streams."]
     return "\n".join(lines)
 
 
@@ -223,7 +265,8 @@ def main() -> None:
     parser.add_argument("--until-saturated", action="store_true", help="go on doubling past the last size until saturation")
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--perf", help="profile the SFU (perf record -e cpu-clock -g) during the last size's window, into this file")
-    parser.add_argument("--sfu", default="ours,janus", help="which SFUs, comma-separated: ours, janus (skipped if not installed)")
+    parser.add_argument("--sfu", default="ours,janus,relay",
+                        help="which SFUs, comma-separated: ours, janus (skipped if not installed), relay (aiortc)")
     parser.add_argument("--plot", help="write the CPU-against-streams plot (PNG) here")
     arguments = parser.parse_args()
     sizes = [int(size) for size in arguments.sizes.split(",")]

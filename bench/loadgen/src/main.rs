@@ -13,8 +13,12 @@
 //!   "server": {"address", "ufrag", "pwd", "fingerprint"}, optional
 //!   "local": {"ufrag", "pwd"}, "dtls_client", "thread", "extensions":
 //!   [[id, uri], …], "codecs": [{"pt", "rtx", "mime", "clock", "channels"}],
-//!   "streams": [{"mid", "kind", "ssrc", "rtx"}]}` → out `{"event":
-//!   "connected", "id", "ms"}` when DTLS is up (a publisher then sends);
+//!   "streams": [{"mid", "kind", "ssrc", "rtx"}], optional "ice_controlling"
+//!   (default true), "clip": a file of real media for a publisher to send
+//!   (bench/clip.py), "frames": true for a subscriber of such media (it
+//!   counts video frames by RTP timestamp, audio packets by arrival)}` →
+//!   out `{"event": "connected", "id", "ms"}` when DTLS is up (a publisher
+//!   then sends);
 //! - in: `{"op": "window", "open": true|false}`: what is sent while the
 //!   window is open (from 100 ms after the command) is what loss and
 //!   latency are measured on; opening it zeroes the counts;
@@ -28,7 +32,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::io::{BufRead, Write};
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -42,7 +46,10 @@ use str0m::net::{Protocol, Receive};
 use str0m::rtp::{Extension, ExtensionMap, RtpWrite, SeqNo, Ssrc};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
 
-use payload::{AudioSource, VideoSource, AUDIO_INTERVAL, VIDEO_PACKET_INTERVAL};
+use payload::{
+    AudioSource, Clip, ClipAudioSource, ClipVideoSource, Packet, VideoSource, AUDIO_INTERVAL,
+    CLIP_FRAME_INTERVAL, VIDEO_PACKET_INTERVAL,
+};
 use stats::{Histogram, Seen};
 
 /// When the process started: send times are nanoseconds since then.
@@ -65,13 +72,51 @@ struct Window {
     open: AtomicBool,
     start_ns: AtomicU64,
     end_ns: AtomicU64,
+    /// When each of the last `FRAME_SLOTS` clip frames was sent, by RTP
+    /// timestamp: (timestamp, nanoseconds).
+    frames: Vec<(AtomicU32, AtomicU64)>,
 }
 
+const FRAME_SLOTS: usize = 4096;
+/// 90 kHz ticks per frame at 25 frames per second.
+const TICKS_PER_FRAME: u32 = 3600;
+
 impl Window {
+    fn new() -> Self {
+        let frames = (0..FRAME_SLOTS)
+            .map(|_| (AtomicU32::new(0), AtomicU64::new(0)))
+            .collect();
+        Window {
+            open: AtomicBool::new(false),
+            start_ns: AtomicU64::new(0),
+            end_ns: AtomicU64::new(0),
+            frames,
+        }
+    }
+
     fn contains(&self, sent_ns: u64) -> bool {
         let start = self.start_ns.load(Ordering::Relaxed);
-        let end = if self.open.load(Ordering::Relaxed) { u64::MAX } else { self.end_ns.load(Ordering::Relaxed) };
+        let end = if self.open.load(Ordering::Relaxed) {
+            u64::MAX
+        } else {
+            self.end_ns.load(Ordering::Relaxed)
+        };
         start != 0 && sent_ns >= start && sent_ns <= end
+    }
+
+    fn frame_sent(&self, timestamp: u32, sent_ns: u64) {
+        let (slot_timestamp, slot_sent) =
+            &self.frames[(timestamp / TICKS_PER_FRAME) as usize % FRAME_SLOTS];
+        slot_sent.store(sent_ns, Ordering::Relaxed);
+        slot_timestamp.store(timestamp, Ordering::Release);
+    }
+
+    /// When the clip frame with this RTP timestamp was sent, if recently.
+    fn frame_sent_at(&self, timestamp: u32) -> Option<u64> {
+        let (slot_timestamp, slot_sent) =
+            &self.frames[(timestamp / TICKS_PER_FRAME) as usize % FRAME_SLOTS];
+        let sent_ns = slot_sent.load(Ordering::Relaxed);
+        (slot_timestamp.load(Ordering::Acquire) == timestamp && sent_ns != 0).then_some(sent_ns)
     }
 }
 
@@ -126,6 +171,16 @@ struct Connect {
     extensions: Vec<(u8, String)>,
     codecs: Vec<CodecSpec>,
     streams: Vec<StreamSpec>,
+    /// False when the other side is a full ICE agent that offered.
+    #[serde(default)]
+    ice_controlling: Option<bool>,
+    /// A publisher sends this clip (real VP8 and Opus) instead of synthetic media.
+    #[serde(default)]
+    clip: Option<String>,
+    /// A subscriber receives a clip's media (no trailer): it counts video
+    /// frames by RTP timestamp and audio packets by arrival.
+    #[serde(default)]
+    frames: bool,
 }
 
 /// To a thread.
@@ -144,14 +199,41 @@ enum Message {
     Eof,
 }
 
+/// Where a publisher's packets come from.
+enum Source {
+    Video(VideoSource),
+    Audio(AudioSource),
+    ClipVideo(ClipVideoSource),
+    ClipAudio(ClipAudioSource),
+}
+
+impl Source {
+    fn interval(&self) -> Duration {
+        match self {
+            Source::Video(_) => VIDEO_PACKET_INTERVAL,
+            Source::Audio(_) | Source::ClipAudio(_) => AUDIO_INTERVAL,
+            Source::ClipVideo(_) => CLIP_FRAME_INTERVAL,
+        }
+    }
+
+    /// The packets due at one interval: a packet, or a clip's frame.
+    fn next(&mut self, sent_ns: u64) -> Vec<Packet> {
+        match self {
+            Source::Video(source) => vec![source.next_packet(sent_ns)],
+            Source::Audio(source) => vec![source.next_packet(sent_ns)],
+            Source::ClipVideo(source) => source.next_frame(),
+            Source::ClipAudio(source) => vec![source.next_packet()],
+        }
+    }
+}
+
 /// What a publisher sends on one stream.
 struct Outgoing {
     ssrc: u32,
     pt: u8,
     video: bool,
     next_at: Instant,
-    video_source: VideoSource,
-    audio_source: AudioSource,
+    source: Source,
     sequence: u64,
 }
 
@@ -172,6 +254,10 @@ struct Connection {
     outgoing: Vec<Outgoing>,
     video: Incoming,
     audio: Incoming,
+    /// The video stream's SSRC (a subscriber's).
+    video_ssrc: Option<u32>,
+    /// Counts clip frames rather than trailers.
+    frames: bool,
 }
 
 #[derive(Default)]
@@ -182,6 +268,9 @@ struct ThreadStats {
     sent_audio: u64,
     received_video: u64,
     received_audio: u64,
+    /// RTP packets that arrived while the window was open, whatever they carry.
+    packets_video: u64,
+    packets_audio: u64,
     duplicates: u64,
     foreign: u64,
     send_errors: u64,
@@ -195,6 +284,7 @@ impl ThreadStats {
             "connected": self.connected,
             "sent": {"video": self.sent_video, "audio": self.sent_audio},
             "received": {"video": self.received_video, "audio": self.received_audio},
+            "packets": {"video": self.packets_video, "audio": self.packets_audio},
             "duplicates": self.duplicates,
             "foreign": self.foreign,
             "sendErrors": self.send_errors,
@@ -207,18 +297,33 @@ fn extension_of(uri: &str) -> Option<Extension> {
     Some(match uri {
         "urn:ietf:params:rtp-hdrext:sdes:mid" => Extension::RtpMid,
         "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time" => Extension::AbsoluteSendTime,
-        "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01" => Extension::TransportSequenceNumber,
+        "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01" => {
+            Extension::TransportSequenceNumber
+        }
         "urn:ietf:params:rtp-hdrext:ssrc-audio-level" => Extension::AudioLevel,
         _ => return None,
     })
 }
 
-fn build_connection(connect: &Connect, certificate: &DtlsCert, local: SocketAddr, now: Instant) -> Result<Connection, String> {
+fn build_connection(
+    connect: &Connect,
+    certificate: &DtlsCert,
+    local: SocketAddr,
+    now: Instant,
+) -> Result<Connection, String> {
     let mut codecs = CodecConfig::empty();
     for codec in &connect.codecs {
         let name = connect_codec_name(&codec.mime);
-        let clock = Frequency::new(codec.clock).ok_or_else(|| format!("clock rate {} refused", codec.clock))?;
-        codecs.add_config(Pt::from(codec.pt), codec.rtx.map(Pt::from), name, clock, codec.channels, FormatParams::default());
+        let clock = Frequency::new(codec.clock)
+            .ok_or_else(|| format!("clock rate {} refused", codec.clock))?;
+        codecs.add_config(
+            Pt::from(codec.pt),
+            codec.rtx.map(Pt::from),
+            name,
+            clock,
+            codec.channels,
+            FormatParams::default(),
+        );
     }
     let mut extensions = ExtensionMap::empty();
     for (id, uri) in &connect.extensions {
@@ -226,42 +331,92 @@ fn build_connection(connect: &Connect, certificate: &DtlsCert, local: SocketAddr
             extensions.set(*id, extension);
         }
     }
-    let mut config = RtcConfig::new().set_rtp_mode(true).set_dtls_cert(certificate.clone()).set_extension_map(extensions);
+    let mut config = RtcConfig::new()
+        .set_rtp_mode(true)
+        .set_dtls_cert(certificate.clone())
+        .set_extension_map(extensions);
     *config.codec_config() = codecs;
     let mut rtc = config.build(now);
     let local_candidate = Candidate::host(local, Protocol::Udp).map_err(|err| err.to_string())?;
     rtc.add_local_candidate(local_candidate);
-    let remote = Candidate::host(connect.server.address, Protocol::Udp).map_err(|err| err.to_string())?;
+    let remote =
+        Candidate::host(connect.server.address, Protocol::Udp).map_err(|err| err.to_string())?;
     rtc.add_remote_candidate(remote);
+    let clip = match &connect.clip {
+        Some(path) => {
+            let bytes = std::fs::read(path).map_err(|err| format!("clip {path}: {err}"))?;
+            Some(Arc::new(Clip::parse(&bytes)?))
+        }
+        None => None,
+    };
     let mut outgoing = Vec::new();
+    let mut video_ssrc = None;
     {
         let mut api = rtc.direct_api();
-        api.set_ice_controlling(true);
+        api.set_ice_controlling(connect.ice_controlling.unwrap_or(true));
         if let Some(local) = &connect.local {
-            api.set_local_ice_credentials(str0m::IceCreds { ufrag: local.ufrag.clone(), pass: local.pwd.clone() });
+            api.set_local_ice_credentials(str0m::IceCreds {
+                ufrag: local.ufrag.clone(),
+                pass: local.pwd.clone(),
+            });
         }
-        api.set_remote_ice_credentials(str0m::IceCreds { ufrag: connect.server.ufrag.clone(), pass: connect.server.pwd.clone() });
-        api.set_remote_fingerprint(connect.server.fingerprint.parse().map_err(|_| "bad server fingerprint".to_owned())?);
-        api.start_dtls(connect.dtls_client).map_err(|err| err.to_string())?;
+        api.set_remote_ice_credentials(str0m::IceCreds {
+            ufrag: connect.server.ufrag.clone(),
+            pass: connect.server.pwd.clone(),
+        });
+        api.set_remote_fingerprint(
+            connect
+                .server
+                .fingerprint
+                .parse()
+                .map_err(|_| "bad server fingerprint".to_owned())?,
+        );
+        api.start_dtls(connect.dtls_client)
+            .map_err(|err| err.to_string())?;
         for stream in &connect.streams {
             let mid = Mid::from(stream.mid.as_str());
-            let kind = if stream.kind == "video" { MediaKind::Video } else { MediaKind::Audio };
+            let kind = if stream.kind == "video" {
+                MediaKind::Video
+            } else {
+                MediaKind::Audio
+            };
             api.declare_media(mid, kind);
             if connect.role == "publisher" {
-                api.declare_stream_tx(Ssrc::from(stream.ssrc), stream.rtx.map(Ssrc::from), mid, None);
+                api.declare_stream_tx(
+                    Ssrc::from(stream.ssrc),
+                    stream.rtx.map(Ssrc::from),
+                    mid,
+                    None,
+                );
                 let pt = stream.pt.ok_or("a published stream needs its pt")?;
-                let interval = if kind == MediaKind::Video { VIDEO_PACKET_INTERVAL } else { AUDIO_INTERVAL };
+                let source = match (&clip, kind) {
+                    (None, MediaKind::Video) => Source::Video(VideoSource::default()),
+                    (None, MediaKind::Audio) => Source::Audio(AudioSource::default()),
+                    (Some(clip), MediaKind::Video) => {
+                        Source::ClipVideo(ClipVideoSource::new(clip.clone()))
+                    }
+                    (Some(clip), MediaKind::Audio) => {
+                        Source::ClipAudio(ClipAudioSource::new(clip.clone()))
+                    }
+                };
                 outgoing.push(Outgoing {
                     ssrc: stream.ssrc,
                     pt,
                     video: kind == MediaKind::Video,
-                    next_at: now + interval,
-                    video_source: VideoSource::default(),
-                    audio_source: AudioSource::default(),
+                    next_at: now + source.interval(),
+                    source,
                     sequence: 1,
                 });
             } else {
-                let rx = api.expect_stream_rx(Ssrc::from(stream.ssrc), stream.rtx.map(Ssrc::from), mid, None);
+                if kind == MediaKind::Video {
+                    video_ssrc = Some(stream.ssrc);
+                }
+                let rx = api.expect_stream_rx(
+                    Ssrc::from(stream.ssrc),
+                    stream.rtx.map(Ssrc::from),
+                    mid,
+                    None,
+                );
                 rx.suppress_nack(kind == MediaKind::Audio);
             }
         }
@@ -276,6 +431,8 @@ fn build_connection(connect: &Connect, certificate: &DtlsCert, local: SocketAddr
         outgoing,
         video: Incoming::default(),
         audio: Incoming::default(),
+        video_ssrc,
+        frames: connect.frames,
     })
 }
 
@@ -303,7 +460,10 @@ impl Worker {
             Ok(poll) => poll,
             Err(err) => return eprintln!("poll: {err}"),
         };
-        if let Err(err) = poll.registry().register(&mut self.socket, mio::Token(0), mio::Interest::READABLE) {
+        if let Err(err) =
+            poll.registry()
+                .register(&mut self.socket, mio::Token(0), mio::Interest::READABLE)
+        {
             return eprintln!("register: {err}");
         }
         let mut events = mio::Events::with_capacity(64);
@@ -315,7 +475,11 @@ impl Worker {
                         let _ = reply.send(self.stats.to_json());
                     }
                     Ok(Command::Reset) => {
-                        self.stats = ThreadStats { connections: self.stats.connections, connected: self.stats.connected, ..ThreadStats::default() };
+                        self.stats = ThreadStats {
+                            connections: self.stats.connections,
+                            connected: self.stats.connected,
+                            ..ThreadStats::default()
+                        };
                     }
                     Ok(Command::Quit) | Err(std::sync::mpsc::TryRecvError::Disconnected) => return,
                     Err(std::sync::mpsc::TryRecvError::Empty) => break,
@@ -356,7 +520,9 @@ impl Worker {
                 self.drain(index, now);
             }
             Err(err) => {
-                let _ = self.out.send(Message::Out(json!({"event": "error", "id": connect.id, "message": err})));
+                let _ = self.out.send(Message::Out(
+                    json!({"event": "error", "id": connect.id, "message": err}),
+                ));
             }
         }
     }
@@ -370,9 +536,17 @@ impl Worker {
                         self.stats.foreign += 1;
                         continue;
                     };
-                    let Ok(receive) = Receive::new(Protocol::Udp, source, self.local, &self.buffer[..length]) else { continue };
+                    let Ok(receive) =
+                        Receive::new(Protocol::Udp, source, self.local, &self.buffer[..length])
+                    else {
+                        continue;
+                    };
                     let connection = &mut self.connections[index];
-                    if connection.rtc.handle_input(Input::Receive(now, receive)).is_err() {
+                    if connection
+                        .rtc
+                        .handle_input(Input::Receive(now, receive))
+                        .is_err()
+                    {
                         continue;
                     }
                     self.drain(index, now);
@@ -411,27 +585,39 @@ impl Worker {
             for outgoing in &mut connection.outgoing {
                 while outgoing.next_at <= now {
                     let sent_ns = nanos_since_epoch(now);
-                    let packet = if outgoing.video {
-                        outgoing.next_at += VIDEO_PACKET_INTERVAL;
-                        outgoing.video_source.next_packet(sent_ns)
-                    } else {
-                        outgoing.next_at += AUDIO_INTERVAL;
-                        outgoing.audio_source.next_packet(sent_ns)
-                    };
-                    if self.window.contains(sent_ns) {
-                        if outgoing.video {
+                    outgoing.next_at += outgoing.source.interval();
+                    let packets = outgoing.source.next(sent_ns);
+                    if let (Source::ClipVideo(_), Some(first)) = (&outgoing.source, packets.first())
+                    {
+                        // A clip's unit is the frame: its arrival is matched by timestamp.
+                        self.window.frame_sent(first.timestamp, sent_ns);
+                        if self.window.contains(sent_ns) {
                             self.stats.sent_video += 1;
+                        }
+                    } else if self.window.contains(sent_ns) {
+                        if outgoing.video {
+                            self.stats.sent_video += packets.len() as u64;
                         } else {
-                            self.stats.sent_audio += 1;
+                            self.stats.sent_audio += packets.len() as u64;
                         }
                     }
                     let mut api = connection.rtc.direct_api();
-                    let Some(stream) = api.stream_tx(&Ssrc::from(outgoing.ssrc)) else { break };
-                    let write = RtpWrite::new(Pt::from(outgoing.pt), SeqNo::from(outgoing.sequence), packet.timestamp, now, Arc::<[u8]>::from(packet.payload))
+                    let Some(stream) = api.stream_tx(&Ssrc::from(outgoing.ssrc)) else {
+                        break;
+                    };
+                    for packet in packets {
+                        let write = RtpWrite::new(
+                            Pt::from(outgoing.pt),
+                            SeqNo::from(outgoing.sequence),
+                            packet.timestamp,
+                            now,
+                            Arc::<[u8]>::from(packet.payload),
+                        )
                         .marker(packet.marker)
                         .nackable(outgoing.video);
-                    stream.write_rtp(write);
-                    outgoing.sequence += 1;
+                        stream.write_rtp(write);
+                        outgoing.sequence += 1;
+                    }
                     wrote = true;
                 }
             }
@@ -447,7 +633,11 @@ impl Worker {
             let connection = &mut self.connections[index];
             match connection.rtc.poll_output() {
                 Ok(Output::Transmit(transmit)) => {
-                    if self.socket.send_to(&transmit.contents, transmit.destination).is_err() {
+                    if self
+                        .socket
+                        .send_to(&transmit.contents, transmit.destination)
+                        .is_err()
+                    {
                         self.stats.send_errors += 1;
                     }
                 }
@@ -470,21 +660,73 @@ impl Worker {
             Event::Connected => {
                 connection.connected = true;
                 self.stats.connected += 1;
-                let ms = now.saturating_duration_since(connection.started).as_secs_f64() * 1000.0;
+                let ms = now
+                    .saturating_duration_since(connection.started)
+                    .as_secs_f64()
+                    * 1000.0;
                 for outgoing in &mut connection.outgoing {
                     outgoing.next_at = now;
                 }
-                let _ = self.out.send(Message::Out(json!({"event": "connected", "id": connection.id, "ms": ms})));
+                let _ = self.out.send(Message::Out(
+                    json!({"event": "connected", "id": connection.id, "ms": ms}),
+                ));
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
-                let _ = self.out.send(Message::Out(json!({"event": "disconnected", "id": connection.id})));
+                let _ = self.out.send(Message::Out(
+                    json!({"event": "disconnected", "id": connection.id}),
+                ));
             }
             Event::RtpPacket(packet) => {
-                let Some(trailer) = payload::read_trailer(&packet.payload) else { return };
+                let now_ns = nanos_since_epoch(now);
+                let video = connection.video_ssrc == Some(*packet.header.ssrc);
+                if self.window.contains(now_ns) {
+                    if video {
+                        self.stats.packets_video += 1;
+                    } else {
+                        self.stats.packets_audio += 1;
+                    }
+                }
+                if connection.frames {
+                    // A clip's media: a video frame arrived with its last packet.
+                    if !video {
+                        if self.window.contains(now_ns) {
+                            self.stats.received_audio += 1;
+                        }
+                        return;
+                    }
+                    let timestamp = packet.header.timestamp;
+                    let Some(sent_ns) = self
+                        .window
+                        .frame_sent_at(timestamp)
+                        .filter(|sent| packet.header.marker && self.window.contains(*sent))
+                    else {
+                        return;
+                    };
+                    if !connection
+                        .video
+                        .seen
+                        .first_time(timestamp / TICKS_PER_FRAME)
+                    {
+                        self.stats.duplicates += 1;
+                        return;
+                    }
+                    self.stats.received_video += 1;
+                    self.stats
+                        .latency
+                        .record(now_ns.saturating_sub(sent_ns) / 1000);
+                    return;
+                }
+                let Some(trailer) = payload::read_trailer(&packet.payload) else {
+                    return;
+                };
                 if !self.window.contains(trailer.sent_ns) {
                     return;
                 }
-                let incoming = if trailer.video { &mut connection.video } else { &mut connection.audio };
+                let incoming = if trailer.video {
+                    &mut connection.video
+                } else {
+                    &mut connection.audio
+                };
                 if !incoming.seen.first_time(trailer.sequence) {
                     self.stats.duplicates += 1;
                     return;
@@ -518,15 +760,21 @@ fn enlarge_buffers(socket: &UdpSocket) {
 
 fn certificate() -> DtlsCert {
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("a P-256 key");
-    let cert = rcgen::CertificateParams::new(vec!["loadgen".into()]).expect("params").self_signed(&key).expect("a certificate");
-    DtlsCert { certificate: cert.der().to_vec(), private_key: key.serialize_der() }
+    let cert = rcgen::CertificateParams::new(vec!["loadgen".into()])
+        .expect("params")
+        .self_signed(&key)
+        .expect("a certificate");
+    DtlsCert {
+        certificate: cert.der().to_vec(),
+        private_key: key.serialize_der(),
+    }
 }
 
 /// Merges the threads' stats into one report.
 fn merge(reports: Vec<Value>) -> Value {
     let mut latency = Histogram::default();
     let mut total = json!({"connections": 0, "connected": 0, "sent": {"video": 0, "audio": 0}, "received": {"video": 0, "audio": 0},
-                           "duplicates": 0, "foreign": 0, "sendErrors": 0});
+                           "packets": {"video": 0, "audio": 0}, "duplicates": 0, "foreign": 0, "sendErrors": 0});
     let add = |total: &mut Value, report: &Value, path: &[&str]| {
         let mut target = &mut *total;
         let mut source = report;
@@ -537,11 +785,25 @@ fn merge(reports: Vec<Value>) -> Value {
         *target = json!(target.as_u64().unwrap_or(0) + source.as_u64().unwrap_or(0));
     };
     for report in &reports {
-        for path in [&["connections"][..], &["connected"], &["sent", "video"], &["sent", "audio"], &["received", "video"], &["received", "audio"], &["duplicates"], &["foreign"], &["sendErrors"]] {
+        for path in [
+            &["connections"][..],
+            &["connected"],
+            &["sent", "video"],
+            &["sent", "audio"],
+            &["received", "video"],
+            &["received", "audio"],
+            &["packets", "video"],
+            &["packets", "audio"],
+            &["duplicates"],
+            &["foreign"],
+            &["sendErrors"],
+        ] {
             add(&mut total, report, path);
         }
         for bucket in report["latency"].as_array().into_iter().flatten() {
-            let (Some(lower), Some(count)) = (bucket[0].as_u64(), bucket[1].as_u64()) else { continue };
+            let (Some(lower), Some(count)) = (bucket[0].as_u64(), bucket[1].as_u64()) else {
+                continue;
+            };
             latency.record_many(lower, count);
         }
     }
@@ -564,7 +826,7 @@ fn main() {
         .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
     epoch();
     let certificate = certificate();
-    let window = Arc::new(Window { open: AtomicBool::new(false), start_ns: AtomicU64::new(0), end_ns: AtomicU64::new(0) });
+    let window = Arc::new(Window::new());
     let (out, messages) = channel::<Message>();
     let mut senders = Vec::new();
     let mut handles = Vec::new();
@@ -610,7 +872,9 @@ fn main() {
         let _ = stdin_out.send(Message::Eof);
     });
     let fingerprint = {
-        let rtc = RtcConfig::new().set_dtls_cert(certificate.clone()).build(Instant::now());
+        let rtc = RtcConfig::new()
+            .set_dtls_cert(certificate.clone())
+            .build(Instant::now());
         let mut rtc = rtc;
         rtc.direct_api().local_dtls_fingerprint().to_string()
     };
@@ -619,7 +883,9 @@ fn main() {
         let _ = writeln!(stdout, "{value}");
         let _ = stdout.flush();
     };
-    write(json!({"event": "ready", "fingerprint": fingerprint, "threads": threads, "addresses": addresses}));
+    write(
+        json!({"event": "ready", "fingerprint": fingerprint, "threads": threads, "addresses": addresses}),
+    );
     let mut next_thread = 0;
     while let Ok(message) = messages.recv() {
         match message {
@@ -633,11 +899,16 @@ fn main() {
                 match value["op"].as_str() {
                     Some("connect") => match serde_json::from_value::<Connect>(value) {
                         Ok(connect) => {
-                            let thread = connect.thread.filter(|thread| *thread < senders.len()).unwrap_or(next_thread);
+                            let thread = connect
+                                .thread
+                                .filter(|thread| *thread < senders.len())
+                                .unwrap_or(next_thread);
                             let _ = senders[thread].send(Command::Connect(Box::new(connect)));
                             next_thread = (thread + 1) % senders.len();
                         }
-                        Err(err) => write(json!({"event": "error", "message": format!("connect: {err}")})),
+                        Err(err) => {
+                            write(json!({"event": "error", "message": format!("connect: {err}")}))
+                        }
                     },
                     Some("window") => {
                         let now = nanos_since_epoch(Instant::now()).max(1);
@@ -648,7 +919,9 @@ fn main() {
                             for sender in &senders {
                                 let _ = sender.send(Command::Reset);
                             }
-                            window.start_ns.store(now + WINDOW_DELAY.as_nanos() as u64, Ordering::Relaxed);
+                            window
+                                .start_ns
+                                .store(now + WINDOW_DELAY.as_nanos() as u64, Ordering::Relaxed);
                             window.open.store(true, Ordering::Relaxed);
                         } else {
                             window.end_ns.store(now, Ordering::Relaxed);

@@ -37,7 +37,11 @@ pub struct Histogram {
 
 impl Default for Histogram {
     fn default() -> Self {
-        Self { counts: vec![0; BUCKETS], total: 0, max: 0 }
+        Self {
+            counts: vec![0; BUCKETS],
+            total: 0,
+            max: 0,
+        }
     }
 }
 
@@ -83,7 +87,12 @@ impl Histogram {
 
     /// The non-empty buckets, for merging across processes: [[lower bound, count], …].
     pub fn buckets(&self) -> Vec<(u64, u64)> {
-        self.counts.iter().enumerate().filter(|(_, count)| **count > 0).map(|(bucket, count)| (lower_bound(bucket), *count)).collect()
+        self.counts
+            .iter()
+            .enumerate()
+            .filter(|(_, count)| **count > 0)
+            .map(|(bucket, count)| (lower_bound(bucket), *count))
+            .collect()
     }
 }
 
@@ -155,10 +164,25 @@ mod tests {
 
     #[test]
     fn buckets_are_exact_below_128_and_within_one_percent_above() {
-        for value in [0u64, 1, 127, 128, 129, 255, 256, 1_000, 12_345, 1_000_000, 3_600_000_000] {
+        for value in [
+            0u64,
+            1,
+            127,
+            128,
+            129,
+            255,
+            256,
+            1_000,
+            12_345,
+            1_000_000,
+            3_600_000_000,
+        ] {
             let lower = lower_bound(bucket_of(value));
             assert!(lower <= value, "{value}: {lower}");
-            assert!((value - lower) as f64 <= value as f64 * 0.016, "{value}: {lower}");
+            assert!(
+                (value - lower) as f64 <= value as f64 * 0.016,
+                "{value}: {lower}"
+            );
         }
         assert!((0..100_000u64).all(|v| bucket_of(v) <= bucket_of(v + 1)));
     }
@@ -170,7 +194,11 @@ mod tests {
             histogram.record(micros);
         }
         assert_eq!(histogram.quantile(0.5), 500);
-        assert!((980..=990).contains(&histogram.quantile(0.99)), "{}", histogram.quantile(0.99));
+        assert!(
+            (980..=990).contains(&histogram.quantile(0.99)),
+            "{}",
+            histogram.quantile(0.99)
+        );
         assert_eq!(histogram.quantile(1.0), 1000);
         let mut other = Histogram::default();
         other.record(5_000);
@@ -184,7 +212,10 @@ mod tests {
         let mut seen = Seen::default();
         assert!(seen.first_time(10));
         assert!(seen.first_time(12));
-        assert!(seen.first_time(11), "a late one (a retransmission) counts once");
+        assert!(
+            seen.first_time(11),
+            "a late one (a retransmission) counts once"
+        );
         assert!(!seen.first_time(11));
         assert!(!seen.first_time(12));
         assert!(seen.first_time(5000));
