@@ -308,6 +308,28 @@ fn packets_are_rewritten_in_order_across_the_wrap_around_with_reordering_and_los
 
 /// The offset between the first rewritten number (str0m's extended form on
 /// bob's side) and 1: bob's str0m extends from the first number it saw.
+#[test]
+fn a_forwarded_packet_leaves_in_the_loop_turn_it_arrived_in() {
+    // str0m releases a written packet at a timeout it asks for "now": the
+    // worker runs it at once rather than at its next timer (epoll rounds a
+    // sub-millisecond wait up to 1 ms, which every packet would wait).
+    let (mut router, consumer) = call();
+    let ssrc = consumer["encodings"][0]["ssrc"].as_u64().unwrap() as u32;
+    let bob = router.clients[1].key;
+    while router.worker.poll_datagram().is_some() {}
+    let now = router.now;
+    let mut api = router.clients[0].rtc.direct_api();
+    let stream = api.stream_tx(&Ssrc::from(PUBLISHER_SSRC)).unwrap();
+    stream.write_rtp(RtpWrite::new(Pt::from(96), SeqNo::from(5), 0, now, std::sync::Arc::<[u8]>::from(vec![1u8; 100])).nackable(true));
+    router.clients[0].rtc.handle_input(Input::Timeout(now)).unwrap();
+    // Delivered to the worker at `now`; no worker timer runs after it.
+    router.poll_client(0);
+    let forwarded = std::iter::from_fn(|| router.worker.poll_datagram())
+        .filter(|(key, datagram)| *key == bob && rtp_ssrc(&datagram.contents) == Some(ssrc))
+        .count();
+    assert_eq!(forwarded, 1);
+}
+
 fn bob_first_offset(packets: &[(u64, u32, u16, u8)]) -> u64 {
     packets[0].0 - 1 - u64::from(packets[0].2)
 }

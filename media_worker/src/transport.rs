@@ -709,7 +709,16 @@ impl Transport {
     }
 
     /// Drains str0m after packets were written with [`Self::send_rtp`].
+    ///
+    /// str0m's pacer lets written packets out at a timeout that the write
+    /// makes due at once: it runs here, so they leave in this loop turn
+    /// (it replaces the timer that would have run it). Left to the worker's
+    /// timers, every forwarded packet would wait for epoll's next
+    /// millisecond: 1.3 ms (docs/benchmarks.md).
     pub fn drain_after_writes(&mut self, now: Instant) {
+        if self.ended.is_none() {
+            let _ = self.with_rtc(now, |rtc| rtc.handle_input(Input::Timeout(now)).map_err(|err| err.to_string()));
+        }
         self.drain(now);
     }
 
@@ -909,7 +918,7 @@ impl Transport {
 
     /// Polls str0m until it has nothing more: datagrams, events, the next
     /// timeout. Keyframe requests that waited for DTLS go out once it connects.
-    fn drain(&mut self, now: Instant) {
+    pub fn drain(&mut self, now: Instant) {
         self.drain_once(now);
         if self.dtls_state == DtlsState::Connected && !self.pending_keyframes.is_empty() {
             let ssrcs = std::mem::take(&mut self.pending_keyframes);
@@ -923,6 +932,10 @@ impl Transport {
                 Ok(())
             });
             self.drain_once(now);
+        }
+        // A due time in the past means "again now"; never spin on it.
+        if let Some(due) = self.next_timeout.filter(|due| *due <= now) {
+            self.next_timeout = Some(due.max(now + Duration::from_millis(1)));
         }
     }
 
@@ -971,8 +984,7 @@ impl Transport {
                     });
                 }
                 Output::Timeout(due) => {
-                    // A due time in the past means "again now"; never spin on it.
-                    self.next_timeout = Some(due.max(now + Duration::from_millis(1)));
+                    self.next_timeout = Some(due);
                     break;
                 }
                 Output::Event(event) => self.handle_event(event),

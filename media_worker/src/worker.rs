@@ -88,6 +88,8 @@ pub struct Worker {
     pending_buffer: Vec<TransportKey>,
     /// The transports one `forward_from` wrote to (reused; no quadratic search).
     written: FxHashSet<TransportKey>,
+    /// The transports packets were written to in this `collect`.
+    sent_to: FxHashSet<TransportKey>,
     notifications: Vec<Notification>,
     started_at: Instant,
 }
@@ -116,6 +118,7 @@ impl Worker {
             rtp_buffer: Vec::new(),
             pending_buffer: Vec::new(),
             written: FxHashSet::default(),
+            sent_to: FxHashSet::default(),
             notifications: Vec::new(),
             started_at: now,
         }
@@ -671,6 +674,7 @@ impl Worker {
     /// re-arms its timer.
     fn collect(&mut self, key: TransportKey, now: Instant) {
         let mut pending = std::mem::take(&mut self.pending_buffer);
+        self.sent_to.clear();
         pending.push(key);
         while let Some(key) = pending.pop() {
             self.forward_from(key, now, &mut pending);
@@ -716,6 +720,7 @@ impl Worker {
                 let Some(rtp) = rtp else { continue };
                 if let Some(target) = self.transports.get_mut(&target_key) {
                     target.send_rtp(&rtp, &packet, readable, now);
+                    self.sent_to.insert(target_key);
                     if target_key != key && self.written.insert(target_key) {
                         pending.push(target_key);
                     }
@@ -743,7 +748,11 @@ impl Worker {
 
     fn collect_one(&mut self, key: TransportKey, now: Instant) {
         let Some(transport) = self.transports.get_mut(&key) else { return };
-        transport.drain_after_writes(now);
+        if self.sent_to.remove(&key) {
+            transport.drain_after_writes(now);
+        } else {
+            transport.drain(now);
+        }
         while let Some(datagram) = transport.poll_datagram() {
             self.outgoing.push_back((key, datagram));
         }
