@@ -322,8 +322,9 @@ fn a_forwarded_packet_leaves_in_the_loop_turn_it_arrived_in() {
     let stream = api.stream_tx(&Ssrc::from(PUBLISHER_SSRC)).unwrap();
     stream.write_rtp(RtpWrite::new(Pt::from(96), SeqNo::from(5), 0, now, std::sync::Arc::<[u8]>::from(vec![1u8; 100])).nackable(true));
     router.clients[0].rtc.handle_input(Input::Timeout(now)).unwrap();
-    // Delivered to the worker at `now`; no worker timer runs after it.
+    // Delivered to the worker at `now`, and the loop turn ends at `now`.
     router.poll_client(0);
+    router.worker.handle_timeout(now);
     let forwarded = std::iter::from_fn(|| router.worker.poll_datagram())
         .filter(|(key, datagram)| *key == bob && rtp_ssrc(&datagram.contents) == Some(ssrc))
         .count();

@@ -919,7 +919,7 @@ impl Transport {
     /// Polls str0m until it has nothing more: datagrams, events, the next
     /// timeout. Keyframe requests that waited for DTLS go out once it connects.
     pub fn drain(&mut self, now: Instant) {
-        self.drain_once(now);
+        self.drain_once();
         if self.dtls_state == DtlsState::Connected && !self.pending_keyframes.is_empty() {
             let ssrcs = std::mem::take(&mut self.pending_keyframes);
             let _ = self.with_rtc(now, |rtc| {
@@ -931,7 +931,7 @@ impl Transport {
                 }
                 Ok(())
             });
-            self.drain_once(now);
+            self.drain_once();
         }
         // A due time in the past means "again now"; never spin on it.
         if let Some(due) = self.next_timeout.filter(|due| *due <= now) {
@@ -939,7 +939,7 @@ impl Transport {
         }
     }
 
-    fn drain_once(&mut self, now: Instant) {
+    fn drain_once(&mut self) {
         for _ in 0..10_000 {
             if self.ended.is_some() || !self.rtc.is_alive() {
                 break;
