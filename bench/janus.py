@@ -19,7 +19,7 @@ from typing import Any
 
 from mediasoup.webrtc import sdp
 
-from .loadgen import Loadgen, pin
+from .loadgen import Loadgen, pin, stop
 from .sdp_clients import PUBLISHER_CODECS, PUBLISHER_STREAMS, extensions, ice, publisher_offer, server_side, subscriber_answer
 
 VETH = "jveth0"
@@ -174,12 +174,6 @@ class Janus:
             self._poller.cancel()
         if self._http is not None:
             await self._http.close()
-        if self.process is not None and self.process.returncode is None:
-            self.process.terminate()
-            try:
-                await asyncio.wait_for(self.process.wait(), 10)
-            except asyncio.TimeoutError:
-                self.process.kill()
-                await self.process.wait()
+        await stop(self.process)
         if self._folder is not None:
             shutil.rmtree(self._folder, ignore_errors=True)

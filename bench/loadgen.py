@@ -38,6 +38,18 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
+async def stop(process: asyncio.subprocess.Process | None) -> None:
+    """Ends an SFU's process: SIGTERM, then SIGKILL after 10 s."""
+    if process is None or process.returncode is not None:
+        return
+    process.terminate()
+    try:
+        await asyncio.wait_for(process.wait(), 10)
+    except asyncio.TimeoutError:
+        process.kill()
+        await process.wait()
+
+
 def pin(pid: int, cpu: int | None) -> None:
     """Pins a process (all its threads) to one core, if taskset is there."""
     if cpu is None or shutil.which("taskset") is None:

@@ -32,7 +32,7 @@ from mediasoup.webrtc import sdp
 
 from .clip import VIDEO_BITRATE
 from .clip import write as write_clip
-from .loadgen import ROOT, Loadgen
+from .loadgen import ROOT, Loadgen, stop
 from .sdp_clients import PUBLISHER_CODECS, PUBLISHER_STREAMS, extensions, ice, publisher_offer, server_side, subscriber_answer
 
 ADDRESS = "127.0.0.1"
@@ -116,13 +116,7 @@ class Relay:
     async def close(self) -> None:
         if self._reader is not None:
             self._reader.cancel()
-        if self.process is not None and self.process.returncode is None:
-            self.process.terminate()
-            try:
-                await asyncio.wait_for(self.process.wait(), 10)
-            except asyncio.TimeoutError:
-                self.process.kill()
-                await self.process.wait()
+        await stop(self.process)
 
 
 async def serve() -> None:

@@ -52,9 +52,16 @@ def percentile(values: list[float], q: float) -> float:
 async def measure(sfu: Ours, loadgen: Loadgen, subscribers: int, duration: float, batch: int = 50,
                   perf: str | None = None) -> dict[str, Any]:
     """Brings the SFU to `subscribers`, then measures one window (with
-    `perf`: a cpu-clock profile of the SFU during it, written there)."""
-    while sfu.subscribers < subscribers:
-        await asyncio.gather(*(sfu.join_one() for _ in range(min(batch, subscribers - sfu.subscribers))))
+    `perf`: a cpu-clock profile of the SFU during it, written there). A
+    saturated SFU may fail to connect new peers: joining stops at the first
+    batch with a failure, the window measures those connected, and the row
+    is saturated."""
+    failed = 0
+    while sfu.subscribers < subscribers and not failed:
+        joins = await asyncio.gather(*(sfu.join_one() for _ in range(min(batch, subscribers - sfu.subscribers))),
+                                     return_exceptions=True)
+        failed = sum(isinstance(join, BaseException) for join in joins)
+    receivers = sfu.subscribers - failed
     await asyncio.sleep(1.0)
     await loadgen.window(True)
     await asyncio.sleep(0.1)
@@ -76,28 +83,30 @@ async def measure(sfu: Ours, loadgen: Loadgen, subscribers: int, duration: float
     if getattr(sfu, "counts_frames", False):
         # The relay's media: video frames matched by RTP timestamp (its audio
         # is re-timed by its encoder: only counted, by arrival).
-        expected = sent["video"] * subscribers
+        expected = sent["video"] * receivers
         delivery = received["video"] / expected if expected else 0.0
     else:
-        expected = (sent["video"] + sent["audio"]) * subscribers
+        expected = (sent["video"] + sent["audio"]) * receivers
         delivery = (received["video"] + received["audio"]) / expected if expected else 0.0
     # Every packet that reached a subscriber while the window was open.
     arrived = stats["packets"]["video"] + stats["packets"]["audio"]
     latency = stats["latencyMicros"]
     return {
         "subscribers": subscribers,
-        "streams": 2 * subscribers,
+        "joined": receivers,
+        "streams": 2 * receivers,
         "sfuCpuPercent": 100 * sfu_cpu / elapsed,
         "forwardedPerSecond": arrived / elapsed,
         "cpuMicrosPerPacket": 1e6 * sfu_cpu / arrived if arrived else None,
         "lossPercent": 100 * (1 - delivery),
-        "videoLossPercent": 100 * (1 - received["video"] / (sent["video"] * subscribers)) if sent["video"] else None,
-        "audioLossPercent": 100 * (1 - received["audio"] / (sent["audio"] * subscribers)) if sent["audio"] else None,
+        "videoLossPercent": 100 * (1 - received["video"] / (sent["video"] * receivers)) if sent["video"] and receivers else None,
+        "audioLossPercent": 100 * (1 - received["audio"] / (sent["audio"] * receivers)) if sent["audio"] and receivers else None,
         "latencyMicros": {"p50": latency["p50"], "p99": latency["p99"], "p999": latency["p999"]},
-        "sfuRssPerSubscriberKiB": rss_bytes(sfu.pid) / 1024 / (subscribers + 1),
+        "sfuRssPerSubscriberKiB": rss_bytes(sfu.pid) / 1024 / (receivers + 1),
         "loadgenCpuPercent": 100 * loadgen_cpu / elapsed,
         "loadgenCpuMicrosPerPacket": 1e6 * loadgen_cpu / arrived if arrived else None,
-        "saturated": delivery < SATURATED,
+        "joinFailures": failed,
+        "saturated": delivery < SATURATED or failed > 0,
         "loadgenSaturated": loadgen_cpu / elapsed > 0.95,
     }
 
@@ -245,6 +254,8 @@ def table(result: dict[str, Any]) -> str:
     for row in result["rows"]:
         latency = row["latencyMicros"]
         mark = " (saturated)" if row["saturated"] else ""
+        if row.get("joinFailures"):
+            mark = f" (saturated: {row['joinFailures']} of the last 50 joins failed)"
         lines.append(
             f"| {row['subscribers']}{mark} | {row['streams']} | {row['sfuCpuPercent']:.1f} | {row['forwardedPerSecond']:.0f} | "
             f"{row['cpuMicrosPerPacket'] or 0:.2f} | {row['lossPercent']:.3f} | {latency['p50']}/{latency['p99']}/{latency['p999']} | "
