@@ -56,7 +56,9 @@ def test_two_pages_decode_each_other_and_a_third_joins_late() -> None:
     assert SCREENSHOT.stat().st_size > 10_000
     # WHIP from a page (fetch): a page of the room and a WHEP page decode it.
     assert result["whip"]["session"].startswith("/session/") and result["whip"]["connectionState"] == "connected"
-    assert result["whip_in_room"]["streams"] == ["whip-4"]
+    # The WHIP session and the room's page take their numbers in either order.
+    streams = result["whip_in_room"]["streams"]
+    assert len(streams) == 1 and streams[0].startswith("whip-"), streams
     whep = result["whep"]
     assert whep["session"].startswith("/session/") and len(whep["streams"]) == 1
     assert all(s["framesDecoded"] >= 10 for s in decoded(whep, "video")) and len(decoded(whep, "video")) == 1

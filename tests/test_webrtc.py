@@ -403,3 +403,61 @@ async def test_the_endpoint_offers_again(server: mediasoup.Server, monkeypatch: 
                 await client.close()
         alice_pc.close()
         bob_pc.close()
+
+
+async def test_a_stream_published_while_an_offer_is_applied_is_placed_and_sent(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """alice publishes while bob's offer (to receive) is being applied, after
+    bob's transport exists: her senders to bob are either placed in bob's
+    answer or attached for a later offer, never both; placed ones send (a
+    race that left them paused: bob had the tracks and no packets)."""
+    import asyncio
+
+    from aiortc import RTCConfiguration
+    from aiortc import RTCPeerConnection as AiortcPeerConnection
+    from aiortc import RTCSessionDescription as AiortcDescription
+
+    use_loopback_only(monkeypatch)
+    room = await server.Room()
+    alice, bob = RTCPeerConnection(await room.Peer("alice")), RTCPeerConnection(await room.Peer("bob"))
+    client = AiortcPeerConnection(RTCConfiguration(iceServers=[]))
+    publisher: list[Any] = []
+    frames: dict[str, int] = {}
+    tasks: list[asyncio.Task[None]] = []
+    open_transport = bob._open_transport
+
+    async def open_then_publish() -> None:
+        await open_transport()
+        publisher.append(await _publish_with_aiortc(alice))
+
+    monkeypatch.setattr(bob, "_open_transport", open_then_publish)
+    needed = asyncio.Event()
+    bob.on("negotiationneeded", needed.set)
+    try:
+        count_frames(client, frames, tasks)
+        client.addTransceiver("audio", direction="recvonly")
+        client.addTransceiver("video", direction="recvonly")
+        await client.setLocalDescription(await client.createOffer())
+        await bob.setRemoteDescription({"type": "offer", "sdp": client.localDescription.sdp})
+        await bob.setLocalDescription()
+        assert bob.localDescription is not None and publisher
+        await client.setRemoteDescription(AiortcDescription(sdp=bob.localDescription.sdp, type="answer"))
+        placed = [m for m in sdp.parse(bob.localDescription.sdp).media if m.direction == "sendonly"]
+        if len(placed) < 2:
+            # Attached rather than placed: they come by an offer made here.
+            await asyncio.wait_for(needed.wait(), 5)
+            await bob.setLocalDescription(await bob.createOffer())
+            assert bob.localDescription is not None
+            await client.setRemoteDescription(AiortcDescription(sdp=bob.localDescription.sdp, type="offer"))
+            await client.setLocalDescription(await client.createAnswer())
+            await bob.setRemoteDescription({"type": "answer", "sdp": client.localDescription.sdp})
+        await until(lambda: frames.get("audio", 0) >= 50 and frames.get("video", 0) >= 20, 20, lambda: (frames, len(placed)))
+        senders = bob.peer.rtpSenders
+        assert len(senders) == 2 and all(sender.active for sender in senders)
+        assert len(bob._senders) == 2
+    finally:
+        for task in tasks:
+            task.cancel()
+        for endpoint in [client, *publisher]:
+            await endpoint.close()
+        alice.close()
+        bob.close()

@@ -116,6 +116,8 @@ class RTCPeerConnection(EventEmitter):
         # negotiationneeded fired and not yet answered by an offer made here.
         self._negotiation_needed = False
         self._tasks: set[asyncio.Task[None]] = set()
+        # Placing senders in an answer and attaching new ones take turns.
+        self._placing = asyncio.Lock()
         peer.on("newrtpsender", self._on_sender)
 
     @property
@@ -242,6 +244,11 @@ class RTCPeerConnection(EventEmitter):
         """Puts the peer's senders that have no transport yet on the offer's
         ``recvonly``/``sendrecv`` sections of their kind that offer their
         codec at the payload type they send, oldest sender first."""
+        assert self._transport is not None
+        async with self._placing:
+            await self._place_unattached(media)
+
+    async def _place_unattached(self, media: list[sdp.MediaSection]) -> None:
         assert self._transport is not None
         taken = self._sending_sections()
         free = [
@@ -412,6 +419,8 @@ class RTCPeerConnection(EventEmitter):
 
     def _track(self, sender: RtpSender) -> None:
         """A sender of this connection from now on: its closing may need a new offer."""
+        if sender in self._senders:
+            return
         self._senders.append(sender)
         sender.on("close", lambda error: self._check_negotiation())
 
@@ -424,8 +433,15 @@ class RTCPeerConnection(EventEmitter):
         task.add_done_callback(self._tasks.discard)
 
     async def _attach(self, sender: RtpSender) -> None:
+        # A sender that appears while an offer is applied may be placed in
+        # its answer (_place_senders) or attached here, not both: the one
+        # that goes first wins, and a placed sender is never paused.
+        async with self._placing:
+            await self._attach_unplaced(sender)
+
+    async def _attach_unplaced(self, sender: RtpSender) -> None:
         transport = self._transport
-        if transport is None or transport.closed or sender.closed:
+        if transport is None or transport.closed or sender.closed or sender.transport is not None:
             return
         try:
             # Paused until the endpoint accepted a section for it: media on
