@@ -322,9 +322,11 @@ fn a_forwarded_packet_leaves_in_the_loop_turn_it_arrived_in() {
     let stream = api.stream_tx(&Ssrc::from(PUBLISHER_SSRC)).unwrap();
     stream.write_rtp(RtpWrite::new(Pt::from(96), SeqNo::from(5), 0, now, std::sync::Arc::<[u8]>::from(vec![1u8; 100])).nackable(true));
     router.clients[0].rtc.handle_input(Input::Timeout(now)).unwrap();
-    // Delivered to the worker at `now`, and the loop turn ends at `now`.
+    // Delivered to the worker at `now`, and the loop turn ends at `now`:
+    // bob's transport waits to be drained, then is, in a chunk of one.
     router.poll_client(0);
-    router.worker.handle_timeout(now);
+    assert!(router.worker.flush_writes(now, 0));
+    assert!(!router.worker.flush_writes(now, 1));
     let forwarded = std::iter::from_fn(|| router.worker.poll_datagram())
         .filter(|(key, datagram)| *key == bob && rtp_ssrc(&datagram.contents) == Some(ssrc))
         .count();

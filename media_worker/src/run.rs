@@ -138,11 +138,12 @@ fn serve(stream: std::os::unix::net::UnixStream) -> i32 {
                 sockets.handle_ready(event.token().0, readable, event.is_writable(), &mut worker, now);
             }
         }
-        worker.handle_timeout(now);
-        while let Some((key, datagram)) = worker.poll_datagram() {
-            sockets.send(key, datagram);
+        // What was forwarded leaves a chunk of subscribers at a time.
+        while worker.flush_writes(now, FLUSH_CHUNK) {
+            send_datagrams(&mut worker, &mut sockets);
         }
-        sockets.flush();
+        worker.handle_timeout(now);
+        send_datagrams(&mut worker, &mut sockets);
         for notification in worker.take_notifications() {
             push_message(&mut outgoing, &WorkerMessage::Notification(notification));
         }
@@ -163,6 +164,19 @@ fn serve(stream: std::os::unix::net::UnixStream) -> i32 {
             return 0;
         }
     }
+}
+
+/// Transports drained (and their datagrams sent) at a time when a loop turn
+/// ends: a packet to many subscribers starts leaving after this many are
+/// encrypted rather than after all of them.
+const FLUSH_CHUNK: usize = 64;
+
+/// Hands what the worker produced to the sockets, and sends it.
+fn send_datagrams(worker: &mut Worker, sockets: &mut Sockets) {
+    while let Some((key, datagram)) = worker.poll_datagram() {
+        sockets.send(key, datagram);
+    }
+    sockets.flush();
 }
 
 /// Reads what the Channel has; true at EOF or on a read error.

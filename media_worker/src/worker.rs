@@ -91,7 +91,7 @@ pub struct Worker {
     /// The transports packets were written to in this loop turn, to be
     /// drained at its end ([`Worker::flush_writes`]), in order.
     sent_to: FxHashSet<TransportKey>,
-    sent_order: Vec<TransportKey>,
+    sent_order: VecDeque<TransportKey>,
     notifications: Vec<Notification>,
     started_at: Instant,
 }
@@ -121,7 +121,7 @@ impl Worker {
             pending_buffer: Vec::new(),
             written: FxHashSet::default(),
             sent_to: FxHashSet::default(),
-            sent_order: Vec::new(),
+            sent_order: VecDeque::new(),
             notifications: Vec::new(),
             started_at: now,
         }
@@ -646,7 +646,7 @@ impl Worker {
     /// Ends a loop turn: what was forwarded in it leaves (see
     /// [`Self::flush_writes`]), then the timers that are due run.
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.flush_writes(now);
+        self.flush_writes(now, usize::MAX);
         while let Some(&(due, key)) = self.timers.first() {
             if due > now {
                 break;
@@ -725,7 +725,7 @@ impl Worker {
                 if let Some(target) = self.transports.get_mut(&target_key) {
                     target.send_rtp(&rtp, &packet, readable, now);
                     if self.sent_to.insert(target_key) {
-                        self.sent_order.push(target_key);
+                        self.sent_order.push_back(target_key);
                     }
                     if target_key != key && self.written.insert(target_key) {
                         pending.push(target_key);
@@ -762,22 +762,26 @@ impl Worker {
         self.take_output(key);
     }
 
-    /// Sends what was forwarded in this loop turn. str0m's pacer releases a
-    /// written packet only at a timeout that the write makes due at once;
-    /// it runs here, once per transport written to however many packets
-    /// it took this turn (under load a turn holds a batch of datagrams).
-    /// Left to the worker's timers, every forwarded packet would wait for
-    /// epoll's next millisecond: 1.3 ms (docs/benchmarks.md).
-    pub fn flush_writes(&mut self, now: Instant) {
-        let mut keys = std::mem::take(&mut self.sent_order);
-        for key in keys.drain(..) {
+    /// Sends what was forwarded in this loop turn, from up to `limit`
+    /// transports (in the order they were first written to); answers
+    /// whether some are left. str0m's pacer releases a written packet only
+    /// at a timeout that the write makes due at once: it runs here, once per
+    /// transport however many packets it took this turn (under load a turn
+    /// holds a batch of datagrams). Left to the worker's timers, every
+    /// forwarded packet would wait for epoll's next millisecond: 1.3 ms
+    /// (docs/benchmarks.md). The event loop sends each chunk's datagrams
+    /// before encrypting the next, so the first subscribers of a large
+    /// fan-out need not wait for the last.
+    pub fn flush_writes(&mut self, now: Instant, limit: usize) -> bool {
+        for _ in 0..limit {
+            let Some(key) = self.sent_order.pop_front() else { break };
             self.sent_to.remove(&key);
             if let Some(transport) = self.transports.get_mut(&key) {
                 transport.drain_after_writes(now);
                 self.take_output(key);
             }
         }
-        self.sent_order = keys;
+        !self.sent_order.is_empty()
     }
 
     /// Moves what transport `key` produced into the worker's queues and
