@@ -644,7 +644,8 @@ impl Worker {
     }
 
     /// Ends a loop turn: what was forwarded in it leaves (see
-    /// [`Self::flush_writes`]), then the timers that are due run.
+    /// [`Self::flush_writes`]), the timers that are due run, and what they
+    /// forwarded leaves too (str0m releases held packets on a timeout).
     pub fn handle_timeout(&mut self, now: Instant) {
         self.flush_writes(now, usize::MAX);
         while let Some(&(due, key)) = self.timers.first() {
@@ -658,6 +659,7 @@ impl Worker {
                 self.collect(key, now);
             }
         }
+        self.flush_writes(now, usize::MAX);
     }
 
     /// The earliest deadline of any transport.
