@@ -83,11 +83,8 @@ pub struct Worker {
     deadlines: FxHashMap<TransportKey, Instant>,
     timers: BTreeSet<(Instant, TransportKey)>,
     outgoing: VecDeque<(TransportKey, OutgoingDatagram)>,
-    /// Buffers reused by every `collect` (no allocation per packet once warm).
+    /// A buffer reused by every `collect` (no allocation per packet once warm).
     rtp_buffer: Vec<(Rc<str>, RtpPacket)>,
-    pending_buffer: Vec<TransportKey>,
-    /// The transports one `forward_from` wrote to (reused; no quadratic search).
-    written: FxHashSet<TransportKey>,
     /// The transports packets were written to in this loop turn, to be
     /// drained at its end ([`Worker::flush_writes`]), in order.
     sent_to: FxHashSet<TransportKey>,
@@ -118,8 +115,6 @@ impl Worker {
             timers: BTreeSet::new(),
             outgoing: VecDeque::new(),
             rtp_buffer: Vec::new(),
-            pending_buffer: Vec::new(),
-            written: FxHashSet::default(),
             sent_to: FxHashSet::default(),
             sent_order: VecDeque::new(),
             notifications: Vec::new(),
@@ -677,28 +672,23 @@ impl Worker {
         std::mem::take(&mut self.notifications)
     }
 
-    /// Moves what transport `key` produced into the worker's queues and
-    /// re-arms its timer.
+    /// Forwards what transport `key` received, and moves what it produced
+    /// into the worker's queues and re-arms its timer. The transports
+    /// written to are drained at the end of the loop turn
+    /// ([`Self::flush_writes`]).
     fn collect(&mut self, key: TransportKey, now: Instant) {
-        let mut pending = std::mem::take(&mut self.pending_buffer);
-        pending.push(key);
-        while let Some(key) = pending.pop() {
-            self.forward_from(key, now, &mut pending);
-            self.collect_one(key, now);
-        }
-        self.pending_buffer = pending;
+        self.forward_from(key, now);
+        self.collect_one(key, now);
     }
 
-    /// Forwards what transport `key` received to the senders of each
-    /// receiver; the transports written to are added to `pending`.
-    fn forward_from(&mut self, key: TransportKey, now: Instant, pending: &mut Vec<TransportKey>) {
+    /// Forwards what transport `key` received to the senders of each receiver.
+    fn forward_from(&mut self, key: TransportKey, now: Instant) {
         let Some(transport) = self.transports.get_mut(&key) else { return };
         let mut received = std::mem::take(&mut self.rtp_buffer);
         transport.drain_rtp(&mut received);
         let keyframe_mids = transport.take_keyframe_requests();
         let transport_id = if keyframe_mids.is_empty() { String::new() } else { transport.id.clone() };
         let mut switched_sources = Vec::new();
-        self.written.clear();
         for (receiver_id, packet) in received.drain(..) {
             let Some(receiver) = self.receivers.get_mut(&*receiver_id) else { continue };
             let incoming = IncomingRtp {
@@ -728,9 +718,6 @@ impl Worker {
                     target.send_rtp(&rtp, &packet, readable, now);
                     if self.sent_to.insert(target_key) {
                         self.sent_order.push_back(target_key);
-                    }
-                    if target_key != key && self.written.insert(target_key) {
-                        pending.push(target_key);
                     }
                 }
             }
