@@ -5,12 +5,11 @@
 //! drive the whole worker without a socket.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
-
-use rustc_hash::{FxHashMap, FxHashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::time::Instant;
 
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::{json, Value};
 use str0m::config::DtlsCert;
 use str0m::net::Protocol;
