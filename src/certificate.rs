@@ -33,13 +33,8 @@ impl Certificate {
     }
 
     pub fn from_pem_files(certificate_file: &Path, private_key_file: &Path) -> Result<Self, WorkerError> {
-        let read = |option: &str, path: &Path| {
-            std::fs::read_to_string(path).map_err(|err| {
-                WorkerError::value_error(format!("{option} '{}' cannot be read: {err}", path.display()))
-            })
-        };
-        let certificate_pem = read("dtlsCertificateFile", certificate_file)?;
-        let private_key_pem = read("dtlsPrivateKeyFile", private_key_file)?;
+        let certificate_pem = read_pem_file("dtlsCertificateFile", certificate_file)?;
+        let private_key_pem = read_pem_file("dtlsPrivateKeyFile", private_key_file)?;
         Self::from_pem(&certificate_pem, &private_key_pem)
     }
 
@@ -89,6 +84,56 @@ impl Certificate {
             })
             .collect()
     }
+}
+
+/// The largest PEM file read: far above a certificate with its chain.
+pub const MAX_PEM_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Checks, without opening it, that `path` (the option `option`) names a
+/// regular file of at most [`MAX_PEM_FILE_BYTES`]: a FIFO would block its
+/// reader, a device never end.
+pub fn check_pem_file(option: &str, path: &Path) -> Result<(), WorkerError> {
+    let metadata = std::fs::metadata(path)
+        .map_err(|err| WorkerError::value_error(format!("{option} '{}' cannot be read: {err}", path.display())))?;
+    check_pem_metadata(option, path, &metadata)
+}
+
+fn check_pem_metadata(option: &str, path: &Path, metadata: &std::fs::Metadata) -> Result<(), WorkerError> {
+    if !metadata.is_file() {
+        return Err(WorkerError::value_error(format!(
+            "{option} '{}' is not a regular file (a PEM file is expected)",
+            path.display()
+        )));
+    }
+    if metadata.len() > MAX_PEM_FILE_BYTES {
+        return Err(WorkerError::value_error(format!(
+            "{option} '{}' has {} bytes, more than the {MAX_PEM_FILE_BYTES} a PEM file may have",
+            path.display(),
+            metadata.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Reads a PEM file: opened without blocking (a FIFO put in its place since
+/// [`check_pem_file`] is refused, not waited on), checked again, read up to the cap.
+fn read_pem_file(option: &str, path: &Path) -> Result<String, WorkerError> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let cannot = |err: std::io::Error| WorkerError::value_error(format!("{option} '{}' cannot be read: {err}", path.display()));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY)
+        .open(path)
+        .map_err(cannot)?;
+    check_pem_metadata(option, path, &file.metadata().map_err(cannot)?)?;
+    let mut text = String::new();
+    file.take(MAX_PEM_FILE_BYTES + 1).read_to_string(&mut text).map_err(cannot)?;
+    if text.len() as u64 > MAX_PEM_FILE_BYTES {
+        return Err(WorkerError::value_error(format!("{option} '{}' grew past {MAX_PEM_FILE_BYTES} bytes", path.display())));
+    }
+    Ok(text)
 }
 
 /// `'751b…'` → `'75:1B:…'`: hex digits to SDP's upper-case pairs.

@@ -6,6 +6,7 @@
 //! mediasoup.worker` calls [`run_worker`], which never returns to Python.
 
 pub mod certificate;
+pub mod channel_value;
 pub mod errors;
 pub mod interpreter;
 pub mod logging;
@@ -31,13 +32,7 @@ fn run_worker(py: Python<'_>) -> i32 {
 #[pyfunction]
 #[pyo3(signature = (media_codecs=None))]
 fn room_rtp_capabilities<'py>(py: Python<'py>, media_codecs: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
-    let value: Option<Value> = media_codecs
-        .map(|codecs| {
-            pythonize::depythonize(codecs).map_err(|err| {
-                pyo3::exceptions::PyTypeError::new_err(format!("mediaCodecs must be a list of dicts of str, int and lists: {err}"))
-            })
-        })
-        .transpose()?;
+    let value: Option<Value> = media_codecs.map(|codecs| channel_value::to_json(codecs, "mediaCodecs")).transpose()?;
     let capabilities = media_worker::rtp_capabilities::room_rtp_capabilities(value.as_ref()).map_err(|err| to_pyerr(py, err))?;
     Ok(pythonize::pythonize(py, &capabilities)?)
 }
@@ -48,10 +43,7 @@ fn room_rtp_capabilities<'py>(py: Python<'py>, media_codecs: Option<&Bound<'py, 
 /// `mediasoup.webrtc` to choose an offer's codecs with.
 #[pyfunction]
 fn codec_match(room_codec: &Bound<'_, PyAny>, codec: &Bound<'_, PyAny>) -> PyResult<Option<u8>> {
-    let as_json = |value: &Bound<'_, PyAny>| -> PyResult<Value> {
-        pythonize::depythonize(value).map_err(|err| pyo3::exceptions::PyTypeError::new_err(format!("a codec must be a dict: {err}")))
-    };
-    let (room_codec, codec) = (as_json(room_codec)?, as_json(codec)?);
+    let (room_codec, codec) = (channel_value::to_json(room_codec, "room_codec")?, channel_value::to_json(codec, "codec")?);
     let no_parameters = serde_json::Map::new();
     let read = |value| {
         media_worker::rtp_capabilities::CodecRef::of_json(value, &no_parameters)
@@ -95,6 +87,8 @@ fn _mediasoup(module: &Bound<'_, PyModule>) -> PyResult<()> {
         .map(|spec| (spec.name, spec.types, spec.default, spec.doc))
         .collect();
     module.add("SERVER_OPTIONS", table)?;
+    module.add("MAX_PEER_NAME_CHARS", media_worker::room::MAX_PEER_NAME_CHARS)?;
+    module.add("MAX_DEPTH", channel_value::MAX_DEPTH)?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! this host (listen addresses, certificate, port sub-ranges), and the
 //! `worker.init` settings of each worker derived from them.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use media_worker::settings::{encode_hex, LogLevel, WorkerSettings};
 use pyo3::exceptions::PyTypeError;
@@ -10,8 +10,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyInt, PyString};
 use serde_json::json;
 
-use crate::certificate::Certificate;
-use crate::errors::to_pyerr;
+use crate::certificate::{check_pem_file, Certificate};
+use crate::errors::{invalid_state, to_pyerr};
 use crate::network::{resolve_listen_addresses, ListenAddresses};
 use crate::options::{OptionValue, ServerOptions};
 
@@ -19,7 +19,8 @@ use crate::options::{OptionValue, ServerOptions};
 pub struct ServerSettings {
     options: ServerOptions,
     listen: ListenAddresses,
-    certificate: Certificate,
+    /// Set by [`ServerSettings::load_certificate`], off the event loop.
+    certificate: OnceLock<Certificate>,
     /// Changed by `updateSettings`; replacement workers start with it.
     log_level: Mutex<LogLevel>,
 }
@@ -50,7 +51,8 @@ fn option_value(value: &Bound<'_, PyAny>) -> PyResult<OptionValue> {
 #[pymethods]
 impl ServerSettings {
     /// Parses `options` (camelCase or snake_case keys), checks the listen
-    /// addresses on this host and loads or generates the certificate.
+    /// addresses on this host and that the certificate files are regular
+    /// files of a PEM's size; [`Self::load_certificate`] reads them.
     #[new]
     fn new(py: Python<'_>, options: &Bound<'_, PyDict>) -> PyResult<Self> {
         crate::logging::install();
@@ -66,18 +68,33 @@ impl ServerSettings {
         for warning in &listen.warnings {
             tracing::warn!("{warning}");
         }
-        let certificate = py
-            .detach(|| match &options.dtls_files {
-                Some((certificate, key)) => Certificate::from_pem_files(certificate, key),
-                None => Certificate::generate(),
-            })
-            .map_err(|err| to_pyerr(py, err))?;
+        if let Some((certificate, key)) = &options.dtls_files {
+            check_pem_file("dtlsCertificateFile", certificate).map_err(|err| to_pyerr(py, err))?;
+            check_pem_file("dtlsPrivateKeyFile", key).map_err(|err| to_pyerr(py, err))?;
+        }
         Ok(Self {
             log_level: Mutex::new(options.log_level),
             options,
             listen,
-            certificate,
+            certificate: OnceLock::new(),
         })
+    }
+
+    /// Reads and checks the certificate files, or generates a certificate;
+    /// blocking (file reads, key generation), so `Server` calls it in a
+    /// thread. Raises `ValueError` naming the option for a bad file.
+    fn load_certificate(&self, py: Python<'_>) -> PyResult<()> {
+        if self.certificate.get().is_some() {
+            return Ok(());
+        }
+        let certificate = py
+            .detach(|| match &self.options.dtls_files {
+                Some((certificate, key)) => Certificate::from_pem_files(certificate, key),
+                None => Certificate::generate(),
+            })
+            .map_err(|err| to_pyerr(py, err))?;
+        let _ = self.certificate.set(certificate);
+        Ok(())
     }
 
     #[getter]
@@ -110,7 +127,7 @@ impl ServerSettings {
     #[getter]
     fn dtls_fingerprints<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let fingerprints: Vec<_> = self
-            .certificate
+            .certificate(py)?
             .fingerprints()
             .into_iter()
             .map(|(algorithm, value)| json!({"algorithm": algorithm, "value": value}))
@@ -133,8 +150,8 @@ impl ServerSettings {
             rtc_announced_ipv6: self.options.rtc_announced_ipv6,
             rtc_min_port,
             rtc_max_port,
-            dtls_certificate_der: encode_hex(&self.certificate.der),
-            dtls_private_key_der: encode_hex(&self.certificate.private_key_der),
+            dtls_certificate_der: encode_hex(&self.certificate(py)?.der),
+            dtls_private_key_der: encode_hex(&self.certificate(py)?.private_key_der),
         };
         Ok(pythonize::pythonize(py, &settings)?)
     }
@@ -159,6 +176,10 @@ impl ServerSettings {
 }
 
 impl ServerSettings {
+    fn certificate(&self, py: Python<'_>) -> PyResult<&Certificate> {
+        self.certificate.get().ok_or_else(|| invalid_state(py, "the DTLS certificate is not loaded yet"))
+    }
+
     fn current_log_level(&self) -> LogLevel {
         *self.log_level.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }

@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use media_worker::channel::{
-    encode_frame, Decoded, FrameDecoder, LogRecord, NotificationEvent, Request, RequestFrame,
-    WorkerMessage, MAX_FRAME_LEN,
+    encode_frame, leading_id, Decoded, FrameDecoder, LogRecord, NotificationEvent, Request, RequestFrame,
+    WorkerMessage, MAX_FRAME_LEN, RESPONSE_HEAD,
 };
 use media_worker::error::WorkerError;
 use media_worker::run::PARENT_PID_ENV;
@@ -25,7 +25,7 @@ use pyo3::types::PyBytes;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::errors::{invalid_state, mediasoup_error, to_pyerr};
 use crate::logging::{emit, logger_name};
@@ -39,6 +39,10 @@ pub struct WorkerProcess {
     shared: Arc<Shared>,
     /// Frames for the writer task; `None` once closed.
     frames: Mutex<Option<mpsc::UnboundedSender<Vec<u8>>>>,
+    /// The `worker.init` frame, which the writer waits for and writes before
+    /// any other: requests may be made before the settings are known (the
+    /// certificate is read off the event loop). `None` once sent or closed.
+    init_frame: Mutex<Option<oneshot::Sender<Vec<u8>>>>,
     kill: Arc<Notify>,
 }
 
@@ -53,8 +57,8 @@ struct Shared {
 #[derive(Default)]
 struct Pending {
     next_id: u32,
-    /// asyncio futures of the requests not answered yet, by request id.
-    futures: HashMap<u32, Py<PyAny>>,
+    /// asyncio futures of the requests not answered yet, and their methods, by request id.
+    futures: HashMap<u32, (Py<PyAny>, String)>,
     /// Why the worker is gone, once it is.
     exited: Option<String>,
 }
@@ -89,7 +93,19 @@ impl Shared {
         self.call_soon(py, &settle.clone(), vec![future.into_bound(py), error, value]);
     }
 
-    fn handle_message(&self, py: Python<'_>, message: WorkerMessage) {
+    fn handle_message(&self, py: Python<'_>, message: Incoming) {
+        let message = match message {
+            Incoming::Message(message) => message,
+            Incoming::Unreadable { id, reason } => {
+                tracing::error!("worker {} sent a frame that cannot be read: {reason}", self.pid);
+                // An answer whose head names its request fails that request.
+                if let Some((future, method)) = id.and_then(|id| self.pending().futures.remove(&id)) {
+                    let error = mediasoup_error(py, format!("the worker's answer to {method} cannot be delivered: {reason}"));
+                    self.settle(py, future, Err(error));
+                }
+                return;
+            }
+        };
         match message {
             WorkerMessage::Response(response) => {
                 let Some(id) = response.id else {
@@ -97,7 +113,7 @@ impl Shared {
                     tracing::warn!("worker {} could not read a frame: {reason}", self.pid);
                     return;
                 };
-                let Some(future) = self.pending().futures.remove(&id) else {
+                let Some((future, _)) = self.pending().futures.remove(&id) else {
                     tracing::warn!("worker {} answered unknown request {id}", self.pid);
                     return;
                 };
@@ -139,7 +155,7 @@ impl Shared {
         let futures: Vec<_> = {
             let mut pending = self.pending();
             pending.exited = Some(description.clone());
-            pending.futures.drain().map(|(_, future)| future).collect()
+            pending.futures.drain().map(|(_, (future, _))| future).collect()
         };
         crate::interpreter::attach(|py| {
             for future in futures {
@@ -241,6 +257,7 @@ impl WorkerProcess {
             .map_err(|err| mediasoup_error(py, format!("cannot register the Channel socket: {err}")))?;
         let (reader, writer) = stream.into_split();
         let (frames_tx, frames_rx) = mpsc::unbounded_channel();
+        let (init_tx, init_rx) = oneshot::channel();
         let shared = Arc::new(Shared {
             pid,
             event_loop,
@@ -250,7 +267,7 @@ impl WorkerProcess {
         });
         let kill = Arc::new(Notify::new());
 
-        runtime.spawn(write_frames(writer, frames_rx));
+        runtime.spawn(write_frames(writer, init_rx, frames_rx));
         let reading = runtime.spawn(read_messages(reader, shared.clone()));
         if let Some(stderr) = child.stderr.take() {
             runtime.spawn(forward_stderr(stderr, pid));
@@ -271,7 +288,7 @@ impl WorkerProcess {
             waiting_shared.exited(status);
         });
         tracing::debug!("worker {pid} spawned");
-        Ok(Self { pid, shared, frames: Mutex::new(Some(frames_tx)), kill })
+        Ok(Self { pid, shared, frames: Mutex::new(Some(frames_tx)), init_frame: Mutex::new(Some(init_tx)), kill })
     }
 
     #[getter]
@@ -286,51 +303,21 @@ impl WorkerProcess {
     }
 
     /// Sends a request of the Channel's table; returns an asyncio future of
-    /// its answer. Bad methods or data raise `TypeError` before anything is sent.
+    /// its answer. Bad methods or data raise `TypeError` or `ValueError`
+    /// before anything is sent. Requests wait until [`Self::init`] is sent.
     #[pyo3(signature = (method, data=None))]
     fn request(&self, py: Python<'_>, method: &str, data: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
-        let mut envelope = serde_json::Map::new();
-        envelope.insert("method".into(), Value::from(method));
-        if let Some(data) = data.filter(|data| !data.is_none()) {
-            let value: Value = pythonize::depythonize(data)
-                .map_err(|err| PyTypeError::new_err(format!("{method}: data cannot be sent: {err}")))?;
-            envelope.insert("data".into(), value);
-        }
-        let request: Request = serde_json::from_value(Value::Object(envelope))
-            .map_err(|err| PyTypeError::new_err(format!("invalid request '{method}': {err}")))?;
-        let future = self.shared.event_loop.bind(py).call_method0("create_future")?.unbind();
-        let frames = self.frames_guard();
-        let Some(sender) = frames.as_ref() else {
-            return Err(invalid_state(py, format!("worker {} is closed", self.pid)));
-        };
-        let mut pending = self.shared.pending();
-        if let Some(reason) = &pending.exited {
-            return Err(invalid_state(py, format!("worker {} {reason}", self.pid)));
-        }
-        let id = pending.next_id;
-        pending.next_id = pending.next_id.wrapping_add(1);
-        let payload = serde_json::to_vec(&RequestFrame { id, request })
-            .map_err(|err| to_pyerr(py, WorkerError::internal(format!("cannot encode {method}: {err}"))))?;
-        if payload.len() > MAX_FRAME_LEN {
-            return Err(to_pyerr(
-                py,
-                WorkerError::value_error(format!(
-                    "{method} request of {} bytes exceeds the Channel's {MAX_FRAME_LEN}-byte limit",
-                    payload.len()
-                )),
-            ));
-        }
-        let mut frame = Vec::with_capacity(payload.len() + 4);
-        encode_frame(&payload, &mut frame);
-        if sender.send(frame).is_err() {
-            return Err(invalid_state(py, format!("worker {} is closed", self.pid)));
-        }
-        pending.futures.insert(id, future.clone_ref(py));
-        Ok(future)
+        self.send_request(py, method, data, false)
     }
 
+    /// Sends `worker.init` with `settings`, before every request made so far.
+    fn init(&self, py: Python<'_>, settings: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.send_request(py, "worker.init", Some(settings), true)
+    }
     /// Closes the Channel: the worker exits on EOF, or is killed after a grace period.
     fn close(&self) {
+        // Without its init frame the writer stops too (the worker reads EOF).
+        self.init_frame.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
         if self.frames_guard().take().is_some() {
             let kill = self.kill.clone();
             pyo3_async_runtimes::tokio::get_runtime().spawn(async move {
@@ -361,12 +348,67 @@ impl WorkerProcess {
 }
 
 impl WorkerProcess {
+    fn send_request(&self, py: Python<'_>, method: &str, data: Option<&Bound<'_, PyAny>>, init: bool) -> PyResult<Py<PyAny>> {
+        let mut envelope = serde_json::Map::new();
+        envelope.insert("method".into(), Value::from(method));
+        if let Some(data) = data.filter(|data| !data.is_none()) {
+            envelope.insert("data".into(), crate::channel_value::arguments_to_json(data, method)?);
+        }
+        let request: Request = serde_json::from_value(Value::Object(envelope))
+            .map_err(|err| PyTypeError::new_err(format!("invalid request '{method}': {err}")))?;
+        let future = self.shared.event_loop.bind(py).call_method0("create_future")?.unbind();
+        let frames = self.frames_guard();
+        let Some(sender) = frames.as_ref() else {
+            return Err(invalid_state(py, format!("worker {} is closed", self.pid)));
+        };
+        let mut pending = self.shared.pending();
+        if let Some(reason) = &pending.exited {
+            return Err(invalid_state(py, format!("worker {} {reason}", self.pid)));
+        }
+        let id = pending.next_id;
+        pending.next_id = pending.next_id.wrapping_add(1);
+        let payload = serde_json::to_vec(&RequestFrame { id, request })
+            .map_err(|err| to_pyerr(py, WorkerError::internal(format!("cannot encode {method}: {err}"))))?;
+        if payload.len() > MAX_FRAME_LEN {
+            return Err(to_pyerr(
+                py,
+                WorkerError::value_error(format!(
+                    "{method} request of {} bytes exceeds the Channel's {MAX_FRAME_LEN}-byte limit",
+                    payload.len()
+                )),
+            ));
+        }
+        let mut frame = Vec::with_capacity(payload.len() + 4);
+        encode_frame(&payload, &mut frame);
+        let sent = if init {
+            let init_frame = self.init_frame.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+            init_frame.is_some_and(|first| first.send(frame).is_ok())
+        } else {
+            sender.send(frame).is_ok()
+        };
+        if !sent {
+            return Err(invalid_state(py, format!("worker {} is closed or initialised already", self.pid)));
+        }
+        pending.futures.insert(id, (future.clone_ref(py), method.to_owned()));
+        Ok(future)
+    }
+
     fn frames_guard(&self) -> MutexGuard<'_, Option<mpsc::UnboundedSender<Vec<u8>>>> {
         self.frames.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
-async fn write_frames(mut writer: OwnedWriteHalf, mut frames: mpsc::UnboundedReceiver<Vec<u8>>) {
+async fn write_frames(
+    mut writer: OwnedWriteHalf,
+    init_frame: oneshot::Receiver<Vec<u8>>,
+    mut frames: mpsc::UnboundedReceiver<Vec<u8>>,
+) {
+    // `worker.init` first; without it (closed before), nothing.
+    let Ok(init_frame) = init_frame.await else { return };
+    if let Err(err) = writer.write_all(&init_frame).await {
+        tracing::debug!("Channel write failed: {err}");
+        return;
+    }
     while let Some(frame) = frames.recv().await {
         if let Err(err) = writer.write_all(&frame).await {
             tracing::debug!("Channel write failed: {err}");
@@ -375,6 +417,14 @@ async fn write_frames(mut writer: OwnedWriteHalf, mut frames: mpsc::UnboundedRec
     }
     // All senders dropped: `close()`. Dropping the half shuts the socket's
     // write side down, which the worker reads as EOF.
+}
+
+/// A frame from the worker, read or not.
+enum Incoming {
+    Message(WorkerMessage),
+    /// A frame that is no message; `id` is the request it answers, when its
+    /// head says so.
+    Unreadable { id: Option<u32>, reason: String },
 }
 
 async fn read_messages(mut reader: OwnedReadHalf, shared: Arc<Shared>) {
@@ -388,13 +438,19 @@ async fn read_messages(mut reader: OwnedReadHalf, shared: Arc<Shared>) {
         decoder.push(&buffer[..len]);
         let mut messages = Vec::new();
         while let Some(decoded) = decoder.next_frame() {
-            match decoded {
+            messages.push(match decoded {
                 Decoded::Frame(payload) => match serde_json::from_slice::<WorkerMessage>(&payload) {
-                    Ok(message) => messages.push(message),
-                    Err(err) => tracing::error!("worker {} sent a malformed message: {err}", shared.pid),
+                    Ok(message) => Incoming::Message(message),
+                    Err(err) => Incoming::Unreadable {
+                        id: leading_id(&payload, RESPONSE_HEAD),
+                        reason: format!("malformed ({err})"),
+                    },
                 },
-                Decoded::Oversized(len) => tracing::error!("worker {} sent an oversized frame ({len} bytes)", shared.pid),
-            }
+                Decoded::Oversized { len, head } => Incoming::Unreadable {
+                    id: leading_id(&head, RESPONSE_HEAD),
+                    reason: format!("oversized ({len} bytes, over the Channel's {MAX_FRAME_LEN}-byte frame limit)"),
+                },
+            });
         }
         if messages.is_empty() {
             continue;

@@ -156,7 +156,7 @@ async def test_a_key_that_does_not_match_the_certificate_is_refused(tmp_path: pa
     cert_path, _, _ = _write_certificate(tmp_path, "one")
     _, other_key, _ = _write_certificate(tmp_path, "two")
     with pytest.raises(ValueError, match="does not match"):
-        mediasoup.Server(numWorkers=1, dtlsCertificateFile=cert_path, dtlsPrivateKeyFile=other_key, **LOOPBACK)
+        await mediasoup.Server(numWorkers=1, dtlsCertificateFile=cert_path, dtlsPrivateKeyFile=other_key, **LOOPBACK)
 
 
 async def test_a_key_dtls_cannot_sign_with_is_refused(tmp_path: pathlib.Path) -> None:
@@ -178,7 +178,7 @@ async def test_a_key_dtls_cannot_sign_with_is_refused(tmp_path: pathlib.Path) ->
     cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     with pytest.raises(ValueError, match="ECDSA"):
-        mediasoup.Server(numWorkers=1, dtlsCertificateFile=cert_path, dtlsPrivateKeyFile=key_path, **LOOPBACK)
+        await mediasoup.Server(numWorkers=1, dtlsCertificateFile=cert_path, dtlsPrivateKeyFile=key_path, **LOOPBACK)
 
 
 async def test_invalid_pem_is_refused(tmp_path: pathlib.Path) -> None:
@@ -186,9 +186,9 @@ async def test_invalid_pem_is_refused(tmp_path: pathlib.Path) -> None:
     garbage = tmp_path / "garbage.pem"
     garbage.write_text("-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n")
     with pytest.raises(ValueError, match="dtlsCertificateFile"):
-        mediasoup.Server(numWorkers=1, dtlsCertificateFile=garbage, dtlsPrivateKeyFile=key_path, **LOOPBACK)
+        await mediasoup.Server(numWorkers=1, dtlsCertificateFile=garbage, dtlsPrivateKeyFile=key_path, **LOOPBACK)
     with pytest.raises(ValueError, match="dtlsPrivateKeyFile is not a usable PEM private key"):
-        mediasoup.Server(numWorkers=1, dtlsCertificateFile=cert_path, dtlsPrivateKeyFile=cert_path, **LOOPBACK)
+        await mediasoup.Server(numWorkers=1, dtlsCertificateFile=cert_path, dtlsPrivateKeyFile=cert_path, **LOOPBACK)
 
 
 async def test_a_generated_certificate_is_shared_by_all_workers(options: dict[str, Any]) -> None:

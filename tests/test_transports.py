@@ -213,6 +213,39 @@ async def test_ice_over_tcp_with_rfc4571_framing(server: mediasoup.Server) -> No
         await client.close()
 
 
+async def test_idle_tcp_connections_cannot_shut_the_client_out(server: mediasoup.Server) -> None:
+    from aioice import stun
+
+    _, peer = await _peer(server)
+    transport = await peer.createTransport(udp=False)
+    (candidate,) = transport.iceLocalCandidates
+    loop = asyncio.get_running_loop()
+    # Anyone who reaches the port: 20 connections that never authenticate
+    # (8 used to refuse every later connection until they closed).
+    idle = [await asyncio.open_connection(candidate["ip"], candidate["port"]) for _ in range(20)]
+    opened_at = loop.time()
+    client = StunOverTcp(transport)
+    await client.connect(candidate)
+    try:
+        client.send_framed(client.binding_request())
+        response = stun.parse_message(await client.read_framed())
+        assert response.message_class == stun.Class.RESPONSE
+        await eventually(lambda: transport.iceState == "completed")
+        # The oldest idle ones made room at once; the rest time out after 5 s,
+        # while the authenticated connection stays.
+        for reader, _ in idle[:13]:
+            assert await asyncio.wait_for(reader.read(1), 2) == b""
+        for reader, _ in idle[13:]:
+            assert await asyncio.wait_for(reader.read(1), 8) == b""
+        assert 4.5 < loop.time() - opened_at < 8
+        client.send_framed(client.binding_request())
+        assert stun.parse_message(await client.read_framed()).message_class == stun.Class.RESPONSE
+    finally:
+        await client.close()
+        for _, writer in idle:
+            writer.close()
+
+
 async def test_stun_with_a_wrong_password_is_ignored(server: mediasoup.Server) -> None:
     _, peer = await _peer(server)
     transport = await peer.createTransport(tcp=False)

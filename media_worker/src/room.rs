@@ -36,15 +36,55 @@ impl Room {
         self.peers.iter().find(|(peer_name, _)| peer_name == name).map(|(_, id)| id.as_str())
     }
 
-    /// The dump, with each peer's dump (from `peer_dump`) under its name.
-    pub fn dump(&self, peer_dump: impl Fn(&str) -> Value) -> Value {
-        let peers: Map<String, Value> =
-            self.peers.iter().map(|(name, id)| (name.clone(), peer_dump(id))).collect();
+    /// One page of the dump: the peers from `from_peer` on (in joining
+    /// order) under their names, until `page_bytes` are filled (at
+    /// least one), and their streams' routes; `nextPeer` is where the next
+    /// page starts, or None. `peer_entry(peer id)` gives a peer's dump and
+    /// the routes of the streams it publishes.
+    pub fn dump_page(
+        &self,
+        from_peer: usize,
+        page_bytes: usize,
+        peer_entry: impl Fn(&str) -> (Value, Map<String, Value>),
+    ) -> Value {
+        let mut peers = Map::new();
+        let mut receivers = Map::new();
+        let mut bytes = 0;
+        let mut next_peer = None;
+        for (index, (name, id)) in self.peers.iter().enumerate().skip(from_peer) {
+            if bytes >= page_bytes {
+                next_peer = Some(index);
+                break;
+            }
+            let (dump, routes) = peer_entry(id);
+            bytes += name.len() + json_len(&dump) + routes.iter().map(|(id, route)| id.len() + json_len(route)).sum::<usize>();
+            peers.insert(name.clone(), dump);
+            receivers.extend(routes);
+        }
         json!({
             "id": self.id,
             "rtpCapabilities": self.rtp_capabilities,
             "forceUniquePayloadTypes": self.force_unique_payload_types,
             "peers": peers,
+            "rtpReceivers": receivers,
+            "nextPeer": next_peer,
         })
     }
 }
+
+/// How many bytes of peers one page of a room's dump holds: a quarter of the
+/// Channel's frame limit, so a page always fits (`room.dump()` in Python
+/// joins the pages of a big room).
+pub const DUMP_PAGE_BYTES: usize = crate::channel::MAX_FRAME_LEN / 4;
+
+/// A peer name's longest length in characters: a display name or a user id,
+/// not a payload (every dump and log line carries it).
+pub const MAX_PEER_NAME_CHARS: usize = 256;
+
+fn json_len(value: &Value) -> usize {
+    serde_json::to_vec(value).map(|bytes| bytes.len()).unwrap_or(0)
+}
+
+#[cfg(test)]
+#[path = "room_tests.rs"]
+mod tests;

@@ -49,7 +49,7 @@ pub fn parse_receive_parameters(value: &Value, kind: MediaKind, room: &RtpCapabi
     })?;
     let mid = match object.get("mid") {
         None => None,
-        Some(Value::String(mid)) if !mid.is_empty() => Some(mid.clone()),
+        Some(Value::String(mid)) if !mid.is_empty() => Some(sdes_item(mid, "rtpParameters.mid")?),
         Some(other) => return Err(WorkerError::type_error(format!("rtpParameters.mid must be a non-empty str, not {}", json_type(other)))),
     };
     let codecs = object
@@ -89,13 +89,22 @@ pub fn parse_receive_parameters(value: &Value, kind: MediaKind, room: &RtpCapabi
             .and_then(Value::as_u64)
             .and_then(|rate| u32::try_from(rate).ok())
             .ok_or_else(|| WorkerError::type_error(format!("{at}.clockRate must be an int")))?;
+        if clock_rate == 0 {
+            return Err(WorkerError::value_error(format!("{at}.clockRate must be > 0")));
+        }
+        let channels = match codec.get("channels") {
+            None => None,
+            Some(value) => Some(value.as_u64().filter(|count| (1..=255).contains(count)).ok_or_else(|| {
+                WorkerError::value_error(format!("{at}.channels must be an int of 1-255, not {value}"))
+            })?),
+        };
         parsed.push(ParsedCodec {
             at,
             is_rtx: name.eq_ignore_ascii_case("rtx"),
             mime_type: mime_type.to_owned(),
             payload_type,
             clock_rate,
-            channels: codec.get("channels").and_then(Value::as_u64),
+            channels,
             parameters: codec.get("parameters").cloned(),
         });
     }
@@ -150,8 +159,12 @@ pub fn parse_receive_parameters(value: &Value, kind: MediaKind, room: &RtpCapabi
     }
     if let Some(rtcp) = object.get("rtcp") {
         let rtcp = rtcp.as_object().ok_or_else(|| WorkerError::type_error("rtpParameters.rtcp must be a dict"))?;
-        if rtcp.get("cname").is_some_and(|cname| !cname.is_string()) {
-            return Err(WorkerError::type_error("rtpParameters.rtcp.cname must be a str"));
+        match rtcp.get("cname") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(cname)) => {
+                sdes_item(cname, "rtpParameters.rtcp.cname")?;
+            }
+            Some(_) => return Err(WorkerError::type_error("rtpParameters.rtcp.cname must be a str")),
         }
     }
 
@@ -178,11 +191,17 @@ fn parse_encodings(value: Option<&Value>, payload_types: &BTreeSet<u8>) -> Resul
         let ssrc = optional_ssrc(encoding, "ssrc", &at)?;
         let rid = match encoding.get("rid") {
             None => None,
-            Some(Value::String(rid)) if !rid.is_empty() => Some(rid.clone()),
+            Some(Value::String(rid)) if !rid.is_empty() => Some(sdes_item(rid, &format!("{at}.rid"))?),
             Some(_) => return Err(WorkerError::type_error(format!("{at}.rid must be a non-empty str"))),
         };
         if ssrc.is_none() && rid.is_none() {
             return Err(WorkerError::value_error(format!("{at} has neither ssrc nor rid")));
+        }
+        for (key, minimum) in ENCODING_NUMBERS {
+            let Some(value) = encoding.get(key) else { continue };
+            if !value.as_f64().is_some_and(|number| number >= minimum) {
+                return Err(WorkerError::value_error(format!("{at}.{key} must be a number >= {minimum}, not {value}")));
+            }
         }
         let rtx_ssrc = match encoding.get("rtx") {
             None => None,
@@ -202,6 +221,19 @@ fn parse_encodings(value: Option<&Value>, payload_types: &BTreeSet<u8>) -> Resul
         return Err(WorkerError::value_error("rtpParameters.encodings use an ssrc twice"));
     }
     Ok(encodings)
+}
+
+/// The optional numbers of an encoding, each with its least value (mediasoup's
+/// `RtpEncodingParameters`; W3C's `scaleResolutionDownBy` is at least 1).
+const ENCODING_NUMBERS: [(&str, f64); 3] = [("maxBitrate", 0.0), ("maxFramerate", 0.0), ("scaleResolutionDownBy", 1.0)];
+
+/// A mid, rid or CNAME: each travels as an RTCP SDES item or an RTP header
+/// extension, which carry at most 255 bytes.
+fn sdes_item(text: &str, at: &str) -> Result<String, WorkerError> {
+    if text.len() > 255 {
+        return Err(WorkerError::value_error(format!("{at} has at most 255 bytes, not {}", text.len())));
+    }
+    Ok(text.to_owned())
 }
 
 fn optional_ssrc(object: &Map<String, Value>, key: &str, at: &str) -> Result<Option<u32>, WorkerError> {

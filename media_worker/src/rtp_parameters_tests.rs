@@ -115,3 +115,35 @@ fn h264_matches_only_the_same_packetization_mode() {
     mode_one["codecs"][0]["parameters"]["packetization-mode"] = json!(1);
     assert!(parse_receive_parameters(&mode_one, MediaKind::Video, &room()).is_ok());
 }
+
+#[test]
+fn numbers_out_of_their_range_are_refused_naming_the_field() {
+    let cases: [(&str, Value, &str); 6] = [
+        ("/encodings/0/maxBitrate", json!(-1), "rtpParameters.encodings[0].maxBitrate must be a number >= 0, not -1"),
+        ("/encodings/0/maxBitrate", json!("fast"), "rtpParameters.encodings[0].maxBitrate must be a number >= 0"),
+        ("/encodings/0/scaleResolutionDownBy", json!(0.5), "scaleResolutionDownBy must be a number >= 1"),
+        ("/encodings/0/maxFramerate", json!(-30), "maxFramerate must be a number >= 0"),
+        ("/codecs/0/channels", json!(0), "rtpParameters.codecs[0].channels must be an int of 1-255, not 0"),
+        ("/codecs/0/clockRate", json!(0), "rtpParameters.codecs[0].clockRate must be > 0"),
+    ];
+    for (pointer, value, expected) in cases {
+        let mut parameters = chromium_video();
+        let (parent, key) = pointer.rsplit_once('/').unwrap();
+        parameters.pointer_mut(parent).unwrap()[key] = value;
+        let err = parse_receive_parameters(&parameters, MediaKind::Video, &room()).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::ValueError, "{pointer}");
+        assert!(err.message.contains(expected), "{pointer}: {err}");
+    }
+}
+
+#[test]
+fn mids_rids_and_cnames_longer_than_an_sdes_item_are_refused() {
+    for (pointer, at) in [("/mid", "rtpParameters.mid"), ("/rtcp/cname", "rtpParameters.rtcp.cname")] {
+        let mut parameters = chromium_video();
+        *parameters.pointer_mut(pointer).unwrap() = json!("m".repeat(255));
+        parse_receive_parameters(&parameters, MediaKind::Video, &room()).unwrap();
+        *parameters.pointer_mut(pointer).unwrap() = json!("m".repeat(256));
+        let err = parse_receive_parameters(&parameters, MediaKind::Video, &room()).unwrap_err();
+        assert!(err.message.contains(&format!("{at} has at most 255 bytes, not 256")), "{err}");
+    }
+}

@@ -16,8 +16,8 @@ use mio::{Events, Interest, Poll, Token};
 use tracing_subscriber::layer::SubscriberExt;
 
 use crate::channel::{
-    encode_frame, Decoded, FrameDecoder, LogRecord, Notification, RequestFrame, Response,
-    WorkerMessage, MAX_FRAME_LEN,
+    encode_frame, leading_id, Decoded, FrameDecoder, LogRecord, Notification, RequestFrame, Response,
+    WorkerMessage, MAX_FRAME_LEN, REQUEST_HEAD,
 };
 use crate::error::WorkerError;
 use crate::logging::{ChannelLayer, LogFilter};
@@ -113,7 +113,11 @@ fn serve(stream: std::os::unix::net::UnixStream) -> i32 {
     let mut waiting_writable = false;
     let mut closed = false;
     loop {
-        let timeout = worker.next_timeout().map(|due| due.saturating_duration_since(Instant::now()));
+        let due = match (worker.next_timeout(), sockets.next_timeout()) {
+            (Some(worker_due), Some(sockets_due)) => Some(worker_due.min(sockets_due)),
+            (worker_due, sockets_due) => worker_due.or(sockets_due),
+        };
+        let timeout = due.map(|due| due.saturating_duration_since(Instant::now()));
         if let Err(err) = poll.poll(&mut events, timeout) {
             if err.kind() == ErrorKind::Interrupted {
                 continue;
@@ -143,6 +147,7 @@ fn serve(stream: std::os::unix::net::UnixStream) -> i32 {
             send_datagrams(&mut worker, &mut sockets);
         }
         worker.handle_timeout(now);
+        sockets.handle_timeout(now);
         send_datagrams(&mut worker, &mut sockets);
         for notification in worker.take_notifications() {
             push_message(&mut outgoing, &WorkerMessage::Notification(notification));
@@ -216,10 +221,10 @@ fn write_channel(channel: &mut mio::net::UnixStream, outgoing: &mut Vec<u8>) -> 
 fn answer(worker: &mut Worker, decoded: Decoded, now: Instant, network: &mut dyn Network) -> Response {
     let payload = match decoded {
         Decoded::Frame(payload) => payload,
-        Decoded::Oversized(len) => {
+        Decoded::Oversized { len, head } => {
             tracing::warn!("dropped a Channel frame of {len} bytes (limit {MAX_FRAME_LEN})");
             return Response::new(
-                None,
+                leading_id(&head, REQUEST_HEAD),
                 Err(WorkerError::value_error(format!(
                     "frame of {len} bytes exceeds the {MAX_FRAME_LEN}-byte limit"
                 ))),
@@ -256,9 +261,32 @@ fn push_logs(outgoing: &mut Vec<u8>, logs: &Mutex<Vec<LogRecord>>) {
     }
 }
 
+/// Queues one message. One the Channel cannot carry never leaves: an answer
+/// over [`MAX_FRAME_LEN`] becomes an error answer to the same request (the
+/// extension would drop it, and its caller wait forever), a notification is
+/// dropped with a warning.
 fn push_message(outgoing: &mut Vec<u8>, message: &WorkerMessage) {
-    match serde_json::to_vec(message) {
-        Ok(payload) => encode_frame(&payload, outgoing),
-        Err(err) => eprintln!("mediasoup worker: cannot encode a Channel message: {err}"),
+    let payload = match serde_json::to_vec(message) {
+        Ok(payload) => payload,
+        Err(err) => return eprintln!("mediasoup worker: cannot encode a Channel message: {err}"),
+    };
+    if payload.len() <= MAX_FRAME_LEN {
+        return encode_frame(&payload, outgoing);
+    }
+    match message {
+        WorkerMessage::Response(response) => {
+            let error = WorkerError::internal(format!(
+                "the answer ({} bytes) exceeds the Channel's {MAX_FRAME_LEN}-byte frame limit",
+                payload.len()
+            ));
+            push_message(outgoing, &WorkerMessage::Response(Response::new(response.id, Err(error))));
+        }
+        WorkerMessage::Notification(notification) => {
+            tracing::warn!("dropped a {:?} notification of {} bytes (limit {MAX_FRAME_LEN})", notification.event, payload.len());
+        }
     }
 }
+
+#[cfg(test)]
+#[path = "run_tests.rs"]
+mod tests;

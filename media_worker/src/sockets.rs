@@ -5,10 +5,10 @@
 //! read and written in batches ([`crate::batch`]): what one loop turn
 //! produced for a socket leaves in one system call.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::{ErrorKind, Read, Write};
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::{Interest, Registry, Token};
@@ -22,9 +22,17 @@ use crate::worker::{Network, SocketPlan, TransportKey, Worker};
 
 /// Unsent TCP bytes a connection may hold before packets are dropped.
 const MAX_TCP_BACKLOG: usize = 1 << 20;
-/// Connections one passive TCP candidate keeps; later ones are refused, so
-/// nobody can exhaust the worker's file descriptors through one port.
-const MAX_TCP_CONNECTIONS: usize = 8;
+/// Authenticated connections (ICE checks with the transport's credentials
+/// passed) one transport keeps; a connection over it is closed when it
+/// authenticates, so nobody can exhaust the worker's file descriptors.
+pub const MAX_TCP_CONNECTIONS: usize = 8;
+/// Connections that have not authenticated yet, per transport. They do not
+/// count against the authenticated ones: when one more arrives, the oldest
+/// is closed, so idle connections from anyone who reaches the port cannot
+/// shut the real client out.
+pub const MAX_PENDING_TCP_CONNECTIONS: usize = 8;
+/// How long a connection may stay unauthenticated before it is closed.
+pub const TCP_AUTHENTICATION_TIMEOUT: Duration = Duration::from_secs(5);
 /// Tokens below this are the event loop's own (the Channel).
 pub const FIRST_SOCKET_TOKEN: usize = 16;
 
@@ -42,6 +50,11 @@ struct Connection {
     decoder: FrameDecoder,
     unsent: Vec<u8>,
     writable_interest: bool,
+    /// When it was accepted.
+    accepted_at: Instant,
+    /// Whether the worker has sent on it: it answers only ICE checks that
+    /// carry the transport's credentials, so the peer holds them.
+    authenticated: bool,
 }
 
 pub struct Sockets {
@@ -59,6 +72,9 @@ pub struct Sockets {
     /// UDP datagrams to send at the end of the loop turn: (socket token,
     /// destination, bytes), in the order they were produced.
     udp_pending: Vec<(usize, SocketAddr, Vec<u8>)>,
+    /// Connections not authenticated yet, oldest first (entries of connections
+    /// since authenticated or closed are skipped when met).
+    unauthenticated: VecDeque<(Instant, usize)>,
 }
 
 impl Sockets {
@@ -74,7 +90,32 @@ impl Sockets {
             udp_batch: RecvBatch::default(),
             udp_send_batch: SendBatch::default(),
             udp_pending: Vec::new(),
+            unauthenticated: VecDeque::new(),
         }
+    }
+
+    /// When the oldest unauthenticated connection times out.
+    pub fn next_timeout(&self) -> Option<Instant> {
+        self.unauthenticated.front().map(|(accepted_at, _)| *accepted_at + TCP_AUTHENTICATION_TIMEOUT)
+    }
+
+    /// Closes the connections that did not authenticate in time.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(&(accepted_at, token)) = self.unauthenticated.front() {
+            if self.is_unauthenticated(token, accepted_at) {
+                if now < accepted_at + TCP_AUTHENTICATION_TIMEOUT {
+                    return;
+                }
+                tracing::debug!("closed a TCP connection that did not authenticate within {TCP_AUTHENTICATION_TIMEOUT:?}");
+                self.drop_connection(token);
+            }
+            self.unauthenticated.pop_front();
+        }
+    }
+
+    /// Whether `token` is still the unauthenticated connection accepted at `accepted_at`.
+    fn is_unauthenticated(&self, token: usize, accepted_at: Instant) -> bool {
+        matches!(self.sockets.get(&token), Some(Socket::Connection(c)) if !c.authenticated && c.accepted_at == accepted_at)
     }
 
     fn token(&mut self) -> Token {
@@ -138,10 +179,13 @@ impl Sockets {
                     }
                 }
                 for (mut stream, remote) in accepted {
-                    let open = self.connections_of(key);
-                    if open >= MAX_TCP_CONNECTIONS {
-                        tracing::debug!("transport {key}: refused a TCP connection from {remote} ({open} open)");
-                        continue;
+                    let waiting = self.connections_of(key, false);
+                    if waiting.len() >= MAX_PENDING_TCP_CONNECTIONS {
+                        // Tokens grow: the smallest is the oldest.
+                        if let Some(&oldest) = waiting.iter().min() {
+                            tracing::debug!("transport {key}: closed the oldest of {} unauthenticated TCP connections", waiting.len());
+                            self.drop_connection(oldest);
+                        }
                     }
                     let _ = stream.set_nodelay(true);
                     let token = self.token();
@@ -158,9 +202,12 @@ impl Sockets {
                             decoder: FrameDecoder::rfc4571(),
                             unsent: Vec::new(),
                             writable_interest: false,
+                            accepted_at: now,
+                            authenticated: false,
                         }),
                     );
                     self.by_transport.entry(key).or_default().push(token.0);
+                    self.unauthenticated.push_back((now, token.0));
                 }
             }
             Socket::Connection(connection) => {
@@ -200,7 +247,7 @@ impl Sockets {
     /// Sends what the worker produced: TCP at once, UDP at [`Self::flush`].
     pub fn send(&mut self, key: TransportKey, datagram: OutgoingDatagram) {
         let Some(tokens) = self.by_transport.get(&key) else { return };
-        let mut broken = None;
+        let mut connection_token = None;
         for &token in tokens {
             match self.sockets.get_mut(&token) {
                 Some(Socket::Udp { local, .. }) if datagram.protocol == Protocol::Udp && *local == datagram.source => {
@@ -212,19 +259,34 @@ impl Sockets {
                         && connection.local == datagram.source
                         && connection.remote == datagram.destination =>
                 {
-                    if connection.unsent.len() + datagram.contents.len() > MAX_TCP_BACKLOG {
-                        return;
-                    }
-                    encode_rfc4571(&datagram.contents, &mut connection.unsent);
-                    if flush(connection, &self.registry, Token(token)).is_err() {
-                        broken = Some(token);
-                    }
+                    connection_token = Some(token);
                     break;
                 }
                 _ => {}
             }
         }
-        if let Some(token) = broken {
+        if let Some(token) = connection_token {
+            self.send_on_connection(token, &datagram.contents);
+        }
+    }
+
+    fn send_on_connection(&mut self, token: usize, packet: &[u8]) {
+        let Some(Socket::Connection(connection)) = self.sockets.get_mut(&token) else { return };
+        if connection.unsent.len() + packet.len() > MAX_TCP_BACKLOG {
+            return;
+        }
+        if !connection.authenticated {
+            connection.authenticated = true;
+            let key = connection.key;
+            if self.connections_of(key, true).len() > MAX_TCP_CONNECTIONS {
+                tracing::debug!("transport {key}: closed a TCP connection over the {MAX_TCP_CONNECTIONS} authenticated ones");
+                self.drop_connection(token);
+                return;
+            }
+        }
+        let Some(Socket::Connection(connection)) = self.sockets.get_mut(&token) else { return };
+        encode_rfc4571(packet, &mut connection.unsent);
+        if flush(connection, &self.registry, Token(token)).is_err() {
             self.drop_connection(token);
         }
     }
@@ -257,13 +319,14 @@ impl Sockets {
         }
     }
 
-    fn connections_of(&self, key: TransportKey) -> usize {
-        self.by_transport
-            .get(&key)
-            .map(|tokens| {
-                tokens.iter().filter(|token| matches!(self.sockets.get(token), Some(Socket::Connection(_)))).count()
-            })
-            .unwrap_or(0)
+    /// The tokens of the transport's TCP connections that have (or have not) authenticated.
+    fn connections_of(&self, key: TransportKey, authenticated: bool) -> Vec<usize> {
+        let Some(tokens) = self.by_transport.get(&key) else { return Vec::new() };
+        tokens
+            .iter()
+            .copied()
+            .filter(|token| matches!(self.sockets.get(token), Some(Socket::Connection(c)) if c.authenticated == authenticated))
+            .collect()
     }
 }
 

@@ -16,7 +16,7 @@ use str0m::net::Protocol;
 use str0m::rtp::RtpPacket;
 
 use crate::channel::message::{
-    PeerCreate, PeerRef, PeerSetCapabilities, RoomCreate, RoomRef, RtpReceiverReceive, RtpReceiverRef, RtpSenderCreate,
+    PeerCreate, PeerRef, PeerSetCapabilities, RoomCreate, RoomDumpPage, RoomRef, RtpReceiverReceive, RtpReceiverRef, RtpSenderCreate,
     RtpSenderActive, RtpSenderRef, RtpSenderTransport, TransportCreate, TransportRef,
 };
 use crate::channel::{Notification, Request};
@@ -25,7 +25,7 @@ use crate::error::WorkerError;
 use crate::logging::LogFilter;
 use crate::peer::Peer;
 use crate::peer_capabilities::parse_peer_capabilities;
-use crate::room::Room;
+use crate::room::{Room, DUMP_PAGE_BYTES, MAX_PEER_NAME_CHARS};
 use crate::rtp_capabilities::MediaKind;
 use crate::rtp_parameters::parse_receive_parameters;
 use crate::rtp_receiver::RtpReceiver;
@@ -148,18 +148,18 @@ impl Worker {
                 tracing::debug!("room {room_id} closed");
                 Ok(Value::Null)
             }
-            Request::RoomDump(RoomRef { room_id }) => {
+            Request::RoomDump(RoomDumpPage { room_id, from_peer }) => {
                 let room = self.rooms.get(&room_id).ok_or_else(|| unknown("room", &room_id))?;
-                let mut dump = room.dump(|peer_id| self.peers.get(peer_id).map(Peer::dump).unwrap_or(Value::Null));
-                // Each published stream with the senders that forward it.
-                let routes: serde_json::Map<String, Value> = self
-                    .receivers
-                    .values()
-                    .filter(|receiver| room.peers.iter().any(|(_, peer_id)| *peer_id == receiver.peer_id))
-                    .map(|receiver| (receiver.id.clone(), json!(self.routes.get(&receiver.id).cloned().unwrap_or_default())))
-                    .collect();
-                dump["rtpReceivers"] = Value::Object(routes);
-                Ok(dump)
+                Ok(room.dump_page(from_peer, DUMP_PAGE_BYTES, |peer_id| {
+                    let Some(peer) = self.peers.get(peer_id) else { return (Value::Null, serde_json::Map::new()) };
+                    // Each stream it publishes, with the senders that forward it.
+                    let routes = peer
+                        .receiver_ids
+                        .iter()
+                        .map(|id| (id.clone(), json!(self.routes.get(id).cloned().unwrap_or_default())))
+                        .collect();
+                    (peer.dump(), routes)
+                }))
             }
             Request::RoomCreatePeer(create) => self.create_peer(create),
             Request::PeerClose(PeerRef { peer_id }) => {
@@ -506,6 +506,12 @@ impl Worker {
     fn create_peer(&mut self, create: PeerCreate) -> Result<Value, WorkerError> {
         if create.name.is_empty() {
             return Err(WorkerError::value_error("a peer name must not be empty"));
+        }
+        let chars = create.name.chars().count();
+        if chars > MAX_PEER_NAME_CHARS {
+            return Err(WorkerError::value_error(format!(
+                "a peer name has at most {MAX_PEER_NAME_CHARS} characters, not {chars}"
+            )));
         }
         if self.peers.contains_key(&create.peer_id) {
             return Err(WorkerError::value_error(format!("a peer with id '{}' exists already", create.peer_id)));

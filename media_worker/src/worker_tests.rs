@@ -113,7 +113,7 @@ fn rooms_are_created_dumped_and_closed_in_order() {
     assert_eq!(dump["rtcMinPort"], json!(40000));
     let err = worker.handle_request(create_room("a"), now, &mut network).unwrap_err();
     assert_eq!(err.kind, ErrorKind::ValueError);
-    let room = worker.handle_request(Request::RoomDump(RoomRef { room_id: "b".into() }), now, &mut network).unwrap();
+    let room = worker.handle_request(Request::RoomDump(RoomDumpPage { room_id: "b".into(), from_peer: 0 }), now, &mut network).unwrap();
     assert_eq!(room["id"], json!("b"));
     worker.handle_request(Request::RoomClose(RoomRef { room_id: "a".into() }), now, &mut network).unwrap();
     let dump = worker.handle_request(Request::WorkerDump, now, &mut network).unwrap();
@@ -158,7 +158,7 @@ fn peer_names_are_unique_among_open_peers_and_reusable_after_close() {
     assert_eq!(err.kind, ErrorKind::ValueError);
     worker.handle_request(Request::PeerClose(PeerRef { peer_id: "p1".into() }), now, &mut network).unwrap();
     worker.handle_request(create_peer("r", "p2", "alice"), now, &mut network).unwrap();
-    let room = worker.handle_request(Request::RoomDump(RoomRef { room_id: "r".into() }), now, &mut network).unwrap();
+    let room = worker.handle_request(Request::RoomDump(RoomDumpPage { room_id: "r".into(), from_peer: 0 }), now, &mut network).unwrap();
     assert_eq!(room["peers"]["alice"]["id"], json!("p2"));
 }
 
@@ -193,4 +193,15 @@ fn capabilities_are_validated_before_they_are_stored() {
     assert_eq!(worker.handle_request(bad, now, &mut network).unwrap_err().kind, ErrorKind::TypeError);
     let peer = worker.handle_request(Request::PeerDump(PeerRef { peer_id: "p".into() }), now, &mut network).unwrap();
     assert_eq!(peer["capabilities"], Value::Null);
+}
+
+#[test]
+fn a_peer_name_longer_than_the_limit_is_refused() {
+    let (mut worker, mut network, now) = ready_worker();
+    worker.handle_request(create_room("r"), now, &mut network).unwrap();
+    let longest = "é".repeat(MAX_PEER_NAME_CHARS);
+    worker.handle_request(create_peer("r", "p1", &longest), now, &mut network).unwrap();
+    let err = worker.handle_request(create_peer("r", "p2", &format!("{longest}x")), now, &mut network).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::ValueError);
+    assert!(err.message.contains("at most 256 characters, not 257"), "{err}");
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
+from . import _mediasoup
 from ._object import WorkerObject
 from . import peer as peer_module
 
@@ -69,6 +70,10 @@ class Room(WorkerObject):
             raise TypeError(f"a peer name must be a str, not {type(name).__name__}")
         if not name:
             raise ValueError("a peer name must not be empty")
+        if len(name) > _mediasoup.MAX_PEER_NAME_CHARS:
+            raise ValueError(
+                f"a peer name has at most {_mediasoup.MAX_PEER_NAME_CHARS} characters, not {len(name)}"
+            )
         if name in self._peers:
             raise ValueError(f"room {self._id} has an open peer named {name!r} already")
         peer = peer_module.Peer(self, self._worker, name)
@@ -108,8 +113,19 @@ class Room(WorkerObject):
         return "room.close", {"roomId": self._id}
 
     async def dump(self) -> dict[str, Any]:
-        """The room as the worker holds it: id, rtpCapabilities, peers by name."""
+        """The room as the worker holds it: id, rtpCapabilities, peers by name,
+        and each published stream (``rtpReceivers``) with the senders that forward it.
+
+        A big room's dump (thousands of peers) comes from the worker in pages,
+        joined here: peers that join or leave meanwhile may be missing or shown.
+        """
         dump: dict[str, Any] = await self._request("room.dump", {"roomId": self._id})
+        while dump["nextPeer"] is not None:
+            page = await self._request("room.dump", {"roomId": self._id, "fromPeer": dump["nextPeer"]})
+            dump["peers"].update(page["peers"])
+            dump["rtpReceivers"].update(page["rtpReceivers"])
+            dump["nextPeer"] = page["nextPeer"]
+        del dump["nextPeer"]
         return dump
 
     rtp_capabilities = rtpCapabilities

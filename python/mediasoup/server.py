@@ -46,15 +46,19 @@ class _Worker:
         self.process = _mediasoup.WorkerProcess.spawn(
             sys.executable, _PACKAGE_PARENT, self._on_notification, self._on_exit
         )
+        # Requests made meanwhile wait in the Channel until worker.init is sent.
+        self.ready: asyncio.Future[Any] = asyncio.ensure_future(self._init())
+        ignore_outcome(self.ready)
+
+    async def _init(self) -> Any:
+        """Sends ``worker.init`` once the certificate is loaded; its answer."""
+        await asyncio.shield(self.server._certificate)
         try:
-            self.ready: asyncio.Future[Any] = self.process.request(
-                "worker.init", server._settings.worker_settings(index)
-            )
+            request = self.process.init(self.server._settings.worker_settings(self.index))
         except InvalidStateError as exited:
             # The process died before its first request (it could not start).
-            self.ready = asyncio.get_running_loop().create_future()
-            self.ready.set_exception(MediasoupError(str(exited)))
-            ignore_outcome(self.ready)
+            raise MediasoupError(str(exited)) from None
+        return await request
 
     @property
     def pid(self) -> int:
@@ -106,6 +110,10 @@ class Server(MediasoupObject):
                 "(for example in an async function run by asyncio.run())"
             ) from None
         self._settings = _mediasoup.ServerSettings(merge_options("mediasoup.Server()", options, kwargs))
+        # Reading the certificate files (or generating a key) blocks: a thread
+        # does it, and `await server` raises what it found wrong.
+        self._certificate: asyncio.Future[None] = self._loop.run_in_executor(None, self._settings.load_certificate)
+        ignore_outcome(self._certificate)
         self._rooms: dict[str, room_module.Room] = {}
         self._workers: list[_Worker] = []
         self._startup: asyncio.Future[Server] | None = None
@@ -169,6 +177,7 @@ class Server(MediasoupObject):
     async def dump(self) -> dict[str, Any]:
         """The server's state: its resolved settings, workers and rooms."""
         self._check_open()
+        await asyncio.shield(self._certificate)
         workers = list(self._workers)
         dumps = await asyncio.gather(*(worker.dump() for worker in workers))
         return {

@@ -28,10 +28,14 @@ pub fn encode_rfc4571(packet: &[u8], out: &mut Vec<u8>) -> bool {
 pub enum Decoded {
     /// A whole frame's payload.
     Frame(Vec<u8>),
-    /// A frame announced with this length, over [`MAX_FRAME_LEN`]; its bytes
-    /// are being discarded.
-    Oversized(usize),
+    /// A frame announced with `len` bytes, over the limit; its bytes are
+    /// being discarded. `head` is its first bytes (up to [`OVERSIZED_HEAD`]),
+    /// enough to name the request or answer it belonged to.
+    Oversized { len: usize, head: Vec<u8> },
 }
+
+/// How much of an oversized frame is kept ([`Decoded::Oversized`]).
+pub const OVERSIZED_HEAD: usize = 64;
 
 #[derive(Debug)]
 pub struct FrameDecoder {
@@ -81,10 +85,14 @@ impl FrameDecoder {
             .fold(0usize, |len, byte| (len << 8) | usize::from(*byte));
         if len > self.max_len {
             let buffered = self.buffer.len() - header_len;
+            if buffered < OVERSIZED_HEAD {
+                return None;
+            }
+            let head = self.buffer[header_len..header_len + OVERSIZED_HEAD].to_vec();
             let dropped = buffered.min(len);
             self.buffer.drain(..header_len + dropped);
             self.skipping = len - dropped;
-            return Some(Decoded::Oversized(len));
+            return Some(Decoded::Oversized { len, head });
         }
         if self.buffer.len() < header_len + len {
             return None;

@@ -44,7 +44,24 @@ fn an_oversized_frame_is_skipped_and_the_next_one_decodes() {
         decoder.push(chunk);
         out.extend(frames(&mut decoder));
     }
-    assert_eq!(out, vec![Decoded::Oversized(huge), Decoded::Frame(b"after".to_vec())]);
+    assert_eq!(
+        out,
+        vec![Decoded::Oversized { len: huge, head: vec![0xAA; OVERSIZED_HEAD] }, Decoded::Frame(b"after".to_vec())]
+    );
+}
+
+#[test]
+fn an_oversized_frame_is_reported_once_its_head_has_arrived() {
+    let huge = MAX_FRAME_LEN + 1;
+    let mut stream = (huge as u32).to_be_bytes().to_vec();
+    stream.extend_from_slice(b"{\"type\":\"response\",\"id\":7,\"data\":");
+    stream.extend(std::iter::repeat_n(b'1', 100));
+    let mut decoder = FrameDecoder::new();
+    decoder.push(&stream[..20]);
+    assert_eq!(decoder.next_frame(), None, "not before OVERSIZED_HEAD bytes of it are in");
+    decoder.push(&stream[20..]);
+    let Some(Decoded::Oversized { len, head }) = decoder.next_frame() else { panic!("an oversized frame") };
+    assert_eq!((len, &head[..], head.len()), (huge, &stream[4..4 + OVERSIZED_HEAD], OVERSIZED_HEAD));
 }
 
 #[test]

@@ -24,8 +24,10 @@ pub enum Request {
     RoomCreate(RoomCreate),
     #[serde(rename = "room.close")]
     RoomClose(RoomRef),
+    /// One page of the dump: the peers from `fromPeer` on, as many as fit
+    /// [`crate::room::DUMP_PAGE_BYTES`]; `nextPeer` names the next page's start.
     #[serde(rename = "room.dump")]
-    RoomDump(RoomRef),
+    RoomDump(RoomDumpPage),
     #[serde(rename = "room.createPeer")]
     RoomCreatePeer(PeerCreate),
     #[serde(rename = "peer.close")]
@@ -209,6 +211,15 @@ pub struct RoomRef {
     pub room_id: String,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RoomDumpPage {
+    pub room_id: String,
+    /// Index of the first peer (in joining order) of the page.
+    #[serde(default)]
+    pub from_peer: usize,
+}
+
 /// A request with its id, as it travels.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RequestFrame {
@@ -217,12 +228,32 @@ pub struct RequestFrame {
     pub request: Request,
 }
 
+/// How a request frame starts as the extension writes it (serde writes a
+/// struct's fields in order): its id can be read from its first bytes even
+/// when the rest cannot be parsed.
+pub const REQUEST_HEAD: &[u8] = b"{\"id\":";
+/// How an answer frame starts as the worker writes it (the tag, then `id`).
+pub const RESPONSE_HEAD: &[u8] = b"{\"type\":\"response\",\"id\":";
+
+/// The id at the start of a frame that begins with `head` and a number, as
+/// in [`REQUEST_HEAD`] and [`RESPONSE_HEAD`]: the request a frame that cannot
+/// be read (malformed, too deep, too long) belonged to.
+pub fn leading_id(payload: &[u8], head: &[u8]) -> Option<u32> {
+    let digits = payload.strip_prefix(head)?;
+    let end = digits.iter().position(|byte| !byte.is_ascii_digit()).unwrap_or(digits.len());
+    if end == 0 || end == digits.len() || end > 10 {
+        return None;
+    }
+    std::str::from_utf8(&digits[..end]).ok()?.parse().ok()
+}
+
 impl RequestFrame {
     /// Parses one frame. A frame that is not a request still yields its id
     /// when it has one, so the error can be answered.
     pub fn parse(payload: &[u8]) -> Result<RequestFrame, (Option<u32>, WorkerError)> {
-        let mut value: Value = serde_json::from_slice(payload)
-            .map_err(|err| (None, WorkerError::type_error(format!("malformed frame: {err}"))))?;
+        let mut value: Value = serde_json::from_slice(payload).map_err(|err| {
+            (leading_id(payload, REQUEST_HEAD), WorkerError::type_error(format!("malformed frame: {err}")))
+        })?;
         let id = value
             .get("id")
             .and_then(Value::as_u64)

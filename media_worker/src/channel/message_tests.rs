@@ -70,3 +70,36 @@ fn worker_messages_are_tagged_by_type() {
     assert!(text.starts_with(r#"{"type":"notification","event":"log""#), "{text}");
     assert_eq!(serde_json::from_str::<WorkerMessage>(&text).unwrap(), log);
 }
+
+#[test]
+fn the_id_of_a_frame_too_deep_to_parse_is_read_from_its_head() {
+    let mut nested = String::new();
+    for _ in 0..200 {
+        nested.push_str("{\"a\":");
+    }
+    nested.push('1');
+    nested.push_str(&"}".repeat(200));
+    let request = format!(r#"{{"id":41,"method":"peer.setCapabilities","data":{nested}}}"#);
+    let (id, err) = RequestFrame::parse(request.as_bytes()).unwrap_err();
+    assert_eq!(id, Some(41));
+    assert!(err.message.contains("recursion limit"), "{err}");
+}
+
+#[test]
+fn frames_start_with_the_heads_leading_id_reads() {
+    let request = serde_json::to_vec(&RequestFrame { id: 12, request: Request::WorkerDump }).unwrap();
+    assert!(request.starts_with(REQUEST_HEAD));
+    assert_eq!(leading_id(&request, REQUEST_HEAD), Some(12));
+    let answer = serde_json::to_vec(&WorkerMessage::Response(Response::new(Some(4_000_000_000), Ok(json!(1))))).unwrap();
+    assert_eq!(leading_id(&answer, RESPONSE_HEAD), Some(4_000_000_000));
+    let notification = serde_json::to_vec(&WorkerMessage::Notification(Notification::log(&LogRecord {
+        level: "warn".into(),
+        target: "t".into(),
+        message: "m".into(),
+    })))
+    .unwrap();
+    assert_eq!(leading_id(&notification, RESPONSE_HEAD), None);
+    for bad in [&b"{\"id\":"[..], b"{\"id\":x", b"{\"id\":99999999999,", b"{\"id\":12"] {
+        assert_eq!(leading_id(bad, REQUEST_HEAD), None, "{}", String::from_utf8_lossy(bad));
+    }
+}

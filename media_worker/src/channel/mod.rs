@@ -5,7 +5,8 @@
 pub mod frame;
 pub mod message;
 
-pub use frame::{encode_frame, encode_rfc4571, Decoded, FrameDecoder, MAX_FRAME_LEN};
+pub use frame::{encode_frame, encode_rfc4571, Decoded, FrameDecoder, MAX_FRAME_LEN, OVERSIZED_HEAD};
 pub use message::{
-    LogRecord, Notification, NotificationEvent, Request, RequestFrame, Response, WorkerMessage,
+    leading_id, LogRecord, Notification, NotificationEvent, Request, RequestFrame, Response, WorkerMessage, REQUEST_HEAD,
+    RESPONSE_HEAD,
 };
