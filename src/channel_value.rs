@@ -88,7 +88,7 @@ impl<'a> Converter<'a> {
             if let Ok(int) = value.extract::<u64>() {
                 return Ok(Value::from(int));
             }
-            return Err(PyValueError::new_err(format!("{} = {value} is out of the 64-bit integer range", self.at())));
+            return Err(PyValueError::new_err(format!("{} is out of the 64-bit integer range", self.at())));
         }
         if let Ok(float) = value.cast::<PyFloat>() {
             let number = float.value();
@@ -97,10 +97,12 @@ impl<'a> Converter<'a> {
                 .ok_or_else(|| PyValueError::new_err(format!("{} must be a finite number, not {number}", self.at())));
         }
         if let Ok(text) = value.cast::<PyString>() {
-            return Ok(Value::String(text.to_str()?.to_owned()));
+            return Ok(Value::String(self.text(text)?));
         }
         if let Ok(dict) = value.cast::<PyDict>() {
-            return self.nested(value, |converter| converter.object(dict.iter()));
+            // A snapshot of the items: nothing met while converting changes what is iterated.
+            let items = pairs(dict.items().iter())?;
+            return self.nested(value, |converter| converter.object(items.into_iter()));
         }
         if let Ok(list) = value.cast::<PyList>() {
             return self.nested(value, |converter| converter.array(list.iter()));
@@ -109,11 +111,7 @@ impl<'a> Converter<'a> {
             return self.nested(value, |converter| converter.array(tuple.iter()));
         }
         if let Ok(mapping) = value.cast::<PyMapping>() {
-            let mut items = Vec::new();
-            for item in mapping.items()?.iter() {
-                let (key, item): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item.extract()?;
-                items.push((key, item));
-            }
+            let items = pairs(mapping.items()?.iter())?;
             return self.nested(value, |converter| converter.object(items.into_iter()));
         }
         let is_text = value.is_instance_of::<pyo3::types::PyBytes>() || value.is_instance_of::<pyo3::types::PyByteArray>();
@@ -126,6 +124,13 @@ impl<'a> Converter<'a> {
             "{} must be a str, int, float, bool, None, dict or list, not {type_name}",
             self.at()
         )))
+    }
+
+    /// A str's text; one with a lone surrogate (`'\ud800'`) has no UTF-8 form.
+    fn text(&self, text: &Bound<'_, PyString>) -> PyResult<String> {
+        text.to_str().map(str::to_owned).map_err(|_| {
+            PyValueError::new_err(format!("{} is not valid Unicode text (it holds a lone surrogate)", self.at()))
+        })
     }
 
     /// Converts a container one level deeper, refusing cycles and depth.
@@ -146,10 +151,11 @@ impl<'a> Converter<'a> {
     fn object<'py>(&mut self, items: impl Iterator<Item = (Bound<'py, PyAny>, Bound<'py, PyAny>)>) -> PyResult<Value> {
         let mut object = Map::new();
         for (key, value) in items {
-            let Ok(key) = key.cast::<PyString>().map(|key| key.to_string()) else {
+            let Ok(key) = key.cast::<PyString>() else {
                 let type_name = key.get_type().name().map(|name| name.to_string()).unwrap_or_default();
                 return Err(PyTypeError::new_err(format!("{}: dict keys must be str, not {type_name}", self.at())));
             };
+            let key = self.text(key)?;
             self.path.push(Segment::Key(key));
             let converted = self.convert(&value);
             let Some(Segment::Key(key)) = self.path.pop() else { unreachable!("pushed above") };
@@ -168,4 +174,9 @@ impl<'a> Converter<'a> {
         }
         Ok(Value::Array(array))
     }
+}
+
+/// The `(key, value)` pairs of a mapping's `items()`.
+fn pairs<'py>(items: impl Iterator<Item = Bound<'py, PyAny>>) -> PyResult<Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)>> {
+    items.map(|item| item.extract()).collect()
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use media_worker::channel::{
     encode_frame, leading_id, Decoded, FrameDecoder, LogRecord, NotificationEvent, Request, RequestFrame,
-    WorkerMessage, MAX_FRAME_LEN, RESPONSE_HEAD,
+    WorkerMessage, MAX_FRAME_LEN, MAX_REQUEST_LEN, RESPONSE_HEAD,
 };
 use media_worker::error::WorkerError;
 use media_worker::run::PARENT_PID_ENV;
@@ -369,11 +369,11 @@ impl WorkerProcess {
         pending.next_id = pending.next_id.wrapping_add(1);
         let payload = serde_json::to_vec(&RequestFrame { id, request })
             .map_err(|err| to_pyerr(py, WorkerError::internal(format!("cannot encode {method}: {err}"))))?;
-        if payload.len() > MAX_FRAME_LEN {
+        if payload.len() > MAX_REQUEST_LEN {
             return Err(to_pyerr(
                 py,
                 WorkerError::value_error(format!(
-                    "{method} request of {} bytes exceeds the Channel's {MAX_FRAME_LEN}-byte limit",
+                    "{method} request of {} bytes exceeds the Channel's {MAX_REQUEST_LEN}-byte limit",
                     payload.len()
                 )),
             ));

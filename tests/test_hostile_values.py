@@ -153,11 +153,29 @@ async def test_bad_numbers_in_rtp_parameters_raise_naming_the_field(server: medi
 
 
 async def test_values_json_cannot_carry_raise_type_error(server: mediasoup.Server) -> None:
-    peer = await (await server.Room()).Peer("alice")
+    room = await server.Room()
+    peer = await room.Peer("alice")
+    with pytest.raises(ValueError, match=r"rtpCapabilities\['codecs'\]\[0\]\['parameters'\]\['x'\] is not valid Unicode text"):
+        await peer.setCapabilities(capabilities_with_parameters({"x": "\ud800"}))
+    with pytest.raises(ValueError, match=r"\['parameters'\] is not valid Unicode text"):
+        await peer.setCapabilities(capabilities_with_parameters({"\udfff": 1}))
+    with pytest.raises(ValueError, match="is not valid Unicode text"):
+        room.Peer("\ud800")
     with pytest.raises(TypeError, match=r"rtpCapabilities\['codecs'\]\[0\]\['parameters'\]\['x'\] must be a str, int, float, bool, None, dict or list, not set"):
         await peer.setCapabilities(capabilities_with_parameters({"x": {1, 2}}))
     with pytest.raises(TypeError, match=r"\['parameters'\]: dict keys must be str, not int"):
         await peer.setCapabilities(capabilities_with_parameters({1: "one"}))
+
+
+async def test_requests_have_at_most_half_a_frame_so_their_echo_fits_in_one(server: mediasoup.Server) -> None:
+    peer = await (await server.Room()).Peer("alice")
+    # 7 MiB of capabilities come back normalised in the answer.
+    big = capabilities_with_parameters({"x": "y" * (7 * 1024 * 1024)})
+    await asyncio.wait_for(peer.setCapabilities(big), 10)
+    assert peer.capabilities is not None and len(peer.capabilities["codecs"][0]["parameters"]["x"]) == 7 * 1024 * 1024
+    with pytest.raises(ValueError, match="peer.setCapabilities request of 943.* bytes exceeds the Channel's 8388608-byte limit"):
+        await peer.setCapabilities(capabilities_with_parameters({"x": "y" * (9 * 1024 * 1024)}))
+    assert len((await peer.dump())["capabilities"]["codecs"][0]["parameters"]["x"]) == 7 * 1024 * 1024
 
 
 async def test_peer_names_have_at_most_256_characters(server: mediasoup.Server) -> None:

@@ -7,6 +7,11 @@
 /// The largest Channel frame either side accepts: far above any control message.
 pub const MAX_FRAME_LEN: usize = 16 * 1024 * 1024;
 
+/// The largest request the extension sends: half a frame, so that an answer
+/// that echoes its request normalised (capabilities, `rtpParameters`, a
+/// peer's dump) always fits in one.
+pub const MAX_REQUEST_LEN: usize = MAX_FRAME_LEN / 2;
+
 /// Appends `payload` as one Channel frame to `out`.
 pub fn encode_frame(payload: &[u8], out: &mut Vec<u8>) {
     let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);

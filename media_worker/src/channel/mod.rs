@@ -5,7 +5,7 @@
 pub mod frame;
 pub mod message;
 
-pub use frame::{encode_frame, encode_rfc4571, Decoded, FrameDecoder, MAX_FRAME_LEN, OVERSIZED_HEAD};
+pub use frame::{encode_frame, encode_rfc4571, Decoded, FrameDecoder, MAX_FRAME_LEN, MAX_REQUEST_LEN, OVERSIZED_HEAD};
 pub use message::{
     leading_id, LogRecord, Notification, NotificationEvent, Request, RequestFrame, Response, WorkerMessage, REQUEST_HEAD,
     RESPONSE_HEAD,
