@@ -35,6 +35,9 @@ class Room(WorkerObject):
         self._rtp_capabilities = rtp_capabilities
         self._force_unique_payload_types = force_unique_payload_types
         self._peers: dict[str, peer_module.Peer] = {}
+        # The receivers that receive, oldest stream first: a joining peer
+        # subscribes to them without a walk over every peer of the room.
+        self._streams: dict[str, Any] = {}
         self._created_by(
             worker.request(
                 "room.create",
@@ -87,18 +90,17 @@ class Room(WorkerObject):
 
     def _receiver_started(self, receiver: Any) -> None:
         """A stream is published: every other peer that can decode it gets a sender."""
+        self._streams[receiver.id] = receiver
         for peer in list(self._peers.values()):
             if peer is not receiver.peer and peer.capabilities is not None:
                 peer._subscribe(receiver)
 
+    def _receiver_stopped(self, receiver: Any) -> None:
+        self._streams.pop(receiver.id, None)
+
     def _receiving(self) -> list[Any]:
-        """The open receivers of the room that receive."""
-        return [
-            receiver
-            for peer in self._peers.values()
-            for receiver in peer.rtpReceivers
-            if receiver.rtpParameters is not None
-        ]
+        """The open receivers of the room that receive, oldest stream first."""
+        return list(self._streams.values())
 
     def _peer_closed(self, peer: peer_module.Peer) -> None:
         if self._peers.get(peer.name) is peer:

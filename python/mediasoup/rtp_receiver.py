@@ -97,6 +97,7 @@ class RtpReceiver(WorkerObject):
     def _closing(self, error: BaseException | None) -> None:
         for sender in list(self._senders):
             sender._close(error, notify_worker=False)
+        self._peer._room._receiver_stopped(self)
         self._peer._rtp_receiver_closed(self)
 
     def _close_request(self) -> tuple[str, dict[str, str]] | None:
