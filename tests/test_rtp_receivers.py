@@ -82,7 +82,12 @@ async def test_receive_checks_its_parameters(server: mediasoup.Server) -> None:
         await receiver.receive({"codecs": [opus]})
     assert receiver.rtpParameters is None
     await receiver.receive({"mid": "0", "codecs": [opus], "encodings": [{"ssrc": 1, "dtx": True}], "msid": "a b"})
-    assert receiver.rtpParameters == {"mid": "0", "codecs": [opus], "encodings": [{"ssrc": 1, "dtx": True}], "msid": "a b", "headerExtensions": [], "rtcp": {}}
+    parameters = receiver.rtpParameters
+    assert parameters is not None
+    # No CNAME given: the transport's streams get one of its own.
+    cname = parameters["rtcp"].pop("cname")
+    assert isinstance(cname, str) and len(cname) == 8
+    assert parameters == {"mid": "0", "codecs": [opus], "encodings": [{"ssrc": 1, "dtx": True}], "msid": "a b", "headerExtensions": [], "rtcp": {}}
     with pytest.raises(InvalidStateError, match="receives already"):
         await receiver.receive({"codecs": [opus], "encodings": [{"ssrc": 2}]})
     second = peer.RtpReceiver("audio", transport)

@@ -147,10 +147,24 @@ pub fn str0m_extension(uri: &str) -> Option<Extension> {
     })
 }
 
-/// str0m's table: `codecs`, then placeholders at every other usable dynamic payload type.
+/// str0m's table: each RTX payload type first as a plain entry, then
+/// `codecs`, then placeholders at every other usable dynamic payload type.
+///
+/// str0m reads a packet whose payload type it first finds as some codec's
+/// RTX as a retransmission, whatever its SSRC. A publisher's media may take
+/// such a number: mediasoup-client sends with the browser's own payload
+/// types, which no table built before `receive()` can know (Chromium's H264
+/// at 108 is the room's AV1 RTX), and every packet was unwrapped as a
+/// retransmission. Found as plain entries first, payload types never make a
+/// repair: str0m knows repairs by their SSRC (the RTX SSRCs the receive
+/// parameters declare) or their repaired-rid; the codec entries after them
+/// still give senders their RTX payload types.
 fn codec_config(codecs: &[TableCodec]) -> CodecConfig {
     let mut table = CodecConfig::empty();
     let mut taken = BTreeSet::new();
+    for rtx in codecs.iter().filter_map(|entry| entry.rtx).collect::<BTreeSet<u8>>() {
+        table.add_config(Pt::from(rtx), None, Codec::Vp8, Frequency::NINETY_KHZ, None, FormatParams::default());
+    }
     for entry in codecs {
         let Some(clock_rate) = Frequency::new(entry.clock_rate) else { continue };
         let codec = Codec::from(entry.mime_type.split_once('/').map(|(_, name)| name).unwrap_or_default());

@@ -45,7 +45,13 @@ fn a_peers_own_payload_types_come_first_then_the_rooms_then_placeholders() {
         {"kind": "video", "mimeType": "video/rtx", "preferredPayloadType": 97, "clockRate": 90000, "parameters": {"apt": 96}},
         {"kind": "audio", "mimeType": "audio/opus", "preferredPayloadType": 100, "clockRate": 48000, "channels": 2, "parameters": {}},
     ]});
-    let table = table_of(&transport_tables(&room, Some(&peer)).codecs);
+    let full = table_of(&transport_tables(&room, Some(&peer)).codecs);
+    // First every RTX payload type as a plain entry (str0m finds repairs by
+    // SSRC, never by payload type), then the codecs.
+    let repairs: BTreeSet<u8> = full.iter().filter_map(|(_, resend, _)| *resend).collect();
+    assert_eq!(full[..repairs.len()].iter().map(|(pt, ..)| *pt).collect::<BTreeSet<u8>>(), repairs);
+    assert!(full[..repairs.len()].iter().all(|(_, resend, _)| resend.is_none()));
+    let table = full[repairs.len()..].to_vec();
     assert_eq!(table[0], (96, Some(97), "VP8".into()));
     assert_eq!(table[1], (100, None, "opus".into()));
     // The room's VP8 (a mediasoup client's) stays at the room's payload types.

@@ -186,6 +186,11 @@ fn call() -> (Router, Value) {
 
 /// The same, with alice's client built from `alice_config`.
 fn call_with(alice_config: RtcConfig) -> (Router, Value) {
+    call_with_payload_types(alice_config, (96, 97))
+}
+
+/// The same, with alice publishing VP8 at `payload_types` (media, RTX).
+fn call_with_payload_types(alice_config: RtcConfig, (pt, rtx_pt): (u8, u8)) -> (Router, Value) {
     let mut router = Router::new();
     let alice = router.connect("alice", None, alice_config);
     let room_codecs = json!({"codecs": [
@@ -203,8 +208,8 @@ fn call_with(alice_config: RtcConfig) -> (Router, Value) {
     api.declare_stream_tx(Ssrc::from(PUBLISHER_SSRC), Some(Ssrc::from(PUBLISHER_RTX_SSRC)), mid, None);
     let parameters = json!({
         "mid": "0",
-        "codecs": [{"mimeType": "video/VP8", "payloadType": 96, "clockRate": 90000},
-                   {"mimeType": "video/rtx", "payloadType": 97, "clockRate": 90000, "parameters": {"apt": 96}}],
+        "codecs": [{"mimeType": "video/VP8", "payloadType": pt, "clockRate": 90000},
+                   {"mimeType": "video/rtx", "payloadType": rtx_pt, "clockRate": 90000, "parameters": {"apt": pt}}],
         "encodings": [{"ssrc": PUBLISHER_SSRC, "rtx": {"ssrc": PUBLISHER_RTX_SSRC}}],
         "rtcp": {"cname": "alice"},
     });
@@ -227,13 +232,18 @@ fn call_with(alice_config: RtcConfig) -> (Router, Value) {
 /// from sequence number `first` and timestamp `first_timestamp`; each
 /// payload names its index.
 fn publish(router: &mut Router, count: u16, first: u64, first_timestamp: u32) {
+    publish_at(router, 96, count, first, first_timestamp);
+}
+
+/// The same, at payload type `pt`.
+fn publish_at(router: &mut Router, pt: u8, count: u16, first: u64, first_timestamp: u32) {
     for index in 0..count {
         let timestamp = first_timestamp.wrapping_add(u32::from(index / 3) * 3000);
         let now = router.now;
         let payload: Vec<u8> = index.to_be_bytes().iter().copied().chain(std::iter::repeat_n(7u8, 500)).collect();
         let mut api = router.clients[0].rtc.direct_api();
         let stream = api.stream_tx(&Ssrc::from(PUBLISHER_SSRC)).unwrap();
-        let write = RtpWrite::new(Pt::from(96), SeqNo::from(first + u64::from(index)), timestamp, now, std::sync::Arc::<[u8]>::from(payload))
+        let write = RtpWrite::new(Pt::from(pt), SeqNo::from(first + u64::from(index)), timestamp, now, std::sync::Arc::<[u8]>::from(payload))
             .marker(index % 3 == 2)
             .nackable(true);
         stream.write_rtp(write);
@@ -377,4 +387,35 @@ fn a_publisher_that_numbers_its_packets_gets_transport_cc_feedback() {
         .count();
     // One feedback packet per 100 ms or so of media: about ten in one second.
     assert!(feedback >= 5, "{feedback} transport-cc feedback packets");
+}
+
+#[test]
+fn a_publisher_s_media_at_a_payload_type_the_table_holds_as_rtx_is_not_read_as_a_retransmission() {
+    // mediasoup-client publishes with the browser's own payload types, which
+    // a transport's table (fixed when it is built) cannot know: Chromium's
+    // H264 at 108 is the room's AV1 RTX. str0m read every such packet as a
+    // retransmission and unwrapped it: the subscriber got almost nothing.
+    let room = crate::rtp_capabilities::room_rtp_capabilities(None).unwrap();
+    let av1_rtx = room.codecs.iter().find(|c| c.mime_type == "video/rtx" && c.parameters.get("apt") == Some(&json!(107))).unwrap();
+    assert_eq!(av1_rtx.preferred_payload_type, 108);
+    let (mut router, consumer) = call_with_payload_types(vp8(108, 109), (108, 109));
+    let ssrc = consumer["encodings"][0]["ssrc"].as_u64().unwrap() as u32;
+    let rtx = consumer["encodings"][0]["rtx"]["ssrc"].as_u64().unwrap() as u32;
+    // One packet in 20 lost on the way to the worker: its RTX (at 109) still repairs.
+    let mut seen = 0u32;
+    router.lose = Box::new(move |_, leg, datagram| {
+        if leg != Leg::ToWorker || rtp_ssrc(datagram) != Some(PUBLISHER_SSRC) {
+            return false;
+        }
+        seen += 1;
+        (10..290).contains(&seen) && seen % 20 == 0
+    });
+    publish_at(&mut router, 108, 300, 1000, 0);
+    router.run(Duration::from_secs(1));
+    let mut indexes: Vec<u16> = received(&router.events(1), [ssrc, rtx]).iter().map(|(_, _, index, _)| *index).collect();
+    indexes.sort();
+    assert_eq!(indexes, (0..300).collect::<Vec<u16>>(), "every packet reached bob, once");
+    let inbound = router.request("rtpReceiver.getStats", json!({"receiverId": "video"})).unwrap();
+    assert_eq!(inbound[0]["payloadType"], json!(108));
+    assert!(inbound[0]["nackCount"].as_u64().unwrap() > 0, "{inbound}");
 }

@@ -33,15 +33,16 @@ impl RtpReceiver {
     }
 
     /// Counts a packet of this stream (RTX already unwrapped by str0m) that
-    /// arrived with the publisher's `payload_type`.
+    /// arrived with the publisher's `payload_type` (a repair keeps its RTX
+    /// payload type: it counts as the codec it repairs).
     pub fn record(&mut self, packet: &IncomingRtp, payload_type: u8) {
-        let clock_rate = self
+        let codec = self
             .parameters
             .codecs
             .iter()
-            .find(|codec| codec.payload_type == payload_type)
-            .or(self.parameters.codecs.first())
-            .map_or(90_000, |codec| codec.clock_rate);
+            .find(|codec| codec.payload_type == payload_type || codec.rtx_payload_type == Some(payload_type));
+        let payload_type = codec.map_or(payload_type, |codec| codec.payload_type);
+        let clock_rate = codec.or(self.parameters.codecs.first()).map_or(90_000, |codec| codec.clock_rate);
         self.streams
             .entry(packet.ssrc)
             .or_insert_with(|| InboundStream::new(packet.sequence_number, clock_rate, packet.arrival))

@@ -313,6 +313,11 @@ pub struct Transport {
     /// The mids of the streams this transport sends.
     sender_mids: Vec<String>,
     keyframe_requests: Vec<String>,
+    /// The CNAME of every stream received on this transport: the first one
+    /// given (an endpoint's streams share one, for lip sync), or a generated
+    /// one when the first stream came without (rid-only simulcast from
+    /// Chromium names none). Subscribers take a stream's id from it.
+    pub cname_for_receivers: Option<String>,
     /// Keyframe requests made before DTLS connected, by SSRC.
     pending_keyframes: Vec<u32>,
 }
@@ -398,6 +403,7 @@ impl Transport {
             received: Vec::new(),
             sender_mids: Vec::new(),
             keyframe_requests: Vec::new(),
+            cname_for_receivers: None,
             pending_keyframes: Vec::new(),
         };
         transport.drain(now);

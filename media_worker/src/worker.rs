@@ -409,7 +409,7 @@ impl Worker {
         let peer_id = self.transport_mut(key)?.peer_id.clone();
         let peer = self.peers.get(&peer_id).ok_or_else(|| unknown("peer", &peer_id))?;
         let room = self.rooms.get(&peer.room_id).ok_or_else(|| unknown("room", &peer.room_id))?;
-        let parameters = parse_receive_parameters(&receive.rtp_parameters, kind, &room.rtp_capabilities)?;
+        let mut parameters = parse_receive_parameters(&receive.rtp_parameters, kind, &room.rtp_capabilities)?;
         if room.force_unique_payload_types {
             let room_peers: Vec<&str> = room.peers.iter().map(|(_, id)| id.as_str()).collect();
             for other in self.receivers.values().filter(|other| room_peers.contains(&other.peer_id.as_str())) {
@@ -426,7 +426,15 @@ impl Worker {
                 }
             }
         }
-        let (mid, readable) = self.transport_mut(key)?.add_receiver(&receive.receiver_id, kind, &parameters, now)?;
+        let given_cname = parameters.normalised["rtcp"]["cname"].as_str().filter(|cname| !cname.is_empty()).map(str::to_owned);
+        let cname = match self.transport_mut(key)?.cname_for_receivers.clone().or(given_cname) {
+            Some(cname) => cname,
+            None => format!("{:08x}", self.next_ssrc()),
+        };
+        parameters.normalised["rtcp"]["cname"] = json!(cname);
+        let transport = self.transport_mut(key)?;
+        let (mid, readable) = transport.add_receiver(&receive.receiver_id, kind, &parameters, now)?;
+        transport.cname_for_receivers = Some(cname);
         self.collect(key, now);
         let answer = parameters.normalised.clone();
         if let Some(peer) = self.peers.get_mut(&peer_id) {

@@ -205,3 +205,55 @@ fn a_peer_name_longer_than_the_limit_is_refused() {
     assert_eq!(err.kind, ErrorKind::ValueError);
     assert!(err.message.contains("at most 256 characters, not 257"), "{err}");
 }
+
+fn request(worker: &mut Worker, network: &mut FakeNetwork, now: Instant, method: &str, data: Value) -> Result<Value, WorkerError> {
+    let request: Request = serde_json::from_value(json!({"method": method, "data": data})).unwrap();
+    worker.handle_request(request, now, network)
+}
+
+#[test]
+fn streams_of_a_transport_share_one_cname_generated_when_none_is_given() {
+    let (mut worker, mut network, now) = ready_worker();
+    worker.handle_request(create_room("r"), now, &mut network).unwrap();
+    worker.handle_request(create_peer("r", "alice", "alice"), now, &mut network).unwrap();
+    worker.handle_request(create_transport("alice", "t"), now, &mut network).unwrap();
+    // Chromium's rid-only simulcast through mediasoup-client: an empty cname.
+    let simulcast = json!({
+        "mid": "1",
+        "codecs": [{"mimeType": "video/VP8", "payloadType": 96, "clockRate": 90000}],
+        "encodings": [{"rid": "r0"}, {"rid": "r1"}, {"rid": "r2"}],
+        "rtcp": {"cname": "", "reducedSize": true},
+    });
+    let answer = request(&mut worker, &mut network, now, "rtpReceiver.receive",
+        json!({"receiverId": "video", "transportId": "t", "kind": "video", "rtpParameters": simulcast})).unwrap();
+    let cname = answer["rtcp"]["cname"].as_str().unwrap().to_owned();
+    assert_eq!(cname.len(), 8, "{cname}");
+    // A later stream of the same endpoint takes the same one (lip sync).
+    let audio = json!({"mid": "0", "codecs": [{"mimeType": "audio/opus", "payloadType": 111, "clockRate": 48000, "channels": 2}],
+                       "encodings": [{"ssrc": 1}], "rtcp": {"cname": "given-later"}});
+    let answer = request(&mut worker, &mut network, now, "rtpReceiver.receive",
+        json!({"receiverId": "audio", "transportId": "t", "kind": "audio", "rtpParameters": audio})).unwrap();
+    assert_eq!(answer["rtcp"]["cname"], json!(cname));
+    // A subscriber's parameters carry it.
+    worker.handle_request(create_peer("r", "bob", "bob"), now, &mut network).unwrap();
+    let room = request(&mut worker, &mut network, now, "room.dump", json!({"roomId": "r"})).unwrap();
+    let capabilities = room["rtpCapabilities"].clone();
+    request(&mut worker, &mut network, now, "peer.setCapabilities", json!({"peerId": "bob", "rtpCapabilities": capabilities})).unwrap();
+    let consumer = request(&mut worker, &mut network, now, "rtpSender.create", json!({"senderId": "s", "peerId": "bob", "receiverId": "video"})).unwrap();
+    assert_eq!(consumer["rtcp"]["cname"], json!(cname));
+}
+
+#[test]
+fn the_first_cname_given_on_a_transport_is_kept() {
+    let (mut worker, mut network, now) = ready_worker();
+    worker.handle_request(create_room("r"), now, &mut network).unwrap();
+    worker.handle_request(create_peer("r", "alice", "alice"), now, &mut network).unwrap();
+    worker.handle_request(create_transport("alice", "t"), now, &mut network).unwrap();
+    for (id, ssrc, cname) in [("a", 1, "chromium-cname"), ("b", 2, "")] {
+        let parameters = json!({"codecs": [{"mimeType": "audio/opus", "payloadType": 111, "clockRate": 48000, "channels": 2}],
+                                "encodings": [{"ssrc": ssrc}], "rtcp": {"cname": cname}});
+        let answer = request(&mut worker, &mut network, now, "rtpReceiver.receive",
+            json!({"receiverId": id, "transportId": "t", "kind": "audio", "rtpParameters": parameters})).unwrap();
+        assert_eq!(answer["rtcp"]["cname"], json!("chromium-cname"));
+    }
+}
