@@ -19,7 +19,7 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / "tests" / "browser" / "mediasoup_client" / "build" / "bundle.js"
-CASES = ["vp8", "vp9", "h264", "simulcast"]
+CASES = ["vp8", "vp9", "h264", "h264-baseline", "simulcast"]
 
 
 def _unavailable() -> str | None:
@@ -56,14 +56,13 @@ def pages() -> dict[str, Any]:
         # The room's H264 at a payload type that is the browser's H264: str0m
         # read it as the room's AV1 RTX (codec_table.rs, router_tests.rs).
         "h264",
-        pytest.param(
-            "simulcast",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="#14: rid-only simulcast from mediasoup-client writes mid and rid at Chromium's own "
-                "header-extension ids, which the transport's fixed map does not read: no SSRC is learnt",
-            ),
-        ),
+        # A room whose H264 is the baseline profile (42001f) Chromium offers first.
+        "h264-baseline",
+        # Three layers named by rid alone, mid and rid at Chromium's own
+        # header-extension ids: the transport learns their SSRCs
+        # (rtp_stream_ids.rs); the subscriber gets one layer. An empty CNAME
+        # from the client used to make Chromium refuse consume().
+        "simulcast",
     ],
 )
 def test_two_mediasoup_client_pages_decode_each_other(pages: dict[str, Any], case: str) -> None:
@@ -73,7 +72,7 @@ def test_two_mediasoup_client_pages_decode_each_other(pages: dict[str, Any], cas
         audio = [s for s in stats["inbound"] if s["kind"] == "audio"]
         assert len(video) == 1 and video[0]["framesDecoded"] >= 10, stats
         assert len(audio) == 1 and audio[0]["totalSamplesReceived"] > 0, stats
-        codec = "video/VP8" if case == "simulcast" else f"video/{case.upper()}"
+        codec = {"simulcast": "video/VP8", "h264-baseline": "video/H264"}.get(case, f"video/{case.upper()}")
         assert video[0]["codec"] == codec
         if case == "simulcast":
             rids = sorted(s["rid"] for s in stats["outbound"] if s["kind"] == "video")

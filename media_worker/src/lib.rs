@@ -20,6 +20,7 @@ pub mod rtp_parameters;
 pub mod rtp_receiver;
 pub mod rtp_sender;
 pub mod rtp_stats;
+pub mod rtp_stream_ids;
 pub mod run;
 pub mod settings;
 pub mod sockets;

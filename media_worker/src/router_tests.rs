@@ -13,7 +13,8 @@ use str0m::format::{Codec, CodecConfig, FormatParams};
 use str0m::media::{Frequency, KeyframeRequestKind, MediaKind as Str0mKind, Mid, Pt};
 use str0m::net::Receive;
 use str0m::rtp::rtcp::Rtcp;
-use str0m::rtp::{RawPacket, RtpWrite, SeqNo, Ssrc};
+use str0m::media::Rid;
+use str0m::rtp::{Extension, ExtensionMap, RawPacket, RtpWrite, SeqNo, Ssrc};
 use str0m::{Event, Input, Output, Rtc, RtcConfig};
 
 const PUBLISHER_SSRC: u32 = 1111;
@@ -418,4 +419,80 @@ fn a_publisher_s_media_at_a_payload_type_the_table_holds_as_rtx_is_not_read_as_a
     let inbound = router.request("rtpReceiver.getStats", json!({"receiverId": "video"})).unwrap();
     assert_eq!(inbound[0]["payloadType"], json!(108));
     assert!(inbound[0]["nackCount"].as_u64().unwrap() > 0, "{inbound}");
+}
+
+#[test]
+fn rid_only_layers_at_the_publisher_s_own_extension_ids_are_learnt_and_forwarded() {
+    // mediasoup-client in Chromium: simulcast named by rid alone, its mid and
+    // rid at Chromium's ids (4, 10, repaired rid 11), which the transport's
+    // map (the room's ids) does not read: str0m alone mapped no packet.
+    let mut extensions = ExtensionMap::empty();
+    extensions.set(4, Extension::RtpMid);
+    extensions.set(10, Extension::RtpStreamId);
+    extensions.set(11, Extension::RepairedRtpStreamId);
+    let mut router = Router::new();
+    let alice = router.connect("alice", None, vp8(96, 97).set_extension_map(extensions));
+    let room_codecs = json!({"codecs": [
+        {"kind": "video", "mimeType": "video/VP8", "clockRate": 90000, "preferredPayloadType": 101},
+        {"kind": "video", "mimeType": "video/rtx", "clockRate": 90000, "preferredPayloadType": 102, "parameters": {"apt": 101}},
+    ]});
+    let bob = router.connect("bob", Some(room_codecs), vp8(101, 102));
+    router.run(Duration::from_secs(2));
+    let mid = Mid::from("1");
+    let mut api = router.clients[alice].rtc.direct_api();
+    api.declare_media(mid, Str0mKind::Video);
+    for (ssrc, rtx, rid) in [(3001, 3002, "r0"), (3003, 3004, "r1")] {
+        api.declare_stream_tx(Ssrc::from(ssrc), Some(Ssrc::from(rtx)), mid, Some(Rid::from(rid)));
+    }
+    let parameters = json!({
+        "mid": "1",
+        "codecs": [{"mimeType": "video/VP8", "payloadType": 96, "clockRate": 90000},
+                   {"mimeType": "video/rtx", "payloadType": 97, "clockRate": 90000, "parameters": {"apt": 96}}],
+        "headerExtensions": [{"uri": "urn:ietf:params:rtp-hdrext:sdes:mid", "id": 4},
+                             {"uri": "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id", "id": 10},
+                             {"uri": "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id", "id": 11}],
+        "encodings": [{"rid": "r0"}, {"rid": "r1"}],
+        "rtcp": {"cname": ""},
+    });
+    router
+        .request("rtpReceiver.receive", json!({"receiverId": "video", "transportId": "alice-transport", "kind": "video", "rtpParameters": parameters}))
+        .unwrap();
+    let consumer = router.request("rtpSender.create", json!({"senderId": "to-bob", "peerId": "bob", "receiverId": "video"})).unwrap();
+    let ssrc = consumer["encodings"][0]["ssrc"].as_u64().unwrap() as u32;
+    let rtx = consumer["encodings"][0]["rtx"]["ssrc"].as_u64().unwrap() as u32;
+    let bob_mid = Mid::from(consumer["mid"].as_str().unwrap());
+    let mut api = router.clients[bob].rtc.direct_api();
+    api.declare_media(bob_mid, Str0mKind::Video);
+    api.expect_stream_rx(Ssrc::from(ssrc), Some(Ssrc::from(rtx)), bob_mid, None);
+    router.request("rtpSender.setTransport", json!({"senderId": "to-bob", "transportId": "bob-transport"})).unwrap();
+    router.run(Duration::from_millis(100));
+    // Layer r0 only: the sender forwards one layer.
+    for index in 0..100u16 {
+        let now = router.now;
+        let payload: Vec<u8> = index.to_be_bytes().iter().copied().chain(std::iter::repeat_n(7u8, 300)).collect();
+        let mut api = router.clients[alice].rtc.direct_api();
+        let stream = api.stream_tx(&Ssrc::from(3001)).unwrap();
+        stream.write_rtp(RtpWrite::new(Pt::from(96), SeqNo::from(500 + u64::from(index)), u32::from(index) * 3000, now, std::sync::Arc::<[u8]>::from(payload)).nackable(true));
+        router.run(Duration::from_millis(10));
+    }
+    router.run(Duration::from_millis(500));
+    let mut indexes: Vec<u16> = received(&router.events(bob), [ssrc, rtx]).iter().map(|(_, _, index, _)| *index).collect();
+    indexes.sort();
+    assert_eq!(indexes, (0..100).collect::<Vec<u16>>());
+    let inbound = router.request("rtpReceiver.getStats", json!({"receiverId": "video"})).unwrap();
+    assert_eq!((inbound[0]["ssrc"].clone(), inbound[0]["rid"].clone()), (json!(3001), json!("r0")), "{inbound}");
+    // bob's keyframe request reaches the layer whose SSRC was learnt.
+    router.events(alice);
+    router.run(Duration::from_millis(600));
+    router.clients[bob].rtc.direct_api().stream_rx(&Ssrc::from(ssrc)).unwrap().request_keyframe(KeyframeRequestKind::Pli);
+    router.run(Duration::from_millis(100));
+    let asked: Vec<Ssrc> = router
+        .events(alice)
+        .iter()
+        .filter_map(|event| match event {
+            Event::KeyframeRequest(request) => router.clients[alice].rtc.direct_api().stream_tx_by_mid(request.mid, request.rid).map(|s| s.ssrc()),
+            _ => None,
+        })
+        .collect();
+    assert!(asked.contains(&Ssrc::from(3001)), "{asked:?}");
 }

@@ -25,11 +25,13 @@ pub struct RtpReceiver {
     /// The header extensions its transport reads right, forwarded with the media.
     pub readable: ReadableExtensions,
     streams: BTreeMap<u32, InboundStream>,
+    /// The SSRCs its transport learnt for layers named by rid alone.
+    learnt_layers: BTreeMap<u32, String>,
 }
 
 impl RtpReceiver {
     pub fn new(id: String, peer_id: String, transport_id: String, kind: MediaKind, parameters: ReceiveParameters, mid: String) -> Self {
-        Self { id, peer_id, transport_id, kind, parameters, mid, readable: ReadableExtensions::default(), streams: BTreeMap::new() }
+        Self { id, peer_id, transport_id, kind, parameters, mid, readable: ReadableExtensions::default(), streams: BTreeMap::new(), learnt_layers: BTreeMap::new() }
     }
 
     /// Counts a packet of this stream (RTX already unwrapped by str0m) that
@@ -51,7 +53,20 @@ impl RtpReceiver {
 
     /// The rid of the encoding an SSRC belongs to, if it has one.
     pub fn rid_of(&self, ssrc: u32) -> Option<&str> {
-        self.parameters.encodings.iter().find(|e| e.ssrc == Some(ssrc)).and_then(|e| e.rid.as_deref())
+        let named = self.parameters.encodings.iter().find(|e| e.ssrc == Some(ssrc)).and_then(|e| e.rid.as_deref());
+        named.or_else(|| self.learnt_layers.get(&ssrc).map(String::as_str))
+    }
+
+    /// The SSRCs of its encodings (not RTX): those its parameters name, and
+    /// those learnt for layers named by rid alone; keyframe requests go there.
+    pub fn media_ssrcs(&self) -> Vec<u32> {
+        let named = self.parameters.encodings.iter().filter_map(|e| e.ssrc);
+        named.chain(self.learnt_layers.keys().copied()).collect()
+    }
+
+    /// `ssrc` is the layer `rid` (learnt from its packets).
+    pub fn learn_layer(&mut self, ssrc: u32, rid: String) {
+        self.learnt_layers.insert(ssrc, rid);
     }
 
     /// The SSRCs that arrived, in order.

@@ -38,6 +38,7 @@ use crate::rtp_capabilities::{json_type, MediaKind};
 use crate::rtp_parameters::ReceiveParameters;
 use crate::rtp_sender::OutgoingRtp;
 use crate::rtp_stats::RtcpCounters;
+use crate::rtp_stream_ids::{rtp_ssrc, RidLayers, StreamIdExtensions};
 
 /// How long DTLS may take to connect once started before it is 'failed'.
 const DTLS_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -308,6 +309,10 @@ pub struct Transport {
     /// (Receiver ids are shared, not copied, per packet.)
     receiver_mids: HashMap<String, Rc<str>>,
     receiver_ssrcs: HashMap<u32, Rc<str>>,
+    /// Simulcast layers named by rid alone, until their SSRCs are learnt.
+    rid_layers: RidLayers,
+    /// Layers learnt since the last [`Self::take_learnt_layers`]: (receiver, SSRC, rid).
+    learnt_layers: Vec<(Rc<str>, u32, String)>,
     /// RTP that arrived since the last [`Self::drain_rtp`], with its receiver.
     received: Vec<(Rc<str>, RtpPacket)>,
     /// The mids of the streams this transport sends.
@@ -400,6 +405,8 @@ impl Transport {
             outgoing: VecDeque::new(),
             receiver_mids: HashMap::new(),
             receiver_ssrcs: HashMap::new(),
+            rid_layers: RidLayers::default(),
+            learnt_layers: Vec::new(),
             received: Vec::new(),
             sender_mids: Vec::new(),
             keyframe_requests: Vec::new(),
@@ -574,6 +581,9 @@ impl Transport {
         for ssrc in parameters.encodings.iter().flat_map(|e| e.ssrc.into_iter().chain(e.rtx_ssrc)) {
             self.receiver_ssrcs.insert(ssrc, shared_id.clone());
         }
+        let rid_only = parameters.encodings.iter().filter(|e| e.ssrc.is_none()).filter_map(|e| e.rid.clone());
+        let ids = StreamIdExtensions::of_parameters(&parameters.normalised["headerExtensions"]);
+        self.rid_layers.add(shared_id.clone(), &mid, rid_only, ids);
         self.drain(now);
         let readable = self.readable_extensions(kind, &parameters.normalised["headerExtensions"]);
         Ok((mid, readable))
@@ -632,6 +642,7 @@ impl Transport {
         self.ingress_counters.retain(|(mid, _), _| !mids.contains(mid));
         self.receiver_mids.retain(|_, id| &**id != receiver_id);
         self.receiver_ssrcs.retain(|_, id| &**id != receiver_id);
+        self.rid_layers.remove(receiver_id);
         self.received.retain(|(id, _)| &**id != receiver_id);
         self.drain(now);
     }
@@ -829,6 +840,10 @@ impl Transport {
         if first < 2 {
             self.learn_from_binding_request(now, protocol, source, destination, contents);
         }
+        // RTP from the endpoint ICE chose, while a rid-only layer waits for its SSRC.
+        if (128..192).contains(&first) && self.rid_layers.waiting() && self.selected_tuple.as_ref().is_some_and(|tuple| tuple.remote == source) {
+            self.learn_rid_layer(now, contents);
+        }
         self.feed(now, protocol, source, destination, contents);
         self.drain(now);
     }
@@ -864,6 +879,34 @@ impl Transport {
             }
             self.set_ice_state(IceState::Connected);
         }
+    }
+
+    /// The SSRC of a simulcast layer named by rid alone, read at the
+    /// publisher's own extension ids (str0m's map may hold others), is
+    /// declared to str0m before the packet that names it is handled.
+    fn learn_rid_layer(&mut self, now: Instant, packet: &[u8]) {
+        if rtp_ssrc(packet).is_none_or(|ssrc| self.receiver_ssrcs.contains_key(&ssrc)) {
+            return;
+        }
+        let Some(learnt) = self.rid_layers.learn(packet) else { return };
+        tracing::debug!("transport {}: ssrc {} is layer {} of mid {}", self.id, learnt.new_ssrc, learnt.rid, learnt.mid);
+        let declared = self.with_rtc(now, |rtc| {
+            let mid = Mid::from(learnt.mid.as_str());
+            let rid = Some(Rid::from(learnt.rid.as_str()));
+            rtc.direct_api().expect_stream_rx(Ssrc::from(learnt.ssrc), learnt.rtx_ssrc.map(Ssrc::from), mid, rid);
+            Ok(())
+        });
+        if declared.is_ok() {
+            if learnt.new_ssrc == learnt.ssrc {
+                self.learnt_layers.push((learnt.receiver.clone(), learnt.ssrc, learnt.rid));
+            }
+            self.receiver_ssrcs.insert(learnt.new_ssrc, learnt.receiver);
+        }
+    }
+
+    /// The layers learnt since the last call: (receiver id, SSRC, rid).
+    pub fn take_learnt_layers(&mut self) -> Vec<(Rc<str>, u32, String)> {
+        std::mem::take(&mut self.learnt_layers)
     }
 
     fn feed(&mut self, now: Instant, protocol: Protocol, source: SocketAddr, destination: SocketAddr, contents: &[u8]) {

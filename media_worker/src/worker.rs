@@ -385,7 +385,7 @@ impl Worker {
         if receiver.kind != MediaKind::Video {
             return;
         }
-        let ssrcs: Vec<u32> = receiver.parameters.encodings.iter().filter_map(|e| e.ssrc).collect();
+        let ssrcs = receiver.media_ssrcs();
         let Some(key) = self.transport_keys.get(&receiver.transport_id).copied() else { return };
         tracing::debug!("rtpReceiver {receiver_id}: keyframe requested from ssrcs {ssrcs:?}");
         self.keyframe_requested.insert(receiver_id.to_owned(), now);
@@ -699,6 +699,11 @@ impl Worker {
         let Some(transport) = self.transports.get_mut(&key) else { return };
         let mut received = std::mem::take(&mut self.rtp_buffer);
         transport.drain_rtp(&mut received);
+        for (receiver_id, ssrc, rid) in transport.take_learnt_layers() {
+            if let Some(receiver) = self.receivers.get_mut(&*receiver_id) {
+                receiver.learn_layer(ssrc, rid);
+            }
+        }
         let keyframe_mids = transport.take_keyframe_requests();
         let transport_id = if keyframe_mids.is_empty() { String::new() } else { transport.id.clone() };
         let mut switched_sources = Vec::new();

@@ -32,7 +32,18 @@ CASES = {
     "vp8": "codec=vp8",
     "vp9": "codec=vp9",
     "h264": "codec=h264",
+    "h264-baseline": "codec=h264",
     "simulcast": "codec=vp8&simulcast=1",
+}
+
+# A room's codecs per case, where not the default (whose H264 is
+# constrained baseline, 42e01f): the baseline profile Chromium offers first.
+ROOM_CODECS = {
+    "h264-baseline": [
+        {"kind": "audio", "mimeType": "audio/opus", "clockRate": 48000, "channels": 2},
+        {"kind": "video", "mimeType": "video/H264", "clockRate": 90000,
+         "parameters": {"packetization-mode": 1, "level-asymmetry-allowed": 1, "profile-level-id": "42001f"}},
+    ],
 }
 
 
@@ -114,7 +125,7 @@ def make_app(server: mediasoup.Server) -> web.Application:
         await ws.prepare(request)
         room_name = request.query["room"]
         if room_name not in rooms:
-            rooms[room_name] = server.Room()
+            rooms[room_name] = server.Room(mediaCodecs=ROOM_CODECS.get(room_name))
         participant = Participant(rooms[room_name], ws, request.query["name"])
         try:
             async for message in ws:
