@@ -194,11 +194,7 @@ fn call_with(alice_config: RtcConfig) -> (Router, Value) {
 fn call_with_payload_types(alice_config: RtcConfig, (pt, rtx_pt): (u8, u8)) -> (Router, Value) {
     let mut router = Router::new();
     let alice = router.connect("alice", None, alice_config);
-    let room_codecs = json!({"codecs": [
-        {"kind": "video", "mimeType": "video/VP8", "clockRate": 90000, "preferredPayloadType": 101},
-        {"kind": "video", "mimeType": "video/rtx", "clockRate": 90000, "preferredPayloadType": 102, "parameters": {"apt": 101}},
-    ]});
-    let bob = router.connect("bob", Some(room_codecs), vp8(101, 102));
+    let bob = connect_bob(&mut router);
     router.run(Duration::from_secs(2));
     for index in [alice, bob] {
         assert!(router.clients[index].events.iter().any(|event| matches!(event, Event::Connected)), "client {index} connected");
@@ -214,6 +210,13 @@ fn call_with_payload_types(alice_config: RtcConfig, (pt, rtx_pt): (u8, u8)) -> (
         "encodings": [{"ssrc": PUBLISHER_SSRC, "rtx": {"ssrc": PUBLISHER_RTX_SSRC}}],
         "rtcp": {"cname": "alice"},
     });
+    let consumer = subscribe_bob(&mut router, bob, parameters);
+    (router, consumer)
+}
+
+/// alice's stream "video" received with `parameters`, and bob (client
+/// `bob`) subscribed to it on his transport. Answers bob's consumer parameters.
+fn subscribe_bob(router: &mut Router, bob: usize, parameters: Value) -> Value {
     router
         .request("rtpReceiver.receive", json!({"receiverId": "video", "transportId": "alice-transport", "kind": "video", "rtpParameters": parameters}))
         .unwrap();
@@ -226,7 +229,16 @@ fn call_with_payload_types(alice_config: RtcConfig, (pt, rtx_pt): (u8, u8)) -> (
     api.expect_stream_rx(Ssrc::from(ssrc), Some(Ssrc::from(rtx)), mid, None);
     router.request("rtpSender.setTransport", json!({"senderId": "to-bob", "transportId": "bob-transport"})).unwrap();
     router.run(Duration::from_millis(100));
-    (router, consumer)
+    consumer
+}
+
+/// bob, subscribing with the room's VP8 (101, RTX 102).
+fn connect_bob(router: &mut Router) -> usize {
+    let room_codecs = json!({"codecs": [
+        {"kind": "video", "mimeType": "video/VP8", "clockRate": 90000, "preferredPayloadType": 101},
+        {"kind": "video", "mimeType": "video/rtx", "clockRate": 90000, "preferredPayloadType": 102, "parameters": {"apt": 101}},
+    ]});
+    router.connect("bob", Some(room_codecs), vp8(101, 102))
 }
 
 /// alice sends `count` packets, 100 per second, three per 30 fps frame,
@@ -432,11 +444,7 @@ fn rid_only_layers_at_the_publisher_s_own_extension_ids_are_learnt_and_forwarded
     extensions.set(11, Extension::RepairedRtpStreamId);
     let mut router = Router::new();
     let alice = router.connect("alice", None, vp8(96, 97).set_extension_map(extensions));
-    let room_codecs = json!({"codecs": [
-        {"kind": "video", "mimeType": "video/VP8", "clockRate": 90000, "preferredPayloadType": 101},
-        {"kind": "video", "mimeType": "video/rtx", "clockRate": 90000, "preferredPayloadType": 102, "parameters": {"apt": 101}},
-    ]});
-    let bob = router.connect("bob", Some(room_codecs), vp8(101, 102));
+    let bob = connect_bob(&mut router);
     router.run(Duration::from_secs(2));
     let mid = Mid::from("1");
     let mut api = router.clients[alice].rtc.direct_api();
@@ -454,18 +462,9 @@ fn rid_only_layers_at_the_publisher_s_own_extension_ids_are_learnt_and_forwarded
         "encodings": [{"rid": "r0"}, {"rid": "r1"}],
         "rtcp": {"cname": ""},
     });
-    router
-        .request("rtpReceiver.receive", json!({"receiverId": "video", "transportId": "alice-transport", "kind": "video", "rtpParameters": parameters}))
-        .unwrap();
-    let consumer = router.request("rtpSender.create", json!({"senderId": "to-bob", "peerId": "bob", "receiverId": "video"})).unwrap();
+    let consumer = subscribe_bob(&mut router, bob, parameters);
     let ssrc = consumer["encodings"][0]["ssrc"].as_u64().unwrap() as u32;
     let rtx = consumer["encodings"][0]["rtx"]["ssrc"].as_u64().unwrap() as u32;
-    let bob_mid = Mid::from(consumer["mid"].as_str().unwrap());
-    let mut api = router.clients[bob].rtc.direct_api();
-    api.declare_media(bob_mid, Str0mKind::Video);
-    api.expect_stream_rx(Ssrc::from(ssrc), Some(Ssrc::from(rtx)), bob_mid, None);
-    router.request("rtpSender.setTransport", json!({"senderId": "to-bob", "transportId": "bob-transport"})).unwrap();
-    router.run(Duration::from_millis(100));
     // Layer r0 only: the sender forwards one layer.
     for index in 0..100u16 {
         let now = router.now;

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import atexit
 
-from . import _mediasoup, errors, extra
+from . import _mediasoup, errors, extra, webrtc
 from ._mediasoup import __version__
 from .peer import Peer
 from .room import Room
@@ -26,4 +26,4 @@ from .transport import Transport
 # Before the interpreter finalizes, the extension's threads stop calling into it.
 atexit.register(_mediasoup._before_exit)
 
-__all__ = ["Server", "Room", "Peer", "Transport", "RtpReceiver", "RtpSender", "errors", "extra", "__version__"]
+__all__ = ["Server", "Room", "Peer", "Transport", "RtpReceiver", "RtpSender", "errors", "extra", "webrtc", "__version__"]
