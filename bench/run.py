@@ -76,9 +76,7 @@ async def measure(sfu: Ours, loadgen: Loadgen, subscribers: int, duration: float
     await loadgen.window(False)
     elapsed = time.perf_counter() - started
     sfu_cpu, loadgen_cpu = cpu_seconds(sfu.pid) - sfu_cpu, cpu_seconds(loadgen.pid) - loadgen_cpu
-    # What was sent last is still on its way (and its retransmissions).
-    await asyncio.sleep(0.5)
-    stats = await loadgen.stats()
+    stats = await settled_stats(loadgen)
     sent, received = stats["sent"], stats["received"]
     if getattr(sfu, "counts_frames", False):
         # The relay's media: video frames matched by RTP timestamp (its audio
@@ -109,6 +107,23 @@ async def measure(sfu: Ours, loadgen: Loadgen, subscribers: int, duration: float
         "saturated": delivery < SATURATED or failed > 0,
         "loadgenSaturated": loadgen_cpu / elapsed > 0.95,
     }
+
+
+async def settled_stats(loadgen: Loadgen, limit: float = 5.0) -> dict[str, Any]:
+    """The load generator's figures once what was sent last has arrived (and
+    its retransmissions): at least 0.5 s after the window, then until the
+    counts of media received stop moving for 0.5 s (a relay that lags under
+    load still delivers late), at most `limit` seconds."""
+    await asyncio.sleep(0.5)
+    stats = await loadgen.stats()
+    deadline = time.perf_counter() + limit
+    while time.perf_counter() < deadline:
+        await asyncio.sleep(0.5)
+        later = await loadgen.stats()
+        if later["received"] == stats["received"]:
+            return later
+        stats = later
+    return stats
 
 
 async def join_times(sfu_factory: Any, loadgen_core: int | None, count: int, bind: str) -> dict[str, float]:

@@ -34,21 +34,24 @@ async def test_the_harness_delivers_everything_to_every_subscriber() -> None:
 async def test_the_aiortc_relay_baseline_decodes_reencodes_and_delivers_every_frame() -> None:
     # The relay gets real VP8 and Opus (bench/clip.py) and is measured by
     # frames matched by RTP timestamp: a frame it failed to decode or encode
-    # would be missing.
+    # would be missing. One subscriber: the relay re-encodes per subscriber
+    # and drops the frames it has no time for (as the benchmark should see
+    # it); at two it takes ~96 % of a core here, and a slower machine's drops
+    # would say nothing about the harness.
     loadgen = await Loadgen.start(threads=1)
     sfu = Relay(loadgen, cpu=None)
     try:
         await sfu.setup()
-        row = await measure(sfu, loadgen, subscribers=2, duration=2.0)
+        row = await measure(sfu, loadgen, subscribers=1, duration=2.0)
         stats = await loadgen.stats()
     finally:
         await sfu.close()
         await loadgen.close()
     assert loadgen.errors == []
-    # About 2 s of 25 frames/s and 50 audio packets/s, to each of 2 subscribers.
+    # About 2 s of 25 frames/s and 50 audio packets/s.
     assert 40 <= stats["sent"]["video"] <= 65 and 80 <= stats["sent"]["audio"] <= 130, stats
-    assert stats["received"]["video"] >= 2 * stats["sent"]["video"] * 0.9, stats
-    assert stats["received"]["audio"] >= 2 * stats["sent"]["audio"] * 0.8, stats
+    assert stats["received"]["video"] >= stats["sent"]["video"] * 0.9, stats
+    assert stats["received"]["audio"] >= stats["sent"]["audio"] * 0.8, stats
     # Re-encoded at the rate received: several packets per frame.
     assert stats["packets"]["video"] >= 2 * stats["received"]["video"], stats
     assert row["latencyMicros"]["p50"] > 0 and row["cpuMicrosPerPacket"]
