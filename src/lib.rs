@@ -33,7 +33,7 @@ fn run_worker(py: Python<'_>) -> i32 {
 #[pyo3(signature = (media_codecs=None))]
 fn room_rtp_capabilities<'py>(py: Python<'py>, media_codecs: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
     let value: Option<Value> = media_codecs.map(|codecs| channel_value::to_json(codecs, "mediaCodecs")).transpose()?;
-    let capabilities = media_worker::rtp_capabilities::room_rtp_capabilities(value.as_ref()).map_err(|err| to_pyerr(py, err))?;
+    let capabilities = media_worker::rtp::capabilities::room_rtp_capabilities(value.as_ref()).map_err(|err| to_pyerr(py, err))?;
     Ok(pythonize::pythonize(py, &capabilities)?)
 }
 
@@ -46,10 +46,10 @@ fn codec_match(room_codec: &Bound<'_, PyAny>, codec: &Bound<'_, PyAny>) -> PyRes
     let (room_codec, codec) = (channel_value::to_json(room_codec, "room_codec")?, channel_value::to_json(codec, "codec")?);
     let no_parameters = serde_json::Map::new();
     let read = |value| {
-        media_worker::rtp_capabilities::CodecRef::of_json(value, &no_parameters)
+        media_worker::rtp::capabilities::CodecRef::of_json(value, &no_parameters)
             .ok_or_else(|| pyo3::exceptions::PyValueError::new_err("a codec needs a str mimeType and an int clockRate"))
     };
-    Ok(media_worker::rtp_capabilities::codec_match(read(&room_codec)?, read(&codec)?))
+    Ok(media_worker::rtp::capabilities::codec_match(read(&room_codec)?, read(&codec)?))
 }
 
 /// `'75:1B:…'` → `'751b…'`.

@@ -4,7 +4,7 @@
 //! management in `worker.rs`) and the workers' log notifications
 //! (`mediasoup.worker`, `mediasoup.worker.room`…).
 
-use media_worker::logging::{event_message, level_name};
+use media_worker::channel::logging::{event_message, level_name};
 use pyo3::prelude::*;
 use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
@@ -28,7 +28,7 @@ pub fn logger_name(target: &str) -> String {
     let krate = parts.next().unwrap_or_default();
     let module = parts.next();
     match (krate, module) {
-        ("media_worker", None | Some("run" | "worker" | "logging")) => "mediasoup.worker".into(),
+        ("media_worker", None | Some("shell" | "worker")) => "mediasoup.worker".into(),
         ("media_worker", Some(module)) => format!("mediasoup.worker.{module}"),
         ("_mediasoup", Some(module)) => format!("mediasoup.{module}"),
         _ => "mediasoup".into(),

@@ -17,7 +17,7 @@ use media_worker::channel::{
     WorkerMessage, MAX_FRAME_LEN, MAX_REQUEST_LEN, RESPONSE_HEAD,
 };
 use media_worker::error::WorkerError;
-use media_worker::run::PARENT_PID_ENV;
+use media_worker::shell::event_loop::PARENT_PID_ENV;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;

@@ -2,29 +2,25 @@
 //! sockets and rooms, all packet work. It never imports Python: the PyO3
 //! extension re-enters it through [`run_worker`] (see `docs/architecture.md`).
 //!
-//! The logic is sans-IO in str0m's style: [`worker::Worker`] is a state machine
-//! fed Channel requests and times; [`run`] is the thin shell that owns the
-//! Channel socket (and, as transports arrive, the media sockets and timers).
+//! A folder per layer, each sans-IO in str0m's style except the shell:
+//!
+//! - [`channel`]: the frames and messages between the extension and a worker;
+//! - [`shell`]: the event loop, sockets and batched I/O, the only code that
+//!   reads a clock or a socket;
+//! - [`worker`]: the [`worker::Worker`] state machine: requests, the objects
+//!   and their cascading closes, datagrams to transports, timers, output;
+//! - [`room`]: rooms, peers and what a peer can receive;
+//! - [`router`]: what is forwarded where: receivers, senders, rewriting;
+//! - [`transport`]: the kinds of transport (WebRTC today) behind one interface;
+//! - [`rtp`]: capabilities, parameters, codec tables, stream statistics.
 
-pub mod batch;
 pub mod channel;
-pub mod codec_table;
-pub mod crypto;
 pub mod error;
-pub mod logging;
-pub mod peer;
-pub mod peer_capabilities;
 pub mod room;
-pub mod rtp_capabilities;
-pub mod rtp_parameters;
-pub mod rtp_receiver;
-pub mod rtp_sender;
-pub mod rtp_stats;
-pub mod rtp_stream_ids;
-pub mod run;
-pub mod settings;
-pub mod sockets;
+pub mod router;
+pub mod rtp;
+pub mod shell;
 pub mod transport;
 pub mod worker;
 
-pub use run::run_worker;
+pub use shell::event_loop::run_worker;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::WorkerError;
-use crate::settings::{LogLevel, WorkerSettings};
+use crate::worker::settings::{LogLevel, WorkerSettings};
 
 /// A request from the extension, answered by exactly one [`Response`] with the
 /// same `id`, in the order the requests were sent.
@@ -118,7 +118,7 @@ pub struct RtpReceiverReceive {
     pub transport_id: String,
     /// 'audio' or 'video'.
     pub kind: String,
-    /// mediasoup `RtpParameters`, validated by [`crate::rtp_parameters`].
+    /// mediasoup `RtpParameters`, validated by [`crate::rtp::parameters`].
     pub rtp_parameters: Value,
 }
 
@@ -198,7 +198,7 @@ pub struct UpdateSettings {
 pub struct RoomCreate {
     pub room_id: String,
     /// mediasoup `RtpCodecCapability` dictionaries as the user gave them, or
-    /// none for the default set; validated by [`crate::rtp_capabilities`].
+    /// none for the default set; validated by [`crate::rtp::capabilities`].
     #[serde(default)]
     pub media_codecs: Option<Value>,
     #[serde(default)]

@@ -1,8 +1,10 @@
 //! The Channel between the extension and a worker: length-prefixed frames
 //! ([`frame`]) carrying the JSON messages of one table ([`message`]), which both
-//! sides derive from.
+//! sides derive from; and the worker's logs, carried as notifications
+//! ([`logging`]).
 
 pub mod frame;
+pub mod logging;
 pub mod message;
 
 pub use frame::{encode_frame, encode_rfc4571, Decoded, FrameDecoder, MAX_FRAME_LEN, MAX_REQUEST_LEN, OVERSIZED_HEAD};

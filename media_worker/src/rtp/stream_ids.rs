@@ -190,5 +190,5 @@ impl RidLayers {
 }
 
 #[cfg(test)]
-#[path = "rtp_stream_ids_tests.rs"]
+#[path = "stream_ids_tests.rs"]
 mod tests;

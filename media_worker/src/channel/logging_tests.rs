@@ -25,5 +25,5 @@ fn events_become_records_filtered_by_the_current_level() {
     assert_eq!(records[0].message, "shown at debug");
     assert_eq!(records[1].level, "warn");
     assert_eq!(records[1].message, "room 3 is full room=r1");
-    assert!(records[1].target.starts_with("media_worker::logging"));
+    assert!(records[1].target.starts_with("media_worker::channel::logging"));
 }

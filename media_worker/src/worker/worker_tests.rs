@@ -4,7 +4,7 @@
 use super::*;
 use crate::channel::message::{UpdateSettings, PeerCreate, TransportCreate};
 use crate::error::ErrorKind;
-use crate::settings::{encode_hex, LogLevel};
+use crate::worker::settings::{encode_hex, LogLevel};
 use std::net::Ipv4Addr;
 
 /// Hands out loopback "sockets" without binding anything.

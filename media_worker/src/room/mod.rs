@@ -1,10 +1,13 @@
 //! A room in the worker: the codecs it forwards and its peers (and, in later
 //! layers, the router between them). A room lives in exactly one worker.
 
+pub mod peer;
+pub mod peer_capabilities;
+
 use serde_json::{json, Map, Value};
 
 use crate::error::WorkerError;
-use crate::rtp_capabilities::{room_rtp_capabilities, RtpCapabilities};
+use crate::rtp::capabilities::{room_rtp_capabilities, RtpCapabilities};
 
 #[derive(Debug)]
 pub struct Room {

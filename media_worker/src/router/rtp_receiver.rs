@@ -7,11 +7,11 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use crate::rtp_capabilities::MediaKind;
-use crate::rtp_parameters::ReceiveParameters;
-use crate::rtp_sender::IncomingRtp;
-use crate::rtp_stats::{InboundStream, RtcpCounters};
-use crate::transport::ReadableExtensions;
+use crate::rtp::capabilities::MediaKind;
+use crate::rtp::parameters::ReceiveParameters;
+use crate::router::rtp_sender::IncomingRtp;
+use crate::rtp::stats::{InboundStream, RtcpCounters};
+use crate::transport::webrtc::ReadableExtensions;
 
 #[derive(Debug)]
 pub struct RtpReceiver {

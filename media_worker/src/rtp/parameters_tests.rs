@@ -1,8 +1,8 @@
-//! Unit tests of `rtp_parameters.rs`.
+//! Unit tests of `parameters.rs`.
 
 use super::*;
 use crate::error::ErrorKind;
-use crate::rtp_capabilities::room_rtp_capabilities;
+use crate::rtp::capabilities::room_rtp_capabilities;
 
 fn room() -> RtpCapabilities {
     room_rtp_capabilities(None).unwrap()

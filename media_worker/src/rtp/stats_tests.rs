@@ -1,4 +1,4 @@
-//! Unit tests of `rtp_stats.rs`, with fake time.
+//! Unit tests of `stats.rs`, with fake time.
 
 use super::*;
 

@@ -20,9 +20,9 @@ use crate::channel::{
     WorkerMessage, MAX_FRAME_LEN, REQUEST_HEAD,
 };
 use crate::error::WorkerError;
-use crate::logging::{ChannelLayer, LogFilter};
-use crate::settings::LogLevel;
-use crate::sockets::Sockets;
+use crate::channel::logging::{ChannelLayer, LogFilter};
+use crate::worker::settings::LogLevel;
+use crate::shell::sockets::Sockets;
 use crate::worker::{Network, Worker};
 
 /// The environment variable holding the pid of the process that spawned the
@@ -288,5 +288,5 @@ fn push_message(outgoing: &mut Vec<u8>, message: &WorkerMessage) {
 }
 
 #[cfg(test)]
-#[path = "run_tests.rs"]
+#[path = "event_loop_tests.rs"]
 mod tests;

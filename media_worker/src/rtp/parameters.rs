@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use serde_json::{json, Map, Value};
 
 use crate::error::WorkerError;
-use crate::rtp_capabilities::{codec_match, is_usable_payload_type, json_type, CodecRef, MediaKind, RtpCapabilities, RtpCodecCapability};
+use crate::rtp::capabilities::{codec_match, is_usable_payload_type, json_type, CodecRef, MediaKind, RtpCapabilities, RtpCodecCapability};
 
 /// A publisher's media codec and the room codec it is forwarded as.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -284,5 +284,5 @@ fn without_nulls(value: &Value) -> Value {
 }
 
 #[cfg(test)]
-#[path = "rtp_parameters_tests.rs"]
+#[path = "parameters_tests.rs"]
 mod tests;

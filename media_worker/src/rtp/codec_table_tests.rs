@@ -1,7 +1,7 @@
 //! Unit tests of `codec_table.rs`.
 
 use super::*;
-use crate::rtp_capabilities::room_rtp_capabilities;
+use crate::rtp::capabilities::room_rtp_capabilities;
 use serde_json::json;
 use str0m::rtp::ExtensionMap;
 

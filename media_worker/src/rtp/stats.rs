@@ -162,5 +162,5 @@ impl RtcpCounters {
 }
 
 #[cfg(test)]
-#[path = "rtp_stats_tests.rs"]
+#[path = "stats_tests.rs"]
 mod tests;

@@ -1,8 +1,10 @@
 //! The worker as a state machine: Channel requests, datagrams and times in;
 //! answers, datagrams to send, notifications and the next deadline out. It
 //! owns the rooms, peers and transports; sockets stay behind [`Network`], so
-//! the event loop in [`crate::run`] only moves bytes and time, and tests
+//! the event loop in [`crate::shell::event_loop`] only moves bytes and time, and tests
 //! drive the whole worker without a socket.
+
+pub mod settings;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -20,18 +22,18 @@ use crate::channel::message::{
     RtpSenderActive, RtpSenderRef, RtpSenderTransport, TransportCreate, TransportRef,
 };
 use crate::channel::{Notification, Request};
-use crate::codec_table::{transport_tables, SendTables};
+use crate::rtp::codec_table::{transport_tables, SendTables};
 use crate::error::WorkerError;
-use crate::logging::LogFilter;
-use crate::peer::Peer;
-use crate::peer_capabilities::parse_peer_capabilities;
+use crate::channel::logging::LogFilter;
+use crate::room::peer::Peer;
+use crate::room::peer_capabilities::parse_peer_capabilities;
 use crate::room::{Room, DUMP_PAGE_BYTES, MAX_PEER_NAME_CHARS};
-use crate::rtp_capabilities::MediaKind;
-use crate::rtp_parameters::parse_receive_parameters;
-use crate::rtp_receiver::RtpReceiver;
-use crate::rtp_sender::{IncomingRtp, RtpSender, SenderIdentity};
-use crate::settings::{decode_hex, WorkerSettings};
-use crate::transport::{BoundSocket, OutgoingDatagram, Transport, TransportOptions};
+use crate::rtp::capabilities::MediaKind;
+use crate::rtp::parameters::parse_receive_parameters;
+use crate::router::rtp_receiver::RtpReceiver;
+use crate::router::rtp_sender::{IncomingRtp, RtpSender, SenderIdentity};
+use crate::worker::settings::{decode_hex, WorkerSettings};
+use crate::transport::webrtc::{BoundSocket, OutgoingDatagram, Transport, TransportOptions};
 
 /// At most one keyframe request per stream in this interval (PLI storms hurt publishers).
 const KEYFRAME_REQUEST_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
@@ -829,5 +831,5 @@ fn unknown(kind: &str, id: &str) -> WorkerError {
 mod tests;
 
 #[cfg(test)]
-#[path = "router_tests.rs"]
-mod router_tests;
+#[path = "forwarding_tests.rs"]
+mod forwarding_tests;

@@ -5,7 +5,7 @@
 
 use super::tests::{ready_worker, FakeNetwork};
 use super::*;
-use crate::crypto::{fingerprint, sdp_form};
+use crate::transport::webrtc::crypto::{fingerprint, sdp_form};
 use serde_json::json;
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -86,9 +86,9 @@ impl Router {
         let key = self.worker.transport_key(&transport_id).unwrap();
         let server = self.network.open[&key].iter().find(|s| s.protocol == Protocol::Udp).unwrap().address;
         let address = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 50000 + self.clients.len() as u16);
-        let client_certificate = crate::transport::tests::certificate();
+        let client_certificate = crate::transport::webrtc::tests::certificate();
         let der = client_certificate.certificate.clone();
-        let rtc = crate::transport::tests::client_of(&local, &client_certificate, config, (address, server), self.now);
+        let rtc = crate::transport::webrtc::tests::client_of(&local, &client_certificate, config, (address, server), self.now);
         let digest = fingerprint(&der, "sha-256").unwrap();
         let dtls = json!({"role": "server", "fingerprints": [{"algorithm": "sha-256", "value": sdp_form(&digest)}]});
         self.request("transport.setRemoteDtlsParameters", json!({"transportId": transport_id, "dtlsParameters": dtls})).unwrap();
@@ -173,8 +173,8 @@ impl Router {
 fn vp8(payload_type: u8, rtx: u8) -> RtcConfig {
     let mut codecs = CodecConfig::empty();
     codecs.add_config(Pt::from(payload_type), Some(Pt::from(rtx)), Codec::Vp8, Frequency::NINETY_KHZ, None, FormatParams::default());
-    let room = crate::rtp_capabilities::room_rtp_capabilities(None).unwrap();
-    let mut config = RtcConfig::new().set_extension_map(crate::codec_table::transport_extension_map(&room, None));
+    let room = crate::rtp::capabilities::room_rtp_capabilities(None).unwrap();
+    let mut config = RtcConfig::new().set_extension_map(crate::rtp::codec_table::transport_extension_map(&room, None));
     *config.codec_config() = codecs;
     config
 }
@@ -408,7 +408,7 @@ fn a_publisher_s_media_at_a_payload_type_the_table_holds_as_rtx_is_not_read_as_a
     // a transport's table (fixed when it is built) cannot know: Chromium's
     // H264 at 108 is the room's AV1 RTX. str0m read every such packet as a
     // retransmission and unwrapped it: the subscriber got almost nothing.
-    let room = crate::rtp_capabilities::room_rtp_capabilities(None).unwrap();
+    let room = crate::rtp::capabilities::room_rtp_capabilities(None).unwrap();
     let av1_rtx = room.codecs.iter().find(|c| c.mime_type == "video/rtx" && c.parameters.get("apt") == Some(&json!(107))).unwrap();
     assert_eq!(av1_rtx.preferred_payload_type, 108);
     let (mut router, consumer) = call_with_payload_types(vp8(108, 109), (108, 109));

@@ -1,9 +1,9 @@
 //! Unit tests of `rtp_sender.rs`.
 
 use super::*;
-use crate::codec_table::SendTables;
-use crate::rtp_capabilities::{room_rtp_capabilities, RtpCapabilities};
-use crate::rtp_parameters::parse_receive_parameters;
+use crate::rtp::codec_table::SendTables;
+use crate::rtp::capabilities::{room_rtp_capabilities, RtpCapabilities};
+use crate::rtp::parameters::parse_receive_parameters;
 
 fn receiver(kind: MediaKind, parameters: Value) -> RtpReceiver {
     let room = room_rtp_capabilities(None).unwrap();

@@ -6,7 +6,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::error::WorkerError;
-use crate::rtp_capabilities::{is_usable_payload_type, json_type};
+use crate::rtp::capabilities::{is_usable_payload_type, json_type};
 
 /// The normalised capabilities, or an error naming the field.
 pub fn parse_peer_capabilities(value: &Value) -> Result<Value, WorkerError> {

@@ -9,11 +9,11 @@ use serde_json::{json, Map, Value};
 
 use str0m::rtp::ExtensionMap;
 
-use crate::codec_table::{str0m_extension, SendTables};
+use crate::rtp::codec_table::{str0m_extension, SendTables};
 use crate::error::WorkerError;
-use crate::rtp_capabilities::{MediaKind, RtpCapabilities, RtpCodecCapability};
-use crate::rtp_receiver::RtpReceiver;
-use crate::rtp_stats::{RateWindow, RtcpCounters};
+use crate::rtp::capabilities::{MediaKind, RtpCapabilities, RtpCodecCapability};
+use crate::router::rtp_receiver::RtpReceiver;
+use crate::rtp::stats::{RateWindow, RtcpCounters};
 
 /// A source silent this long may be replaced by another encoding of the
 /// same receiver (a publisher that stops a simulcast layer).

@@ -23,7 +23,7 @@ use str0m::format::{Codec, CodecConfig, FormatParams};
 use str0m::media::{Frequency, Pt};
 use str0m::rtp::{Extension, ExtensionMap};
 
-use crate::rtp_capabilities::{codec_match, dynamic_payload_types, is_usable_payload_type, CodecRef, RtpCapabilities, RtpCodecCapability};
+use crate::rtp::capabilities::{codec_match, dynamic_payload_types, is_usable_payload_type, CodecRef, RtpCapabilities, RtpCodecCapability};
 
 /// One codec of a capabilities list (room's or peer's), as the table needs it.
 struct CodecRow {

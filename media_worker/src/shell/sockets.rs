@@ -2,7 +2,7 @@
 //! UDP sockets, passive TCP listeners and their connections with RFC 4571
 //! framing (a 2-byte length before each packet). It implements
 //! [`Network`] for the worker and turns readiness into datagrams. UDP is
-//! read and written in batches ([`crate::batch`]): what one loop turn
+//! read and written in batches ([`crate::shell::batch`]): what one loop turn
 //! produced for a socket leaves in one system call.
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -14,10 +14,10 @@ use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::{Interest, Registry, Token};
 use str0m::net::Protocol;
 
-use crate::batch::{RecvBatch, SendBatch, BATCH};
+use crate::shell::batch::{RecvBatch, SendBatch, BATCH};
 use crate::channel::{encode_rfc4571, Decoded, FrameDecoder};
 use crate::error::WorkerError;
-use crate::transport::{BoundSocket, OutgoingDatagram};
+use crate::transport::webrtc::{BoundSocket, OutgoingDatagram};
 use crate::worker::{Network, SocketPlan, TransportKey, Worker};
 
 /// Unsent TCP bytes a connection may hold before packets are dropped.

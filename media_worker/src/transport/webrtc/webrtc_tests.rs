@@ -2,7 +2,7 @@
 //! ICE, DTLS, fingerprints and restarts without a socket or a clock.
 
 use super::*;
-use crate::crypto::fingerprint;
+use crate::transport::webrtc::crypto::fingerprint;
 use std::net::Ipv4Addr;
 
 const SERVER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 40000);
@@ -54,8 +54,8 @@ impl Call {
     fn new() -> Self {
         let now = Instant::now();
         let socket = BoundSocket { protocol: Protocol::Udp, address: SERVER, announced_ip: None };
-        let room = crate::rtp_capabilities::room_rtp_capabilities(None).unwrap();
-        let table = crate::codec_table::transport_tables(&room, None);
+        let room = crate::rtp::capabilities::room_rtp_capabilities(None).unwrap();
+        let table = crate::rtp::codec_table::transport_tables(&room, None);
         let server = Transport::new("t".into(), "p".into(), &certificate(), vec![socket], options(), table, now).unwrap();
         let client_certificate = certificate();
         let client = client_of(&server.local_parameters(), &client_certificate, RtcConfig::new(), (CLIENT, SERVER), now);
@@ -361,7 +361,7 @@ fn pump(
 fn senders_and_receivers_share_a_mid_of_one_kind() {
     let mut call = Call::new();
     let now = call.now;
-    let room = crate::rtp_capabilities::room_rtp_capabilities(None).unwrap();
+    let room = crate::rtp::capabilities::room_rtp_capabilities(None).unwrap();
     call.server.add_receiver("r", MediaKind::Video, &parsed_with_mid(&room, "0"), now).unwrap();
     // An SDP section that is sendrecv: the endpoint's video in, another's out.
     let err = call.server.add_sender("0", MediaKind::Audio, 5, None, now).unwrap_err();
@@ -389,11 +389,11 @@ fn senders_and_receivers_share_a_mid_of_one_kind() {
     assert!(call.server.rtc.media(str0m::media::Mid::from("2")).is_some());
 }
 
-fn parsed_with_mid(room: &crate::rtp_capabilities::RtpCapabilities, mid: &str) -> crate::rtp_parameters::ReceiveParameters {
+fn parsed_with_mid(room: &crate::rtp::capabilities::RtpCapabilities, mid: &str) -> crate::rtp::parameters::ReceiveParameters {
     let parameters = json!({
         "mid": mid,
         "codecs": [{"mimeType": "video/VP8", "payloadType": 96, "clockRate": 90000}],
         "encodings": [{"ssrc": 1111}],
     });
-    crate::rtp_parameters::parse_receive_parameters(&parameters, MediaKind::Video, room).unwrap()
+    crate::rtp::parameters::parse_receive_parameters(&parameters, MediaKind::Video, room).unwrap()
 }

@@ -1,4 +1,4 @@
-//! Unit tests of `rtp_stream_ids.rs`.
+//! Unit tests of `stream_ids.rs`.
 
 use super::*;
 use serde_json::json;

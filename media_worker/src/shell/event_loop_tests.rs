@@ -1,4 +1,4 @@
-//! Unit tests of `run.rs`.
+//! Unit tests of `event_loop.rs`.
 
 use super::*;
 use crate::channel::NotificationEvent;

@@ -1,4 +1,4 @@
-//! Unit tests of `rtp_capabilities.rs`.
+//! Unit tests of `capabilities.rs`.
 
 use super::*;
 use crate::error::ErrorKind;

@@ -12,9 +12,11 @@
 //!   it over signalling, so it is learnt from the first binding request that
 //!   passes the integrity check with our password;
 //! - the remote certificate: checked against every fingerprint algorithm
-//!   SDP knows (see [`crate::crypto`]), and kept for `dtlsRemoteCert`;
+//!   SDP knows (see [`crate::transport::webrtc::crypto`]), and kept for `dtlsRemoteCert`;
 //! - DTLS records that arrive before `setRemoteDtlsParameters` are held, and
 //!   fed to str0m once DTLS starts, instead of being dropped.
+
+pub mod crypto;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -31,14 +33,14 @@ use str0m::net::{Protocol, Receive, TcpType};
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc, RtcConfig};
 
 use crate::channel::NotificationEvent;
-use crate::codec_table::{str0m_extension, RtpTables, SendTables};
-use crate::crypto::{certificate_pem, crypto_provider, fingerprint, sdp_form, take_hashed_certificate};
+use crate::rtp::codec_table::{str0m_extension, RtpTables, SendTables};
+use crate::transport::webrtc::crypto::{certificate_pem, crypto_provider, fingerprint, sdp_form, take_hashed_certificate};
 use crate::error::WorkerError;
-use crate::rtp_capabilities::{json_type, MediaKind};
-use crate::rtp_parameters::ReceiveParameters;
-use crate::rtp_sender::OutgoingRtp;
-use crate::rtp_stats::RtcpCounters;
-use crate::rtp_stream_ids::{rtp_ssrc, RidLayers, StreamIdExtensions};
+use crate::rtp::capabilities::{json_type, MediaKind};
+use crate::rtp::parameters::ReceiveParameters;
+use crate::router::rtp_sender::OutgoingRtp;
+use crate::rtp::stats::RtcpCounters;
+use crate::rtp::stream_ids::{rtp_ssrc, RidLayers, StreamIdExtensions};
 
 /// How long DTLS may take to connect once started before it is 'failed'.
 const DTLS_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -1294,5 +1296,5 @@ fn hmac_sha1(key: &[u8], payloads: &[&[u8]]) -> [u8; 20] {
 }
 
 #[cfg(test)]
-#[path = "transport_tests.rs"]
+#[path = "webrtc_tests.rs"]
 pub(crate) mod tests;

@@ -521,5 +521,5 @@ pub fn json_type(value: &Value) -> &'static str {
 }
 
 #[cfg(test)]
-#[path = "rtp_capabilities_tests.rs"]
+#[path = "capabilities_tests.rs"]
 mod tests;
