@@ -1,5 +1,6 @@
-//! A room in the worker: the codecs it forwards and its peers (and, in later
-//! layers, the router between them). A room lives in exactly one worker.
+//! A room in the worker: the codecs it forwards, its peers (in [`peer`],
+//! with what each can receive in [`peer_capabilities`]) and the [`Router`]
+//! between them. A room lives in exactly one worker.
 
 pub mod peer;
 pub mod peer_capabilities;
@@ -7,6 +8,7 @@ pub mod peer_capabilities;
 use serde_json::{json, Map, Value};
 
 use crate::error::WorkerError;
+use crate::router::Router;
 use crate::rtp::capabilities::{room_rtp_capabilities, RtpCapabilities};
 
 #[derive(Debug)]
@@ -16,13 +18,16 @@ pub struct Room {
     pub force_unique_payload_types: bool,
     /// (name, peer id) of the open peers, in creation order.
     pub peers: Vec<(String, String)>,
+    pub router: Router,
 }
 
 impl Room {
+    /// A room; its senders' SSRCs come from `ssrc_seed`.
     pub fn new(
         id: String,
         media_codecs: Option<&Value>,
         force_unique_payload_types: bool,
+        ssrc_seed: u64,
     ) -> Result<Self, WorkerError> {
         if id.is_empty() {
             return Err(WorkerError::value_error("a room id must not be empty"));
@@ -32,6 +37,7 @@ impl Room {
             rtp_capabilities: room_rtp_capabilities(media_codecs)?,
             force_unique_payload_types,
             peers: Vec::new(),
+            router: Router::new(ssrc_seed),
         })
     }
 

@@ -1,6 +1,312 @@
-//! What is forwarded where: a room's receivers (the streams its peers
-//! publish), its senders (a stream forwarded to one subscriber) and how
-//! each packet is rewritten on its way.
+//! What is forwarded where, one [`Router`] per room: its receivers (the
+//! streams its peers publish), its senders (a stream forwarded to one
+//! subscriber), the routes between them, and what happens to each packet on
+//! the way: the encoding a sender forwards ([`layer_selector`]), its numbers
+//! ([`rewriter`]), keyframe requests to publishers ([`keyframes`]) and the
+//! SSRCs senders write ([`ssrc`]).
+//!
+//! A sans-IO state machine: packets and `Instant`s in, packets for
+//! transports (through an [`RtpSink`]) and keyframe requests out. It knows
+//! transports only by their [`TransportKey`], so any kind of transport can
+//! publish or subscribe, and it is unit-tested with packets made up in a
+//! line (`router_tests.rs`).
 
+pub mod keyframes;
+pub mod layer_selector;
+pub mod rewriter;
 pub mod rtp_receiver;
 pub mod rtp_sender;
+pub mod ssrc;
+
+use std::time::Instant;
+
+use rustc_hash::FxHashMap;
+use serde_json::Value;
+
+use crate::error::WorkerError;
+use crate::rtp::capabilities::{MediaKind, RtpCapabilities};
+use crate::rtp::codec_table::SendTables;
+use crate::rtp::packet::{IncomingRtp, OutgoingRtp, ReadableExtensions};
+use keyframes::KeyframePolicy;
+use rtp_receiver::RtpReceiver;
+use rtp_sender::{RtpSender, SenderIdentity};
+use ssrc::SsrcAllocator;
+
+/// A transport's handle between the worker, the router and the event loop.
+pub type TransportKey = u32;
+
+/// Where forwarded packets go: the transports, as the worker holds them.
+pub trait RtpSink {
+    /// Whether media written to `transport` now leaves (nothing is counted
+    /// or numbered for a subscriber that cannot receive yet).
+    fn can_send(&self, transport: TransportKey) -> bool;
+    /// Writes one forwarded packet, with the extensions of the received one
+    /// that travel with it.
+    fn send(&mut self, transport: TransportKey, rtp: &OutgoingRtp, extensions: ReadableExtensions);
+}
+
+/// A keyframe the publisher on `transport` is to be asked for (a PLI on
+/// the stream `ssrc`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyframeRequest {
+    pub transport: TransportKey,
+    pub ssrc: u32,
+}
+
+/// A sender to create: who it is for and which stream it forwards.
+pub struct NewSender<'a> {
+    pub id: &'a str,
+    /// The subscribing peer and what it can receive.
+    pub peer_id: &'a str,
+    pub capabilities: &'a Value,
+    pub receiver_id: &'a str,
+    /// The payload types and extension ids its transport will write.
+    pub tables: &'a SendTables,
+}
+
+#[derive(Debug)]
+pub struct Router {
+    receivers: FxHashMap<String, RtpReceiver>,
+    senders: FxHashMap<String, RtpSender>,
+    /// Receiver id → the ids of the senders that forward it, oldest first.
+    routes: FxHashMap<String, Vec<String>>,
+    keyframes: KeyframePolicy,
+    ssrcs: SsrcAllocator,
+    keyframe_requests: Vec<KeyframeRequest>,
+}
+
+impl Router {
+    /// A router whose senders' SSRCs come from `ssrc_seed`.
+    pub fn new(ssrc_seed: u64) -> Self {
+        Self {
+            receivers: FxHashMap::default(),
+            senders: FxHashMap::default(),
+            routes: FxHashMap::default(),
+            keyframes: KeyframePolicy::default(),
+            ssrcs: SsrcAllocator::new(ssrc_seed),
+            keyframe_requests: Vec::new(),
+        }
+    }
+
+    pub fn receiver(&self, receiver_id: &str) -> Option<&RtpReceiver> {
+        self.receivers.get(receiver_id)
+    }
+
+    pub fn receivers(&self) -> impl Iterator<Item = &RtpReceiver> {
+        self.receivers.values()
+    }
+
+    pub fn sender(&self, sender_id: &str) -> Option<&RtpSender> {
+        self.senders.get(sender_id)
+    }
+
+    pub fn senders(&self) -> impl Iterator<Item = &RtpSender> {
+        self.senders.values()
+    }
+
+    /// The ids of the senders forwarding `receiver_id`, oldest first.
+    pub fn routes_of(&self, receiver_id: &str) -> &[String] {
+        self.routes.get(receiver_id).map_or(&[], Vec::as_slice)
+    }
+
+    /// An SSRC no sender of this room writes.
+    pub fn allocate_ssrc(&mut self) -> u32 {
+        let senders = &self.senders;
+        self.ssrcs.next(|ssrc| senders.values().any(|sender| sender.ssrc == ssrc || sender.rtx_ssrc == Some(ssrc)))
+    }
+
+    /// A stream starts arriving: its packets are forwarded from now on.
+    pub fn add_receiver(&mut self, receiver: RtpReceiver) -> Result<(), WorkerError> {
+        if self.receivers.contains_key(&receiver.id) {
+            return Err(WorkerError::invalid_state(format!("rtpReceiver {} receives already", receiver.id)));
+        }
+        self.receivers.insert(receiver.id.clone(), receiver);
+        Ok(())
+    }
+
+    /// `ssrc` is the layer `rid` of a receiver's stream (learnt by its transport).
+    pub fn learn_layer(&mut self, receiver_id: &str, ssrc: u32, rid: String) {
+        if let Some(receiver) = self.receivers.get_mut(receiver_id) {
+            receiver.learn_layer(ssrc, rid);
+        }
+    }
+
+    /// A stream ends, and the senders forwarding it with it (answered, for
+    /// their transports to stop sending them).
+    pub fn remove_receiver(&mut self, receiver_id: &str) -> Option<(RtpReceiver, Vec<RtpSender>)> {
+        let receiver = self.receivers.remove(receiver_id)?;
+        self.keyframes.forget(receiver_id);
+        let senders = self.routes.remove(receiver_id).unwrap_or_default().iter().filter_map(|id| self.senders.remove(id)).collect();
+        Some((receiver, senders))
+    }
+
+    /// A sender of a receiver's stream for a peer, with SSRCs of its own
+    /// and the mid `mid()` gives once it is accepted; `UnsupportedError` if
+    /// the peer cannot decode the stream. Answers its `rtpParameters`.
+    pub fn create_sender(&mut self, new: NewSender<'_>, room: &RtpCapabilities, mid: impl FnOnce() -> String) -> Result<Value, WorkerError> {
+        if self.senders.contains_key(new.id) {
+            return Err(WorkerError::value_error(format!("an rtpSender with id '{}' exists already", new.id)));
+        }
+        let receiver = self.receivers.get(new.receiver_id).ok_or_else(|| unknown("rtpReceiver", new.receiver_id))?;
+        if receiver.peer_id == new.peer_id {
+            return Err(WorkerError::value_error("a peer does not receive its own streams"));
+        }
+        let receiver_id = receiver.id.clone();
+        let ssrcs = (self.allocate_ssrc(), self.allocate_ssrc());
+        let identity = SenderIdentity { id: new.id.to_owned(), peer_id: new.peer_id.to_owned(), mid: String::new(), ssrcs };
+        let receiver = &self.receivers[&receiver_id];
+        let mut sender = RtpSender::new(identity, receiver, room, new.capabilities, new.tables)?;
+        // The mid is given once the sender exists: a refused one takes none.
+        sender.set_mid(mid());
+        let answer = sender.parameters.clone();
+        self.routes.entry(receiver_id).or_default().push(new.id.to_owned());
+        self.senders.insert(new.id.to_owned(), sender);
+        Ok(answer)
+    }
+
+    /// The sender as it would be on a transport with `tables`, under `mid`
+    /// if given: a copy, for the transport to accept before
+    /// [`Self::place_sender`] (a refusal changes nothing). The flag says
+    /// whether its `rtpParameters` changed.
+    pub fn sender_placed_on(
+        &self,
+        sender_id: &str,
+        room: &RtpCapabilities,
+        capabilities: &Value,
+        tables: &SendTables,
+        mid: Option<String>,
+    ) -> Result<(RtpSender, bool), WorkerError> {
+        let sender = self.senders.get(sender_id).ok_or_else(|| unknown("rtpSender", sender_id))?;
+        if sender.transport_id.is_some() {
+            return Err(WorkerError::invalid_state(format!("rtpSender {sender_id} has a transport already")));
+        }
+        let mut placed = sender.clone();
+        let mut changed = placed.adopt(room, capabilities, tables)?;
+        if let Some(mid) = mid {
+            changed |= mid != placed.mid;
+            placed.set_mid(mid);
+        }
+        Ok((placed, changed))
+    }
+
+    /// Installs a sender on transport `key` (its copy from
+    /// [`Self::sender_placed_on`]); the subscriber starts from a keyframe.
+    pub fn place_sender(&mut self, mut placed: RtpSender, transport_id: &str, key: TransportKey, now: Instant) {
+        placed.transport_id = Some(transport_id.to_owned());
+        placed.transport_key = Some(key);
+        let receiver_id = placed.receiver_id.clone();
+        self.senders.insert(placed.id.clone(), placed);
+        self.request_keyframe(&receiver_id, now, true);
+    }
+
+    /// `enable()`/`disable()`: a resumed subscriber decodes from a keyframe.
+    pub fn set_sender_active(&mut self, sender_id: &str, active: bool, now: Instant) -> Result<(), WorkerError> {
+        let sender = self.senders.get_mut(sender_id).ok_or_else(|| unknown("rtpSender", sender_id))?;
+        if active && sender.paused {
+            sender.resume();
+            let receiver_id = sender.receiver_id.clone();
+            self.request_keyframe(&receiver_id, now, true);
+        } else if !active {
+            sender.pause();
+        }
+        Ok(())
+    }
+
+    /// A sender ends (answered, for its transport to stop sending it).
+    pub fn remove_sender(&mut self, sender_id: &str) -> Option<RtpSender> {
+        let sender = self.senders.remove(sender_id)?;
+        if let Some(senders) = self.routes.get_mut(&sender.receiver_id) {
+            senders.retain(|id| id != sender_id);
+        }
+        Some(sender)
+    }
+
+    /// Transport `key` closed: the senders on it stay (a new transport may
+    /// take them) and stop sending.
+    pub fn detach_transport(&mut self, key: TransportKey) {
+        for sender in self.senders.values_mut().filter(|sender| sender.transport_key == Some(key)) {
+            sender.transport_id = None;
+            sender.transport_key = None;
+        }
+    }
+
+    /// The ids of the senders a peer subscribes with.
+    pub fn senders_of_peer(&self, peer_id: &str) -> Vec<String> {
+        self.senders.values().filter(|sender| sender.peer_id == peer_id).map(|sender| sender.id.clone()).collect()
+    }
+
+    /// The ids of the receivers of streams arriving on transport `key`.
+    pub fn receivers_on(&self, key: TransportKey) -> Vec<String> {
+        self.receivers.values().filter(|receiver| receiver.transport_key == key).map(|receiver| receiver.id.clone()).collect()
+    }
+
+    /// A packet of `receiver_id`'s stream, which arrived with the
+    /// publisher's `payload_type`: counted, then rewritten for every sender
+    /// of it that forwards and whose transport can send, and handed to
+    /// `sink`. A sender that took another source asks for a keyframe.
+    pub fn forward(&mut self, receiver_id: &str, packet: &IncomingRtp, payload_type: u8, now: Instant, sink: &mut impl RtpSink) {
+        let Some(receiver) = self.receivers.get_mut(receiver_id) else { return };
+        receiver.record(packet, payload_type);
+        let extensions = receiver.readable;
+        let Some(sender_ids) = self.routes.get(receiver_id) else { return };
+        let mut replaced = false;
+        for sender_id in sender_ids {
+            let Some(sender) = self.senders.get_mut(sender_id).filter(|sender| !sender.paused) else { continue };
+            let Some(transport) = sender.transport_key.filter(|key| sink.can_send(*key)) else { continue };
+            let (rtp, switched) = sender.rewrite(packet);
+            replaced |= switched;
+            if let Some(rtp) = rtp {
+                sink.send(transport, &rtp, extensions);
+            }
+        }
+        if replaced {
+            self.request_keyframe(receiver_id, now, true);
+        }
+    }
+
+    /// A subscriber on transport `key` asked for a keyframe of the stream it
+    /// receives under `mid` (a PLI or FIR): relayed to its publisher, at
+    /// most once per interval.
+    pub fn on_keyframe_request(&mut self, key: TransportKey, mid: &str, now: Instant) {
+        let receiver_id = self
+            .senders
+            .values()
+            .find(|sender| sender.transport_key == Some(key) && sender.mid == mid)
+            .map(|sender| sender.receiver_id.clone());
+        tracing::debug!("transport {key}: keyframe request for mid {mid} (rtpReceiver {receiver_id:?})");
+        if let Some(receiver_id) = receiver_id {
+            self.request_keyframe(&receiver_id, now, false);
+        }
+    }
+
+    /// Asks the publisher of `receiver_id` for a keyframe: relayed requests
+    /// at most once per interval, `forced` ones always (see [`keyframes`]).
+    /// Audio has none.
+    pub fn request_keyframe(&mut self, receiver_id: &str, now: Instant, forced: bool) {
+        let Some(receiver) = self.receivers.get(receiver_id).filter(|receiver| receiver.kind == MediaKind::Video) else { return };
+        if !self.keyframes.allow(receiver_id, now, forced) {
+            return;
+        }
+        let ssrcs = receiver.media_ssrcs();
+        tracing::debug!("rtpReceiver {receiver_id}: keyframe requested from ssrcs {ssrcs:?}");
+        for ssrc in ssrcs {
+            let request = KeyframeRequest { transport: receiver.transport_key, ssrc };
+            if !self.keyframe_requests.contains(&request) {
+                self.keyframe_requests.push(request);
+            }
+        }
+    }
+
+    /// The keyframe requests for publishers since the last call.
+    pub fn take_keyframe_requests(&mut self) -> Vec<KeyframeRequest> {
+        std::mem::take(&mut self.keyframe_requests)
+    }
+}
+
+fn unknown(kind: &str, id: &str) -> WorkerError {
+    WorkerError::invalid_state(format!("no {kind} with id '{id}' in this worker"))
+}
+
+#[cfg(test)]
+#[path = "router_tests.rs"]
+mod tests;

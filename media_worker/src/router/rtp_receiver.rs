@@ -1,23 +1,25 @@
 //! An RtpReceiver in the worker: one stream a peer publishes (its encodings,
 //! by SSRC or rid) on one of its transports, and what arrived of it; the
-//! worker takes its packets to the room's senders.
+//! router takes its packets to the room's senders.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 use serde_json::{json, Value};
 
+use super::TransportKey;
 use crate::rtp::capabilities::MediaKind;
+use crate::rtp::packet::{IncomingRtp, ReadableExtensions};
 use crate::rtp::parameters::ReceiveParameters;
-use crate::router::rtp_sender::IncomingRtp;
 use crate::rtp::stats::{InboundStream, RtcpCounters};
-use crate::transport::webrtc::ReadableExtensions;
 
 #[derive(Debug)]
 pub struct RtpReceiver {
     pub id: String,
     pub peer_id: String,
     pub transport_id: String,
+    /// The worker's key of that transport: where keyframe requests go.
+    pub transport_key: TransportKey,
     pub kind: MediaKind,
     pub parameters: ReceiveParameters,
     /// The mid the transport declared the stream under.
@@ -30,8 +32,21 @@ pub struct RtpReceiver {
 }
 
 impl RtpReceiver {
-    pub fn new(id: String, peer_id: String, transport_id: String, kind: MediaKind, parameters: ReceiveParameters, mid: String) -> Self {
-        Self { id, peer_id, transport_id, kind, parameters, mid, readable: ReadableExtensions::default(), streams: BTreeMap::new(), learnt_layers: BTreeMap::new() }
+    /// A receiver of a stream arriving on transport (`transport_id`, `transport_key`).
+    pub fn new(id: String, peer_id: String, transport: (String, TransportKey), kind: MediaKind, parameters: ReceiveParameters, mid: String) -> Self {
+        let (transport_id, transport_key) = transport;
+        Self {
+            id,
+            peer_id,
+            transport_id,
+            transport_key,
+            kind,
+            parameters,
+            mid,
+            readable: ReadableExtensions::default(),
+            streams: BTreeMap::new(),
+            learnt_layers: BTreeMap::new(),
+        }
     }
 
     /// Counts a packet of this stream (RTX already unwrapped by str0m) that

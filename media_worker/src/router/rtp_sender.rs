@@ -1,23 +1,22 @@
 //! An RtpSender in the worker: one receiver's stream forwarded to one other
 //! peer, with its own SSRC (and RTX SSRC), the payload type its transport
-//! gives the codec (the subscriber's own, else the room's), and
-//! sequence numbers of its own, continuous from the first forwarded packet.
+//! gives the codec (the subscriber's own, else the room's), the encoding it
+//! forwards ([`LayerSelector`]) and numbers of its own ([`Rewriter`]).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::{json, Map, Value};
 
 use str0m::rtp::ExtensionMap;
 
-use crate::rtp::codec_table::{str0m_extension, SendTables};
+use super::layer_selector::{LayerSelector, Selection};
+use super::rewriter::Rewriter;
+use super::rtp_receiver::RtpReceiver;
 use crate::error::WorkerError;
 use crate::rtp::capabilities::{MediaKind, RtpCapabilities, RtpCodecCapability};
-use crate::router::rtp_receiver::RtpReceiver;
+use crate::rtp::codec_table::{str0m_extension, SendTables};
+use crate::rtp::packet::{IncomingRtp, OutgoingRtp};
 use crate::rtp::stats::{RateWindow, RtcpCounters};
-
-/// A source silent this long may be replaced by another encoding of the
-/// same receiver (a publisher that stops a simulcast layer).
-const SOURCE_TIMEOUT: Duration = Duration::from_millis(1000);
 
 /// Header extensions a subscriber is given when its capabilities name them:
 /// per-packet media information, and the ones its transport writes (mid,
@@ -42,31 +41,6 @@ pub struct SenderIdentity {
     pub ssrcs: (u32, u32),
 }
 
-/// What the router reads of a received packet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IncomingRtp {
-    pub ssrc: u32,
-    /// Extended sequence number (str0m's: it spans the 16-bit wrap-around).
-    pub sequence_number: u64,
-    pub timestamp: u32,
-    pub marker: bool,
-    pub payload_len: usize,
-    /// When the packet arrived.
-    pub arrival: Instant,
-}
-
-/// The source a sender forwards and how its numbers map onto the sender's.
-#[derive(Debug, Clone, Copy)]
-struct Source {
-    ssrc: u32,
-    /// (first incoming extended sequence number, first outgoing one) since
-    /// the sender started, resumed or changed source.
-    sequence_base: Option<(u64, u64)>,
-    /// Added (mod 2^32) to the source's timestamps.
-    timestamp_offset: u32,
-    last_arrival: Instant,
-}
-
 #[derive(Debug, Clone)]
 pub struct RtpSender {
     pub id: String,
@@ -86,33 +60,18 @@ pub struct RtpSender {
     /// The room's codec it sends, and that codec's RTX if the peer takes it.
     codec: RtpCodecCapability,
     rtx_codec: Option<RtpCodecCapability>,
-    clock_rate: u32,
     /// The mid the stream is declared under on the subscriber's transport.
     pub mid: String,
     /// Set by `setTransport`, with the worker's key of that transport.
     pub transport_id: Option<String>,
     pub transport_key: Option<u32>,
-    source: Option<Source>,
-    /// The highest outgoing sequence number sent, the last timestamp and
-    /// when the packet that carried it arrived.
-    last_sequence: u64,
-    last_timestamp: Option<(u32, Instant)>,
+    layers: LayerSelector,
+    rewriter: Rewriter,
     /// `disable()`d: nothing is forwarded.
     pub paused: bool,
     pub packets_sent: u64,
     pub bytes_sent: u64,
     rate: RateWindow,
-}
-
-/// A packet as the subscriber's transport writes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OutgoingRtp {
-    pub ssrc: u32,
-    pub payload_type: u8,
-    pub sequence_number: u64,
-    pub timestamp: u32,
-    pub marker: bool,
-    pub nackable: bool,
 }
 
 impl RtpSender {
@@ -165,13 +124,11 @@ impl RtpSender {
             payload_type: room_codec.preferred_payload_type,
             codec: room_codec.clone(),
             rtx_codec,
-            clock_rate: room_codec.clock_rate,
             mid,
             transport_id: None,
             transport_key: None,
-            source: None,
-            last_sequence: 0,
-            last_timestamp: None,
+            layers: LayerSelector::default(),
+            rewriter: Rewriter::new(room_codec.clock_rate),
             paused: false,
             packets_sent: 0,
             bytes_sent: 0,
@@ -184,32 +141,18 @@ impl RtpSender {
     /// How a received packet leaves this sender, or None if it does not:
     /// its SSRC and payload type, a sequence number continuous with what it
     /// sent before, and a timestamp continuous across a change of source.
-    ///
-    /// A sender forwards one source (one encoding of the receiver). It keeps
-    /// it until that source is silent for [`SOURCE_TIMEOUT`]; then the next
-    /// source heard takes over, and `true` in the second field says a
-    /// keyframe is needed from it.
+    /// `true` in the second field says the subscriber needs a keyframe of a
+    /// source that replaced another (see [`LayerSelector`]).
     pub fn rewrite(&mut self, packet: &IncomingRtp) -> (Option<OutgoingRtp>, bool) {
-        let mut switched = false;
-        match &mut self.source {
-            Some(source) if source.ssrc == packet.ssrc => source.last_arrival = source.last_arrival.max(packet.arrival),
-            Some(source) if packet.arrival.saturating_duration_since(source.last_arrival) < SOURCE_TIMEOUT => return (None, false),
-            _ => {
-                switched = self.source.is_some();
-                self.source = Some(Source {
-                    ssrc: packet.ssrc,
-                    sequence_base: None,
-                    timestamp_offset: self.timestamp_offset_for(packet),
-                    last_arrival: packet.arrival,
-                });
+        let replaced = match self.layers.select(packet.ssrc, packet.arrival) {
+            Selection::Forward => false,
+            Selection::Drop => return (None, false),
+            Selection::Start { replaced } => {
+                self.rewriter.start_source(packet);
+                replaced
             }
-        }
-        let Some(sequence_number) = self.outgoing_sequence(packet.sequence_number) else { return (None, switched) };
-        let offset = self.source.map(|source| source.timestamp_offset).unwrap_or_default();
-        let timestamp = packet.timestamp.wrapping_add(offset);
-        if sequence_number == self.last_sequence {
-            self.last_timestamp = Some((timestamp, packet.arrival));
-        }
+        };
+        let Some((sequence_number, timestamp)) = self.rewriter.rewrite(packet) else { return (None, replaced) };
         self.packets_sent += 1;
         self.bytes_sent += packet.payload_len as u64;
         self.rate.record(packet.payload_len, packet.arrival);
@@ -222,32 +165,7 @@ impl RtpSender {
             // str0m resends from its buffer only where an RTX SSRC exists.
             nackable: self.rtx_ssrc.is_some(),
         };
-        (Some(rtp), switched)
-    }
-
-    /// The offset that makes a new source's first timestamp follow the
-    /// last one sent by the time that passed (at least one tick): the
-    /// subscriber's jitter buffer sees one stream. The first source keeps
-    /// its own timestamps.
-    fn timestamp_offset_for(&self, packet: &IncomingRtp) -> u32 {
-        let Some((last, at)) = self.last_timestamp else { return 0 };
-        let elapsed = packet.arrival.saturating_duration_since(at);
-        let ticks = (elapsed.as_micros() * u128::from(self.clock_rate) / 1_000_000).max(1);
-        let expected = last.wrapping_add(ticks as u32);
-        expected.wrapping_sub(packet.timestamp)
-    }
-
-    /// The outgoing extended sequence number of an incoming one of the
-    /// current source. Gaps and order are kept, so the subscriber's NACKs
-    /// name the packets that are missing; a packet older than the first one
-    /// forwarded since the last (re)start is dropped (its number is taken).
-    fn outgoing_sequence(&mut self, incoming: u64) -> Option<u64> {
-        let next = self.last_sequence + 1;
-        let source = self.source.as_mut()?;
-        let (first_in, first_out) = *source.sequence_base.get_or_insert((incoming, next));
-        let outgoing = (first_out + incoming).checked_sub(first_in).filter(|out| *out >= first_out)?;
-        self.last_sequence = self.last_sequence.max(outgoing);
-        Some(outgoing)
+        (Some(rtp), replaced)
     }
 
     /// The mid it is sent under (unique among the subscriber's streams).
@@ -291,9 +209,7 @@ impl RtpSender {
     /// resume the numbers go on from the last one sent.
     pub fn pause(&mut self) {
         self.paused = true;
-        if let Some(source) = &mut self.source {
-            source.sequence_base = None;
-        }
+        self.rewriter.skip();
     }
 
     pub fn resume(&mut self) {
@@ -309,7 +225,7 @@ impl RtpSender {
             "transportId": self.transport_id,
             "mid": self.mid,
             "paused": self.paused,
-            "sourceSsrc": self.source.map(|source| source.ssrc),
+            "sourceSsrc": self.layers.current(),
             "rtpParameters": self.parameters,
         })
     }

@@ -1,6 +1,7 @@
 //! Unit tests of `rtp_sender.rs`.
 
 use super::*;
+use std::time::Duration;
 use crate::rtp::codec_table::SendTables;
 use crate::rtp::capabilities::{room_rtp_capabilities, RtpCapabilities};
 use crate::rtp::parameters::parse_receive_parameters;
@@ -8,7 +9,7 @@ use crate::rtp::parameters::parse_receive_parameters;
 fn receiver(kind: MediaKind, parameters: Value) -> RtpReceiver {
     let room = room_rtp_capabilities(None).unwrap();
     let parsed = parse_receive_parameters(&parameters, kind, &room).unwrap();
-    RtpReceiver::new("r".into(), "alice".into(), "t".into(), kind, parsed, "0".into())
+    RtpReceiver::new("r".into(), "alice".into(), ("t".into(), 1), kind, parsed, "0".into())
 }
 
 fn video_receiver() -> RtpReceiver {

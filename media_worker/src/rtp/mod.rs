@@ -1,11 +1,13 @@
 //! RTP as the API describes it, with no state of a call: the codecs and
 //! header extensions a room offers ([`capabilities`]), what a publisher sends
-//! with ([`parameters`]), a transport's payload-type and extension tables
+//! with ([`parameters`]), what the router reads of a packet ([`packet`]), a
+//! transport's payload-type and extension tables
 //! ([`codec_table`]), stream ids in packets ([`stream_ids`]) and the
 //! statistics of a stream ([`stats`]).
 
 pub mod capabilities;
 pub mod codec_table;
+pub mod packet;
 pub mod parameters;
 pub mod stats;
 pub mod stream_ids;

@@ -17,7 +17,7 @@ use str0m::net::Protocol;
 use crate::shell::batch::{RecvBatch, SendBatch, BATCH};
 use crate::channel::{encode_rfc4571, Decoded, FrameDecoder};
 use crate::error::WorkerError;
-use crate::transport::webrtc::{BoundSocket, OutgoingDatagram};
+use crate::transport::{BoundSocket, OutgoingDatagram};
 use crate::worker::{Network, SocketPlan, TransportKey, Worker};
 
 /// Unsent TCP bytes a connection may hold before packets are dropped.
@@ -147,8 +147,8 @@ impl Sockets {
     pub fn handle_ready(&mut self, token: usize, readable: bool, writable: bool, worker: &mut Worker, now: Instant) {
         let Some(socket) = self.sockets.get_mut(&token) else { return };
         match socket {
-            Socket::Udp { key, socket, local } => {
-                let (key, local) = (*key, *local);
+            Socket::Udp { socket, local, .. } => {
+                let local = *local;
                 // Edge-triggered: read until the socket is empty.
                 loop {
                     match self.udp_batch.recv(socket) {
@@ -156,7 +156,7 @@ impl Sockets {
                             for index in 0..count {
                                 // None: a datagram too long for any WebRTC packet.
                                 if let Some((bytes, source)) = self.udp_batch.get(index) {
-                                    worker.handle_datagram(key, now, Protocol::Udp, source, local, bytes);
+                                    worker.handle_datagram(now, Protocol::Udp, source, local, bytes);
                                 }
                             }
                         }
@@ -230,7 +230,7 @@ impl Sockets {
                     }
                     while let Some(decoded) = connection.decoder.next_frame() {
                         if let Decoded::Frame(packet) = decoded {
-                            worker.handle_datagram(connection.key, now, Protocol::Tcp, connection.remote, connection.local, &packet);
+                            worker.handle_datagram(now, Protocol::Tcp, connection.remote, connection.local, &packet);
                         }
                     }
                 }

@@ -1,4 +1,220 @@
-//! The kinds of transport a peer connects through. WebRTC ([`webrtc`]:
-//! ICE-lite, DTLS, SRTP and SCTP over str0m) is the one there is today.
+//! The kinds of transport a peer connects through, behind one interface:
+//! [`Transport`] is what the worker holds and the router's packets go
+//! through. WebRTC ([`webrtc`]: ICE-lite, DTLS, SRTP and SCTP over str0m) is
+//! the kind there is today; plain RTP, pipes between workers and Python
+//! (direct) transports are variants to come, each in a folder of its own.
+//!
+//! Every kind is sans-IO: datagrams and times in; datagrams to send (from
+//! one of the sockets the event loop opened for it), notifications, the
+//! RTP it received and its next deadline out.
 
 pub mod webrtc;
+
+use std::net::{IpAddr, SocketAddr};
+use std::rc::Rc;
+use std::time::Instant;
+
+use serde_json::Value;
+use str0m::net::Protocol;
+use str0m::rtp::RtpPacket;
+
+use crate::channel::NotificationEvent;
+use crate::error::WorkerError;
+use crate::rtp::capabilities::MediaKind;
+use crate::rtp::codec_table::SendTables;
+use crate::rtp::packet::{OutgoingRtp, ReadableExtensions};
+use crate::rtp::parameters::ReceiveParameters;
+use crate::rtp::stats::RtcpCounters;
+use webrtc::WebRtcTransport;
+
+/// A socket the event loop opened for a transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BoundSocket {
+    pub protocol: Protocol,
+    pub address: SocketAddr,
+    /// The IP written into the candidate instead of the bound one.
+    pub announced_ip: Option<IpAddr>,
+}
+
+impl BoundSocket {
+    /// The address the remote end sends to.
+    pub fn candidate_address(&self) -> SocketAddr {
+        SocketAddr::new(self.announced_ip.unwrap_or(self.address.ip()), self.address.port())
+    }
+}
+
+/// A datagram for the event loop to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingDatagram {
+    pub protocol: Protocol,
+    /// The bound socket address to send from.
+    pub source: SocketAddr,
+    pub destination: SocketAddr,
+    pub contents: Vec<u8>,
+}
+
+/// A notification for Python about a transport.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransportNotification {
+    pub event: NotificationEvent,
+    pub data: Value,
+}
+
+/// A transport of any kind.
+pub enum Transport {
+    WebRtc(WebRtcTransport),
+}
+
+/// The same call on whichever kind `$transport` is.
+macro_rules! each_kind {
+    ($transport:expr, $inner:ident => $call:expr) => {
+        match $transport {
+            Transport::WebRtc($inner) => $call,
+        }
+    };
+}
+
+impl Transport {
+    pub fn id(&self) -> &str {
+        each_kind!(self, t => &t.id)
+    }
+
+    /// The peer it belongs to.
+    pub fn peer_id(&self) -> &str {
+        each_kind!(self, t => &t.peer_id)
+    }
+
+    /// The WebRTC transport, or an error naming the operation that needs one.
+    pub fn as_webrtc_mut(&mut self, operation: &str) -> Result<&mut WebRtcTransport, WorkerError> {
+        #[allow(unreachable_patterns)] // until a second kind exists
+        match self {
+            Transport::WebRtc(transport) => Ok(transport),
+            _ => Err(WorkerError::unsupported(format!("{operation} needs a WebRTC transport"))),
+        }
+    }
+
+    // Packets and time.
+
+    /// A datagram that arrived on its bound socket `local`.
+    pub fn handle_datagram(&mut self, now: Instant, protocol: Protocol, source: SocketAddr, local: SocketAddr, contents: &[u8]) {
+        each_kind!(self, t => t.handle_datagram(now, protocol, source, local, contents))
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        each_kind!(self, t => t.handle_timeout(now))
+    }
+
+    pub fn next_timeout(&self) -> Option<Instant> {
+        each_kind!(self, t => t.next_timeout())
+    }
+
+    /// Produces what is due: datagrams, notifications, received RTP.
+    pub fn drain(&mut self, now: Instant) {
+        each_kind!(self, t => t.drain(now))
+    }
+
+    /// Lets out what [`Self::send_rtp`] wrote in this loop turn.
+    pub fn drain_after_writes(&mut self, now: Instant) {
+        each_kind!(self, t => t.drain_after_writes(now))
+    }
+
+    pub fn poll_datagram(&mut self) -> Option<OutgoingDatagram> {
+        each_kind!(self, t => t.poll_datagram())
+    }
+
+    pub fn take_notifications(&mut self) -> Vec<TransportNotification> {
+        each_kind!(self, t => t.take_notifications())
+    }
+
+    /// Closes it at once; no notification (Python closed it).
+    pub fn close(&mut self) {
+        each_kind!(self, t => t.close())
+    }
+
+    // Streams.
+
+    /// Starts receiving a published stream; answers its mid and which of its
+    /// header extensions travel with its packets.
+    pub fn add_receiver(&mut self, receiver_id: &str, kind: MediaKind, parameters: &ReceiveParameters, now: Instant) -> Result<(String, ReadableExtensions), WorkerError> {
+        each_kind!(self, t => t.add_receiver(receiver_id, kind, parameters, now))
+    }
+
+    pub fn remove_receiver(&mut self, receiver_id: &str, now: Instant) {
+        each_kind!(self, t => t.remove_receiver(receiver_id, now))
+    }
+
+    /// Declares a stream it sends, under `mid`.
+    pub fn add_sender(&mut self, mid: &str, kind: MediaKind, ssrc: u32, rtx_ssrc: Option<u32>, now: Instant) -> Result<(), WorkerError> {
+        each_kind!(self, t => t.add_sender(mid, kind, ssrc, rtx_ssrc, now))
+    }
+
+    pub fn remove_sender(&mut self, mid: &str, ssrc: u32, now: Instant) {
+        each_kind!(self, t => t.remove_sender(mid, ssrc, now))
+    }
+
+    /// The payload types and header-extension ids senders write on it.
+    pub fn send_tables(&self) -> &SendTables {
+        each_kind!(self, t => t.send_tables())
+    }
+
+    /// The CNAME its received streams share, once one is known.
+    pub fn cname_for_receivers(&self) -> Option<&str> {
+        each_kind!(self, t => t.cname_for_receivers.as_deref())
+    }
+
+    pub fn set_cname_for_receivers(&mut self, cname: String) {
+        each_kind!(self, t => t.cname_for_receivers = Some(cname))
+    }
+
+    // Media.
+
+    /// Whether media written now leaves.
+    pub fn can_send_media(&self) -> bool {
+        each_kind!(self, t => t.can_send_media())
+    }
+
+    /// Writes one forwarded packet on a stream it sends.
+    pub fn send_rtp(&mut self, rtp: &OutgoingRtp, packet: &RtpPacket, extensions: ReadableExtensions, now: Instant) {
+        each_kind!(self, t => t.send_rtp(rtp, packet, extensions, now))
+    }
+
+    /// Moves the RTP received since the last call, with its receiver's id, to `into`.
+    pub fn drain_rtp(&mut self, into: &mut Vec<(Rc<str>, RtpPacket)>) {
+        each_kind!(self, t => t.drain_rtp(into))
+    }
+
+    /// Simulcast layers learnt since the last call: (receiver id, SSRC, rid).
+    pub fn take_learnt_layers(&mut self) -> Vec<(Rc<str>, u32, String)> {
+        each_kind!(self, t => t.take_learnt_layers())
+    }
+
+    /// Asks the publisher of the stream on `ssrc` for a keyframe.
+    pub fn request_keyframe(&mut self, ssrc: u32, now: Instant) {
+        each_kind!(self, t => t.request_keyframe(ssrc, now))
+    }
+
+    /// The mids of the streams it sends whose subscriber asked for a keyframe.
+    pub fn take_keyframe_requests(&mut self) -> Vec<String> {
+        each_kind!(self, t => t.take_keyframe_requests())
+    }
+
+    // What the API shows.
+
+    pub fn dump(&mut self) -> Value {
+        each_kind!(self, t => t.dump())
+    }
+
+    pub fn stats(&mut self, now_ms: u64) -> Value {
+        each_kind!(self, t => t.stats(now_ms))
+    }
+
+    /// The RTCP counters of a stream it receives (by mid and rid).
+    pub fn ingress_counters(&self, mid: &str, rid: Option<&str>) -> RtcpCounters {
+        each_kind!(self, t => t.ingress_counters(mid, rid))
+    }
+
+    /// The RTCP counters of a stream it sends (by mid).
+    pub fn egress_counters(&self, mid: &str) -> RtcpCounters {
+        each_kind!(self, t => t.egress_counters(mid))
+    }
+}

@@ -5,6 +5,8 @@
 
 use super::tests::{ready_worker, FakeNetwork};
 use super::*;
+use std::net::SocketAddr;
+use str0m::net::Protocol;
 use crate::transport::webrtc::crypto::{fingerprint, sdp_form};
 use serde_json::json;
 use std::net::Ipv4Addr;
@@ -97,8 +99,8 @@ impl Router {
     }
 
     fn deliver_to_worker(&mut self, index: usize, datagram: Vec<u8>) {
-        let (key, source, local) = (self.clients[index].key, self.clients[index].address, self.clients[index].server);
-        self.worker.handle_datagram(key, self.now, Protocol::Udp, source, local, &datagram);
+        let (source, local) = (self.clients[index].address, self.clients[index].server);
+        self.worker.handle_datagram(self.now, Protocol::Udp, source, local, &datagram);
     }
 
     /// Polls client `index` until its next timeout (str0m's rule: drain

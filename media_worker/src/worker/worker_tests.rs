@@ -2,6 +2,11 @@
 //! network.
 
 use super::*;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use str0m::net::Protocol;
+use crate::channel::message::RoomCreate;
+use crate::room::MAX_PEER_NAME_CHARS;
 use crate::channel::message::{UpdateSettings, PeerCreate, TransportCreate};
 use crate::error::ErrorKind;
 use crate::worker::settings::{encode_hex, LogLevel};

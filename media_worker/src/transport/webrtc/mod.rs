@@ -1,8 +1,8 @@
 //! A WebRTC transport: one str0m `Rtc` (ICE-lite, controlled; DTLS; SRTP)
 //! and the state the API shows (`iceState`, `dtlsState`, the selected tuple…).
 //!
-//! Sans-IO like str0m: datagrams and times go in ([`Transport::handle_datagram`],
-//! [`Transport::handle_timeout`]); datagrams to send, notifications and the
+//! Sans-IO like str0m: datagrams and times go in ([`WebRtcTransport::handle_datagram`],
+//! [`WebRtcTransport::handle_timeout`]); datagrams to send, notifications and the
 //! next deadline come out. Sockets belong to the event loop, which tells the
 //! transport the socket address a datagram arrived on (its *bound* address;
 //! candidates may announce another IP).
@@ -19,7 +19,7 @@
 pub mod crypto;
 
 use std::collections::{HashMap, VecDeque};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -32,13 +32,15 @@ use str0m::ice::StunMessage;
 use str0m::net::{Protocol, Receive, TcpType};
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc, RtcConfig};
 
+use crate::channel::message::TransportCreate;
 use crate::channel::NotificationEvent;
 use crate::rtp::codec_table::{str0m_extension, RtpTables, SendTables};
 use crate::transport::webrtc::crypto::{certificate_pem, crypto_provider, fingerprint, sdp_form, take_hashed_certificate};
 use crate::error::WorkerError;
 use crate::rtp::capabilities::{json_type, MediaKind};
 use crate::rtp::parameters::ReceiveParameters;
-use crate::router::rtp_sender::OutgoingRtp;
+use crate::rtp::packet::{OutgoingRtp, ReadableExtensions};
+use crate::transport::{BoundSocket, OutgoingDatagram, TransportNotification};
 use crate::rtp::stats::RtcpCounters;
 use crate::rtp::stream_ids::{rtp_ssrc, RidLayers, StreamIdExtensions};
 
@@ -67,36 +69,18 @@ pub struct TransportOptions {
     pub enable_sctp: bool,
 }
 
-/// A socket the event loop opened for a transport.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BoundSocket {
-    pub protocol: Protocol,
-    pub address: SocketAddr,
-    /// The IP written into the candidate instead of the bound one.
-    pub announced_ip: Option<IpAddr>,
-}
-
-impl BoundSocket {
-    fn candidate_address(&self) -> SocketAddr {
-        SocketAddr::new(self.announced_ip.unwrap_or(self.address.ip()), self.address.port())
+impl TransportOptions {
+    pub fn of(create: &TransportCreate) -> Self {
+        Self {
+            udp: create.udp,
+            tcp: create.tcp,
+            prefer_ipv4: create.prefer_ipv4,
+            prefer_ipv6: create.prefer_ipv6,
+            prefer_udp: create.prefer_udp,
+            prefer_tcp: create.prefer_tcp,
+            enable_sctp: create.enable_sctp,
+        }
     }
-}
-
-/// A datagram for the event loop to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutgoingDatagram {
-    pub protocol: Protocol,
-    /// The bound socket address to send from.
-    pub source: SocketAddr,
-    pub destination: SocketAddr,
-    pub contents: Vec<u8>,
-}
-
-/// A notification for Python about this transport.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TransportNotification {
-    pub event: NotificationEvent,
-    pub data: Value,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -273,7 +257,7 @@ pub struct Counters {
     pub packets_sent: u64,
 }
 
-pub struct Transport {
+pub struct WebRtcTransport {
     pub id: String,
     pub peer_id: String,
     rtc: Rtc,
@@ -329,7 +313,7 @@ pub struct Transport {
     pending_keyframes: Vec<u32>,
 }
 
-impl Transport {
+impl WebRtcTransport {
     /// A transport with host candidates on `sockets`, not yet connected,
     /// carrying the payload types and header extensions of `tables` (see
     /// `codec_table.rs`).
@@ -713,7 +697,7 @@ impl Transport {
             return;
         }
         let payload = packet.payload.clone();
-        let ext_vals = readable.forwarded(&packet.header.ext_vals);
+        let ext_vals = forwarded_extensions(readable, &packet.header.ext_vals);
         let _ = self.with_rtc(now, |rtc| {
             let mut api = rtc.direct_api();
             if let Some(stream) = api.stream_tx(&Ssrc::from(rtp.ssrc)) {
@@ -1232,29 +1216,16 @@ impl Transport {
     }
 }
 
-/// The media header extensions of a publisher's stream that a forwarded
-/// copy carries (see [`Transport::add_receiver`]). Transport-level ones
-/// (mid, rid, abs-send-time, transport-wide sequence) are the sending
-/// transport's own.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct ReadableExtensions {
-    pub audio_level: bool,
-    pub video_orientation: bool,
-    pub abs_capture_time: bool,
-    pub playout_delay: bool,
-}
-
-impl ReadableExtensions {
-    fn forwarded(self, received: &ExtensionValues) -> ExtensionValues {
-        ExtensionValues {
-            audio_level: received.audio_level.filter(|_| self.audio_level),
-            voice_activity: received.voice_activity.filter(|_| self.audio_level),
-            video_orientation: received.video_orientation.filter(|_| self.video_orientation),
-            abs_capture_time: received.abs_capture_time.filter(|_| self.abs_capture_time),
-            play_delay_min: received.play_delay_min.filter(|_| self.playout_delay),
-            play_delay_max: received.play_delay_max.filter(|_| self.playout_delay),
-            ..ExtensionValues::default()
-        }
+/// The extensions of a received packet that its forwarded copy carries.
+fn forwarded_extensions(readable: ReadableExtensions, received: &ExtensionValues) -> ExtensionValues {
+    ExtensionValues {
+        audio_level: received.audio_level.filter(|_| readable.audio_level),
+        voice_activity: received.voice_activity.filter(|_| readable.audio_level),
+        video_orientation: received.video_orientation.filter(|_| readable.video_orientation),
+        abs_capture_time: received.abs_capture_time.filter(|_| readable.abs_capture_time),
+        play_delay_min: received.play_delay_min.filter(|_| readable.playout_delay),
+        play_delay_max: received.play_delay_max.filter(|_| readable.playout_delay),
+        ..ExtensionValues::default()
     }
 }
 

@@ -2,6 +2,7 @@
 //! ICE, DTLS, fingerprints and restarts without a socket or a clock.
 
 use super::*;
+use std::net::IpAddr;
 use crate::transport::webrtc::crypto::fingerprint;
 use std::net::Ipv4Addr;
 
@@ -42,7 +43,7 @@ fn options() -> TransportOptions {
 
 struct Call {
     now: Instant,
-    server: Transport,
+    server: WebRtcTransport,
     client: Rtc,
     client_certificate: DtlsCert,
     notifications: Vec<TransportNotification>,
@@ -56,7 +57,7 @@ impl Call {
         let socket = BoundSocket { protocol: Protocol::Udp, address: SERVER, announced_ip: None };
         let room = crate::rtp::capabilities::room_rtp_capabilities(None).unwrap();
         let table = crate::rtp::codec_table::transport_tables(&room, None);
-        let server = Transport::new("t".into(), "p".into(), &certificate(), vec![socket], options(), table, now).unwrap();
+        let server = WebRtcTransport::new("t".into(), "p".into(), &certificate(), vec![socket], options(), table, now).unwrap();
         let client_certificate = certificate();
         let client = client_of(&server.local_parameters(), &client_certificate, RtcConfig::new(), (CLIENT, SERVER), now);
         Self { now, server, client, client_certificate, notifications: Vec::new() }

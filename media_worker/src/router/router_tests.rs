@@ -1,0 +1,308 @@
+//! The router's forwarding rules, without str0m or a socket: packets made
+//! up in a line, fake time, and a sink that records what each subscriber's
+//! transport would have written.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::*;
+use crate::rtp::capabilities::room_rtp_capabilities;
+use crate::rtp::parameters::parse_receive_parameters;
+
+const MS: Duration = Duration::from_millis(1);
+/// The publisher's transport; subscribers are on 2, 3…
+const PUBLISHER: TransportKey = 1;
+
+/// What the transports would have written, and which of them can send.
+#[derive(Default)]
+struct Sink {
+    ready: HashSet<TransportKey>,
+    written: Vec<(TransportKey, OutgoingRtp)>,
+}
+
+impl RtpSink for Sink {
+    fn can_send(&self, transport: TransportKey) -> bool {
+        self.ready.contains(&transport)
+    }
+
+    fn send(&mut self, transport: TransportKey, rtp: &OutgoingRtp, _extensions: ReadableExtensions) {
+        self.written.push((transport, *rtp));
+    }
+}
+
+impl Sink {
+    fn ready(keys: &[TransportKey]) -> Self {
+        Self { ready: keys.iter().copied().collect(), written: Vec::new() }
+    }
+
+    /// (sequence number, timestamp) of what `key` was written, in order.
+    fn numbers(&self, key: TransportKey) -> Vec<(u64, u32)> {
+        self.written.iter().filter(|(to, _)| *to == key).map(|(_, rtp)| (rtp.sequence_number, rtp.timestamp)).collect()
+    }
+}
+
+struct Room {
+    capabilities: RtpCapabilities,
+    router: Router,
+    start: Instant,
+}
+
+impl Room {
+    fn new() -> Self {
+        Self { capabilities: room_rtp_capabilities(None).unwrap(), router: Router::new(7), start: Instant::now() }
+    }
+
+    /// Alice publishes `id` on the publisher's transport, VP8 with
+    /// simulcast SSRCs 1111 and 3333, or Opus (SSRC 4444) for audio.
+    fn publish(&mut self, id: &str, kind: MediaKind) {
+        let parameters = match kind {
+            MediaKind::Video => json!({
+                "codecs": [{"mimeType": "video/VP8", "payloadType": 96, "clockRate": 90000},
+                           {"mimeType": "video/rtx", "payloadType": 97, "clockRate": 90000, "parameters": {"apt": 96}}],
+                "encodings": [{"ssrc": 1111, "rtx": {"ssrc": 2222}}, {"ssrc": 3333}],
+                "rtcp": {"cname": "alice"},
+            }),
+            MediaKind::Audio => json!({
+                "codecs": [{"mimeType": "audio/opus", "payloadType": 111, "clockRate": 48000, "channels": 2}],
+                "encodings": [{"ssrc": 4444}],
+            }),
+        };
+        let parsed = parse_receive_parameters(&parameters, kind, &self.capabilities).unwrap();
+        let receiver = RtpReceiver::new(id.into(), "alice".into(), ("alice-transport".into(), PUBLISHER), kind, parsed, "0".into());
+        self.router.add_receiver(receiver).unwrap();
+    }
+
+    /// A subscriber (with the room's capabilities) to `receiver_id`, on transport `key`.
+    fn subscribe(&mut self, sender_id: &str, receiver_id: &str, key: TransportKey) {
+        let capabilities = serde_json::to_value(&self.capabilities).unwrap();
+        let tables = SendTables::new(&self.capabilities, Some(&capabilities));
+        let peer_id = format!("peer-{key}");
+        let new = NewSender { id: sender_id, peer_id: &peer_id, capabilities: &capabilities, receiver_id, tables: &tables };
+        self.router.create_sender(new, &self.capabilities, || format!("s{key}")).unwrap();
+        let (placed, _) = self.router.sender_placed_on(sender_id, &self.capabilities, &capabilities, &tables, None).unwrap();
+        self.router.place_sender(placed, &format!("transport-{key}"), key, self.start);
+    }
+
+    /// A packet of `ssrc` arriving `at_ms` after the start, with its RTP timestamp from the 90 kHz clock.
+    fn packet(&self, ssrc: u32, sequence_number: u64, at_ms: u64) -> IncomingRtp {
+        IncomingRtp { ssrc, sequence_number, timestamp: (at_ms * 90) as u32, marker: false, payload_len: 1_000, arrival: self.start + Duration::from_millis(at_ms) }
+    }
+
+    fn forward(&mut self, receiver_id: &str, packet: IncomingRtp, sink: &mut Sink) {
+        self.router.forward(receiver_id, &packet, 96, packet.arrival, sink);
+    }
+}
+
+#[test]
+fn a_packet_reaches_every_sender_of_its_stream_whose_transport_can_send() {
+    let mut room = Room::new();
+    room.publish("camera", MediaKind::Video);
+    room.subscribe("to-bob", "camera", 2);
+    room.subscribe("to-carol", "camera", 3);
+    let mut sink = Sink::ready(&[2]);
+    for sequence_number in 100..103 {
+        let packet = room.packet(1111, sequence_number, sequence_number);
+        room.forward("camera", packet, &mut sink);
+    }
+    assert_eq!(sink.numbers(2).iter().map(|(seq, _)| *seq).collect::<Vec<_>>(), [1, 2, 3]);
+    // Carol's transport was not connected: nothing was numbered for her.
+    assert!(sink.numbers(3).is_empty());
+    sink.ready.insert(3);
+    let packet = room.packet(1111, 103, 103);
+    room.forward("camera", packet, &mut sink);
+    assert_eq!(sink.numbers(3).iter().map(|(seq, _)| *seq).collect::<Vec<_>>(), [1]);
+    // Each sender writes its own SSRC, on its own transport.
+    let ssrcs: HashSet<u32> = sink.written.iter().map(|(_, rtp)| rtp.ssrc).collect();
+    assert_eq!(ssrcs.len(), 2);
+    assert_eq!(room.router.receiver("camera").unwrap().ssrcs().collect::<Vec<_>>(), [1111]);
+}
+
+#[test]
+fn loss_and_reordering_keep_their_gaps_and_order_in_the_forwarded_numbers() {
+    let mut room = Room::new();
+    room.publish("camera", MediaKind::Video);
+    room.subscribe("to-bob", "camera", 2);
+    let mut sink = Sink::ready(&[2]);
+    // 503 lost; 505 arrives before 504.
+    for (sequence_number, at) in [(500, 0), (501, 1), (502, 2), (505, 3), (504, 4), (506, 5)] {
+        let packet = room.packet(1111, sequence_number, at);
+        room.forward("camera", packet, &mut sink);
+    }
+    assert_eq!(sink.numbers(2).iter().map(|(seq, _)| *seq).collect::<Vec<_>>(), [1, 2, 3, 6, 5, 7]);
+    // A packet from before the first one forwarded has no number left: dropped.
+    let late = room.packet(1111, 499, 6);
+    room.forward("camera", late, &mut sink);
+    assert_eq!(sink.numbers(2).len(), 6);
+}
+
+#[test]
+fn sequence_numbers_and_timestamps_cross_their_wrap_around() {
+    let mut room = Room::new();
+    room.publish("camera", MediaKind::Video);
+    room.subscribe("to-bob", "camera", 2);
+    let mut sink = Sink::ready(&[2]);
+    // Extended sequence numbers across 65,535 → 65,536; timestamps across 2^32.
+    for (index, sequence_number) in (65_534..65_538u64).enumerate() {
+        let mut packet = room.packet(1111, sequence_number, index as u64);
+        packet.timestamp = u32::MAX - 90 + 90 * index as u32;
+        room.forward("camera", packet, &mut sink);
+    }
+    let numbers = sink.numbers(2);
+    assert_eq!(numbers.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    // The first source keeps its own timestamps, wrap-around included.
+    assert_eq!(numbers.iter().map(|(_, ts)| *ts).collect::<Vec<_>>(), [u32::MAX - 90, u32::MAX, 89, 179]);
+}
+
+#[test]
+fn a_paused_sender_forwards_nothing_and_resumes_without_a_gap_from_a_keyframe() {
+    let mut room = Room::new();
+    room.publish("camera", MediaKind::Video);
+    room.subscribe("to-bob", "camera", 2);
+    room.router.take_keyframe_requests();
+    let mut sink = Sink::ready(&[2]);
+    for sequence_number in 0..3 {
+        let packet = room.packet(1111, sequence_number, sequence_number);
+        room.forward("camera", packet, &mut sink);
+    }
+    room.router.set_sender_active("to-bob", false, room.start).unwrap();
+    assert!(room.router.take_keyframe_requests().is_empty());
+    for sequence_number in 3..10 {
+        let packet = room.packet(1111, sequence_number, sequence_number);
+        room.forward("camera", packet, &mut sink);
+    }
+    assert_eq!(sink.numbers(2).len(), 3);
+    room.router.set_sender_active("to-bob", true, room.start + 10 * MS).unwrap();
+    let requests = room.router.take_keyframe_requests();
+    assert_eq!(requests, [KeyframeRequest { transport: PUBLISHER, ssrc: 1111 }, KeyframeRequest { transport: PUBLISHER, ssrc: 3333 }]);
+    let packet = room.packet(1111, 10, 10);
+    room.forward("camera", packet, &mut sink);
+    assert_eq!(sink.numbers(2).iter().map(|(seq, _)| *seq).collect::<Vec<_>>(), [1, 2, 3, 4]);
+}
+
+#[test]
+fn a_layer_silent_for_a_second_is_replaced_continuously_and_the_new_one_starts_from_a_keyframe() {
+    let mut room = Room::new();
+    room.publish("camera", MediaKind::Video);
+    room.subscribe("to-bob", "camera", 2);
+    room.router.take_keyframe_requests();
+    let mut sink = Sink::ready(&[2]);
+    for sequence_number in 0..5 {
+        let packet = room.packet(1111, sequence_number, 10 * sequence_number);
+        room.forward("camera", packet, &mut sink);
+        // The other layer meanwhile is not forwarded.
+        let other = room.packet(3333, 9_000 + sequence_number, 10 * sequence_number);
+        room.forward("camera", other, &mut sink);
+    }
+    assert_eq!(sink.numbers(2).len(), 5);
+    assert!(room.router.take_keyframe_requests().is_empty());
+    // Layer 1111 stops at 40 ms; 3333 is heard alone at 1,040 ms and takes over.
+    let packet = room.packet(3333, 9_100, 1_040);
+    room.forward("camera", packet, &mut sink);
+    let numbers = sink.numbers(2);
+    assert_eq!(numbers.len(), 6);
+    assert_eq!(numbers[5].0, 6);
+    // Its timestamp follows the last one sent by the time that passed (1 s at 90 kHz).
+    assert_eq!(numbers[5].1, numbers[4].1 + 90_000);
+    assert!(!room.router.take_keyframe_requests().is_empty());
+    assert_eq!(room.router.sender("to-bob").unwrap().dump()["sourceSsrc"], json!(3333));
+}
+
+#[test]
+fn subscribers_keyframe_requests_reach_the_publisher_once_per_interval_and_forced_ones_always() {
+    let mut room = Room::new();
+    room.publish("camera", MediaKind::Video);
+    room.subscribe("to-bob", "camera", 2);
+    // Placing the sender forced one.
+    assert_eq!(room.router.take_keyframe_requests().len(), 2);
+    let start = room.start;
+    let at = |ms: u64| start + Duration::from_millis(ms);
+    room.router.on_keyframe_request(2, "s2", at(100));
+    room.router.on_keyframe_request(2, "s2", at(200));
+    assert!(room.router.take_keyframe_requests().is_empty(), "within 500 ms of the forced one");
+    room.router.on_keyframe_request(2, "s2", at(500));
+    assert_eq!(room.router.take_keyframe_requests().len(), 2);
+    room.router.on_keyframe_request(2, "s2", at(700));
+    assert!(room.router.take_keyframe_requests().is_empty());
+    // A mid the transport does not send, or another transport: nothing.
+    room.router.on_keyframe_request(2, "s9", at(2_000));
+    room.router.on_keyframe_request(3, "s2", at(2_000));
+    assert!(room.router.take_keyframe_requests().is_empty());
+    // A resume is forced, however recent the last request.
+    room.router.on_keyframe_request(2, "s2", at(3_000));
+    room.router.take_keyframe_requests();
+    room.router.set_sender_active("to-bob", false, at(3_001)).unwrap();
+    room.router.set_sender_active("to-bob", true, at(3_002)).unwrap();
+    assert_eq!(room.router.take_keyframe_requests().len(), 2);
+}
+
+#[test]
+fn audio_is_forwarded_but_never_asked_for_a_keyframe() {
+    let mut room = Room::new();
+    room.publish("microphone", MediaKind::Audio);
+    room.subscribe("to-bob", "microphone", 2);
+    assert!(room.router.take_keyframe_requests().is_empty());
+    let mut sink = Sink::ready(&[2]);
+    let packet = room.packet(4444, 7, 0);
+    room.router.forward("microphone", &packet, 111, packet.arrival, &mut sink);
+    assert_eq!(sink.written.len(), 1);
+    let opus = room.capabilities.codecs.iter().find(|codec| codec.mime_type == "audio/opus").unwrap();
+    assert_eq!(sink.written[0].1.payload_type, opus.preferred_payload_type);
+    room.router.request_keyframe("microphone", room.start, true);
+    assert!(room.router.take_keyframe_requests().is_empty());
+}
+
+#[test]
+fn a_stream_that_ends_takes_its_senders_and_routes_with_it() {
+    let mut room = Room::new();
+    room.publish("camera", MediaKind::Video);
+    room.publish("microphone", MediaKind::Audio);
+    room.subscribe("camera-to-bob", "camera", 2);
+    room.subscribe("microphone-to-bob", "microphone", 2);
+    assert_eq!(room.router.routes_of("camera"), ["camera-to-bob"]);
+    let (receiver, senders) = room.router.remove_receiver("camera").unwrap();
+    assert_eq!(receiver.id, "camera");
+    assert_eq!(senders.iter().map(|sender| sender.id.as_str()).collect::<Vec<_>>(), ["camera-to-bob"]);
+    assert!(room.router.sender("camera-to-bob").is_none());
+    assert!(room.router.routes_of("camera").is_empty());
+    assert!(room.router.remove_receiver("camera").is_none());
+    // Packets of a stream that ended go nowhere.
+    let mut sink = Sink::ready(&[2]);
+    let packet = room.packet(1111, 1, 1);
+    room.forward("camera", packet, &mut sink);
+    assert!(sink.written.is_empty());
+    assert_eq!(room.router.senders_of_peer("peer-2"), ["microphone-to-bob"]);
+}
+
+#[test]
+fn senders_of_a_closed_transport_stay_but_send_nothing() {
+    let mut room = Room::new();
+    room.publish("camera", MediaKind::Video);
+    room.subscribe("to-bob", "camera", 2);
+    room.router.detach_transport(2);
+    let sender = room.router.sender("to-bob").unwrap();
+    assert_eq!((sender.transport_id.as_deref(), sender.transport_key), (None, None));
+    let mut sink = Sink::ready(&[2]);
+    let packet = room.packet(1111, 1, 1);
+    room.forward("camera", packet, &mut sink);
+    assert!(sink.written.is_empty());
+    assert_eq!(room.router.receivers_on(PUBLISHER), ["camera"]);
+}
+
+#[test]
+fn a_peer_gets_no_sender_of_its_own_stream_and_ids_are_unique() {
+    let mut room = Room::new();
+    room.publish("camera", MediaKind::Video);
+    let capabilities = serde_json::to_value(&room.capabilities).unwrap();
+    let tables = SendTables::new(&room.capabilities, Some(&capabilities));
+    let own = NewSender { id: "loop", peer_id: "alice", capabilities: &capabilities, receiver_id: "camera", tables: &tables };
+    let error = room.router.create_sender(own, &room.capabilities, || unreachable!("a refused sender takes no mid")).unwrap_err();
+    assert!(error.message.contains("its own streams"), "{}", error.message);
+    room.subscribe("to-bob", "camera", 2);
+    let again = NewSender { id: "to-bob", peer_id: "carol", capabilities: &capabilities, receiver_id: "camera", tables: &tables };
+    assert!(room.router.create_sender(again, &room.capabilities, || "s9".into()).is_err());
+    let ssrcs: HashSet<u32> = (0..1_000).map(|_| room.router.allocate_ssrc()).collect();
+    let sender = room.router.sender("to-bob").unwrap();
+    assert!(!ssrcs.contains(&sender.ssrc) && !ssrcs.contains(&0));
+}

@@ -1,0 +1,42 @@
+//! What the router reads of a received RTP packet and what it hands a
+//! transport to write: plain values, with no transport's types in them, so
+//! the router is driven in tests by packets made up in a line.
+
+use std::time::Instant;
+
+/// What the router reads of a received packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IncomingRtp {
+    pub ssrc: u32,
+    /// Extended sequence number (str0m's: it spans the 16-bit wrap-around).
+    pub sequence_number: u64,
+    pub timestamp: u32,
+    pub marker: bool,
+    pub payload_len: usize,
+    /// When the packet arrived.
+    pub arrival: Instant,
+}
+
+/// A packet as the subscriber's transport writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutgoingRtp {
+    pub ssrc: u32,
+    pub payload_type: u8,
+    pub sequence_number: u64,
+    pub timestamp: u32,
+    pub marker: bool,
+    /// Whether the transport keeps it for retransmission (it has an RTX SSRC).
+    pub nackable: bool,
+}
+
+/// The media header extensions of a publisher's stream that a forwarded
+/// copy carries: those its transport reads right. Transport-level ones
+/// (mid, rid, abs-send-time, transport-wide sequence) are each sending
+/// transport's own.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ReadableExtensions {
+    pub audio_level: bool,
+    pub video_orientation: bool,
+    pub abs_capture_time: bool,
+    pub playout_delay: bool,
+}

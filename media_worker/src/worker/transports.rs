@@ -1,0 +1,191 @@
+//! Requests on transports, and what reaches them from the event loop:
+//! datagrams (through [`super::demux`]), due timers, and the end of a loop
+//! turn, when what was forwarded leaves. After every input a transport is
+//! collected: what it received goes to its room's router, what it produced
+//! to the outbox, and its timer is re-armed.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use serde_json::Value;
+use str0m::net::Protocol;
+
+use super::{unknown, Network, SocketPlan, TransportKey, Worker};
+use crate::channel::message::TransportCreate;
+use crate::channel::Notification;
+use crate::error::WorkerError;
+use crate::rtp::codec_table::transport_tables;
+use crate::transport::webrtc::{TransportOptions, WebRtcTransport};
+use crate::transport::Transport;
+
+impl Worker {
+    pub(super) fn create_transport(&mut self, create: TransportCreate, now: Instant, network: &mut dyn Network) -> Result<Value, WorkerError> {
+        if !create.udp && !create.tcp {
+            return Err(WorkerError::value_error("udp and tcp are both False"));
+        }
+        if self.transport_keys.contains_key(&create.transport_id) {
+            return Err(WorkerError::value_error(format!("a transport with id '{}' exists already", create.transport_id)));
+        }
+        let (Some(settings), Some(certificate)) = (&self.settings, &self.certificate) else {
+            return Err(WorkerError::invalid_state("worker.init must be the first request"));
+        };
+        let peer = self.peers.get(&create.peer_id).ok_or_else(|| unknown("peer", &create.peer_id))?;
+        let room = self.rooms.get(&peer.room_id).ok_or_else(|| unknown("peer", &create.peer_id))?;
+        let mut addresses = Vec::new();
+        if let Some(ip) = settings.rtc_listen_ipv4 {
+            addresses.push((IpAddr::V4(ip), settings.rtc_announced_ipv4.map(IpAddr::V4)));
+        }
+        if let Some(ip) = settings.rtc_listen_ipv6 {
+            addresses.push((IpAddr::V6(ip), settings.rtc_announced_ipv6.map(IpAddr::V6)));
+        }
+        let plan = SocketPlan { udp: create.udp, tcp: create.tcp, addresses, ports: (settings.rtc_min_port, settings.rtc_max_port) };
+        let tables = transport_tables(&room.rtp_capabilities, peer.capabilities.as_ref());
+        let key = self.next_key;
+        self.next_key = self.next_key.wrapping_add(1).max(1);
+        let sockets = network.open_sockets(key, &plan)?;
+        let options = TransportOptions::of(&create);
+        let id = create.transport_id.clone();
+        let transport = match WebRtcTransport::new(id, create.peer_id.clone(), certificate, sockets.clone(), options, tables, now) {
+            Ok(transport) => transport,
+            Err(error) => {
+                network.close_sockets(key);
+                return Err(error);
+            }
+        };
+        let answer = transport.local_parameters();
+        if let Some(peer) = self.peers.get_mut(&create.peer_id) {
+            peer.transport_ids.push(create.transport_id.clone());
+        }
+        tracing::debug!("transport {} created for peer {}", create.transport_id, create.peer_id);
+        self.demux.add(key, &sockets);
+        self.transport_keys.insert(create.transport_id, key);
+        self.transports.insert(key, Transport::WebRtc(transport));
+        self.collect(key, now);
+        Ok(answer)
+    }
+
+    pub(super) fn close_transport(&mut self, transport_id: &str, now: Instant, network: &mut dyn Network) -> Result<Value, WorkerError> {
+        let key = self.transport_key(transport_id)?;
+        if let Some(peer) = self.transports.get(&key).and_then(|t| self.peers.get_mut(t.peer_id())) {
+            peer.transport_ids.retain(|id| id != transport_id);
+        }
+        self.remove_transport(key, now, network);
+        Ok(Value::Null)
+    }
+
+    /// A transport closes: the streams it received end (and the senders
+    /// forwarding them); the senders on it stay, sending nothing.
+    pub(super) fn remove_transport(&mut self, key: TransportKey, now: Instant, network: &mut dyn Network) {
+        if let Some(room_id) = self.room_of_transport(key) {
+            let ending = self.rooms.get(&room_id).map(|room| room.router.receivers_on(key)).unwrap_or_default();
+            for receiver_id in ending {
+                self.close_receiver(&receiver_id, now);
+            }
+            if let Some(room) = self.rooms.get_mut(&room_id) {
+                room.router.detach_transport(key);
+            }
+        }
+        if let Some(mut transport) = self.transports.remove(&key) {
+            transport.close();
+            self.transport_keys.remove(transport.id());
+            tracing::debug!("transport {} closed", transport.id());
+        }
+        self.demux.remove(key);
+        self.timers.schedule(key, None);
+        self.outbox.forget(key);
+        network.close_sockets(key);
+    }
+
+    /// The room of the peer transport `key` belongs to.
+    pub(super) fn room_of_transport(&self, key: TransportKey) -> Option<String> {
+        let transport = self.transports.get(&key)?;
+        Some(self.peers.get(transport.peer_id())?.room_id.clone())
+    }
+
+    /// A datagram that arrived on the bound socket `local`, for the
+    /// transport [`super::demux`] names (dropped if none).
+    pub fn handle_datagram(&mut self, now: Instant, protocol: Protocol, source: SocketAddr, local: SocketAddr, contents: &[u8]) {
+        let Some(key) = self.demux.route(protocol, local) else { return };
+        if let Some(transport) = self.transports.get_mut(&key) {
+            transport.handle_datagram(now, protocol, source, local, contents);
+            self.collect(key, now);
+        }
+    }
+
+    /// Ends a loop turn: what was forwarded in it leaves (see
+    /// [`Self::flush_writes`]), the timers that are due run, and what they
+    /// forwarded leaves too (str0m releases held packets on a timeout).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.flush_writes(now, usize::MAX);
+        while let Some(key) = self.timers.pop_due(now) {
+            if let Some(transport) = self.transports.get_mut(&key) {
+                transport.handle_timeout(now);
+                self.collect(key, now);
+            }
+        }
+        self.flush_writes(now, usize::MAX);
+    }
+
+    /// The earliest deadline of any transport.
+    pub fn next_timeout(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    /// The next datagram to send, with the transport whose socket sends it.
+    pub fn poll_datagram(&mut self) -> Option<(TransportKey, crate::transport::OutgoingDatagram)> {
+        self.outbox.pop()
+    }
+
+    /// Forwards what transport `key` received, and moves what it produced
+    /// into the outbox and re-arms its timer. The transports written to are
+    /// drained at the end of the loop turn ([`Self::flush_writes`]).
+    pub(super) fn collect(&mut self, key: TransportKey, now: Instant) {
+        self.forward_from(key, now);
+        if self.outbox.is_written(key) {
+            // Written to in this loop turn: it is drained at the turn's end.
+            return;
+        }
+        let Some(transport) = self.transports.get_mut(&key) else { return };
+        transport.drain(now);
+        self.take_output(key);
+    }
+
+    /// Sends what was forwarded in this loop turn, from up to `limit`
+    /// transports (in the order they were first written to); answers
+    /// whether some are left. str0m's pacer releases a written packet only
+    /// at a timeout that the write makes due at once: it runs here, once per
+    /// transport however many packets it took this turn (under load a turn
+    /// holds a batch of datagrams). Left to the worker's timers, every
+    /// forwarded packet would wait for epoll's next millisecond: 1.3 ms
+    /// (docs/benchmarks.md). The event loop sends each chunk's datagrams
+    /// before encrypting the next, so the first subscribers of a large
+    /// fan-out need not wait for the last.
+    pub fn flush_writes(&mut self, now: Instant, limit: usize) -> bool {
+        for _ in 0..limit {
+            let Some(key) = self.outbox.next_written() else { break };
+            if let Some(transport) = self.transports.get_mut(&key) {
+                transport.drain_after_writes(now);
+                self.take_output(key);
+            }
+        }
+        self.outbox.has_written()
+    }
+
+    /// Moves what transport `key` produced into the outbox and the
+    /// notifications, and re-arms its timer.
+    fn take_output(&mut self, key: TransportKey) {
+        let Some(transport) = self.transports.get_mut(&key) else { return };
+        while let Some(datagram) = transport.poll_datagram() {
+            self.outbox.push(key, datagram);
+        }
+        for notification in transport.take_notifications() {
+            self.notifications.push(Notification {
+                event: notification.event,
+                target_id: Some(transport.id().to_owned()),
+                data: notification.data,
+            });
+        }
+        let due = transport.next_timeout();
+        self.timers.schedule(key, due);
+    }
+}
