@@ -18,8 +18,8 @@ from . import rtp_sender as rtp_sender_module
 from . import transport as transport_module
 
 if TYPE_CHECKING:
+    from ._channel import Channel
     from .room import Room
-    from .server import _Worker
 
 _logger = logging.getLogger("mediasoup.peer")
 
@@ -44,8 +44,8 @@ class Peer(WorkerObject):
 
     _kind = "peer"
 
-    def __init__(self, room: Room, worker: _Worker, name: str) -> None:
-        super().__init__(worker)
+    def __init__(self, room: Room, channel: Channel, name: str) -> None:
+        super().__init__(channel)
         self._room = room
         self._name = name
         self._capabilities: dict[str, Any] | None = None
@@ -55,7 +55,7 @@ class Peer(WorkerObject):
         # Receivers this peer has (or is getting) a sender for.
         self._subscribed: set[str] = set()
         self._created_by(
-            worker.request("room.createPeer", {"roomId": room.id, "peerId": self._id, "name": name})
+            channel.request("room.createPeer", {"roomId": room.id, "peerId": self._id, "name": name})
         )
 
     def _repr_state(self) -> str:
@@ -97,7 +97,7 @@ class Peer(WorkerObject):
             raise ValueError(f"transport {transport.id} belongs to another peer")
         if transport.closed:
             raise InvalidStateError(f"transport {transport.id} is closed")
-        receiver = rtp_receiver_module.RtpReceiver(self, self._worker, kind, transport)
+        receiver = rtp_receiver_module.RtpReceiver(self, self._channel, kind, transport)
         self._rtp_receivers[receiver.id] = receiver
         self.emit("newrtpreceiver", receiver)
         return receiver
@@ -125,16 +125,16 @@ class Peer(WorkerObject):
     async def _create_sender(self, receiver: rtp_receiver_module.RtpReceiver) -> None:
         sender_id = str(uuid.uuid4())
         try:
-            parameters: dict[str, Any] = await self._worker.request(
+            parameters: dict[str, Any] = await self._channel.request(
                 "rtpSender.create", {"senderId": sender_id, "peerId": self._id, "receiverId": receiver.id}
             )
         except UnsupportedError as error:
             _logger.debug("peer %s does not get %s: %s", self._name, receiver.id, error)
             return
         if self._closed or receiver.closed:
-            ignore_outcome(self._worker.request("rtpSender.close", {"senderId": sender_id}))
+            ignore_outcome(self._channel.request("rtpSender.close", {"senderId": sender_id}))
             return
-        sender = rtp_sender_module.RtpSender(self, self._worker, sender_id, receiver, parameters)
+        sender = rtp_sender_module.RtpSender(self, self._channel, sender_id, receiver, parameters)
         self._rtp_senders[sender_id] = sender
         receiver._senders.append(sender)
         self.emit("newrtpsender", sender)
@@ -196,7 +196,7 @@ class Peer(WorkerObject):
         )
         if self._closed:
             raise InvalidStateError(f"peer {self._id} closed while its transport was being created")
-        transport = transport_module.Transport(self, self._worker, transport_id, local)
+        transport = transport_module.Transport(self, self._channel, transport_id, local)
         self._transports[transport_id] = transport
         self.emit("newtransport", transport)
         return transport

@@ -10,7 +10,8 @@ from ._object import WorkerObject
 from . import peer as peer_module
 
 if TYPE_CHECKING:
-    from .server import Server, _Worker
+    from ._channel import Channel
+    from .server import Server
 
 
 class Room(WorkerObject):
@@ -25,12 +26,12 @@ class Room(WorkerObject):
     def __init__(
         self,
         server: Server,
-        worker: _Worker,
+        channel: Channel,
         rtp_capabilities: dict[str, Any],
         media_codecs: Any,
         force_unique_payload_types: bool,
     ) -> None:
-        super().__init__(worker)
+        super().__init__(channel)
         self._server = server
         self._rtp_capabilities = rtp_capabilities
         self._force_unique_payload_types = force_unique_payload_types
@@ -39,7 +40,7 @@ class Room(WorkerObject):
         # subscribes to them without a walk over every peer of the room.
         self._streams: dict[str, Any] = {}
         self._created_by(
-            worker.request(
+            channel.request(
                 "room.create",
                 {
                     "roomId": self._id,
@@ -50,7 +51,7 @@ class Room(WorkerObject):
         )
 
     def _repr_state(self) -> str:
-        return f"peers={len(self._peers)} worker={self._worker.index}"
+        return f"peers={len(self._peers)} worker={self._channel.index}"
 
     @property
     def rtpCapabilities(self) -> dict[str, Any]:
@@ -79,7 +80,7 @@ class Room(WorkerObject):
             )
         if name in self._peers:
             raise ValueError(f"room {self._id} has an open peer named {name!r} already")
-        peer = peer_module.Peer(self, self._worker, name)
+        peer = peer_module.Peer(self, self._channel, name)
         self._peers[name] = peer
         self.emit("newpeer", peer)
         return peer

@@ -10,8 +10,8 @@ from ._object import WorkerObject
 from .errors import InvalidStateError
 
 if TYPE_CHECKING:
+    from ._channel import Channel
     from .peer import Peer
-    from .server import _Worker
     from .rtp_sender import RtpSender
     from .transport import Transport
 
@@ -26,8 +26,8 @@ class RtpReceiver(WorkerObject):
 
     _kind = "rtpReceiver"
 
-    def __init__(self, peer: Peer, worker: _Worker, kind: str, transport: Transport) -> None:
-        super().__init__(worker)
+    def __init__(self, peer: Peer, channel: Channel, kind: str, transport: Transport) -> None:
+        super().__init__(channel)
         self._peer = peer
         self._kind_of_media = kind
         self._transport = transport

@@ -9,9 +9,9 @@ from ._object import WorkerObject
 from .errors import InvalidStateError
 
 if TYPE_CHECKING:
+    from ._channel import Channel
     from .peer import Peer
     from .rtp_receiver import RtpReceiver
-    from .server import _Worker
     from .transport import Transport
 
 
@@ -28,8 +28,8 @@ class RtpSender(WorkerObject):
 
     _kind = "rtpSender"
 
-    def __init__(self, peer: Peer, worker: _Worker, sender_id: str, receiver: RtpReceiver, rtp_parameters: dict[str, Any]) -> None:
-        super().__init__(worker)
+    def __init__(self, peer: Peer, channel: Channel, sender_id: str, receiver: RtpReceiver, rtp_parameters: dict[str, Any]) -> None:
+        super().__init__(channel)
         self._id = sender_id
         self._peer = peer
         self._receiver = receiver

@@ -10,8 +10,8 @@ from ._object import WorkerObject
 from .errors import MediasoupError
 
 if TYPE_CHECKING:
+    from ._channel import Channel
     from .peer import Peer
-    from .server import _Worker
 
 
 class Transport(WorkerObject):
@@ -25,8 +25,8 @@ class Transport(WorkerObject):
 
     _kind = "transport"
 
-    def __init__(self, peer: Peer, worker: _Worker, transport_id: str, local: Mapping[str, Any]) -> None:
-        super().__init__(worker)
+    def __init__(self, peer: Peer, channel: Channel, transport_id: str, local: Mapping[str, Any]) -> None:
+        super().__init__(channel)
         self._id = transport_id
         self._peer = peer
         self._ice_local_parameters: dict[str, Any] = local["iceLocalParameters"]
@@ -37,7 +37,7 @@ class Transport(WorkerObject):
         self._ice_selected_tuple: dict[str, Any] | None = None
         self._dtls_state = "new"
         self._dtls_remote_cert: str | None = None
-        worker.targets[transport_id] = self
+        channel.targets[transport_id] = self
 
     def _repr_state(self) -> str:
         return f"ice={self._ice_state} dtls={self._dtls_state}"
@@ -151,7 +151,7 @@ class Transport(WorkerObject):
     def _closing(self, error: BaseException | None) -> None:
         self._ice_state = "closed"
         self._dtls_state = "closed"
-        self._worker.targets.pop(self._id, None)
+        self._channel.targets.pop(self._id, None)
         self._peer._transport_closing(self, error)
         self._peer._transport_closed(self)
 
