@@ -1,4 +1,11 @@
-"""``Peer``: a remote endpoint (a browser tab, an aiortc program) in a room."""
+"""``Peer``: a remote endpoint (a browser tab, an aiortc program) in a room.
+
+A peer owns its transports, the streams it publishes (rtp_receiver.py) and
+the streams sent to it (rtp_sender.py), and imports them; its room imports
+this module, so the peer sees its room as a
+:class:`~mediasoup._owners.OwningRoom` (see _owners.py) that takes the calls
+of a :class:`PeerOwner`.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +14,19 @@ import copy
 import logging
 import uuid
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ._futures import ignore_outcome
-from ._object import WorkerObject
-from ._options import merge_options, pick_options
-from .errors import InvalidStateError, UnsupportedError
 from . import rtp_receiver as rtp_receiver_module
 from . import rtp_sender as rtp_sender_module
 from . import transport as transport_module
+from ._futures import ignore_outcome
+from ._object import WorkerObject
+from ._options import merge_options, pick_options
+from ._owners import OwningRoom
+from .errors import InvalidStateError, UnsupportedError
 
 if TYPE_CHECKING:
     from ._channel import Channel
-    from .room import Room
 
 _logger = logging.getLogger("mediasoup.peer")
 
@@ -35,6 +42,21 @@ TRANSPORT_OPTIONS = {
 }
 
 
+class PeerOwner(OwningRoom, Protocol):
+    """What a peer asks of its room."""
+
+    def _receiver_started(self, receiver: rtp_receiver_module.RtpReceiver) -> None:
+        """Gives the other peers that can decode the stream a sender of it."""
+
+    def _receiver_stopped(self, receiver: rtp_receiver_module.RtpReceiver) -> None: ...
+
+    def _receiving(self) -> list[rtp_receiver_module.RtpReceiver]:
+        """The open receivers of the room that receive, oldest stream first."""
+
+    def _peer_closed(self, peer: Peer) -> None:
+        """Forgets the peer (it is closing)."""
+
+
 class Peer(WorkerObject):
     """A participant of a :class:`~mediasoup.Room`; made by ``room.Peer(name)``.
 
@@ -44,7 +66,7 @@ class Peer(WorkerObject):
 
     _kind = "peer"
 
-    def __init__(self, room: Room, channel: Channel, name: str) -> None:
+    def __init__(self, room: PeerOwner, channel: Channel, name: str) -> None:
         super().__init__(channel)
         self._room = room
         self._name = name
@@ -66,7 +88,8 @@ class Peer(WorkerObject):
         return self._name
 
     @property
-    def room(self) -> Room:
+    def room(self) -> OwningRoom:
+        """The room (a :class:`~mediasoup.Room`)."""
         return self._room
 
     @property
@@ -102,7 +125,11 @@ class Peer(WorkerObject):
         self.emit("newrtpreceiver", receiver)
         return receiver
 
+    def _rtp_receiver_receiving(self, receiver: rtp_receiver_module.RtpReceiver) -> None:
+        self._room._receiver_started(receiver)
+
     def _rtp_receiver_closed(self, receiver: rtp_receiver_module.RtpReceiver) -> None:
+        self._room._receiver_stopped(receiver)
         self._rtp_receivers.pop(receiver.id, None)
 
     @property
@@ -144,13 +171,15 @@ class Peer(WorkerObject):
             _logger.error("peer %s: a sender could not be created", self._name, exc_info=task.exception())
 
     def _transport_closing(self, transport: transport_module.Transport, error: BaseException | None) -> None:
-        """A transport's receivers end with it (the worker drops them too)."""
+        """A transport's receivers end with it (the worker drops them too), its
+        senders stop; then the peer forgets it."""
         for receiver in list(self._rtp_receivers.values()):
             if receiver.transport is transport:
                 receiver._close(error, notify_worker=False)
         for sender in self._rtp_senders.values():
             if sender.transport is transport:
                 sender._update(None, sender._paused)
+        self._transports.pop(transport.id, None)
 
     async def setCapabilities(self, rtpCapabilities: Mapping[str, Any]) -> None:
         """Sets what the endpoint can receive, e.g. ``device.rtpCapabilities`` of
@@ -200,9 +229,6 @@ class Peer(WorkerObject):
         self._transports[transport_id] = transport
         self.emit("newtransport", transport)
         return transport
-
-    def _transport_closed(self, transport: transport_module.Transport) -> None:
-        self._transports.pop(transport.id, None)
 
     def _closing(self, error: BaseException | None) -> None:
         for sender in list(self._rtp_senders.values()):

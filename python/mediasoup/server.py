@@ -2,7 +2,8 @@
 
 The server starts one worker process per ``numWorkers`` and holds the
 :class:`~mediasoup._channel.Channel` to each; it replaces a worker that dies
-and places each new room on the least loaded one.
+and places each new room on the least loaded one. It owns the rooms and
+imports room.py; no object module imports this one (see _owners.py).
 """
 
 from __future__ import annotations

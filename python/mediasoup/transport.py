@@ -1,17 +1,30 @@
-"""``Transport``: a WebRTC transport of a peer (ICE-lite, DTLS, SRTP), over str0m."""
+"""``Transport``: a WebRTC transport of a peer (ICE-lite, DTLS, SRTP), over str0m.
+
+A transport owns nothing. Its peer, and the receivers and senders on it,
+import this module, so the transport sees its peer as a
+:class:`~mediasoup._owners.OwningPeer` (see _owners.py) that takes the
+calls of a :class:`TransportOwner`.
+"""
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._object import WorkerObject
+from ._owners import OwningPeer
 from .errors import MediasoupError
 
 if TYPE_CHECKING:
     from ._channel import Channel
-    from .peer import Peer
+
+
+class TransportOwner(OwningPeer, Protocol):
+    """What a transport asks of its peer."""
+
+    def _transport_closing(self, transport: Transport, error: BaseException | None) -> None:
+        """Ends what runs on the transport and forgets it (it is closing)."""
 
 
 class Transport(WorkerObject):
@@ -25,7 +38,7 @@ class Transport(WorkerObject):
 
     _kind = "transport"
 
-    def __init__(self, peer: Peer, channel: Channel, transport_id: str, local: Mapping[str, Any]) -> None:
+    def __init__(self, peer: TransportOwner, channel: Channel, transport_id: str, local: Mapping[str, Any]) -> None:
         super().__init__(channel)
         self._id = transport_id
         self._peer = peer
@@ -43,7 +56,8 @@ class Transport(WorkerObject):
         return f"ice={self._ice_state} dtls={self._dtls_state}"
 
     @property
-    def peer(self) -> Peer:
+    def peer(self) -> OwningPeer:
+        """The peer (a :class:`~mediasoup.Peer`)."""
         return self._peer
 
     @property
@@ -153,7 +167,6 @@ class Transport(WorkerObject):
         self._dtls_state = "closed"
         self._channel.targets.pop(self._id, None)
         self._peer._transport_closing(self, error)
-        self._peer._transport_closed(self)
 
     def _close_request(self) -> tuple[str, dict[str, str]]:
         return "transport.close", {"transportId": self._id}
