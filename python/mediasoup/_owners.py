@@ -2,7 +2,9 @@
 
 The object modules import what they own, never their owner:
 server → room → peer → rtp_sender → rtp_receiver → transport, and under them
-_object.py, _channel.py and this module, which import none of them. A peer
+_object.py, _channel.py and this module, which import none of them (the
+layers of ``[tool.importlinter]`` in pyproject.toml; tests/test_imports.py
+fails on any import cycle, type-checking imports included). A peer
 lists its transports as :class:`~mediasoup.Transport`, so transport.py
 cannot name :class:`~mediasoup.Peer` in return without an import cycle;
 instead, an owned object's back-reference (a peer's ``room``, the ``peer``
