@@ -50,7 +50,7 @@ async def eventually(predicate: Callable[[], bool], timeout: float = 5.0) -> Non
 
 
 def worker_pids(server: mediasoup.Server) -> list[int]:
-    return [worker.pid for worker in server._workers]
+    return [channel.pid for channel in server._channels]
 
 
 @pytest.fixture(autouse=True)

@@ -208,10 +208,10 @@ async def test_the_dump_of_a_room_too_big_for_one_answer_comes_whole() -> None:
 async def test_a_worker_survives_a_request_too_deep_for_its_reader(server: mediasoup.Server) -> None:
     # Below the public API (which refuses such values): a frame the worker's
     # JSON reader stops in is answered with its id, read from the frame's head.
-    worker = server._workers[0]
+    channel = server._channels[0]
     depth = 200
     frame = ('{"id":4000000,"method":"worker.dump","data":' + '{"a":' * depth + "1" + "}" * depth + "}").encode()
-    worker.process._send_raw(len(frame).to_bytes(4, "big") + frame)
+    channel.process._send_raw(len(frame).to_bytes(4, "big") + frame)
     dump = await asyncio.wait_for(server.dump(), 5)
     assert len(dump["workers"]) == 1
 

@@ -90,7 +90,7 @@ async def test_rooms_go_to_the_least_loaded_worker(options: dict[str, Any]) -> N
         dump = await server.dump()
         counts = sorted(len(worker["rooms"]) for worker in dump["workers"].values())
         assert counts == [2, 2]
-        assert fifth._worker is rooms[0]._worker
+        assert fifth._channel is rooms[0]._channel
 
 
 async def test_closing_a_room_removes_it_from_its_worker(server: mediasoup.Server) -> None:

@@ -316,7 +316,7 @@ def _open_fds(pid: int) -> int:
 async def test_transports_created_and_closed_leave_no_fd_or_port_behind(options: dict[str, Any]) -> None:
     options.update(rtcMinPort=42000, rtcMaxPort=42099)
     async with mediasoup.Server(options) as server:
-        pid = server._workers[0].pid
+        pid = server._channels[0].pid
         room, peer = await _peer(server)
         warmup = await peer.createTransport()
         warmup.close()

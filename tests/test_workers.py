@@ -28,10 +28,10 @@ async def test_a_killed_worker_is_noticed_and_replaced(options: dict[str, Any]) 
         server.on("workerdied", lambda worker_id, error: died.set_result((worker_id, error)))
         doomed = await server.Room()
         survivor = await server.Room()
-        assert doomed._worker is not survivor._worker
+        assert doomed._channel is not survivor._channel
         closes: list[Any] = []
         doomed.on("close", closes.append)
-        victim = doomed._worker
+        victim = doomed._channel
         before = (await server.dump())["workers"][victim.id]
 
         os.kill(victim.pid, signal.SIGKILL)
@@ -51,13 +51,13 @@ async def test_a_killed_worker_is_noticed_and_replaced(options: dict[str, Any]) 
         assert replacement["rooms"] == []
 
         fresh = await server.Room()
-        assert fresh._worker.index == before["index"]
+        assert fresh._channel.index == before["index"]
         assert (await fresh.dump())["id"] == fresh.id
 
 
 async def test_requests_pending_on_a_dying_worker_fail_instead_of_hanging(server: mediasoup.Server) -> None:
-    worker = server._workers[0]
-    worker.process.kill()
+    channel = server._channels[0]
+    channel.process.kill()
     with pytest.raises(MediasoupError):
         await asyncio.wait_for(server.Room(), 5)
 
@@ -91,8 +91,8 @@ def _frame(payload: bytes) -> bytes:
 
 
 async def test_malformed_channel_frames_do_not_kill_a_worker(server: mediasoup.Server, caplog: pytest.LogCaptureFixture) -> None:
-    worker = server._workers[0]
-    pid = worker.pid
+    channel = server._channels[0]
+    pid = channel.pid
     rng = random.Random(7)
     garbage = [
         _frame(b"not json"),
@@ -113,10 +113,10 @@ async def test_malformed_channel_frames_do_not_kill_a_worker(server: mediasoup.S
     ]
     with caplog.at_level(logging.WARNING, logger="mediasoup"):
         for chunk in garbage:
-            worker.process._send_raw(chunk)
+            channel.process._send_raw(chunk)
         room = await server.Room()
         dump = await server.dump()
-    assert worker.pid == pid and process_alive(pid)
+    assert channel.pid == pid and process_alive(pid)
     (worker_dump,) = dump["workers"].values()
     assert worker_dump["rooms"] == [room.id]
     messages = " ".join(record.getMessage() for record in caplog.records)
@@ -131,7 +131,7 @@ async def test_worker_logs_reach_python_logging_at_the_chosen_level(options: dic
         quiet = await server.Room()
         await server.updateSettings(logLevel="debug")
         loud = await server.Room()
-        pid = server._workers[0].pid
+        pid = server._channels[0].pid
     worker_records = [record for record in caplog.records if record.name == "mediasoup.worker"]
     messages = [record.getMessage() for record in worker_records]
     assert f"[worker {pid}] room {loud.id} created" in messages
@@ -148,13 +148,13 @@ async def test_a_replacement_that_cannot_start_is_retried_with_backoff(
         loop = asyncio.get_running_loop()
         server.on("workerdied", lambda worker_id, error: deaths.append(loop.time()))
         monkeypatch.setattr("sys.executable", "/bin/false")
-        os.kill(server._workers[0].pid, signal.SIGKILL)
+        os.kill(server._channels[0].pid, signal.SIGKILL)
         await eventually(lambda: len(deaths) >= 3)
         # The first replacement comes at once; failed ones are retried later and later.
         assert deaths[2] - deaths[1] >= 0.4
         dead = (await server.dump())["workers"]
         assert len(dead) == 1
         monkeypatch.undo()
-        await eventually(lambda: not server._workers[0].closed and server._workers[0].ready.done(), timeout=10)
+        await eventually(lambda: not server._channels[0].closed and server._channels[0].ready.done(), timeout=10)
         room = await server.Room()
         assert (await room.dump())["id"] == room.id

@@ -1,4 +1,6 @@
-"""What every mediasoup object has: an id, ``closed``, events and a repr."""
+"""What every mediasoup object has: an id, ``closed``, events and a repr;
+and what every object living in a worker has: the Channel to that worker,
+an awaitable creation and a close that tells the worker."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from .errors import InvalidStateError
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-    from .server import _Worker
+    from ._channel import Channel
 
 
 class MediasoupObject(EventEmitter):
@@ -54,9 +56,9 @@ class WorkerObject(MediasoupObject):
 
     _kind = "object"
 
-    def __init__(self, worker: _Worker) -> None:
+    def __init__(self, channel: Channel) -> None:
         super().__init__()
-        self._worker = worker
+        self._channel = channel
         self._created: asyncio.Future[Any] | None = None
 
     def _created_by(self, request: asyncio.Future[Any]) -> None:
@@ -86,7 +88,7 @@ class WorkerObject(MediasoupObject):
     def _request(self, method: str, data: Any = None) -> asyncio.Future[Any]:
         """Sends a request about this object; a closed object raises ``InvalidStateError``."""
         self._check_open()
-        return self._worker.request(method, data)
+        return self._channel.request(method, data)
 
     def close(self) -> None:
         """Closes the object and what it holds; emits ``close`` once. Idempotent."""
@@ -100,8 +102,8 @@ class WorkerObject(MediasoupObject):
         self._closed = True
         self._closing(error)
         request = self._close_request()
-        if notify_worker and request is not None and not self._worker.closed:
-            ignore_outcome(self._worker.request(*request))
+        if notify_worker and request is not None and not self._channel.closed:
+            ignore_outcome(self._channel.request(*request))
         self.emit("close", error)
 
     def _closing(self, error: BaseException | None) -> None:

@@ -1,4 +1,11 @@
-"""``Peer``: a remote endpoint (a browser tab, an aiortc program) in a room."""
+"""``Peer``: a remote endpoint (a browser tab, an aiortc program) in a room.
+
+A peer owns its transports, the streams it publishes (rtp_receiver.py) and
+the streams sent to it (rtp_sender.py), and imports them; its room imports
+this module, so the peer sees its room as a
+:class:`~mediasoup._owners.OwningRoom` (see _owners.py) that takes the calls
+of a :class:`PeerOwner`.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +14,19 @@ import copy
 import logging
 import uuid
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ._futures import ignore_outcome
-from ._object import WorkerObject
-from ._options import merge_options, pick_options
-from .errors import InvalidStateError, UnsupportedError
 from . import rtp_receiver as rtp_receiver_module
 from . import rtp_sender as rtp_sender_module
 from . import transport as transport_module
+from ._futures import ignore_outcome
+from ._object import WorkerObject
+from ._options import merge_options, pick_options
+from ._owners import OwningRoom
+from .errors import InvalidStateError, UnsupportedError
 
 if TYPE_CHECKING:
-    from .room import Room
-    from .server import _Worker
+    from ._channel import Channel
 
 _logger = logging.getLogger("mediasoup.peer")
 
@@ -35,6 +42,21 @@ TRANSPORT_OPTIONS = {
 }
 
 
+class PeerOwner(OwningRoom, Protocol):
+    """What a peer asks of its room."""
+
+    def _receiver_started(self, receiver: rtp_receiver_module.RtpReceiver) -> None:
+        """Gives the other peers that can decode the stream a sender of it."""
+
+    def _receiver_stopped(self, receiver: rtp_receiver_module.RtpReceiver) -> None: ...
+
+    def _receiving(self) -> list[rtp_receiver_module.RtpReceiver]:
+        """The open receivers of the room that receive, oldest stream first."""
+
+    def _peer_closed(self, peer: Peer) -> None:
+        """Forgets the peer (it is closing)."""
+
+
 class Peer(WorkerObject):
     """A participant of a :class:`~mediasoup.Room`; made by ``room.Peer(name)``.
 
@@ -44,8 +66,8 @@ class Peer(WorkerObject):
 
     _kind = "peer"
 
-    def __init__(self, room: Room, worker: _Worker, name: str) -> None:
-        super().__init__(worker)
+    def __init__(self, room: PeerOwner, channel: Channel, name: str) -> None:
+        super().__init__(channel)
         self._room = room
         self._name = name
         self._capabilities: dict[str, Any] | None = None
@@ -55,7 +77,7 @@ class Peer(WorkerObject):
         # Receivers this peer has (or is getting) a sender for.
         self._subscribed: set[str] = set()
         self._created_by(
-            worker.request("room.createPeer", {"roomId": room.id, "peerId": self._id, "name": name})
+            channel.request("room.createPeer", {"roomId": room.id, "peerId": self._id, "name": name})
         )
 
     def _repr_state(self) -> str:
@@ -66,7 +88,8 @@ class Peer(WorkerObject):
         return self._name
 
     @property
-    def room(self) -> Room:
+    def room(self) -> OwningRoom:
+        """The room (a :class:`~mediasoup.Room`)."""
         return self._room
 
     @property
@@ -97,12 +120,16 @@ class Peer(WorkerObject):
             raise ValueError(f"transport {transport.id} belongs to another peer")
         if transport.closed:
             raise InvalidStateError(f"transport {transport.id} is closed")
-        receiver = rtp_receiver_module.RtpReceiver(self, self._worker, kind, transport)
+        receiver = rtp_receiver_module.RtpReceiver(self, self._channel, kind, transport)
         self._rtp_receivers[receiver.id] = receiver
         self.emit("newrtpreceiver", receiver)
         return receiver
 
+    def _rtp_receiver_receiving(self, receiver: rtp_receiver_module.RtpReceiver) -> None:
+        self._room._receiver_started(receiver)
+
     def _rtp_receiver_closed(self, receiver: rtp_receiver_module.RtpReceiver) -> None:
+        self._room._receiver_stopped(receiver)
         self._rtp_receivers.pop(receiver.id, None)
 
     @property
@@ -125,16 +152,16 @@ class Peer(WorkerObject):
     async def _create_sender(self, receiver: rtp_receiver_module.RtpReceiver) -> None:
         sender_id = str(uuid.uuid4())
         try:
-            parameters: dict[str, Any] = await self._worker.request(
+            parameters: dict[str, Any] = await self._channel.request(
                 "rtpSender.create", {"senderId": sender_id, "peerId": self._id, "receiverId": receiver.id}
             )
         except UnsupportedError as error:
             _logger.debug("peer %s does not get %s: %s", self._name, receiver.id, error)
             return
         if self._closed or receiver.closed:
-            ignore_outcome(self._worker.request("rtpSender.close", {"senderId": sender_id}))
+            ignore_outcome(self._channel.request("rtpSender.close", {"senderId": sender_id}))
             return
-        sender = rtp_sender_module.RtpSender(self, self._worker, sender_id, receiver, parameters)
+        sender = rtp_sender_module.RtpSender(self, self._channel, sender_id, receiver, parameters)
         self._rtp_senders[sender_id] = sender
         receiver._senders.append(sender)
         self.emit("newrtpsender", sender)
@@ -144,13 +171,15 @@ class Peer(WorkerObject):
             _logger.error("peer %s: a sender could not be created", self._name, exc_info=task.exception())
 
     def _transport_closing(self, transport: transport_module.Transport, error: BaseException | None) -> None:
-        """A transport's receivers end with it (the worker drops them too)."""
+        """A transport's receivers end with it (the worker drops them too), its
+        senders stop; then the peer forgets it."""
         for receiver in list(self._rtp_receivers.values()):
             if receiver.transport is transport:
                 receiver._close(error, notify_worker=False)
         for sender in self._rtp_senders.values():
             if sender.transport is transport:
                 sender._update(None, sender._paused)
+        self._transports.pop(transport.id, None)
 
     async def setCapabilities(self, rtpCapabilities: Mapping[str, Any]) -> None:
         """Sets what the endpoint can receive, e.g. ``device.rtpCapabilities`` of
@@ -196,13 +225,10 @@ class Peer(WorkerObject):
         )
         if self._closed:
             raise InvalidStateError(f"peer {self._id} closed while its transport was being created")
-        transport = transport_module.Transport(self, self._worker, transport_id, local)
+        transport = transport_module.Transport(self, self._channel, transport_id, local)
         self._transports[transport_id] = transport
         self.emit("newtransport", transport)
         return transport
-
-    def _transport_closed(self, transport: transport_module.Transport) -> None:
-        self._transports.pop(transport.id, None)
 
     def _closing(self, error: BaseException | None) -> None:
         for sender in list(self._rtp_senders.values()):

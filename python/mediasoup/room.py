@@ -1,16 +1,29 @@
-"""``Room``: a multiparty conference, living in one worker."""
+"""``Room``: a multiparty conference, living in one worker.
+
+A room owns its peers (peer.py), and imports them; its server imports this
+module, so the room sees the server as a :class:`RoomOwner`: what the room
+asks of it (the room has no public ``server``).
+"""
 
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from . import _mediasoup
-from ._object import WorkerObject
 from . import peer as peer_module
+from ._object import WorkerObject
 
 if TYPE_CHECKING:
-    from .server import Server, _Worker
+    from ._channel import Channel
+    from .rtp_receiver import RtpReceiver
+
+
+class RoomOwner(Protocol):
+    """What a room asks of its server."""
+
+    def _room_closed(self, room: Room) -> None:
+        """Forgets the room (it is closing)."""
 
 
 class Room(WorkerObject):
@@ -24,22 +37,22 @@ class Room(WorkerObject):
 
     def __init__(
         self,
-        server: Server,
-        worker: _Worker,
+        server: RoomOwner,
+        channel: Channel,
         rtp_capabilities: dict[str, Any],
         media_codecs: Any,
         force_unique_payload_types: bool,
     ) -> None:
-        super().__init__(worker)
+        super().__init__(channel)
         self._server = server
         self._rtp_capabilities = rtp_capabilities
         self._force_unique_payload_types = force_unique_payload_types
         self._peers: dict[str, peer_module.Peer] = {}
         # The receivers that receive, oldest stream first: a joining peer
         # subscribes to them without a walk over every peer of the room.
-        self._streams: dict[str, Any] = {}
+        self._streams: dict[str, RtpReceiver] = {}
         self._created_by(
-            worker.request(
+            channel.request(
                 "room.create",
                 {
                     "roomId": self._id,
@@ -50,7 +63,7 @@ class Room(WorkerObject):
         )
 
     def _repr_state(self) -> str:
-        return f"peers={len(self._peers)} worker={self._worker.index}"
+        return f"peers={len(self._peers)} worker={self._channel.index}"
 
     @property
     def rtpCapabilities(self) -> dict[str, Any]:
@@ -79,7 +92,7 @@ class Room(WorkerObject):
             )
         if name in self._peers:
             raise ValueError(f"room {self._id} has an open peer named {name!r} already")
-        peer = peer_module.Peer(self, self._worker, name)
+        peer = peer_module.Peer(self, self._channel, name)
         self._peers[name] = peer
         self.emit("newpeer", peer)
         return peer
@@ -88,17 +101,17 @@ class Room(WorkerObject):
         """The open peer named ``name``, or None."""
         return self._peers.get(name)
 
-    def _receiver_started(self, receiver: Any) -> None:
+    def _receiver_started(self, receiver: RtpReceiver) -> None:
         """A stream is published: every other peer that can decode it gets a sender."""
         self._streams[receiver.id] = receiver
         for peer in list(self._peers.values()):
             if peer is not receiver.peer and peer.capabilities is not None:
                 peer._subscribe(receiver)
 
-    def _receiver_stopped(self, receiver: Any) -> None:
+    def _receiver_stopped(self, receiver: RtpReceiver) -> None:
         self._streams.pop(receiver.id, None)
 
-    def _receiving(self) -> list[Any]:
+    def _receiving(self) -> list[RtpReceiver]:
         """The open receivers of the room that receive, oldest stream first."""
         return list(self._streams.values())
 

@@ -1,19 +1,35 @@
-"""``RtpReceiver``: one stream a peer publishes (audio or video), on one of its transports."""
+"""``RtpReceiver``: one stream a peer publishes (audio or video), on one of its transports.
+
+A receiver imports the module of its transport (below it). Its peer and the
+senders that forward the stream import this module, so the receiver sees its
+peer as a :class:`~mediasoup._owners.OwningPeer` (see _owners.py) that takes
+the calls of an :class:`RtpReceiverOwner`, and holds its senders as the
+worker objects that close with it.
+"""
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._object import WorkerObject
+from ._owners import OwningPeer
 from .errors import InvalidStateError
 
 if TYPE_CHECKING:
-    from .peer import Peer
-    from .server import _Worker
-    from .rtp_sender import RtpSender
+    from ._channel import Channel
     from .transport import Transport
+
+
+class RtpReceiverOwner(OwningPeer, Protocol):
+    """What a receiver asks of the peer that publishes its stream."""
+
+    def _rtp_receiver_receiving(self, receiver: RtpReceiver) -> None:
+        """Tells the room that the stream is published (``receive()`` succeeded)."""
+
+    def _rtp_receiver_closed(self, receiver: RtpReceiver) -> None:
+        """Tells the room that the stream ended and forgets the receiver (it is closing)."""
 
 
 class RtpReceiver(WorkerObject):
@@ -26,13 +42,14 @@ class RtpReceiver(WorkerObject):
 
     _kind = "rtpReceiver"
 
-    def __init__(self, peer: Peer, worker: _Worker, kind: str, transport: Transport) -> None:
-        super().__init__(worker)
+    def __init__(self, peer: RtpReceiverOwner, channel: Channel, kind: str, transport: Transport) -> None:
+        super().__init__(channel)
         self._peer = peer
         self._kind_of_media = kind
         self._transport = transport
         self._rtp_parameters: dict[str, Any] | None = None
-        self._senders: list[RtpSender] = []
+        # The senders of other peers that forward this stream (RtpSender).
+        self._senders: list[WorkerObject] = []
 
     def _repr_state(self) -> str:
         return f"kind={self._kind_of_media} receiving={self._rtp_parameters is not None}"
@@ -43,7 +60,8 @@ class RtpReceiver(WorkerObject):
         return self._kind_of_media
 
     @property
-    def peer(self) -> Peer:
+    def peer(self) -> OwningPeer:
+        """The publishing peer (a :class:`~mediasoup.Peer`)."""
         return self._peer
 
     @property
@@ -76,7 +94,7 @@ class RtpReceiver(WorkerObject):
             },
         )
         self._rtp_parameters = normalised
-        self._peer._room._receiver_started(self)
+        self._peer._rtp_receiver_receiving(self)
 
     async def dump(self) -> dict[str, Any]:
         """The receiver as the worker holds it (after ``receive()``)."""
@@ -97,7 +115,6 @@ class RtpReceiver(WorkerObject):
     def _closing(self, error: BaseException | None) -> None:
         for sender in list(self._senders):
             sender._close(error, notify_worker=False)
-        self._peer._room._receiver_stopped(self)
         self._peer._rtp_receiver_closed(self)
 
     def _close_request(self) -> tuple[str, dict[str, str]] | None:
@@ -106,7 +123,7 @@ class RtpReceiver(WorkerObject):
             return None
         return "rtpReceiver.close", {"receiverId": self._id}
 
-    def _sender_closed(self, sender: RtpSender) -> None:
+    def _sender_closed(self, sender: WorkerObject) -> None:
         if sender in self._senders:
             self._senders.remove(sender)
 

@@ -1,18 +1,31 @@
-"""``RtpSender``: another peer's stream, forwarded to this peer."""
+"""``RtpSender``: another peer's stream, forwarded to this peer.
+
+A sender imports the modules of its stream's receiver and of its transport
+(below it). Its peer imports this module, so the sender sees its peer as a
+:class:`~mediasoup._owners.OwningPeer` (see _owners.py) that takes the calls
+of an :class:`RtpSenderOwner`.
+"""
 
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._object import WorkerObject
+from ._owners import OwningPeer
 from .errors import InvalidStateError
+from .transport import Transport
 
 if TYPE_CHECKING:
-    from .peer import Peer
+    from ._channel import Channel
     from .rtp_receiver import RtpReceiver
-    from .server import _Worker
-    from .transport import Transport
+
+
+class RtpSenderOwner(OwningPeer, Protocol):
+    """What a sender asks of the peer its stream is sent to."""
+
+    def _rtp_sender_closed(self, sender: RtpSender) -> None:
+        """Forgets the sender (it is closing)."""
 
 
 class RtpSender(WorkerObject):
@@ -28,8 +41,10 @@ class RtpSender(WorkerObject):
 
     _kind = "rtpSender"
 
-    def __init__(self, peer: Peer, worker: _Worker, sender_id: str, receiver: RtpReceiver, rtp_parameters: dict[str, Any]) -> None:
-        super().__init__(worker)
+    def __init__(
+        self, peer: RtpSenderOwner, channel: Channel, sender_id: str, receiver: RtpReceiver, rtp_parameters: dict[str, Any]
+    ) -> None:
+        super().__init__(channel)
         self._id = sender_id
         self._peer = peer
         self._receiver = receiver
@@ -45,8 +60,8 @@ class RtpSender(WorkerObject):
         return self._receiver.kind
 
     @property
-    def peer(self) -> Peer:
-        """The peer this stream is sent to."""
+    def peer(self) -> OwningPeer:
+        """The peer this stream is sent to (a :class:`~mediasoup.Peer`)."""
         return self._peer
 
     @property
@@ -98,8 +113,6 @@ class RtpSender(WorkerObject):
     async def _set_transport(self, transport: Transport, mid: str | None = None) -> None:
         """``setTransport``, under ``mid`` if given (an SDP answer's section,
         possibly one the transport receives on: sendrecv)."""
-        from .transport import Transport
-
         if not isinstance(transport, Transport):
             raise TypeError(f"transport must be a Transport, not {type(transport).__name__}")
         if transport.peer is not self._peer:

@@ -1,21 +1,25 @@
-"""``mediasoup.Server``: the worker processes of the seed, and their rooms."""
+"""``mediasoup.Server``: the worker processes of the seed, and their rooms.
+
+The server starts one worker process per ``numWorkers`` and holds the
+:class:`~mediasoup._channel.Channel` to each; it replaces a worker that dies
+and places each new room on the least loaded one. It owns the rooms and
+imports room.py; no object module imports this one (see _owners.py).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import sys
-import uuid
 from collections.abc import Generator, Mapping
 from typing import Any
 
 from . import _mediasoup
+from . import room as room_module
+from ._channel import Channel
 from ._futures import ignore_outcome
 from ._object import MediasoupObject
 from ._options import merge_options, pick_options
 from .errors import InvalidStateError, MediasoupError
-from . import room as room_module
 
 __all__ = ["Server"]
 
@@ -24,69 +28,6 @@ _logger = logging.getLogger("mediasoup.server")
 # Delays between attempts to replace a worker that keeps dying at startup.
 _RESPAWN_MIN_DELAY = 0.5
 _RESPAWN_MAX_DELAY = 30.0
-
-# The directory holding the ``mediasoup`` package, so that a worker started
-# with ``-m mediasoup.worker`` imports this very package.
-_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-class _Worker:
-    """One worker process of a server, at index ``index`` (its port sub-range)."""
-
-    def __init__(self, server: Server, index: int) -> None:
-        self.id = str(uuid.uuid4())
-        self.index = index
-        self.server = server
-        self.rooms: dict[str, room_module.Room] = {}
-        self.closed = False
-        # How long the server waited before starting this worker as a replacement.
-        self.respawn_delay = 0.0
-        # Objects of this worker that receive its notifications, by id.
-        self.targets: dict[str, Any] = {}
-        self.process = _mediasoup.WorkerProcess.spawn(
-            sys.executable, _PACKAGE_PARENT, self._on_notification, self._on_exit
-        )
-        # Requests made meanwhile wait in the Channel until worker.init is sent.
-        self.ready: asyncio.Future[Any] = asyncio.ensure_future(self._init())
-        ignore_outcome(self.ready)
-
-    async def _init(self) -> Any:
-        """Sends ``worker.init`` once the certificate is loaded; its answer."""
-        await asyncio.shield(self.server._certificate)
-        try:
-            request = self.process.init(self.server._settings.worker_settings(self.index))
-        except InvalidStateError as exited:
-            # The process died before its first request (it could not start).
-            raise MediasoupError(str(exited)) from None
-        return await request
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def request(self, method: str, data: Any = None) -> asyncio.Future[Any]:
-        return self.process.request(method, data)
-
-    async def dump(self) -> dict[str, Any]:
-        if self.closed:
-            # Dead, and its replacement not started yet.
-            return {"pid": self.pid, "closed": True, "rooms": []}
-        dump: dict[str, Any] = await self.request("worker.dump")
-        return {"closed": False, **dump}
-
-    def close(self) -> None:
-        self.closed = True
-        self.process.close()
-
-    def _on_notification(self, event: str, target_id: str | None, data: Any) -> None:
-        target = self.targets.get(target_id) if target_id is not None else None
-        if target is not None:
-            target._on_notification(event, data)
-
-    def _on_exit(self, code: int | None, signal: str | None, description: str) -> None:
-        if not self.closed:
-            self.closed = True
-            self.server._worker_died(self, MediasoupError(f"worker {self.pid} {description}"))
 
 
 class Server(MediasoupObject):
@@ -115,25 +56,33 @@ class Server(MediasoupObject):
         self._certificate: asyncio.Future[None] = self._loop.run_in_executor(None, self._settings.load_certificate)
         ignore_outcome(self._certificate)
         self._rooms: dict[str, room_module.Room] = {}
-        self._workers: list[_Worker] = []
+        # The Channel to each worker, at its index (its port sub-range).
+        self._channels: list[Channel] = []
+        # The rooms of each worker, at its index: a replacement worker takes
+        # its predecessor's index once the predecessor's rooms have closed.
+        self._rooms_of_worker: list[dict[str, room_module.Room]] = []
         self._startup: asyncio.Future[Server] | None = None
         try:
             for index in range(self._settings.num_workers):
-                self._workers.append(_Worker(self, index))
+                self._channels.append(self._start_worker(index))
+                self._rooms_of_worker.append({})
         except BaseException:
-            for worker in self._workers:
-                worker.close()
+            for channel in self._channels:
+                channel.close()
             raise
         self._startup = asyncio.ensure_future(self._start())
         ignore_outcome(self._startup)
 
+    def _start_worker(self, index: int) -> Channel:
+        return Channel(index, self._settings, self._certificate, self._worker_died)
+
     async def _start(self) -> Server:
         try:
-            await asyncio.gather(*(worker.ready for worker in self._workers))
+            await asyncio.gather(*(channel.ready for channel in self._channels))
         except Exception as error:
             self._close(error)
             raise
-        _logger.debug("server %s: %d workers up", self._id, len(self._workers))
+        _logger.debug("server %s: %d workers up", self._id, len(self._channels))
         return self
 
     def __await__(self) -> Generator[Any, None, Server]:
@@ -147,7 +96,7 @@ class Server(MediasoupObject):
         self.close()
 
     def _repr_state(self) -> str:
-        return f"workers={len(self._workers)} rooms={len(self._rooms)}"
+        return f"workers={len(self._channels)} rooms={len(self._rooms)}"
 
     @property
     def rooms(self) -> list[room_module.Room]:
@@ -164,8 +113,8 @@ class Server(MediasoupObject):
         self._closed = True
         for room in list(self._rooms.values()):
             room._close(error, notify_worker=False)
-        for worker in self._workers:
-            worker.close()
+        for channel in self._channels:
+            channel.close()
         if error is not None:
             _logger.error("server %s closed: %s", self._id, error)
         self.emit("close", error)
@@ -178,15 +127,15 @@ class Server(MediasoupObject):
         """The server's state: its resolved settings, workers and rooms."""
         self._check_open()
         await asyncio.shield(self._certificate)
-        workers = list(self._workers)
-        dumps = await asyncio.gather(*(worker.dump() for worker in workers))
+        channels = list(self._channels)
+        dumps = await asyncio.gather(*(channel.dump() for channel in channels))
         return {
             "id": self._id,
             "closed": self._closed,
             "settings": self._settings.dump(),
             "dtlsFingerprints": self._settings.dtls_fingerprints,
             "workers": {
-                worker.id: {"index": worker.index, **dump} for worker, dump in zip(workers, dumps)
+                channel.id: {"index": channel.index, **dump} for channel, dump in zip(channels, dumps)
             },
             "rooms": list(self._rooms),
         }
@@ -208,9 +157,9 @@ class Server(MediasoupObject):
         # A dead worker's replacement starts with the new level already.
         await asyncio.gather(
             *(
-                worker.request("worker.updateSettings", {"logLevel": level})
-                for worker in self._workers
-                if not worker.closed
+                channel.request("worker.updateSettings", {"logLevel": level})
+                for channel in self._channels
+                if not channel.closed
             )
         )
 
@@ -230,50 +179,50 @@ class Server(MediasoupObject):
             raise TypeError(f"forceUniquePayloadTypes must be a bool, not {type(force_unique).__name__}")
         media_codecs = picked.get("mediaCodecs")
         rtp_capabilities = _mediasoup.room_rtp_capabilities(media_codecs)
-        candidates = [worker for worker in self._workers if not worker.closed]
+        candidates = [channel for channel in self._channels if not channel.closed]
         if not candidates:
             raise InvalidStateError(f"server {self._id} has no running worker")
-        worker = min(candidates, key=lambda candidate: len(candidate.rooms))
-        room = room_module.Room(self, worker, rtp_capabilities, media_codecs, force_unique)
+        channel = min(candidates, key=lambda candidate: len(self._rooms_of_worker[candidate.index]))
+        room = room_module.Room(self, channel, rtp_capabilities, media_codecs, force_unique)
         self._rooms[room.id] = room
-        worker.rooms[room.id] = room
+        self._rooms_of_worker[channel.index][room.id] = room
         self.emit("newroom", room)
         return room
 
     def _room_closed(self, room: room_module.Room) -> None:
         self._rooms.pop(room.id, None)
-        for worker in self._workers:
-            worker.rooms.pop(room.id, None)
+        for rooms in self._rooms_of_worker:
+            rooms.pop(room.id, None)
 
-    def _worker_died(self, worker: _Worker, error: MediasoupError) -> None:
+    def _worker_died(self, channel: Channel, error: MediasoupError) -> None:
         if self._closed:
             return
         if self._startup is None or not self._startup.done():
             # A worker that dies before the server is up fails the startup,
             # which closes the server with the error (see _start).
             return
-        came_up = worker.ready.done() and not worker.ready.cancelled() and worker.ready.exception() is None
+        came_up = channel.ready.done() and not channel.ready.cancelled() and channel.ready.exception() is None
         _logger.error("server %s: %s; starting a replacement", self._id, error)
-        for room in list(worker.rooms.values()):
+        for room in list(self._rooms_of_worker[channel.index].values()):
             room._close(error, notify_worker=False)
-        self.emit("workerdied", worker.id, error)
+        self.emit("workerdied", channel.id, error)
         # A replacement that dies before it came up is retried with a growing
         # delay, so a worker that cannot start does not spin the host.
-        delay = 0.0 if came_up else min(_RESPAWN_MAX_DELAY, max(_RESPAWN_MIN_DELAY, worker.respawn_delay * 2))
-        self._loop.call_later(delay, self._replace_worker, worker, delay)
+        delay = 0.0 if came_up else min(_RESPAWN_MAX_DELAY, max(_RESPAWN_MIN_DELAY, channel.respawn_delay * 2))
+        self._loop.call_later(delay, self._replace_worker, channel, delay)
 
-    def _replace_worker(self, worker: _Worker, delay: float) -> None:
-        if self._closed or worker not in self._workers:
+    def _replace_worker(self, channel: Channel, delay: float) -> None:
+        if self._closed or channel not in self._channels:
             return
         try:
-            replacement = _Worker(self, worker.index)
+            replacement = self._start_worker(channel.index)
         except Exception as spawn_error:
             _logger.error("server %s: cannot start a replacement worker: %s", self._id, spawn_error)
             retry = min(_RESPAWN_MAX_DELAY, max(_RESPAWN_MIN_DELAY, delay * 2))
-            self._loop.call_later(retry, self._replace_worker, worker, retry)
+            self._loop.call_later(retry, self._replace_worker, channel, retry)
             return
         replacement.respawn_delay = delay
-        self._workers[self._workers.index(worker)] = replacement
+        self._channels[self._channels.index(channel)] = replacement
 
     update_settings = updateSettings
     room = Room

@@ -1,17 +1,30 @@
-"""``Transport``: a WebRTC transport of a peer (ICE-lite, DTLS, SRTP), over str0m."""
+"""``Transport``: a WebRTC transport of a peer (ICE-lite, DTLS, SRTP), over str0m.
+
+A transport owns nothing. Its peer, and the receivers and senders on it,
+import this module, so the transport sees its peer as a
+:class:`~mediasoup._owners.OwningPeer` (see _owners.py) that takes the
+calls of a :class:`TransportOwner`.
+"""
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._object import WorkerObject
+from ._owners import OwningPeer
 from .errors import MediasoupError
 
 if TYPE_CHECKING:
-    from .peer import Peer
-    from .server import _Worker
+    from ._channel import Channel
+
+
+class TransportOwner(OwningPeer, Protocol):
+    """What a transport asks of its peer."""
+
+    def _transport_closing(self, transport: Transport, error: BaseException | None) -> None:
+        """Ends what runs on the transport and forgets it (it is closing)."""
 
 
 class Transport(WorkerObject):
@@ -25,8 +38,8 @@ class Transport(WorkerObject):
 
     _kind = "transport"
 
-    def __init__(self, peer: Peer, worker: _Worker, transport_id: str, local: Mapping[str, Any]) -> None:
-        super().__init__(worker)
+    def __init__(self, peer: TransportOwner, channel: Channel, transport_id: str, local: Mapping[str, Any]) -> None:
+        super().__init__(channel)
         self._id = transport_id
         self._peer = peer
         self._ice_local_parameters: dict[str, Any] = local["iceLocalParameters"]
@@ -37,13 +50,14 @@ class Transport(WorkerObject):
         self._ice_selected_tuple: dict[str, Any] | None = None
         self._dtls_state = "new"
         self._dtls_remote_cert: str | None = None
-        worker.targets[transport_id] = self
+        channel.targets[transport_id] = self
 
     def _repr_state(self) -> str:
         return f"ice={self._ice_state} dtls={self._dtls_state}"
 
     @property
-    def peer(self) -> Peer:
+    def peer(self) -> OwningPeer:
+        """The peer (a :class:`~mediasoup.Peer`)."""
         return self._peer
 
     @property
@@ -151,9 +165,8 @@ class Transport(WorkerObject):
     def _closing(self, error: BaseException | None) -> None:
         self._ice_state = "closed"
         self._dtls_state = "closed"
-        self._worker.targets.pop(self._id, None)
+        self._channel.targets.pop(self._id, None)
         self._peer._transport_closing(self, error)
-        self._peer._transport_closed(self)
 
     def _close_request(self) -> tuple[str, dict[str, str]]:
         return "transport.close", {"transportId": self._id}

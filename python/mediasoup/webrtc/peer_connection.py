@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING, Any
 
 from .._events import EventEmitter
 from ..errors import InvalidStateError
+from ..peer import Peer
 from . import ortc, sdp
 
 if TYPE_CHECKING:
-    from ..peer import Peer
     from ..rtp_receiver import RtpReceiver
     from ..rtp_sender import RtpSender
     from ..transport import Transport
@@ -85,8 +85,6 @@ class RTCPeerConnection(EventEmitter):
 
     def __init__(self, peer: Peer) -> None:
         super().__init__()
-        from ..peer import Peer
-
         if not isinstance(peer, Peer):
             raise TypeError(f"peer must be a Peer, not {_type_name(peer)}")
         if peer.closed:

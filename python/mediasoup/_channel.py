@@ -1,0 +1,106 @@
+"""``Channel``: the Channel to one worker process, as the Python side holds it.
+
+Every object that lives in a worker (a room, a peer, a transport…) sends its
+requests through the ``Channel`` of that worker, and a notification about it
+comes back through the same ``Channel``, which hands it to the object
+registered under its target id. Starting, replacing and placing work on
+workers is the :class:`~mediasoup.Server`'s job (server.py); this module
+imports no object module, so every one of them can name the type.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import uuid
+from typing import Any, Callable, Protocol
+
+from . import _mediasoup
+from ._futures import ignore_outcome
+from .errors import InvalidStateError, MediasoupError
+
+__all__ = ["Channel", "NotificationTarget"]
+
+# The directory holding the ``mediasoup`` package, so that a worker started
+# with ``-m mediasoup.worker`` imports this very package.
+_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class NotificationTarget(Protocol):
+    """An object that receives the worker's notifications about it (a transport)."""
+
+    def _on_notification(self, event: str, data: Any) -> None: ...
+
+
+class Channel:
+    """The Channel to one worker process of a server: the worker at ``index``
+    (its port sub-range), its requests, its notifications and its exit.
+
+    ``on_exit(channel, error)`` is called once if the process exits before
+    :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        index: int,
+        settings: _mediasoup.ServerSettings,
+        certificate: asyncio.Future[None],
+        on_exit: Callable[[Channel, MediasoupError], None],
+    ) -> None:
+        # The worker's id in the server's dump.
+        self.id = str(uuid.uuid4())
+        self.index = index
+        self.closed = False
+        # How long the server waited before starting this worker as a replacement.
+        self.respawn_delay = 0.0
+        # Objects of this worker that receive its notifications, by id.
+        self.targets: dict[str, NotificationTarget] = {}
+        self._settings = settings
+        self._certificate = certificate
+        self._on_exit_callback = on_exit
+        self.process = _mediasoup.WorkerProcess.spawn(
+            sys.executable, _PACKAGE_PARENT, self._on_notification, self._on_exit
+        )
+        # Requests made meanwhile wait in the Channel until worker.init is sent.
+        self.ready: asyncio.Future[Any] = asyncio.ensure_future(self._init())
+        ignore_outcome(self.ready)
+
+    async def _init(self) -> Any:
+        """Sends ``worker.init`` once the certificate is loaded; its answer."""
+        await asyncio.shield(self._certificate)
+        try:
+            request = self.process.init(self._settings.worker_settings(self.index))
+        except InvalidStateError as exited:
+            # The process died before its first request (it could not start).
+            raise MediasoupError(str(exited)) from None
+        return await request
+
+    @property
+    def pid(self) -> int:
+        """The worker process's pid."""
+        return self.process.pid
+
+    def request(self, method: str, data: Any = None) -> asyncio.Future[Any]:
+        return self.process.request(method, data)
+
+    async def dump(self) -> dict[str, Any]:
+        if self.closed:
+            # Dead, and its replacement not started yet.
+            return {"pid": self.pid, "closed": True, "rooms": []}
+        dump: dict[str, Any] = await self.request("worker.dump")
+        return {"closed": False, **dump}
+
+    def close(self) -> None:
+        self.closed = True
+        self.process.close()
+
+    def _on_notification(self, event: str, target_id: str | None, data: Any) -> None:
+        target = self.targets.get(target_id) if target_id is not None else None
+        if target is not None:
+            target._on_notification(event, data)
+
+    def _on_exit(self, code: int | None, signal: str | None, description: str) -> None:
+        if not self.closed:
+            self.closed = True
+            self._on_exit_callback(self, MediasoupError(f"worker {self.pid} {description}"))
