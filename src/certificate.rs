@@ -6,7 +6,7 @@ use std::path::Path;
 
 use aws_lc_rs::digest;
 use media_worker::error::WorkerError;
-use media_worker::worker::settings::encode_hex;
+use media_worker::channel::settings::encode_hex;
 use rcgen::{CertificateParams, KeyPair, PublicKeyData};
 
 #[derive(Clone)]

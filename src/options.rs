@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
 use media_worker::error::WorkerError;
-use media_worker::worker::settings::LogLevel;
+use media_worker::channel::settings::LogLevel;
 
 /// One option of `mediasoup.Server()`: its seed name, accepted types and default.
 pub struct OptionSpec {

@@ -4,7 +4,7 @@
 
 use std::sync::{Mutex, OnceLock};
 
-use media_worker::worker::settings::{encode_hex, LogLevel, WorkerSettings};
+use media_worker::channel::settings::{encode_hex, LogLevel, WorkerSettings};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyInt, PyString};

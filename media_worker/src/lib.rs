@@ -24,3 +24,7 @@ pub mod transport;
 pub mod worker;
 
 pub use shell::event_loop::run_worker;
+
+#[cfg(test)]
+#[path = "layers_tests.rs"]
+mod layers_tests;

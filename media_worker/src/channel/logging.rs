@@ -12,7 +12,7 @@ use tracing::{Event, Level, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 
 use crate::channel::LogRecord;
-use crate::worker::settings::LogLevel;
+use crate::channel::settings::LogLevel;
 
 /// The worker's current log level, shared by the layer and the worker.
 #[derive(Debug, Clone)]

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::WorkerError;
-use crate::worker::settings::{LogLevel, WorkerSettings};
+use crate::channel::settings::{LogLevel, WorkerSettings};
 
 /// A request from the extension, answered by exactly one [`Response`] with the
 /// same `id`, in the order the requests were sent.

@@ -1,11 +1,13 @@
 //! The Channel between the extension and a worker: length-prefixed frames
 //! ([`frame`]) carrying the JSON messages of one table ([`message`]), which both
-//! sides derive from; and the worker's logs, carried as notifications
+//! sides derive from; what a worker is started with ([`settings`], the
+//! data of `worker.init`); and the worker's logs, carried as notifications
 //! ([`logging`]).
 
 pub mod frame;
 pub mod logging;
 pub mod message;
+pub mod settings;
 
 pub use frame::{encode_frame, encode_rfc4571, Decoded, FrameDecoder, MAX_FRAME_LEN, MAX_REQUEST_LEN, OVERSIZED_HEAD};
 pub use message::{

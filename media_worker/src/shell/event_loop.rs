@@ -21,7 +21,7 @@ use crate::channel::{
 };
 use crate::error::WorkerError;
 use crate::channel::logging::{ChannelLayer, LogFilter};
-use crate::worker::settings::LogLevel;
+use crate::channel::settings::LogLevel;
 use crate::shell::sockets::Sockets;
 use crate::worker::{Network, Worker};
 

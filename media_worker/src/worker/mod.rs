@@ -8,14 +8,13 @@
 //! By concept: requests on rooms and peers ([`rooms`]), on transports and
 //! the packets and timers that reach them ([`transports`]), on receivers and
 //! senders, and the glue between transports and routers ([`media`]); which
-//! transport a datagram is for ([`demux`]); deadlines ([`timers`]); what
-//! leaves ([`outbox`]); and what the worker is started with ([`settings`]).
+//! transport a datagram is for ([`demux`]); deadlines ([`timers`]); and what
+//! leaves ([`outbox`]).
 
 pub mod demux;
 mod media;
 pub mod outbox;
 mod rooms;
-pub mod settings;
 pub mod timers;
 mod transports;
 
@@ -39,7 +38,7 @@ pub use crate::router::TransportKey;
 use crate::transport::{BoundSocket, Transport};
 use demux::Demux;
 use outbox::Outbox;
-use settings::{decode_hex, WorkerSettings};
+use crate::channel::settings::{decode_hex, WorkerSettings};
 use timers::Timers;
 
 /// The sockets a new transport needs.

@@ -9,7 +9,7 @@ use crate::channel::message::RoomCreate;
 use crate::room::MAX_PEER_NAME_CHARS;
 use crate::channel::message::{UpdateSettings, PeerCreate, TransportCreate};
 use crate::error::ErrorKind;
-use crate::worker::settings::{encode_hex, LogLevel};
+use crate::channel::settings::{encode_hex, LogLevel};
 use std::net::Ipv4Addr;
 
 /// Hands out loopback "sockets" without binding anything.

@@ -16,7 +16,7 @@ use aws_lc_rs::digest;
 use str0m::config::CryptoProvider;
 use str0m::crypto::Sha256Provider;
 
-use crate::worker::settings::encode_hex;
+use crate::channel::settings::encode_hex;
 
 thread_local! {
     static LAST_HASHED: RefCell<Option<Vec<u8>>> = const { RefCell::new(None) };
