@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
-use aws_lc_rs::digest;
 use media_worker::error::WorkerError;
-use media_worker::channel::settings::encode_hex;
+use media_worker::channel::settings::{decode_hex, encode_hex};
+use media_worker::transport::webrtc::crypto::{local_fingerprints, parse_sdp_form, sdp_form};
 use rcgen::{CertificateParams, KeyPair, PublicKeyData};
 
 #[derive(Clone)]
@@ -15,10 +15,6 @@ pub struct Certificate {
     /// PKCS#8 DER.
     pub private_key_der: Vec<u8>,
 }
-
-/// The hash functions of `dtlsLocalParameters.fingerprints`, strongest last
-/// (mediasoup-client uses the last entry).
-pub const FINGERPRINT_ALGORITHMS: [&str; 3] = ["sha-256", "sha-384", "sha-512"];
 
 impl Certificate {
     pub fn generate() -> Result<Self, WorkerError> {
@@ -69,20 +65,10 @@ impl Certificate {
         })
     }
 
-    /// `(algorithm, 'AB:CD:…')` for each of [`FINGERPRINT_ALGORITHMS`].
+    /// `(algorithm, 'AB:CD:…')` for each of the local fingerprint
+    /// algorithms: computed where every transport computes them.
     pub fn fingerprints(&self) -> Vec<(&'static str, String)> {
-        FINGERPRINT_ALGORITHMS
-            .iter()
-            .map(|&algorithm| {
-                let digest_algorithm = match algorithm {
-                    "sha-256" => &digest::SHA256,
-                    "sha-384" => &digest::SHA384,
-                    _ => &digest::SHA512,
-                };
-                let hash = digest::digest(digest_algorithm, &self.der);
-                (algorithm, fingerprint_to_sdp(&encode_hex(hash.as_ref())).unwrap_or_default())
-            })
-            .collect()
+        local_fingerprints(&self.der)
     }
 }
 
@@ -138,27 +124,20 @@ fn read_pem_file(option: &str, path: &Path) -> Result<String, WorkerError> {
 
 /// `'751b…'` → `'75:1B:…'`: hex digits to SDP's upper-case pairs.
 pub fn fingerprint_to_sdp(hex: &str) -> Result<String, WorkerError> {
-    if hex.is_empty() || !hex.len().is_multiple_of(2) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(WorkerError::value_error(format!(
-            "'{hex}' is not a fingerprint: expected an even number of hex digits"
-        )));
-    }
-    let pairs: Vec<String> = hex.as_bytes().chunks(2).map(|pair| String::from_utf8_lossy(pair).to_ascii_uppercase()).collect();
-    Ok(pairs.join(":"))
+    let digits = !hex.is_empty() && hex.bytes().all(|byte| byte.is_ascii_hexdigit());
+    let bytes = digits.then(|| decode_hex(hex, "fingerprint").ok()).flatten();
+    bytes.map(|bytes| sdp_form(&bytes)).ok_or_else(|| {
+        WorkerError::value_error(format!("'{hex}' is not a fingerprint: expected an even number of hex digits"))
+    })
 }
 
 /// `'75:1B:…'` → `'751b…'`: SDP form to lower-case hex, no colons.
 pub fn fingerprint_from_sdp(sdp: &str) -> Result<String, WorkerError> {
-    let hex: String = sdp.split(':').collect();
-    let valid = !sdp.is_empty()
-        && sdp.split(':').all(|pair| pair.len() == 2)
-        && hex.bytes().all(|b| b.is_ascii_hexdigit());
-    if !valid {
-        return Err(WorkerError::value_error(format!(
+    parse_sdp_form(sdp).filter(|bytes| !bytes.is_empty()).map(|bytes| encode_hex(&bytes)).ok_or_else(|| {
+        WorkerError::value_error(format!(
             "'{sdp}' is not an SDP fingerprint: expected hex pairs joined by colons, like '75:1B:9F'"
-        )));
-    }
-    Ok(hex.to_ascii_lowercase())
+        ))
+    })
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ pub mod logging;
 pub mod network;
 pub mod options;
 pub mod settings;
-pub mod worker;
+pub mod worker_process;
 
 use pyo3::prelude::*;
 use serde_json::Value;
@@ -73,14 +73,14 @@ fn snake_case(name: &str) -> String {
 #[pymodule]
 fn _mediasoup(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<settings::ServerSettings>()?;
-    module.add_class::<worker::WorkerProcess>()?;
+    module.add_class::<worker_process::WorkerProcess>()?;
     module.add_function(wrap_pyfunction!(run_worker, module)?)?;
     module.add_function(wrap_pyfunction!(room_rtp_capabilities, module)?)?;
     module.add_function(wrap_pyfunction!(codec_match, module)?)?;
     module.add_function(wrap_pyfunction!(fingerprint_from_sdp, module)?)?;
     module.add_function(wrap_pyfunction!(fingerprint_to_sdp, module)?)?;
     module.add_function(wrap_pyfunction!(snake_case, module)?)?;
-    module.add_function(wrap_pyfunction!(worker::_settle, module)?)?;
+    module.add_function(wrap_pyfunction!(worker_process::_settle, module)?)?;
     module.add_function(wrap_pyfunction!(interpreter::_before_exit, module)?)?;
     let table: Vec<(&str, &str, &str, &str)> = options::SERVER_OPTIONS
         .iter()
@@ -89,6 +89,10 @@ fn _mediasoup(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add("SERVER_OPTIONS", table)?;
     module.add("MAX_PEER_NAME_CHARS", media_worker::room::MAX_PEER_NAME_CHARS)?;
     module.add("MAX_DEPTH", channel_value::MAX_DEPTH)?;
+    // The Channel's tables, for Python to use (and its tests to check) by name.
+    module.add("CHANNEL_METHODS", media_worker::channel::Request::METHODS.to_vec())?;
+    module.add("NOTIFICATION_EVENTS", media_worker::channel::NotificationEvent::NAMES.to_vec())?;
+    module.add("TRANSPORT_OPTIONS", media_worker::channel::message::TRANSPORT_OPTIONS.to_vec())?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

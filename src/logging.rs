@@ -30,6 +30,8 @@ pub fn logger_name(target: &str) -> String {
     match (krate, module) {
         ("media_worker", None | Some("shell" | "worker")) => "mediasoup.worker".into(),
         ("media_worker", Some(module)) => format!("mediasoup.worker.{module}"),
+        // The handle on a worker process logs as the worker it handles.
+        ("_mediasoup", Some("worker_process")) => "mediasoup.worker".into(),
         ("_mediasoup", Some(module)) => format!("mediasoup.{module}"),
         _ => "mediasoup".into(),
     }

@@ -10,6 +10,6 @@ fn targets_map_to_children_of_the_mediasoup_logger() {
     assert_eq!(logger_name("media_worker::room"), "mediasoup.worker.room");
     assert_eq!(logger_name("media_worker::channel::frame"), "mediasoup.worker.channel");
     assert_eq!(logger_name("_mediasoup::channel"), "mediasoup.channel");
-    assert_eq!(logger_name("_mediasoup::worker"), "mediasoup.worker");
+    assert_eq!(logger_name("_mediasoup::worker_process"), "mediasoup.worker");
     assert_eq!(logger_name("str0m::ice"), "mediasoup");
 }

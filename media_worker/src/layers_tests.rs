@@ -83,3 +83,19 @@ fn a_planted_cycle_is_found_and_named() {
     let cycle = cycle_from(&graph, "rtp").expect("the planted cycle");
     assert_eq!(cycle[0], "rtp/planted.rs:1: use crate::worker::Worker;");
 }
+
+#[test]
+fn every_source_file_says_what_it_owns_and_stays_under_600_lines() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    for file in files {
+        let name = file.strip_prefix(&src).unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.starts_with("//!"), "{name} does not start with a comment saying what it owns");
+        if !name.ends_with("_tests.rs") {
+            let lines = text.lines().count();
+            assert!(lines <= 600, "{name} has {lines} lines: split it by concept");
+        }
+    }
+}

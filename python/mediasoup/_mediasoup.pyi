@@ -18,6 +18,9 @@ __all__ = [
     "SERVER_OPTIONS",
     "MAX_PEER_NAME_CHARS",
     "MAX_DEPTH",
+    "CHANNEL_METHODS",
+    "NOTIFICATION_EVENTS",
+    "TRANSPORT_OPTIONS",
     "__version__",
 ]
 
@@ -27,6 +30,11 @@ SERVER_OPTIONS: Final[list[tuple[str, str, str, str]]]
 MAX_PEER_NAME_CHARS: Final[int]
 # How deeply dicts and lists may nest inside one argument sent to a worker.
 MAX_DEPTH: Final[int]
+# Every Channel method and notification event, as the worker's table names them.
+CHANNEL_METHODS: Final[list[str]]
+NOTIFICATION_EVENTS: Final[list[str]]
+# The options of peer.createTransport(), all bools, with their defaults.
+TRANSPORT_OPTIONS: Final[list[tuple[str, bool]]]
 
 @final
 class ServerSettings:

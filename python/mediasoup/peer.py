@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+from . import _mediasoup
 from . import rtp_receiver as rtp_receiver_module
 from . import rtp_sender as rtp_sender_module
 from . import transport as transport_module
@@ -30,16 +31,10 @@ if TYPE_CHECKING:
 
 _logger = logging.getLogger("mediasoup.peer")
 
-# The options of createTransport(), all bools, with their defaults.
-TRANSPORT_OPTIONS = {
-    "udp": True,
-    "tcp": True,
-    "preferIPv4": False,
-    "preferIPv6": False,
-    "preferUdp": False,
-    "preferTcp": False,
-    "enableSctp": False,
-}
+# The options of createTransport(), all bools, with their defaults: the
+# worker's table (media_worker/src/channel/message.rs), which the Channel
+# message carries field for field.
+TRANSPORT_OPTIONS: dict[str, bool] = dict(_mediasoup.TRANSPORT_OPTIONS)
 
 
 class PeerOwner(OwningRoom, Protocol):

@@ -80,6 +80,54 @@ pub enum Request {
     RtpSenderGetStats(RtpSenderRef),
 }
 
+impl Request {
+    /// Every method, as the Channel names it: the extension exports them
+    /// (`_mediasoup.CHANNEL_METHODS`) and a test checks that Python sends
+    /// no other; another test, that they are exactly the variants above.
+    pub const METHODS: [&'static str; 27] = [
+        "worker.init",
+        "worker.dump",
+        "worker.updateSettings",
+        "room.create",
+        "room.close",
+        "room.dump",
+        "room.createPeer",
+        "peer.close",
+        "peer.dump",
+        "peer.setCapabilities",
+        "peer.createTransport",
+        "transport.close",
+        "transport.dump",
+        "transport.getStats",
+        "transport.setRemoteDtlsParameters",
+        "transport.setMaxBitrate",
+        "transport.restartIce",
+        "rtpReceiver.receive",
+        "rtpReceiver.close",
+        "rtpReceiver.dump",
+        "rtpReceiver.getStats",
+        "rtpSender.create",
+        "rtpSender.setTransport",
+        "rtpSender.setActive",
+        "rtpSender.close",
+        "rtpSender.dump",
+        "rtpSender.getStats",
+    ];
+}
+
+/// The options of `peer.createTransport()`, all bools, with their defaults:
+/// the fields of [`TransportCreate`] besides the ids (a test ties them), and
+/// what Python validates and fills in (`_mediasoup.TRANSPORT_OPTIONS`).
+pub const TRANSPORT_OPTIONS: [(&str, bool); 7] = [
+    ("udp", true),
+    ("tcp", true),
+    ("preferIPv4", false),
+    ("preferIPv6", false),
+    ("preferUdp", false),
+    ("preferTcp", false),
+    ("enableSctp", false),
+];
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RtpSenderCreate {
@@ -328,7 +376,17 @@ pub enum NotificationEvent {
     /// The worker ended the transport by itself: `{'reason'}`.
     #[serde(rename = "transport.closed")]
     TransportClosed,
+}
 
+impl NotificationEvent {
+    /// Every event, as the Channel names it (`_mediasoup.NOTIFICATION_EVENTS`).
+    pub const NAMES: [&'static str; 5] = [
+        "log",
+        "transport.iceStateChange",
+        "transport.iceSelectedTupleChange",
+        "transport.dtlsStateChange",
+        "transport.closed",
+    ];
 }
 
 /// A log line of the worker.

@@ -103,3 +103,59 @@ fn frames_start_with_the_heads_leading_id_reads() {
         assert_eq!(leading_id(bad, REQUEST_HEAD), None, "{}", String::from_utf8_lossy(bad));
     }
 }
+
+/// The names serde lists as expected when it meets an unknown one: the
+/// variants' names, from the derive itself.
+fn expected_names(error: &str) -> Vec<String> {
+    let list = error.split("expected one of ").nth(1).unwrap_or_else(|| panic!("no list in {error}"));
+    list.split(", ").map(|name| name.trim_matches(|c: char| c == '`' || c.is_whitespace()).to_owned()).take_while(|name| !name.is_empty()).collect()
+}
+
+#[test]
+fn the_method_table_is_exactly_the_requests_variants() {
+    let error = serde_json::from_value::<Request>(json!({"method": "no.such", "data": null})).unwrap_err().to_string();
+    let mut variants = expected_names(&error);
+    // serde's message ends with the list's last name and the position.
+    if let Some(last) = variants.last_mut() {
+        *last = last.split('`').next().unwrap_or_default().to_owned();
+    }
+    let mut methods: Vec<String> = Request::METHODS.iter().map(|name| (*name).to_owned()).collect();
+    variants.sort();
+    methods.sort();
+    assert_eq!(methods, variants);
+}
+
+#[test]
+fn the_event_table_is_exactly_the_notification_events() {
+    let error = serde_json::from_value::<NotificationEvent>(json!("no.such")).unwrap_err().to_string();
+    let mut variants = expected_names(&error);
+    if let Some(last) = variants.last_mut() {
+        *last = last.split('`').next().unwrap_or_default().to_owned();
+    }
+    let mut names: Vec<String> = NotificationEvent::NAMES.iter().map(|name| (*name).to_owned()).collect();
+    variants.sort();
+    names.sort();
+    assert_eq!(names, variants);
+}
+
+#[test]
+fn the_transport_options_table_is_exactly_the_fields_of_transport_create() {
+    let create = TransportCreate {
+        peer_id: "p".into(),
+        transport_id: "t".into(),
+        udp: true,
+        tcp: true,
+        prefer_ipv4: false,
+        prefer_ipv6: false,
+        prefer_udp: false,
+        prefer_tcp: false,
+        enable_sctp: false,
+    };
+    let fields: Vec<String> = serde_json::to_value(&create).unwrap().as_object().unwrap().keys().cloned().collect();
+    let mut options: Vec<String> = TRANSPORT_OPTIONS.iter().map(|(name, _)| (*name).to_owned()).collect();
+    options.extend(["peerId".to_owned(), "transportId".to_owned()]);
+    let mut fields = fields;
+    fields.sort();
+    options.sort();
+    assert_eq!(fields, options);
+}

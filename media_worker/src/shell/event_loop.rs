@@ -106,7 +106,11 @@ fn serve(stream: std::os::unix::net::UnixStream) -> i32 {
         }
     };
     let mut events = Events::with_capacity(1024);
-    let mut worker = Worker::new(std::process::id(), log_filter, Instant::now());
+    let pid = std::process::id();
+    let started = Instant::now();
+    // The rooms' SSRCs: random enough that two workers' differ.
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |since| since.subsec_nanos());
+    let mut worker = Worker::new(pid, log_filter, started, u64::from(pid) << 32 | u64::from(nanos));
     let mut decoder = FrameDecoder::new();
     let mut read_buffer = vec![0u8; 64 * 1024];
     let mut outgoing: Vec<u8> = Vec::new();

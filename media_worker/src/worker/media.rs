@@ -110,6 +110,9 @@ impl Worker {
     }
 
     pub(super) fn create_sender(&mut self, create: RtpSenderCreate) -> Result<Value, WorkerError> {
+        if self.sender_rooms.contains_key(&create.sender_id) {
+            return Err(WorkerError::value_error(format!("an rtpSender with id '{}' exists already", create.sender_id)));
+        }
         let room_id = self.receiver_rooms.get(&create.receiver_id).cloned().ok_or_else(|| unknown("rtpReceiver", &create.receiver_id))?;
         let peer = self.peers.get(&create.peer_id).ok_or_else(|| unknown("peer", &create.peer_id))?;
         if peer.room_id != room_id {

@@ -87,7 +87,9 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn new(pid: u32, log_filter: LogFilter, now: Instant) -> Self {
+    /// A worker of process `pid`, started at `now`; its rooms' SSRCs come
+    /// from `ssrc_seed` (the shell gives it entropy: nothing here reads a clock).
+    pub fn new(pid: u32, log_filter: LogFilter, now: Instant, ssrc_seed: u64) -> Self {
         Self {
             pid,
             log_filter,
@@ -101,7 +103,7 @@ impl Worker {
             transports: FxHashMap::default(),
             transport_keys: FxHashMap::default(),
             next_key: 1,
-            ssrc_seed: u64::from(pid) << 32 | u64::from(now.elapsed().subsec_nanos()) | 1,
+            ssrc_seed,
             demux: Demux::default(),
             timers: Timers::default(),
             outbox: Outbox::default(),

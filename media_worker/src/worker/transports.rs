@@ -15,7 +15,7 @@ use crate::channel::message::TransportCreate;
 use crate::channel::Notification;
 use crate::error::WorkerError;
 use crate::rtp::codec_table::transport_tables;
-use crate::transport::webrtc::{TransportOptions, WebRtcTransport};
+use crate::transport::webrtc::WebRtcTransport;
 use crate::transport::Transport;
 
 impl Worker {
@@ -43,9 +43,7 @@ impl Worker {
         let key = self.next_key;
         self.next_key = self.next_key.wrapping_add(1).max(1);
         let sockets = network.open_sockets(key, &plan)?;
-        let options = TransportOptions::of(&create);
-        let id = create.transport_id.clone();
-        let transport = match WebRtcTransport::new(id, create.peer_id.clone(), certificate, sockets.clone(), options, tables, now) {
+        let transport = match WebRtcTransport::new(&create, certificate, sockets.clone(), tables, now) {
             Ok(transport) => transport,
             Err(error) => {
                 network.close_sockets(key);

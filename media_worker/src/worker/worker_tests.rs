@@ -64,7 +64,7 @@ pub fn settings() -> WorkerSettings {
 pub fn ready_worker() -> (Worker, FakeNetwork, Instant) {
     let now = Instant::now();
     let mut network = FakeNetwork::default();
-    let mut worker = Worker::new(42, LogFilter::new(LogLevel::Debug), now);
+    let mut worker = Worker::new(42, LogFilter::new(LogLevel::Debug), now, 42);
     worker.handle_request(Request::WorkerInit(settings()), now, &mut network).unwrap();
     (worker, network, now)
 }
@@ -94,7 +94,7 @@ pub fn create_transport(peer_id: &str, transport_id: &str) -> Request {
 #[test]
 fn requests_before_init_are_refused() {
     let now = Instant::now();
-    let mut worker = Worker::new(1, LogFilter::new(LogLevel::Debug), now);
+    let mut worker = Worker::new(1, LogFilter::new(LogLevel::Debug), now, 1);
     let err = worker.handle_request(Request::WorkerDump, now, &mut FakeNetwork::default()).unwrap_err();
     assert_eq!(err.kind, ErrorKind::InvalidStateError);
 }

@@ -79,6 +79,31 @@ pub fn sdp_form(bytes: &[u8]) -> String {
         .join(":")
 }
 
+/// The bytes of a fingerprint in SDP's form (`AB:CD:…`, any case), or None.
+pub fn parse_sdp_form(text: &str) -> Option<Vec<u8>> {
+    text.split(':')
+        .map(|pair| {
+            let digits = pair.len() == 2 && pair.bytes().all(|byte| byte.is_ascii_hexdigit());
+            digits.then(|| u8::from_str_radix(pair, 16).ok()).flatten()
+        })
+        .collect()
+}
+
+/// The hash functions of the fingerprints this side announces, strongest
+/// last (mediasoup-client uses the last entry).
+pub const LOCAL_FINGERPRINT_ALGORITHMS: [&str; 3] = ["sha-256", "sha-384", "sha-512"];
+
+/// `(algorithm, 'AB:CD:…')` of the certificate `der` for each of
+/// [`LOCAL_FINGERPRINT_ALGORITHMS`]: every transport's
+/// `dtlsLocalParameters.fingerprints` and the server's dump (the extension
+/// calls this too), computed here only.
+pub fn local_fingerprints(der: &[u8]) -> Vec<(&'static str, String)> {
+    LOCAL_FINGERPRINT_ALGORITHMS
+        .iter()
+        .filter_map(|&algorithm| Some((algorithm, sdp_form(&fingerprint(der, algorithm)?))))
+        .collect()
+}
+
 /// A DER certificate as PEM.
 pub fn certificate_pem(der: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -3,7 +3,8 @@
 
 use super::*;
 use std::net::IpAddr;
-use crate::transport::webrtc::crypto::fingerprint;
+use crate::rtp::capabilities::MediaKind;
+use crate::transport::webrtc::crypto::{certificate_pem, fingerprint, sdp_form};
 use std::net::Ipv4Addr;
 
 const SERVER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 40000);
@@ -37,8 +38,18 @@ pub fn certificate() -> DtlsCert {
     DtlsCert { certificate: cert.der().to_vec(), private_key: key.serialize_der() }
 }
 
-fn options() -> TransportOptions {
-    TransportOptions { udp: true, tcp: false, prefer_ipv4: false, prefer_ipv6: false, prefer_udp: false, prefer_tcp: false, enable_sctp: false }
+fn options() -> TransportCreate {
+    TransportCreate {
+        peer_id: "p".into(),
+        transport_id: "t".into(),
+        udp: true,
+        tcp: false,
+        prefer_ipv4: false,
+        prefer_ipv6: false,
+        prefer_udp: false,
+        prefer_tcp: false,
+        enable_sctp: false,
+    }
 }
 
 struct Call {
@@ -57,7 +68,7 @@ impl Call {
         let socket = BoundSocket { protocol: Protocol::Udp, address: SERVER, announced_ip: None };
         let room = crate::rtp::capabilities::room_rtp_capabilities(None).unwrap();
         let table = crate::rtp::codec_table::transport_tables(&room, None);
-        let server = WebRtcTransport::new("t".into(), "p".into(), &certificate(), vec![socket], options(), table, now).unwrap();
+        let server = WebRtcTransport::new(&options(), &certificate(), vec![socket], table, now).unwrap();
         let client_certificate = certificate();
         let client = client_of(&server.local_parameters(), &client_certificate, RtcConfig::new(), (CLIENT, SERVER), now);
         Self { now, server, client, client_certificate, notifications: Vec::new() }
