@@ -104,38 +104,27 @@ fn frames_start_with_the_heads_leading_id_reads() {
     }
 }
 
-/// The names serde lists as expected when it meets an unknown one: the
-/// variants' names, from the derive itself.
-fn expected_names(error: &str) -> Vec<String> {
+/// Asserts that `table` holds exactly the names serde lists as expected
+/// in `error` (an unknown name's): the variants' names, from the derive.
+fn assert_table_is_the_variants(table: &[&str], error: &str) {
     let list = error.split("expected one of ").nth(1).unwrap_or_else(|| panic!("no list in {error}"));
-    list.split(", ").map(|name| name.trim_matches(|c: char| c == '`' || c.is_whitespace()).to_owned()).take_while(|name| !name.is_empty()).collect()
+    let mut variants: Vec<&str> = list.split(", ").map(|name| name.trim_matches('`')).collect();
+    let mut table = table.to_vec();
+    variants.sort_unstable();
+    table.sort_unstable();
+    assert_eq!(table, variants);
 }
 
 #[test]
 fn the_method_table_is_exactly_the_requests_variants() {
-    let error = serde_json::from_value::<Request>(json!({"method": "no.such", "data": null})).unwrap_err().to_string();
-    let mut variants = expected_names(&error);
-    // serde's message ends with the list's last name and the position.
-    if let Some(last) = variants.last_mut() {
-        *last = last.split('`').next().unwrap_or_default().to_owned();
-    }
-    let mut methods: Vec<String> = Request::METHODS.iter().map(|name| (*name).to_owned()).collect();
-    variants.sort();
-    methods.sort();
-    assert_eq!(methods, variants);
+    let error = serde_json::from_value::<Request>(json!({"method": "no.such", "data": null})).unwrap_err();
+    assert_table_is_the_variants(&Request::METHODS, &error.to_string());
 }
 
 #[test]
 fn the_event_table_is_exactly_the_notification_events() {
-    let error = serde_json::from_value::<NotificationEvent>(json!("no.such")).unwrap_err().to_string();
-    let mut variants = expected_names(&error);
-    if let Some(last) = variants.last_mut() {
-        *last = last.split('`').next().unwrap_or_default().to_owned();
-    }
-    let mut names: Vec<String> = NotificationEvent::NAMES.iter().map(|name| (*name).to_owned()).collect();
-    variants.sort();
-    names.sort();
-    assert_eq!(names, variants);
+    let error = serde_json::from_value::<NotificationEvent>(json!("no.such")).unwrap_err();
+    assert_table_is_the_variants(&NotificationEvent::NAMES, &error.to_string());
 }
 
 #[test]
