@@ -92,11 +92,14 @@ impl Worker {
         for sender_id in subscribed {
             self.close_sender(&sender_id, now);
         }
-        let Some(peer) = self.peers.remove(peer_id) else { return };
-        for transport_id in peer.transport_ids {
+        // Its transports close while it is still known: closing one finds
+        // the room whose router holds what it received through the peer.
+        let transport_ids = self.peers.get(peer_id).map(|peer| peer.transport_ids.clone()).unwrap_or_default();
+        for transport_id in transport_ids {
             if let Some(key) = self.transport_keys.get(&transport_id).copied() {
                 self.remove_transport(key, now, network);
             }
         }
+        self.peers.remove(peer_id);
     }
 }

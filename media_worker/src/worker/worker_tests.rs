@@ -262,3 +262,35 @@ fn the_first_cname_given_on_a_transport_is_kept() {
         assert_eq!(answer["rtcp"]["cname"], json!("chromium-cname"));
     }
 }
+
+#[test]
+fn a_closed_peer_takes_its_streams_and_their_senders_with_it() {
+    let (mut worker, mut network, now) = ready_worker();
+    worker.handle_request(create_room("r"), now, &mut network).unwrap();
+    worker.handle_request(create_peer("r", "alice", "alice"), now, &mut network).unwrap();
+    worker.handle_request(create_transport("alice", "t"), now, &mut network).unwrap();
+    let audio = json!({"codecs": [{"mimeType": "audio/opus", "payloadType": 111, "clockRate": 48000, "channels": 2}],
+                       "encodings": [{"ssrc": 1}]});
+    request(&mut worker, &mut network, now, "rtpReceiver.receive",
+        json!({"receiverId": "microphone", "transportId": "t", "kind": "audio", "rtpParameters": audio})).unwrap();
+    worker.handle_request(create_peer("r", "bob", "bob"), now, &mut network).unwrap();
+    let room = request(&mut worker, &mut network, now, "room.dump", json!({"roomId": "r"})).unwrap();
+    request(&mut worker, &mut network, now, "peer.setCapabilities", json!({"peerId": "bob", "rtpCapabilities": room["rtpCapabilities"]})).unwrap();
+    request(&mut worker, &mut network, now, "rtpSender.create", json!({"senderId": "s", "peerId": "bob", "receiverId": "microphone"})).unwrap();
+    let room = request(&mut worker, &mut network, now, "room.dump", json!({"roomId": "r"})).unwrap();
+    assert_eq!(room["rtpReceivers"], json!({"microphone": ["s"]}));
+
+    let alice_transport = worker.transport_key("t").unwrap();
+    request(&mut worker, &mut network, now, "peer.close", json!({"peerId": "alice"})).unwrap();
+    assert!(!network.open.contains_key(&alice_transport));
+    let room = request(&mut worker, &mut network, now, "room.dump", json!({"roomId": "r"})).unwrap();
+    assert_eq!(room["rtpReceivers"], json!({}));
+    assert!(request(&mut worker, &mut network, now, "rtpReceiver.dump", json!({"receiverId": "microphone"})).is_err());
+    assert!(request(&mut worker, &mut network, now, "rtpSender.dump", json!({"senderId": "s"})).is_err());
+    // Its ids are free again.
+    worker.handle_request(create_peer("r", "carol", "carol"), now, &mut network).unwrap();
+    worker.handle_request(create_transport("carol", "t2"), now, &mut network).unwrap();
+    request(&mut worker, &mut network, now, "rtpReceiver.receive",
+        json!({"receiverId": "microphone", "transportId": "t2", "kind": "audio", "rtpParameters": audio})).unwrap();
+    request(&mut worker, &mut network, now, "rtpSender.create", json!({"senderId": "s", "peerId": "bob", "receiverId": "microphone"})).unwrap();
+}
