@@ -100,10 +100,6 @@ impl Router {
         self.senders.get(sender_id)
     }
 
-    pub fn senders(&self) -> impl Iterator<Item = &RtpSender> {
-        self.senders.values()
-    }
-
     /// The ids of the senders forwarding `receiver_id`, oldest first.
     pub fn routes_of(&self, receiver_id: &str) -> &[String] {
         self.routes.get(receiver_id).map_or(&[], Vec::as_slice)
