@@ -65,6 +65,16 @@ impl Certificate {
         })
     }
 
+    /// A self-signed ECDSA P-256 certificate for `names` (DNS names or IP
+    /// addresses), valid from now for a year: what the demo serves HTTPS with.
+    pub fn self_signed_for(names: Vec<String>) -> Result<Self, WorkerError> {
+        let failed = |err: rcgen::Error| WorkerError::value_error(format!("cannot generate a certificate for {names:?}: {err}"));
+        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(failed)?;
+        let params = CertificateParams::new(names.clone()).map_err(failed)?;
+        let certificate = params.self_signed(&key).map_err(failed)?;
+        Ok(Self { der: certificate.der().to_vec(), private_key_der: key.serialize_der() })
+    }
+
     /// `(algorithm, 'AB:CD:…')` for each of the local fingerprint
     /// algorithms: computed where every transport computes them.
     pub fn fingerprints(&self) -> Vec<(&'static str, String)> {

@@ -64,6 +64,17 @@ fn fingerprint_to_sdp(py: Python<'_>, fingerprint: &str) -> PyResult<String> {
     certificate::fingerprint_to_sdp(fingerprint).map_err(|err| to_pyerr(py, err))
 }
 
+/// `(certificate DER, PKCS#8 private key DER)`: a self-signed ECDSA P-256
+/// certificate for `names` (DNS names or IP addresses), e.g. for HTTPS.
+#[pyfunction]
+fn self_signed_certificate(py: Python<'_>, names: Vec<String>) -> PyResult<(Vec<u8>, Vec<u8>)> {
+    if names.is_empty() {
+        return Err(pyo3::exceptions::PyValueError::new_err("a certificate needs at least one name"));
+    }
+    let certificate = certificate::Certificate::self_signed_for(names).map_err(|err| to_pyerr(py, err))?;
+    Ok((certificate.der, certificate.private_key_der))
+}
+
 /// The snake_case alias of a camelCase name (`rtcListenIPv4` → `rtc_listen_ipv4`).
 #[pyfunction]
 fn snake_case(name: &str) -> String {
@@ -80,6 +91,7 @@ fn _mediasoup(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(fingerprint_from_sdp, module)?)?;
     module.add_function(wrap_pyfunction!(fingerprint_to_sdp, module)?)?;
     module.add_function(wrap_pyfunction!(snake_case, module)?)?;
+    module.add_function(wrap_pyfunction!(self_signed_certificate, module)?)?;
     module.add_function(wrap_pyfunction!(worker_process::_settle, module)?)?;
     module.add_function(wrap_pyfunction!(interpreter::_before_exit, module)?)?;
     let table: Vec<(&str, &str, &str, &str)> = options::SERVER_OPTIONS
@@ -93,6 +105,16 @@ fn _mediasoup(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add("CHANNEL_METHODS", media_worker::channel::Request::METHODS.to_vec())?;
     module.add("NOTIFICATION_EVENTS", media_worker::channel::NotificationEvent::NAMES.to_vec())?;
     module.add("TRANSPORT_OPTIONS", media_worker::channel::message::TRANSPORT_OPTIONS.to_vec())?;
+    // Room() options beyond the codecs, with their defaults and bounds (the worker's).
+    let defaults = media_worker::channel::message::RoomCreate::new("");
+    let room_settings = pyo3::types::PyDict::new(module.py());
+    room_settings.set_item("dataChannelRelay", defaults.data_channel_relay)?;
+    room_settings.set_item("audioLevelInterval", defaults.audio_level_interval)?;
+    room_settings.set_item("audioLevelThreshold", defaults.audio_level_threshold)?;
+    module.add("ROOM_SETTINGS", room_settings)?;
+    module.add("AUDIO_LEVEL_INTERVAL_MS", (media_worker::room::MIN_AUDIO_LEVEL_INTERVAL_MS, media_worker::room::MAX_AUDIO_LEVEL_INTERVAL_MS))?;
+    module.add("SCTP_MAX_MESSAGE_SIZE", media_worker::sctp::SCTP_MAX_MESSAGE_SIZE)?;
+    module.add("SCTP_MAX_SEND_MESSAGE_SIZE", media_worker::sctp::SCTP_MAX_SEND_MESSAGE_SIZE)?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -67,6 +67,7 @@ class MediasoupClient:
 
     def _client_transport(self, server: mediasoup.Transport, direction: str) -> Any:
         from pymediasoup.models.transport import DtlsParameters, IceCandidate, IceParameters
+        from pymediasoup.sctp_parameters import SctpParameters
 
         create = self.device.createSendTransport if direction == "send" else self.device.createRecvTransport
         client = create(
@@ -74,7 +75,7 @@ class MediasoupClient:
             iceParameters=IceParameters(**server.iceLocalParameters),
             iceCandidates=[IceCandidate(**candidate) for candidate in self.candidates(server.iceLocalCandidates)],
             dtlsParameters=DtlsParameters(**server.dtlsLocalParameters),
-            sctpParameters=None,
+            sctpParameters=SctpParameters(**server.sctpParameters) if server.sctpParameters else None,
             iceServers=[],
         )
 
@@ -90,6 +91,10 @@ class MediasoupClient:
 
         self.transports.append(client)
         return client
+
+    def sctp_transport(self, server: mediasoup.Transport, direction: str) -> Any:
+        """A client transport for `server` (created with enableSctp), for produceData or consumeData."""
+        return self._client_transport(server, direction)
 
     async def send_audio(self, server: mediasoup.Transport) -> Any:
         """A send transport producing a (silent) audio track: starts ICE and DTLS."""
@@ -330,3 +335,39 @@ class LossyRelay:
         for transport in (self.facing_client, self.facing_server):
             if transport is not None:
                 transport.close()
+
+
+def tone_track(amplitude: float, frequency: float = 440.0) -> Any:
+    """An aiortc audio track playing a sine (mono, 48 kHz, 20 ms frames) at
+    `amplitude` (0..1 of full scale; aiortc writes its RFC 6464 level into
+    every packet). Its `amplitude` attribute changes it live (0: silence)."""
+    import fractions
+    import math
+
+    import av
+    import numpy
+    from aiortc.mediastreams import MediaStreamTrack
+
+    class Tone(MediaStreamTrack):
+        kind = "audio"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.amplitude = amplitude
+            self._samples = 0
+            self._start: float | None = None
+
+        async def recv(self) -> Any:
+            loop = asyncio.get_running_loop()
+            if self._start is None:
+                self._start = loop.time()
+            due = self._start + self._samples / 48_000
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            t = (numpy.arange(960) + self._samples) / 48_000
+            pcm = (self.amplitude * 32767 * numpy.sin(2 * math.pi * frequency * t)).astype(numpy.int16)
+            frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+            frame.sample_rate, frame.pts, frame.time_base = 48_000, self._samples, fractions.Fraction(1, 48_000)
+            self._samples += 960
+            return frame
+
+    return Tone()

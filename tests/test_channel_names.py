@@ -16,8 +16,10 @@ from mediasoup import _mediasoup
 from mediasoup.peer import TRANSPORT_OPTIONS
 
 PACKAGE = pathlib.Path(inspect.getfile(mediasoup)).parent
-# `<object>.<name>`: how the Channel names methods and events.
-CHANNEL_NAME = re.compile(r"^(worker|room|peer|transport|rtpReceiver|rtpSender)\.[a-z][A-Za-z]*$")
+# `<object>.<name>`: how the Channel names methods and events, for the
+# objects the table names.
+OBJECTS = sorted({name.split(".")[0] for name in [*_mediasoup.CHANNEL_METHODS, *_mediasoup.NOTIFICATION_EVENTS] if "." in name})
+CHANNEL_NAME = re.compile(rf"^({'|'.join(OBJECTS)})\.[a-z][A-Za-z]*$")
 
 
 def _string_literals(tree: ast.AST) -> list[tuple[str, int]]:

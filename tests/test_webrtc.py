@@ -42,13 +42,14 @@ async def test_an_aiortc_offer_publishes_to_the_room_and_a_subscriber_decodes_it
         await pc.setLocalDescription(answer)
         assert pc.signalingState == "stable" and pc.localDescription is answer
         parsed = sdp.parse(answer.sdp)
-        assert parsed.has("ice-lite") and parsed.bundle() == ["0", "1", "2"]
+        assert parsed.has("ice-lite") and parsed.bundle() == ["0", "1", "2", "3"]
         assert [(m.kind, m.port != 0, m.direction) for m in parsed.media] == [
             ("audio", True, "recvonly"),
             ("video", True, "recvonly"),
             ("video", True, "inactive"),
-            ("application", False, "sendrecv"),
+            ("application", True, "sendrecv"),
         ]
+        assert parsed.media[3].value("sctp-port") == "5000" and parsed.media[3].formats == ["webrtc-datachannel"]
         assert parsed.media[0].value("setup") == "active" and parsed.media[0].candidates()
         # One codec per section, and its RTX: what aiortc will send.
         assert [c.mime_type for c in parsed.media[1].codecs()] == ["video/VP8", "video/rtx"]
@@ -425,8 +426,8 @@ async def test_a_stream_published_while_an_offer_is_applied_is_placed_and_sent(s
     tasks: list[asyncio.Task[None]] = []
     open_transport = bob._open_transport
 
-    async def open_then_publish() -> None:
-        await open_transport()
+    async def open_then_publish(**options: Any) -> None:
+        await open_transport(**options)
         publisher.append(await _publish_with_aiortc(alice))
 
     monkeypatch.setattr(bob, "_open_transport", open_then_publish)

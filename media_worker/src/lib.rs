@@ -12,13 +12,15 @@
 //! - [`room`]: rooms, peers and what a peer can receive;
 //! - [`router`]: what is forwarded where: receivers, senders, rewriting;
 //! - [`transport`]: the kinds of transport (WebRTC today) behind one interface;
-//! - [`rtp`]: capabilities, parameters, codec tables, stream statistics.
+//! - [`rtp`]: capabilities, parameters, codec tables, stream statistics;
+//! - [`sctp`]: data channels' options and limits, apart from any transport.
 
 pub mod channel;
 pub mod error;
 pub mod room;
 pub mod router;
 pub mod rtp;
+pub mod sctp;
 pub mod shell;
 pub mod transport;
 pub mod worker;

@@ -16,6 +16,8 @@ import atexit
 
 from . import _mediasoup, errors, extra, webrtc
 from ._mediasoup import __version__
+from .data_receiver import DataReceiver
+from .data_sender import DataSender
 from .peer import Peer
 from .room import Room
 from .rtp_receiver import RtpReceiver
@@ -26,4 +28,17 @@ from .transport import Transport
 # Before the interpreter finalizes, the extension's threads stop calling into it.
 atexit.register(_mediasoup._before_exit)
 
-__all__ = ["Server", "Room", "Peer", "Transport", "RtpReceiver", "RtpSender", "errors", "extra", "webrtc", "__version__"]
+__all__ = [
+    "Server",
+    "Room",
+    "Peer",
+    "Transport",
+    "RtpReceiver",
+    "RtpSender",
+    "DataReceiver",
+    "DataSender",
+    "errors",
+    "extra",
+    "webrtc",
+    "__version__",
+]

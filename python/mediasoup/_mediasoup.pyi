@@ -13,6 +13,7 @@ __all__ = [
     "fingerprint_from_sdp",
     "fingerprint_to_sdp",
     "snake_case",
+    "self_signed_certificate",
     "_settle",
     "_before_exit",
     "SERVER_OPTIONS",
@@ -21,6 +22,10 @@ __all__ = [
     "CHANNEL_METHODS",
     "NOTIFICATION_EVENTS",
     "TRANSPORT_OPTIONS",
+    "ROOM_SETTINGS",
+    "AUDIO_LEVEL_INTERVAL_MS",
+    "SCTP_MAX_MESSAGE_SIZE",
+    "SCTP_MAX_SEND_MESSAGE_SIZE",
     "__version__",
 ]
 
@@ -35,6 +40,14 @@ CHANNEL_METHODS: Final[list[str]]
 NOTIFICATION_EVENTS: Final[list[str]]
 # The options of peer.createTransport(), all bools, with their defaults.
 TRANSPORT_OPTIONS: Final[list[tuple[str, bool]]]
+# Room() options beyond the codecs, with their defaults.
+ROOM_SETTINGS: Final[dict[str, bool | int]]
+# The bounds of Room(audioLevelInterval=…), in milliseconds.
+AUDIO_LEVEL_INTERVAL_MS: Final[tuple[int, int]]
+# The largest data-channel message a transport receives (its maxMessageSize),
+# and the largest it sends (str0m's direct API keeps SCTP's 64 KiB default).
+SCTP_MAX_MESSAGE_SIZE: Final[int]
+SCTP_MAX_SEND_MESSAGE_SIZE: Final[int]
 
 @final
 class ServerSettings:
@@ -77,5 +90,6 @@ def codec_match(room_codec: dict[str, Any], codec: dict[str, Any]) -> int | None
 def fingerprint_from_sdp(fingerprint: str) -> str: ...
 def fingerprint_to_sdp(fingerprint: str) -> str: ...
 def snake_case(name: str) -> str: ...
+def self_signed_certificate(names: list[str]) -> tuple[bytes, bytes]: ...
 def _settle(future: asyncio.Future[Any], error: BaseException | None, value: Any) -> None: ...
 def _before_exit() -> None: ...

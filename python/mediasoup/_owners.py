@@ -1,7 +1,8 @@
 """A room and a peer as the objects they own see them.
 
 The object modules import what they own, never their owner:
-server → room → peer → rtp_sender → rtp_receiver → transport, and under them
+server → room → peer → rtp_sender | data_sender → rtp_receiver |
+data_receiver → transport, and under them
 _object.py, _channel.py and this module, which import none of them (the
 layers of ``[tool.importlinter]`` in pyproject.toml; tests/test_imports.py
 fails on any import cycle, type-checking imports included). A peer
@@ -17,7 +18,8 @@ What an object asks of its owner (the calls it makes when it starts or
 closes) is a Protocol in the object's own module that extends these, typed
 with that module's classes: ``RoomOwner`` in room.py, ``PeerOwner`` in
 peer.py, ``TransportOwner`` in transport.py, ``RtpReceiverOwner`` in
-rtp_receiver.py, ``RtpSenderOwner`` in rtp_sender.py.
+rtp_receiver.py, ``RtpSenderOwner`` in rtp_sender.py, ``DataReceiverOwner``
+in data_receiver.py, ``DataSenderOwner`` in data_sender.py.
 """
 
 from __future__ import annotations

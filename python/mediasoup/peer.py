@@ -10,6 +10,7 @@ of a :class:`PeerOwner`.
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import logging
 import uuid
@@ -17,6 +18,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from . import _mediasoup
+from . import data_receiver as data_receiver_module
+from . import data_sender as data_sender_module
 from . import rtp_receiver as rtp_receiver_module
 from . import rtp_sender as rtp_sender_module
 from . import transport as transport_module
@@ -51,12 +54,24 @@ class PeerOwner(OwningRoom, Protocol):
     def _peer_closed(self, peer: Peer) -> None:
         """Forgets the peer (it is closing)."""
 
+    def _data_receiver_started(self, receiver: data_receiver_module.DataReceiver) -> None:
+        """Gives the other peers with an SCTP transport a data sender of it."""
+
+    def _data_receiver_stopped(self, receiver: data_receiver_module.DataReceiver) -> None: ...
+
+    def _data_receiving(self) -> list[data_receiver_module.DataReceiver]:
+        """The open data receivers of the room, oldest first."""
+
 
 class Peer(WorkerObject):
     """A participant of a :class:`~mediasoup.Room`; made by ``room.Peer(name)``.
 
     Returned at once; ``await peer`` resolves once the worker has created it.
-    Events: ``close(error)``, ``newtransport(transport)``, ``newrtpreceiver(rtpReceiver)``.
+    Events: ``close(error)``, ``newtransport(transport)``, ``newrtpreceiver(rtpReceiver)``,
+    ``newrtpsender(rtpSender)``, ``newdatareceiver(dataReceiver)``,
+    ``newdatasender(dataSender)``, ``datachannelmessage(label, data)`` (a message
+    the endpoint sent on any of its data channels: ``str`` for text, ``bytes``
+    for binary; the worker reports messages only while this event has a listener).
     """
 
     _kind = "peer"
@@ -71,6 +86,11 @@ class Peer(WorkerObject):
         self._rtp_senders: dict[str, rtp_sender_module.RtpSender] = {}
         # Receivers this peer has (or is getting) a sender for.
         self._subscribed: set[str] = set()
+        self._data_receivers: dict[str, data_receiver_module.DataReceiver] = {}
+        self._data_senders: dict[str, data_sender_module.DataSender] = {}
+        self._data_subscribed: set[str] = set()
+        self._data_listening = False
+        channel.targets[self._id] = self
         self._created_by(
             channel.request("room.createPeer", {"roomId": room.id, "peerId": self._id, "name": name})
         )
@@ -165,12 +185,118 @@ class Peer(WorkerObject):
         if not task.cancelled() and task.exception() is not None and not self._closed:
             _logger.error("peer %s: a sender could not be created", self._name, exc_info=task.exception())
 
+    # Data channels.
+
+    @property
+    def dataReceivers(self) -> list[data_receiver_module.DataReceiver]:
+        """The channels the peer sends on (ORTC), oldest first."""
+        return list(self._data_receivers.values())
+
+    @property
+    def dataSenders(self) -> list[data_sender_module.DataSender]:
+        """The other peers' channels delivered to this peer (ORTC), oldest first."""
+        return list(self._data_senders.values())
+
+    def DataReceiver(self, transport: transport_module.Transport) -> data_receiver_module.DataReceiver:
+        """A channel this peer will send on over ``transport`` (created with
+        ``enableSctp=True``); call ``receive()`` on it."""
+        self._check_open()
+        if not isinstance(transport, transport_module.Transport):
+            raise TypeError(f"transport must be a Transport, not {type(transport).__name__}")
+        if transport.peer is not self:
+            raise ValueError(f"transport {transport.id} belongs to another peer")
+        if transport.closed:
+            raise InvalidStateError(f"transport {transport.id} is closed")
+        if transport.sctpParameters is None:
+            raise InvalidStateError(f"transport {transport.id} was created without enableSctp")
+        receiver = data_receiver_module.DataReceiver(self, self._channel, transport)
+        self._data_receivers[receiver.id] = receiver
+        self.emit("newdatareceiver", receiver)
+        return receiver
+
+    def _data_receiver_receiving(self, receiver: data_receiver_module.DataReceiver) -> None:
+        self._room._data_receiver_started(receiver)
+
+    def _data_receiver_closed(self, receiver: data_receiver_module.DataReceiver) -> None:
+        self._room._data_receiver_stopped(receiver)
+        self._data_receivers.pop(receiver.id, None)
+
+    def _data_sender_closed(self, sender: data_sender_module.DataSender) -> None:
+        self._data_senders.pop(sender.id, None)
+
+    def _has_sctp(self) -> bool:
+        return any(transport.sctpParameters is not None for transport in self._transports.values())
+
+    def _subscribe_data(self, receiver: data_receiver_module.DataReceiver) -> asyncio.Future[None] | None:
+        """Gets a data sender of ``receiver``'s channel, if this peer has an SCTP transport."""
+        if self._closed or receiver.id in self._data_subscribed or not self._has_sctp():
+            return None
+        self._data_subscribed.add(receiver.id)
+        task = asyncio.ensure_future(self._create_data_sender(receiver))
+        task.add_done_callback(self._subscription_done)
+        return task
+
+    async def _create_data_sender(self, receiver: data_receiver_module.DataReceiver) -> None:
+        sender_id = str(uuid.uuid4())
+        parameters: dict[str, Any] = await self._channel.request(
+            "dataSender.create", {"dataSenderId": sender_id, "peerId": self._id, "dataReceiverId": receiver.id}
+        )
+        if self._closed or receiver.closed:
+            ignore_outcome(self._channel.request("dataSender.close", {"dataSenderId": sender_id}))
+            return
+        sender = data_sender_module.DataSender(self, self._channel, sender_id, receiver, parameters)
+        self._data_senders[sender_id] = sender
+        receiver._senders.append(sender)
+        self.emit("newdatasender", sender)
+
+    async def sendData(self, label: str, data: str | bytes | bytearray | memoryview) -> None:
+        """Sends ``data`` to the endpoint on its channel called ``label`` (text
+        for a ``str``, binary otherwise): one it opened, or one opened now on
+        its newest transport with ``enableSctp`` (the endpoint sees
+        ``ondatachannel``). Returns once the worker has taken the message (it
+        may wait there, in order, while the endpoint catches up). A message
+        over 65,536 bytes raises ``ValueError`` (the worker's SCTP sends no
+        larger); a peer without an SCTP transport, or whose endpoint lets
+        4 MiB wait, ``InvalidStateError``."""
+        if not isinstance(label, str):
+            raise TypeError(f"label must be a str, not {type(label).__name__}")
+        if isinstance(data, str):
+            size = len(data.encode())
+            request = {"peerId": self._id, "label": label, "data": data, "binary": False}
+        elif isinstance(data, (bytes, bytearray, memoryview)):
+            payload = bytes(data)
+            size = len(payload)
+            request = {"peerId": self._id, "label": label, "data": base64.b64encode(payload).decode("ascii"), "binary": True}
+        else:
+            raise TypeError(f"data must be a str or bytes, not {type(data).__name__}")
+        if size > _mediasoup.SCTP_MAX_SEND_MESSAGE_SIZE:
+            raise ValueError(f"a message sent has at most {_mediasoup.SCTP_MAX_SEND_MESSAGE_SIZE} bytes, not {size}")
+        await self._request("peer.sendData", request)
+
+    def _add(self, event: str, listener: Any, once: bool) -> None:
+        super()._add(event, listener, once)
+        if event == "datachannelmessage" and not self._data_listening and not self._closed:
+            # The worker reports this peer's messages from now on.
+            self._data_listening = True
+            ignore_outcome(self._channel.request("peer.setDataListener", {"peerId": self._id, "enabled": True}))
+
+    def _on_notification(self, event: str, data: Any) -> None:
+        if self._closed or event != "peer.dataChannelMessage":
+            return
+        message: str | bytes = base64.b64decode(data["data"]) if data["binary"] else data["data"]
+        self.emit("datachannelmessage", data["label"], message)
+
     def _transport_closing(self, transport: transport_module.Transport, error: BaseException | None) -> None:
         """A transport's receivers end with it (the worker drops them too), its
         senders stop; then the peer forgets it."""
         for receiver in list(self._rtp_receivers.values()):
             if receiver.transport is transport:
                 receiver._close(error, notify_worker=False)
+        for data_receiver in list(self._data_receivers.values()):
+            if data_receiver.transport is transport:
+                data_receiver._close(error, notify_worker=False)
+        for data_sender in self._data_senders.values():
+            data_sender._transport_closed(transport)
         for sender in self._rtp_senders.values():
             if sender.transport is transport:
                 sender._update(None, sender._paused)
@@ -223,9 +349,17 @@ class Peer(WorkerObject):
         transport = transport_module.Transport(self, self._channel, transport_id, local)
         self._transports[transport_id] = transport
         self.emit("newtransport", transport)
+        if flags["enableSctp"]:
+            subscriptions = [self._subscribe_data(receiver) for receiver in self._room._data_receiving() if receiver.peer is not self]
+            await asyncio.gather(*(task for task in subscriptions if task is not None), return_exceptions=True)
         return transport
 
     def _closing(self, error: BaseException | None) -> None:
+        self._channel.targets.pop(self._id, None)
+        for data_sender in list(self._data_senders.values()):
+            data_sender._close(error, notify_worker=False)
+        for data_receiver in list(self._data_receivers.values()):
+            data_receiver._close(error, notify_worker=False)
         for sender in list(self._rtp_senders.values()):
             sender._close(error, notify_worker=False)
         for receiver in list(self._rtp_receivers.values()):
@@ -242,6 +376,10 @@ class Peer(WorkerObject):
         dump: dict[str, Any] = await self._request("peer.dump", {"peerId": self._id})
         return dump
 
+    data_receivers = dataReceivers
+    data_senders = dataSenders
+    data_receiver = DataReceiver
+    send_data = sendData
     rtp_receivers = rtpReceivers
     rtp_senders = rtpSenders
     rtp_receiver = RtpReceiver

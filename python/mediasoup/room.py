@@ -16,6 +16,7 @@ from ._object import WorkerObject
 
 if TYPE_CHECKING:
     from ._channel import Channel
+    from .data_receiver import DataReceiver
     from .rtp_receiver import RtpReceiver
 
 
@@ -30,7 +31,11 @@ class Room(WorkerObject):
     """A room of a :class:`~mediasoup.Server`; made by ``server.Room()``.
 
     Returned at once; ``await room`` resolves once the worker has created it,
-    and raises if it could not. Events: ``close(error)``, ``newpeer(peer)``.
+    and raises if it could not. Events: ``close(error)``, ``newpeer(peer)``,
+    ``audiolevels(levels)`` (``[(rtpReceiver, dBov), …]`` loudest first, every
+    ``audioLevelInterval`` while someone speaks; ``[]`` once when all fell
+    silent), ``activespeaker(rtpReceiver)`` (the dominant speaker changed;
+    None when its stream ended).
     """
 
     _kind = "room"
@@ -42,15 +47,20 @@ class Room(WorkerObject):
         rtp_capabilities: dict[str, Any],
         media_codecs: Any,
         force_unique_payload_types: bool,
+        settings: dict[str, Any],
     ) -> None:
         super().__init__(channel)
         self._server = server
         self._rtp_capabilities = rtp_capabilities
         self._force_unique_payload_types = force_unique_payload_types
+        self._settings = settings
         self._peers: dict[str, peer_module.Peer] = {}
         # The receivers that receive, oldest stream first: a joining peer
         # subscribes to them without a walk over every peer of the room.
         self._streams: dict[str, RtpReceiver] = {}
+        self._data_streams: dict[str, DataReceiver] = {}
+        self._active_speaker: RtpReceiver | None = None
+        channel.targets[self._id] = self
         self._created_by(
             channel.request(
                 "room.create",
@@ -58,6 +68,7 @@ class Room(WorkerObject):
                     "roomId": self._id,
                     "mediaCodecs": media_codecs,
                     "forceUniquePayloadTypes": force_unique_payload_types,
+                    **settings,
                 },
             )
         )
@@ -73,6 +84,16 @@ class Room(WorkerObject):
     @property
     def forceUniquePayloadTypes(self) -> bool:
         return self._force_unique_payload_types
+
+    @property
+    def dataChannelRelay(self) -> bool:
+        """Whether data channels are relayed by label between the peers."""
+        return bool(self._settings["dataChannelRelay"])
+
+    @property
+    def activeSpeaker(self) -> RtpReceiver | None:
+        """The dominant speaker's stream, or None."""
+        return self._active_speaker
 
     @property
     def peers(self) -> list[peer_module.Peer]:
@@ -110,16 +131,44 @@ class Room(WorkerObject):
 
     def _receiver_stopped(self, receiver: RtpReceiver) -> None:
         self._streams.pop(receiver.id, None)
+        if self._active_speaker is receiver:
+            self._active_speaker = None
 
     def _receiving(self) -> list[RtpReceiver]:
         """The open receivers of the room that receive, oldest stream first."""
         return list(self._streams.values())
+
+    def _data_receiver_started(self, receiver: DataReceiver) -> None:
+        """A channel is published: every other peer with an SCTP transport gets a data sender."""
+        self._data_streams[receiver.id] = receiver
+        for peer in list(self._peers.values()):
+            if peer is not receiver.peer:
+                peer._subscribe_data(receiver)
+
+    def _data_receiver_stopped(self, receiver: DataReceiver) -> None:
+        self._data_streams.pop(receiver.id, None)
+
+    def _data_receiving(self) -> list[DataReceiver]:
+        return list(self._data_streams.values())
+
+    def _on_notification(self, event: str, data: Any) -> None:
+        if self._closed:
+            return
+        if event == "room.audioLevels":
+            levels = [(self._streams[id], level) for id, level in data["levels"] if id in self._streams]
+            self.emit("audiolevels", levels)
+        elif event == "room.activeSpeaker":
+            speaker = self._streams.get(data["rtpReceiverId"]) if data["rtpReceiverId"] else None
+            if speaker is not None or data["rtpReceiverId"] is None:
+                self._active_speaker = speaker
+                self.emit("activespeaker", speaker)
 
     def _peer_closed(self, peer: peer_module.Peer) -> None:
         if self._peers.get(peer.name) is peer:
             del self._peers[peer.name]
 
     def _closing(self, error: BaseException | None) -> None:
+        self._channel.targets.pop(self._id, None)
         for peer in list(self._peers.values()):
             peer._close(error, notify_worker=False)
         self._server._room_closed(self)
@@ -144,6 +193,8 @@ class Room(WorkerObject):
         return dump
 
     rtp_capabilities = rtpCapabilities
+    data_channel_relay = dataChannelRelay
+    active_speaker = activeSpeaker
     force_unique_payload_types = forceUniquePayloadTypes
     peer = Peer
     get_peer = getPeer

@@ -25,6 +25,9 @@ __all__ = ["Server"]
 
 _logger = logging.getLogger("mediasoup.server")
 
+# Room() options beyond the codecs, with their defaults: the worker's.
+ROOM_SETTINGS: dict[str, Any] = dict(_mediasoup.ROOM_SETTINGS)
+
 # Delays between attempts to replace a worker that keeps dying at startup.
 _RESPAWN_MIN_DELAY = 0.5
 _RESPAWN_MAX_DELAY = 30.0
@@ -167,23 +170,41 @@ class Server(MediasoupObject):
         """Creates a room on the least loaded worker; returns at once, awaitable.
 
         Options: ``mediaCodecs`` (mediasoup ``RtpCodecCapability`` dicts; default
-        opus, VP8, VP9, H264, AV1) and ``forceUniquePayloadTypes`` (bool).
+        opus, VP8, VP9, H264, AV1), ``forceUniquePayloadTypes`` (bool, False),
+        ``dataChannelRelay`` (bool, True: data channels relayed by label
+        between the peers), ``audioLevelInterval`` (ms between ``audiolevels``
+        events, 500; 100 to 60,000) and ``audioLevelThreshold`` (dBov under
+        which audio is silence, -60; -127 to 0).
         """
         self._check_open()
         where = "Room()"
-        picked = pick_options(where, merge_options(where, options, kwargs), ["mediaCodecs", "forceUniquePayloadTypes"])
+        names = ["mediaCodecs", "forceUniquePayloadTypes", *ROOM_SETTINGS]
+        picked = pick_options(where, merge_options(where, options, kwargs), names)
         force_unique = picked.get("forceUniquePayloadTypes")
         if force_unique is None:
             force_unique = False
         if not isinstance(force_unique, bool):
             raise TypeError(f"forceUniquePayloadTypes must be a bool, not {type(force_unique).__name__}")
+        settings = dict(ROOM_SETTINGS)
+        for name, default in ROOM_SETTINGS.items():
+            value = picked.get(name)
+            if value is None:
+                continue
+            if type(value) is not type(default):
+                raise TypeError(f"{name} must be {type(default).__name__}, not {type(value).__name__}")
+            settings[name] = value
+        low, high = _mediasoup.AUDIO_LEVEL_INTERVAL_MS
+        if not low <= settings["audioLevelInterval"] <= high:
+            raise ValueError(f"audioLevelInterval is in milliseconds, {low} to {high}, not {settings['audioLevelInterval']}")
+        if not -127 <= settings["audioLevelThreshold"] <= 0:
+            raise ValueError(f"audioLevelThreshold is in dBov, -127 to 0, not {settings['audioLevelThreshold']}")
         media_codecs = picked.get("mediaCodecs")
         rtp_capabilities = _mediasoup.room_rtp_capabilities(media_codecs)
         candidates = [channel for channel in self._channels if not channel.closed]
         if not candidates:
             raise InvalidStateError(f"server {self._id} has no running worker")
         channel = min(candidates, key=lambda candidate: len(self._rooms_of_worker[candidate.index]))
-        room = room_module.Room(self, channel, rtp_capabilities, media_codecs, force_unique)
+        room = room_module.Room(self, channel, rtp_capabilities, media_codecs, force_unique, settings)
         self._rooms[room.id] = room
         self._rooms_of_worker[channel.index][room.id] = room
         self.emit("newroom", room)

@@ -78,13 +78,44 @@ pub enum Request {
     RtpSenderDump(RtpSenderRef),
     #[serde(rename = "rtpSender.getStats")]
     RtpSenderGetStats(RtpSenderRef),
+    /// Sends a message to the peer on its channel with the label (opened
+    /// in band on its newest SCTP transport if it has none).
+    #[serde(rename = "peer.sendData")]
+    PeerSendData(PeerSendData),
+    /// Whether the peer's messages are notified (`datachannelmessage` has listeners).
+    #[serde(rename = "peer.setDataListener")]
+    PeerSetDataListener(PeerDataListener),
+    /// Opens the channel a peer sends on (`produceData`); answers the
+    /// normalised `{'label', 'protocol', 'sctpStreamParameters'}`.
+    #[serde(rename = "dataReceiver.receive")]
+    DataReceiverReceive(DataReceiverReceive),
+    #[serde(rename = "dataReceiver.close")]
+    DataReceiverClose(DataReceiverRef),
+    #[serde(rename = "dataReceiver.dump")]
+    DataReceiverDump(DataReceiverRef),
+    #[serde(rename = "dataReceiver.getStats")]
+    DataReceiverGetStats(DataReceiverRef),
+    /// A sender of a data receiver's messages for another peer; answers
+    /// `{'label', 'protocol', 'sctpStreamParameters'}` without `streamId`.
+    #[serde(rename = "dataSender.create")]
+    DataSenderCreate(DataSenderCreate),
+    /// Opens the sender's channel on a transport (out of band, on a free
+    /// stream); answers its `sctpStreamParameters` with the `streamId`.
+    #[serde(rename = "dataSender.setTransport")]
+    DataSenderSetTransport(DataSenderTransport),
+    #[serde(rename = "dataSender.close")]
+    DataSenderClose(DataSenderRef),
+    #[serde(rename = "dataSender.dump")]
+    DataSenderDump(DataSenderRef),
+    #[serde(rename = "dataSender.getStats")]
+    DataSenderGetStats(DataSenderRef),
 }
 
 impl Request {
     /// Every method, as the Channel names it: the extension exports them
     /// (`_mediasoup.CHANNEL_METHODS`) and a test checks that Python sends
     /// no other; another test, that they are exactly the variants above.
-    pub const METHODS: [&'static str; 27] = [
+    pub const METHODS: [&'static str; 38] = [
         "worker.init",
         "worker.dump",
         "worker.updateSettings",
@@ -112,6 +143,17 @@ impl Request {
         "rtpSender.close",
         "rtpSender.dump",
         "rtpSender.getStats",
+        "peer.sendData",
+        "peer.setDataListener",
+        "dataReceiver.receive",
+        "dataReceiver.close",
+        "dataReceiver.dump",
+        "dataReceiver.getStats",
+        "dataSender.create",
+        "dataSender.setTransport",
+        "dataSender.close",
+        "dataSender.dump",
+        "dataSender.getStats",
     ];
 }
 
@@ -127,6 +169,63 @@ pub const TRANSPORT_OPTIONS: [(&str, bool); 7] = [
     ("preferTcp", false),
     ("enableSctp", false),
 ];
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PeerSendData {
+    pub peer_id: String,
+    pub label: String,
+    /// The message: text, or base64 when `binary`.
+    pub data: String,
+    pub binary: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PeerDataListener {
+    pub peer_id: String,
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DataReceiverReceive {
+    pub data_receiver_id: String,
+    pub transport_id: String,
+    /// mediasoup `SctpStreamParameters`, validated by [`crate::sctp`].
+    pub sctp_stream_parameters: Value,
+    #[serde(default)]
+    pub label: Value,
+    #[serde(default)]
+    pub protocol: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DataReceiverRef {
+    pub data_receiver_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DataSenderCreate {
+    pub data_sender_id: String,
+    pub peer_id: String,
+    pub data_receiver_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DataSenderTransport {
+    pub data_sender_id: String,
+    pub transport_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DataSenderRef {
+    pub data_sender_id: String,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -251,6 +350,41 @@ pub struct RoomCreate {
     pub media_codecs: Option<Value>,
     #[serde(default)]
     pub force_unique_payload_types: bool,
+    /// Data channels relayed by label between the room's peers.
+    #[serde(default = "yes")]
+    pub data_channel_relay: bool,
+    /// Milliseconds between `audiolevels` reports.
+    #[serde(default = "default_audio_level_interval")]
+    pub audio_level_interval: u64,
+    /// dBov: quieter audio is silence.
+    #[serde(default = "default_audio_level_threshold")]
+    pub audio_level_threshold: i64,
+}
+
+impl RoomCreate {
+    /// A room of id `room_id` with every option at its default.
+    pub fn new(room_id: &str) -> Self {
+        Self {
+            room_id: room_id.to_owned(),
+            media_codecs: None,
+            force_unique_payload_types: false,
+            data_channel_relay: true,
+            audio_level_interval: default_audio_level_interval(),
+            audio_level_threshold: default_audio_level_threshold(),
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_audio_level_interval() -> u64 {
+    500
+}
+
+fn default_audio_level_threshold() -> i64 {
+    -60
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -376,16 +510,28 @@ pub enum NotificationEvent {
     /// The worker ended the transport by itself: `{'reason'}`.
     #[serde(rename = "transport.closed")]
     TransportClosed,
+    /// A message the peer sent: `{'label', 'data', 'binary'}` (`data` base64 when binary).
+    #[serde(rename = "peer.dataChannelMessage")]
+    PeerDataChannelMessage,
+    /// `{'levels': [[rtpReceiverId, dBov], ...]}`, loudest first.
+    #[serde(rename = "room.audioLevels")]
+    RoomAudioLevels,
+    /// `{'rtpReceiverId'}` (None: the speaker's stream ended).
+    #[serde(rename = "room.activeSpeaker")]
+    RoomActiveSpeaker,
 }
 
 impl NotificationEvent {
     /// Every event, as the Channel names it (`_mediasoup.NOTIFICATION_EVENTS`).
-    pub const NAMES: [&'static str; 5] = [
+    pub const NAMES: [&'static str; 8] = [
         "log",
         "transport.iceStateChange",
         "transport.iceSelectedTupleChange",
         "transport.dtlsStateChange",
         "transport.closed",
+        "peer.dataChannelMessage",
+        "room.audioLevels",
+        "room.activeSpeaker",
     ];
 }
 

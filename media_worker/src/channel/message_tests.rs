@@ -7,11 +7,7 @@ use serde_json::json;
 fn a_request_round_trips_through_its_frame() {
     let frame = RequestFrame {
         id: 7,
-        request: Request::RoomCreate(RoomCreate {
-            room_id: "r1".into(),
-            media_codecs: None,
-            force_unique_payload_types: true,
-        }),
+        request: Request::RoomCreate(RoomCreate { force_unique_payload_types: true, ..RoomCreate::new("r1") }),
     };
     let bytes = serde_json::to_vec(&frame).unwrap();
     let text = String::from_utf8(bytes.clone()).unwrap();

@@ -5,11 +5,21 @@
 pub mod peer;
 pub mod peer_capabilities;
 
+use std::time::Duration;
+
 use serde_json::{json, Map, Value};
 
+use crate::channel::message::RoomCreate;
+
 use crate::error::WorkerError;
+use crate::router::audio_levels::{AudioLevelSettings, AudioLevels};
+use crate::router::data::DataRouter;
 use crate::router::Router;
 use crate::rtp::capabilities::{room_rtp_capabilities, RtpCapabilities};
+
+/// The bounds of `audioLevelInterval` (ms).
+pub const MIN_AUDIO_LEVEL_INTERVAL_MS: u64 = 100;
+pub const MAX_AUDIO_LEVEL_INTERVAL_MS: u64 = 60_000;
 
 #[derive(Debug)]
 pub struct Room {
@@ -23,21 +33,28 @@ pub struct Room {
 
 impl Room {
     /// A room; its senders' SSRCs come from `ssrc_seed`.
-    pub fn new(
-        id: String,
-        media_codecs: Option<&Value>,
-        force_unique_payload_types: bool,
-        ssrc_seed: u64,
-    ) -> Result<Self, WorkerError> {
-        if id.is_empty() {
+    pub fn new(create: &RoomCreate, ssrc_seed: u64) -> Result<Self, WorkerError> {
+        if create.room_id.is_empty() {
             return Err(WorkerError::value_error("a room id must not be empty"));
         }
+        if !(MIN_AUDIO_LEVEL_INTERVAL_MS..=MAX_AUDIO_LEVEL_INTERVAL_MS).contains(&create.audio_level_interval) {
+            return Err(WorkerError::value_error(format!(
+                "audioLevelInterval is in milliseconds, {MIN_AUDIO_LEVEL_INTERVAL_MS} to {MAX_AUDIO_LEVEL_INTERVAL_MS}, not {}",
+                create.audio_level_interval
+            )));
+        }
+        let threshold = i8::try_from(create.audio_level_threshold).ok().filter(|dbov| (-127..=0).contains(dbov)).ok_or_else(|| {
+            WorkerError::value_error(format!("audioLevelThreshold is in dBov, -127 to 0, not {}", create.audio_level_threshold))
+        })?;
+        let mut router = Router::new(ssrc_seed);
+        router.data = DataRouter::new(create.data_channel_relay);
+        router.audio_levels = AudioLevels::new(AudioLevelSettings { interval: Duration::from_millis(create.audio_level_interval), threshold });
         Ok(Self {
-            id,
-            rtp_capabilities: room_rtp_capabilities(media_codecs)?,
-            force_unique_payload_types,
+            id: create.room_id.clone(),
+            rtp_capabilities: room_rtp_capabilities(create.media_codecs.as_ref())?,
+            force_unique_payload_types: create.force_unique_payload_types,
             peers: Vec::new(),
-            router: Router::new(ssrc_seed),
+            router,
         })
     }
 
@@ -74,6 +91,9 @@ impl Room {
             "id": self.id,
             "rtpCapabilities": self.rtp_capabilities,
             "forceUniquePayloadTypes": self.force_unique_payload_types,
+            "dataChannelRelay": self.router.data.relay(),
+            "audioLevelInterval": self.router.audio_levels.settings().interval.as_millis() as u64,
+            "audioLevelThreshold": self.router.audio_levels.settings().threshold,
             "peers": peers,
             "rtpReceivers": receivers,
             "nextPeer": next_peer,

@@ -14,6 +14,10 @@ pub struct Peer {
     pub transport_ids: Vec<String>,
     /// Its receivers (the streams it publishes), in creation order.
     pub receiver_ids: Vec<String>,
+    /// Its data receivers (the channels it sends on, ORTC), in creation order.
+    pub data_receiver_ids: Vec<String>,
+    /// Whether Python listens to its messages (`datachannelmessage`).
+    pub data_listener: bool,
     /// How many senders it was given: their mids are `s0`, `s1`…, unique
     /// on any of its transports.
     senders_created: u32,
@@ -21,7 +25,7 @@ pub struct Peer {
 
 impl Peer {
     pub fn new(id: String, name: String, room_id: String) -> Self {
-        Self { id, name, room_id, capabilities: None, transport_ids: Vec::new(), receiver_ids: Vec::new(), senders_created: 0 }
+        Self { id, name, room_id, capabilities: None, transport_ids: Vec::new(), receiver_ids: Vec::new(), data_receiver_ids: Vec::new(), data_listener: false, senders_created: 0 }
     }
 
     /// The mid of the next stream this peer receives.
@@ -38,6 +42,7 @@ impl Peer {
             "capabilities": self.capabilities,
             "transportIds": self.transport_ids,
             "rtpReceiverIds": self.receiver_ids,
+            "dataReceiverIds": self.data_receiver_ids,
         })
     }
 }

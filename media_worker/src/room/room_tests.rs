@@ -3,7 +3,7 @@
 use super::*;
 
 fn room_with_peers(count: usize) -> Room {
-    let mut room = Room::new("r".into(), None, false, 1).unwrap();
+    let mut room = Room::new(&RoomCreate::new("r"), 1).unwrap();
     room.peers = (0..count).map(|index| (format!("peer{index}"), format!("id{index}"))).collect();
     room
 }

@@ -11,6 +11,8 @@
 //! publish or subscribe, and it is unit-tested with packets made up in a
 //! line (`router_tests.rs`).
 
+pub mod audio_levels;
+pub mod data;
 pub mod keyframes;
 pub mod layer_selector;
 pub mod rewriter;
@@ -27,6 +29,8 @@ use crate::error::WorkerError;
 use crate::rtp::capabilities::{MediaKind, RtpCapabilities};
 use crate::rtp::codec_table::SendTables;
 use crate::rtp::packet::{IncomingRtp, OutgoingRtp, ReadableExtensions};
+use audio_levels::{AudioLevelSettings, AudioLevels};
+use data::DataRouter;
 use keyframes::KeyframePolicy;
 use rtp_receiver::RtpReceiver;
 use rtp_sender::{RtpSender, SenderIdentity};
@@ -73,6 +77,10 @@ pub struct Router {
     keyframes: KeyframePolicy,
     ssrcs: SsrcAllocator,
     keyframe_requests: Vec<KeyframeRequest>,
+    /// The room's data channels.
+    pub data: DataRouter,
+    /// Who speaks, from the audio streams' levels.
+    pub audio_levels: AudioLevels,
 }
 
 impl Router {
@@ -85,6 +93,8 @@ impl Router {
             keyframes: KeyframePolicy::default(),
             ssrcs: SsrcAllocator::new(ssrc_seed),
             keyframe_requests: Vec::new(),
+            data: DataRouter::new(true),
+            audio_levels: AudioLevels::new(AudioLevelSettings::default()),
         }
     }
 
@@ -132,6 +142,7 @@ impl Router {
     pub fn remove_receiver(&mut self, receiver_id: &str) -> Option<(RtpReceiver, Vec<RtpSender>)> {
         let receiver = self.receivers.remove(receiver_id)?;
         self.keyframes.forget(receiver_id);
+        self.audio_levels.forget(receiver_id);
         let senders = self.routes.remove(receiver_id).unwrap_or_default().iter().filter_map(|id| self.senders.remove(id)).collect();
         Some((receiver, senders))
     }
@@ -244,6 +255,9 @@ impl Router {
         let Some(receiver) = self.receivers.get_mut(receiver_id) else { return };
         receiver.record(packet, payload_type);
         let extensions = receiver.readable;
+        if let Some(level) = packet.audio_level.filter(|_| receiver.kind == MediaKind::Audio) {
+            self.audio_levels.record(receiver_id, level, now);
+        }
         let Some(sender_ids) = self.routes.get(receiver_id) else { return };
         let mut replaced = false;
         for sender_id in sender_ids {

@@ -87,7 +87,7 @@ impl Room {
 
     /// A packet of `ssrc` arriving `at_ms` after the start, with its RTP timestamp from the 90 kHz clock.
     fn packet(&self, ssrc: u32, sequence_number: u64, at_ms: u64) -> IncomingRtp {
-        IncomingRtp { ssrc, sequence_number, timestamp: (at_ms * 90) as u32, marker: false, payload_len: 1_000, arrival: self.start + Duration::from_millis(at_ms) }
+        IncomingRtp { ssrc, sequence_number, timestamp: (at_ms * 90) as u32, marker: false, payload_len: 1_000, arrival: self.start + Duration::from_millis(at_ms), audio_level: None }
     }
 
     fn forward(&mut self, receiver_id: &str, packet: IncomingRtp, sink: &mut Sink) {

@@ -42,7 +42,7 @@ const MS: Duration = Duration::from_millis(1);
 
 /// A packet of SSRC 1111 (or `ssrc`) with extended `sequence_number`.
 fn packet(ssrc: u32, sequence_number: u64, timestamp: u32, arrival: Instant) -> IncomingRtp {
-    IncomingRtp { ssrc, sequence_number, timestamp, marker: false, payload_len: 1_000, arrival }
+    IncomingRtp { ssrc, sequence_number, timestamp, marker: false, payload_len: 1_000, arrival, audio_level: None }
 }
 
 fn capabilities(mime_types: &[(&str, u32)]) -> Value {

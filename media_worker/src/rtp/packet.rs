@@ -15,6 +15,8 @@ pub struct IncomingRtp {
     pub payload_len: usize,
     /// When the packet arrived.
     pub arrival: Instant,
+    /// The RFC 6464 audio level (dBov, -127..0), when the packet carries it.
+    pub audio_level: Option<i8>,
 }
 
 /// A packet as the subscriber's transport writes it.

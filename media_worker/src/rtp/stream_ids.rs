@@ -55,15 +55,13 @@ pub fn rtp_ssrc(packet: &[u8]) -> Option<u32> {
     Some(u32::from_be_bytes([header[8], header[9], header[10], header[11]]))
 }
 
-/// The SSRC and the stream ids of an RTP packet, its extensions read at
-/// `ids` (one-byte or two-byte form, RFC 8285). None for RTCP or a header
-/// that does not hold together.
-pub fn read_stream_ids(packet: &[u8], ids: StreamIdExtensions) -> Option<StreamIds> {
+/// The SSRC of an RTP packet, each of its header extensions (one-byte or
+/// two-byte form, RFC 8285) handed to `found(id, value)`. None for RTCP or
+/// a header that does not hold together (extensions read until then count).
+pub fn for_each_extension(packet: &[u8], mut found: impl FnMut(u8, &[u8])) -> Option<u32> {
     let ssrc = rtp_ssrc(packet)?;
-    let mut found = StreamIds { ssrc, ..StreamIds::default() };
-    let has_extension = packet[0] & 0x10 != 0;
-    if !has_extension {
-        return Some(found);
+    if packet[0] & 0x10 == 0 {
+        return Some(ssrc);
     }
     let csrc_count = usize::from(packet[0] & 0x0f);
     let start = 12 + 4 * csrc_count;
@@ -72,7 +70,7 @@ pub fn read_stream_ids(packet: &[u8], ids: StreamIdExtensions) -> Option<StreamI
     let block = packet.get(start + 4..start + 4 + 4 * words)?;
     let two_byte = profile & 0xfff0 == 0x1000;
     if profile != 0xbede && !two_byte {
-        return Some(found);
+        return Some(ssrc);
     }
     let mut index = 0;
     while index < block.len() {
@@ -95,18 +93,39 @@ pub fn read_stream_ids(packet: &[u8], ids: StreamIdExtensions) -> Option<StreamI
             }
             (id, usize::from(byte & 0x0f) + 1, index + 1)
         };
-        let value = block.get(value_start..value_start + len)?;
-        let text = || std::str::from_utf8(value).ok().map(|text| text.trim_end_matches('\0').to_owned());
-        if Some(id) == ids.mid {
-            found.mid = text();
-        } else if Some(id) == ids.rid {
-            found.rid = text();
-        } else if Some(id) == ids.repaired_rid {
-            found.repaired_rid = text();
-        }
+        found(id, block.get(value_start..value_start + len)?);
         index = value_start + len;
     }
-    Some(found)
+    Some(ssrc)
+}
+
+/// The SSRC and the stream ids of an RTP packet, its extensions read at
+/// `ids`. None for RTCP or a header that does not hold together.
+pub fn read_stream_ids(packet: &[u8], ids: StreamIdExtensions) -> Option<StreamIds> {
+    let mut found = StreamIds::default();
+    let text = |value: &[u8]| std::str::from_utf8(value).ok().map(|text| text.trim_end_matches('\0').to_owned());
+    let ssrc = for_each_extension(packet, |id, value| {
+        if Some(id) == ids.mid {
+            found.mid = text(value);
+        } else if Some(id) == ids.rid {
+            found.rid = text(value);
+        } else if Some(id) == ids.repaired_rid {
+            found.repaired_rid = text(value);
+        }
+    })?;
+    Some(StreamIds { ssrc, ..found })
+}
+
+/// The SSRC of an RTP packet and its RFC 6464 audio level (dBov, -127..0)
+/// read at extension `id`, if it carries one.
+pub fn read_audio_level(packet: &[u8], id: u8) -> Option<(u32, i8)> {
+    let mut level = None;
+    let ssrc = for_each_extension(packet, |found, value| {
+        if found == id {
+            level = value.first().map(|byte| -((byte & 0x7f) as i8));
+        }
+    })?;
+    Some((ssrc, level?))
 }
 
 /// The layers of a transport's streams named by rid alone, until their

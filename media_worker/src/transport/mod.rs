@@ -25,7 +25,8 @@ use crate::rtp::codec_table::SendTables;
 use crate::rtp::packet::{OutgoingRtp, ReadableExtensions};
 use crate::rtp::parameters::ReceiveParameters;
 use crate::rtp::stats::RtcpCounters;
-use webrtc::WebRtcTransport;
+use crate::sctp::{ChannelOptions, ChannelRef};
+use webrtc::{DataChannels, DataEvent, SendRefused, WebRtcTransport};
 
 /// A socket the event loop opened for a transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,6 +197,42 @@ impl Transport {
     /// The mids of the streams it sends whose subscriber asked for a keyframe.
     pub fn take_keyframe_requests(&mut self) -> Vec<String> {
         each_kind!(self, t => t.take_keyframe_requests())
+    }
+
+    // Data channels.
+
+    /// Whether it carries data channels (`enableSctp`).
+    pub fn sctp_enabled(&self) -> bool {
+        each_kind!(self, t => t.sctp_enabled())
+    }
+
+    /// Its channels (none without SCTP).
+    pub fn data_channels(&self) -> &DataChannels {
+        each_kind!(self, t => t.data_channels())
+    }
+
+    /// Opens a channel from this side (see [`WebRtcTransport::open_data_channel`]).
+    pub fn open_data_channel(&mut self, options: ChannelOptions, now: Instant) -> Result<ChannelRef, WorkerError> {
+        each_kind!(self, t => t.open_data_channel(options, now))
+    }
+
+    /// Sends a message now or queued (bounded); refused ones are the caller's to count.
+    pub fn send_data(&mut self, channel: ChannelRef, binary: bool, data: &[u8]) -> Result<(), SendRefused> {
+        each_kind!(self, t => t.send_data(channel, binary, data))
+    }
+
+    pub fn close_data_channel(&mut self, channel: ChannelRef, now: Instant) {
+        each_kind!(self, t => t.close_data_channel(channel, now))
+    }
+
+    /// The lowest SCTP stream id no channel uses.
+    pub fn free_stream_id(&mut self) -> Option<u16> {
+        each_kind!(self, t => t.free_stream_id())
+    }
+
+    /// Channel openings, messages and closes since the last call.
+    pub fn take_data_events(&mut self, into: &mut Vec<DataEvent>) {
+        each_kind!(self, t => t.take_data_events(into))
     }
 
     // What the API shows.

@@ -9,6 +9,7 @@ use rustc_hash::FxHashMap;
 use serde_json::{json, Value};
 use str0m::rtp::RtpPacket;
 
+use super::data::audio_notification;
 use super::outbox::Outbox;
 use super::{unknown, TransportKey, Worker};
 use crate::channel::message::{RtpReceiverReceive, RtpSenderCreate};
@@ -207,12 +208,12 @@ impl Worker {
         let learnt = transport.take_learnt_layers();
         let keyframe_mids = transport.take_keyframe_requests();
         let peer_id = transport.peer_id();
-        let room = self.peers.get(peer_id).and_then(|peer| self.rooms.get_mut(&peer.room_id));
-        let Some(router) = room.map(|room| &mut room.router) else {
+        let Some(room) = self.peers.get(peer_id).and_then(|peer| self.rooms.get_mut(&peer.room_id)) else {
             received.clear();
             self.rtp_buffer = received;
             return;
         };
+        let router = &mut room.router;
         for (receiver_id, ssrc, rid) in learnt {
             router.learn_layer(&receiver_id, ssrc, rid);
         }
@@ -224,11 +225,20 @@ impl Worker {
                 marker: packet.header.marker,
                 payload_len: packet.payload.len(),
                 arrival: packet.timestamp,
+                audio_level: packet.header.ext_vals.audio_level,
             };
             let mut sink = Subscribers { transports: &mut self.transports, outbox: &mut self.outbox, packet: &packet, now };
             router.forward(&receiver_id, &incoming, *packet.header.payload_type, now, &mut sink);
         }
         self.rtp_buffer = received;
+        // Audio levels heard on the way: the room's interval ends on time,
+        // and what an interval ended by a packet found is reported.
+        if let Some(due) = router.audio_levels.next_timeout() {
+            self.audio_deadline = Some(self.audio_deadline.map_or(due, |current| current.min(due)));
+        }
+        for event in router.audio_levels.take_events() {
+            self.notifications.push(audio_notification(&room.id, event));
+        }
         for mid in keyframe_mids {
             router.on_keyframe_request(key, &mid, now);
         }

@@ -7,10 +7,12 @@
 //!
 //! By concept: requests on rooms and peers ([`rooms`]), on transports and
 //! the packets and timers that reach them ([`transports`]), on receivers and
-//! senders, and the glue between transports and routers ([`media`]); which
+//! senders, and the glue between transports and routers ([`media`]); the
+//! same for data channels, and the rooms' audio levels ([`data`]); which
 //! transport a datagram is for ([`demux`]); deadlines ([`timers`]); and what
 //! leaves ([`outbox`]).
 
+mod data;
 pub mod demux;
 mod media;
 pub mod outbox;
@@ -27,7 +29,7 @@ use serde_json::{json, Value};
 use str0m::config::DtlsCert;
 use str0m::rtp::RtpPacket;
 
-use crate::channel::message::{PeerRef, PeerSetCapabilities, RoomDumpPage, RoomRef, RtpReceiverRef, RtpSenderActive, RtpSenderRef, RtpSenderTransport, TransportRef};
+use crate::channel::message::{DataReceiverRef, DataSenderRef, DataSenderTransport, PeerDataListener, PeerRef, PeerSetCapabilities, RoomDumpPage, RoomRef, RtpReceiverRef, RtpSenderActive, RtpSenderRef, RtpSenderTransport, TransportRef};
 use crate::channel::{Notification, Request};
 use crate::channel::logging::LogFilter;
 use crate::error::WorkerError;
@@ -35,6 +37,7 @@ use crate::room::peer::Peer;
 use crate::room::peer_capabilities::parse_peer_capabilities;
 use crate::room::Room;
 pub use crate::router::TransportKey;
+use crate::transport::webrtc::DataEvent;
 use crate::transport::{BoundSocket, Transport};
 use demux::Demux;
 use outbox::Outbox;
@@ -72,6 +75,9 @@ pub struct Worker {
     /// The room of each receiver and sender (whose router holds it).
     receiver_rooms: FxHashMap<String, String>,
     sender_rooms: FxHashMap<String, String>,
+    /// The room of each data receiver and data sender.
+    data_receiver_rooms: FxHashMap<String, String>,
+    data_sender_rooms: FxHashMap<String, String>,
     transports: FxHashMap<TransportKey, Transport>,
     transport_keys: FxHashMap<String, TransportKey>,
     next_key: TransportKey,
@@ -82,6 +88,10 @@ pub struct Worker {
     outbox: Outbox,
     /// A buffer reused by every `collect` (no allocation per packet once warm).
     rtp_buffer: Vec<(Rc<str>, RtpPacket)>,
+    /// The same for data-channel events.
+    data_events: Vec<DataEvent>,
+    /// The earliest end of a room's audio-level interval.
+    audio_deadline: Option<Instant>,
     notifications: Vec<Notification>,
     started_at: Instant,
 }
@@ -100,6 +110,8 @@ impl Worker {
             peers: FxHashMap::default(),
             receiver_rooms: FxHashMap::default(),
             sender_rooms: FxHashMap::default(),
+            data_receiver_rooms: FxHashMap::default(),
+            data_sender_rooms: FxHashMap::default(),
             transports: FxHashMap::default(),
             transport_keys: FxHashMap::default(),
             next_key: 1,
@@ -108,6 +120,8 @@ impl Worker {
             timers: Timers::default(),
             outbox: Outbox::default(),
             rtp_buffer: Vec::new(),
+            data_events: Vec::new(),
+            audio_deadline: None,
             notifications: Vec::new(),
             started_at: now,
         }
@@ -200,6 +214,28 @@ impl Worker {
             }
             Request::RtpSenderDump(RtpSenderRef { sender_id }) => self.dump_sender(&sender_id),
             Request::RtpSenderGetStats(RtpSenderRef { sender_id }) => self.sender_stats(&sender_id, now),
+            Request::PeerSendData(send) => self.send_data(send, now),
+            Request::PeerSetDataListener(PeerDataListener { peer_id, enabled }) => {
+                self.peers.get_mut(&peer_id).ok_or_else(|| unknown("peer", &peer_id))?.data_listener = enabled;
+                Ok(Value::Null)
+            }
+            Request::DataReceiverReceive(receive) => self.receive_data(receive, now),
+            Request::DataReceiverClose(DataReceiverRef { data_receiver_id: id }) => {
+                self.close_data_receiver(&id, now).ok_or_else(|| unknown("dataReceiver", &id))?;
+                Ok(Value::Null)
+            }
+            Request::DataReceiverDump(DataReceiverRef { data_receiver_id: id }) => self.dump_data_receiver(&id),
+            Request::DataReceiverGetStats(DataReceiverRef { data_receiver_id: id }) => self.data_receiver_stats(&id, now),
+            Request::DataSenderCreate(create) => self.create_data_sender(create),
+            Request::DataSenderSetTransport(DataSenderTransport { data_sender_id, transport_id }) => {
+                self.set_data_sender_transport(&data_sender_id, &transport_id, now)
+            }
+            Request::DataSenderClose(DataSenderRef { data_sender_id: id }) => {
+                self.close_data_sender(&id, now).ok_or_else(|| unknown("dataSender", &id))?;
+                Ok(Value::Null)
+            }
+            Request::DataSenderDump(DataSenderRef { data_sender_id: id }) => self.dump_data_sender(&id),
+            Request::DataSenderGetStats(DataSenderRef { data_sender_id: id }) => self.data_sender_stats(&id, now),
         }
     }
 

@@ -18,7 +18,7 @@ impl Worker {
         }
         // Each room's SSRCs from a seed of their own.
         let seed = self.ssrc_seed ^ (self.room_order.len() as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let room = Room::new(create.room_id, create.media_codecs.as_ref(), create.force_unique_payload_types, seed)?;
+        let room = Room::new(&create, seed)?;
         tracing::debug!("room {} created", room.id);
         let answer = json!({ "rtpCapabilities": room.rtp_capabilities });
         self.room_order.push(room.id.clone());
@@ -91,6 +91,10 @@ impl Worker {
         let subscribed = self.rooms.get(&room_id).map(|room| room.router.senders_of_peer(peer_id)).unwrap_or_default();
         for sender_id in subscribed {
             self.close_sender(&sender_id, now);
+        }
+        let data_senders = self.rooms.get(&room_id).map(|room| room.router.data.senders_of_peer(peer_id)).unwrap_or_default();
+        for sender_id in data_senders {
+            self.close_data_sender(&sender_id, now);
         }
         // Its transports close while it is still known: closing one finds
         // the room whose router holds what it received through the peer.

@@ -79,6 +79,10 @@ impl Worker {
             for receiver_id in ending {
                 self.close_receiver(&receiver_id, now);
             }
+            let ending_data = self.rooms.get_mut(&room_id).map(|room| room.router.data.detach_transport(key)).unwrap_or_default();
+            for receiver_id in ending_data {
+                self.close_data_receiver(&receiver_id, now);
+            }
             if let Some(room) = self.rooms.get_mut(&room_id) {
                 room.router.detach_transport(key);
             }
@@ -115,6 +119,7 @@ impl Worker {
     /// forwarded leaves too (str0m releases held packets on a timeout).
     pub fn handle_timeout(&mut self, now: Instant) {
         self.flush_writes(now, usize::MAX);
+        self.run_audio_levels(now);
         while let Some(key) = self.timers.pop_due(now) {
             if let Some(transport) = self.transports.get_mut(&key) {
                 transport.handle_timeout(now);
@@ -126,7 +131,10 @@ impl Worker {
 
     /// The earliest deadline of any transport.
     pub fn next_timeout(&self) -> Option<Instant> {
-        self.timers.next()
+        match (self.timers.next(), self.audio_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The next datagram to send, with the transport whose socket sends it.
@@ -139,6 +147,7 @@ impl Worker {
     /// drained at the end of the loop turn ([`Self::flush_writes`]).
     pub(super) fn collect(&mut self, key: TransportKey, now: Instant) {
         self.forward_from(key, now);
+        self.forward_data_from(key, now);
         if self.outbox.is_written(key) {
             // Written to in this loop turn: it is drained at the turn's end.
             return;

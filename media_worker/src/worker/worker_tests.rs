@@ -70,7 +70,7 @@ pub fn ready_worker() -> (Worker, FakeNetwork, Instant) {
 }
 
 fn create_room(room_id: &str) -> Request {
-    Request::RoomCreate(RoomCreate { room_id: room_id.into(), media_codecs: None, force_unique_payload_types: false })
+    Request::RoomCreate(RoomCreate::new(room_id))
 }
 
 fn create_peer(room_id: &str, peer_id: &str, name: &str) -> Request {
@@ -133,9 +133,8 @@ fn a_room_with_bad_codecs_is_not_created() {
     let err = worker
         .handle_request(
             Request::RoomCreate(RoomCreate {
-                room_id: "x".into(),
                 media_codecs: Some(json!([{"kind": "video", "mimeType": "video/H265"}])),
-                force_unique_payload_types: false,
+                ..RoomCreate::new("x")
             }),
             now,
             &mut network,

@@ -206,16 +206,42 @@ def answer_section(
         if codec.parameters:
             text = ";".join(f"{key}={value}" if key else value for key, value in codec.parameters.items())
             attributes.append(Attribute("fmtp", f"{codec.payload_type} {text}"))
+    attributes += _candidate_attributes(candidates)
+    formats = [str(codec.payload_type) for codec in codecs]
+    return MediaSection(offered.kind, port, offered.protocol, formats, [_connection_line(candidates)], attributes)
+
+
+def is_data_section(section: MediaSection) -> bool:
+    """An ``m=application … webrtc-datachannel`` section over DTLS/SCTP (RFC 8841)."""
+    return section.kind == "application" and "SCTP" in section.protocol.upper() and "webrtc-datachannel" in section.formats
+
+
+def data_section(offered: MediaSection, transport: dict[str, Any]) -> MediaSection:
+    """The answer to a data-channel section: the transport's SCTP port and
+    ``maxMessageSize``, ICE, DTLS and candidates."""
+    candidates = transport["iceLocalCandidates"]
+    sctp = transport["sctpParameters"]
+    attributes = [Attribute("mid", offered.mid), *_transport_attributes(transport)]
+    attributes += [Attribute("sctp-port", str(sctp["port"])), Attribute("max-message-size", str(sctp["maxMessageSize"]))]
+    attributes += _candidate_attributes(candidates)
+    port = candidates[0]["port"] if candidates else 9
+    return MediaSection(offered.kind, port, offered.protocol, ["webrtc-datachannel"], [_connection_line(candidates)], attributes)
+
+
+def _candidate_attributes(candidates: list[dict[str, Any]]) -> list[Attribute]:
+    attributes = []
     for candidate in candidates:
         line = f"{candidate['foundation']} 1 {candidate['protocol']} {candidate['priority']} {candidate['ip']} {candidate['port']} typ host"
         if candidate.get("tcpType"):
             line += f" tcptype {candidate['tcpType']}"
         attributes.append(Attribute("candidate", line))
     attributes.append(Attribute("end-of-candidates"))
+    return attributes
+
+
+def _connection_line(candidates: list[dict[str, Any]]) -> str:
     first_ip = candidates[0]["ip"] if candidates else "0.0.0.0"
-    family = "IP6" if ":" in first_ip else "IP4"
-    formats = [str(codec.payload_type) for codec in codecs]
-    return MediaSection(offered.kind, port, offered.protocol, formats, [f"c=IN {family} {first_ip}"], attributes)
+    return f"c=IN {'IP6' if ':' in first_ip else 'IP4'} {first_ip}"
 
 
 def sender_section(sender_parameters: dict[str, Any], kind: str, stream_id: str, track_id: str, transport: dict[str, Any]) -> MediaSection:

@@ -14,6 +14,11 @@ and those that appear later, reach the endpoint through offers made here:
 answer; each such sender gets a ``sendonly`` section of its own, under its
 mid. ``createOffer()`` also opens the conversation (server first).
 
+An offer's ``m=application … webrtc-datachannel`` section gives the transport
+SCTP: the data channels the endpoint opens join the room's relay by label
+(``Room(dataChannelRelay=True)``), their messages reach the peer's
+``datachannelmessage`` listeners, and ``peer.sendData(label, data)`` writes to them.
+
 In SDP the payload types and header-extension ids are the endpoint's own
 (Chromium's VP8 96, opus 111): a sender writes the codec at the payload type
 the endpoint gave it.
@@ -196,7 +201,7 @@ class RTCPeerConnection(EventEmitter):
         if self._transport is None:
             if self._peer.capabilities is None:
                 await self._peer.setCapabilities(ortc.capabilities_of(media))
-            await self._open_transport()
+            await self._open_transport(enable_sctp=any(ortc.is_data_section(section) for section in media))
             await self._connect(setup, fingerprints)
         assert self._transport is not None
         # A section that stopped sending (or was ended) ends its receiver.
@@ -223,8 +228,10 @@ class RTCPeerConnection(EventEmitter):
         """The open senders on this connection's transport, by mid."""
         return {sender.rtpParameters["mid"]: sender for sender in self._senders if sender.transport is not None and not sender.closed}
 
-    async def _open_transport(self) -> None:
-        self._transport = await self._peer.createTransport()
+    async def _open_transport(self, enable_sctp: bool = False) -> None:
+        """The peer's transport for this connection; with SCTP when the
+        offer has a data-channel section (its channels join the room's relay)."""
+        self._transport = await self._peer.createTransport(enableSctp=enable_sctp)
         self._transport.on("icestatechange", lambda state: self._update_connection_state())
         self._transport.on("dtlsstatechange", lambda state: self._update_connection_state())
 
@@ -279,6 +286,10 @@ class RTCPeerConnection(EventEmitter):
         sections = []
         senders = self._sending_sections()
         for offered in self._offer.media:
+            if offered.kind == "application":
+                data = offered.port and ortc.is_data_section(offered) and self._transport.sctpParameters is not None
+                sections.append(ortc.data_section(offered, transport) if data else ortc.rejected_section(offered, transport))
+                continue
             receiving = offered.mid in self._receivers
             sender = senders.get(offered.mid or "") if offered.direction in ("recvonly", "sendrecv") else None
             sending = sender is not None
@@ -318,7 +329,7 @@ class RTCPeerConnection(EventEmitter):
         open_mids = {sender.rtpParameters["mid"] for sender in self._senders if not sender.closed}
         sections = []
         for section in self._agreed:
-            if section.port != 0 and section.mid not in open_mids and section.direction in ("sendonly", "sendrecv"):
+            if section.kind in ("audio", "video") and section.port != 0 and section.mid not in open_mids and section.direction in ("sendonly", "sendrecv"):
                 # Its stream is gone: a sendonly section ends, a sendrecv one only receives.
                 if section.direction == "sendonly" or section.mid not in self._receivers:
                     section = ortc.rejected_section(section, transport)
@@ -480,6 +491,7 @@ class RTCPeerConnection(EventEmitter):
             "iceLocalParameters": self._transport.iceLocalParameters,
             "iceLocalCandidates": self._transport.iceLocalCandidates,
             "dtlsLocalParameters": self._transport.dtlsLocalParameters,
+            "sctpParameters": self._transport.sctpParameters,
             "setup": self._setup,
         }
 

@@ -30,6 +30,7 @@ mod streams;
 
 pub use dtls::{DtlsState, RemoteDtlsParameters};
 pub use ice::{IceState, Tuple};
+pub use sctp::{DataChannels, DataEvent, SendRefused};
 pub use stats::Counters;
 
 use std::collections::{HashMap, VecDeque};
@@ -50,12 +51,14 @@ use crate::channel::message::TransportCreate;
 use crate::error::WorkerError;
 use crate::rtp::codec_table::{RtpTables, SendTables};
 use crate::rtp::stats::RtcpCounters;
-use crate::rtp::stream_ids::RidLayers;
+use crate::rtp::stream_ids::{read_audio_level, rtp_ssrc, RidLayers};
+use crate::sctp::SCTP_MAX_MESSAGE_SIZE;
 use crate::transport::{BoundSocket, OutgoingDatagram, TransportNotification};
 
 use crypto::crypto_provider;
 use dtls::{HeldDatagram, MAX_HELD_DTLS};
 use ice::candidate_json;
+use sctp::SCTP_SEND_BUFFER;
 use stats::STATS_INTERVAL;
 use streams::REMB_INTERVAL;
 
@@ -78,6 +81,8 @@ pub struct WebRtcTransport {
     /// The payload types and header-extension ids str0m writes (and reads) on this transport.
     send_tables: SendTables,
     sctp: bool,
+    /// Its data channels, when `sctp`.
+    data: DataChannels,
     max_bitrate: Option<u64>,
     /// When the last REMB asked publishers to keep under `max_bitrate`.
     remb_sent_at: Option<Instant>,
@@ -103,6 +108,13 @@ pub struct WebRtcTransport {
     learnt_layers: Vec<(Rc<str>, u32, String)>,
     /// RTP that arrived since the last [`Self::drain_rtp`], with its receiver.
     received: Vec<(Rc<str>, RtpPacket)>,
+    /// Audio streams whose level extension str0m cannot read (the publisher
+    /// writes it at another id than this transport's map): SSRC → its id.
+    /// Their level is read from the datagram (header extensions are not
+    /// encrypted) and put on the packet str0m hands over.
+    raw_audio_levels: HashMap<u32, u8>,
+    /// The level read from the datagram being handled, for its packet.
+    raw_level: Option<(u32, i8)>,
     /// The mids of the streams this transport sends.
     sender_mids: Vec<String>,
     keyframe_requests: Vec<String>,
@@ -133,7 +145,9 @@ impl WebRtcTransport {
             .set_crypto_provider(crypto_provider())
             .set_rtp_mode(true)
             // NACK/PLI/FIR counts, round-trip times and the remote end's reports for getStats().
-            .set_stats_interval(Some(STATS_INTERVAL));
+            .set_stats_interval(Some(STATS_INTERVAL))
+            .set_sctp_max_message_size(SCTP_MAX_MESSAGE_SIZE as u32)
+            .set_sctp_max_buffered_amount(SCTP_SEND_BUFFER);
         *config.codec_config() = tables.codecs;
         let send_tables = tables.send;
         config = config.set_extension_map(send_tables.extensions.clone());
@@ -178,6 +192,7 @@ impl WebRtcTransport {
             remote_certificate: None,
             send_tables,
             sctp: options.enable_sctp,
+            data: DataChannels::default(),
             max_bitrate: None,
             remb_sent_at: None,
             ingress_counters: HashMap::new(),
@@ -193,6 +208,8 @@ impl WebRtcTransport {
             receiver_ssrcs: HashMap::new(),
             rid_layers: RidLayers::default(),
             learnt_layers: Vec::new(),
+            raw_audio_levels: HashMap::new(),
+            raw_level: None,
             received: Vec::new(),
             sender_mids: Vec::new(),
             keyframe_requests: Vec::new(),
@@ -277,6 +294,11 @@ impl WebRtcTransport {
         if (128..192).contains(&first) && self.rid_layers.waiting() && self.selected_tuple.as_ref().is_some_and(|tuple| tuple.remote == source) {
             self.learn_rid_layer(now, contents);
         }
+        if (128..192).contains(&first) && !self.raw_audio_levels.is_empty() {
+            self.raw_level = rtp_ssrc(contents)
+                .and_then(|ssrc| self.raw_audio_levels.get(&ssrc).copied())
+                .and_then(|id| read_audio_level(contents, id));
+        }
         self.feed(now, protocol, source, destination, contents);
         self.drain(now);
     }
@@ -341,6 +363,11 @@ impl WebRtcTransport {
     /// timeout. Keyframe requests that waited for DTLS go out once it connects.
     pub fn drain(&mut self, now: Instant) {
         self.drain_once();
+        if self.data.has_queued() {
+            // SCTP may have room again (acknowledged data, a channel now open).
+            self.flush_data();
+            self.drain_once();
+        }
         if self.dtls_state == DtlsState::Connected && !self.pending_keyframes.is_empty() {
             let ssrcs = std::mem::take(&mut self.pending_keyframes);
             let _ = self.with_rtc(now, |rtc| {
@@ -427,7 +454,12 @@ impl WebRtcTransport {
                 self.collect_remote_certificate();
                 self.verify_remote_certificate();
             }
-            Event::RtpPacket(packet) => {
+            Event::RtpPacket(mut packet) => {
+                if self.raw_audio_levels.contains_key(&*packet.header.ssrc) {
+                    // Whatever str0m read at its own id is not this stream's level.
+                    let raw = self.raw_level.take().filter(|(ssrc, _)| *ssrc == *packet.header.ssrc);
+                    packet.header.ext_vals.audio_level = raw.map(|(_, level)| level);
+                }
                 let receiver = self.receiver_ssrcs.get(&*packet.header.ssrc).or_else(|| {
                     let mid = packet.header.ext_vals.mid?;
                     self.receiver_mids.get(&*mid)
@@ -445,6 +477,9 @@ impl WebRtcTransport {
                 self.egress_counters.insert(stats.mid.to_string(), RtcpCounters::from_egress(&stats));
             }
             Event::PeerStats(stats) => self.round_trip_time = stats.rtt.or(self.round_trip_time),
+            Event::ChannelOpen(id, label) => self.channel_opened(id, label),
+            Event::ChannelData(data) => self.channel_data(data.id, data.binary, data.data),
+            Event::ChannelClose(id) => self.channel_closed(id),
             Event::Closed => {
                 self.set_dtls_state(DtlsState::Closed, None);
                 tracing::debug!("transport {}: the remote endpoint closed DTLS", self.id);

@@ -42,12 +42,15 @@ impl WebRtcTransport {
         dump["dtlsState"] = json!(self.dtls_state.as_str());
         dump["maxBitrate"] = json!(self.max_bitrate);
         dump["headerExtensions"] = self.header_extensions();
+        if self.sctp {
+            dump["dataChannels"] = Value::Array(self.data_channels_dump());
+        }
         dump
     }
 
     pub fn stats(&mut self, now_ms: u64) -> Value {
         let counters = self.counters;
-        json!([{
+        let transport = json!({
             "type": "transport",
             "transportId": self.id,
             "timestamp": now_ms,
@@ -61,7 +64,10 @@ impl WebRtcTransport {
             "packetsSent": counters.packets_sent,
             "maxBitrate": self.max_bitrate,
             "roundTripTime": self.round_trip_time.map(|rtt| rtt.as_secs_f64()),
-        }])
+        });
+        let mut entries = vec![transport];
+        entries.extend(self.data_channel_stats(now_ms));
+        Value::Array(entries)
     }
 }
 

@@ -19,6 +19,8 @@ use crate::rtp::stream_ids::{rtp_ssrc, StreamIdExtensions};
 use super::WebRtcTransport;
 use super::dtls::DtlsState;
 
+const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
+
 /// How often a REMB carrying `setMaxBitrate`'s limit is repeated to publishers.
 pub(super) const REMB_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -98,7 +100,17 @@ impl WebRtcTransport {
         let ids = StreamIdExtensions::of_parameters(&parameters.normalised["headerExtensions"]);
         self.rid_layers.add(shared_id.clone(), &mid, rid_only, ids);
         self.drain(now);
-        let readable = self.readable_extensions(kind, &parameters.normalised["headerExtensions"]);
+        let mut readable = self.readable_extensions(kind, &parameters.normalised["headerExtensions"]);
+        let level_id = parameters.normalised["headerExtensions"].as_array().into_iter().flatten().find_map(|extension| {
+            (extension["uri"].as_str() == Some(AUDIO_LEVEL_URI)).then(|| extension["id"].as_u64().and_then(|id| u8::try_from(id).ok())).flatten()
+        });
+        if let (MediaKind::Audio, false, Some(id)) = (kind, readable.audio_level, level_id) {
+            for ssrc in parameters.encodings.iter().filter_map(|encoding| encoding.ssrc) {
+                self.raw_audio_levels.insert(ssrc, id);
+            }
+            // Read from the datagram, it is right: forwarded copies carry it.
+            readable.audio_level = true;
+        }
         Ok((mid, readable))
     }
 
@@ -117,7 +129,7 @@ impl WebRtcTransport {
             })
         };
         let readable = ReadableExtensions {
-            audio_level: kind == MediaKind::Audio && reads("urn:ietf:params:rtp-hdrext:ssrc-audio-level"),
+            audio_level: kind == MediaKind::Audio && reads(AUDIO_LEVEL_URI),
             video_orientation: kind == MediaKind::Video && reads("urn:3gpp:video-orientation"),
             abs_capture_time: reads("http://www.webrtc.org/experiments/rtp-hdrext/abs-capture-time"),
             playout_delay: kind == MediaKind::Video && reads("http://www.webrtc.org/experiments/rtp-hdrext/playout-delay"),
@@ -153,6 +165,9 @@ impl WebRtcTransport {
             Ok(())
         });
         self.ingress_counters.retain(|(mid, _), _| !mids.contains(mid));
+        for ssrc in &ssrcs {
+            self.raw_audio_levels.remove(ssrc);
+        }
         self.receiver_mids.retain(|_, id| &**id != receiver_id);
         self.receiver_ssrcs.retain(|_, id| &**id != receiver_id);
         self.rid_layers.remove(receiver_id);

@@ -1,0 +1,143 @@
+//! Data channels as the API and the router see them, apart from any
+//! transport: a channel's options (mediasoup's `sctpStreamParameters` with
+//! its label and protocol), validated here, and the limits every SCTP
+//! transport offers (mediasoup's defaults).
+
+use serde_json::{json, Map, Value};
+
+use crate::error::WorkerError;
+
+/// The SCTP port of `sctpParameters` (the DTLS transport carries one association).
+pub const SCTP_PORT: u16 = 5000;
+/// Outgoing and incoming streams (`OS`, `MIS`): stream ids are below it.
+pub const SCTP_STREAMS: u16 = 1024;
+/// The largest message a channel carries, either way (`maxMessageSize`).
+pub const SCTP_MAX_MESSAGE_SIZE: usize = 262_144;
+/// The largest message a transport sends: str0m's direct API (which the
+/// worker drives) takes no remote `max-message-size` and keeps SCTP's
+/// default, 64 KiB. Larger messages are received (and reach Python) but
+/// not relayed; `sendData` refuses them.
+pub const SCTP_MAX_SEND_MESSAGE_SIZE: usize = 65_536;
+/// The longest label or protocol (DCEP carries them with 16-bit lengths;
+/// a name is not a payload).
+pub const MAX_LABEL_BYTES: usize = 1024;
+
+/// A data channel of one transport (transports number their own).
+pub type ChannelRef = u32;
+
+/// When a message may be given up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reliability {
+    Reliable,
+    /// Retransmitted for at most this many milliseconds.
+    MaxPacketLifeTime(u16),
+    /// Retransmitted at most this many times.
+    MaxRetransmits(u16),
+}
+
+/// A data channel: how it delivers and what it is called.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelOptions {
+    pub label: String,
+    pub protocol: String,
+    pub ordered: bool,
+    pub reliability: Reliability,
+    /// The SCTP stream id both ends agreed on out of band (ORTC clients);
+    /// None for a channel announced in band (DCEP, as `createDataChannel()` does).
+    pub stream_id: Option<u16>,
+}
+
+impl ChannelOptions {
+    /// A reliable, ordered channel announced in band.
+    pub fn in_band(label: &str, protocol: &str) -> Self {
+        Self { label: label.to_owned(), protocol: protocol.to_owned(), ordered: true, reliability: Reliability::Reliable, stream_id: None }
+    }
+
+    /// The same delivery under another stream id (or in band).
+    pub fn with_stream_id(&self, stream_id: Option<u16>) -> Self {
+        Self { stream_id, ..self.clone() }
+    }
+
+    /// mediasoup's `sctpStreamParameters`: `streamId` (when known),
+    /// `ordered`, and `maxPacketLifeTime` or `maxRetransmits` when partially reliable.
+    pub fn sctp_stream_parameters(&self) -> Value {
+        let mut parameters = Map::new();
+        if let Some(stream_id) = self.stream_id {
+            parameters.insert("streamId".into(), json!(stream_id));
+        }
+        parameters.insert("ordered".into(), json!(self.ordered));
+        match self.reliability {
+            Reliability::Reliable => {}
+            Reliability::MaxPacketLifeTime(ms) => {
+                parameters.insert("maxPacketLifeTime".into(), json!(ms));
+            }
+            Reliability::MaxRetransmits(count) => {
+                parameters.insert("maxRetransmits".into(), json!(count));
+            }
+        }
+        Value::Object(parameters)
+    }
+
+    /// `{'label', 'protocol', 'sctpStreamParameters'}`: what `consumeData` takes.
+    pub fn to_json(&self) -> Value {
+        json!({"label": self.label, "protocol": self.protocol, "sctpStreamParameters": self.sctp_stream_parameters()})
+    }
+}
+
+/// Reads what a client's `produceData` hands over: `sctpStreamParameters`
+/// (`streamId` required, below [`SCTP_STREAMS`]; `ordered`, default true
+/// unless partially reliable; at most one of `maxPacketLifeTime` and
+/// `maxRetransmits`), `label` and `protocol` (default '').
+pub fn parse_channel_options(sctp_stream_parameters: &Value, label: &Value, protocol: &Value) -> Result<ChannelOptions, WorkerError> {
+    let parameters = sctp_stream_parameters
+        .as_object()
+        .ok_or_else(|| WorkerError::type_error("sctpStreamParameters must be a dict"))?;
+    let stream_id = match parameters.get("streamId") {
+        Some(Value::Number(number)) => number
+            .as_u64()
+            .filter(|id| *id < u64::from(SCTP_STREAMS))
+            .ok_or_else(|| WorkerError::value_error(format!("sctpStreamParameters.streamId must be an int in 0..{}, not {number}", SCTP_STREAMS - 1)))?
+            as u16,
+        Some(other) => return Err(WorkerError::type_error(format!("sctpStreamParameters.streamId must be an int, not {other}"))),
+        None => return Err(WorkerError::value_error("sctpStreamParameters needs a streamId")),
+    };
+    let limit = |key: &str| -> Result<Option<u16>, WorkerError> {
+        match parameters.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(number)) => number
+                .as_u64()
+                .and_then(|value| u16::try_from(value).ok())
+                .map(Some)
+                .ok_or_else(|| WorkerError::value_error(format!("sctpStreamParameters.{key} must be an int in 0..65535, not {number}"))),
+            Some(other) => Err(WorkerError::type_error(format!("sctpStreamParameters.{key} must be an int, not {other}"))),
+        }
+    };
+    let reliability = match (limit("maxPacketLifeTime")?, limit("maxRetransmits")?) {
+        (Some(_), Some(_)) => {
+            return Err(WorkerError::value_error("sctpStreamParameters takes maxPacketLifeTime or maxRetransmits, not both"))
+        }
+        (Some(ms), None) => Reliability::MaxPacketLifeTime(ms),
+        (None, Some(count)) => Reliability::MaxRetransmits(count),
+        (None, None) => Reliability::Reliable,
+    };
+    let ordered = match parameters.get("ordered") {
+        None | Some(Value::Null) => reliability == Reliability::Reliable,
+        Some(Value::Bool(ordered)) => *ordered,
+        Some(other) => return Err(WorkerError::type_error(format!("sctpStreamParameters.ordered must be a bool, not {other}"))),
+    };
+    Ok(ChannelOptions { label: name(label, "label")?, protocol: name(protocol, "protocol")?, ordered, reliability, stream_id: Some(stream_id) })
+}
+
+/// A label or protocol: a str of at most [`MAX_LABEL_BYTES`] bytes ('' when absent).
+pub fn name(value: &Value, what: &str) -> Result<String, WorkerError> {
+    match value {
+        Value::Null => Ok(String::new()),
+        Value::String(text) if text.len() <= MAX_LABEL_BYTES => Ok(text.clone()),
+        Value::String(text) => Err(WorkerError::value_error(format!("a {what} has at most {MAX_LABEL_BYTES} bytes, not {}", text.len()))),
+        other => Err(WorkerError::type_error(format!("{what} must be a str, not {other}"))),
+    }
+}
+
+#[cfg(test)]
+#[path = "sctp_tests.rs"]
+mod tests;

@@ -1,0 +1,138 @@
+"""``DataReceiver``: a data channel a peer sends on (an ORTC client's ``produceData``).
+
+A data receiver imports the module of its transport (below it). Its peer
+and the data senders that deliver its messages import this module, so the
+receiver sees its peer as a :class:`~mediasoup._owners.OwningPeer` (see
+_owners.py) that takes the calls of a :class:`DataReceiverOwner`.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ._object import WorkerObject
+from ._owners import OwningPeer
+from .errors import InvalidStateError
+
+if TYPE_CHECKING:
+    from ._channel import Channel
+    from .transport import Transport
+
+
+class DataReceiverOwner(OwningPeer, Protocol):
+    """What a data receiver asks of the peer that sends on it."""
+
+    def _data_receiver_receiving(self, receiver: DataReceiver) -> None:
+        """Tells the room that the channel is open (``receive()`` succeeded)."""
+
+    def _data_receiver_closed(self, receiver: DataReceiver) -> None:
+        """Tells the room that the channel ended and forgets it (it is closing)."""
+
+
+class DataReceiver(WorkerObject):
+    """A channel the peer sends on; made by ``peer.DataReceiver(transport)``.
+
+    ``await dataReceiver.receive({'sctpStreamParameters', 'label', 'protocol'})``
+    opens it with what pymediasoup's and mediasoup-client's ``produceData``
+    hand to the application (its ``id`` is the answer to give back). Every
+    other peer of the room with an SCTP transport then gets a
+    :class:`~mediasoup.DataSender` of it (``newdatasender``). Events: ``close(error)``.
+    """
+
+    _kind = "dataReceiver"
+
+    def __init__(self, peer: DataReceiverOwner, channel: Channel, transport: Transport) -> None:
+        super().__init__(channel)
+        self._peer = peer
+        self._transport = transport
+        self._parameters: dict[str, Any] | None = None
+        # The data senders of other peers that deliver its messages (DataSender).
+        self._senders: list[WorkerObject] = []
+
+    def _repr_state(self) -> str:
+        label = self._parameters["label"] if self._parameters else None
+        return f"label={label!r} receiving={self._parameters is not None}"
+
+    @property
+    def peer(self) -> OwningPeer:
+        """The sending peer (a :class:`~mediasoup.Peer`)."""
+        return self._peer
+
+    @property
+    def transport(self) -> Transport:
+        return self._transport
+
+    @property
+    def label(self) -> str | None:
+        return self._parameters["label"] if self._parameters else None
+
+    @property
+    def protocol(self) -> str | None:
+        return self._parameters["protocol"] if self._parameters else None
+
+    @property
+    def sctpStreamParameters(self) -> dict[str, Any] | None:
+        """``{'streamId', 'ordered', 'maxPacketLifeTime'?, 'maxRetransmits'?}``, normalised (None before ``receive()``)."""
+        return copy.deepcopy(self._parameters["sctpStreamParameters"]) if self._parameters else None
+
+    async def receive(self, parameters: Mapping[str, Any]) -> None:
+        """Opens the channel: ``parameters`` holds ``sctpStreamParameters``
+        (``streamId`` required; ``ordered``, ``maxPacketLifeTime`` or
+        ``maxRetransmits``), ``label`` and ``protocol`` (both optional).
+        A stream id taken on the transport or out of range raises ``ValueError``."""
+        if not isinstance(parameters, Mapping):
+            raise TypeError(f"data receiver parameters must be a dict, not {type(parameters).__name__}")
+        unknown = set(parameters) - {"sctpStreamParameters", "label", "protocol", "appData"}
+        if unknown:
+            raise TypeError(f"unknown data receiver parameters: {', '.join(sorted(map(str, unknown)))}")
+        if self._parameters is not None:
+            raise InvalidStateError(f"dataReceiver {self._id} receives already")
+        if self._transport.closed:
+            raise InvalidStateError(f"transport {self._transport.id} is closed")
+        normalised: dict[str, Any] = await self._request(
+            "dataReceiver.receive",
+            {
+                "dataReceiverId": self._id,
+                "transportId": self._transport.id,
+                "sctpStreamParameters": parameters.get("sctpStreamParameters"),
+                "label": parameters.get("label"),
+                "protocol": parameters.get("protocol"),
+            },
+        )
+        self._parameters = normalised
+        self._peer._data_receiver_receiving(self)
+
+    async def dump(self) -> dict[str, Any]:
+        """The receiver as the worker holds it (after ``receive()``)."""
+        if self._parameters is None:
+            self._check_open()
+            return {"id": self._id, "transportId": self._transport.id, "sctpStreamParameters": None}
+        dump: dict[str, Any] = await self._request("dataReceiver.dump", {"dataReceiverId": self._id})
+        return dump
+
+    async def getStats(self) -> list[dict[str, Any]]:
+        """``[{'type': 'data-receiver', 'label', 'protocol', 'messagesReceived', 'bytesReceived'}]``."""
+        if self._parameters is None:
+            self._check_open()
+            return []
+        stats: list[dict[str, Any]] = await self._request("dataReceiver.getStats", {"dataReceiverId": self._id})
+        return stats
+
+    def _closing(self, error: BaseException | None) -> None:
+        for sender in list(self._senders):
+            sender._close(error, notify_worker=False)
+        self._peer._data_receiver_closed(self)
+
+    def _close_request(self) -> tuple[str, dict[str, str]] | None:
+        if self._parameters is None:
+            return None
+        return "dataReceiver.close", {"dataReceiverId": self._id}
+
+    def _sender_closed(self, sender: WorkerObject) -> None:
+        if sender in self._senders:
+            self._senders.remove(sender)
+
+    sctp_stream_parameters = sctpStreamParameters
+    get_stats = getStats

@@ -1,0 +1,123 @@
+"""``DataSender``: another peer's data channel, delivered to this peer (``consumeData``).
+
+A data sender imports the modules of its data receiver and of its transport
+(below it). Its peer imports this module, so the sender sees its peer as a
+:class:`~mediasoup._owners.OwningPeer` (see _owners.py) that takes the calls
+of a :class:`DataSenderOwner`.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ._object import WorkerObject
+from ._owners import OwningPeer
+from .errors import InvalidStateError
+from .transport import Transport
+
+if TYPE_CHECKING:
+    from ._channel import Channel
+    from .data_receiver import DataReceiver
+
+
+class DataSenderOwner(OwningPeer, Protocol):
+    """What a data sender asks of the peer it delivers to."""
+
+    def _data_sender_closed(self, sender: DataSender) -> None:
+        """Forgets the sender (it is closing)."""
+
+
+class DataSender(WorkerObject):
+    """Another peer's channel, for this peer: emitted as ``newdatasender``.
+
+    ``await dataSender.setTransport(transport)`` opens it on one of this
+    peer's SCTP transports, on a free stream; then ``sctpStreamParameters``
+    (with its ``streamId``), ``label`` and ``protocol`` are what a client's
+    ``consumeData(id=sender.id, dataProducerId=sender.associatedDataReceiver.id,
+    sctpStreamParameters=…, label=…, protocol=…)`` takes. Events: ``close(error)``.
+    """
+
+    _kind = "dataSender"
+
+    def __init__(
+        self, peer: DataSenderOwner, channel: Channel, sender_id: str, receiver: DataReceiver, parameters: dict[str, Any]
+    ) -> None:
+        super().__init__(channel)
+        self._id = sender_id
+        self._peer = peer
+        self._receiver = receiver
+        self._parameters = parameters
+        self._transport: Transport | None = None
+
+    def _repr_state(self) -> str:
+        return f"label={self.label!r} transport={self._transport.id[:8] if self._transport else None}"
+
+    @property
+    def peer(self) -> OwningPeer:
+        """The peer the messages are delivered to (a :class:`~mediasoup.Peer`)."""
+        return self._peer
+
+    @property
+    def associatedDataReceiver(self) -> DataReceiver:
+        return self._receiver
+
+    @property
+    def transport(self) -> Transport | None:
+        return self._transport
+
+    @property
+    def label(self) -> str:
+        label: str = self._parameters["label"]
+        return label
+
+    @property
+    def protocol(self) -> str:
+        protocol: str = self._parameters["protocol"]
+        return protocol
+
+    @property
+    def sctpStreamParameters(self) -> dict[str, Any]:
+        """The receiver's delivery (``ordered``, ``maxPacketLifeTime`` or
+        ``maxRetransmits``) and, once on a transport, its ``streamId``."""
+        return copy.deepcopy(self._parameters["sctpStreamParameters"])
+
+    async def setTransport(self, transport: Transport) -> None:
+        """Opens the channel on ``transport`` (one of this peer's, with
+        ``enableSctp``); a second call moves it, on a new stream."""
+        if not isinstance(transport, Transport):
+            raise TypeError(f"transport must be a Transport, not {type(transport).__name__}")
+        if transport.peer is not self._peer:
+            raise ValueError(f"transport {transport.id} belongs to another peer")
+        if transport.closed:
+            raise InvalidStateError(f"transport {transport.id} is closed")
+        if transport.sctpParameters is None:
+            raise InvalidStateError(f"transport {transport.id} was created without enableSctp")
+        answer = await self._request("dataSender.setTransport", {"dataSenderId": self._id, "transportId": transport.id})
+        self._parameters["sctpStreamParameters"] = answer["sctpStreamParameters"]
+        self._transport = transport
+
+    async def dump(self) -> dict[str, Any]:
+        dump: dict[str, Any] = await self._request("dataSender.dump", {"dataSenderId": self._id})
+        return dump
+
+    async def getStats(self) -> list[dict[str, Any]]:
+        """``[{'type': 'data-sender', 'label', 'messagesSent', 'bytesSent', 'messagesDropped'}]``."""
+        stats: list[dict[str, Any]] = await self._request("dataSender.getStats", {"dataSenderId": self._id})
+        return stats
+
+    def _transport_closed(self, transport: Transport) -> None:
+        if self._transport is transport:
+            self._transport = None
+
+    def _closing(self, error: BaseException | None) -> None:
+        self._peer._data_sender_closed(self)
+        self._receiver._sender_closed(self)
+
+    def _close_request(self) -> tuple[str, dict[str, str]]:
+        return "dataSender.close", {"dataSenderId": self._id}
+
+    associated_data_receiver = associatedDataReceiver
+    sctp_stream_parameters = sctpStreamParameters
+    set_transport = setTransport
+    get_stats = getStats
