@@ -7,6 +7,17 @@ GStreamer, ffmpeg, a page using ``fetch``) and WHEP viewers join the same
 rooms over HTTP.
 
     python examples/browser_demo/app.py [--host 127.0.0.1] [--port 8080]
+    python examples/browser_demo/app.py --host 0.0.0.0 --tls [--announced-ip 192.0.2.10]
+
+From another device (a phone on the same network): ``--host 0.0.0.0``
+serves the page and the media on every address of this machine, and
+announces the host's LAN address in the ICE candidates (found without
+sending anything: the source address the kernel would pick for a private
+destination; ``--announced-ip`` overrides it). Browsers allow the camera
+only in a secure context (https, or http on localhost), so ``--tls``
+serves HTTPS with a self-signed certificate generated at startup (ECDSA
+P-256, for ``localhost``, 127.0.0.1 and the announced address): the
+browser warns once, accept it. The address to open is printed.
 
 Pages: ``/`` shows the join screen (a name, and a room: ``demo``, or
 ``?room=<name>``); ``/whip.html?room=<name>`` publishes the camera with
@@ -64,11 +75,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import collections
+import ipaddress
 import itertools
 import json
 import logging
 import pathlib
+import socket
+import ssl
+import tempfile
 import uuid
 from typing import Any
 
@@ -397,26 +413,102 @@ def application(server: mediasoup.Server) -> web.Application:
     return app
 
 
-async def serve(host: str, port: int) -> None:
-    async with mediasoup.Server(numWorkers=1, rtcListenIPv4=host if host != "localhost" else "127.0.0.1", rtcListenIPv6=False) as server:
+async def serve(host: str, port: int, tls: bool = False, announced_ip: str | None = None) -> None:
+    """Serves the demo on `host`:`port` (https with `tls`) until cancelled.
+
+    Media listens on `host` too; on ``0.0.0.0`` the candidates carry
+    `announced_ip`, by default the host's LAN address (:func:`lan_address`).
+    """
+    listen_ip = "127.0.0.1" if host == "localhost" else host
+    if listen_ip == "0.0.0.0" and announced_ip is None:
+        announced_ip = lan_address()
+        if announced_ip is None:
+            _logger.warning("no LAN address found: media is announced on 127.0.0.1, only this machine can join (see --announced-ip)")
+            announced_ip = "127.0.0.1"
+    options: dict[str, Any] = {"numWorkers": 1, "rtcListenIPv4": listen_ip, "rtcListenIPv6": False}
+    if announced_ip is not None:
+        options["rtcAnnouncedIPv4"] = announced_ip
+    # The address others open: the one in the candidates, else the one listened on.
+    public_host = announced_ip or listen_ip
+    ssl_context = None
+    if tls:
+        names = ["localhost", "127.0.0.1", *(name for name in (listen_ip, public_host) if name != "0.0.0.0")]
+        ssl_context = self_signed_context(list(dict.fromkeys(names)))
+    async with mediasoup.Server(options) as server:
         runner = web.AppRunner(application(server))
         await runner.setup()
-        await web.TCPSite(runner, host, port).start()
-        print(f"the demo is at http://{host}:{port}/ (open it in two tabs)", flush=True)
+        await web.TCPSite(runner, host, port, ssl_context=ssl_context).start()
+        scheme = "https" if tls else "http"
+        print(f"the demo is at {scheme}://{public_host}:{port}/ (open it in two tabs, or on two devices)", flush=True)
+        if tls:
+            print("the certificate is self-signed: accept it in the browser once", flush=True)
+        elif not public_host.startswith("127."):
+            print("other devices allow the camera only over https: add --tls", flush=True)
         try:
             await asyncio.Event().wait()
         finally:
             await runner.cleanup()
 
 
+def lan_address() -> str | None:
+    """This host's IPv4 address on its local network, or None if it has none.
+
+    The kernel's choice of source address towards private destinations:
+    ``connect()`` on a UDP socket picks a route and sends nothing.
+    """
+    for destination in ("10.254.254.254", "192.168.254.254", "172.16.254.254"):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.connect((destination, 9))
+            except OSError:
+                continue
+            address = str(probe.getsockname()[0])
+        if not ipaddress.ip_address(address).is_loopback and address != "0.0.0.0":
+            return address
+    return None
+
+
+def pem(label: str, der: bytes) -> str:
+    """`der` in PEM armour (RFC 7468): base64 in lines of 64 characters."""
+    text = base64.b64encode(der).decode("ascii")
+    lines = [text[start : start + 64] for start in range(0, len(text), 64)]
+    return "\n".join([f"-----BEGIN {label}-----", *lines, f"-----END {label}-----", ""])
+
+
+def self_signed_context(names: list[str]) -> ssl.SSLContext:
+    """A server TLS context with a certificate generated for `names` (DNS
+    names and IP addresses): ECDSA P-256, by the extension (rcgen)."""
+    generate = getattr(mediasoup._mediasoup, "self_signed_certificate", None)
+    if generate is None:
+        raise SystemExit("--tls needs a mediasoup build with _mediasoup.self_signed_certificate: reinstall the package")
+    certificate, private_key = generate(names)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    # load_cert_chain reads files only; they live just long enough.
+    with tempfile.TemporaryDirectory(prefix="browser-demo-tls-") as directory:
+        certificate_file = pathlib.Path(directory, "certificate.pem")
+        key_file = pathlib.Path(directory, "key.pem")
+        certificate_file.write_text(pem("CERTIFICATE", certificate))
+        key_file.touch(mode=0o600)
+        key_file.write_text(pem("PRIVATE KEY", private_key))
+        context.load_cert_chain(certificate_file, key_file)
+    return context
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--host", default="127.0.0.1", help="the address to serve the page and media on")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1", help="the address to serve the page and media on; 0.0.0.0: every address, for other devices")
     parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--tls", action="store_true", help="serve https with a generated self-signed certificate (other devices need it for the camera)")
+    parser.add_argument("--announced-ip", help="the IPv4 address written into ICE candidates (default with --host 0.0.0.0: this host's LAN address)")
     arguments = parser.parse_args()
+    if arguments.announced_ip is not None:
+        try:
+            ipaddress.IPv4Address(arguments.announced_ip)
+        except ValueError:
+            parser.error(f"--announced-ip must be an IPv4 address, not {arguments.announced_ip!r}")
     logging.basicConfig(level=logging.INFO, format="%(name)s %(levelname)s %(message)s")
     try:
-        asyncio.run(serve(arguments.host, arguments.port))
+        asyncio.run(serve(arguments.host, arguments.port, arguments.tls, arguments.announced_ip))
     except KeyboardInterrupt:
         pass
 
