@@ -139,6 +139,11 @@ def test_the_active_speaker_is_highlighted(run: Result) -> None:
     peer_ids = {s for s in found["speakers"] if s is not None}
     assert peer_ids, found
     assert found["highlighted"] == 1
+    # The levels that drive the meters: dBov, loudest first ([] when all are silent).
+    assert any(found["levels"]), found["levels"]
+    for levels in found["levels"]:
+        loudness = [entry["dBov"] for entry in levels]
+        assert all(-127 <= dbov <= 0 for dbov in loudness) and loudness == sorted(loudness, reverse=True)
 
 
 def test_muting_silences_what_the_others_hear_and_the_camera_toggles(run: Result) -> None:

@@ -185,12 +185,13 @@ async def chat(people: dict[str, Any]) -> dict[str, Any]:
 
 async def file_transfer(people: dict[str, Any], file: pathlib.Path) -> dict[str, Any]:
     """alice sends `file` with the chat's file button; bob and carol get it whole."""
+    started = time.monotonic()
     await people["alice"].set_input_files("#file-input", str(file))
     received = {}
     for name in ("bob", "carol"):
         files = await until(people[name], "window.demo.files.length > 0 && window.demo.files", f"the file at {name}", timeout=30)
         received[name] = files[0]
-    return {"received": received, "sent": await people["alice"].evaluate("window.demo.sentFiles")}
+    return {"received": received, "sent": await people["alice"].evaluate("window.demo.sentFiles"), "seconds": time.monotonic() - started}
 
 
 async def cursor(alice: Any, bob: Any) -> dict[str, Any]:
@@ -210,7 +211,7 @@ async def active_speaker(page: Any) -> dict[str, Any]:
     # Chromium's fake microphone beeps: someone speaks.
     speakers = await until(page, "window.demo.speakers.length > 0 && window.demo.speakers", "an activespeaker message", timeout=10)
     highlighted = await until(page, "document.querySelectorAll('.tile.speaking').length", "a highlighted tile", timeout=5)
-    return {"speakers": speakers, "highlighted": highlighted, "levels": await page.evaluate("window.demo.levels")}
+    return {"speakers": speakers, "highlighted": highlighted, "levels": await page.evaluate("window.demo.levels.slice(-3)")}
 
 
 async def mute(alice: Any, bob: Any) -> dict[str, Any]:
@@ -248,9 +249,10 @@ async def channel_from_server(browser: Any, url: str, alice: Any) -> dict[str, A
     try:
         await join(dave, url, "dave")
         await decoding(dave, 2)
-        await until(dave, "Boolean(call && call.channel('chat'))", "the server's chat channel at dave", timeout=10)
+        await until(dave, "Boolean(call && call.channel('cursor'))", "dave's own cursor channel", timeout=10)
+        # alice's message is relayed to dave on a 'chat' channel the server opens.
         await alice.evaluate("call.sendChat('hello dave')")
-        received = await until(dave, "window.demo.chat.filter((m) => m.kind === 'channel').map((m) => m.text).join('|')", "alice's message at dave")
+        received = await until(dave, "window.demo.chat.filter((m) => m.kind === 'channel').map((m) => m.text).join('|')", "alice's message at dave", timeout=10)
         await dave.evaluate("call.sendChat('hello alice')")
         answered = await until(alice, "window.demo.chat.some((m) => m.text === 'hello alice' && m.from === 'dave')", "dave's message at alice")
         return {"received": received, "answered": answered}
