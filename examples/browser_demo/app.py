@@ -1,22 +1,58 @@
-"""The browser demo: each tab that opens the page joins a room, publishes
-its camera and microphone, and shows every other participant. WHIP
-publishers (OBS, GStreamer, ffmpeg, a page using ``fetch``) and WHEP
-viewers join the same rooms over HTTP.
+"""The browser demo: a video call people would use. Each tab that opens
+the page joins a room under a name, publishes its camera and microphone,
+and shows every other participant, with mute and camera toggles, a chat
+panel (text and files) over a data channel, the active speaker
+highlighted and a small stats overlay per tile. WHIP publishers (OBS,
+GStreamer, ffmpeg, a page using ``fetch``) and WHEP viewers join the same
+rooms over HTTP.
 
     python examples/browser_demo/app.py [--host 127.0.0.1] [--port 8080]
+    python examples/browser_demo/app.py --host 0.0.0.0 --tls [--announced-ip 192.0.2.10]
 
-Pages: ``/`` joins room ``demo``, ``/?room=<name>`` another one;
-``/whip.html?room=<name>`` publishes the camera with WHIP and
-``/whep.html?room=<name>`` plays a room with WHEP (``fetch`` only).
+From another device (a phone on the same network): ``--host 0.0.0.0``
+serves the page and the media on every address of this machine, and
+announces the host's LAN address in the ICE candidates (found without
+sending anything: the source address the kernel would pick for a private
+destination; ``--announced-ip`` overrides it). Browsers allow the camera
+only in a secure context (https, or http on localhost), so ``--tls``
+serves HTTPS with a self-signed certificate generated at startup (ECDSA
+P-256, for ``localhost``, 127.0.0.1 and the announced address): the
+browser warns once, accept it. The address to open is printed.
 
-Signalling is one WebSocket per tab (``/ws?room=<name>``) carrying JSON:
+Pages: ``/`` shows the join screen (a name, and a room: ``demo``, or
+``?room=<name>``); ``/whip.html?room=<name>`` publishes the camera with
+WHIP and ``/whep.html?room=<name>`` plays a room with WHEP (``fetch``
+only).
 
-- page → server: ``{"type": "offer", "sdp"}`` (once, to join), then
-  ``{"type": "answer", "sdp"}`` to each offer the server sends;
-- server → page: ``{"type": "answer", "sdp"}``, ``{"type": "offer", "sdp"}``
-  (when other participants' streams are to be added: ``negotiationneeded``),
-  ``{"type": "peers", "peers": [{"id", "name"}, ...]}`` whenever the room
-  changes (a received stream's id is its publisher's peer id).
+Signalling is one WebSocket per tab (``/ws``) carrying JSON:
+
+- page → server: ``{"type": "join", "name", "room"}`` first (the name must
+  be free among the room's open peers), then ``{"type": "offer", "sdp"}``
+  (once), ``{"type": "answer", "sdp"}`` to each offer the server sends, and
+  ``{"type": "state", "audio": bool, "video": bool}`` when the microphone or
+  the camera is switched off or on;
+- server → page: ``{"type": "joined", "id", "name", "room"}`` or
+  ``{"type": "error", "message"}`` (a name taken, say; the socket then
+  closes), ``{"type": "answer", "sdp"}``, ``{"type": "offer", "sdp"}`` (when
+  other participants' streams are to be added or removed:
+  ``negotiationneeded``), ``{"type": "peers", "peers": [{"id", "name",
+  "audio", "video"}, ...]}`` whenever the room changes (a received stream's
+  id is its publisher's peer id), ``{"type": "activespeaker", "peer": id}``
+  (``room.on('activespeaker')``), ``{"type": "audiolevels", "levels":
+  [{"peer", "dBov"}, ...]}`` (``room.on('audiolevels')``) and, on joining,
+  ``{"type": "chathistory", "messages": [{"from", "text"}, ...]}``.
+
+Chat goes page to page over SCTP data channels, relayed by the server by
+label (``Room(dataChannelRelay=True)``): each page opens ``chat`` (reliable,
+ordered) and ``cursor`` (``ordered: false, maxRetransmits: 0``: the mouse
+pointer over the call) before its first offer; a page that did not gets
+them from the server (``ondatachannel``). On ``chat``, a text message is
+``{"from", "text"}``; a file is ``{"from", "file": name, "size", "id"}``
+followed by binary messages of at most 16 KiB: the transfer's id (8
+bytes, ``id`` in hex) then the file's next bytes, so that transfers from
+several senders may interleave. The server keeps the last text messages
+(``peer.on('datachannelmessage')``) for the history it gives a page that
+joins.
 
 WHIP (RFC 9725) and WHEP, one HTTP request per session:
 
@@ -39,9 +75,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import collections
+import ipaddress
 import itertools
+import json
 import logging
 import pathlib
+import socket
+import ssl
+import tempfile
 import uuid
 from typing import Any
 
@@ -55,9 +98,25 @@ PAGE = pathlib.Path(__file__).with_name("index.html")
 #: The WHIP publisher / WHEP viewer page (served as /whip.html and /whep.html).
 HTTP_PAGE = pathlib.Path(__file__).with_name("whip.html")
 DEFAULT_ROOM = "demo"
+#: The longest room name a page may ask for.
+MAX_ROOM_CHARS = 64
+#: Chat messages kept per room for the pages that join later.
+CHAT_HISTORY = 50
+#: How long a new socket may take to say who joins.
+JOIN_TIMEOUT = 30.0
 SDP = "application/sdp"
 #: Headers every WHIP/WHEP answer carries, so pages of other origins can use them.
 CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "Location"}
+
+
+class Participant:
+    """A tab in a room: its socket, its peer and whether its microphone and camera are on."""
+
+    def __init__(self, socket: web.WebSocketResponse, peer: mediasoup.Peer) -> None:
+        self.socket = socket
+        self.peer = peer
+        self.audio = True
+        self.video = True
 
 
 class Demo:
@@ -67,8 +126,11 @@ class Demo:
         self.server = server
         self.rooms: dict[str, mediasoup.Room] = {}
         self.rooms_lock = asyncio.Lock()
-        # Per room: the tabs' sockets.
-        self.sockets: dict[str, set[web.WebSocketResponse]] = {}
+        # Per room: its tabs, by peer id.
+        self.participants: dict[str, dict[str, Participant]] = {}
+        # Per room: the peer id of the active speaker, and the last chat messages.
+        self.speakers: dict[str, str | None] = {}
+        self.chats: dict[str, collections.deque[dict[str, str]]] = {}
         # WHIP/WHEP sessions by id, with their room's name.
         self.sessions: dict[str, tuple[RTCPeerConnection, str]] = {}
         self.numbers = itertools.count(1)
@@ -78,6 +140,8 @@ class Demo:
             room = self.rooms.get(name)
             if room is None or room.closed:
                 room = self.rooms[name] = await self.server.Room()
+                room.on("activespeaker", lambda receiver: self.speaker_changed(name, receiver))
+                room.on("audiolevels", lambda levels: self.levels_measured(name, levels))
             return room
 
     async def page(self, request: web.Request) -> web.FileResponse:
@@ -86,25 +150,93 @@ class Demo:
     async def http_page(self, request: web.Request) -> web.FileResponse:
         return web.FileResponse(HTTP_PAGE)
 
+    async def tell_room(self, room_name: str, message: dict[str, Any]) -> None:
+        """Sends `message` to every tab of the room (a tab that has gone is skipped)."""
+        for participant in list(self.participants.get(room_name, {}).values()):
+            await send(participant.socket, message)
+
     async def broadcast_peers(self, room_name: str) -> None:
         """Tells the room's tabs who is there (ids name received streams)."""
         room = self.rooms.get(room_name)
         if room is None:
             return
-        peers = [{"id": peer.id, "name": peer.name} for peer in room.peers if not peer.closed]
-        for socket in list(self.sockets.get(room_name, ())):
-            if not socket.closed:
-                await socket.send_json({"type": "peers", "peers": peers})
+        tabs = self.participants.get(room_name, {})
+        peers = []
+        for peer in room.peers:
+            if peer.closed:
+                continue
+            tab = tabs.get(peer.id)
+            peers.append({"id": peer.id, "name": peer.name, "audio": tab is None or tab.audio, "video": tab is None or tab.video})
+        await self.tell_room(room_name, {"type": "peers", "peers": peers})
+
+    async def speaker_changed(self, room_name: str, receiver: mediasoup.RtpReceiver | None) -> None:
+        speaker = receiver.peer.id if receiver is not None else None
+        self.speakers[room_name] = speaker
+        await self.tell_room(room_name, {"type": "activespeaker", "peer": speaker})
+
+    async def levels_measured(self, room_name: str, levels: list[tuple[mediasoup.RtpReceiver, float]]) -> None:
+        measured = [{"peer": receiver.peer.id, "dBov": dbov} for receiver, dbov in levels]
+        await self.tell_room(room_name, {"type": "audiolevels", "levels": measured})
+
+    def chat_message(self, room_name: str, peer: mediasoup.Peer, label: str, data: str | bytes) -> None:
+        """A data channel message of a tab (relayed to the others by the worker):
+        the chat's text messages are kept for the tabs that join later."""
+        if label != "chat" or not isinstance(data, str):
+            return
+        try:
+            message = json.loads(data)
+        except ValueError:
+            return
+        if isinstance(message, dict) and isinstance(message.get("text"), str):
+            # The name is the peer's, whatever the page wrote.
+            self.chats.setdefault(room_name, collections.deque(maxlen=CHAT_HISTORY)).append({"from": peer.name, "text": message["text"]})
+            _logger.info("chat in %s: %s: %s", room_name, peer.name, message["text"][:200])
+
+    async def join(self, socket: web.WebSocketResponse) -> tuple[str, mediasoup.Peer] | None:
+        """Reads the tab's ``join`` message and makes its peer; None (the page
+        told why) if the message is wrong or the name taken."""
+        try:
+            message = await socket.receive(timeout=JOIN_TIMEOUT)
+        except asyncio.TimeoutError:
+            return None
+        if message.type != WSMsgType.TEXT:
+            return None
+        try:
+            data = json.loads(message.data)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict) or data.get("type") != "join":
+            await send(socket, {"type": "error", "message": 'the first message must be {"type": "join", "name", "room"}'})
+            return None
+        name = str(data.get("name") or "").strip()
+        room_name = str(data.get("room") or DEFAULT_ROOM).strip() or DEFAULT_ROOM
+        if len(room_name) > MAX_ROOM_CHARS:
+            await send(socket, {"type": "error", "message": f"a room name has at most {MAX_ROOM_CHARS} characters, not {len(room_name)}"})
+            return None
+        room = await self.room(room_name)
+        if room.getPeer(name) is not None:
+            await send(socket, {"type": "error", "message": f"someone named {name!r} is in room {room_name!r} already: choose another name"})
+            return None
+        try:
+            peer = await room.Peer(name)
+        except (TypeError, ValueError, mediasoup.errors.MediasoupError) as error:
+            await send(socket, {"type": "error", "message": str(error)})
+            return None
+        return room_name, peer
 
     async def signalling(self, request: web.Request) -> web.WebSocketResponse:
         socket = web.WebSocketResponse(heartbeat=20)
         await socket.prepare(request)
-        room_name = request.query.get("room", DEFAULT_ROOM)
-        room = await self.room(room_name)
-        name = f"participant-{next(self.numbers)}"
-        peer = await room.Peer(name)
+        joined = await self.join(socket)
+        if joined is None:
+            await socket.close()
+            return socket
+        room_name, peer = joined
+        name = peer.name
         pc = RTCPeerConnection(peer)
-        self.sockets.setdefault(room_name, set()).add(socket)
+        participant = Participant(socket, peer)
+        self.participants.setdefault(room_name, {})[peer.id] = participant
+        peer.on("datachannelmessage", lambda label, data: self.chat_message(room_name, peer, label, data))
         renegotiating = asyncio.Lock()
 
         async def renegotiate() -> None:
@@ -114,11 +246,15 @@ class Demo:
                     return
                 await pc.setLocalDescription(await pc.createOffer())
                 assert pc.localDescription is not None
-                await socket.send_json(pc.localDescription.toJSON())
+                await send(socket, pc.localDescription.toJSON())
 
         pc.on("negotiationneeded", renegotiate)
         _logger.info("%s joined room %s", name, room_name)
+        await send(socket, {"type": "joined", "id": peer.id, "name": name, "room": room_name})
+        await send(socket, {"type": "chathistory", "messages": list(self.chats.get(room_name, ()))})
         await self.broadcast_peers(room_name)
+        if self.speakers.get(room_name) is not None:
+            await send(socket, {"type": "activespeaker", "peer": self.speakers[room_name]})
         try:
             async for message in socket:
                 if message.type != WSMsgType.TEXT:
@@ -128,16 +264,22 @@ class Demo:
                     await pc.setRemoteDescription(data)
                     await pc.setLocalDescription(await pc.createAnswer())
                     assert pc.localDescription is not None
-                    await socket.send_json(pc.localDescription.toJSON())
+                    await send(socket, pc.localDescription.toJSON())
                 elif data.get("type") == "answer":
                     # Streams that arrived meanwhile make negotiationneeded fire again.
                     await pc.setRemoteDescription(data)
+                elif data.get("type") == "state":
+                    participant.audio = bool(data.get("audio", True))
+                    participant.video = bool(data.get("video", True))
+                    await self.broadcast_peers(room_name)
         except (ValueError, mediasoup.errors.MediasoupError) as error:
             _logger.warning("%s: %s", name, error)
-            await socket.send_json({"type": "error", "message": str(error)})
+            await send(socket, {"type": "error", "message": str(error)})
         finally:
-            self.sockets[room_name].discard(socket)
+            self.participants[room_name].pop(peer.id, None)
             pc.close()
+            if self.speakers.get(room_name) == peer.id:
+                self.speakers[room_name] = None
             _logger.info("%s left room %s", name, room_name)
             await self.broadcast_peers(room_name)
         return socket
@@ -156,7 +298,10 @@ class Demo:
         offer = await request.text()
         room_name = request.match_info["room"]
         room = await self.room(room_name)
-        peer = await room.Peer(f"{protocol}-{next(self.numbers)}")
+        name = f"{protocol}-{next(self.numbers)}"
+        while room.getPeer(name) is not None:  # a tab took that name
+            name = f"{protocol}-{next(self.numbers)}"
+        peer = await room.Peer(name)
         pc = RTCPeerConnection(peer)
         try:
             await pc.setRemoteDescription({"type": "offer", "sdp": offer})
@@ -224,6 +369,16 @@ class Demo:
             self.end_session(session_id)
 
 
+async def send(socket: web.WebSocketResponse, message: dict[str, Any]) -> None:
+    """Sends `message` as JSON unless the tab has gone."""
+    if socket.closed:
+        return
+    try:
+        await socket.send_json(message)
+    except ConnectionError:
+        pass
+
+
 class Unprocessable(Exception):
     """An offer that parses but cannot be served (422)."""
 
@@ -258,26 +413,102 @@ def application(server: mediasoup.Server) -> web.Application:
     return app
 
 
-async def serve(host: str, port: int) -> None:
-    async with mediasoup.Server(numWorkers=1, rtcListenIPv4=host if host != "localhost" else "127.0.0.1", rtcListenIPv6=False) as server:
+async def serve(host: str, port: int, tls: bool = False, announced_ip: str | None = None) -> None:
+    """Serves the demo on `host`:`port` (https with `tls`) until cancelled.
+
+    Media listens on `host` too; on ``0.0.0.0`` the candidates carry
+    `announced_ip`, by default the host's LAN address (:func:`lan_address`).
+    """
+    listen_ip = "127.0.0.1" if host == "localhost" else host
+    if listen_ip == "0.0.0.0" and announced_ip is None:
+        announced_ip = lan_address()
+        if announced_ip is None:
+            _logger.warning("no LAN address found: media is announced on 127.0.0.1, only this machine can join (see --announced-ip)")
+            announced_ip = "127.0.0.1"
+    options: dict[str, Any] = {"numWorkers": 1, "rtcListenIPv4": listen_ip, "rtcListenIPv6": False}
+    if announced_ip is not None:
+        options["rtcAnnouncedIPv4"] = announced_ip
+    # The address others open: the one in the candidates, else the one listened on.
+    public_host = announced_ip or listen_ip
+    ssl_context = None
+    if tls:
+        names = ["localhost", "127.0.0.1", *(name for name in (listen_ip, public_host) if name != "0.0.0.0")]
+        ssl_context = self_signed_context(list(dict.fromkeys(names)))
+    async with mediasoup.Server(options) as server:
         runner = web.AppRunner(application(server))
         await runner.setup()
-        await web.TCPSite(runner, host, port).start()
-        print(f"the demo is at http://{host}:{port}/ (open it in two tabs)", flush=True)
+        await web.TCPSite(runner, host, port, ssl_context=ssl_context).start()
+        scheme = "https" if tls else "http"
+        print(f"the demo is at {scheme}://{public_host}:{port}/ (open it in two tabs, or on two devices)", flush=True)
+        if tls:
+            print("the certificate is self-signed: accept it in the browser once", flush=True)
+        elif not public_host.startswith("127."):
+            print("other devices allow the camera only over https: add --tls", flush=True)
         try:
             await asyncio.Event().wait()
         finally:
             await runner.cleanup()
 
 
+def lan_address() -> str | None:
+    """This host's IPv4 address on its local network, or None if it has none.
+
+    The kernel's choice of source address towards private destinations:
+    ``connect()`` on a UDP socket picks a route and sends nothing.
+    """
+    for destination in ("10.254.254.254", "192.168.254.254", "172.16.254.254"):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.connect((destination, 9))
+            except OSError:
+                continue
+            address = str(probe.getsockname()[0])
+        if not ipaddress.ip_address(address).is_loopback and address != "0.0.0.0":
+            return address
+    return None
+
+
+def pem(label: str, der: bytes) -> str:
+    """`der` in PEM armour (RFC 7468): base64 in lines of 64 characters."""
+    text = base64.b64encode(der).decode("ascii")
+    lines = [text[start : start + 64] for start in range(0, len(text), 64)]
+    return "\n".join([f"-----BEGIN {label}-----", *lines, f"-----END {label}-----", ""])
+
+
+def self_signed_context(names: list[str]) -> ssl.SSLContext:
+    """A server TLS context with a certificate generated for `names` (DNS
+    names and IP addresses): ECDSA P-256, by the extension (rcgen)."""
+    generate = getattr(mediasoup._mediasoup, "self_signed_certificate", None)
+    if generate is None:
+        raise SystemExit("--tls needs a mediasoup build with _mediasoup.self_signed_certificate: reinstall the package")
+    certificate, private_key = generate(names)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    # load_cert_chain reads files only; they live just long enough.
+    with tempfile.TemporaryDirectory(prefix="browser-demo-tls-") as directory:
+        certificate_file = pathlib.Path(directory, "certificate.pem")
+        key_file = pathlib.Path(directory, "key.pem")
+        certificate_file.write_text(pem("CERTIFICATE", certificate))
+        key_file.touch(mode=0o600)
+        key_file.write_text(pem("PRIVATE KEY", private_key))
+        context.load_cert_chain(certificate_file, key_file)
+    return context
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--host", default="127.0.0.1", help="the address to serve the page and media on")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1", help="the address to serve the page and media on; 0.0.0.0: every address, for other devices")
     parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--tls", action="store_true", help="serve https with a generated self-signed certificate (other devices need it for the camera)")
+    parser.add_argument("--announced-ip", help="the IPv4 address written into ICE candidates (default with --host 0.0.0.0: this host's LAN address)")
     arguments = parser.parse_args()
+    if arguments.announced_ip is not None:
+        try:
+            ipaddress.IPv4Address(arguments.announced_ip)
+        except ValueError:
+            parser.error(f"--announced-ip must be an IPv4 address, not {arguments.announced_ip!r}")
     logging.basicConfig(level=logging.INFO, format="%(name)s %(levelname)s %(message)s")
     try:
-        asyncio.run(serve(arguments.host, arguments.port))
+        asyncio.run(serve(arguments.host, arguments.port, arguments.tls, arguments.announced_ip))
     except KeyboardInterrupt:
         pass
 
