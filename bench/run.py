@@ -28,6 +28,7 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from .loadgen import Loadgen, cpu_seconds, rss_bytes
@@ -63,19 +64,7 @@ async def measure(sfu: Ours, loadgen: Loadgen, subscribers: int, duration: float
         failed = sum(isinstance(join, BaseException) for join in joins)
     receivers = sfu.subscribers - failed
     await asyncio.sleep(1.0)
-    await loadgen.window(True)
-    await asyncio.sleep(0.1)
-    sfu_cpu, loadgen_cpu, started = cpu_seconds(sfu.pid), cpu_seconds(loadgen.pid), time.perf_counter()
-    if perf is not None:
-        profiler = await asyncio.create_subprocess_exec(
-            "perf", "record", "-q", "-e", "cpu-clock", "-g", "-o", perf, "-p", str(sfu.pid), "--", "sleep", str(duration),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-        await profiler.wait()
-    else:
-        await asyncio.sleep(duration)
-    await loadgen.window(False)
-    elapsed = time.perf_counter() - started
-    sfu_cpu, loadgen_cpu = cpu_seconds(sfu.pid) - sfu_cpu, cpu_seconds(loadgen.pid) - loadgen_cpu
+    sfu_cpu, loadgen_cpu, elapsed = await measured_window(loadgen, sfu.pid, duration, perf)
     stats = await settled_stats(loadgen)
     sent, received = stats["sent"], stats["received"]
     if getattr(sfu, "counts_frames", False):
@@ -109,18 +98,39 @@ async def measure(sfu: Ours, loadgen: Loadgen, subscribers: int, duration: float
     }
 
 
-async def settled_stats(loadgen: Loadgen, limit: float = 5.0) -> dict[str, Any]:
+async def measured_window(loadgen: Loadgen, pid: int, duration: float, perf: str | None = None) -> tuple[float, float, float]:
+    """Opens the load generator's window for `duration` seconds (with
+    `perf`: a cpu-clock profile of process `pid` during it, written there):
+    answers the CPU seconds `pid` and the load generator took, and the
+    seconds it lasted."""
+    await loadgen.window(True)
+    await asyncio.sleep(0.1)
+    cpu, loadgen_cpu, started = cpu_seconds(pid), cpu_seconds(loadgen.pid), time.perf_counter()
+    if perf is not None:
+        profiler = await asyncio.create_subprocess_exec(
+            "perf", "record", "-q", "-e", "cpu-clock", "-g", "-o", perf, "-p", str(pid), "--", "sleep", str(duration),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        await profiler.wait()
+    else:
+        await asyncio.sleep(duration)
+    await loadgen.window(False)
+    elapsed = time.perf_counter() - started
+    return cpu_seconds(pid) - cpu, cpu_seconds(loadgen.pid) - loadgen_cpu, elapsed
+
+
+async def settled_stats(loadgen: Loadgen, limit: float = 5.0, arrived: Callable[[dict[str, Any]], Any] = lambda stats: stats["received"]) -> dict[str, Any]:
     """The load generator's figures once what was sent last has arrived (and
     its retransmissions): at least 0.5 s after the window, then until the
-    counts of media received stop moving for 0.5 s (a relay that lags under
-    load still delivers late), at most `limit` seconds."""
+    counts of what arrived (`arrived(stats)`: media received by default)
+    stop moving for 0.5 s (a relay that lags under load still delivers
+    late), at most `limit` seconds."""
     await asyncio.sleep(0.5)
     stats = await loadgen.stats()
     deadline = time.perf_counter() + limit
     while time.perf_counter() < deadline:
         await asyncio.sleep(0.5)
         later = await loadgen.stats()
-        if later["received"] == stats["received"]:
+        if arrived(later) == arrived(stats):
             return later
         stats = later
     return stats

@@ -55,3 +55,15 @@ async def test_the_aiortc_relay_baseline_decodes_reencodes_and_delivers_every_fr
     # Re-encoded at the rate received: several packets per frame.
     assert stats["packets"]["video"] >= 2 * stats["received"]["video"], stats
     assert row["latencyMicros"]["p50"] > 0 and row["cpuMicrosPerPacket"]
+
+
+async def test_the_data_channel_harness_relays_every_message_to_every_subscriber() -> None:
+    from bench.data import run
+    from bench.data import table as data_table
+
+    # 5 subscribers' own 'chat' channels, 100 messages of 1 KiB a second from the publisher, 2 s.
+    (row,) = await run([5], rate=100, duration=2.0)
+    assert row["lossPercent"] == 0 and row["refusedAtPublisher"] == 0, row
+    assert 4 * 150 <= row["deliveredPerSecond"] * 2 <= 5 * 260, row
+    assert row["cpuMicrosPerMessage"] and row["latencyMicros"]["p50"] > 0
+    assert "| 5 | 500 |" in data_table([row])

@@ -34,6 +34,10 @@ pub(crate) struct ThreadStats {
     pub(crate) duplicates: u64,
     pub(crate) foreign: u64,
     pub(crate) send_errors: u64,
+    /// Data-channel messages sent and received in the window, and those SCTP had no room for.
+    pub(crate) sent_data: u64,
+    pub(crate) received_data: u64,
+    pub(crate) data_refused: u64,
     pub(crate) latency: Histogram,
 }
 
@@ -48,6 +52,7 @@ impl ThreadStats {
             "duplicates": self.duplicates,
             "foreign": self.foreign,
             "sendErrors": self.send_errors,
+            "data": {"sent": self.sent_data, "received": self.received_data, "refused": self.data_refused},
             "latency": self.latency.buckets(),
         })
     }
@@ -108,6 +113,9 @@ impl ClientThread {
             for connection in &self.connections {
                 for outgoing in &connection.outgoing {
                     next = next.min(outgoing.next_at);
+                }
+                if let Some(data) = connection.data.as_ref().filter(|data| data.open && data.interval.is_some()) {
+                    next = next.min(data.next_at);
                 }
             }
             let wait = next.saturating_duration_since(Instant::now());
@@ -189,6 +197,7 @@ impl ClientThread {
     }
 
     pub(crate) fn send_media(&mut self, now: Instant) {
+        self.send_data(now);
         for index in 0..self.connections.len() {
             let connection = &mut self.connections[index];
             if !connection.connected || connection.outgoing.is_empty() {
@@ -240,6 +249,35 @@ impl ClientThread {
         }
     }
 
+    /// A publisher's data-channel messages that are due: its send time and
+    /// sequence number, then padding to the message size.
+    fn send_data(&mut self, now: Instant) {
+        for index in 0..self.connections.len() {
+            let connection = &mut self.connections[index];
+            let Some(data) = connection.data.as_mut().filter(|data| data.open) else { continue };
+            let Some(interval) = data.interval else { continue };
+            let mut wrote = false;
+            while data.next_at <= now {
+                data.next_at += interval;
+                let sent_ns = nanos_since_epoch(now);
+                let mut message = vec![0u8; data.size];
+                message[..8].copy_from_slice(&sent_ns.to_be_bytes());
+                message[8..16].copy_from_slice(&data.sequence.to_be_bytes());
+                data.sequence += 1;
+                let accepted = connection.rtc.channel(data.channel).is_some_and(|mut channel| matches!(channel.write(true, &message), Ok(true)));
+                if !accepted {
+                    self.stats.data_refused += 1;
+                } else if self.window.contains(sent_ns) {
+                    self.stats.sent_data += 1;
+                }
+                wrote = true;
+            }
+            if wrote && connection.rtc.handle_input(Input::Timeout(now)).is_ok() {
+                self.drain(index, now);
+            }
+        }
+    }
+
     /// Polls a connection until its next timeout: datagrams leave, events are counted.
     pub(crate) fn drain(&mut self, index: usize, now: Instant) {
         loop {
@@ -283,6 +321,27 @@ impl ClientThread {
                 let _ = self.out.send(Message::Out(
                     json!({"event": "connected", "id": connection.id, "ms": ms}),
                 ));
+            }
+            Event::ChannelOpen(channel, _) => {
+                if let Some(data) = connection.data.as_mut().filter(|data| data.channel == channel) {
+                    data.open = true;
+                    data.next_at = now;
+                }
+            }
+            Event::ChannelData(message) => {
+                let Some(data) = connection.data.as_mut() else { return };
+                let (Some(sent), Some(sequence)) = (message.data.get(..8), message.data.get(8..16)) else { return };
+                let sent_ns = u64::from_be_bytes(sent.try_into().unwrap_or_default());
+                let sequence = u64::from_be_bytes(sequence.try_into().unwrap_or_default());
+                if !self.window.contains(sent_ns) {
+                    return;
+                }
+                if !data.seen.first_time(sequence as u32) {
+                    self.stats.duplicates += 1;
+                    return;
+                }
+                self.stats.received_data += 1;
+                self.stats.latency.record(nanos_since_epoch(now).saturating_sub(sent_ns) / 1000);
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
                 let _ = self.out.send(Message::Out(

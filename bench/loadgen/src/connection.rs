@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use str0m::channel::{ChannelConfig, ChannelId};
 use str0m::{Candidate, Rtc, RtcConfig};
 use str0m::config::DtlsCert;
 use str0m::format::{Codec, CodecConfig, FormatParams};
@@ -54,6 +55,18 @@ pub(crate) struct Outgoing {
     pub(crate) sequence: u64,
 }
 
+/// A data channel: a publisher's messages out, anyone's in.
+pub(crate) struct DataFlow {
+    pub(crate) channel: ChannelId,
+    pub(crate) open: bool,
+    /// None: it only receives.
+    pub(crate) interval: Option<Duration>,
+    pub(crate) size: usize,
+    pub(crate) next_at: Instant,
+    pub(crate) sequence: u64,
+    pub(crate) seen: Seen,
+}
+
 /// What a subscriber counts on one stream kind.
 #[derive(Default)]
 pub(crate) struct Incoming {
@@ -75,6 +88,7 @@ pub(crate) struct Connection {
     pub(crate) video_ssrc: Option<u32>,
     /// Counts clip frames rather than trailers.
     pub(crate) frames: bool,
+    pub(crate) data: Option<DataFlow>,
 }
 
 pub(crate) fn extension_of(uri: &str) -> Option<Extension> {
@@ -135,6 +149,7 @@ pub(crate) fn build_connection(
     };
     let mut outgoing = Vec::new();
     let mut video_ssrc = None;
+    let mut data = None;
     {
         let mut api = rtc.direct_api();
         api.set_ice_controlling(connect.ice_controlling.unwrap_or(true));
@@ -157,6 +172,12 @@ pub(crate) fn build_connection(
         );
         api.start_dtls(connect.dtls_client)
             .map_err(|err| err.to_string())?;
+        if let Some(spec) = &connect.data {
+            api.start_sctp(connect.dtls_client);
+            let channel = api.create_data_channel(ChannelConfig { label: spec.label.clone(), ..ChannelConfig::default() });
+            let interval = (connect.role == "publisher" && spec.rate > 0).then(|| Duration::from_secs(1) / spec.rate);
+            data = Some(DataFlow { channel, open: false, interval, size: spec.size.max(16), next_at: now, sequence: 0, seen: Seen::default() });
+        }
         for stream in &connect.streams {
             let mid = Mid::from(stream.mid.as_str());
             let kind = if stream.kind == "video" {
@@ -217,6 +238,7 @@ pub(crate) fn build_connection(
         audio: Incoming::default(),
         video_ssrc,
         frames: connect.frames,
+        data,
     })
 }
 

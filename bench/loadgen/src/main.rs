@@ -103,6 +103,9 @@ fn merge(reports: Vec<Value>) -> Value {
             &["duplicates"],
             &["foreign"],
             &["sendErrors"],
+            &["data", "sent"],
+            &["data", "received"],
+            &["data", "refused"],
         ] {
             add(&mut total, report, path);
         }

@@ -34,6 +34,22 @@ pub(crate) struct StreamSpec {
     pub(crate) pt: Option<u8>,
 }
 
+/// A data channel the client opens in band (as `createDataChannel()` does);
+/// a publisher sends `rate` messages of `size` bytes a second on it, each
+/// starting with its send time and sequence number.
+#[derive(Debug, Deserialize)]
+pub(crate) struct DataSpec {
+    pub(crate) label: String,
+    #[serde(default)]
+    pub(crate) rate: u32,
+    #[serde(default = "default_message_size")]
+    pub(crate) size: usize,
+}
+
+fn default_message_size() -> usize {
+    1024
+}
+
 /// ICE credentials of the client's own (an SDP offer or answer names them).
 #[derive(Debug, Deserialize)]
 pub(crate) struct LocalSide {
@@ -68,6 +84,9 @@ pub(crate) struct Connect {
     /// frames by RTP timestamp and audio packets by arrival.
     #[serde(default)]
     pub(crate) frames: bool,
+    /// SCTP with one data channel (the data-channel benchmark).
+    #[serde(default)]
+    pub(crate) data: Option<DataSpec>,
 }
 
 /// To a thread.
