@@ -13,51 +13,8 @@ import pytest
 
 import mediasoup
 from mediasoup.errors import InvalidStateError
-from mediasoup.webrtc import RTCPeerConnection
 
-from .clients import MediasoupClient, until, use_loopback_only
-
-
-class SdpEndpoint:
-    """An aiortc peer connection joined to `peer` through SDP, with the
-    data channels it opens before its offer, and those the server opens."""
-
-    def __init__(self, peer: mediasoup.Peer) -> None:
-        from aiortc import RTCConfiguration
-        from aiortc import RTCPeerConnection as AiortcPeerConnection
-
-        self.peer = peer
-        self.client = AiortcPeerConnection(RTCConfiguration(iceServers=[]))
-        self.server = RTCPeerConnection(peer)
-        self.channels: dict[str, Any] = {}
-        self.received: dict[str, list[Any]] = {}
-        self.client.on("datachannel", self._adopt)
-
-    def _adopt(self, channel: Any) -> None:
-        self.channels[channel.label] = channel
-        channel.on("message", lambda message: self.received.setdefault(channel.label, []).append(message))
-
-    def open(self, label: str, **options: Any) -> Any:
-        channel = self.client.createDataChannel(label, **options)
-        self._adopt(channel)
-        return channel
-
-    async def connect(self) -> None:
-        from aiortc import RTCSessionDescription as AiortcDescription
-
-        await self.client.setLocalDescription(await self.client.createOffer())
-        await self.server.setRemoteDescription({"type": "offer", "sdp": self.client.localDescription.sdp})
-        await self.server.setLocalDescription()
-        assert self.server.localDescription is not None
-        await self.client.setRemoteDescription(AiortcDescription(sdp=self.server.localDescription.sdp, type="answer"))
-
-    async def opened(self, label: str) -> Any:
-        await until(lambda: label in self.channels and self.channels[label].readyState == "open", 10, lambda: self.channels)
-        return self.channels[label]
-
-    async def close(self) -> None:
-        await self.client.close()
-        self.server.close()
+from .clients import MediasoupClient, SdpEndpoint, until, use_loopback_only
 
 
 async def test_sdp_endpoints_talk_by_label_and_python_hears_and_speaks(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,10 +3,13 @@ two headless Chromium pages, in a network namespace with only loopback: each
 page produces camera and microphone on a send transport and consumes the
 other's on a receive transport, the application's signalling calling the
 Python API (tests/browser/mediasoup_client_in_chromium.py). Both pages decode
-each other, per video codec and with simulcast."""
+each other, per video codec and with simulcast; and, without media, each
+page's ``produceData`` reaches the other's ``consumeData`` (DataReceiver and
+DataSender), text and binary, in order."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import pathlib
@@ -19,7 +22,8 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / "tests" / "browser" / "mediasoup_client" / "build" / "bundle.js"
-CASES = ["vp8", "vp9", "h264", "h264-baseline", "simulcast"]
+CASES = ["vp8", "vp9", "h264", "h264-baseline", "simulcast", "data"]
+CHAT_MESSAGES = 40  # per page, as in the driver
 
 
 def _unavailable() -> str | None:
@@ -77,3 +81,28 @@ def test_two_mediasoup_client_pages_decode_each_other(pages: dict[str, Any], cas
         if case == "simulcast":
             rids = sorted(s["rid"] for s in stats["outbound"] if s["kind"] == "video")
             assert rids == ["r0", "r1", "r2"], stats
+
+
+def test_produce_data_on_each_page_arrives_equal_and_in_order_at_the_others_consume_data(pages: dict[str, Any]) -> None:
+    alice, bob = pages["data"]
+    for me, other in ((alice, bob), (bob, alice)):
+        assert me["handler"] == "Chrome111" and me["log"] == [], me["log"]
+        # The page's producer is the server's DataReceiver; the other page consumes it through a DataSender.
+        assert (me["producer"]["label"], me["producer"]["protocol"]) == ("chat", "text-and-binary")
+        assert me["producer"]["sctpStreamParameters"]["ordered"] is True
+        (consumer,) = me["consumers"]
+        assert consumer["dataProducerId"] == other["producer"]["id"] and consumer["readyState"] == "open"
+        assert (consumer["label"], consumer["protocol"], consumer["sctpStreamParameters"]["ordered"]) == ("chat", "text-and-binary", True)
+        # What was sent: text (one of 60,000 UTF-8 bytes) and random bytes up to 64 KiB, in turns.
+        sent = me["sent"]
+        assert len(sent) == CHAT_MESSAGES
+        assert [next(iter(message)) for message in sent] == ["text", "binary"] * (CHAT_MESSAGES // 2)
+        sizes = {len(base64.b64decode(message["binary"])) for message in sent if "binary" in message}
+        assert sizes == {1, 1000, 16384, 65536}
+        assert max(len(message["text"].encode()) for message in sent if "text" in message) > 60_000
+        # ... arrived at the other page equal, in the order sent, nothing more.
+        assert other["received"] == sent
+        (stats,) = other["dataSenderStats"]
+        assert (stats["messagesSent"], stats["messagesDropped"]) == (CHAT_MESSAGES, 0)
+        payload = [message["text"].encode() if "text" in message else base64.b64decode(message["binary"]) for message in sent]
+        assert stats["bytesSent"] == sum(map(len, payload))

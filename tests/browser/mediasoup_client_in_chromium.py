@@ -1,11 +1,14 @@
 """Two headless Chromium pages with mediasoup-client (the bundle of
 tests/browser/mediasoup_client) publish to each other through this server,
 once per case (a video codec, or simulcast), each case in a room of its own;
-prints what each page sent and decoded, as JSON. The signalling is the
-application's part: a WebSocket whose messages call the Python API. Run it in
-a network namespace with only loopback (see tests/test_mediasoup_client.py):
+prints what each page sent and decoded, as JSON. In the case "data" the pages
+exchange messages instead, each with ``produceData`` and ``consumeData``
+(DataReceiver and DataSender here); it prints what each page sent and
+received. The signalling is the application's part: a WebSocket whose
+messages call the Python API. Run it in a network namespace with only
+loopback (see tests/test_mediasoup_client.py):
 
-    unshare -n sh -c "ip link set lo up && python tests/browser/mediasoup_client_in_chromium.py vp8 h264 simulcast"
+    unshare -n sh -c "ip link set lo up && python tests/browser/mediasoup_client_in_chromium.py vp8 h264 simulcast data"
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import json
 import pathlib
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -34,7 +38,10 @@ CASES = {
     "h264": "codec=h264",
     "h264-baseline": "codec=h264",
     "simulcast": "codec=vp8&simulcast=1",
+    "data": "data=1",
 }
+# Messages each page sends in the case "data" (text and binary in turns).
+CHAT_MESSAGES = 40
 
 # A room's codecs per case, where not the default (whose H264 is
 # constrained baseline, 42e01f): the baseline profile Chromium offers first.
@@ -48,12 +55,15 @@ ROOM_CODECS = {
 
 
 def transport_options(transport: mediasoup.Transport) -> dict[str, Any]:
-    return {
+    options: dict[str, Any] = {
         "id": transport.id,
         "iceParameters": transport.iceLocalParameters,
         "iceCandidates": transport.iceLocalCandidates,
         "dtlsParameters": transport.dtlsLocalParameters,
     }
+    if transport.sctpParameters is not None:
+        options["sctpParameters"] = transport.sctpParameters
+    return options
 
 
 class Participant:
@@ -67,6 +77,7 @@ class Participant:
         self.tasks: list[asyncio.Task[None]] = []
         self.transports: dict[str, mediasoup.Transport] = {}
         self.peer.on("newrtpsender", lambda sender: self.tasks.append(asyncio.ensure_future(self.offer(sender))))
+        self.peer.on("newdatasender", lambda sender: self.tasks.append(asyncio.ensure_future(self.offer_data(sender))))
 
     async def offer(self, sender: mediasoup.RtpSender) -> None:
         await self.ready.wait()
@@ -79,11 +90,23 @@ class Participant:
         }
         await self.ws.send_json({"method": "consume", "data": data})
 
+    async def offer_data(self, sender: mediasoup.DataSender) -> None:
+        await self.ready.wait()
+        await sender.setTransport(self.transports["recv"])
+        data = {
+            "id": sender.id,
+            "dataProducerId": sender.associatedDataReceiver.id,
+            "sctpStreamParameters": sender.sctpStreamParameters,
+            "label": sender.label,
+            "protocol": sender.protocol,
+        }
+        await self.ws.send_json({"method": "consumeData", "data": data})
+
     async def handle(self, method: str, data: dict[str, Any]) -> Any:
         if method == "join":
             await self.peer
             for direction in ("send", "recv"):
-                self.transports[direction] = await self.peer.createTransport(tcp=False)
+                self.transports[direction] = await self.peer.createTransport(tcp=False, enableSctp=bool(data.get("sctp")))
             return {
                 "routerRtpCapabilities": self.room.rtpCapabilities,
                 "send": transport_options(self.transports["send"]),
@@ -100,6 +123,10 @@ class Participant:
             receiver = self.peer.RtpReceiver(data["kind"], self.transports["send"])
             await receiver.receive(data["rtpParameters"])
             return receiver.id
+        if method == "producedata":
+            data_receiver = self.peer.DataReceiver(self.transports["send"])
+            await data_receiver.receive({key: data[key] for key in ("sctpStreamParameters", "label", "protocol")})
+            return data_receiver.id
         if method == "ready":
             self.ready.set()
             return None
@@ -111,8 +138,8 @@ class Participant:
         self.peer.close()
 
 
-def make_app(server: mediasoup.Server) -> web.Application:
-    rooms: dict[str, mediasoup.Room] = {}
+def make_app(server: mediasoup.Server, rooms: dict[str, mediasoup.Room]) -> web.Application:
+    """The page and its signalling; a room per case, created in `rooms` when its first page joins."""
 
     async def index(_: web.Request) -> web.Response:
         return web.Response(text=INDEX, content_type="text/html")
@@ -160,13 +187,42 @@ async def decoding(page: Any, timeout: float = 20) -> dict[str, Any]:
         await asyncio.sleep(0.25)
 
 
+async def exchanging_data(pages: list[Any], room: mediasoup.Room, timeout: float = 20) -> list[dict[str, Any]]:
+    """Once each page's data producer and consumer are open, both send
+    CHAT_MESSAGES; what each page sent and received (at the timeout, what it
+    has), with the room's data senders' statistics."""
+
+    async def until(predicate: Callable[[], Awaitable[bool]]) -> None:
+        deadline = time.monotonic() + timeout
+        while not await predicate() and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+
+    async def all_open() -> bool:
+        return all([await page.evaluate("window.chatOpen()") for page in pages])
+
+    async def all_received() -> bool:
+        counts = [await page.evaluate("window.dataResult().received.length") for page in pages]
+        return all(count >= CHAT_MESSAGES * (len(pages) - 1) for count in counts)
+
+    await until(all_open)
+    if await all_open():
+        await asyncio.gather(*(page.evaluate(f"window.sendChat({CHAT_MESSAGES})") for page in pages))
+        await until(all_received)
+    results: list[dict[str, Any]] = [await page.evaluate("window.dataResult()") for page in pages]
+    for result, peer_name in zip(results, ("alice", "bob")):
+        peer = next(peer for peer in room.peers if peer.name == peer_name)
+        result["dataSenderStats"] = [stats for sender in peer.dataSenders for stats in await sender.getStats()]
+    return results
+
+
 async def main(cases: list[str]) -> None:
     from playwright.async_api import async_playwright
 
     port = free_port()
     result: dict[str, Any] = {}
+    rooms: dict[str, mediasoup.Room] = {}
     async with mediasoup.Server(numWorkers=1, logLevel="warn", rtcListenIPv4="127.0.0.1", rtcListenIPv6=False) as server:
-        runner = web.AppRunner(make_app(server))
+        runner = web.AppRunner(make_app(server, rooms))
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", port).start()
         try:
@@ -176,7 +232,10 @@ async def main(cases: list[str]) -> None:
                     pages = [await browser.new_page() for _ in range(2)]
                     for name, page in zip(("alice", "bob"), pages):
                         await page.goto(f"http://127.0.0.1:{port}/?room={case}&name={name}&{CASES[case]}")
-                    result[case] = [await decoding(page) for page in pages]
+                    if case == "data":
+                        result[case] = await exchanging_data(pages, rooms[case])
+                    else:
+                        result[case] = [await decoding(page) for page in pages]
                     for page in pages:
                         await page.close()
                 await browser.close()

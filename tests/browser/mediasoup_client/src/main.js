@@ -4,11 +4,16 @@
 // the signalling is a WebSocket to the test's app, which calls the Python API
 // (tests/browser/mediasoup_client_in_chromium.py). window.receivedStats()
 // reports what was sent and decoded.
+// With data=1 the page produces no media: its transports carry SCTP, it
+// produces a 'chat' data channel and consumes the other pages' ones;
+// window.sendChat() sends text and binary messages on it, and
+// window.dataResult() reports what was sent and received.
 import { Device } from 'mediasoup-client';
 
 const query = new URLSearchParams(location.search);
 const codecName = query.get('codec') || 'vp8';
 const simulcast = query.get('simulcast') === '1';
+const dataOnly = query.get('data') === '1';
 const log = [];
 window.pageLog = log;
 
@@ -37,10 +42,12 @@ socket.onmessage = (event) => {
 
 const consumers = [];
 const producers = [];
+const dataConsumers = [];
+const chat = { producer: null, sent: [], received: [] };
 
 async function main() {
   await new Promise((resolve) => socket.addEventListener('open', resolve, { once: true }));
-  const { routerRtpCapabilities, send, recv } = await request('join');
+  const { routerRtpCapabilities, send, recv } = await request('join', { sctp: dataOnly });
   const device = new Device();
   await device.load({ routerRtpCapabilities });
   window.handlerName = device.handlerName;
@@ -50,7 +57,9 @@ async function main() {
   sendTransport.on('connect', ({ dtlsParameters }, done, fail) =>
     request('connect', { transportId: send.id, dtlsParameters }).then(done, fail));
   sendTransport.on('produce', ({ kind, rtpParameters }, done, fail) =>
-    request('produce', { transportId: send.id, kind, rtpParameters }).then(done, fail));
+    request('produce', { transportId: send.id, kind, rtpParameters }).then((id) => done({ id }), fail));
+  sendTransport.on('producedata', ({ sctpStreamParameters, label, protocol }, done, fail) =>
+    request('producedata', { sctpStreamParameters, label, protocol }).then((id) => done({ id }), fail));
   const recvTransport = device.createRecvTransport(recv);
   recvTransport.on('connect', ({ dtlsParameters }, done, fail) =>
     request('connect', { transportId: recv.id, dtlsParameters }).then(done, fail));
@@ -66,8 +75,18 @@ async function main() {
     document.body.appendChild(element);
     element.play().catch(() => {});
   };
+  handlers.consumeData = async ({ id, dataProducerId, sctpStreamParameters, label, protocol }) => {
+    const dataConsumer = await recvTransport.consumeData({ id, dataProducerId, sctpStreamParameters, label, protocol });
+    dataConsumer.binaryType = 'arraybuffer';
+    dataConsumer.on('message', (message) => chat.received.push(encodeMessage(message)));
+    dataConsumers.push(dataConsumer);
+  };
   // Consumers are offered once the receive transport can take them.
   await request('ready');
+  if (dataOnly) {
+    chat.producer = await sendTransport.produceData({ label: 'chat', protocol: 'text-and-binary' });
+    return;
+  }
 
   const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480 } });
   producers.push(await sendTransport.produce({ track: stream.getAudioTracks()[0] }));
@@ -105,5 +124,49 @@ window.receivedStats = async () => {
   }
   return result;
 };
+
+// A message as JSON can carry it: {text} or {binary: base64}.
+function encodeMessage(message) {
+  if (typeof message === 'string') return { text: message };
+  let binary = '';
+  for (const byte of new Uint8Array(message)) binary += String.fromCharCode(byte);
+  return { binary: btoa(binary) };
+}
+
+// True once the page's data producer and a data consumer are open.
+window.chatOpen = () => chat.producer?.readyState === 'open' && dataConsumers.some((c) => c.readyState === 'open');
+
+// Text and binary messages in turns on the ordered 'chat' channel, of sizes
+// up to what the server relays (64 KiB), random bytes and non-ASCII text.
+window.sendChat = (count) => {
+  const name = query.get('name');
+  const binarySizes = [1, 1000, 16384, 65536];
+  for (let index = 0; index < count; index++) {
+    let message;
+    if (index % 2 === 0) {
+      message = index === 10 ? `${name} ${index} ${'é'.repeat(30000)}` : `${name} says ${index} ✓`;
+    } else {
+      message = crypto.getRandomValues(new Uint8Array(binarySizes[(index >> 1) % binarySizes.length]));
+    }
+    chat.producer.send(message);
+    chat.sent.push(encodeMessage(typeof message === 'string' ? message : message.buffer));
+  }
+  return chat.sent.length;
+};
+
+window.dataResult = () => ({
+  handler: window.handlerName,
+  log,
+  producer: chat.producer && {
+    id: chat.producer.id, label: chat.producer.label, protocol: chat.producer.protocol,
+    sctpStreamParameters: chat.producer.sctpStreamParameters,
+  },
+  consumers: dataConsumers.map((c) => ({
+    id: c.id, dataProducerId: c.dataProducerId, label: c.label, protocol: c.protocol,
+    sctpStreamParameters: c.sctpStreamParameters, readyState: c.readyState,
+  })),
+  sent: chat.sent,
+  received: chat.received,
+});
 
 main().catch((error) => log.push(`main: ${error}`));
