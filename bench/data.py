@@ -1,15 +1,18 @@
 """The data-channel benchmark: one publisher sends 1 KiB messages on a
-'chat' channel at a fixed rate, and the worker relays them by label to N
-subscribers (each opened its own 'chat', as pages do), for N = 10, 50, 100,
-200… The load generator's str0m clients speak real ICE, DTLS and SCTP;
-the worker is pinned to one core, the load generator to the other.
+'chat' channel at a fixed rate, and the SFU relays them to N subscribers,
+for N = 10, 50, 100, 200…: this project (its label relay; each subscriber
+opened its own 'chat', as pages do) and an aiortc relay (the publisher's
+channel's messages sent on a channel per subscriber: what a Python
+developer writes without an SFU). The load generator's str0m clients speak
+real ICE, DTLS and SCTP; the SFU is pinned to one core, the load generator
+to the other.
 
-    .venv/bin/python -m bench.data [--sizes 10,50,100,200] [--rate 500] [--duration 10] [--json FILE]
+    unshare -n sh -c "ip link set lo up && .venv/bin/python -m bench.data [--sizes 10,50,100,200] [--rate 500] [--duration 10] [--sfu ours,relay] [--json FILE] [--perf FILE]"
 
-Per N: the worker's CPU % of one core, messages delivered per second (what
+Per N: the SFU's CPU % of one core, messages delivered per second (what
 arrived), CPU µs per delivered message, loss %, latency p50/p99 (send to
-arrival, one clock), and what SCTP refused at the publisher (its own
-buffer full: the offered load was not sent).
+arrival, one clock), what SCTP refused at the publisher (its own buffer
+full: that load was not offered), and the load generator's CPU %.
 """
 
 from __future__ import annotations
@@ -20,76 +23,143 @@ import json
 from typing import Any
 
 import mediasoup
+from mediasoup.webrtc import sdp
 
 from .loadgen import Loadgen, pin
 from .ours import _server_side
+from .relay import ADDRESS as RELAY_ADDRESS
+from .relay import Relay
 from .run import cores, measured_window, settled_stats
+from .sdp_clients import data_answer, data_offer, ice, server_side
 
 LABEL = "chat"
 
 
-async def run(sizes: list[int], rate: int, duration: float, size: int = 1024, perf: str | None = None) -> list[dict[str, Any]]:
-    """One row per size; with `perf`, a cpu-clock profile of the worker during the last size's window."""
-    worker_core, loadgen_core = cores()
+class OursData:
+    """This project: a room whose peers' transports carry SCTP."""
+
+    name = "mediasoup (this project)"
+
+    def __init__(self, loadgen: Loadgen, cpu: int | None) -> None:
+        self.loadgen = loadgen
+        self.cpu = cpu
+        self.server: mediasoup.Server | None = None
+        self.room: mediasoup.Room | None = None
+        self.pid = 0
+        self.transports: list[mediasoup.Transport] = []
+
+    async def dropped(self) -> int:
+        """Messages the worker gave up (its queues full, or SCTP refused them)."""
+        total = 0
+        for transport in self.transports:
+            total += sum(entry.get("messagesDropped", 0) for entry in await transport.getStats() if entry["type"] == "data-channel")
+        return total
+
+    async def start(self) -> None:
+        self.server = mediasoup.Server(numWorkers=1, logLevel="warn", rtcListenIPv4="127.0.0.1", rtcListenIPv6=False,
+                                       rtcMinPort=20000, rtcMaxPort=59999)
+        await self.server
+        self.pid = next(iter((await self.server.dump())["workers"].values()))["pid"]
+        pin(self.pid, self.cpu)
+        self.room = await self.server.Room()
+
+    async def join(self, name: str, role: str, data: dict[str, Any]) -> None:
+        assert self.room is not None
+        peer = await self.room.Peer(name)
+        transport = await peer.createTransport(tcp=False, enableSctp=True)
+        self.transports.append(transport)
+        connected = self.loadgen.connect(name, role, _server_side(transport), [], [], [], data=data)
+        await transport.setRemoteDtlsParameters(self.loadgen.dtls_parameters)
+        await asyncio.wait_for(connected, 30)
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+
+
+class RelayData(Relay):
+    """The aiortc relay (bench/relay.py) with data channels only."""
+
+    async def join(self, name: str, role: str, data: dict[str, Any]) -> None:
+        local = ice()
+        if role == "publisher":
+            answer = sdp.parse((await self._call({"op": "publish", "sdp": data_offer(self.loadgen, local, RELAY_ADDRESS)}))["sdp"])
+            server, setup = server_side(answer)
+            # The offerer is ICE-controlling: aiortc makes the controlling side the SCTP client.
+            connected = self.loadgen.connect(name, role, server, [], [], [], local=local, dtls_client=setup == "passive",
+                                             data={**data, "sctp_client": True})
+        else:
+            index = self.subscribers
+            self.subscribers += 1
+            offer = sdp.parse((await self._call({"op": "subscribe", "id": index, "data": True}))["sdp"])
+            server, _ = server_side(offer)
+            connected = self.loadgen.connect(name, role, server, [], [], [], local=local, dtls_client=False,
+                                             ice_controlling=False, data={**data, "sctp_client": False})
+            await self._call({"op": "answer", "id": index, "sdp": data_answer(offer, self.loadgen, local, RELAY_ADDRESS)})
+        await asyncio.wait_for(connected, 30)
+
+    async def setup(self) -> None:
+        raise NotImplementedError("RelayData.start() starts it; publish with join()")
+
+    async def dropped(self) -> int | None:
+        """aiortc's channels queue without bound: it drops nothing (and says nothing)."""
+        return None
+
+
+async def run(sizes: list[int], rate: int, duration: float, sfu_name: str = "ours", size: int = 1024,
+              perf: str | None = None) -> list[dict[str, Any]]:
+    """One row per size; with `perf`, a cpu-clock profile of the SFU during the last size's window."""
+    sfu_core, loadgen_core = cores()
     loadgen = await Loadgen.start(threads=1, cpu=loadgen_core)
-    server = mediasoup.Server(numWorkers=1, logLevel="warn", rtcListenIPv4="127.0.0.1", rtcListenIPv6=False,
-                              rtcMinPort=20000, rtcMaxPort=59999)
+    sfu: OursData | RelayData = OursData(loadgen, sfu_core) if sfu_name == "ours" else RelayData(loadgen, sfu_core)
     rows: list[dict[str, Any]] = []
     try:
-        await server
-        pid = next(iter((await server.dump())["workers"].values()))["pid"]
-        pin(pid, worker_core)
-        room = await server.Room()
-        joined = 0
-
-        async def join(name: str, role: str, data: dict[str, Any]) -> None:
-            peer = await room.Peer(name)
-            transport = await peer.createTransport(tcp=False, enableSctp=True)
-            connected = loadgen.connect(name, role, _server_side(transport), [], [], [], data=data)
-            await transport.setRemoteDtlsParameters(loadgen.dtls_parameters)
-            await asyncio.wait_for(connected, 30)
-
+        await sfu.start()
+        joined, published = 0, False
         for subscribers in sizes:
             while joined < subscribers:
                 batch = min(50, subscribers - joined)
-                await asyncio.gather(*(join(f"subscriber-{joined + index}", "subscriber", {"label": LABEL}) for index in range(batch)))
+                await asyncio.gather(*(sfu.join(f"subscriber-{joined + index}", "subscriber", {"label": LABEL}) for index in range(batch)))
                 joined += batch
-            if not any(peer.name == "publisher" for peer in room.peers):
+            if not published:
                 # Last, so every subscriber's channel is open when the messages start.
-                await join("publisher", "publisher", {"label": LABEL, "rate": rate, "size": size})
+                await sfu.join("publisher", "publisher", {"label": LABEL, "rate": rate, "size": size})
+                published = True
             await asyncio.sleep(1.5)
-            cpu, loadgen_cpu, elapsed = await measured_window(loadgen, pid, duration, perf if subscribers == sizes[-1] else None)
+            cpu, loadgen_cpu, elapsed = await measured_window(loadgen, sfu.pid, duration, perf if subscribers == sizes[-1] else None)
             stats = await settled_stats(loadgen, arrived=lambda stats: stats["data"]["received"])
             sent, received = stats["data"]["sent"], stats["data"]["received"]
             latency = stats["latencyMicros"]
             rows.append({
+                "sfu": sfu.name,
                 "subscribers": subscribers,
                 "rate": rate,
                 "messageBytes": size,
-                "workerCpuPercent": 100 * cpu / elapsed,
+                "sfuCpuPercent": 100 * cpu / elapsed,
                 "deliveredPerSecond": received / elapsed,
                 "cpuMicrosPerMessage": 1e6 * cpu / received if received else None,
                 "lossPercent": 100 * (1 - received / (sent * subscribers)) if sent else None,
                 "latencyMicros": {"p50": latency["p50"], "p99": latency["p99"]},
                 "refusedAtPublisher": stats["data"]["refused"],
+                "droppedInSfu": await sfu.dropped(),
                 "loadgenCpuPercent": 100 * loadgen_cpu / elapsed,
             })
             print(json.dumps(rows[-1]), flush=True)
     finally:
-        server.close()
+        await sfu.close()
         await loadgen.close()
     return rows
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| subscribers | msgs/s offered | delivered msgs/s | worker CPU % | CPU µs/msg | loss % | latency p50 / p99 (µs) | load generator CPU % |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| SFU | subscribers | msgs/s offered | delivered msgs/s | SFU CPU % | CPU µs/msg | loss % | latency p50 / p99 (µs) | refused at publisher | dropped in SFU | load generator CPU % |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
         micros = f"{row['cpuMicrosPerMessage']:.1f}" if row["cpuMicrosPerMessage"] else "–"
         loss = f"{row['lossPercent']:.2f}" if row["lossPercent"] is not None else "–"
-        lines.append(f"| {row['subscribers']} | {row['rate'] * row['subscribers']:,} | {row['deliveredPerSecond']:,.0f} | "
-                     f"{row['workerCpuPercent']:.0f} | {micros} | {loss} | {row['latencyMicros']['p50']} / {row['latencyMicros']['p99']} | "
-                     f"{row['loadgenCpuPercent']:.0f} |")
+        lines.append(f"| {row['sfu']} | {row['subscribers']} | {row['rate'] * row['subscribers']:,} | {row['deliveredPerSecond']:,.0f} | "
+                     f"{row['sfuCpuPercent']:.0f} | {micros} | {loss} | {row['latencyMicros']['p50']} / {row['latencyMicros']['p99']} | "
+                     f"{row['refusedAtPublisher']} | {row['droppedInSfu'] if row['droppedInSfu'] is not None else '–'} | {row['loadgenCpuPercent']:.0f} |")
     return "\n".join(lines)
 
 
@@ -98,10 +168,14 @@ def main() -> None:
     parser.add_argument("--sizes", default="10,50,100,200", help="subscriber counts, comma-separated")
     parser.add_argument("--rate", type=int, default=500, help="messages a second from the publisher")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per size")
+    parser.add_argument("--sfu", default="ours,relay", help="which SFUs: ours, relay")
     parser.add_argument("--json", help="also write the rows to this file")
-    parser.add_argument("--perf", help="profile the worker (perf record -e cpu-clock -g) during the last size's window, into this file")
+    parser.add_argument("--perf", help="profile the SFU (perf record -e cpu-clock -g) during the last size's window, into this file")
     options = parser.parse_args()
-    rows = asyncio.run(run([int(size) for size in options.sizes.split(",")], options.rate, options.duration, perf=options.perf))
+    sizes = [int(size) for size in options.sizes.split(",")]
+    rows: list[dict[str, Any]] = []
+    for sfu in options.sfu.split(","):
+        rows += asyncio.run(run(sizes, options.rate, options.duration, sfu, perf=options.perf))
     print(table(rows))
     if options.json:
         with open(options.json, "w") as out:

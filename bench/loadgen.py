@@ -126,8 +126,8 @@ class Loadgen:
         DTLS is connected. A publisher with a `clip` sends that file's real
         media; a subscriber with `frames` counts such media (video frames by
         RTP timestamp, audio packets by arrival). With `data` (`{'label',
-        'rate', 'size'}`) the client opens that data channel in band; a
-        publisher sends `rate` messages of `size` bytes a second on it."""
+        'rate', 'size', 'sctp_client'?}`) the client opens that data channel
+        in band; a publisher sends `rate` messages of `size` bytes a second on it."""
         waiter: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         self._waiters[client_id] = waiter
         message: dict[str, Any] = {"op": "connect", "id": client_id, "role": role, "server": server,

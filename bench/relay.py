@@ -8,8 +8,10 @@ The relay runs in its own process (`python -m bench.relay`, pinned like
 the other SFUs), driven in JSON lines on stdin/stdout:
 
 - `{"tx", "op": "publish", "sdp": offer}` → `{"tx", "sdp": answer}`;
-- `{"tx", "op": "subscribe", "id"}` → `{"tx", "sdp": offer}` (a new
-  peer connection with the publisher's tracks through the relay);
+- `{"tx", "op": "subscribe", "id", "data"?}` → `{"tx", "sdp": offer}` (a new
+  peer connection with the publisher's tracks through the relay; with
+  `data`, a 'chat' data channel to which every message the publisher sends
+  on its channels is relayed: the data-channel benchmark, bench/data.py);
 - `{"tx", "op": "answer", "id", "sdp"}` → `{"tx"}`.
 
 Three settings in the relay process: aioice offers 127.0.0.1 (it skips
@@ -63,14 +65,18 @@ class Relay:
         assert self.process is not None
         return self.process.pid
 
-    async def setup(self) -> None:
-        clip = await asyncio.to_thread(write_clip, CLIP)
+    async def start(self) -> None:
+        """The relay process, pinned, with nothing published yet."""
         command = [sys.executable, "-m", "bench.relay"]
         if self.cpu is not None:
             command = ["taskset", "-c", str(self.cpu), *command]
         self.process = await asyncio.create_subprocess_exec(*command, cwd=ROOT, stdin=asyncio.subprocess.PIPE,
                                                             stdout=asyncio.subprocess.PIPE, limit=1 << 22)
         self._reader = asyncio.ensure_future(self._read())
+
+    async def setup(self) -> None:
+        clip = await asyncio.to_thread(write_clip, CLIP)
+        await self.start()
         local = ice()
         reply = await self._call({"op": "publish", "sdp": publisher_offer(self.loadgen, local, ADDRESS)})
         answer = sdp.parse(reply["sdp"])
@@ -135,6 +141,15 @@ async def serve() -> None:
     tracks: dict[str, Any] = {}
     connections: dict[int, RTCPeerConnection] = {}
     publishers: list[RTCPeerConnection] = []
+    # The subscribers' data channels: what a publisher's channels carry goes to each.
+    channels: list[Any] = []
+
+    def relay_channel(channel: Any) -> None:
+        @channel.on("message")
+        def on_message(message: Any) -> None:
+            for subscriber in channels:
+                if subscriber.readyState == "open":
+                    subscriber.send(message)
 
     def configuration() -> RTCConfiguration:
         return RTCConfiguration(iceServers=[])
@@ -144,6 +159,7 @@ async def serve() -> None:
             connection = RTCPeerConnection(configuration())
             publishers.append(connection)
             connection.on("track", lambda track: tracks.__setitem__(track.kind, track))
+            connection.on("datachannel", relay_channel)
             await connection.setRemoteDescription(RTCSessionDescription(message["sdp"], "offer"))
             await connection.setLocalDescription(await connection.createAnswer())
             return {"sdp": connection.localDescription.sdp}
@@ -151,7 +167,10 @@ async def serve() -> None:
             connection = RTCPeerConnection(configuration())
             connections[message["id"]] = connection
             for kind in ("video", "audio"):
-                connection.addTrack(relay.subscribe(tracks[kind], buffered=False))
+                if kind in tracks:
+                    connection.addTrack(relay.subscribe(tracks[kind], buffered=False))
+            if message.get("data"):
+                channels.append(connection.createDataChannel("chat"))
             await connection.setLocalDescription(await connection.createOffer())
             return {"sdp": connection.localDescription.sdp}
         if message["op"] == "answer":

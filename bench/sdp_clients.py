@@ -94,6 +94,27 @@ def publisher_offer(loadgen: Loadgen, local: dict[str, str], address: str) -> st
     return _description([video, audio], address)
 
 
+def _data_section(local: dict[str, str], loadgen: Loadgen, setup: str, address: str, mid: str) -> sdp.MediaSection:
+    section = sdp.MediaSection("application", 9, "UDP/DTLS/SCTP", ["webrtc-datachannel"], [f"c=IN IP4 {address}"])
+    transport = [line for line in _transport_lines(local, loadgen.fingerprint, setup, loadgen.addresses[0])
+                 if line.name not in ("rtcp-mux", "rtcp-rsize")]
+    section.attributes = [sdp.Attribute("mid", mid), *transport,
+                          sdp.Attribute("sctp-port", "5000"), sdp.Attribute("max-message-size", "262144")]
+    return section
+
+
+def data_offer(loadgen: Loadgen, local: dict[str, str], address: str) -> str:
+    """A data-only publisher's offer: one `m=application` section (its
+    channels are opened in band once connected)."""
+    return _description([_data_section(local, loadgen, "actpass", address, "0")], address)
+
+
+def data_answer(offer: sdp.SessionDescription, loadgen: Loadgen, local: dict[str, str], address: str) -> str:
+    """A data-only subscriber's answer to the SFU's offer (`a=setup:passive`)."""
+    section = next(section for section in offer.media if section.kind == "application")
+    return _description([_data_section(local, loadgen, "passive", address, section.mid or "0")], address)
+
+
 def subscriber_answer(offer: sdp.SessionDescription, loadgen: Loadgen, local: dict[str, str],
                       address: str) -> tuple[str, list[dict[str, Any]], list[dict[str, Any]]]:
     """A subscriber's answer to the SFU's offer (each section's first codec

@@ -62,8 +62,15 @@ async def test_the_data_channel_harness_relays_every_message_to_every_subscriber
     from bench.data import table as data_table
 
     # 5 subscribers' own 'chat' channels, 100 messages of 1 KiB a second from the publisher, 2 s.
-    (row,) = await run([5], rate=100, duration=2.0)
+    (row,) = await run([5], rate=100, duration=2.0, sfu_name="ours")
     assert row["lossPercent"] == 0 and row["refusedAtPublisher"] == 0, row
     assert 4 * 150 <= row["deliveredPerSecond"] * 2 <= 5 * 260, row
     assert row["cpuMicrosPerMessage"] and row["latencyMicros"]["p50"] > 0
-    assert "| 5 | 500 |" in data_table([row])
+    assert "| mediasoup (this project) | 5 | 500 |" in data_table([row])
+
+
+async def test_the_aiortc_data_relay_baseline_relays_every_message() -> None:
+    from bench.data import run
+
+    (row,) = await run([2], rate=50, duration=2.0, sfu_name="relay")
+    assert row["sfu"] == "aiortc relay" and row["lossPercent"] == 0 and row["deliveredPerSecond"] > 50, row

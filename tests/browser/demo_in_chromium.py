@@ -342,7 +342,7 @@ async def main(screenshot: pathlib.Path, file: pathlib.Path) -> None:
     steps = Steps()
     try:
         async with async_playwright() as playwright:
-            microphone = tone_wav(screenshot.with_name("microphone.wav"))
+            microphone = tone_wav(file.with_name("microphone.wav"))
             flags = [*FLAGS, f"--use-file-for-fake-audio-capture={microphone}"]
             browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=flags)
             await listening(port)

@@ -173,7 +173,7 @@ pub(crate) fn build_connection(
         api.start_dtls(connect.dtls_client)
             .map_err(|err| err.to_string())?;
         if let Some(spec) = &connect.data {
-            api.start_sctp(connect.dtls_client);
+            api.start_sctp(spec.sctp_client.unwrap_or(connect.dtls_client));
             let channel = api.create_data_channel(ChannelConfig { label: spec.label.clone(), ..ChannelConfig::default() });
             let interval = (connect.role == "publisher" && spec.rate > 0).then(|| Duration::from_secs(1) / spec.rate);
             data = Some(DataFlow { channel, open: false, interval, size: spec.size.max(16), next_at: now, sequence: 0, seen: Seen::default() });

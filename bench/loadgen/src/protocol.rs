@@ -44,6 +44,10 @@ pub(crate) struct DataSpec {
     pub(crate) rate: u32,
     #[serde(default = "default_message_size")]
     pub(crate) size: usize,
+    /// Whether this side starts the SCTP association (sends INIT); by
+    /// default the DTLS client does. aiortc's ICE-controlling side does.
+    #[serde(default)]
+    pub(crate) sctp_client: Option<bool>,
 }
 
 fn default_message_size() -> usize {
