@@ -25,8 +25,8 @@ from typing import Any
 import mediasoup
 from mediasoup.webrtc import sdp
 
-from .loadgen import Loadgen, pin
-from .ours import _server_side
+from .loadgen import Loadgen
+from .ours import Ours, _server_side
 from .relay import ADDRESS as RELAY_ADDRESS
 from .relay import Relay
 from .run import cores, measured_window, settled_stats
@@ -35,17 +35,11 @@ from .sdp_clients import data_answer, data_offer, ice, server_side
 LABEL = "chat"
 
 
-class OursData:
-    """This project: a room whose peers' transports carry SCTP."""
-
-    name = "mediasoup (this project)"
+class OursData(Ours):
+    """This project (bench/ours.py's server and room), its peers' transports carrying SCTP."""
 
     def __init__(self, loadgen: Loadgen, cpu: int | None) -> None:
-        self.loadgen = loadgen
-        self.cpu = cpu
-        self.server: mediasoup.Server | None = None
-        self.room: mediasoup.Room | None = None
-        self.pid = 0
+        super().__init__(loadgen, cpu)
         self.transports: list[mediasoup.Transport] = []
 
     async def dropped(self) -> int:
@@ -55,14 +49,6 @@ class OursData:
             total += sum(entry.get("messagesDropped", 0) for entry in await transport.getStats() if entry["type"] == "data-channel")
         return total
 
-    async def start(self) -> None:
-        self.server = mediasoup.Server(numWorkers=1, logLevel="warn", rtcListenIPv4="127.0.0.1", rtcListenIPv6=False,
-                                       rtcMinPort=20000, rtcMaxPort=59999)
-        await self.server
-        self.pid = next(iter((await self.server.dump())["workers"].values()))["pid"]
-        pin(self.pid, self.cpu)
-        self.room = await self.server.Room()
-
     async def join(self, name: str, role: str, data: dict[str, Any]) -> None:
         assert self.room is not None
         peer = await self.room.Peer(name)
@@ -71,10 +57,6 @@ class OursData:
         connected = self.loadgen.connect(name, role, _server_side(transport), [], [], [], data=data)
         await transport.setRemoteDtlsParameters(self.loadgen.dtls_parameters)
         await asyncio.wait_for(connected, 30)
-
-    async def close(self) -> None:
-        if self.server is not None:
-            self.server.close()
 
 
 class RelayData(Relay):

@@ -50,7 +50,8 @@ class Ours:
         self.pid = 0
         self.subscribers = 0
 
-    async def setup(self) -> None:
+    async def start(self) -> None:
+        """The server (one worker, pinned) and its room, empty."""
         self.server = mediasoup.Server(numWorkers=1, logLevel="warn", rtcListenIPv4="127.0.0.1", rtcListenIPv6=False,
                                        rtcMinPort=20000, rtcMaxPort=59999)
         await self.server
@@ -58,6 +59,10 @@ class Ours:
         self.pid = next(iter(dump["workers"].values()))["pid"]
         pin(self.pid, self.cpu)
         self.room = await self.server.Room()
+
+    async def setup(self) -> None:
+        await self.start()
+        assert self.room is not None
         vp8, rtx, opus = _room_codecs(self.room)
         self.codecs = [
             {"pt": vp8["preferredPayloadType"], "rtx": rtx["preferredPayloadType"], "mime": "video/VP8", "clock": 90000, "channels": None},
