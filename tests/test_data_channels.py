@@ -17,6 +17,18 @@ from mediasoup.errors import InvalidStateError
 from .clients import MediasoupClient, SdpEndpoint, until, use_loopback_only
 
 
+async def connected_pair(room: mediasoup.Room, label: str, names: tuple[str, str] = ("alice", "bob")) -> tuple[SdpEndpoint, SdpEndpoint]:
+    """Two SDP endpoints of `room` connected, each with its own channel `label`, open."""
+    first, second = SdpEndpoint(await room.Peer(names[0])), SdpEndpoint(await room.Peer(names[1]))
+    for endpoint in (first, second):
+        endpoint.open(label)
+    for endpoint in (first, second):
+        await endpoint.connect()
+    for endpoint in (first, second):
+        await endpoint.opened(label)
+    return first, second
+
+
 async def test_sdp_endpoints_talk_by_label_and_python_hears_and_speaks(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> None:
     use_loopback_only(monkeypatch)
     room = await server.Room()
@@ -80,14 +92,9 @@ async def test_sdp_endpoints_talk_by_label_and_python_hears_and_speaks(server: m
 async def test_a_large_file_in_chunks_arrives_byte_equal(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> None:
     use_loopback_only(monkeypatch)
     room = await server.Room()
-    sender, receiver = SdpEndpoint(await room.Peer("sender")), SdpEndpoint(await room.Peer("receiver"))
+    sender, receiver = await connected_pair(room, "file", ("sender", "receiver"))
     try:
-        sender.open("file")
-        receiver.open("file")
-        await sender.connect()
-        await receiver.connect()
-        channel = await sender.opened("file")
-        await receiver.opened("file")
+        channel = sender.channels["file"]
         payload = os.urandom(5 * 1024 * 1024)
         chunk = 16 * 1024
         for offset in range(0, len(payload), chunk):
@@ -212,14 +219,9 @@ async def test_malformed_sctp_on_a_live_association_harms_nothing(server: medias
 
     use_loopback_only(monkeypatch)
     room = await server.Room()
-    alice, bob = SdpEndpoint(await room.Peer("alice")), SdpEndpoint(await room.Peer("bob"))
+    alice, bob = await connected_pair(room, "chat")
     try:
-        alice.open("chat")
-        bob.open("chat")
-        await alice.connect()
-        await bob.connect()
-        alice_chat = await alice.opened("chat")
-        await bob.opened("chat")
+        alice_chat = alice.channels["chat"]
         alice_chat.send("before")
         await until(lambda: bob.received.get("chat") == ["before"], 10, lambda: bob.received)
         sctp = alice.client.sctp

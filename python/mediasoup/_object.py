@@ -112,3 +112,22 @@ class WorkerObject(MediasoupObject):
     def _close_request(self) -> tuple[str, dict[str, str]] | None:
         """The Channel request that closes the object in the worker, if it exists there."""
         return None
+
+
+class Forwarded(WorkerObject):
+    """What a peer publishes (a receiver, of media or data): other peers'
+    senders forward it, and close with it."""
+
+    def __init__(self, channel: Channel) -> None:
+        super().__init__(channel)
+        # The senders of other peers that forward it.
+        self._senders: list[WorkerObject] = []
+
+    def _close_senders(self, error: BaseException | None) -> None:
+        """Its senders end with it (the worker drops them too)."""
+        for sender in list(self._senders):
+            sender._close(error, notify_worker=False)
+
+    def _sender_closed(self, sender: WorkerObject) -> None:
+        if sender in self._senders:
+            self._senders.remove(sender)

@@ -12,7 +12,7 @@ import copy
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ._object import WorkerObject
+from ._object import Forwarded
 from ._owners import OwningPeer
 from .errors import InvalidStateError
 
@@ -31,7 +31,7 @@ class DataReceiverOwner(OwningPeer, Protocol):
         """Tells the room that the channel ended and forgets it (it is closing)."""
 
 
-class DataReceiver(WorkerObject):
+class DataReceiver(Forwarded):
     """A channel the peer sends on; made by ``peer.DataReceiver(transport)``.
 
     ``await dataReceiver.receive({'sctpStreamParameters', 'label', 'protocol'})``
@@ -48,8 +48,6 @@ class DataReceiver(WorkerObject):
         self._peer = peer
         self._transport = transport
         self._parameters: dict[str, Any] | None = None
-        # The data senders of other peers that deliver its messages (DataSender).
-        self._senders: list[WorkerObject] = []
 
     def _repr_state(self) -> str:
         label = self._parameters["label"] if self._parameters else None
@@ -121,18 +119,13 @@ class DataReceiver(WorkerObject):
         return stats
 
     def _closing(self, error: BaseException | None) -> None:
-        for sender in list(self._senders):
-            sender._close(error, notify_worker=False)
+        self._close_senders(error)
         self._peer._data_receiver_closed(self)
 
     def _close_request(self) -> tuple[str, dict[str, str]] | None:
         if self._parameters is None:
             return None
         return "dataReceiver.close", {"dataReceiverId": self._id}
-
-    def _sender_closed(self, sender: WorkerObject) -> None:
-        if sender in self._senders:
-            self._senders.remove(sender)
 
     sctp_stream_parameters = sctpStreamParameters
     get_stats = getStats

@@ -14,7 +14,7 @@ import base64
 import copy
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from . import _mediasoup
@@ -84,11 +84,10 @@ class Peer(WorkerObject):
         self._transports: dict[str, transport_module.Transport] = {}
         self._rtp_receivers: dict[str, rtp_receiver_module.RtpReceiver] = {}
         self._rtp_senders: dict[str, rtp_sender_module.RtpSender] = {}
-        # Receivers this peer has (or is getting) a sender for.
+        # Receivers (media and data) this peer has (or is getting) a sender for.
         self._subscribed: set[str] = set()
         self._data_receivers: dict[str, data_receiver_module.DataReceiver] = {}
         self._data_senders: dict[str, data_sender_module.DataSender] = {}
-        self._data_subscribed: set[str] = set()
         self._data_listening = False
         channel.targets[self._id] = self
         self._created_by(
@@ -157,10 +156,15 @@ class Peer(WorkerObject):
 
     def _subscribe(self, receiver: rtp_receiver_module.RtpReceiver) -> asyncio.Future[None] | None:
         """Gets a sender of ``receiver``'s stream, if this peer can decode it."""
-        if self._closed or receiver.id in self._subscribed:
+        return self._subscription(receiver.id, lambda: self._create_sender(receiver))
+
+    def _subscription(self, receiver_id: str, create: Callable[[], Awaitable[None]]) -> asyncio.Future[None] | None:
+        """Runs ``create()`` (a sender of receiver ``receiver_id`` for this
+        peer) once per receiver, media or data; its failure is logged."""
+        if self._closed or receiver_id in self._subscribed:
             return None
-        self._subscribed.add(receiver.id)
-        task = asyncio.ensure_future(self._create_sender(receiver))
+        self._subscribed.add(receiver_id)
+        task = asyncio.ensure_future(create())
         task.add_done_callback(self._subscription_done)
         return task
 
@@ -229,12 +233,9 @@ class Peer(WorkerObject):
 
     def _subscribe_data(self, receiver: data_receiver_module.DataReceiver) -> asyncio.Future[None] | None:
         """Gets a data sender of ``receiver``'s channel, if this peer has an SCTP transport."""
-        if self._closed or receiver.id in self._data_subscribed or not self._has_sctp():
+        if not self._has_sctp():
             return None
-        self._data_subscribed.add(receiver.id)
-        task = asyncio.ensure_future(self._create_data_sender(receiver))
-        task.add_done_callback(self._subscription_done)
-        return task
+        return self._subscription(receiver.id, lambda: self._create_data_sender(receiver))
 
     async def _create_data_sender(self, receiver: data_receiver_module.DataReceiver) -> None:
         sender_id = str(uuid.uuid4())

@@ -13,7 +13,7 @@ import copy
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ._object import WorkerObject
+from ._object import Forwarded
 from ._owners import OwningPeer
 from .errors import InvalidStateError
 
@@ -32,7 +32,7 @@ class RtpReceiverOwner(OwningPeer, Protocol):
         """Tells the room that the stream ended and forgets the receiver (it is closing)."""
 
 
-class RtpReceiver(WorkerObject):
+class RtpReceiver(Forwarded):
     """A stream the peer sends; made by ``peer.RtpReceiver(kind, transport)``.
 
     ``await receiver.receive(rtpParameters)`` starts receiving it with the
@@ -48,8 +48,6 @@ class RtpReceiver(WorkerObject):
         self._kind_of_media = kind
         self._transport = transport
         self._rtp_parameters: dict[str, Any] | None = None
-        # The senders of other peers that forward this stream (RtpSender).
-        self._senders: list[WorkerObject] = []
 
     def _repr_state(self) -> str:
         return f"kind={self._kind_of_media} receiving={self._rtp_parameters is not None}"
@@ -113,8 +111,7 @@ class RtpReceiver(WorkerObject):
         return stats
 
     def _closing(self, error: BaseException | None) -> None:
-        for sender in list(self._senders):
-            sender._close(error, notify_worker=False)
+        self._close_senders(error)
         self._peer._rtp_receiver_closed(self)
 
     def _close_request(self) -> tuple[str, dict[str, str]] | None:
@@ -122,10 +119,6 @@ class RtpReceiver(WorkerObject):
         if self._rtp_parameters is None:
             return None
         return "rtpReceiver.close", {"receiverId": self._id}
-
-    def _sender_closed(self, sender: WorkerObject) -> None:
-        if sender in self._senders:
-            self._senders.remove(sender)
 
     rtp_parameters = rtpParameters
     get_stats = getStats
