@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ._object import WorkerObject
 from ._owners import OwningPeer
-from .errors import InvalidStateError
-from .transport import Transport
+from .transport import Transport, check_usable
 
 if TYPE_CHECKING:
     from ._channel import Channel
@@ -85,14 +84,7 @@ class DataSender(WorkerObject):
     async def setTransport(self, transport: Transport) -> None:
         """Opens the channel on ``transport`` (one of this peer's, with
         ``enableSctp``); a second call moves it, on a new stream."""
-        if not isinstance(transport, Transport):
-            raise TypeError(f"transport must be a Transport, not {type(transport).__name__}")
-        if transport.peer is not self._peer:
-            raise ValueError(f"transport {transport.id} belongs to another peer")
-        if transport.closed:
-            raise InvalidStateError(f"transport {transport.id} is closed")
-        if transport.sctpParameters is None:
-            raise InvalidStateError(f"transport {transport.id} was created without enableSctp")
+        check_usable(transport, self._peer, sctp=True)
         answer = await self._request("dataSender.setTransport", {"dataSenderId": self._id, "transportId": transport.id})
         self._parameters["sctpStreamParameters"] = answer["sctpStreamParameters"]
         self._transport = transport

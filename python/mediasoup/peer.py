@@ -128,12 +128,7 @@ class Peer(WorkerObject):
             raise TypeError(f"kind must be a str, not {type(kind).__name__}")
         if kind not in ("audio", "video"):
             raise ValueError(f"kind must be 'audio' or 'video', not {kind!r}")
-        if not isinstance(transport, transport_module.Transport):
-            raise TypeError(f"transport must be a Transport, not {type(transport).__name__}")
-        if transport.peer is not self:
-            raise ValueError(f"transport {transport.id} belongs to another peer")
-        if transport.closed:
-            raise InvalidStateError(f"transport {transport.id} is closed")
+        transport_module.check_usable(transport, self)
         receiver = rtp_receiver_module.RtpReceiver(self, self._channel, kind, transport)
         self._rtp_receivers[receiver.id] = receiver
         self.emit("newrtpreceiver", receiver)
@@ -205,14 +200,7 @@ class Peer(WorkerObject):
         """A channel this peer will send on over ``transport`` (created with
         ``enableSctp=True``); call ``receive()`` on it."""
         self._check_open()
-        if not isinstance(transport, transport_module.Transport):
-            raise TypeError(f"transport must be a Transport, not {type(transport).__name__}")
-        if transport.peer is not self:
-            raise ValueError(f"transport {transport.id} belongs to another peer")
-        if transport.closed:
-            raise InvalidStateError(f"transport {transport.id} is closed")
-        if transport.sctpParameters is None:
-            raise InvalidStateError(f"transport {transport.id} was created without enableSctp")
+        transport_module.check_usable(transport, self, sctp=True)
         receiver = data_receiver_module.DataReceiver(self, self._channel, transport)
         self._data_receivers[receiver.id] = receiver
         self.emit("newdatareceiver", receiver)

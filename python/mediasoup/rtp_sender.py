@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ._object import WorkerObject
 from ._owners import OwningPeer
-from .errors import InvalidStateError
-from .transport import Transport
+from .transport import Transport, check_usable
 
 if TYPE_CHECKING:
     from ._channel import Channel
@@ -113,12 +112,7 @@ class RtpSender(WorkerObject):
     async def _set_transport(self, transport: Transport, mid: str | None = None) -> None:
         """``setTransport``, under ``mid`` if given (an SDP answer's section,
         possibly one the transport receives on: sendrecv)."""
-        if not isinstance(transport, Transport):
-            raise TypeError(f"transport must be a Transport, not {type(transport).__name__}")
-        if transport.peer is not self._peer:
-            raise ValueError(f"transport {transport.id} belongs to another peer")
-        if transport.closed:
-            raise InvalidStateError(f"transport {transport.id} is closed")
+        check_usable(transport, self._peer)
         request = {"senderId": self._id, "transportId": transport.id}
         if mid is not None:
             request["mid"] = mid

@@ -14,10 +14,24 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ._object import WorkerObject
 from ._owners import OwningPeer
-from .errors import MediasoupError
+from .errors import InvalidStateError, MediasoupError
 
 if TYPE_CHECKING:
     from ._channel import Channel
+
+
+def check_usable(transport: object, peer: OwningPeer, *, sctp: bool = False) -> None:
+    """Raises unless ``transport`` is an open :class:`Transport` of ``peer``
+    (created with ``enableSctp`` when ``sctp``): what a receiver or a sender
+    is put on."""
+    if not isinstance(transport, Transport):
+        raise TypeError(f"transport must be a Transport, not {type(transport).__name__}")
+    if transport.peer is not peer:
+        raise ValueError(f"transport {transport.id} belongs to another peer")
+    if transport.closed:
+        raise InvalidStateError(f"transport {transport.id} is closed")
+    if sctp and transport.sctpParameters is None:
+        raise InvalidStateError(f"transport {transport.id} was created without enableSctp")
 
 
 class TransportOwner(OwningPeer, Protocol):
