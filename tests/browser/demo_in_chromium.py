@@ -244,7 +244,8 @@ async def mute(alice: Any, bob: Any) -> dict[str, Any]:
     heard = await energy(bob, "alice", 2)
     await alice.click("#mic")
     await until(bob, f"{tile}.classList.contains('no-audio')", "alice's tile shown muted at bob")
-    await asyncio.sleep(1)
+    # What alice said before muting may still be in bob's jitter buffer: let it play out.
+    await asyncio.sleep(2)
     muted = await energy(bob, "alice", 2)
     await alice.click("#camera")
     await until(bob, f"{tile}.classList.contains('no-video')", "alice's tile without video at bob")
