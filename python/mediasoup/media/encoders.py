@@ -48,6 +48,7 @@ class AudioEncoder:
         self._context.time_base = fractions.Fraction(1, codec.clockRate)
         self._context.options = dict(_ENCODER_OPTIONS.get(codec.encoder, {}))
         self._samples = 0
+        self._pts_origin: int | None = None
 
     def encode(self, frame: av.AudioFrame) -> list[EncodedFrame]:
         """The packets that ``frame`` completes (none while under 20 ms are buffered)."""
@@ -56,8 +57,11 @@ class AudioEncoder:
             resampled.pts = self._samples
             self._samples += resampled.samples
             for packet in self._context.encode(resampled):
-                # The encoder's pts lag its input by Opus' pre-skip: a constant offset.
-                encoded.append((bytes(packet), resampled.pts if packet.pts is None else packet.pts, True))
+                pts = resampled.pts if packet.pts is None else packet.pts
+                if self._pts_origin is None:
+                    # The encoder's pts lag its input by Opus' pre-skip: timestamps start at 0 anyway.
+                    self._pts_origin = pts
+                encoded.append((bytes(packet), pts - self._pts_origin, True))
         return encoded
 
 

@@ -93,8 +93,9 @@ class RemoteTrack(MediaStreamTrack):
                 return self._decoded.popleft()
             self._arrived.clear()
             now = loop.time()
-            frame = self.jitterBuffer.pop(now)
+            # Before pop(): at start, even if a keyframe is already in.
             self._request_keyframe(now)
+            frame = self.jitterBuffer.pop(now)
             if frame is not None:
                 self._decode(frame)
                 continue
