@@ -3,8 +3,9 @@ the PyAV decoders and encoders and the producers' ``rtpParameters`` derive."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 from .h264 import H264PayloadFormat
 from .opus import OpusPayloadFormat
@@ -26,7 +27,8 @@ class PayloadFormat(Protocol):
         """Whether ``payload`` is the first packet of a frame a decoder can start from."""
 
 
-class Codec(NamedTuple):
+@dataclasses.dataclass(frozen=True)
+class Codec:
     """One row of :data:`CODECS`."""
 
     mimeType: str
@@ -51,6 +53,8 @@ class Codec(NamedTuple):
         codec["parameters"] = dict(self.parameters)
         codec["rtcpFeedback"] = [dict(feedback) for feedback in self.rtcpFeedback]
         return codec
+
+    rtp_codec = rtpCodec
 
 
 _VIDEO_FEEDBACK = [{"type": "nack"}, {"type": "nack", "parameter": "pli"}, {"type": "ccm", "parameter": "fir"}]

@@ -27,7 +27,7 @@ from .track import MediaStreamError, MediaStreamTrack
 _logger = logging.getLogger("mediasoup.media")
 
 
-def openDecoder(codec: Codec) -> av.AudioCodecContext | av.VideoCodecContext:
+def _open_decoder(codec: Codec) -> av.AudioCodecContext | av.VideoCodecContext:
     """A PyAV decoder for ``codec``; audio comes out as s16 at the clock rate."""
     decoder = av.CodecContext.create(codec.decoder, "r")
     if isinstance(decoder, av.AudioCodecContext):
@@ -60,7 +60,7 @@ class RemoteTrack(MediaStreamTrack):
         self._payload_type = payload_type
         self._format = codec.payloadFormat(MTU)
         self.jitterBuffer = JitterBuffer(source.kind, self._format.startsKeyframe, maxDelay=maxDelay)
-        self._decoder = openDecoder(codec)
+        self._decoder = _open_decoder(codec)
         self._time_base = fractions.Fraction(1, codec.clockRate)
         self._keyframe_interval = keyFrameRequestInterval
         self._last_keyframe_request = -math.inf
