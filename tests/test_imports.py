@@ -134,3 +134,11 @@ def test_import_mediasoup_reaches_webrtc_in_a_fresh_interpreter() -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_import_mediasoup_leaves_the_media_layer_and_pyav_unloaded() -> None:
+    """mediasoup.media (extra mediasoup[media]) is imported by its users only."""
+    script = "import sys, mediasoup; print(sorted(m for m in sys.modules if m == 'av' or m.startswith(('av.', 'mediasoup.media'))))"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=PACKAGE_PARENT, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

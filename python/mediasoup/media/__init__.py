@@ -1,0 +1,51 @@
+"""``mediasoup.media``: decoded media for Python peers (extra ``mediasoup[media]``: PyAV, numpy).
+
+:class:`RemoteTrack` decodes what an RtpSender on a direct transport hands
+Python (an :class:`RtpSource`) into ``av`` frames, with aiortc's
+``MediaStreamTrack`` interface; :class:`TrackPublisher` encodes any
+aiortc-compatible track and sends it into an RtpReceiver on a direct transport
+(an :class:`RtpSink`). Below them, sans-IO pieces: :class:`RtpPacket`, the
+payload formats (Opus, VP8, H264) and :class:`JitterBuffer`.
+
+Usage::
+
+    track = RemoteTrack(rtpSender)                  # rtpSender on a direct transport
+    frame = await track.recv()
+
+    publisher = TrackPublisher(aiortc_track, rtpReceiver)
+    await rtpReceiver.receive(publisher.rtpParameters)
+    publisher.start()
+
+The core package never imports this one.
+"""
+
+from __future__ import annotations
+
+from .codecs import CODECS, Codec, findCodec
+from .jitter_buffer import Frame, JitterBuffer
+from .protocols import RtpSink, RtpSource
+from .publish import TrackPublisher, producerRtpParameters
+from .remote_track import RemoteTrack
+from .rtp import RtpPacket
+from .track import MediaStreamError, MediaStreamTrack
+
+__all__ = [
+    "CODECS",
+    "Codec",
+    "Frame",
+    "JitterBuffer",
+    "MediaStreamError",
+    "MediaStreamTrack",
+    "RemoteTrack",
+    "RtpPacket",
+    "RtpSink",
+    "RtpSource",
+    "TrackPublisher",
+    "findCodec",
+    "find_codec",
+    "producerRtpParameters",
+    "producer_rtp_parameters",
+]
+
+find_codec = findCodec
+producer_rtp_parameters = producerRtpParameters

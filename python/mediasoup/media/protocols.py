@@ -1,0 +1,43 @@
+"""What the media layer needs of the worker's objects, as protocols: it
+imports none of them, so it runs (and is tested) without a worker.
+
+An :class:`~mediasoup.RtpSender` on a direct transport is an :class:`RtpSource`;
+an :class:`~mediasoup.RtpReceiver` on one is an :class:`RtpSink`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Protocol
+
+
+class RtpSource(Protocol):
+    """A stream of RTP packets to decode: another peer's, as forwarded to Python."""
+
+    @property
+    def kind(self) -> str:
+        """'audio' or 'video'."""
+
+    @property
+    def rtpParameters(self) -> dict[str, Any]:
+        """mediasoup consumer ``RtpParameters`` (``codecs``, ``encodings``, …)."""
+
+    def packets(self) -> AsyncIterator[bytes]:
+        """The RTP packets (primary ones, no RTX), until the stream closes."""
+
+    async def requestKeyFrame(self) -> None:
+        """Asks the stream's publisher for a keyframe."""
+
+
+class RtpSink(Protocol):
+    """Where published RTP packets go: a receiver that forwards them."""
+
+    @property
+    def kind(self) -> str:
+        """'audio' or 'video'."""
+
+    def sendRtp(self, packet: bytes) -> None:
+        """Queues ``packet``; returns at once."""
+
+    def on(self, event: str, listener: Callable[..., Any]) -> Any:
+        """Event ``keyframerequest`` (no arguments): encode a keyframe next."""

@@ -1,0 +1,207 @@
+"""``TrackPublisher``: any aiortc-compatible track, encoded, packetized and
+sent into an :class:`RtpSink` (an RtpReceiver on a direct transport) in real
+time; ``producerRtpParameters`` describes the stream to the receiver.
+
+Packets go out at their media time: the first frame sets the origin, each
+later one waits until ``origin + (timestamp - first timestamp) / clockRate``
+on the loop's clock, so a source that makes frames as fast as it can is sent
+in real time and a source that paces itself is not delayed (its frames are
+due when they come).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import secrets
+from typing import Any
+
+from .._events import EventEmitter
+from .codecs import MTU, Codec, findCodec
+from .encoders import AudioEncoder, EncodedFrame, VideoEncoder
+from .protocols import RtpSink
+from .rtp import RtpPacket
+from .track import MediaStreamError
+
+_logger = logging.getLogger("mediasoup.media")
+
+DEFAULT_MIME_TYPES = {"audio": "audio/opus", "video": "video/VP8"}
+DEFAULT_BITRATES = {"audio": 64_000, "video": 1_000_000}
+# Later than this behind its media time (the source stalled): the origin moves,
+# rather than the frames after the stall going out in a burst.
+_MAX_LATENESS = 0.5
+
+
+def producerRtpParameters(mimeType: str, ssrc: int, cname: str) -> dict[str, Any]:
+    """mediasoup producer ``RtpParameters`` of a stream of ``mimeType`` sent by one SSRC."""
+    codec = findCodec(mimeType)
+    return {
+        "codecs": [codec.rtpCodec()],
+        "headerExtensions": [],
+        "encodings": [{"ssrc": ssrc}],
+        "rtcp": {"cname": cname, "reducedSize": True},
+    }
+
+
+class TrackPublisher(EventEmitter):
+    """Publishes ``track`` into ``sink`` as ``mimeType`` (Opus or VP8 by default; H264 too).
+
+    ``rtpParameters`` is what the sink's ``receive()`` takes; ``start()`` starts
+    sending, ``stop()`` stops it, and it stops by itself when the track ends.
+    A ``keyframerequest`` from the sink makes the next video frame a keyframe.
+    Event ``ended`` when it stops. Counters: ``packetsSent``, ``bytesSent``,
+    ``framesEncoded``, ``keyFramesEncoded``.
+    """
+
+    def __init__(
+        self,
+        track: Any,
+        sink: RtpSink,
+        mimeType: str | None = None,
+        ssrc: int | None = None,
+        cname: str | None = None,
+        bitrate: int | None = None,
+        mtu: int = MTU,
+    ) -> None:
+        super().__init__()
+        if track.kind != sink.kind:
+            raise ValueError(f"a {track.kind} track into a {sink.kind} sink")
+        self._codec: Codec = findCodec(mimeType or DEFAULT_MIME_TYPES[track.kind])
+        if self._codec.kind != track.kind or self._codec.encoder is None:
+            raise ValueError(f"a {track.kind} track cannot be published as {self._codec.mimeType}")
+        self._track = track
+        self._sink = sink
+        self._ssrc = random.randint(1, 0xFFFFFFFF) if ssrc is None else ssrc
+        self._cname = cname or secrets.token_hex(8)
+        self._bitrate = bitrate or DEFAULT_BITRATES[track.kind]
+        self._format = self._codec.payloadFormat(mtu)
+        self._sequence_number = random.getrandbits(16)
+        self._timestamp_base = random.getrandbits(32)
+        self._origin: tuple[float, int] | None = None  # (loop time, timestamp) of the first frame
+        self._keyframe_pending = False
+        self._task: asyncio.Task[None] | None = None
+        self._stopped = False
+        self.packetsSent = 0
+        self.bytesSent = 0
+        self.framesEncoded = 0
+        self.keyFramesEncoded = 0
+        sink.on("keyframerequest", self._on_keyframe_request)
+
+    @property
+    def kind(self) -> str:
+        return str(self._track.kind)
+
+    @property
+    def ssrc(self) -> int:
+        return self._ssrc
+
+    @property
+    def track(self) -> Any:
+        return self._track
+
+    @property
+    def rtpParameters(self) -> dict[str, Any]:
+        """The producer ``RtpParameters`` of the published stream."""
+        return producerRtpParameters(self._codec.mimeType, self._ssrc, self._cname)
+
+    @property
+    def active(self) -> bool:
+        """True from ``start()`` until it stops."""
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        """Starts reading, encoding and sending (in a task of the running loop)."""
+        if self._stopped:
+            raise RuntimeError("a stopped TrackPublisher does not start again")
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def stop(self) -> None:
+        """Stops sending (the track itself is not stopped)."""
+        if self._task is not None:
+            self._task.cancel()
+        self._finish()
+
+    async def wait(self) -> None:
+        """Until it stops: the track ended, or ``stop()``."""
+        if self._task is not None:
+            await asyncio.wait([self._task])
+
+    def _on_keyframe_request(self, *args: Any) -> None:
+        self._keyframe_pending = True
+
+    def _finish(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        off = getattr(self._sink, "off", None)
+        if off is not None:
+            off("keyframerequest", self._on_keyframe_request)
+        self.emit("ended")
+
+    async def _run(self) -> None:
+        try:
+            encoder: AudioEncoder | VideoEncoder
+            if self._codec.kind == "audio":
+                encoder = AudioEncoder(self._codec, self._bitrate)
+            else:
+                encoder = VideoEncoder(self._codec, self._bitrate)
+            loop = asyncio.get_running_loop()
+            video_start: float | None = None
+            while True:
+                try:
+                    frame = await self._track.recv()
+                except MediaStreamError:
+                    return
+                if isinstance(encoder, AudioEncoder):
+                    encoded = encoder.encode(frame)
+                else:
+                    if frame.pts is not None and frame.time_base is not None:
+                        timestamp = int(frame.pts * frame.time_base * self._codec.clockRate)
+                    else:  # no pts: the time it came
+                        video_start = loop.time() if video_start is None else video_start
+                        timestamp = int((loop.time() - video_start) * self._codec.clockRate)
+                    keyframe, self._keyframe_pending = self._keyframe_pending, False
+                    encoded = encoder.encode(frame, timestamp, keyframe)
+                for item in encoded:
+                    await self._pace(loop, item[1])
+                    self._send(item)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            _logger.exception("publisher of track %s failed", getattr(self._track, "id", self._track))
+        finally:
+            self._finish()
+
+    async def _pace(self, loop: asyncio.AbstractEventLoop, timestamp: int) -> None:
+        now = loop.time()
+        if self._origin is None:
+            self._origin = (now, timestamp)
+            return
+        due = self._origin[0] + (timestamp - self._origin[1]) / self._codec.clockRate
+        if due > now:
+            await asyncio.sleep(due - now)
+        elif now - due > _MAX_LATENESS:
+            self._origin = (now, timestamp)
+
+    def _send(self, item: EncodedFrame) -> None:
+        bitstream, timestamp, keyframe = item
+        payloads = self._format.packetize(bitstream, keyframe)
+        rtp_timestamp = (self._timestamp_base + timestamp) & 0xFFFFFFFF
+        video = self._codec.kind == "video"
+        last = len(payloads) - 1
+        for index, payload in enumerate(payloads):
+            packet = RtpPacket(self._codec.payloadType, video and index == last, self._sequence_number,
+                               rtp_timestamp, self._ssrc, payload).serialize()
+            self._sequence_number = (self._sequence_number + 1) & 0xFFFF
+            self._sink.sendRtp(packet)
+            self.packetsSent += 1
+            self.bytesSent += len(packet)
+        self.framesEncoded += 1
+        self.keyFramesEncoded += keyframe and video
+
+    rtp_parameters = rtpParameters
+
+
+producer_rtp_parameters = producerRtpParameters

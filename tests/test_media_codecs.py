@@ -1,0 +1,305 @@
+"""mediasoup.media end to end without a worker: a TrackPublisher's packets go
+through an in-memory loopback (what a direct RtpReceiver → RtpSender pair does
+in the worker, optionally losing packets) into a RemoteTrack that decodes them."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import pathlib
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+av = pytest.importorskip("av")
+np = pytest.importorskip("numpy")
+mediastreams = pytest.importorskip("aiortc.mediastreams")
+contrib_media = pytest.importorskip("aiortc.contrib.media")
+
+from mediasoup._events import EventEmitter  # noqa: E402
+from mediasoup.media import MediaStreamError, MediaStreamTrack, RemoteTrack, RtpPacket, TrackPublisher, findCodec, producerRtpParameters  # noqa: E402
+from mediasoup.media.encoders import AudioEncoder  # noqa: E402
+from mediasoup.media.vp8 import Vp8PayloadFormat  # noqa: E402
+
+RED = (200, 30, 30)
+
+
+class Loopback(EventEmitter):
+    """An RtpSink and the RtpSource of the same stream: sent packets come out
+    of ``packets()`` unless ``drop(index, packet)`` says they are lost."""
+
+    def __init__(self, kind: str, drop: Callable[[int, RtpPacket], bool] = lambda index, packet: False) -> None:
+        super().__init__()
+        self.kind = kind
+        self.rtpParameters: dict[str, Any] = {}
+        self.sent: list[bytes] = []
+        self.keyFrameRequests = 0
+        self._drop = drop
+        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+
+    def sendRtp(self, packet: bytes) -> None:
+        index = len(self.sent)
+        self.sent.append(packet)
+        if not self._drop(index, RtpPacket.parse(packet)):
+            self._queue.put_nowait(packet)
+
+    async def packets(self) -> AsyncIterator[bytes]:
+        while (packet := await self._queue.get()) is not None:
+            yield packet
+
+    async def requestKeyFrame(self) -> None:
+        self.keyFrameRequests += 1
+        self.emit("keyframerequest")
+
+    def close(self) -> None:
+        self._queue.put_nowait(None)
+
+
+class ToneTrack(MediaStreamTrack):
+    """``count`` frames of 10 ms of a mono sine at 44.1 kHz, as fast as asked (unpaced)."""
+
+    kind = "audio"
+
+    def __init__(self, frequency: float, count: int) -> None:
+        super().__init__()
+        self._frequency, self._count, self._index = frequency, count, 0
+
+    async def recv(self) -> Any:
+        if self._index == self._count:
+            self.stop()
+            raise MediaStreamError
+        rate, samples = 44100, 441
+        t = (np.arange(samples) + self._index * samples) / rate
+        frame = av.AudioFrame.from_ndarray((np.sin(2 * np.pi * self._frequency * t) * 12000).astype(np.int16).reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate, frame.pts, frame.time_base = rate, self._index * samples, fractions.Fraction(1, rate)
+        self._index += 1
+        return frame
+
+
+class ColourTrack(MediaStreamTrack):
+    """``count`` frames of one colour at 30 fps, as fast as asked (unpaced)."""
+
+    kind = "video"
+
+    def __init__(self, colour: tuple[int, int, int], count: int, size: tuple[int, int] = (320, 240)) -> None:
+        super().__init__()
+        self._image = np.full((size[1], size[0], 3), colour, np.uint8)
+        self._count, self._index = count, 0
+
+    async def recv(self) -> Any:
+        if self._index == self._count:
+            self.stop()
+            raise MediaStreamError
+        frame = av.VideoFrame.from_ndarray(self._image, format="rgb24")
+        frame.pts, frame.time_base = self._index * 3000, fractions.Fraction(1, 90000)
+        self._index += 1
+        return frame
+
+
+async def _publish(track: Any, loopback: Loopback, **options: Any) -> TrackPublisher:
+    """Publishes ``track`` into ``loopback``; the loopback closes when the publisher stops."""
+    publisher = TrackPublisher(track, loopback, **options)
+    loopback.rtpParameters = publisher.rtpParameters
+    publisher.on("ended", loopback.close)
+    publisher.start()
+    return publisher
+
+
+async def _receive_all(track: RemoteTrack) -> list[Any]:
+    frames = []
+    while True:
+        try:
+            frames.append(await track.recv())
+        except MediaStreamError:
+            return frames
+
+
+def _rtp_frames(sent: list[bytes]) -> list[list[RtpPacket]]:
+    """The sent packets grouped by frame (timestamp), in order."""
+    frames: list[list[RtpPacket]] = []
+    for packet in map(RtpPacket.parse, sent):
+        if frames and frames[-1][0].timestamp == packet.timestamp:
+            frames[-1].append(packet)
+        else:
+            frames.append([packet])
+    return frames
+
+
+async def test_a_440_hz_tone_is_received_as_440_hz() -> None:
+    loopback = Loopback("audio")
+    publisher = await _publish(ToneTrack(440, count=100), loopback)
+    frames = await _receive_all(RemoteTrack(loopback))
+    await publisher.wait()
+    assert {(frame.format.name, frame.sample_rate, frame.layout.name, frame.samples) for frame in frames} == {("s16", 48000, "stereo", 960)}
+    assert [frame.pts for frame in frames] == [960 * index for index in range(len(frames))]
+    assert frames[0].time_base == fractions.Fraction(1, 48000)
+    left = np.concatenate([frame.to_ndarray().reshape(-1, 2)[:, 0] for frame in frames]).astype(np.float64)
+    spectrum = np.abs(np.fft.rfft(left[4800:]))  # after the encoder's first 100 ms
+    dominant = np.fft.rfftfreq(len(left) - 4800, 1 / 48000)[np.argmax(spectrum)]
+    assert abs(dominant - 440) <= 5, dominant
+    assert len(frames) >= 49  # 1 s of audio, 20 ms per frame
+
+
+async def test_audio_rtp_timestamps_advance_960_per_20_ms_packet() -> None:
+    loopback = Loopback("audio")
+    publisher = await _publish(ToneTrack(440, count=20), loopback, ssrc=1234)
+    await publisher.wait()
+    packets = [RtpPacket.parse(packet) for packet in loopback.sent]
+    assert len(packets) >= 9
+    assert {(b.timestamp - a.timestamp) & 0xFFFFFFFF for a, b in zip(packets, packets[1:])} == {960}
+    assert {(b.sequenceNumber - a.sequenceNumber) & 0xFFFF for a, b in zip(packets, packets[1:])} == {1}
+    assert {(packet.ssrc, packet.payloadType) for packet in packets} == {(1234, 100)}
+    assert publisher.rtpParameters["encodings"] == [{"ssrc": 1234}]
+    assert publisher.rtpParameters["codecs"][0]["mimeType"] == "audio/opus"
+
+
+@pytest.mark.parametrize("mime_type", ["video/VP8", "video/H264"])
+async def test_a_solid_colour_round_trips(mime_type: str) -> None:
+    loopback = Loopback("video")
+    publisher = await _publish(ColourTrack(RED, count=15, size=(640, 360)), loopback, mimeType=mime_type)
+    track = RemoteTrack(loopback)
+    frames = await _receive_all(track)
+    await publisher.wait()
+    assert track.codec.mimeType == mime_type
+    assert len(frames) == 15 and {frame.format.name for frame in frames} == {"yuv420p"}
+    assert {(frame.width, frame.height) for frame in frames} == {(640, 360)}
+    assert [frame.pts for frame in frames] == [3000 * index for index in range(15)]
+    errors = [np.abs(frame.to_ndarray(format="rgb24").reshape(-1, 3).mean(axis=0) - RED).max() for frame in frames]
+    # The first keyframe is coarser (the rate control starts cautious); the picture settles.
+    assert max(errors) < 16 and errors[-1] < 6, errors
+
+
+async def test_video_rtp_timestamps_advance_3000_per_frame_at_30_fps_with_the_marker_on_each_last_packet() -> None:
+    loopback = Loopback("video")
+    publisher = await _publish(ColourTrack(RED, count=10, size=(1280, 720)), loopback)
+    await publisher.wait()
+    frames = _rtp_frames(loopback.sent)
+    assert len(frames) == 10 and len(frames[0]) > 1  # the keyframe of 720p spans packets
+    assert {(b[0].timestamp - a[0].timestamp) & 0xFFFFFFFF for a, b in zip(frames, frames[1:])} == {3000}
+    assert all([packet.marker for packet in frame] == [False] * (len(frame) - 1) + [True] for frame in frames)
+    assert all(len(packet) <= 1200 + 12 for packet in loopback.sent)
+
+
+async def test_a_keyframe_request_makes_the_next_vp8_frame_a_keyframe() -> None:
+    requested_after: list[int] = []
+
+    def request_at_frame_20(index: int, packet: RtpPacket) -> bool:
+        if packet.marker and not requested_after and len(_rtp_frames(loopback.sent)) == 20:
+            requested_after.append(20)
+            loopback.emit("keyframerequest")
+        return False
+
+    loopback = Loopback("video", drop=request_at_frame_20)
+    publisher = await _publish(ColourTrack(RED, count=30), loopback)
+    await publisher.wait()
+    vp8 = Vp8PayloadFormat()
+    keyframes = [index for index, frame in enumerate(_rtp_frames(loopback.sent)) if vp8.startsKeyframe(frame[0].payload)]
+    assert requested_after == [20] and keyframes == [0, 20]  # frame 20 is the 21st: the one after the request
+    assert publisher.keyFramesEncoded == 2
+
+
+async def test_lost_video_packets_make_the_track_ask_for_a_keyframe_and_recover() -> None:
+    lost_timestamp: list[int] = []
+
+    def lose_frame_10(index: int, packet: RtpPacket) -> bool:
+        if len(_rtp_frames(loopback.sent)) == 11 and not lost_timestamp:
+            lost_timestamp.append(packet.timestamp)
+        return bool(lost_timestamp) and packet.timestamp == lost_timestamp[0]
+
+    loopback = Loopback("video", drop=lose_frame_10)
+    publisher = await _publish(ColourTrack(RED, count=45), loopback)
+    track = RemoteTrack(loopback, keyFrameRequestInterval=0.1)
+    frames = await _receive_all(track)
+    await publisher.wait()
+    assert lost_timestamp
+    assert track.jitterBuffer.packetsLost >= 1
+    assert track.keyFrameRequests >= 2 and loopback.keyFrameRequests == track.keyFrameRequests  # at start, after the loss
+    assert publisher.keyFramesEncoded >= 2
+    pts = [frame.pts for frame in frames]
+    assert 3000 * 10 not in pts  # the lost frame
+    assert pts[-1] == 3000 * 44  # recovered: decodes to the end
+    colour = frames[-1].to_ndarray(format="rgb24").reshape(-1, 3).mean(axis=0)
+    assert np.abs(colour - RED).max() < 8
+
+
+async def test_media_recorder_records_received_tracks_that_pyav_reads_back(tmp_path: pathlib.Path) -> None:
+    audio, video = Loopback("audio"), Loopback("video")
+    publishers = [await _publish(ToneTrack(440, count=100), audio), await _publish(ColourTrack(RED, count=30), video)]
+    # One file per track: aiortc's recorder writes a file's header at its first
+    # packet, before a video stream that starts later has its size.
+    paths = {"audio": tmp_path / "audio.ogg", "video": tmp_path / "video.webm"}
+    recorders = []
+    for track in (RemoteTrack(audio), RemoteTrack(video)):
+        recorder = contrib_media.MediaRecorder(str(paths[track.kind]))
+        recorder.addTrack(track)
+        await recorder.start()
+        recorders.append(recorder)
+    await asyncio.gather(*(publisher.wait() for publisher in publishers))
+    await asyncio.sleep(0.3)  # the last frames through the recorders
+    for recorder in recorders:
+        await recorder.stop()
+    with av.open(str(paths["audio"])) as container:
+        audio_seconds = sum(frame.samples / frame.sample_rate for frame in container.decode(audio=0))
+    with av.open(str(paths["video"])) as container:
+        video_frames = [frame for frame in container.decode(video=0)]
+    assert 0.8 <= audio_seconds <= 1.2, audio_seconds
+    assert 25 <= len(video_frames) <= 30
+    assert float(video_frames[-1].time - video_frames[0].time) == pytest.approx(29 / 30, abs=0.1)
+    colour = video_frames[-1].to_ndarray(format="rgb24").reshape(-1, 3).mean(axis=0)
+    assert np.abs(colour - RED).max() < 8, colour
+
+
+async def test_media_relay_and_blackhole_take_a_received_track() -> None:
+    loopback = Loopback("video")
+    publisher = await _publish(ColourTrack(RED, count=20), loopback)
+    track = RemoteTrack(loopback)
+    relay = contrib_media.MediaRelay()
+    blackhole = contrib_media.MediaBlackhole()
+    blackhole.addTrack(relay.subscribe(track))
+    await blackhole.start()
+    frames = await _receive_all(relay.subscribe(track))
+    await publisher.wait()
+    await blackhole.stop()
+    assert isinstance(track, mediastreams.MediaStreamTrack)
+    assert 15 <= len(frames) <= 20 and track.framesDecoded == 20
+
+
+async def test_an_unpaced_source_is_sent_in_real_time() -> None:
+    loopback = Loopback("audio")
+    start = time.monotonic()
+    publisher = await _publish(ToneTrack(440, count=50), loopback)  # 0.5 s of audio, made at once
+    await publisher.wait()
+    elapsed = time.monotonic() - start
+    packets = len(loopback.sent)
+    assert elapsed >= 0.8 * (packets - 1) * 0.020, (elapsed, packets)
+
+
+async def test_a_self_paced_aiortc_track_publishes() -> None:
+    loopback = Loopback("audio")
+    source = mediastreams.AudioStreamTrack()  # silence, paced by aiortc
+    publisher = await _publish(source, loopback)
+    await asyncio.sleep(0.3)
+    source.stop()
+    await publisher.wait()
+    assert publisher.packetsSent >= 5 and not publisher.active
+
+
+async def test_opus_decode_throughput(capsys: pytest.CaptureFixture[str]) -> None:
+    """Bench-ish: how many real-time Opus streams one process decodes (printed, not asserted)."""
+    loopback = Loopback("audio")
+    loopback.rtpParameters = producerRtpParameters("audio/opus", ssrc=1, cname="bench")
+    encoder, tone = AudioEncoder(findCodec("audio/opus"), 64_000), ToneTrack(440, count=1000)
+    for sequence_number, (opus, timestamp, _) in enumerate([item for _ in range(1000) for item in encoder.encode(await tone.recv())]):
+        loopback.sendRtp(RtpPacket(100, False, sequence_number, timestamp, 1, opus).serialize())
+    loopback.close()
+    track = RemoteTrack(loopback)
+    start = time.perf_counter()
+    frames = await _receive_all(track)
+    elapsed = time.perf_counter() - start
+    audio_seconds = len(frames) * 0.020
+    with capsys.disabled():
+        print(f"\nOpus: {len(frames)} frames ({audio_seconds:.1f} s) received and decoded in {elapsed:.3f} s: "
+              f"{audio_seconds / elapsed:.0f} real-time streams per core")
+    assert len(frames) == len(loopback.sent) >= 490

@@ -1,0 +1,239 @@
+"""The sans-IO pieces of mediasoup.media: RTP packets, payload formats, jitter buffer (fake time)."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+pytest.importorskip("av")
+
+from mediasoup.media.h264 import H264PayloadFormat, splitAnnexB  # noqa: E402
+from mediasoup.media.jitter_buffer import Frame, JitterBuffer  # noqa: E402
+from mediasoup.media.opus import OpusPayloadFormat  # noqa: E402
+from mediasoup.media.rtp import RtpPacket  # noqa: E402
+from mediasoup.media.vp8 import Vp8Descriptor, Vp8PayloadFormat  # noqa: E402
+
+# --- RTP ---------------------------------------------------------------------
+
+
+def _raw_packet() -> bytes:
+    """V=2 P X CC=2, M, PT 111, seq 4660, ts 0xdeadbeef, ssrc 0x01020304, one-byte extension, 3 bytes padding."""
+    header = struct.pack("!BBHII", 0x80 | 0x20 | 0x10 | 2, 0x80 | 111, 4660, 0xDEADBEEF, 0x01020304)
+    csrcs = struct.pack("!II", 7, 8)
+    # id 1 length 1 (value 0xaa), id 3 length 3 (value 01 02 03), then padding to a word.
+    extension = bytes((0x10, 0xAA, 0x32, 1, 2, 3, 0, 0))
+    return header + csrcs + struct.pack("!HH", 0xBEDE, 2) + extension + b"payload" + b"\x00\x00\x03"
+
+
+def test_rtp_packet_parses_every_header_field() -> None:
+    packet = RtpPacket.parse(_raw_packet())
+    assert (packet.payloadType, packet.marker, packet.sequenceNumber) == (111, True, 4660)
+    assert (packet.timestamp, packet.ssrc, packet.csrcs) == (0xDEADBEEF, 0x01020304, (7, 8))
+    assert packet.extensionProfile == 0xBEDE and len(packet.extension) == 8
+    assert packet.headerExtensions() == {1: b"\xaa", 3: b"\x01\x02\x03"}
+    assert (packet.payload, packet.paddingSize) == (b"payload", 3)
+
+
+def test_rtp_packet_serializes_to_the_bytes_it_was_parsed_from() -> None:
+    raw = _raw_packet()
+    assert RtpPacket.parse(raw).serialize() == raw
+    plain = RtpPacket(96, False, 65535, 1, 2, b"x")
+    assert RtpPacket.parse(plain.serialize()).sequenceNumber == 65535
+    assert len(plain.serialize()) == 13
+
+
+def test_rtp_packet_reads_two_byte_header_extensions() -> None:
+    body = bytes((5, 0, 7, 2, 0xAB, 0xCD, 0, 0))  # id 5 empty, id 7 two bytes
+    packet = RtpPacket(96, extensionProfile=0x1000, extension=body)
+    assert RtpPacket.parse(packet.serialize()).headerExtensions() == {5: b"", 7: b"\xab\xcd"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"\x80" * 11, "at least 12 bytes"),
+        (b"\x40" + bytes(11), "RTP version 1"),
+        (b"\x83" + bytes(11), "3 CSRCs"),
+        (b"\x90" + bytes(11) + b"\xbe\xde\x00\x05", "header extension of 5 words"),
+        (b"\xa0" + bytes(11) + b"\x09", "padding of 9 bytes"),
+    ],
+)
+def test_malformed_rtp_packets_raise_value_error_saying_what_is_wrong(raw: bytes, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        RtpPacket.parse(raw)
+
+
+# --- payload formats -----------------------------------------------------------
+
+
+def test_vp8_descriptor_reads_picture_id_tl0picidx_tid_and_keyidx() -> None:
+    # X S PID=0 | I L T K | M + 15-bit PictureID 0x1234 | TL0PICIDX 9 | TID 2 Y KEYIDX 5
+    descriptor = Vp8Descriptor.parse(bytes((0x90, 0xF0, 0x92, 0x34, 9, 0x80 | 0x20 | 5)) + b"\x00vp8")
+    assert descriptor.startOfPartition and descriptor.partitionIndex == 0
+    assert (descriptor.pictureId, descriptor.tl0PicIdx, descriptor.temporalLayer, descriptor.keyIdx) == (0x1234, 9, 2, 5)
+    assert descriptor.layerSync and descriptor.size == 6
+    short = Vp8Descriptor.parse(bytes((0x80, 0x80, 0x15)) + b"vp8")  # 7-bit PictureID
+    assert (short.pictureId, short.startOfPartition, short.size) == (0x15, False, 3)
+    with pytest.raises(ValueError, match="extension bits"):
+        Vp8Descriptor.parse(bytes((0x80, 0x80)))
+
+
+def test_vp8_frames_split_under_the_mtu_and_join_back() -> None:
+    sender, receiver = Vp8PayloadFormat(mtu=1200, pictureId=0x7FFF), Vp8PayloadFormat()
+    keyframe = b"\x00" + bytes(range(256)) * 20  # P bit 0: a keyframe
+    payloads = sender.packetize(keyframe, keyframe=True)
+    assert len(payloads) == 5 and all(len(payload) <= 1200 for payload in payloads)
+    descriptors = [Vp8Descriptor.parse(payload) for payload in payloads]
+    assert [descriptor.startOfPartition for descriptor in descriptors] == [True, False, False, False, False]
+    assert {descriptor.pictureId for descriptor in descriptors} == {0x7FFF}
+    assert receiver.depacketize(payloads) == keyframe
+    assert receiver.startsKeyframe(payloads[0]) and not receiver.startsKeyframe(payloads[1])
+    delta = sender.packetize(b"\x01delta")
+    assert Vp8Descriptor.parse(delta[0]).pictureId == 0  # wrapped at 15 bits
+    assert not receiver.startsKeyframe(delta[0])
+    with pytest.raises(ValueError, match="expected partition 0 with S=1"):
+        receiver.depacketize(payloads[1:])
+
+
+def test_h264_access_units_go_as_stap_a_and_fu_a_and_come_back_as_annex_b() -> None:
+    sps, pps = b"\x67\x42\xe0\x1f\x8c", b"\x68\xce\x3c\x80"
+    idr = b"\x65" + bytes(range(1, 256)) * 12
+    access_unit = b"\x00\x00\x00\x01" + sps + b"\x00\x00\x01" + pps + b"\x00\x00\x00\x01" + idr
+    h264 = H264PayloadFormat(mtu=1200)
+    payloads = h264.packetize(access_unit)
+    assert payloads[0][0] & 0x1F == 24  # SPS and PPS in one STAP-A
+    assert [payload[0] & 0x1F for payload in payloads[1:]] == [28, 28, 28]
+    assert all(len(payload) <= 1200 for payload in payloads)
+    assert splitAnnexB(h264.depacketize(payloads)) == [sps, pps, idr]
+    assert h264.startsKeyframe(payloads[0]) and not h264.startsKeyframe(payloads[2])
+    assert not h264.startsKeyframe(b"\x41\x9a")  # a non-IDR slice
+    assert h264.depacketize([b"\x41\x9a"]) == b"\x00\x00\x00\x01\x41\x9a"
+    with pytest.raises(ValueError, match="without its start"):
+        h264.depacketize(payloads[2:])
+    with pytest.raises(ValueError, match="type 25"):
+        h264.depacketize([b"\x19\x00"])
+
+
+def test_opus_is_one_packet_per_frame() -> None:
+    opus = OpusPayloadFormat()
+    assert opus.packetize(b"\xfc\x01") == [b"\xfc\x01"]
+    assert opus.depacketize([b"\xfc\x01"]) == b"\xfc\x01"
+    with pytest.raises(ValueError, match="not 2"):
+        opus.depacketize([b"a", b"b"])
+
+
+# --- jitter buffer ---------------------------------------------------------------
+
+
+def _audio(sequence_number: int) -> RtpPacket:
+    return RtpPacket(100, False, sequence_number & 0xFFFF, sequence_number * 960, 1, b"\xfc" + bytes([sequence_number & 0xFF]))
+
+
+def _video_frame(vp8: Vp8PayloadFormat, first_sequence_number: int, timestamp: int, keyframe: bool, packets: int = 3) -> list[RtpPacket]:
+    frame = (b"\x00" if keyframe else b"\x01") + bytes(1195 * packets - 1)
+    payloads = vp8.packetize(frame, keyframe)
+    assert len(payloads) == packets
+    return [
+        RtpPacket(101, index == packets - 1, (first_sequence_number + index) & 0xFFFF, timestamp, 1, payload)
+        for index, payload in enumerate(payloads)
+    ]
+
+
+def _drain(buffer: JitterBuffer, now: float) -> list[Frame]:
+    frames = []
+    while (frame := buffer.pop(now)) is not None:
+        frames.append(frame)
+    return frames
+
+
+def test_jitter_buffer_reorders_audio_within_the_window() -> None:
+    buffer = JitterBuffer("audio", OpusPayloadFormat().startsKeyframe, maxDelay=0.1)
+    for number, now in ((10, 0.0), (12, 0.01), (11, 0.02), (13, 0.03)):
+        buffer.push(_audio(number), now)
+    assert [frame.sequenceNumber for frame in _drain(buffer, 0.03)] == [10, 11, 12, 13]
+    assert buffer.packetsLost == 0
+
+
+def test_jitter_buffer_skips_a_lost_audio_packet_after_max_delay() -> None:
+    buffer = JitterBuffer("audio", OpusPayloadFormat().startsKeyframe, maxDelay=0.1)
+    for number in (1, 2, 4, 5):
+        buffer.push(_audio(number), 1.0)
+    assert [frame.sequenceNumber for frame in _drain(buffer, 1.05)] == [1, 2]
+    assert buffer.nextTimeout() == pytest.approx(1.1)
+    assert [frame.sequenceNumber for frame in _drain(buffer, 1.1)] == [4, 5]
+    assert buffer.packetsLost == 1 and not buffer.keyframeNeeded
+    buffer.push(_audio(3), 1.2)  # the lost one, after its frame's place was passed
+    assert _drain(buffer, 1.2) == [] and buffer.latePackets == 1
+
+
+def test_jitter_buffer_assembles_video_frames_from_reordered_packets() -> None:
+    vp8 = Vp8PayloadFormat()
+    buffer = JitterBuffer("video", vp8.startsKeyframe)
+    packets = _video_frame(vp8, 100, 0, True) + _video_frame(vp8, 103, 3000, False)
+    for packet in (packets[1], packets[0], packets[4], packets[2], packets[5], packets[3]):
+        buffer.push(packet, 0.0)
+    frames = _drain(buffer, 0.0)
+    assert [(frame.timestamp, frame.keyframe, len(frame.payloads)) for frame in frames] == [(0, True, 3), (3000, False, 3)]
+    assert vp8.depacketize(frames[0].payloads)[:1] == b"\x00"
+
+
+def test_jitter_buffer_drops_video_until_a_keyframe_after_a_loss() -> None:
+    vp8 = Vp8PayloadFormat()
+    buffer = JitterBuffer("video", vp8.startsKeyframe, maxDelay=0.1)
+    frames = [_video_frame(vp8, 3 * index, 3000 * index, keyframe=index in (0, 4)) for index in range(6)]
+    del frames[1][1]  # the middle packet of frame 1
+    for frame in frames[:4]:
+        for packet in frame:
+            buffer.push(packet, 0.0)
+    assert [frame.timestamp for frame in _drain(buffer, 0.0)] == [0]
+    assert not buffer.keyframeNeeded
+    assert _drain(buffer, 0.1) == []  # frames 2 and 3 reference the lost one
+    assert buffer.keyframeNeeded and buffer.packetsLost == 1
+    for frame in frames[4:]:
+        for packet in frame:
+            buffer.push(packet, 0.2)
+    assert [(frame.timestamp, frame.keyframe) for frame in _drain(buffer, 0.2)] == [(12000, True), (15000, False)]
+    assert not buffer.keyframeNeeded
+
+
+def test_jitter_buffer_waits_for_a_keyframe_at_start() -> None:
+    vp8 = Vp8PayloadFormat()
+    buffer = JitterBuffer("video", vp8.startsKeyframe)
+    assert buffer.keyframeNeeded
+    for packet in _video_frame(vp8, 7, 0, False) + _video_frame(vp8, 10, 3000, True):
+        buffer.push(packet, 0.0)
+    assert [frame.timestamp for frame in _drain(buffer, 0.0)] == [3000]
+    assert buffer.packetsDropped == 3
+
+
+def test_jitter_buffer_follows_sequence_numbers_across_65535() -> None:
+    buffer = JitterBuffer("audio", OpusPayloadFormat().startsKeyframe)
+    numbers = [65533, 65534, 0, 65535, 1, 2]  # 0 arrives before 65535
+    for number in numbers:
+        buffer.push(_audio(number), 0.0)
+    assert [frame.sequenceNumber for frame in _drain(buffer, 0.0)] == [65533, 65534, 65535, 0, 1, 2]
+    vp8 = Vp8PayloadFormat()
+    video = JitterBuffer("video", vp8.startsKeyframe)
+    for packet in _video_frame(vp8, 65534, 0, True, packets=4):
+        video.push(packet, 0.0)
+    [frame] = _drain(video, 0.0)
+    assert frame.sequenceNumber == 65534 and len(frame.payloads) == 4
+
+
+def test_jitter_buffer_counts_and_drops_duplicates() -> None:
+    buffer = JitterBuffer("audio", OpusPayloadFormat().startsKeyframe)
+    for number in (1, 1, 2, 2, 3):
+        buffer.push(_audio(number), 0.0)
+    assert [frame.sequenceNumber for frame in _drain(buffer, 0.0)] == [1, 2, 3]
+    buffer.push(_audio(3), 0.0)  # after its frame left: late, not duplicate
+    assert (buffer.duplicatePackets, buffer.latePackets) == (2, 1)
+
+
+def test_jitter_buffer_declares_loss_at_once_when_full() -> None:
+    buffer = JitterBuffer("audio", OpusPayloadFormat().startsKeyframe, maxDelay=10.0, capacity=8)
+    buffer.push(_audio(0), 0.0)
+    for number in range(2, 10):
+        buffer.push(_audio(number), 0.0)
+    assert [frame.sequenceNumber for frame in _drain(buffer, 0.0)] == list(range(0, 1)) + list(range(2, 10))
+    assert len(buffer) == 0 and buffer.packetsLost == 1
