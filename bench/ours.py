@@ -62,13 +62,17 @@ class Ours:
 
     async def setup(self) -> None:
         await self.start()
+        await self.add_publisher(self.loadgen, "publisher")
+
+    async def add_publisher(self, loadgen: Loadgen, name: str) -> None:
+        """A publisher of `loadgen` (VP8 with RTX, and Opus) as peer `name`, connected."""
         assert self.room is not None
         vp8, rtx, opus = _room_codecs(self.room)
         self.codecs = [
             {"pt": vp8["preferredPayloadType"], "rtx": rtx["preferredPayloadType"], "mime": "video/VP8", "clock": 90000, "channels": None},
             {"pt": opus["preferredPayloadType"], "rtx": None, "mime": "audio/opus", "clock": 48000, "channels": 2},
         ]
-        peer = await self.room.Peer("publisher")
+        peer = await self.room.Peer(name)
         await peer.setCapabilities(self.room.rtpCapabilities)
         transport = await peer.createTransport(tcp=False)
         extensions = await _extensions(transport)
@@ -77,8 +81,8 @@ class Ours:
             {"mid": "0", "kind": "video", "ssrc": VIDEO_SSRC, "rtx": VIDEO_RTX_SSRC, "pt": vp8["preferredPayloadType"]},
             {"mid": "1", "kind": "audio", "ssrc": AUDIO_SSRC, "rtx": None, "pt": opus["preferredPayloadType"]},
         ]
-        connected = self.loadgen.connect("publisher", "publisher", _server_side(transport), extensions, self.codecs, streams)
-        await transport.setRemoteDtlsParameters(self.loadgen.dtls_parameters)
+        connected = loadgen.connect(name, "publisher", _server_side(transport), extensions, self.codecs, streams)
+        await transport.setRemoteDtlsParameters(loadgen.dtls_parameters)
         header_extensions = [{"uri": MID_URI, "id": mid_id}]
         video = peer.RtpReceiver("video", transport)
         await video.receive({
@@ -103,8 +107,9 @@ class Ours:
         })
         await asyncio.wait_for(connected, 10)
 
-    async def join_one(self) -> float:
-        """One subscriber, from createTransport to DTLS connected: answers the time it took (ms)."""
+    async def join_one(self, publisher: str | None = None) -> float:
+        """One subscriber (of every stream, or of peer `publisher`'s only),
+        from createTransport to DTLS connected: answers the time it took (ms)."""
         assert self.room is not None
         index = self.subscribers
         self.subscribers += 1
@@ -114,6 +119,8 @@ class Ours:
         transport = await peer.createTransport(tcp=False)
         streams = []
         for sender in peer.rtpSenders:
+            if publisher is not None and sender.associatedRtpReceiver.peer.name != publisher:
+                continue
             await sender.setTransport(transport)
             encoding = sender.rtpParameters["encodings"][0]
             streams.append({"mid": sender.rtpParameters["mid"], "kind": sender.kind, "ssrc": encoding["ssrc"],

@@ -10,6 +10,7 @@ pub mod channel_value;
 pub mod errors;
 pub mod interpreter;
 pub mod logging;
+pub mod media_path;
 pub mod network;
 pub mod options;
 pub mod settings;

@@ -3,10 +3,12 @@
 //! stdin, sends requests (each answered through an asyncio future, in order),
 //! turns log notifications into Python `logging` records, hands the other
 //! notifications to a callback on the event loop (in the same queue as the
-//! answers, so their order holds), and reports the process's exit.
+//! answers, so their order holds), and reports the process's exit. Beside
+//! the Channel it holds the worker's media path ([`crate::media_path`]).
+
 
 use std::collections::HashMap;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -17,17 +19,19 @@ use media_worker::channel::{
     WorkerMessage, MAX_FRAME_LEN, MAX_REQUEST_LEN, RESPONSE_HEAD,
 };
 use media_worker::error::WorkerError;
+use media_worker::channel::media::{MAX_MEDIA_PAYLOAD, MEDIA_FD, MEDIA_FD_ENV};
 use media_worker::shell::event_loop::PARENT_PID_ENV;
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyList};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::errors::{invalid_state, mediasoup_error, to_pyerr};
+use crate::media_path::{self, MediaPath};
 use crate::logging::{emit, logger_name};
 
 /// How long a closed worker gets to exit on Channel EOF before it is killed.
@@ -44,6 +48,7 @@ pub struct WorkerProcess {
     /// certificate is read off the event loop). `None` once sent or closed.
     init_frame: Mutex<Option<oneshot::Sender<Vec<u8>>>>,
     kill: Arc<Notify>,
+    media: Arc<MediaPath>,
 }
 
 struct Shared {
@@ -221,13 +226,16 @@ impl WorkerProcess {
     /// `on_notification(event, target_id, data)` and `on_exit(code, signal,
     /// description)` are called on the running event loop.
     #[staticmethod]
-    #[pyo3(signature = (executable, python_path, on_notification, on_exit))]
+    /// `on_media()` is called on the event loop when frames of the media
+    /// path wait in `take_media()`.
+    #[pyo3(signature = (executable, python_path, on_notification, on_exit, on_media))]
     fn spawn(
         py: Python<'_>,
         executable: &str,
         python_path: Option<&str>,
         on_notification: Py<PyAny>,
         on_exit: Py<PyAny>,
+        on_media: Py<PyAny>,
     ) -> PyResult<Self> {
         let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?.unbind();
         let (ours, theirs) = std::os::unix::net::UnixStream::pair()
@@ -235,12 +243,17 @@ impl WorkerProcess {
         ours.set_nonblocking(true)
             .map_err(|err| mediasoup_error(py, format!("cannot set up the Channel socket: {err}")))?;
 
+        let (media_ours, media_theirs) = media_path::socket_pair()
+            .map_err(|err| mediasoup_error(py, format!("cannot create the media path socket: {err}")))?;
+        let media_fd = media_theirs.as_raw_fd();
+
         let runtime = pyo3_async_runtimes::tokio::get_runtime();
         let _entered = runtime.enter();
         let mut command = tokio::process::Command::new(executable);
         command
             .args(["-m", "mediasoup.worker"])
             .env(PARENT_PID_ENV, std::process::id().to_string())
+            .env(MEDIA_FD_ENV, MEDIA_FD.to_string())
             .stdin(Stdio::from(OwnedFd::from(theirs)))
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
@@ -249,9 +262,17 @@ impl WorkerProcess {
             let joined = if inherited.is_empty() { path.to_owned() } else { format!("{path}:{inherited}") };
             command.env("PYTHONPATH", joined);
         }
+        // SAFETY: the closure runs in the child between fork and exec and
+        // makes only async-signal-safe calls (fcntl or dup2).
+        unsafe {
+            command.pre_exec(move || media_path::place_worker_end(media_fd));
+        }
         let mut child = command
             .spawn()
             .map_err(|err| mediasoup_error(py, format!("cannot start a worker with '{executable}': {err}")))?;
+        drop(media_theirs);
+        let media = MediaPath::start(media_ours, event_loop.clone_ref(py), on_media)
+            .map_err(|err| mediasoup_error(py, format!("cannot register the media path socket: {err}")))?;
         let pid = child.id().unwrap_or_default();
         let stream = tokio::net::UnixStream::from_std(ours)
             .map_err(|err| mediasoup_error(py, format!("cannot register the Channel socket: {err}")))?;
@@ -288,7 +309,7 @@ impl WorkerProcess {
             waiting_shared.exited(status);
         });
         tracing::debug!("worker {pid} spawned");
-        Ok(Self { pid, shared, frames: Mutex::new(Some(frames_tx)), init_frame: Mutex::new(Some(init_tx)), kill })
+        Ok(Self { pid, shared, frames: Mutex::new(Some(frames_tx)), init_frame: Mutex::new(Some(init_tx)), kill, media })
     }
 
     #[getter]
@@ -314,8 +335,31 @@ impl WorkerProcess {
     fn init(&self, py: Python<'_>, settings: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         self.send_request(py, "worker.init", Some(settings), true)
     }
+    /// The frames of the media path since the last call: `(kind, handle,
+    /// ssrc, payload)` tuples, kind 1 a packet a sender on direct transport
+    /// `handle` sends, kind 2 a keyframe request for the stream on `ssrc`.
+    fn take_media<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        self.media.take(py)
+    }
+
+    /// Queues an RTP packet for a receiver of direct transport `handle`
+    /// (returns at once). False if it was dropped: the worker does not keep
+    /// up. Raises `ValueError` for what is not an RTP packet.
+    fn send_media(&self, handle: u32, packet: &[u8]) -> PyResult<bool> {
+        if packet.len() < 12 || packet.len() > MAX_MEDIA_PAYLOAD || packet[0] >> 6 != 2 {
+            return Err(PyValueError::new_err(format!(
+                "not an RTP packet: {} bytes{}",
+                packet.len(),
+                if packet.len() >= 12 { ", version is not 2" } else { "" }
+            )));
+        }
+        let ssrc = u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]);
+        Ok(self.media.send(handle, ssrc, packet))
+    }
+
     /// Closes the Channel: the worker exits on EOF, or is killed after a grace period.
     fn close(&self) {
+        self.media.close();
         // Without its init frame the writer stops too (the worker reads EOF).
         self.init_frame.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
         if self.frames_guard().take().is_some() {

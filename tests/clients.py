@@ -415,3 +415,49 @@ def tone_track(amplitude: float, frequency: float = 440.0) -> Any:
             return frame
 
     return Tone()
+
+
+def colour_track(rgb: tuple[int, int, int], size: tuple[int, int] = (320, 240)) -> Any:
+    """An aiortc video track of one solid colour, 30 frames a second (paced)."""
+    import fractions
+
+    import av
+    import numpy
+    from aiortc.mediastreams import MediaStreamTrack
+
+    class Colour(MediaStreamTrack):
+        kind = "video"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self._index = 0
+            self._start: float | None = None
+            image = numpy.zeros((size[1], size[0], 3), dtype=numpy.uint8)
+            image[:, :] = rgb
+            self._image = image
+
+        async def recv(self) -> Any:
+            loop = asyncio.get_running_loop()
+            if self._start is None:
+                self._start = loop.time()
+            await asyncio.sleep(max(0.0, self._start + self._index / 30 - loop.time()))
+            frame = av.VideoFrame.from_ndarray(self._image, format="rgb24")
+            frame.pts, frame.time_base = self._index * 3000, fractions.Fraction(1, 90_000)
+            self._index += 1
+            return frame
+
+    return Colour()
+
+
+def mean_colour(frame: Any) -> tuple[float, float, float]:
+    """The mean RGB of a decoded video frame."""
+    rgb = frame.to_ndarray(format="rgb24")
+    return tuple(float(channel) for channel in rgb.reshape(-1, 3).mean(axis=0))  # type: ignore[return-value]
+
+
+def dominant_frequency(samples: Any, rate: int = 48_000) -> float:
+    """The frequency of the strongest bin of `samples` (a 1-D numpy array)."""
+    import numpy
+
+    spectrum = numpy.abs(numpy.fft.rfft(samples * numpy.hanning(len(samples))))
+    return float(numpy.fft.rfftfreq(len(samples), 1 / rate)[int(numpy.argmax(spectrum))])

@@ -21,9 +21,9 @@ from .data_sender import DataSender
 from .peer import Peer
 from .room import Room
 from .rtp_receiver import RtpReceiver
-from .rtp_sender import RtpSender
+from .rtp_sender import RtpPackets, RtpSender
 from .server import Server
-from .transport import Transport
+from .transport import DirectTransport, Transport
 
 # Before the interpreter finalizes, the extension's threads stop calling into it.
 atexit.register(_mediasoup._before_exit)
@@ -33,8 +33,10 @@ __all__ = [
     "Room",
     "Peer",
     "Transport",
+    "DirectTransport",
     "RtpReceiver",
     "RtpSender",
+    "RtpPackets",
     "DataReceiver",
     "DataSender",
     "errors",

@@ -20,7 +20,7 @@ from . import _mediasoup
 from ._futures import ignore_outcome
 from .errors import InvalidStateError, MediasoupError
 
-__all__ = ["Channel", "NotificationTarget"]
+__all__ = ["Channel", "MediaTarget", "NotificationTarget"]
 
 # The directory holding the ``mediasoup`` package, so that a worker started
 # with ``-m mediasoup.worker`` imports this very package.
@@ -31,6 +31,12 @@ class NotificationTarget(Protocol):
     """An object that receives the worker's notifications about it (a transport)."""
 
     def _on_notification(self, event: str, data: Any) -> None: ...
+
+
+class MediaTarget(Protocol):
+    """A direct transport: the frames of the media path for it, by its handle."""
+
+    def _on_media(self, kind: int, ssrc: int, payload: bytes) -> None: ...
 
 
 class Channel:
@@ -56,11 +62,13 @@ class Channel:
         self.respawn_delay = 0.0
         # Objects of this worker that receive its notifications, by id.
         self.targets: dict[str, NotificationTarget] = {}
+        # Direct transports of this worker, by handle: the media path's frames go there.
+        self.media_targets: dict[int, MediaTarget] = {}
         self._settings = settings
         self._certificate = certificate
         self._on_exit_callback = on_exit
         self.process = _mediasoup.WorkerProcess.spawn(
-            sys.executable, _PACKAGE_PARENT, self._on_notification, self._on_exit
+            sys.executable, _PACKAGE_PARENT, self._on_notification, self._on_exit, self._on_media
         )
         # Requests made meanwhile wait in the Channel until worker.init is sent.
         self.ready: asyncio.Future[Any] = asyncio.ensure_future(self._init())
@@ -99,6 +107,14 @@ class Channel:
         target = self.targets.get(target_id) if target_id is not None else None
         if target is not None:
             target._on_notification(event, data)
+
+    def _on_media(self) -> None:
+        """A batch of the media path's frames waits: each goes to its direct transport."""
+        targets = self.media_targets
+        for kind, handle, ssrc, payload in self.process.take_media():
+            target = targets.get(handle)
+            if target is not None:
+                target._on_media(kind, ssrc, payload)
 
     def _on_exit(self, code: int | None, signal: str | None, description: str) -> None:
         if not self.closed:

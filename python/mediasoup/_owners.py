@@ -6,7 +6,7 @@ data_receiver → transport, and under them
 _object.py, _channel.py and this module, which import none of them (the
 layers of ``[tool.importlinter]`` in pyproject.toml; tests/test_imports.py
 fails on any import cycle, type-checking imports included). A peer
-lists its transports as :class:`~mediasoup.Transport`, so transport.py
+lists its transports as :class:`~mediasoup.Transport`, so the transport package
 cannot name :class:`~mediasoup.Peer` in return without an import cycle;
 instead, an owned object's back-reference (a peer's ``room``, the ``peer``
 of a transport, a receiver or a sender) is typed with a Protocol of this
@@ -17,7 +17,7 @@ mediasoup.Peer)`` narrows it to the class.
 What an object asks of its owner (the calls it makes when it starts or
 closes) is a Protocol in the object's own module that extends these, typed
 with that module's classes: ``RoomOwner`` in room.py, ``PeerOwner`` in
-peer.py, ``TransportOwner`` in transport.py, ``RtpReceiverOwner`` in
+peer.py, ``TransportOwner`` in transport/_base.py, ``RtpReceiverOwner`` in
 rtp_receiver.py, ``RtpSenderOwner`` in rtp_sender.py, ``DataReceiverOwner``
 in data_receiver.py, ``DataSenderOwner`` in data_sender.py.
 """

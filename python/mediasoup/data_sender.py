@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ._object import WorkerObject
 from ._owners import OwningPeer
-from .transport import Transport, check_usable
+from .transport import BaseTransport, Transport, check_usable
 
 if TYPE_CHECKING:
     from ._channel import Channel
@@ -98,7 +98,7 @@ class DataSender(WorkerObject):
         stats: list[dict[str, Any]] = await self._request("dataSender.getStats", {"dataSenderId": self._id})
         return stats
 
-    def _transport_closed(self, transport: Transport) -> None:
+    def _transport_closed(self, transport: BaseTransport) -> None:
         if self._transport is transport:
             self._transport = None
 

@@ -81,7 +81,7 @@ class Peer(WorkerObject):
         self._room = room
         self._name = name
         self._capabilities: dict[str, Any] | None = None
-        self._transports: dict[str, transport_module.Transport] = {}
+        self._transports: dict[str, transport_module.BaseTransport] = {}
         self._rtp_receivers: dict[str, rtp_receiver_module.RtpReceiver] = {}
         self._rtp_senders: dict[str, rtp_sender_module.RtpSender] = {}
         # Receivers (media and data) this peer has (or is getting) a sender for.
@@ -112,7 +112,7 @@ class Peer(WorkerObject):
         return copy.deepcopy(self._capabilities)
 
     @property
-    def transports(self) -> list[transport_module.Transport]:
+    def transports(self) -> list[transport_module.BaseTransport]:
         """The peer's open transports, oldest first."""
         return list(self._transports.values())
 
@@ -121,7 +121,7 @@ class Peer(WorkerObject):
         """The streams the peer publishes, oldest first."""
         return list(self._rtp_receivers.values())
 
-    def RtpReceiver(self, kind: str, transport: transport_module.Transport) -> rtp_receiver_module.RtpReceiver:
+    def RtpReceiver(self, kind: str, transport: transport_module.BaseTransport) -> rtp_receiver_module.RtpReceiver:
         """A stream this peer will send on ``transport``; call ``receive()`` on it."""
         self._check_open()
         if not isinstance(kind, str):
@@ -275,7 +275,7 @@ class Peer(WorkerObject):
         message: str | bytes = base64.b64decode(data["data"]) if data["binary"] else data["data"]
         self.emit("datachannelmessage", data["label"], message)
 
-    def _transport_closing(self, transport: transport_module.Transport, error: BaseException | None) -> None:
+    def _transport_closing(self, transport: transport_module.BaseTransport, error: BaseException | None) -> None:
         """A transport's receivers end with it (the worker drops them too), its
         senders stop; then the peer forgets it."""
         for receiver in list(self._rtp_receivers.values()):
@@ -343,6 +343,24 @@ class Peer(WorkerObject):
             await asyncio.gather(*(task for task in subscriptions if task is not None), return_exceptions=True)
         return transport
 
+    async def createDirectTransport(self) -> transport_module.DirectTransport:
+        """A transport with no network, whose endpoint is this Python process:
+        senders put on it hand Python their packets (``rtpSender.on('rtp')``,
+        ``rtpSender.packets()``), receivers on it publish what Python writes
+        (``rtpReceiver.sendRtp()``). A peer without capabilities gets the
+        room's (it can take every stream of the room) first."""
+        self._check_open()
+        if self._capabilities is None:
+            await self.setCapabilities(self._room.rtpCapabilities)
+        transport_id = str(uuid.uuid4())
+        answer = await self._request("peer.createDirectTransport", {"peerId": self._id, "transportId": transport_id})
+        if self._closed:
+            raise InvalidStateError(f"peer {self._id} closed while its transport was being created")
+        transport = transport_module.DirectTransport(self, self._channel, transport_id, answer["handle"])
+        self._transports[transport_id] = transport
+        self.emit("newtransport", transport)
+        return transport
+
     def _closing(self, error: BaseException | None) -> None:
         self._channel.targets.pop(self._id, None)
         for data_sender in list(self._data_senders.values()):
@@ -374,3 +392,4 @@ class Peer(WorkerObject):
     rtp_receiver = RtpReceiver
     set_capabilities = setCapabilities
     create_transport = createTransport
+    create_direct_transport = createDirectTransport

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ._object import Forwarded
 from ._owners import OwningPeer
 from .errors import InvalidStateError
+from .transport import BaseTransport, DirectTransport
+from .transport.direct import KEYFRAME_REQUEST
 
 if TYPE_CHECKING:
     from ._channel import Channel
-    from .transport import Transport
 
 
 class RtpReceiverOwner(OwningPeer, Protocol):
@@ -38,16 +39,23 @@ class RtpReceiver(Forwarded):
     ``await receiver.receive(rtpParameters)`` starts receiving it with the
     client's mediasoup ``RtpParameters`` (what pymediasoup's and
     mediasoup-client's ``produce`` hand to the application). Events: ``close(error)``.
+
+    On a :class:`~mediasoup.DirectTransport`, Python publishes the stream:
+    ``sendRtp(packet)`` for each packet (with an SSRC of ``rtpParameters``'
+    encodings), and ``keyframerequest()`` fires when a subscriber needs a
+    keyframe (an encoder should make the next frame one).
     """
 
     _kind = "rtpReceiver"
 
-    def __init__(self, peer: RtpReceiverOwner, channel: Channel, kind: str, transport: Transport) -> None:
+    def __init__(self, peer: RtpReceiverOwner, channel: Channel, kind: str, transport: BaseTransport) -> None:
         super().__init__(channel)
         self._peer = peer
         self._kind_of_media = kind
         self._transport = transport
         self._rtp_parameters: dict[str, Any] | None = None
+        # On a direct transport: the SSRCs Python writes.
+        self._ssrcs: frozenset[int] = frozenset()
 
     def _repr_state(self) -> str:
         return f"kind={self._kind_of_media} receiving={self._rtp_parameters is not None}"
@@ -63,7 +71,7 @@ class RtpReceiver(Forwarded):
         return self._peer
 
     @property
-    def transport(self) -> Transport:
+    def transport(self) -> BaseTransport:
         return self._transport
 
     @property
@@ -92,7 +100,36 @@ class RtpReceiver(Forwarded):
             },
         )
         self._rtp_parameters = normalised
+        if isinstance(self._transport, DirectTransport):
+            self._ssrcs = frozenset(encoding["ssrc"] for encoding in normalised["encodings"])
+            for ssrc in self._ssrcs:
+                self._transport._attach(ssrc, self)
         self._peer._rtp_receiver_receiving(self)
+
+    def sendRtp(self, packet: bytes | bytearray | memoryview) -> bool:
+        """Publishes one RTP packet of the stream (on a direct transport, after
+        ``receive()``): returns at once, the packet queued for the worker, which
+        forwards it like any other. False if it was dropped because the worker
+        does not keep up (4 MiB wait). Raises ``ValueError`` for what is not an
+        RTP packet of one of the stream's SSRCs."""
+        if not isinstance(self._transport, DirectTransport):
+            raise InvalidStateError(f"rtpReceiver {self._id} is not on a DirectTransport: its endpoint sends the packets")
+        if self._closed:
+            raise InvalidStateError(f"rtpReceiver {self._id} is closed")
+        if not self._ssrcs:
+            raise InvalidStateError(f"rtpReceiver {self._id} does not receive yet: call receive() first")
+        if not isinstance(packet, bytes):
+            if not isinstance(packet, (bytearray, memoryview)):
+                raise TypeError(f"packet must be bytes, not {type(packet).__name__}")
+            packet = bytes(packet)
+        ssrc = int.from_bytes(packet[8:12], "big")
+        if len(packet) >= 12 and ssrc not in self._ssrcs:
+            raise ValueError(f"the packet's SSRC {ssrc} is none of the stream's ({', '.join(map(str, sorted(self._ssrcs)))})")
+        return self._transport._send_rtp(packet)
+
+    def _on_media(self, kind: int, payload: bytes) -> None:
+        if kind == KEYFRAME_REQUEST:
+            self.emit("keyframerequest")
 
     async def dump(self) -> dict[str, Any]:
         """The receiver as the worker holds it (after ``receive()``)."""
@@ -111,6 +148,9 @@ class RtpReceiver(Forwarded):
         return stats
 
     def _closing(self, error: BaseException | None) -> None:
+        if isinstance(self._transport, DirectTransport):
+            for ssrc in self._ssrcs:
+                self._transport._detach(ssrc, self)
         self._close_senders(error)
         self._peer._rtp_receiver_closed(self)
 
@@ -122,3 +162,4 @@ class RtpReceiver(Forwarded):
 
     rtp_parameters = rtpParameters
     get_stats = getStats
+    send_rtp = sendRtp

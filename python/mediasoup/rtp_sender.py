@@ -8,12 +8,16 @@ of an :class:`RtpSenderOwner`.
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import copy
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._object import WorkerObject
 from ._owners import OwningPeer
-from .transport import Transport, check_usable
+from .transport import BaseTransport, DirectTransport, check_usable
+from .transport.direct import RTP
 
 if TYPE_CHECKING:
     from ._channel import Channel
@@ -35,7 +39,9 @@ class RtpSender(WorkerObject):
     kind=sender.kind, rtpParameters=sender.rtpParameters)`` takes;
     ``await sender.setTransport(transport)`` starts the flow; ``disable()`` and
     ``enable()`` pause and resume it. Events: ``close(error)``, ``activechange(active)``,
-    ``parameterschange(rtpParameters)``.
+    ``parameterschange(rtpParameters)``, and on a :class:`~mediasoup.DirectTransport`
+    ``rtp(packet)``: each RTP packet (``bytes``, decrypted) as this sender
+    sends it; :meth:`packets` gives them as an async iterator.
     """
 
     _kind = "rtpSender"
@@ -48,8 +54,10 @@ class RtpSender(WorkerObject):
         self._peer = peer
         self._receiver = receiver
         self._rtp_parameters = rtp_parameters
-        self._transport: Transport | None = None
+        self._transport: BaseTransport | None = None
         self._paused = False
+        # The async iterators of packets() not finished yet.
+        self._queues: list[RtpPackets] = []
 
     def _repr_state(self) -> str:
         return f"kind={self.kind} active={self.active}"
@@ -69,7 +77,7 @@ class RtpSender(WorkerObject):
         return self._receiver
 
     @property
-    def transport(self) -> Transport | None:
+    def transport(self) -> BaseTransport | None:
         return self._transport
 
     @property
@@ -82,9 +90,19 @@ class RtpSender(WorkerObject):
         """True while it sends: it has a transport, is enabled and open."""
         return self._transport is not None and not self._paused and not self._closed
 
-    def _update(self, transport: Transport | None, paused: bool) -> None:
+    @property
+    def _ssrc(self) -> int:
+        ssrc: int = self._rtp_parameters["encodings"][0]["ssrc"]
+        return ssrc
+
+    def _update(self, transport: BaseTransport | None, paused: bool) -> None:
         """Sets transport and pause; emits ``activechange`` when ``active`` changes."""
         was_active = self.active
+        if self._transport is not transport:
+            if isinstance(self._transport, DirectTransport):
+                self._transport._detach(self._ssrc, self)
+            if isinstance(transport, DirectTransport):
+                transport._attach(self._ssrc, self)
         self._transport, self._paused = transport, paused
         if self.active != was_active:
             self.emit("activechange", self.active)
@@ -99,7 +117,7 @@ class RtpSender(WorkerObject):
         await self._request("rtpSender.setActive", {"senderId": self._id, "active": True})
         self._update(self._transport, False)
 
-    async def setTransport(self, transport: Transport) -> None:
+    async def setTransport(self, transport: BaseTransport) -> None:
         """Starts sending on ``transport`` (one of this peer's).
 
         The payload types and header-extension ids of ``rtpParameters`` are
@@ -109,7 +127,7 @@ class RtpSender(WorkerObject):
         """
         await self._set_transport(transport)
 
-    async def _set_transport(self, transport: Transport, mid: str | None = None) -> None:
+    async def _set_transport(self, transport: BaseTransport, mid: str | None = None) -> None:
         """``setTransport``, under ``mid`` if given (an SDP answer's section,
         possibly one the transport receives on: sendrecv)."""
         check_usable(transport, self._peer)
@@ -122,6 +140,33 @@ class RtpSender(WorkerObject):
             self._rtp_parameters = answer["rtpParameters"]
             self.emit("parameterschange", self.rtpParameters)
 
+    async def requestKeyFrame(self) -> None:
+        """Asks the publisher of the stream for a keyframe (a decoder starting or
+        recovering from a loss); relayed at most once per 500 ms, like
+        subscribers' PLIs. Nothing for audio."""
+        await self._request("rtpSender.requestKeyFrame", {"senderId": self._id})
+
+    def packets(self, queueSize: int = 1024) -> RtpPackets:
+        """The packets this sender sends on a direct transport, from now on, as
+        an async iterator (``async for packet in sender.packets(): …``) that ends
+        when the sender closes. It holds up to ``queueSize`` packets for a slow
+        reader; beyond that the oldest are dropped and counted (``dropped``)."""
+        if not isinstance(queueSize, int) or isinstance(queueSize, bool):
+            raise TypeError(f"queueSize must be an int, not {type(queueSize).__name__}")
+        if queueSize < 1:
+            raise ValueError(f"queueSize must be >= 1, not {queueSize}")
+        self._check_open()
+        queue = RtpPackets(self, queueSize)
+        self._queues.append(queue)
+        return queue
+
+    def _on_media(self, kind: int, payload: bytes) -> None:
+        if kind != RTP:
+            return
+        for queue in self._queues:
+            queue._put(payload)
+        self.emit("rtp", payload)
+
     async def dump(self) -> dict[str, Any]:
         dump: dict[str, Any] = await self._request("rtpSender.dump", {"senderId": self._id})
         return dump
@@ -132,6 +177,10 @@ class RtpSender(WorkerObject):
         return stats
 
     def _closing(self, error: BaseException | None) -> None:
+        if isinstance(self._transport, DirectTransport):
+            self._transport._detach(self._ssrc, self)
+        for queue in self._queues:
+            queue._end()
         if self._transport is not None and not self._paused:
             self.emit("activechange", False)
         self._peer._rtp_sender_closed(self)
@@ -144,3 +193,54 @@ class RtpSender(WorkerObject):
     rtp_parameters = rtpParameters
     set_transport = setTransport
     get_stats = getStats
+    request_key_frame = requestKeyFrame
+
+
+class RtpPackets(AsyncIterator[bytes]):
+    """The packets of a sender on a direct transport, as an async iterator
+    (:meth:`RtpSender.packets`): bounded, the oldest dropped first when the
+    reader falls behind; ends when the sender closes or on :meth:`close`."""
+
+    def __init__(self, sender: RtpSender, size: int) -> None:
+        self._sender = sender
+        self._packets: collections.deque[bytes] = collections.deque()
+        self._size = size
+        self._waiter: asyncio.Future[None] | None = None
+        self._ended = False
+        self.dropped = 0
+
+    def _put(self, packet: bytes) -> None:
+        if len(self._packets) == self._size:
+            self._packets.popleft()
+            self.dropped += 1
+        self._packets.append(packet)
+        self._wake()
+
+    def _end(self) -> None:
+        self._ended = True
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def close(self) -> None:
+        """Stops this iterator (the sender goes on)."""
+        self._end()
+        self._packets.clear()
+        if self in self._sender._queues:
+            self._sender._queues.remove(self)
+
+    def __aiter__(self) -> RtpPackets:
+        return self
+
+    async def __anext__(self) -> bytes:
+        while not self._packets:
+            if self._ended:
+                raise StopAsyncIteration
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._packets.popleft()

@@ -40,6 +40,11 @@ pub enum Request {
     /// Answers the transport's local parameters.
     #[serde(rename = "peer.createTransport")]
     PeerCreateTransport(TransportCreate),
+    /// A transport with no network: Python is its endpoint, its RTP crosses
+    /// on the media path ([`crate::channel::media`]). Answers `{'handle'}`,
+    /// the transport in media frames.
+    #[serde(rename = "peer.createDirectTransport")]
+    PeerCreateDirectTransport(DirectTransportCreate),
     #[serde(rename = "transport.close")]
     TransportClose(TransportRef),
     #[serde(rename = "transport.dump")]
@@ -72,6 +77,10 @@ pub enum Request {
     /// `enable()` / `disable()`.
     #[serde(rename = "rtpSender.setActive")]
     RtpSenderSetActive(RtpSenderActive),
+    /// Asks the publisher of the sender's stream for a keyframe (a decoder
+    /// in Python starting, or one that lost a packet).
+    #[serde(rename = "rtpSender.requestKeyFrame")]
+    RtpSenderRequestKeyFrame(RtpSenderRef),
     #[serde(rename = "rtpSender.close")]
     RtpSenderClose(RtpSenderRef),
     #[serde(rename = "rtpSender.dump")]
@@ -115,7 +124,7 @@ impl Request {
     /// Every method, as the Channel names it: the extension exports them
     /// (`_mediasoup.CHANNEL_METHODS`) and a test checks that Python sends
     /// no other; another test, that they are exactly the variants above.
-    pub const METHODS: [&'static str; 38] = [
+    pub const METHODS: [&'static str; 40] = [
         "worker.init",
         "worker.dump",
         "worker.updateSettings",
@@ -127,6 +136,7 @@ impl Request {
         "peer.dump",
         "peer.setCapabilities",
         "peer.createTransport",
+        "peer.createDirectTransport",
         "transport.close",
         "transport.dump",
         "transport.getStats",
@@ -140,6 +150,7 @@ impl Request {
         "rtpSender.create",
         "rtpSender.setTransport",
         "rtpSender.setActive",
+        "rtpSender.requestKeyFrame",
         "rtpSender.close",
         "rtpSender.dump",
         "rtpSender.getStats",
@@ -311,6 +322,13 @@ pub struct TransportCreate {
     pub prefer_udp: bool,
     pub prefer_tcp: bool,
     pub enable_sctp: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DirectTransportCreate {
+    pub peer_id: String,
+    pub transport_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,11 +1,13 @@
 //! The Channel between the extension and a worker: length-prefixed frames
 //! ([`frame`]) carrying the JSON messages of one table ([`message`]), which both
 //! sides derive from; what a worker is started with ([`settings`], the
-//! data of `worker.init`); and the worker's logs, carried as notifications
-//! ([`logging`]).
+//! data of `worker.init`); the worker's logs, carried as notifications
+//! ([`logging`]); and the binary media path beside it, for direct
+//! transports ([`media`]).
 
 pub mod frame;
 pub mod logging;
+pub mod media;
 pub mod message;
 pub mod settings;
 

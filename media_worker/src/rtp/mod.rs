@@ -2,8 +2,9 @@
 //! header extensions a room offers ([`capabilities`]), what a publisher sends
 //! with ([`parameters`]), what the router reads of a packet ([`packet`]), a
 //! transport's payload-type and extension tables
-//! ([`codec_table`]), stream ids in packets ([`stream_ids`]) and the
-//! statistics of a stream ([`stats`]).
+//! ([`codec_table`]), stream ids in packets ([`stream_ids`]), packets as
+//! bytes for transports without str0m ([`wire`]) and the statistics of a
+//! stream ([`stats`]).
 
 pub mod capabilities;
 pub mod codec_table;
@@ -11,3 +12,4 @@ pub mod packet;
 pub mod parameters;
 pub mod stats;
 pub mod stream_ids;
+pub mod wire;

@@ -1,8 +1,12 @@
 //! What the router reads of a received RTP packet and what it hands a
 //! transport to write: plain values, with no transport's types in them, so
-//! the router is driven in tests by packets made up in a line.
+//! the router is driven in tests by packets made up in a line; and a
+//! received packet as any kind of transport hands it over ([`ReceivedRtp`]).
 
+use std::sync::Arc;
 use std::time::Instant;
+
+use str0m::rtp::ExtensionValues;
 
 /// What the router reads of a received packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +21,19 @@ pub struct IncomingRtp {
     pub arrival: Instant,
     /// The RFC 6464 audio level (dBov, -127..0), when the packet carries it.
     pub audio_level: Option<i8>,
+}
+
+/// A packet a transport received, as every kind hands it to the router:
+/// what the router reads, and what its subscribers' transports write (the
+/// payload is shared between them, not copied).
+#[derive(Debug, Clone)]
+pub struct ReceivedRtp {
+    pub incoming: IncomingRtp,
+    pub payload_type: u8,
+    pub payload: Arc<[u8]>,
+    /// The header extensions as read (str0m's values; the forwarded copy
+    /// carries the [`ReadableExtensions`] of them).
+    pub extensions: ExtensionValues,
 }
 
 /// A packet as the subscriber's transport writes it.

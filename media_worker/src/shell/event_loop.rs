@@ -1,5 +1,6 @@
 //! The worker process: the thin shell around [`Worker`], one thread, one mio
-//! loop over the Channel, the media sockets and the transports' timers. It
+//! loop over the Channel, the media path to Python, the media sockets and
+//! the transports' timers. It
 //! dies with its parent, reads Channel frames from its stdin (a Unix socket,
 //! never a terminal), answers each request in order, and forwards
 //! notifications and logs.
@@ -22,6 +23,7 @@ use crate::channel::{
 use crate::error::WorkerError;
 use crate::channel::logging::{ChannelLayer, LogFilter};
 use crate::channel::settings::LogLevel;
+use crate::shell::media_path::{MediaPath, MEDIA};
 use crate::shell::sockets::Sockets;
 use crate::worker::{Network, Worker};
 
@@ -91,14 +93,15 @@ fn serve(stream: std::os::unix::net::UnixStream) -> i32 {
     // Only fails if a subscriber is set already, which nothing else in the worker does.
     let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer));
 
-    let setup = || -> std::io::Result<(Poll, mio::net::UnixStream, Sockets)> {
-        let poll = Poll::new()?;
+    let setup = || -> Result<(Poll, mio::net::UnixStream, Sockets, Option<MediaPath>), String> {
+        let poll = Poll::new().map_err(|err| err.to_string())?;
         let mut channel = mio::net::UnixStream::from_std(stream);
-        poll.registry().register(&mut channel, CHANNEL, Interest::READABLE)?;
-        let sockets = Sockets::new(poll.registry().try_clone()?);
-        Ok((poll, channel, sockets))
+        poll.registry().register(&mut channel, CHANNEL, Interest::READABLE).map_err(|err| err.to_string())?;
+        let sockets = Sockets::new(poll.registry().try_clone().map_err(|err| err.to_string())?);
+        let media = MediaPath::from_environment(poll.registry())?;
+        Ok((poll, channel, sockets, media))
     };
-    let (mut poll, mut channel, mut sockets) = match setup() {
+    let (mut poll, mut channel, mut sockets, mut media) = match setup() {
         Ok(parts) => parts,
         Err(err) => {
             eprintln!("mediasoup worker: cannot start the event loop: {err}");
@@ -111,6 +114,9 @@ fn serve(stream: std::os::unix::net::UnixStream) -> i32 {
     // The rooms' SSRCs: random enough that two workers' differ.
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |since| since.subsec_nanos());
     let mut worker = Worker::new(pid, log_filter, started, u64::from(pid) << 32 | u64::from(nanos));
+    if media.is_some() {
+        worker.enable_media_path();
+    }
     let mut decoder = FrameDecoder::new();
     let mut read_buffer = vec![0u8; 64 * 1024];
     let mut outgoing: Vec<u8> = Vec::new();
@@ -141,6 +147,15 @@ fn serve(stream: std::os::unix::net::UnixStream) -> i32 {
                         push_message(&mut outgoing, &WorkerMessage::Response(response));
                     }
                 }
+            } else if event.token() == MEDIA {
+                if let Some(path) = media.as_mut().filter(|_| event.is_readable() || event.is_read_closed()) {
+                    if path.read(&mut worker, now) {
+                        // Python's end closed (the server is closing): frames for it stay
+                        // in the direct transports' bounded queues until the Channel ends.
+                        tracing::debug!("the media path closed");
+                        media = None;
+                    }
+                }
             } else {
                 let readable = event.is_readable() || event.is_read_closed();
                 sockets.handle_ready(event.token().0, readable, event.is_writable(), &mut worker, now);
@@ -153,6 +168,12 @@ fn serve(stream: std::os::unix::net::UnixStream) -> i32 {
         worker.handle_timeout(now);
         sockets.handle_timeout(now);
         send_datagrams(&mut worker, &mut sockets);
+        if let Some(path) = media.as_mut() {
+            if let Err(err) = path.write(&mut worker, poll.registry()) {
+                tracing::error!("writing the media path failed: {err}");
+                media = None;
+            }
+        }
         for notification in worker.take_notifications() {
             push_message(&mut outgoing, &WorkerMessage::Notification(notification));
         }

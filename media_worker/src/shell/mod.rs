@@ -1,8 +1,10 @@
 //! The shell around the sans-IO worker: the only code that reads a clock or
 //! a socket. [`event_loop`] runs one mio loop over the Channel, the media
-//! sockets and the timers; [`sockets`] opens ports and frames TCP;
-//! [`batch`] reads and writes UDP many datagrams per system call.
+//! path to Python ([`media_path`]), the media sockets and the timers;
+//! [`sockets`] opens ports and frames TCP; [`batch`] reads and writes UDP
+//! many datagrams per system call.
 
 pub mod batch;
 pub mod event_loop;
+pub mod media_path;
 pub mod sockets;

@@ -1,13 +1,16 @@
 //! The kinds of transport a peer connects through, behind one interface:
 //! [`Transport`] is what the worker holds and the router's packets go
-//! through. WebRTC ([`webrtc`]: ICE-lite, DTLS, SRTP and SCTP over str0m) is
-//! the kind there is today; plain RTP, pipes between workers and Python
-//! (direct) transports are variants to come, each in a folder of its own.
+//! through. Two kinds so far, each in a folder of its own: WebRTC
+//! ([`webrtc`]: ICE-lite, DTLS, SRTP and SCTP over str0m) and direct
+//! ([`direct`]: no network, the endpoint is Python, its packets cross on
+//! the media path); plain RTP and pipes between workers are to come.
 //!
-//! Every kind is sans-IO: datagrams and times in; datagrams to send (from
-//! one of the sockets the event loop opened for it), notifications, the
-//! RTP it received and its next deadline out.
+//! Every kind is sans-IO: datagrams (or media frames) and times in;
+//! datagrams to send (from one of the sockets the event loop opened for
+//! it) or frames for Python, notifications, the RTP it received and its
+//! next deadline out.
 
+pub mod direct;
 pub mod webrtc;
 
 use std::net::{IpAddr, SocketAddr};
@@ -16,16 +19,16 @@ use std::time::Instant;
 
 use serde_json::Value;
 use str0m::net::Protocol;
-use str0m::rtp::RtpPacket;
 
 use crate::channel::NotificationEvent;
 use crate::error::WorkerError;
 use crate::rtp::capabilities::MediaKind;
 use crate::rtp::codec_table::SendTables;
-use crate::rtp::packet::{OutgoingRtp, ReadableExtensions};
+use crate::rtp::packet::{OutgoingRtp, ReadableExtensions, ReceivedRtp};
 use crate::rtp::parameters::ReceiveParameters;
 use crate::rtp::stats::RtcpCounters;
 use crate::sctp::{ChannelOptions, ChannelRef};
+use direct::DirectTransport;
 use webrtc::{DataChannels, DataEvent, SendRefused, WebRtcTransport};
 
 /// A socket the event loop opened for a transport.
@@ -64,6 +67,7 @@ pub struct TransportNotification {
 /// A transport of any kind.
 pub enum Transport {
     WebRtc(WebRtcTransport),
+    Direct(DirectTransport),
 }
 
 /// The same call on whichever kind `$transport` is.
@@ -71,6 +75,18 @@ macro_rules! each_kind {
     ($transport:expr, $inner:ident => $call:expr) => {
         match $transport {
             Transport::WebRtc($inner) => $call,
+            Transport::Direct($inner) => $call,
+        }
+    };
+}
+
+/// A call on a WebRTC transport, or `$otherwise` for a direct one (which
+/// has no network, no timers and no data channels yet).
+macro_rules! webrtc_only {
+    ($transport:expr, $inner:ident => $call:expr, $otherwise:expr) => {
+        match $transport {
+            Transport::WebRtc($inner) => $call,
+            Transport::Direct(_) => $otherwise,
         }
     };
 }
@@ -87,10 +103,17 @@ impl Transport {
 
     /// The WebRTC transport, or an error naming the operation that needs one.
     pub fn as_webrtc_mut(&mut self, operation: &str) -> Result<&mut WebRtcTransport, WorkerError> {
-        #[allow(unreachable_patterns)] // until a second kind exists
         match self {
             Transport::WebRtc(transport) => Ok(transport),
             _ => Err(WorkerError::unsupported(format!("{operation} needs a WebRTC transport"))),
+        }
+    }
+
+    /// The direct transport, if it is one.
+    pub fn as_direct_mut(&mut self) -> Option<&mut DirectTransport> {
+        match self {
+            Transport::Direct(transport) => Some(transport),
+            _ => None,
         }
     }
 
@@ -98,33 +121,33 @@ impl Transport {
 
     /// A datagram that arrived on its bound socket `local`.
     pub fn handle_datagram(&mut self, now: Instant, protocol: Protocol, source: SocketAddr, local: SocketAddr, contents: &[u8]) {
-        each_kind!(self, t => t.handle_datagram(now, protocol, source, local, contents))
+        webrtc_only!(self, t => t.handle_datagram(now, protocol, source, local, contents), ())
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
-        each_kind!(self, t => t.handle_timeout(now))
+        webrtc_only!(self, t => t.handle_timeout(now), ())
     }
 
     pub fn next_timeout(&self) -> Option<Instant> {
-        each_kind!(self, t => t.next_timeout())
+        webrtc_only!(self, t => t.next_timeout(), None)
     }
 
     /// Produces what is due: datagrams, notifications, received RTP.
     pub fn drain(&mut self, now: Instant) {
-        each_kind!(self, t => t.drain(now))
+        webrtc_only!(self, t => t.drain(now), ())
     }
 
     /// Lets out what [`Self::send_rtp`] wrote in this loop turn.
     pub fn drain_after_writes(&mut self, now: Instant) {
-        each_kind!(self, t => t.drain_after_writes(now))
+        webrtc_only!(self, t => t.drain_after_writes(now), ())
     }
 
     pub fn poll_datagram(&mut self) -> Option<OutgoingDatagram> {
-        each_kind!(self, t => t.poll_datagram())
+        webrtc_only!(self, t => t.poll_datagram(), None)
     }
 
     pub fn take_notifications(&mut self) -> Vec<TransportNotification> {
-        each_kind!(self, t => t.take_notifications())
+        webrtc_only!(self, t => t.take_notifications(), Vec::new())
     }
 
     /// Closes it at once; no notification (Python closed it).
@@ -137,20 +160,35 @@ impl Transport {
     /// Starts receiving a published stream; answers its mid and which of its
     /// header extensions travel with its packets.
     pub fn add_receiver(&mut self, receiver_id: &str, kind: MediaKind, parameters: &ReceiveParameters, now: Instant) -> Result<(String, ReadableExtensions), WorkerError> {
-        each_kind!(self, t => t.add_receiver(receiver_id, kind, parameters, now))
+        match self {
+            Transport::WebRtc(t) => t.add_receiver(receiver_id, kind, parameters, now),
+            Transport::Direct(t) => t.add_receiver(receiver_id, kind, parameters),
+        }
     }
 
     pub fn remove_receiver(&mut self, receiver_id: &str, now: Instant) {
-        each_kind!(self, t => t.remove_receiver(receiver_id, now))
+        match self {
+            Transport::WebRtc(t) => t.remove_receiver(receiver_id, now),
+            Transport::Direct(t) => t.remove_receiver(receiver_id),
+        }
     }
 
     /// Declares a stream it sends, under `mid`.
     pub fn add_sender(&mut self, mid: &str, kind: MediaKind, ssrc: u32, rtx_ssrc: Option<u32>, now: Instant) -> Result<(), WorkerError> {
-        each_kind!(self, t => t.add_sender(mid, kind, ssrc, rtx_ssrc, now))
+        match self {
+            Transport::WebRtc(t) => t.add_sender(mid, kind, ssrc, rtx_ssrc, now),
+            Transport::Direct(t) => {
+                t.add_sender(mid, ssrc);
+                Ok(())
+            }
+        }
     }
 
     pub fn remove_sender(&mut self, mid: &str, ssrc: u32, now: Instant) {
-        each_kind!(self, t => t.remove_sender(mid, ssrc, now))
+        match self {
+            Transport::WebRtc(t) => t.remove_sender(mid, ssrc, now),
+            Transport::Direct(t) => t.remove_sender(ssrc),
+        }
     }
 
     /// The payload types and header-extension ids senders write on it.
@@ -175,35 +213,42 @@ impl Transport {
     }
 
     /// Writes one forwarded packet on a stream it sends.
-    pub fn send_rtp(&mut self, rtp: &OutgoingRtp, packet: &RtpPacket, extensions: ReadableExtensions, now: Instant) {
-        each_kind!(self, t => t.send_rtp(rtp, packet, extensions, now))
+    pub fn send_rtp(&mut self, rtp: &OutgoingRtp, packet: &ReceivedRtp, extensions: ReadableExtensions, now: Instant) {
+        match self {
+            Transport::WebRtc(t) => t.send_rtp(rtp, packet, extensions, now),
+            Transport::Direct(t) => t.send_rtp(rtp, packet, extensions),
+        }
     }
 
     /// Moves the RTP received since the last call, with its receiver's id, to `into`.
-    pub fn drain_rtp(&mut self, into: &mut Vec<(Rc<str>, RtpPacket)>) {
+    pub fn drain_rtp(&mut self, into: &mut Vec<(Rc<str>, ReceivedRtp)>) {
         each_kind!(self, t => t.drain_rtp(into))
     }
 
     /// Simulcast layers learnt since the last call: (receiver id, SSRC, rid).
     pub fn take_learnt_layers(&mut self) -> Vec<(Rc<str>, u32, String)> {
-        each_kind!(self, t => t.take_learnt_layers())
+        webrtc_only!(self, t => t.take_learnt_layers(), Vec::new())
     }
 
     /// Asks the publisher of the stream on `ssrc` for a keyframe.
     pub fn request_keyframe(&mut self, ssrc: u32, now: Instant) {
-        each_kind!(self, t => t.request_keyframe(ssrc, now))
+        match self {
+            Transport::WebRtc(t) => t.request_keyframe(ssrc, now),
+            Transport::Direct(t) => t.request_keyframe(ssrc),
+        }
     }
 
-    /// The mids of the streams it sends whose subscriber asked for a keyframe.
+    /// The mids of the streams it sends whose subscriber asked for a keyframe
+    /// (Python asks with a request, `rtpSender.requestKeyFrame`).
     pub fn take_keyframe_requests(&mut self) -> Vec<String> {
-        each_kind!(self, t => t.take_keyframe_requests())
+        webrtc_only!(self, t => t.take_keyframe_requests(), Vec::new())
     }
 
     // Data channels.
 
     /// Whether it carries data channels (`enableSctp`).
     pub fn sctp_enabled(&self) -> bool {
-        each_kind!(self, t => t.sctp_enabled())
+        webrtc_only!(self, t => t.sctp_enabled(), false)
     }
 
     /// Its channels (none without SCTP).
@@ -213,26 +258,27 @@ impl Transport {
 
     /// Opens a channel from this side (see [`WebRtcTransport::open_data_channel`]).
     pub fn open_data_channel(&mut self, options: ChannelOptions, now: Instant) -> Result<ChannelRef, WorkerError> {
-        each_kind!(self, t => t.open_data_channel(options, now))
+        let no_sctp = || WorkerError::invalid_state(format!("transport {} has no data channels", self.id()));
+        webrtc_only!(self, t => t.open_data_channel(options, now), Err(no_sctp()))
     }
 
     /// Sends a message now or queued (bounded); refused ones are the caller's to count.
     pub fn send_data(&mut self, channel: ChannelRef, binary: bool, data: &[u8]) -> Result<(), SendRefused> {
-        each_kind!(self, t => t.send_data(channel, binary, data))
+        webrtc_only!(self, t => t.send_data(channel, binary, data), Err(SendRefused::NoChannel))
     }
 
     pub fn close_data_channel(&mut self, channel: ChannelRef, now: Instant) {
-        each_kind!(self, t => t.close_data_channel(channel, now))
+        webrtc_only!(self, t => t.close_data_channel(channel, now), ())
     }
 
     /// The lowest SCTP stream id no channel uses.
     pub fn free_stream_id(&mut self) -> Option<u16> {
-        each_kind!(self, t => t.free_stream_id())
+        webrtc_only!(self, t => t.free_stream_id(), None)
     }
 
     /// Channel openings, messages and closes since the last call.
     pub fn take_data_events(&mut self, into: &mut Vec<DataEvent>) {
-        each_kind!(self, t => t.take_data_events(into))
+        webrtc_only!(self, t => t.take_data_events(into), ())
     }
 
     // What the API shows.
@@ -247,11 +293,11 @@ impl Transport {
 
     /// The RTCP counters of a stream it receives (by mid and rid).
     pub fn ingress_counters(&self, mid: &str, rid: Option<&str>) -> RtcpCounters {
-        each_kind!(self, t => t.ingress_counters(mid, rid))
+        webrtc_only!(self, t => t.ingress_counters(mid, rid), RtcpCounters::default())
     }
 
     /// The RTCP counters of a stream it sends (by mid).
     pub fn egress_counters(&self, mid: &str) -> RtcpCounters {
-        each_kind!(self, t => t.egress_counters(mid))
+        webrtc_only!(self, t => t.egress_counters(mid), RtcpCounters::default())
     }
 }

@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use rustc_hash::FxHashMap;
 use serde_json::{json, Value};
-use str0m::rtp::RtpPacket;
 
 use super::data::audio_notification;
 use super::outbox::Outbox;
@@ -18,7 +17,7 @@ use crate::router::rtp_receiver::RtpReceiver;
 use crate::router::{KeyframeRequest, NewSender, RtpSink};
 use crate::rtp::capabilities::MediaKind;
 use crate::rtp::codec_table::SendTables;
-use crate::rtp::packet::{IncomingRtp, OutgoingRtp, ReadableExtensions};
+use crate::rtp::packet::{OutgoingRtp, ReadableExtensions, ReceivedRtp};
 use crate::rtp::parameters::parse_receive_parameters;
 use crate::transport::Transport;
 
@@ -218,17 +217,8 @@ impl Worker {
             router.learn_layer(&receiver_id, ssrc, rid);
         }
         for (receiver_id, packet) in received.drain(..) {
-            let incoming = IncomingRtp {
-                ssrc: *packet.header.ssrc,
-                sequence_number: *packet.seq_no,
-                timestamp: packet.header.timestamp,
-                marker: packet.header.marker,
-                payload_len: packet.payload.len(),
-                arrival: packet.timestamp,
-                audio_level: packet.header.ext_vals.audio_level,
-            };
             let mut sink = Subscribers { transports: &mut self.transports, outbox: &mut self.outbox, packet: &packet, now };
-            router.forward(&receiver_id, &incoming, *packet.header.payload_type, now, &mut sink);
+            router.forward(&receiver_id, &packet.incoming, packet.payload_type, now, &mut sink);
         }
         self.rtp_buffer = received;
         // Audio levels heard on the way: the room's interval ends on time,
@@ -268,7 +258,7 @@ impl Worker {
 struct Subscribers<'a> {
     transports: &'a mut FxHashMap<TransportKey, Transport>,
     outbox: &'a mut Outbox,
-    packet: &'a RtpPacket,
+    packet: &'a ReceivedRtp,
     now: Instant,
 }
 

@@ -8,11 +8,13 @@
 //! By concept: requests on rooms and peers ([`rooms`]), on transports and
 //! the packets and timers that reach them ([`transports`]), on receivers and
 //! senders, and the glue between transports and routers ([`media`]); the
-//! same for data channels, and the rooms' audio levels ([`data`]); which
-//! transport a datagram is for ([`demux`]); deadlines ([`timers`]); and what
-//! leaves ([`outbox`]).
+//! same for data channels, and the rooms' audio levels ([`data`]); direct
+//! transports and the media path to Python ([`direct`]); which transport a
+//! datagram is for ([`demux`]); deadlines ([`timers`]); and what leaves
+//! ([`outbox`]).
 
 mod data;
+mod direct;
 pub mod demux;
 mod media;
 pub mod outbox;
@@ -27,8 +29,8 @@ use std::time::Instant;
 use rustc_hash::FxHashMap;
 use serde_json::{json, Value};
 use str0m::config::DtlsCert;
-use str0m::rtp::RtpPacket;
 
+use crate::channel::media::MediaFrameReader;
 use crate::channel::message::{DataReceiverRef, DataSenderRef, DataSenderTransport, PeerDataListener, PeerRef, PeerSetCapabilities, RoomDumpPage, RoomRef, RtpReceiverRef, RtpSenderActive, RtpSenderRef, RtpSenderTransport, TransportRef};
 use crate::channel::{Notification, Request};
 use crate::channel::logging::LogFilter;
@@ -36,6 +38,7 @@ use crate::error::WorkerError;
 use crate::room::peer::Peer;
 use crate::room::peer_capabilities::parse_peer_capabilities;
 use crate::room::Room;
+use crate::rtp::packet::ReceivedRtp;
 pub use crate::router::TransportKey;
 use crate::transport::webrtc::DataEvent;
 use crate::transport::{BoundSocket, Transport};
@@ -80,6 +83,13 @@ pub struct Worker {
     data_sender_rooms: FxHashMap<String, String>,
     transports: FxHashMap<TransportKey, Transport>,
     transport_keys: FxHashMap<String, TransportKey>,
+    /// Whether the event loop carries a media path (direct transports need one).
+    media_path: bool,
+    media_reader: MediaFrameReader,
+    /// The direct transports, in creation order, and the one whose frames
+    /// for Python were taken last.
+    direct_keys: Vec<TransportKey>,
+    media_cursor: usize,
     next_key: TransportKey,
     /// Seeds each room's SSRC generator.
     ssrc_seed: u64,
@@ -87,7 +97,7 @@ pub struct Worker {
     timers: Timers,
     outbox: Outbox,
     /// A buffer reused by every `collect` (no allocation per packet once warm).
-    rtp_buffer: Vec<(Rc<str>, RtpPacket)>,
+    rtp_buffer: Vec<(Rc<str>, ReceivedRtp)>,
     /// The same for data-channel events.
     data_events: Vec<DataEvent>,
     /// The earliest end of a room's audio-level interval.
@@ -114,6 +124,10 @@ impl Worker {
             data_sender_rooms: FxHashMap::default(),
             transports: FxHashMap::default(),
             transport_keys: FxHashMap::default(),
+            media_path: false,
+            media_reader: MediaFrameReader::default(),
+            direct_keys: Vec::new(),
+            media_cursor: 0,
             next_key: 1,
             ssrc_seed,
             demux: Demux::default(),
@@ -125,6 +139,11 @@ impl Worker {
             notifications: Vec::new(),
             started_at: now,
         }
+    }
+
+    /// The event loop carries a media path: direct transports can be created.
+    pub fn enable_media_path(&mut self) {
+        self.media_path = true;
     }
 
     /// Handles one request. Every failure is an answer; nothing here panics
@@ -157,6 +176,7 @@ impl Worker {
                 Ok(capabilities)
             }
             Request::PeerCreateTransport(create) => self.create_transport(create, now, network),
+            Request::PeerCreateDirectTransport(create) => self.create_direct_transport(create),
             Request::TransportClose(TransportRef { transport_id }) => self.close_transport(&transport_id, now, network),
             Request::TransportDump(TransportRef { transport_id }) => {
                 let key = self.transport_key(&transport_id)?;
@@ -208,6 +228,7 @@ impl Worker {
                 self.request_keyframes(requests, now);
                 Ok(Value::Null)
             }
+            Request::RtpSenderRequestKeyFrame(RtpSenderRef { sender_id }) => self.request_sender_keyframe(&sender_id, now),
             Request::RtpSenderClose(RtpSenderRef { sender_id }) => {
                 self.close_sender(&sender_id, now).ok_or_else(|| unknown("rtpSender", &sender_id))?;
                 Ok(Value::Null)
@@ -311,3 +332,7 @@ mod tests;
 #[cfg(test)]
 #[path = "forwarding_tests.rs"]
 mod forwarding_tests;
+
+#[cfg(test)]
+#[path = "direct_tests.rs"]
+mod direct_tests;

@@ -92,6 +92,7 @@ impl Worker {
             self.transport_keys.remove(transport.id());
             tracing::debug!("transport {} closed", transport.id());
         }
+        self.direct_keys.retain(|direct| *direct != key);
         self.demux.remove(key);
         self.timers.schedule(key, None);
         self.outbox.forget(key);

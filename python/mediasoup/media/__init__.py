@@ -9,12 +9,10 @@ payload formats (Opus, VP8, H264) and :class:`JitterBuffer`.
 
 Usage::
 
-    track = RemoteTrack(rtpSender)                  # rtpSender on a direct transport
+    direct = await peer.createDirectTransport()
+    track = await subscribe(rtpSender, direct)      # one of peer.rtpSenders, decoded
     frame = await track.recv()
-
-    publisher = TrackPublisher(aiortc_track, rtpReceiver)
-    await rtpReceiver.receive(publisher.rtpParameters)
-    publisher.start()
+    publisher = await publish(direct, aiortc_track) # a new stream of the peer
 
 The core package never imports this one.
 """
@@ -23,6 +21,7 @@ from __future__ import annotations
 
 from .codecs import CODECS, Codec, findCodec
 from .jitter_buffer import Frame, JitterBuffer
+from .peer_media import publish, subscribe
 from .protocols import RtpSink, RtpSource
 from .publish import TrackPublisher, producerRtpParameters
 from .remote_track import RemoteTrack
@@ -45,6 +44,8 @@ __all__ = [
     "find_codec",
     "producerRtpParameters",
     "producer_rtp_parameters",
+    "publish",
+    "subscribe",
 ]
 
 find_codec = findCodec

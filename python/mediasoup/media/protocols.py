@@ -36,8 +36,8 @@ class RtpSink(Protocol):
     def kind(self) -> str:
         """'audio' or 'video'."""
 
-    def sendRtp(self, packet: bytes) -> None:
-        """Queues ``packet``; returns at once."""
+    def sendRtp(self, packet: bytes) -> object:
+        """Queues ``packet``; returns at once (an RtpReceiver answers whether it was queued)."""
 
     def on(self, event: str, listener: Callable[..., Any]) -> Any:
         """Event ``keyframerequest`` (no arguments): encode a keyframe next."""

@@ -44,12 +44,13 @@ use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc, 
 use str0m::config::DtlsCert;
 use str0m::media::KeyframeRequestKind;
 use str0m::net::{Protocol, Receive, TcpType};
-use str0m::rtp::{Extension, RtpPacket, Ssrc};
+use str0m::rtp::{Extension, Ssrc};
 
 use crate::channel::NotificationEvent;
 use crate::channel::message::TransportCreate;
 use crate::error::WorkerError;
 use crate::rtp::codec_table::{RtpTables, SendTables};
+use crate::rtp::packet::ReceivedRtp;
 use crate::rtp::stats::RtcpCounters;
 use crate::rtp::stream_ids::{read_audio_level, rtp_ssrc, RidLayers};
 use crate::sctp::SCTP_MAX_MESSAGE_SIZE;
@@ -107,7 +108,7 @@ pub struct WebRtcTransport {
     /// Layers learnt since the last [`Self::take_learnt_layers`]: (receiver, SSRC, rid).
     learnt_layers: Vec<(Rc<str>, u32, String)>,
     /// RTP that arrived since the last [`Self::drain_rtp`], with its receiver.
-    received: Vec<(Rc<str>, RtpPacket)>,
+    received: Vec<(Rc<str>, ReceivedRtp)>,
     /// Audio streams whose level extension str0m cannot read (the publisher
     /// writes it at another id than this transport's map): SSRC → its id.
     /// Their level is read from the datagram (header extensions are not
@@ -465,7 +466,7 @@ impl WebRtcTransport {
                     self.receiver_mids.get(&*mid)
                 });
                 if let Some(receiver) = receiver {
-                    self.received.push((receiver.clone(), packet));
+                    self.received.push((receiver.clone(), streams::received_rtp(packet)));
                 }
             }
             Event::KeyframeRequest(request) => self.keyframe_requests.push(request.mid.to_string()),

@@ -13,7 +13,7 @@ use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, SeqNo, Ssrc};
 use crate::error::WorkerError;
 use crate::rtp::capabilities::MediaKind;
 use crate::rtp::codec_table::{str0m_extension, SendTables};
-use crate::rtp::packet::{OutgoingRtp, ReadableExtensions};
+use crate::rtp::packet::{IncomingRtp, OutgoingRtp, ReadableExtensions, ReceivedRtp};
 use crate::rtp::parameters::ReceiveParameters;
 use crate::rtp::stream_ids::{rtp_ssrc, StreamIdExtensions};
 use super::WebRtcTransport;
@@ -25,6 +25,24 @@ const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
 pub(super) const REMB_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The extensions of a received packet that its forwarded copy carries.
+/// A packet str0m received, as the router takes it.
+pub(super) fn received_rtp(packet: RtpPacket) -> ReceivedRtp {
+    ReceivedRtp {
+        incoming: IncomingRtp {
+            ssrc: *packet.header.ssrc,
+            sequence_number: *packet.seq_no,
+            timestamp: packet.header.timestamp,
+            marker: packet.header.marker,
+            payload_len: packet.payload.len(),
+            arrival: packet.timestamp,
+            audio_level: packet.header.ext_vals.audio_level,
+        },
+        payload_type: *packet.header.payload_type,
+        payload: packet.payload,
+        extensions: packet.header.ext_vals,
+    }
+}
+
 pub(super) fn forwarded_extensions(readable: ReadableExtensions, received: &ExtensionValues) -> ExtensionValues {
     ExtensionValues {
         audio_level: received.audio_level.filter(|_| readable.audio_level),
@@ -234,12 +252,12 @@ impl WebRtcTransport {
     /// (audio level, orientation, playout delay, capture time…) are written
     /// at this transport's ids; str0m adds the mid, abs-send-time and the
     /// transport-wide sequence number of its own.
-    pub fn send_rtp(&mut self, rtp: &OutgoingRtp, packet: &RtpPacket, readable: ReadableExtensions, now: Instant) {
+    pub fn send_rtp(&mut self, rtp: &OutgoingRtp, packet: &ReceivedRtp, readable: ReadableExtensions, now: Instant) {
         if !self.can_send_media() {
             return;
         }
         let payload = packet.payload.clone();
-        let ext_vals = forwarded_extensions(readable, &packet.header.ext_vals);
+        let ext_vals = forwarded_extensions(readable, &packet.extensions);
         let _ = self.with_rtc(now, |rtc| {
             let mut api = rtc.direct_api();
             if let Some(stream) = api.stream_tx(&Ssrc::from(rtp.ssrc)) {
@@ -279,7 +297,7 @@ impl WebRtcTransport {
     /// Moves the RTP received since the last call, each with its receiver's
     /// id, to the end of `into` (both keep their capacity: no allocation
     /// per packet once warm).
-    pub fn drain_rtp(&mut self, into: &mut Vec<(Rc<str>, RtpPacket)>) {
+    pub fn drain_rtp(&mut self, into: &mut Vec<(Rc<str>, ReceivedRtp)>) {
         into.append(&mut self.received);
     }
 

@@ -1,47 +1,19 @@
-"""``Transport``: a WebRTC transport of a peer (ICE-lite, DTLS, SRTP), over str0m.
-
-A transport owns nothing. Its peer, and the receivers and senders on it,
-import this module, so the transport sees its peer as a
-:class:`~mediasoup._owners.OwningPeer` (see _owners.py) that takes the
-calls of a :class:`TransportOwner`.
-"""
+"""``Transport``: a WebRTC transport of a peer (ICE-lite, DTLS, SRTP), over str0m."""
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from ._object import WorkerObject
-from ._owners import OwningPeer
-from .errors import InvalidStateError, MediasoupError
+from ..errors import MediasoupError
+from ._base import BaseTransport, TransportOwner
 
 if TYPE_CHECKING:
-    from ._channel import Channel
+    from .._channel import Channel
 
 
-def check_usable(transport: object, peer: OwningPeer, *, sctp: bool = False) -> None:
-    """Raises unless ``transport`` is an open :class:`Transport` of ``peer``
-    (created with ``enableSctp`` when ``sctp``): what a receiver or a sender
-    is put on."""
-    if not isinstance(transport, Transport):
-        raise TypeError(f"transport must be a Transport, not {type(transport).__name__}")
-    if transport.peer is not peer:
-        raise ValueError(f"transport {transport.id} belongs to another peer")
-    if transport.closed:
-        raise InvalidStateError(f"transport {transport.id} is closed")
-    if sctp and transport.sctpParameters is None:
-        raise InvalidStateError(f"transport {transport.id} was created without enableSctp")
-
-
-class TransportOwner(OwningPeer, Protocol):
-    """What a transport asks of its peer."""
-
-    def _transport_closing(self, transport: Transport, error: BaseException | None) -> None:
-        """Ends what runs on the transport and forgets it (it is closing)."""
-
-
-class Transport(WorkerObject):
+class Transport(BaseTransport):
     """What a WebRTC endpoint connects to; made by ``await peer.createTransport()``.
 
     Its parameters are what mediasoup-client and pymediasoup expect for
@@ -50,12 +22,8 @@ class Transport(WorkerObject):
     ``dtlsstatechange(dtlsState)``, ``close(error)``.
     """
 
-    _kind = "transport"
-
     def __init__(self, peer: TransportOwner, channel: Channel, transport_id: str, local: Mapping[str, Any]) -> None:
-        super().__init__(channel)
-        self._id = transport_id
-        self._peer = peer
+        super().__init__(peer, channel, transport_id)
         self._ice_local_parameters: dict[str, Any] = local["iceLocalParameters"]
         self._ice_local_candidates: list[dict[str, Any]] = local["iceLocalCandidates"]
         self._dtls_local_parameters: dict[str, Any] = local["dtlsLocalParameters"]
@@ -68,11 +36,6 @@ class Transport(WorkerObject):
 
     def _repr_state(self) -> str:
         return f"ice={self._ice_state} dtls={self._dtls_state}"
-
-    @property
-    def peer(self) -> OwningPeer:
-        """The peer (a :class:`~mediasoup.Peer`)."""
-        return self._peer
 
     @property
     def iceRole(self) -> str:
@@ -150,13 +113,7 @@ class Transport(WorkerObject):
 
     async def getStats(self) -> list[dict[str, Any]]:
         """``[{'type': 'transport', 'bytesReceived', 'bytesSent', 'packetsReceived', …}]``."""
-        stats: list[dict[str, Any]] = await self._request("transport.getStats", {"transportId": self._id})
-        return stats
-
-    async def dump(self) -> dict[str, Any]:
-        """The transport as the worker holds it."""
-        dump: dict[str, Any] = await self._request("transport.dump", {"transportId": self._id})
-        return dump
+        return await super().getStats()
 
     def _on_notification(self, event: str, data: Any) -> None:
         if self._closed:
@@ -179,11 +136,7 @@ class Transport(WorkerObject):
     def _closing(self, error: BaseException | None) -> None:
         self._ice_state = "closed"
         self._dtls_state = "closed"
-        self._channel.targets.pop(self._id, None)
-        self._peer._transport_closing(self, error)
-
-    def _close_request(self) -> tuple[str, dict[str, str]]:
-        return "transport.close", {"transportId": self._id}
+        super()._closing(error)
 
     ice_role = iceRole
     ice_local_parameters = iceLocalParameters

@@ -1,0 +1,40 @@
+"""A Python peer's media in one call each: :func:`subscribe` decodes another
+peer's stream, :func:`publish` sends a track into the room, both through the
+peer's direct transport (``await peer.createDirectTransport()``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..peer import Peer
+from .publish import TrackPublisher
+from .remote_track import RemoteTrack
+
+if TYPE_CHECKING:
+    from ..rtp_sender import RtpSender
+    from ..transport import DirectTransport
+
+
+async def subscribe(sender: RtpSender, transport: DirectTransport, **options: Any) -> RemoteTrack:
+    """The decoded stream of ``sender`` (one of the Python peer's), which is
+    put on ``transport`` (its direct transport). ``options``: those of
+    :class:`RemoteTrack` (``maxDelay``, ``keyFrameRequestInterval``)."""
+    track = RemoteTrack(sender, **options)
+    await sender.setTransport(transport)
+    return track
+
+
+async def publish(transport: DirectTransport, track: Any, **options: Any) -> TrackPublisher:
+    """Publishes ``track`` (any aiortc-compatible track) as a stream of the
+    direct transport's peer: a new RtpReceiver receives it, the other peers
+    get its senders, and the publisher is started. ``options``: those of
+    :class:`TrackPublisher` (``mimeType``, ``bitrate``, ``ssrc``, ``cname``, ``mtu``).
+    Stop it with ``publisher.stop()``; closing its receiver ends the stream."""
+    peer = transport.peer
+    if not isinstance(peer, Peer):
+        raise TypeError(f"transport must be a peer's DirectTransport, not {type(transport).__name__}")
+    receiver = peer.RtpReceiver(track.kind, transport)
+    publisher = TrackPublisher(track, receiver, **options)
+    await receiver.receive(publisher.rtpParameters)
+    publisher.start()
+    return publisher

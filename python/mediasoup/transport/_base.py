@@ -1,0 +1,79 @@
+"""What every kind of transport is to its peer and to the receivers and
+senders put on it: an open object of one peer, and the check that says so.
+
+A transport owns nothing. Its peer, and the receivers and senders on it,
+import this package, so a transport sees its peer as a
+:class:`~mediasoup._owners.OwningPeer` (see _owners.py) that takes the calls
+of a :class:`TransportOwner`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .._object import WorkerObject
+from .._owners import OwningPeer
+from ..errors import InvalidStateError
+
+if TYPE_CHECKING:
+    from .._channel import Channel
+
+
+class TransportOwner(OwningPeer, Protocol):
+    """What a transport asks of its peer."""
+
+    def _transport_closing(self, transport: BaseTransport, error: BaseException | None) -> None:
+        """Ends what runs on the transport and forgets it (it is closing)."""
+
+
+class BaseTransport(WorkerObject):
+    """A transport of a peer, of any kind. Events: ``close(error)``."""
+
+    _kind = "transport"
+
+    def __init__(self, peer: TransportOwner, channel: Channel, transport_id: str) -> None:
+        super().__init__(channel)
+        self._id = transport_id
+        self._peer = peer
+
+    @property
+    def peer(self) -> OwningPeer:
+        """The peer (a :class:`~mediasoup.Peer`)."""
+        return self._peer
+
+    @property
+    def sctpParameters(self) -> dict[str, Any] | None:
+        """``{'port', 'OS', 'MIS', 'maxMessageSize'}`` if it carries data channels, else None."""
+        return None
+
+    async def getStats(self) -> list[dict[str, Any]]:
+        stats: list[dict[str, Any]] = await self._request("transport.getStats", {"transportId": self._id})
+        return stats
+
+    async def dump(self) -> dict[str, Any]:
+        """The transport as the worker holds it."""
+        dump: dict[str, Any] = await self._request("transport.dump", {"transportId": self._id})
+        return dump
+
+    def _closing(self, error: BaseException | None) -> None:
+        self._channel.targets.pop(self._id, None)
+        self._peer._transport_closing(self, error)
+
+    def _close_request(self) -> tuple[str, dict[str, str]]:
+        return "transport.close", {"transportId": self._id}
+
+    sctp_parameters = sctpParameters
+    get_stats = getStats
+
+
+def check_usable(transport: object, peer: OwningPeer, *, sctp: bool = False) -> None:
+    """Raises unless ``transport`` is an open transport of ``peer`` (created
+    with ``enableSctp`` when ``sctp``): what a receiver or a sender is put on."""
+    if not isinstance(transport, BaseTransport):
+        raise TypeError(f"transport must be a Transport or a DirectTransport, not {type(transport).__name__}")
+    if transport.peer is not peer:
+        raise ValueError(f"transport {transport.id} belongs to another peer")
+    if transport.closed:
+        raise InvalidStateError(f"transport {transport.id} is closed")
+    if sctp and transport.sctpParameters is None:
+        raise InvalidStateError(f"transport {transport.id} was created without enableSctp")
