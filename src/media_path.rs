@@ -171,7 +171,8 @@ impl MediaPath {
     }
 
     /// The frames gathered since the last call, as `(kind, handle, ssrc,
-    /// payload)` tuples (kind 1: RTP, 2: keyframe request).
+    /// payload)` tuples (kind 1: RTP, 2: keyframe request, 3: data; see
+    /// [`FrameKind`]).
     pub fn take<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let frames = {
             let mut inbox = lock(&self.inbox);
@@ -188,17 +189,17 @@ impl MediaPath {
         Ok(list)
     }
 
-    /// Queues a packet for direct transport `handle`; false if the outbox
+    /// Queues a frame for direct transport `handle`; false if the outbox
     /// is full (the worker does not keep up) or the path is closed.
-    pub fn send(&self, handle: u32, ssrc: u32, packet: &[u8]) -> bool {
-        debug_assert!(packet.len() <= MAX_MEDIA_PAYLOAD);
+    pub fn send(&self, kind: FrameKind, handle: u32, ssrc: u32, payload: &[u8]) -> bool {
+        debug_assert!(payload.len() <= MAX_MEDIA_PAYLOAD);
         let wake = {
             let mut outbox = lock(&self.outbox);
-            if outbox.closed || outbox.bytes.len() + packet.len() > OUTBOX_LIMIT {
+            if outbox.closed || outbox.bytes.len() + payload.len() > OUTBOX_LIMIT {
                 return false;
             }
             let wake = outbox.bytes.is_empty();
-            encode_media_frame(FrameKind::Rtp, handle, ssrc, packet, &mut outbox.bytes);
+            encode_media_frame(kind, handle, ssrc, payload, &mut outbox.bytes);
             wake
         };
         if wake {

@@ -19,7 +19,8 @@ use media_worker::channel::{
     WorkerMessage, MAX_FRAME_LEN, MAX_REQUEST_LEN, RESPONSE_HEAD,
 };
 use media_worker::error::WorkerError;
-use media_worker::channel::media::{MAX_MEDIA_PAYLOAD, MEDIA_FD, MEDIA_FD_ENV};
+use media_worker::channel::media::{FrameKind, MAX_RTP_LEN, MEDIA_FD, MEDIA_FD_ENV};
+use media_worker::sctp::SCTP_MAX_MESSAGE_SIZE;
 use media_worker::shell::event_loop::PARENT_PID_ENV;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -346,7 +347,7 @@ impl WorkerProcess {
     /// (returns at once). False if it was dropped: the worker does not keep
     /// up. Raises `ValueError` for what is not an RTP packet.
     fn send_media(&self, handle: u32, packet: &[u8]) -> PyResult<bool> {
-        if packet.len() < 12 || packet.len() > MAX_MEDIA_PAYLOAD || packet[0] >> 6 != 2 {
+        if packet.len() < 12 || packet.len() > MAX_RTP_LEN || packet[0] >> 6 != 2 {
             return Err(PyValueError::new_err(format!(
                 "not an RTP packet: {} bytes{}",
                 packet.len(),
@@ -354,7 +355,20 @@ impl WorkerProcess {
             )));
         }
         let ssrc = u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]);
-        Ok(self.media.send(handle, ssrc, packet))
+        Ok(self.media.send(FrameKind::Rtp, handle, ssrc, packet))
+    }
+
+    /// Queues a message of the data channel on stream `stream_id` of direct
+    /// transport `handle` (text unless `binary`); False if it was dropped
+    /// (the worker does not keep up). Raises `ValueError` over 262,144 bytes.
+    fn send_media_data(&self, handle: u32, stream_id: u16, binary: bool, data: &[u8]) -> PyResult<bool> {
+        if data.len() > SCTP_MAX_MESSAGE_SIZE {
+            return Err(PyValueError::new_err(format!("a message has at most {SCTP_MAX_MESSAGE_SIZE} bytes, not {}", data.len())));
+        }
+        let mut payload = Vec::with_capacity(1 + data.len());
+        payload.push(u8::from(binary));
+        payload.extend_from_slice(data);
+        Ok(self.media.send(FrameKind::Data, handle, u32::from(stream_id), &payload))
     }
 
     /// Closes the Channel: the worker exits on EOF, or is killed after a grace period.

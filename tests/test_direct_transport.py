@@ -24,7 +24,7 @@ from bench.loadgen import Loadgen, rss_bytes
 from bench.ours import Ours
 from bench.run import settled_stats
 
-from .clients import MediasoupClient, dominant_frequency, tone_track, until
+from .clients import MediasoupClient, dominant_frequency, tone_track, until, use_loopback_only
 
 OPUS_SSRC = 0x5EED0001
 
@@ -206,8 +206,6 @@ async def test_what_a_direct_transport_refuses_is_said_and_changes_nothing(serve
         sender.packets(queueSize=1.5)  # type: ignore[arg-type]
     with pytest.raises(InvalidStateError, match="has no transport yet"):
         await sender.requestKeyFrame()
-    with pytest.raises(InvalidStateError, match="enableSctp"):
-        bot.DataReceiver(direct)  # type: ignore[arg-type]
 
     # The worker counted the one good packet, and nothing else reached it.
     await asyncio.sleep(0.3)
@@ -293,3 +291,95 @@ async def test_a_python_process_that_stops_reading_loses_its_own_packets_only() 
     assert after["queuedBytes"] <= 1024 * 1024
     assert stalled_worker - worker_memory < 16 * 1024 * 1024, (worker_memory, stalled_worker)
     assert stalled_own - own_memory < 32 * 1024 * 1024, (own_memory, stalled_own)
+
+
+async def test_data_crosses_a_direct_transport_both_ways_with_pymediasoup(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pymediasoup.sctp_parameters import SctpStreamParameters
+
+    use_loopback_only(monkeypatch)
+    room = await server.Room()
+    alice_peer = await room.Peer("alice")
+    alice = MediasoupClient(room, alice_peer)
+    await alice.load()
+    bot = await room.Peer("bot")
+    direct = await bot.createDirectTransport()
+    try:
+        sctp, sctp_send = await alice_peer.createTransport(enableSctp=True), await alice_peer.createTransport(enableSctp=True)
+        # Python sends on a channel of its own; alice's client consumes it.
+        python_channel = bot.DataReceiver(direct)
+        await python_channel.receive({"label": "answers", "protocol": "text"})
+        await until(lambda: len(alice_peer.dataSenders) == 1, 5, lambda: alice_peer.dataSenders)
+        [to_alice] = alice_peer.dataSenders
+        await to_alice.setTransport(sctp)
+        client_send, client_receive = alice.sctp_transport(sctp_send, "send"), alice.sctp_transport(sctp, "recv")
+        consumer = await client_receive.consumeData(
+            id=to_alice.id, dataProducerId=python_channel.id, label="answers", protocol="text",
+            sctpStreamParameters=SctpStreamParameters(**to_alice.sctpStreamParameters),
+        )
+        heard: list[Any] = []
+        consumer.on("message", heard.append)
+
+        # alice's client sends on a channel it produces; Python gets its messages.
+        receivers: list[mediasoup.DataReceiver] = []
+
+        @client_send.on("producedata")
+        async def on_produce_data(sctpStreamParameters: Any, label: str, protocol: str, appData: Any) -> str:
+            receiver = alice_peer.DataReceiver(sctp_send)
+            await receiver.receive({"sctpStreamParameters": sctpStreamParameters.model_dump(exclude_none=True), "label": label, "protocol": protocol})
+            receivers.append(receiver)
+            return receiver.id
+
+        producer = await client_send.produceData(label="questions")
+        await until(lambda: len(bot.dataSenders) == 1, 5, lambda: bot.dataSenders)
+        [from_alice] = bot.dataSenders
+        assert from_alice.associatedDataReceiver is receivers[0]
+        got: list[str | bytes] = []
+        from_alice.on("message", got.append)
+        await from_alice.setTransport(direct)
+        await until(lambda: producer.readyState == "open" and consumer.readyState == "open", 10, lambda: (producer.readyState, consumer.readyState))
+
+        questions: list[str | bytes] = ["what time is it?", "¿qué hora es?", b"\x00\xff" * 5000]
+        for question in questions:
+            producer.send(question)
+        await until(lambda: len(got) == len(questions), 10, lambda: got)
+        assert got == questions, "in order, text as str and binary as bytes, byte-equal"
+
+        answers: list[str | bytes] = ["noon", b"\x01" * 60_000]
+        for answer in answers:
+            assert python_channel.send(answer) is True
+        await until(lambda: len(heard) == len(answers), 10, lambda: heard)
+        assert heard == answers
+        [stats] = [entry for entry in await direct.getStats() if entry["type"] == "data-channel" and entry["label"] == "questions"]
+        assert stats["messagesSent"] == 3 and stats["messagesDropped"] == 0
+    finally:
+        await alice.close()
+
+
+async def test_what_direct_data_refuses_is_said(server: mediasoup.Server) -> None:
+    room = await server.Room()
+    bot = await room.Peer("bot")
+    direct = await bot.createDirectTransport()
+    channel = bot.DataReceiver(direct)
+    with pytest.raises(InvalidStateError, match="call receive"):
+        channel.send("early")
+    await channel.receive({"label": "notes"})
+    assert channel.sctpStreamParameters == {"streamId": 0, "ordered": True}
+    second = bot.DataReceiver(direct)
+    await second.receive({"label": "more"})
+    assert second.sctpStreamParameters is not None and second.sctpStreamParameters["streamId"] == 1
+    taken = bot.DataReceiver(direct)
+    with pytest.raises(ValueError, match="streamId 1 is taken"):
+        await taken.receive({"label": "again", "sctpStreamParameters": {"streamId": 1}})
+    with pytest.raises(ValueError, match="at most 262144 bytes"):
+        channel.send(b"x" * 262_145)
+    with pytest.raises(TypeError, match="str or bytes, not int"):
+        channel.send(5)  # type: ignore[arg-type]
+    other = await room.Peer("other")
+    sctp = await other.createTransport(enableSctp=True)
+    sctp_channel = other.DataReceiver(sctp)
+    await sctp_channel.receive({"label": "x", "sctpStreamParameters": {"streamId": 2}})
+    with pytest.raises(InvalidStateError, match="not on a DirectTransport"):
+        sctp_channel.send("x")
+    channel.close()
+    with pytest.raises(InvalidStateError, match="closed"):
+        channel.send("late")

@@ -67,7 +67,7 @@ class EventEmitter:
             except Exception:
                 _logger.exception("listener %r of %r event %r failed", listener, self, event)
                 continue
-            if inspect.isawaitable(result):
+            if result is not None and inspect.isawaitable(result):
                 task = asyncio.ensure_future(result)
                 self._listener_tasks.add(task)
                 task.add_done_callback(functools.partial(self._listener_done, event))

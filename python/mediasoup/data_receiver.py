@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ._object import Forwarded
 from ._owners import OwningPeer
 from .errors import InvalidStateError
+from .transport import BaseTransport, DirectTransport
 
 if TYPE_CHECKING:
     from ._channel import Channel
-    from .transport import Transport
 
 
 class DataReceiverOwner(OwningPeer, Protocol):
@@ -36,14 +36,16 @@ class DataReceiver(Forwarded):
 
     ``await dataReceiver.receive({'sctpStreamParameters', 'label', 'protocol'})``
     opens it with what pymediasoup's and mediasoup-client's ``produceData``
-    hand to the application (its ``id`` is the answer to give back). Every
-    other peer of the room with an SCTP transport then gets a
+    hand to the application (its ``id`` is the answer to give back); on a
+    :class:`~mediasoup.DirectTransport` Python sends on it (``send()``;
+    ``sctpStreamParameters`` may be left out). Every
+    other peer of the room with an SCTP or direct transport then gets a
     :class:`~mediasoup.DataSender` of it (``newdatasender``). Events: ``close(error)``.
     """
 
     _kind = "dataReceiver"
 
-    def __init__(self, peer: DataReceiverOwner, channel: Channel, transport: Transport) -> None:
+    def __init__(self, peer: DataReceiverOwner, channel: Channel, transport: BaseTransport) -> None:
         super().__init__(channel)
         self._peer = peer
         self._transport = transport
@@ -59,7 +61,7 @@ class DataReceiver(Forwarded):
         return self._peer
 
     @property
-    def transport(self) -> Transport:
+    def transport(self) -> BaseTransport:
         return self._transport
 
     @property
@@ -89,18 +91,47 @@ class DataReceiver(Forwarded):
             raise InvalidStateError(f"dataReceiver {self._id} receives already")
         if self._transport.closed:
             raise InvalidStateError(f"transport {self._transport.id} is closed")
+        stream = parameters.get("sctpStreamParameters")
+        if isinstance(self._transport, DirectTransport):
+            # No SCTP: the stream id only names the channel on the media path.
+            stream = {"streamId": self._transport._free_stream_id(), **(stream or {})}
         normalised: dict[str, Any] = await self._request(
             "dataReceiver.receive",
             {
                 "dataReceiverId": self._id,
                 "transportId": self._transport.id,
-                "sctpStreamParameters": parameters.get("sctpStreamParameters"),
+                "sctpStreamParameters": stream,
                 "label": parameters.get("label"),
                 "protocol": parameters.get("protocol"),
             },
         )
         self._parameters = normalised
+        if isinstance(self._transport, DirectTransport):
+            self._transport._attach_channel(normalised["sctpStreamParameters"]["streamId"], self)
         self._peer._data_receiver_receiving(self)
+
+    def send(self, data: str | bytes | bytearray | memoryview) -> bool:
+        """Sends a message on the channel (on a direct transport, after
+        ``receive()``; text for a ``str``, binary otherwise): returns at once,
+        the message queued; the worker delivers it like one an endpoint sent
+        (to the channel's senders). False if it was dropped because the worker
+        does not keep up. Over 262,144 bytes raises ``ValueError``."""
+        if not isinstance(self._transport, DirectTransport):
+            raise InvalidStateError(f"dataReceiver {self._id} is not on a DirectTransport: its endpoint sends the messages")
+        if self._closed:
+            raise InvalidStateError(f"dataReceiver {self._id} is closed")
+        if self._parameters is None:
+            raise InvalidStateError(f"dataReceiver {self._id} does not receive yet: call receive() first")
+        if isinstance(data, str):
+            payload, binary = data.encode(), False
+        elif isinstance(data, (bytes, bytearray, memoryview)):
+            payload, binary = bytes(data), True
+        else:
+            raise TypeError(f"data must be a str or bytes, not {type(data).__name__}")
+        return self._transport._send_data(self._parameters["sctpStreamParameters"]["streamId"], binary, payload)
+
+    def _on_media(self, kind: int, payload: bytes) -> None:
+        """Nothing comes to Python for a channel Python sends on."""
 
     async def dump(self) -> dict[str, Any]:
         """The receiver as the worker holds it (after ``receive()``)."""
@@ -119,6 +150,8 @@ class DataReceiver(Forwarded):
         return stats
 
     def _closing(self, error: BaseException | None) -> None:
+        if isinstance(self._transport, DirectTransport) and self._parameters is not None:
+            self._transport._detach_channel(self._parameters["sctpStreamParameters"]["streamId"], self)
         self._close_senders(error)
         self._peer._data_receiver_closed(self)
 

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ._object import WorkerObject
 from ._owners import OwningPeer
-from .transport import BaseTransport, Transport, check_usable
+from .transport import BaseTransport, DirectTransport, check_usable
+from .transport.direct import DATA
 
 if TYPE_CHECKING:
     from ._channel import Channel
@@ -34,7 +35,10 @@ class DataSender(WorkerObject):
     peer's SCTP transports, on a free stream; then ``sctpStreamParameters``
     (with its ``streamId``), ``label`` and ``protocol`` are what a client's
     ``consumeData(id=sender.id, dataProducerId=sender.associatedDataReceiver.id,
-    sctpStreamParameters=…, label=…, protocol=…)`` takes. Events: ``close(error)``.
+    sctpStreamParameters=…, label=…, protocol=…)`` takes. On a
+    :class:`~mediasoup.DirectTransport` its messages come to Python:
+    ``message(data)`` (``str`` for text, ``bytes`` for binary). Events:
+    ``close(error)``, ``message(data)``.
     """
 
     _kind = "dataSender"
@@ -47,7 +51,7 @@ class DataSender(WorkerObject):
         self._peer = peer
         self._receiver = receiver
         self._parameters = parameters
-        self._transport: Transport | None = None
+        self._transport: BaseTransport | None = None
 
     def _repr_state(self) -> str:
         return f"label={self.label!r} transport={self._transport.id[:8] if self._transport else None}"
@@ -62,7 +66,7 @@ class DataSender(WorkerObject):
         return self._receiver
 
     @property
-    def transport(self) -> Transport | None:
+    def transport(self) -> BaseTransport | None:
         return self._transport
 
     @property
@@ -81,13 +85,31 @@ class DataSender(WorkerObject):
         ``maxRetransmits``) and, once on a transport, its ``streamId``."""
         return copy.deepcopy(self._parameters["sctpStreamParameters"])
 
-    async def setTransport(self, transport: Transport) -> None:
+    async def setTransport(self, transport: BaseTransport) -> None:
         """Opens the channel on ``transport`` (one of this peer's, with
-        ``enableSctp``); a second call moves it, on a new stream."""
+        ``enableSctp``, or a direct one); a second call moves it, on a new stream."""
         check_usable(transport, self._peer, sctp=True)
         answer = await self._request("dataSender.setTransport", {"dataSenderId": self._id, "transportId": transport.id})
+        self._leave_transport()
         self._parameters["sctpStreamParameters"] = answer["sctpStreamParameters"]
         self._transport = transport
+        if isinstance(transport, DirectTransport):
+            transport._attach_channel(answer["sctpStreamParameters"]["streamId"], self)
+
+    def _leave_transport(self) -> None:
+        if isinstance(self._transport, DirectTransport):
+            self._transport._detach_channel(self._parameters["sctpStreamParameters"]["streamId"], self)
+
+    def _on_media(self, kind: int, payload: bytes) -> None:
+        if kind != DATA or not payload:
+            return
+        data: str | bytes = payload[1:]
+        if payload[0] == 0:
+            try:
+                data = payload[1:].decode()
+            except UnicodeDecodeError:
+                pass  # text that is not UTF-8 reaches Python as bytes
+        self.emit("message", data)
 
     async def dump(self) -> dict[str, Any]:
         dump: dict[str, Any] = await self._request("dataSender.dump", {"dataSenderId": self._id})
@@ -103,6 +125,7 @@ class DataSender(WorkerObject):
             self._transport = None
 
     def _closing(self, error: BaseException | None) -> None:
+        self._leave_transport()
         self._peer._data_sender_closed(self)
         self._receiver._sender_closed(self)
 

@@ -196,7 +196,7 @@ class Peer(WorkerObject):
         """The other peers' channels delivered to this peer (ORTC), oldest first."""
         return list(self._data_senders.values())
 
-    def DataReceiver(self, transport: transport_module.Transport) -> data_receiver_module.DataReceiver:
+    def DataReceiver(self, transport: transport_module.BaseTransport) -> data_receiver_module.DataReceiver:
         """A channel this peer will send on over ``transport`` (created with
         ``enableSctp=True``); call ``receive()`` on it."""
         self._check_open()
@@ -216,12 +216,12 @@ class Peer(WorkerObject):
     def _data_sender_closed(self, sender: data_sender_module.DataSender) -> None:
         self._data_senders.pop(sender.id, None)
 
-    def _has_sctp(self) -> bool:
-        return any(transport.sctpParameters is not None for transport in self._transports.values())
+    def _takes_data(self) -> bool:
+        return any(transport._carries_data for transport in self._transports.values())
 
     def _subscribe_data(self, receiver: data_receiver_module.DataReceiver) -> asyncio.Future[None] | None:
-        """Gets a data sender of ``receiver``'s channel, if this peer has an SCTP transport."""
-        if not self._has_sctp():
+        """Gets a data sender of ``receiver``'s channel, if this peer has a transport that carries data (SCTP or direct)."""
+        if not self._takes_data():
             return None
         return self._subscription(receiver.id, lambda: self._create_data_sender(receiver))
 
@@ -359,6 +359,8 @@ class Peer(WorkerObject):
         transport = transport_module.DirectTransport(self, self._channel, transport_id, answer["handle"])
         self._transports[transport_id] = transport
         self.emit("newtransport", transport)
+        subscriptions = [self._subscribe_data(receiver) for receiver in self._room._data_receiving() if receiver.peer is not self]
+        await asyncio.gather(*(task for task in subscriptions if task is not None), return_exceptions=True)
         return transport
 
     def _closing(self, error: BaseException | None) -> None:

@@ -8,8 +8,12 @@
 //! Worker to Python: [`FrameKind::Rtp`] (a packet an RtpSender on the
 //! transport sends, SSRC = the sender's), [`FrameKind::KeyframeRequest`]
 //! (a subscriber of the stream an RtpReceiver on it publishes wants a
-//! keyframe; no payload). Python to worker: [`FrameKind::Rtp`] (a packet
-//! for an RtpReceiver on it; SSRC = the packet's).
+//! keyframe; no payload), [`FrameKind::Data`] (a message for a DataSender
+//! on it). Python to worker: [`FrameKind::Rtp`] (a packet for an
+//! RtpReceiver on it; SSRC = the packet's), [`FrameKind::Data`] (a message
+//! of a DataReceiver on it). A data frame's SSRC field is the channel's
+//! reference on the transport, its payload a byte (1: binary, 0: text) and
+//! the message.
 
 /// The worker's end of the media socket: the extension places it at this
 /// descriptor when it starts the process, and says so in [`MEDIA_FD_ENV`].
@@ -19,19 +23,36 @@ pub const MEDIA_FD_ENV: &str = "MEDIASOUP_MEDIA_FD";
 /// Kind, transport handle and SSRC.
 pub const MEDIA_HEAD: usize = 9;
 
-/// The largest payload a frame carries: an RTP packet of any size UDP allows.
-pub const MAX_MEDIA_PAYLOAD: usize = 65_535;
+/// The largest payload a frame carries: a data message of the largest size
+/// a channel takes (and its binary flag); an RTP packet is at most 65,535 bytes.
+pub const MAX_MEDIA_PAYLOAD: usize = 1 + crate::sctp::SCTP_MAX_MESSAGE_SIZE;
+
+/// The largest RTP packet (what UDP carries).
+pub const MAX_RTP_LEN: usize = 65_535;
 
 /// How many bytes of frames a direct transport holds for Python (about a
 /// second of 8 Mbit/s video): beyond that, a packet for a Python consumer
 /// that does not keep up is dropped and counted, never queued without end.
 pub const DIRECT_QUEUE_BYTES: usize = 1024 * 1024;
 
+/// What all the direct transports of a worker hold for Python together:
+/// with many of them, each holds its share of this (at least
+/// [`MIN_DIRECT_QUEUE_BYTES`]), so a stalled Python process costs the
+/// worker a bounded amount of memory however many transports it has.
+pub const DIRECT_QUEUES_BYTES: usize = 16 * 1024 * 1024;
+pub const MIN_DIRECT_QUEUE_BYTES: usize = 64 * 1024;
+
+/// The bound of each of `count` direct transports' queues.
+pub fn direct_queue_limit(count: usize) -> usize {
+    (DIRECT_QUEUES_BYTES / count.max(1)).clamp(MIN_DIRECT_QUEUE_BYTES, DIRECT_QUEUE_BYTES)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum FrameKind {
     Rtp = 1,
     KeyframeRequest = 2,
+    Data = 3,
 }
 
 impl FrameKind {
@@ -39,6 +60,7 @@ impl FrameKind {
         match byte {
             1 => Some(Self::Rtp),
             2 => Some(Self::KeyframeRequest),
+            3 => Some(Self::Data),
             _ => None,
         }
     }
@@ -143,6 +165,15 @@ impl FrameQueue {
 
     pub fn len(&self) -> usize {
         self.bytes.len() - self.start
+    }
+
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// A new bound for what is pushed from now on (what waits stays).
+    pub fn set_limit(&mut self, limit: usize) {
+        self.limit = limit;
     }
 
     pub fn is_empty(&self) -> bool {

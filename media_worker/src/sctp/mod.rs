@@ -84,6 +84,46 @@ impl ChannelOptions {
     }
 }
 
+/// The messages each way through a channel, and those not sent, on any
+/// kind of transport.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ChannelCounters {
+    pub messages_sent: u64,
+    pub bytes_sent: u64,
+    pub messages_received: u64,
+    pub bytes_received: u64,
+    /// Not sent: too large, or the queue was full.
+    pub messages_dropped: u64,
+}
+
+impl ChannelCounters {
+    pub fn sent(&mut self, len: usize) {
+        self.messages_sent += 1;
+        self.bytes_sent += len as u64;
+    }
+
+    pub fn received(&mut self, len: usize) {
+        self.messages_received += 1;
+        self.bytes_received += len as u64;
+    }
+
+    /// A channel's `data-channel` entry of `getStats()` (W3C's names).
+    pub fn stats(&self, options: &ChannelOptions, now_ms: u64) -> Value {
+        json!({
+            "type": "data-channel",
+            "timestamp": now_ms,
+            "label": options.label,
+            "protocol": options.protocol,
+            "dataChannelIdentifier": options.stream_id,
+            "messagesSent": self.messages_sent,
+            "bytesSent": self.bytes_sent,
+            "messagesReceived": self.messages_received,
+            "bytesReceived": self.bytes_received,
+            "messagesDropped": self.messages_dropped,
+        })
+    }
+}
+
 /// Reads what a client's `produceData` hands over: `sctpStreamParameters`
 /// (`streamId` required, below [`SCTP_STREAMS`]; `ordered`, default true
 /// unless partially reliable; at most one of `maxPacketLifeTime` and

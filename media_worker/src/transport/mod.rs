@@ -81,7 +81,7 @@ macro_rules! each_kind {
 }
 
 /// A call on a WebRTC transport, or `$otherwise` for a direct one (which
-/// has no network, no timers and no data channels yet).
+/// has no network, no timers and no SCTP).
 macro_rules! webrtc_only {
     ($transport:expr, $inner:ident => $call:expr, $otherwise:expr) => {
         match $transport {
@@ -251,34 +251,39 @@ impl Transport {
         webrtc_only!(self, t => t.sctp_enabled(), false)
     }
 
-    /// Its channels (none without SCTP).
-    pub fn data_channels(&self) -> &DataChannels {
-        each_kind!(self, t => t.data_channels())
+    /// Its SCTP channels (none without SCTP; a direct transport's are its own).
+    pub fn data_channels(&self) -> Option<&DataChannels> {
+        webrtc_only!(self, t => Some(t.data_channels()), None)
     }
 
     /// Opens a channel from this side (see [`WebRtcTransport::open_data_channel`]).
     pub fn open_data_channel(&mut self, options: ChannelOptions, now: Instant) -> Result<ChannelRef, WorkerError> {
-        let no_sctp = || WorkerError::invalid_state(format!("transport {} has no data channels", self.id()));
-        webrtc_only!(self, t => t.open_data_channel(options, now), Err(no_sctp()))
+        match self {
+            Transport::WebRtc(t) => t.open_data_channel(options, now),
+            Transport::Direct(t) => t.open_data_channel(options),
+        }
     }
 
     /// Sends a message now or queued (bounded); refused ones are the caller's to count.
     pub fn send_data(&mut self, channel: ChannelRef, binary: bool, data: &[u8]) -> Result<(), SendRefused> {
-        webrtc_only!(self, t => t.send_data(channel, binary, data), Err(SendRefused::NoChannel))
+        each_kind!(self, t => t.send_data(channel, binary, data))
     }
 
     pub fn close_data_channel(&mut self, channel: ChannelRef, now: Instant) {
-        webrtc_only!(self, t => t.close_data_channel(channel, now), ())
+        match self {
+            Transport::WebRtc(t) => t.close_data_channel(channel, now),
+            Transport::Direct(t) => t.close_data_channel(channel),
+        }
     }
 
     /// The lowest SCTP stream id no channel uses.
     pub fn free_stream_id(&mut self) -> Option<u16> {
-        webrtc_only!(self, t => t.free_stream_id(), None)
+        each_kind!(self, t => t.free_stream_id())
     }
 
     /// Channel openings, messages and closes since the last call.
     pub fn take_data_events(&mut self, into: &mut Vec<DataEvent>) {
-        webrtc_only!(self, t => t.take_data_events(into), ())
+        each_kind!(self, t => t.take_data_events(into))
     }
 
     // What the API shows.

@@ -170,7 +170,7 @@ impl Worker {
         let room_id = peer.room_id.clone();
         let keys: Vec<TransportKey> = peer.transport_ids.iter().rev().filter_map(|id| self.transport_keys.get(id).copied()).collect();
         let existing = keys.iter().find_map(|key| {
-            let channel = self.transports.get(key)?.data_channels().with_label(&label)?;
+            let channel = self.transports.get(key)?.data_channels()?.with_label(&label)?;
             Some((*key, channel))
         });
         let (key, channel) = match existing {
@@ -218,7 +218,7 @@ impl Worker {
                 }
                 DataEvent::Message { channel, binary, data } => {
                     if listening {
-                        let label = self.transports.get(&key).and_then(|t| t.data_channels().get(channel)).map(|c| c.options.label.clone());
+                        let label = self.transports.get(&key).and_then(|t| t.data_channels()?.get(channel)).map(|c| c.options.label.clone());
                         self.notifications.push(message_notification(&peer_id, label.unwrap_or_default(), binary, &data));
                     }
                     let mut sink = DataTransports { transports: &mut self.transports, outbox: &mut self.outbox, now };

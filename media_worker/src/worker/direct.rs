@@ -1,6 +1,7 @@
 //! Direct transports and the media path: creating one, the frames Python
-//! wrote (packets for its receivers, forwarded like any others), the frames
-//! for Python (its senders' packets, its receivers' keyframe requests),
+//! wrote (packets for its receivers, forwarded like any others, and its
+//! data receivers' messages), the frames for Python (its senders' packets,
+//! its receivers' keyframe requests, its data senders' messages),
 //! handed to the event loop a budget at a time and fairly between
 //! transports, and the keyframe requests Python makes for its senders.
 
@@ -9,7 +10,7 @@ use std::time::Instant;
 use serde_json::{json, Value};
 
 use super::{unknown, Worker};
-use crate::channel::media::FrameKind;
+use crate::channel::media::{direct_queue_limit, FrameKind};
 use crate::channel::message::DirectTransportCreate;
 use crate::error::WorkerError;
 use crate::rtp::codec_table::SendTables;
@@ -38,7 +39,19 @@ impl Worker {
         self.transport_keys.insert(create.transport_id, key);
         self.transports.insert(key, Transport::Direct(transport));
         self.direct_keys.push(key);
+        self.share_direct_queues();
         Ok(json!({ "handle": key }))
+    }
+
+    /// Each direct transport's queue for Python holds its share of what the
+    /// worker allows them all ([`direct_queue_limit`]).
+    pub(super) fn share_direct_queues(&mut self) {
+        let limit = direct_queue_limit(self.direct_keys.len());
+        for key in &self.direct_keys {
+            if let Some(transport) = self.transports.get_mut(key).and_then(Transport::as_direct_mut) {
+                transport.set_queue_limit(limit);
+            }
+        }
     }
 
     /// Bytes Python wrote on the media path: the packets of whole frames go
@@ -62,8 +75,14 @@ impl Worker {
                         touched.push(frame.transport);
                     }
                 }
+                (FrameKind::Data, Some(transport)) => {
+                    transport.receive_data(frame.ssrc, frame.payload);
+                    if !touched.contains(&frame.transport) {
+                        touched.push(frame.transport);
+                    }
+                }
                 // A transport closed while its frames were on the way.
-                (FrameKind::Rtp, None) => {}
+                (FrameKind::Rtp | FrameKind::Data, None) => {}
                 (kind, _) => tracing::warn!("media path: Python sent a {kind:?} frame, which only the worker sends"),
             }
         }

@@ -5,7 +5,7 @@
 
 use super::tests::ready_worker;
 use super::*;
-use crate::channel::media::{encode_media_frame, FrameKind, MediaFrameReader, DIRECT_QUEUE_BYTES};
+use crate::channel::media::{encode_media_frame, FrameKind, MediaFrameReader, DIRECT_QUEUE_BYTES, MEDIA_HEAD};
 use crate::rtp::wire::{read_rtp, write_rtp, RtpFields};
 use serde_json::json;
 use std::time::Duration;
@@ -204,4 +204,63 @@ fn a_closed_direct_transport_ends_its_streams_and_its_frames() {
     assert!(media.frames_for_python().is_empty());
     let webrtc_only = media.request("transport.restartIce", json!({"transportId": "bob-direct"})).unwrap_err();
     assert!(webrtc_only.message.contains("needs a WebRTC transport"), "{}", webrtc_only.message);
+}
+
+#[test]
+fn data_messages_cross_the_media_path_both_ways() {
+    let mut media = Media::new();
+    let (alice, bob, _) = media.alice_to_bob();
+    let options = json!({"dataReceiverId": "chat", "transportId": "alice-direct", "label": "chat", "protocol": "",
+        "sctpStreamParameters": {"streamId": 3, "ordered": true}});
+    let answer = media.request("dataReceiver.receive", options).unwrap();
+    assert_eq!(answer["label"], json!("chat"));
+    media.request("dataSender.create", json!({"dataSenderId": "chat-to-bob", "peerId": "bob", "dataReceiverId": "chat"})).unwrap();
+    let placed = media.request("dataSender.setTransport", json!({"dataSenderId": "chat-to-bob", "transportId": "bob-direct"})).unwrap();
+    assert_eq!(placed["sctpStreamParameters"]["streamId"], json!(0));
+    // Python writes on Alice's channel (its stream 3): text, then binary; the
+    // messages reach Bob's Python end on his sender's stream (0).
+    let mut bytes = Vec::new();
+    encode_media_frame(FrameKind::Data, alice, 3, b"\x00hello", &mut bytes);
+    encode_media_frame(FrameKind::Data, alice, 3, &[1, 0, 255, 7], &mut bytes);
+    encode_media_frame(FrameKind::Data, alice, 9, b"\x00nobody's", &mut bytes);
+    encode_media_frame(FrameKind::Data, alice, 3, b"", &mut bytes);
+    media.worker.handle_media(&bytes, media.now);
+    let frames = media.frames_for_python();
+    assert_eq!(frames, vec![
+        (FrameKind::Data, bob, 0, b"\x00hello".to_vec()),
+        (FrameKind::Data, bob, 0, vec![1, 0, 255, 7]),
+    ]);
+    let taken = json!({"dataReceiverId": "again", "transportId": "alice-direct", "label": "x", "protocol": "", "sctpStreamParameters": {"streamId": 3}});
+    let error = media.request("dataReceiver.receive", taken).unwrap_err();
+    assert!(error.message.contains("streamId 3 is taken"), "{}", error.message);
+    let sent = media.request("dataSender.getStats", json!({"dataSenderId": "chat-to-bob"})).unwrap();
+    assert_eq!(sent[0]["messagesSent"], json!(2), "{sent}");
+    let stats = media.request("transport.getStats", json!({"transportId": "alice-direct"})).unwrap();
+    assert_eq!(stats[0]["packetsDiscarded"], json!(2), "an unknown channel and a frame without its flag: {stats}");
+    let data_channel = stats.as_array().unwrap().iter().find(|entry| entry["type"] == "data-channel").unwrap();
+    assert_eq!((data_channel["messagesReceived"].clone(), data_channel["bytesReceived"].clone()), (json!(2), json!(8)));
+    // The sender closes: its channel on Bob's transport goes, and nothing more reaches Python.
+    media.request("dataSender.close", json!({"dataSenderId": "chat-to-bob"})).unwrap();
+    media.worker.handle_media(&bytes[..4 + MEDIA_HEAD + 6], media.now);
+    assert!(media.frames_for_python().is_empty());
+}
+
+#[test]
+fn many_direct_transports_share_a_bounded_total() {
+    use crate::channel::media::{direct_queue_limit, DIRECT_QUEUES_BYTES, MIN_DIRECT_QUEUE_BYTES};
+    assert_eq!(direct_queue_limit(1), DIRECT_QUEUE_BYTES);
+    assert_eq!(direct_queue_limit(64), DIRECT_QUEUES_BYTES / 64);
+    assert_eq!(direct_queue_limit(10_000), MIN_DIRECT_QUEUE_BYTES);
+    let mut media = Media::new();
+    let (_, _, _) = media.alice_to_bob();
+    let limit = |media: &mut Media, id: &str| media.request("transport.dump", json!({"transportId": id})).unwrap()["queueLimit"].as_u64().unwrap() as usize;
+    assert_eq!(limit(&mut media, "bob-direct"), DIRECT_QUEUE_BYTES, "two transports: each its full queue");
+    for index in 0..30 {
+        media.direct_peer(&format!("extra-{index}"));
+    }
+    assert_eq!(limit(&mut media, "bob-direct"), DIRECT_QUEUES_BYTES / 32);
+    for index in 0..30 {
+        media.request("transport.close", json!({"transportId": format!("extra-{index}-direct")})).unwrap();
+    }
+    assert_eq!(limit(&mut media, "bob-direct"), DIRECT_QUEUE_BYTES, "their share grows back");
 }

@@ -92,7 +92,10 @@ impl Worker {
             self.transport_keys.remove(transport.id());
             tracing::debug!("transport {} closed", transport.id());
         }
-        self.direct_keys.retain(|direct| *direct != key);
+        if let Some(index) = self.direct_keys.iter().position(|direct| *direct == key) {
+            self.direct_keys.remove(index);
+            self.share_direct_queues();
+        }
         self.demux.remove(key);
         self.timers.schedule(key, None);
         self.outbox.forget(key);

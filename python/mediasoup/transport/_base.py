@@ -43,8 +43,13 @@ class BaseTransport(WorkerObject):
 
     @property
     def sctpParameters(self) -> dict[str, Any] | None:
-        """``{'port', 'OS', 'MIS', 'maxMessageSize'}`` if it carries data channels, else None."""
+        """``{'port', 'OS', 'MIS', 'maxMessageSize'}`` if it carries data channels over SCTP, else None."""
         return None
+
+    @property
+    def _carries_data(self) -> bool:
+        """Whether data receivers and senders can be put on it."""
+        return self.sctpParameters is not None
 
     async def getStats(self) -> list[dict[str, Any]]:
         stats: list[dict[str, Any]] = await self._request("transport.getStats", {"transportId": self._id})
@@ -67,13 +72,14 @@ class BaseTransport(WorkerObject):
 
 
 def check_usable(transport: object, peer: OwningPeer, *, sctp: bool = False) -> None:
-    """Raises unless ``transport`` is an open transport of ``peer`` (created
-    with ``enableSctp`` when ``sctp``): what a receiver or a sender is put on."""
+    """Raises unless ``transport`` is an open transport of ``peer`` (one that
+    carries data when ``sctp``: ``enableSctp``, or a direct one): what a
+    receiver or a sender is put on."""
     if not isinstance(transport, BaseTransport):
         raise TypeError(f"transport must be a Transport or a DirectTransport, not {type(transport).__name__}")
     if transport.peer is not peer:
         raise ValueError(f"transport {transport.id} belongs to another peer")
     if transport.closed:
         raise InvalidStateError(f"transport {transport.id} is closed")
-    if sctp and transport.sctpParameters is None:
+    if sctp and not transport._carries_data:
         raise InvalidStateError(f"transport {transport.id} was created without enableSctp")

@@ -25,6 +25,8 @@ use crate::rtp::parameters::ReceiveParameters;
 use crate::rtp::stream_ids::read_audio_level;
 use crate::rtp::wire::{read_rtp, write_rtp, RtpFields, SequenceExtender};
 
+mod data;
+
 const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
 
 /// A stream Python publishes on the transport.
@@ -66,19 +68,19 @@ pub struct DirectTransport {
     pub handle: u32,
     tables: SendTables,
     pub cname_for_receivers: Option<String>,
-    closed: bool,
+    pub(super) closed: bool,
     receivers: FxHashMap<u32, DirectReceiver>,
     received: Vec<(Rc<str>, ReceivedRtp)>,
     senders: FxHashMap<u32, DirectSender>,
-    queue: FrameQueue,
-    /// A forwarded packet being written (no allocation per packet once warm).
-    scratch: Vec<u8>,
+    pub(super) queue: FrameQueue,
+    /// A forwarded packet or message being written (no allocation per packet once warm).
+    pub(super) scratch: Vec<u8>,
     audio_level_id: Option<u8>,
     video_orientation_id: Option<u8>,
     counters: Counters,
     /// Why the last discarded packet was, for the dump.
     last_discard: Option<String>,
-    data: crate::transport::webrtc::DataChannels,
+    data: data::DirectChannels,
 }
 
 impl DirectTransport {
@@ -103,7 +105,7 @@ impl DirectTransport {
             video_orientation_id,
             counters: Counters::default(),
             last_discard: None,
-            data: Default::default(),
+            data: data::DirectChannels::default(),
         }
     }
 
@@ -119,10 +121,6 @@ impl DirectTransport {
 
     pub fn send_tables(&self) -> &SendTables {
         &self.tables
-    }
-
-    pub fn data_channels(&self) -> &crate::transport::webrtc::DataChannels {
-        &self.data
     }
 
     /// Starts receiving a stream Python publishes: every encoding must name
@@ -205,7 +203,7 @@ impl DirectTransport {
         self.received.push((stream.receiver.clone(), received));
     }
 
-    fn discard(&mut self, reason: String) {
+    pub(super) fn discard(&mut self, reason: String) {
         self.counters.packets_discarded += 1;
         if self.counters.packets_discarded == 1 {
             tracing::warn!("direct transport {}: a packet from Python was discarded: {reason}", self.id);
@@ -274,6 +272,13 @@ impl DirectTransport {
         !self.queue.is_empty()
     }
 
+    /// The bound of its queue for Python (its share of the worker's).
+    pub fn set_queue_limit(&mut self, limit: usize) {
+        if !self.closed {
+            self.queue.set_limit(limit);
+        }
+    }
+
     pub fn dump(&self) -> Value {
         let mut receivers: Vec<Value> = self
             .receivers
@@ -290,8 +295,9 @@ impl DirectTransport {
             "receiving": receivers,
             "sending": senders,
             "queuedBytes": self.queue.len(),
-            "queueLimit": DIRECT_QUEUE_BYTES,
+            "queueLimit": self.queue.limit(),
             "lastDiscarded": self.last_discard,
+            "dataChannels": self.data_channels_json(None),
         })
     }
 
@@ -322,6 +328,7 @@ impl DirectTransport {
                 "packetsDropped": sender.dropped,
             })
         }));
+        entries.extend(self.data_channels_json(Some(now_ms)));
         Value::Array(entries)
     }
 }

@@ -19,7 +19,7 @@ use str0m::channel::{ChannelConfig, ChannelId, Reliability as Str0mReliability};
 
 use super::WebRtcTransport;
 use crate::error::WorkerError;
-use crate::sctp::{ChannelOptions, ChannelRef, Reliability, SCTP_MAX_MESSAGE_SIZE, SCTP_MAX_SEND_MESSAGE_SIZE, SCTP_PORT, SCTP_STREAMS};
+use crate::sctp::{ChannelCounters, ChannelOptions, ChannelRef, Reliability, SCTP_MAX_MESSAGE_SIZE, SCTP_MAX_SEND_MESSAGE_SIZE, SCTP_PORT, SCTP_STREAMS};
 
 /// What str0m may hold unsent per association.
 pub(super) const SCTP_SEND_BUFFER: usize = 1024 * 1024;
@@ -65,11 +65,7 @@ pub struct DataChannel {
     pub options: ChannelOptions,
     /// Opened by the endpoint (else by this side).
     pub remote: bool,
-    pub messages_sent: u64,
-    pub bytes_sent: u64,
-    pub messages_received: u64,
-    pub bytes_received: u64,
-    pub messages_dropped: u64,
+    pub counters: ChannelCounters,
 }
 
 struct Queued {
@@ -114,7 +110,7 @@ impl DataChannels {
     fn add(&mut self, id: ChannelId, options: ChannelOptions, remote: bool) -> ChannelRef {
         let reference = self.next_ref;
         self.next_ref += 1;
-        let channel = DataChannel { id, options, remote, messages_sent: 0, bytes_sent: 0, messages_received: 0, bytes_received: 0, messages_dropped: 0 };
+        let channel = DataChannel { id, options, remote, counters: ChannelCounters::default() };
         self.channels.insert(reference, channel);
         self.by_id.insert(id, reference);
         reference
@@ -206,7 +202,7 @@ impl WebRtcTransport {
     pub fn send_data(&mut self, channel: ChannelRef, binary: bool, data: &[u8]) -> Result<(), SendRefused> {
         let Some(entry) = self.data.channels.get_mut(&channel) else { return Err(SendRefused::NoChannel) };
         if data.len() > SCTP_MAX_SEND_MESSAGE_SIZE {
-            entry.messages_dropped += 1;
+            entry.counters.messages_dropped += 1;
             return Err(SendRefused::TooLarge);
         }
         if self.data.queue.is_empty() {
@@ -214,20 +210,19 @@ impl WebRtcTransport {
             if let Some(mut writer) = self.rtc.channel(id) {
                 match writer.write(binary, data) {
                     Ok(true) => {
-                        entry.messages_sent += 1;
-                        entry.bytes_sent += data.len() as u64;
+                        entry.counters.sent(data.len());
                         return Ok(());
                     }
                     Ok(false) => {}
                     Err(_) => {
-                        entry.messages_dropped += 1;
+                        entry.counters.messages_dropped += 1;
                         return Err(SendRefused::NoChannel);
                     }
                 }
             }
         }
         if self.data.queued_bytes + data.len() > MAX_QUEUED_BYTES {
-            entry.messages_dropped += 1;
+            entry.counters.messages_dropped += 1;
             return Err(SendRefused::QueueFull);
         }
         self.data.queued_bytes += data.len();
@@ -272,14 +267,13 @@ impl WebRtcTransport {
             let Some(mut writer) = self.rtc.channel(entry.id) else { break };
             match writer.write(front.binary, &front.data) {
                 Ok(true) => {
-                    entry.messages_sent += 1;
-                    entry.bytes_sent += front.data.len() as u64;
+                    entry.counters.sent(front.data.len());
                 }
                 Ok(false) => break, // no room yet
                 Err(err) => {
                     // Never a message that blocks the ones behind it.
                     tracing::debug!("transport {}: a queued message was refused by SCTP: {err}", self.id);
-                    entry.messages_dropped += 1;
+                    entry.counters.messages_dropped += 1;
                 }
             }
             self.data.queued_bytes -= front.data.len();
@@ -306,8 +300,7 @@ impl WebRtcTransport {
     pub(super) fn channel_data(&mut self, id: ChannelId, binary: bool, data: Vec<u8>) {
         let Some(&channel) = self.data.by_id.get(&id) else { return };
         if let Some(entry) = self.data.channels.get_mut(&channel) {
-            entry.messages_received += 1;
-            entry.bytes_received += data.len() as u64;
+            entry.counters.received(data.len());
         }
         self.data.events.push(DataEvent::Message { channel, binary, data });
     }
@@ -325,20 +318,7 @@ impl WebRtcTransport {
         channels.sort_by_key(|(reference, _)| **reference);
         channels
             .into_iter()
-            .map(|(_, channel)| {
-                json!({
-                    "type": "data-channel",
-                    "timestamp": now_ms,
-                    "label": channel.options.label,
-                    "protocol": channel.options.protocol,
-                    "dataChannelIdentifier": channel.options.stream_id,
-                    "messagesSent": channel.messages_sent,
-                    "bytesSent": channel.bytes_sent,
-                    "messagesReceived": channel.messages_received,
-                    "bytesReceived": channel.bytes_received,
-                    "messagesDropped": channel.messages_dropped,
-                })
-            })
+            .map(|(_, channel)| channel.counters.stats(&channel.options, now_ms))
             .collect()
     }
 
