@@ -4,7 +4,8 @@
 Python (an :class:`RtpSource`) into ``av`` frames, with aiortc's
 ``MediaStreamTrack`` interface; :class:`TrackPublisher` encodes any
 aiortc-compatible track and sends it into an RtpReceiver on a direct transport
-(an :class:`RtpSink`). Below them, sans-IO pieces: :class:`RtpPacket`, the
+(an :class:`RtpSink`); :class:`Recorder` writes sources into a file as they
+are encoded. Below them, sans-IO pieces: :class:`RtpPacket`, the
 payload formats (Opus, VP8, H264) and :class:`JitterBuffer`.
 
 Usage::
@@ -21,9 +22,11 @@ from __future__ import annotations
 
 from .codecs import CODECS, Codec, findCodec
 from .jitter_buffer import Frame, JitterBuffer
-from .peer_media import publish, subscribe
+from .peer_media import publish, recordPeer, subscribe
 from .protocols import RtpSink, RtpSource
 from .publish import TrackPublisher, producerRtpParameters
+from .recorded_stream import RecordedStream
+from .recorder import Recorder
 from .remote_track import RemoteTrack
 from .rtp import RtpPacket
 from .track import MediaStreamError, MediaStreamTrack
@@ -35,6 +38,8 @@ __all__ = [
     "JitterBuffer",
     "MediaStreamError",
     "MediaStreamTrack",
+    "RecordedStream",
+    "Recorder",
     "RemoteTrack",
     "RtpPacket",
     "RtpSink",
@@ -45,8 +50,11 @@ __all__ = [
     "producerRtpParameters",
     "producer_rtp_parameters",
     "publish",
+    "recordPeer",
+    "record_peer",
     "subscribe",
 ]
 
 find_codec = findCodec
 producer_rtp_parameters = producerRtpParameters
+record_peer = recordPeer

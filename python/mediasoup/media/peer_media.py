@@ -1,13 +1,16 @@
 """A Python peer's media in one call each: :func:`subscribe` decodes another
-peer's stream, :func:`publish` sends a track into the room, both through the
-peer's direct transport (``await peer.createDirectTransport()``)."""
+peer's stream, :func:`publish` sends a track into the room, :func:`recordPeer`
+records another peer's streams into a file, all through the peer's direct
+transport (``await peer.createDirectTransport()``)."""
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from ..peer import Peer
 from .publish import TrackPublisher
+from .recorder import Recorder
 from .remote_track import RemoteTrack
 
 if TYPE_CHECKING:
@@ -38,3 +41,28 @@ async def publish(transport: DirectTransport, track: Any, **options: Any) -> Tra
     await receiver.receive(publisher.rtpParameters)
     publisher.start()
     return publisher
+
+
+async def recordPeer(peer: Peer, transport: DirectTransport, path: str | os.PathLike[str], **options: Any) -> Recorder:
+    """Records every stream of ``peer`` (another peer) that the direct
+    transport's peer has a sender for into ``path``, started: the senders
+    are put on ``transport``. ``options``: those of :class:`Recorder`
+    (``format``, ``maxDelay``, ``keyFrameRequestInterval``, ``startTimeout``).
+    ValueError if ``peer`` has no such stream, or one the container does not take.
+    The file is finalized by ``await recorder.stop()``, or when ``peer``'s streams end."""
+    me = transport.peer
+    if not isinstance(me, Peer):
+        raise TypeError(f"transport must be a peer's DirectTransport, not {type(transport).__name__}")
+    senders = [sender for sender in me.rtpSenders if sender.associatedRtpReceiver.peer is peer and not sender.closed]
+    if not senders:
+        raise ValueError(f"peer {peer.name!r} has no stream that {me.name!r} receives")
+    recorder = Recorder(path, **options)
+    for sender in senders:
+        recorder.addSource(sender)  # checks the codec before anything is sent
+    for sender in senders:
+        await sender.setTransport(transport)
+    await recorder.start()
+    return recorder
+
+
+record_peer = recordPeer
