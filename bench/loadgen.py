@@ -20,7 +20,11 @@ VIDEO_SSRC, VIDEO_RTX_SSRC, AUDIO_SSRC = 0x11110000, 0x11110001, 0x22220000
 
 
 def build() -> pathlib.Path:
-    """Builds the load generator (release) if needed; answers its path."""
+    """Builds the load generator (release) if needed; answers its path. With
+    `MEDIASOUP_LOADGEN` set, that binary is used as it is (no cargo: a
+    worktree sharing another's build, or a machine without a toolchain)."""
+    if os.environ.get("MEDIASOUP_LOADGEN"):
+        return pathlib.Path(os.environ["MEDIASOUP_LOADGEN"])
     subprocess.run(["cargo", "build", "--release", "--locked", "-p", "loadgen", "--quiet"], cwd=ROOT, check=True)
     return BINARY
 

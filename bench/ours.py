@@ -64,8 +64,9 @@ class Ours:
         await self.start()
         await self.add_publisher(self.loadgen, "publisher")
 
-    async def add_publisher(self, loadgen: Loadgen, name: str) -> None:
-        """A publisher of `loadgen` (VP8 with RTX, and Opus) as peer `name`, connected."""
+    async def add_publisher(self, loadgen: Loadgen, name: str, clip: str | None = None) -> None:
+        """A publisher of `loadgen` (VP8 with RTX, and Opus) as peer `name`,
+        connected; with `clip` (bench/clip.py) it sends that real media."""
         assert self.room is not None
         vp8, rtx, opus = _room_codecs(self.room)
         self.codecs = [
@@ -81,7 +82,7 @@ class Ours:
             {"mid": "0", "kind": "video", "ssrc": VIDEO_SSRC, "rtx": VIDEO_RTX_SSRC, "pt": vp8["preferredPayloadType"]},
             {"mid": "1", "kind": "audio", "ssrc": AUDIO_SSRC, "rtx": None, "pt": opus["preferredPayloadType"]},
         ]
-        connected = loadgen.connect(name, "publisher", _server_side(transport), extensions, self.codecs, streams)
+        connected = loadgen.connect(name, "publisher", _server_side(transport), extensions, self.codecs, streams, clip=clip)
         await transport.setRemoteDtlsParameters(loadgen.dtls_parameters)
         header_extensions = [{"uri": MID_URI, "id": mid_id}]
         video = peer.RtpReceiver("video", transport)

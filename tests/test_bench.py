@@ -74,3 +74,32 @@ async def test_the_aiortc_data_relay_baseline_relays_every_message() -> None:
 
     (row,) = await run([2], rate=50, duration=2.0, sfu_name="relay")
     assert row["sfu"] == "aiortc relay" and row["lossPercent"] == 0 and row["deliveredPerSecond"] > 50, row
+
+
+async def test_the_direct_transport_harness_counts_every_packet_into_python() -> None:
+    from bench.direct import raw
+    from bench.direct import table as direct_table
+
+    # 5 Python peers, each a direct transport taking the publisher's video
+    # and audio: 750 packets/s into this process, by the event and by the
+    # async iterator.
+    for api in ("event", "iterator"):
+        (row,) = await raw([5], duration=2.0, api=api, pinned=False)
+        assert row["lossPercent"] == 0 and row["droppedInWorker"] == 0 and row["droppedInIterators"] == 0, row
+        assert 2 * 600 <= row["arrivedPerSecond"] * 2 <= 2 * 900, row
+        latency = row["latencyMicros"]
+        assert latency["p50"] is not None and 0 <= latency["p50"] <= latency["p99"] <= latency["max"], row
+        assert row["pythonMicrosPerPacket"] and f"| {api} | 5 | 750 |" in direct_table([row])
+
+
+async def test_the_decode_and_encode_harnesses_keep_real_time_with_two_streams() -> None:
+    from bench.direct import ramp
+    from bench.direct import table as direct_table
+
+    # Real Opus from the clip publisher decoded by 2 RemoteTracks; 2 tones encoded and published.
+    (decoded,) = await ramp("decode", [2], duration=2.0, keep_going=False, pinned=False)
+    (encoded,) = await ramp("encode", [2], duration=2.0, keep_going=False, pinned=False)
+    for row in (decoded, encoded):
+        assert row["perStreamMin"] > 0 and row["pythonMicrosPerFrame"] > 0, row
+    assert decoded["packetsLost"] == 0, decoded
+    assert "| decode | 2 |" in direct_table([decoded])
