@@ -142,6 +142,29 @@ async def test_a_440_hz_tone_is_received_as_440_hz() -> None:
     assert len(frames) >= 49  # 1 s of audio, 20 ms per frame
 
 
+async def test_a_padding_only_packet_in_the_stream_does_not_end_the_audio_decoder() -> None:
+    # An empty av.Packet is FFmpeg's end of stream: decoded, it would make
+    # every later packet fail (what Chromium's bandwidth probes did).
+    loopback = Loopback("audio")
+    publisher = await _publish(ToneTrack(440, count=100), loopback)
+    await publisher.wait()
+    packets = [RtpPacket.parse(packet) for packet in loopback.sent]
+    source = Loopback("audio")
+    source.rtpParameters = loopback.rtpParameters
+    shift = 0
+    for index, packet in enumerate(packets):
+        packet.sequenceNumber = (packet.sequenceNumber + shift) & 0xFFFF
+        source.sendRtp(packet.serialize())
+        if index == 10:
+            shift = 1
+            source.sendRtp(RtpPacket(packet.payloadType, False, (packet.sequenceNumber + 1) & 0xFFFF, packet.timestamp, packet.ssrc, b"", paddingSize=224).serialize())
+    source.close()
+    track = RemoteTrack(source)
+    frames = await _receive_all(track)
+    assert len(frames) == len(packets) and track.decodeErrors == 0
+    assert track.jitterBuffer.packetsLost == 0
+
+
 async def test_audio_rtp_timestamps_advance_960_per_20_ms_packet() -> None:
     loopback = Loopback("audio")
     publisher = await _publish(ToneTrack(440, count=20), loopback, ssrc=1234)

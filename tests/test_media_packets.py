@@ -237,3 +237,21 @@ def test_jitter_buffer_declares_loss_at_once_when_full() -> None:
         buffer.push(_audio(number), 0.0)
     assert [frame.sequenceNumber for frame in _drain(buffer, 0.0)] == list(range(0, 1)) + list(range(2, 10))
     assert len(buffer) == 0 and buffer.packetsLost == 1
+
+
+def test_jitter_buffer_passes_over_padding_only_packets_without_a_frame_or_a_loss() -> None:
+    # Chromium probes bandwidth with padding-only packets on its audio SSRC:
+    # the previous packet's timestamp, an empty payload once the padding is off.
+    buffer = JitterBuffer("audio", OpusPayloadFormat().startsKeyframe, maxDelay=0.1)
+    probe = RtpPacket(100, False, 3, 2 * 960, 1, b"", paddingSize=200)
+    for packet in (_audio(1), _audio(2), probe, _audio(4)):
+        buffer.push(packet, 0.0)
+    assert [frame.sequenceNumber for frame in _drain(buffer, 0.0)] == [1, 2, 4]  # at once: nothing waits for a hole
+    assert (buffer.packetsLost, buffer.packetsDropped, len(buffer)) == (0, 0, 0)
+    vp8 = Vp8PayloadFormat()
+    video = JitterBuffer("video", vp8.startsKeyframe)
+    first, second = _video_frame(vp8, 10, 0, True), _video_frame(vp8, 14, 3000, False)
+    for packet in [*first, RtpPacket(101, False, 13, 0, 1, b"", paddingSize=255), *second]:
+        video.push(packet, 0.0)
+    assert [(frame.timestamp, len(frame.payloads)) for frame in _drain(video, 0.0)] == [(0, 3), (3000, 3)]
+    assert not video.keyframeNeeded and video.packetsDropped == 0

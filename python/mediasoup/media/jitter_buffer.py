@@ -41,7 +41,9 @@ class JitterBuffer:
     ``startsKeyframe(payload)`` tells the first packet of a keyframe (the
     payload format's). Counters: ``packetsLost``, ``latePackets`` (arrived after
     their place was passed), ``duplicatePackets``, ``packetsDropped`` (video
-    packets dropped while waiting for a keyframe).
+    packets dropped while waiting for a keyframe). A packet without payload
+    (padding only: a sender's bandwidth probe) keeps its place in the
+    sequence and makes no frame.
     """
 
     def __init__(
@@ -132,6 +134,12 @@ class JitterBuffer:
             if first is None:
                 self._end = self._next
                 return None
+            if not first[0].payload:
+                # Padding only (a sender's bandwidth probe): in sequence, no media,
+                # and never a frame (an empty packet would end a decoder's stream).
+                del packets[self._next]
+                self._next += 1
+                continue
             if not self.keyframeNeeded or self._starts_keyframe(first[0].payload):
                 break
             del packets[self._next]
