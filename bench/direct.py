@@ -112,7 +112,8 @@ class Arrivals:
         self.trailers += packet[-16:]
 
     def arrays(self) -> tuple[numpy.ndarray, numpy.ndarray]:
-        return numpy.frombuffer(self.times, numpy.int64), numpy.frombuffer(bytes(self.trailers), TRAILER)
+        """Copies: a view would lock the buffers, and packets still arrive (an append would raise)."""
+        return numpy.array(self.times, dtype=numpy.int64), numpy.frombuffer(bytes(self.trailers), TRAILER)
 
 
 def window_figures(arrivals: Arrivals, origin: int, start: int, end: int, subscribers: int) -> dict[str, Any]:
