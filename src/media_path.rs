@@ -1,6 +1,6 @@
 //! The extension's end of a worker's media path
-//! ([`media_worker::channel::media`]): the RTP of direct transports, on a
-//! socket pair of its own beside the Channel. The worker's end is placed at
+//! ([`media_worker::channel::media`]): the RTP and data messages of direct
+//! transports, on a socket pair of its own beside the Channel. The worker's end is placed at
 //! its fd [`MEDIA_FD`] when it is spawned.
 //!
 //! From the worker: a task reads frames as they come and gathers them in an
@@ -11,9 +11,10 @@
 //! and the worker's direct transports drop (and count) what does not fit
 //! their queues. Nothing else waits.
 //!
-//! To the worker: `send_media()` appends a frame to an outbox and wakes a
-//! writer task, which writes everything queued in one call; a full outbox
-//! (the worker does not keep up) refuses the packet.
+//! To the worker: `send_media()` (a packet) and `send_media_data()` (a
+//! message) append a frame to an outbox and wake a writer task, which
+//! writes everything queued in one call; a full outbox (the worker does not
+//! keep up) refuses the frame.
 
 use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex, MutexGuard};
