@@ -15,7 +15,6 @@ https with its self-signed certificate accepted."""
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import ipaddress
 import json
 import os
@@ -191,12 +190,7 @@ def test_the_demo_for_other_devices_serves_https_and_media_on_every_address(run:
 
 
 def _app() -> Any:
-    pytest.importorskip("aiohttp")
-    spec = importlib.util.spec_from_file_location("browser_demo_app", ROOT / "examples" / "browser_demo" / "app.py")
-    assert spec is not None and spec.loader is not None
-    app = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(app)
-    return app
+    return pytest.importorskip("mediasoup.demo.app")
 
 
 def test_the_self_signed_certificate_is_pem_for_the_names_given() -> None:

@@ -1,15 +1,13 @@
 """WHIP (RFC 9725) publish and WHEP play in the example app
-(examples/browser_demo/app.py), with aiortc as the HTTP clients' WebRTC side:
+(mediasoup.demo.app, `python -m mediasoup demo`), with aiortc as the HTTP clients' WebRTC side:
 a WHIP publisher is decoded by WHEP viewers and by a peer of the room; the
 endpoints answer bad requests with the status codes the RFC names."""
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import pathlib
 from collections.abc import AsyncIterator
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -22,15 +20,7 @@ from .clients import Subscriber, count_frames, until, use_loopback_only
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
-def _load_app() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("browser_demo_app", ROOT / "examples" / "browser_demo" / "app.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-app_module = _load_app()
+app_module = pytest.importorskip("mediasoup.demo.app")
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ video as they were sent (Opus, VP8 or H264), without transcoding.
 
     python examples/recorder/recorder.py recordings/ [--host 127.0.0.1] [--port 8080]
 
-serves the browser demo (examples/browser_demo/app.py) and records each room
+serves the browser demo (mediasoup.demo.app) and records each room
 it opens: ``recordings/<room>/<name>.webm`` per participant (``.mkv`` if it
 sends H264). Open the page in two tabs and talk; closing a tab finalizes its
 file, Ctrl-C finalizes the others. The recorder is a participant of the room
@@ -27,18 +27,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import logging
 import pathlib
 import re
-from types import ModuleType
 from typing import Any
 
 import mediasoup
 from mediasoup import media
 
 _logger = logging.getLogger("recorder")
-DEMO_APP = pathlib.Path(__file__).resolve().parents[1] / "browser_demo" / "app.py"
 
 
 def file_name(name: str) -> str:
@@ -136,20 +133,12 @@ async def record_room(room: mediasoup.Room, directory: str | pathlib.Path, settl
     return recorder
 
 
-def load_demo() -> ModuleType:
-    """The browser demo's module (examples/browser_demo/app.py)."""
-    spec = importlib.util.spec_from_file_location("browser_demo_app", DEMO_APP)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 async def serve(directory: pathlib.Path, host: str, port: int) -> None:
     """The browser demo on `host`:`port`, every room it opens recorded under `directory`."""
     from aiohttp import web
 
-    demo_module = load_demo()
+    from mediasoup.demo import app as demo_module
+
     recorders: dict[mediasoup.Room, RoomRecorder] = {}
     lock = asyncio.Lock()
     async with mediasoup.Server({"numWorkers": 1, "rtcListenIPv4": host, "rtcListenIPv6": False}) as server:

@@ -99,6 +99,12 @@ class Channel:
         dump: dict[str, Any] = await self.request("worker.dump")
         return {"closed": False, **dump}
 
+    async def metrics(self) -> dict[str, Any]:
+        if self.closed:
+            return {"pid": self.pid, "closed": True}
+        metrics: dict[str, Any] = await self.request("worker.getMetrics")
+        return {"pid": self.pid, "closed": False, **metrics}
+
     def close(self) -> None:
         self.closed = True
         self.process.close()

@@ -143,6 +143,16 @@ class Server(MediasoupObject):
             "rooms": list(self._rooms),
         }
 
+    async def getMetrics(self) -> dict[str, dict[str, Any]]:
+        """What each worker holds, moved and uses, by worker id (see
+        docs/server.md, "Metrics"): cheap enough to ask every few seconds;
+        :mod:`mediasoup.metrics` exports it to Prometheus."""
+        self._check_open()
+        await asyncio.shield(self._certificate)
+        channels = list(self._channels)
+        metrics = await asyncio.gather(*(channel.metrics() for channel in channels))
+        return {channel.id: {"index": channel.index, **worker} for channel, worker in zip(channels, metrics)}
+
     async def updateSettings(self, options: Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
         """Changes settings of the running workers; only ``logLevel`` can change."""
         self._check_open()
@@ -246,4 +256,5 @@ class Server(MediasoupObject):
         self._channels[self._channels.index(channel)] = replacement
 
     update_settings = updateSettings
+    get_metrics = getMetrics
     room = Room

@@ -12,7 +12,6 @@ FILE is sent in the chat (its SHA-256 is compared by the test).
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import pathlib
 import re
@@ -25,7 +24,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-APP = ROOT / "examples" / "browser_demo" / "app.py"
 FLAGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
@@ -333,10 +331,8 @@ async def tls_steps(browser: Any, steps: Steps) -> None:
 async def main(screenshot: pathlib.Path, file: pathlib.Path) -> None:
     from playwright.async_api import async_playwright
 
-    spec = importlib.util.spec_from_file_location("browser_demo", APP)
-    assert spec is not None and spec.loader is not None
-    demo = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(demo)
+    from mediasoup.demo import app as demo
+
     port = free_port()
     server = asyncio.ensure_future(demo.serve("127.0.0.1", port))
     url = f"http://127.0.0.1:{port}/"

@@ -20,6 +20,10 @@ pub enum Request {
     WorkerDump,
     #[serde(rename = "worker.updateSettings")]
     WorkerUpdateSettings(UpdateSettings),
+    /// Counts, totals since the worker started and current bitrates, with
+    /// the process's CPU time and resident memory (the shell's).
+    #[serde(rename = "worker.getMetrics")]
+    WorkerGetMetrics,
     #[serde(rename = "room.create")]
     RoomCreate(RoomCreate),
     #[serde(rename = "room.close")]
@@ -124,10 +128,11 @@ impl Request {
     /// Every method, as the Channel names it: the extension exports them
     /// (`_mediasoup.CHANNEL_METHODS`) and a test checks that Python sends
     /// no other; another test, that they are exactly the variants above.
-    pub const METHODS: [&'static str; 40] = [
+    pub const METHODS: [&'static str; 41] = [
         "worker.init",
         "worker.dump",
         "worker.updateSettings",
+        "worker.getMetrics",
         "room.create",
         "room.close",
         "room.dump",

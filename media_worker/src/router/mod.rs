@@ -98,6 +98,18 @@ impl Router {
         }
     }
 
+    /// Packets lost on the way in, over its receivers.
+    pub fn packets_lost(&self) -> u64 {
+        self.receivers.values().map(RtpReceiver::packets_lost).sum()
+    }
+
+    /// Bits per second now: arriving at its receivers, and leaving through its senders.
+    pub fn bitrates(&self, now: Instant) -> (u64, u64) {
+        let incoming = self.receivers.values().map(|receiver| receiver.bitrate(now)).sum();
+        let outgoing = self.senders.values().map(|sender| sender.bitrate(now)).sum();
+        (incoming, outgoing)
+    }
+
     pub fn receiver(&self, receiver_id: &str) -> Option<&RtpReceiver> {
         self.receivers.get(receiver_id)
     }

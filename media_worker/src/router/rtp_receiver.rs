@@ -102,6 +102,16 @@ impl RtpReceiver {
 
     /// One `inbound-rtp` entry per SSRC; `rtcp(ssrc)` tells what this
     /// worker's RTCP did for it (NACKs and PLIs sent…).
+    /// Packets lost on the way in, over its streams (by sequence number).
+    pub fn packets_lost(&self) -> u64 {
+        self.streams.values().map(InboundStream::packets_lost).sum()
+    }
+
+    /// Bits per second arriving, over its streams.
+    pub fn bitrate(&self, now: Instant) -> u64 {
+        self.streams.values().map(|stream| stream.bitrate(now)).sum()
+    }
+
     pub fn stats(&self, now: Instant, now_ms: u64, rtcp: impl Fn(u32) -> RtcpCounters) -> Value {
         let entries: Vec<Value> = self
             .streams

@@ -230,6 +230,11 @@ impl RtpSender {
         })
     }
 
+    /// Bits per second of payload sent.
+    pub fn bitrate(&self, now: Instant) -> u64 {
+        self.rate.bitrate(now)
+    }
+
     /// `rtcp`: what the subscriber's feedback and reports said, as its
     /// transport last counted it.
     pub fn stats(&self, now: Instant, now_ms: u64, rtcp: RtcpCounters) -> Value {

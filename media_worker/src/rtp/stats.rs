@@ -161,6 +161,60 @@ impl RtcpCounters {
     }
 }
 
+/// What a transport moved and the feedback it carried, since it opened:
+/// summed over a worker's transports (and kept when one closes) it makes
+/// the worker's metrics, counters that only grow.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Traffic {
+    pub bytes_received: u64,
+    pub packets_received: u64,
+    pub bytes_sent: u64,
+    pub packets_sent: u64,
+    /// Feedback sent to publishers about the streams received.
+    pub nacks_sent: u64,
+    pub plis_sent: u64,
+    pub firs_sent: u64,
+    /// Feedback received from subscribers about the streams sent.
+    pub nacks_received: u64,
+    pub plis_received: u64,
+    pub firs_received: u64,
+    /// Packets of the streams sent that subscribers reported lost.
+    pub outbound_packets_lost: u64,
+}
+
+impl Traffic {
+    /// Adds a stream's RTCP counters: feedback sent for an incoming stream.
+    pub fn add_ingress(&mut self, counters: &RtcpCounters) {
+        self.nacks_sent += counters.nack_count;
+        self.plis_sent += counters.pli_count;
+        self.firs_sent += counters.fir_count;
+    }
+
+    /// Adds a stream's RTCP counters: feedback and reports received for an outgoing stream.
+    pub fn add_egress(&mut self, counters: &RtcpCounters) {
+        self.nacks_received += counters.nack_count;
+        self.plis_received += counters.pli_count;
+        self.firs_received += counters.fir_count;
+        self.outbound_packets_lost += counters.remote_packets_lost.unwrap_or(0);
+    }
+}
+
+impl std::ops::AddAssign for Traffic {
+    fn add_assign(&mut self, other: Self) {
+        self.bytes_received += other.bytes_received;
+        self.packets_received += other.packets_received;
+        self.bytes_sent += other.bytes_sent;
+        self.packets_sent += other.packets_sent;
+        self.nacks_sent += other.nacks_sent;
+        self.plis_sent += other.plis_sent;
+        self.firs_sent += other.firs_sent;
+        self.nacks_received += other.nacks_received;
+        self.plis_received += other.plis_received;
+        self.firs_received += other.firs_received;
+        self.outbound_packets_lost += other.outbound_packets_lost;
+    }
+}
+
 #[cfg(test)]
 #[path = "stats_tests.rs"]
 mod tests;

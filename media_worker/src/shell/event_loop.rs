@@ -17,13 +17,14 @@ use mio::{Events, Interest, Poll, Token};
 use tracing_subscriber::layer::SubscriberExt;
 
 use crate::channel::{
-    encode_frame, leading_id, Decoded, FrameDecoder, LogRecord, Notification, RequestFrame, Response,
+    encode_frame, leading_id, Decoded, FrameDecoder, LogRecord, Notification, Request, RequestFrame, Response,
     WorkerMessage, MAX_FRAME_LEN, REQUEST_HEAD,
 };
 use crate::error::WorkerError;
 use crate::channel::logging::{ChannelLayer, LogFilter};
 use crate::channel::settings::LogLevel;
 use crate::shell::media_path::{MediaPath, MEDIA};
+use crate::shell::process::add_process_usage;
 use crate::shell::sockets::Sockets;
 use crate::worker::{Network, Worker};
 
@@ -264,13 +265,17 @@ fn answer(worker: &mut Worker, decoded: Decoded, now: Instant, network: &mut dyn
         }
     };
     let id = frame.id;
-    let result = catch_unwind(AssertUnwindSafe(|| {
+    let metrics = matches!(frame.request, Request::WorkerGetMetrics);
+    let mut result = catch_unwind(AssertUnwindSafe(|| {
         worker.handle_request(frame.request, now, network)
     }))
     .unwrap_or_else(|_| {
         tracing::error!("request {id} panicked; the worker goes on");
         Err(WorkerError::internal(format!("request {id} failed inside the worker")))
     });
+    if let (true, Ok(answer)) = (metrics, &mut result) {
+        add_process_usage(answer);
+    }
     Response::new(Some(id), result)
 }
 

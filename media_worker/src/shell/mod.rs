@@ -2,9 +2,11 @@
 //! a socket. [`event_loop`] runs one mio loop over the Channel, the media
 //! path to Python ([`media_path`]), the media sockets and the timers;
 //! [`sockets`] opens ports and frames TCP; [`batch`] reads and writes UDP
-//! many datagrams per system call.
+//! many datagrams per system call; [`process`] reads the process's CPU time
+//! and memory for the metrics.
 
 pub mod batch;
 pub mod event_loop;
 pub mod media_path;
+pub mod process;
 pub mod sockets;

@@ -26,7 +26,7 @@ use crate::rtp::capabilities::MediaKind;
 use crate::rtp::codec_table::SendTables;
 use crate::rtp::packet::{OutgoingRtp, ReadableExtensions, ReceivedRtp};
 use crate::rtp::parameters::ReceiveParameters;
-use crate::rtp::stats::RtcpCounters;
+use crate::rtp::stats::{RtcpCounters, Traffic};
 use crate::sctp::{ChannelOptions, ChannelRef};
 use direct::DirectTransport;
 use webrtc::{DataChannels, DataEvent, SendRefused, WebRtcTransport};
@@ -304,5 +304,10 @@ impl Transport {
     /// The RTCP counters of a stream it sends (by mid).
     pub fn egress_counters(&self, mid: &str) -> RtcpCounters {
         webrtc_only!(self, t => t.egress_counters(mid), RtcpCounters::default())
+    }
+
+    /// Everything it moved since it opened, for the worker's metrics.
+    pub fn traffic(&self) -> Traffic {
+        each_kind!(self, t => t.traffic())
     }
 }

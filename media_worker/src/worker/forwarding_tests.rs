@@ -497,3 +497,49 @@ fn rid_only_layers_at_the_publisher_s_own_extension_ids_are_learnt_and_forwarded
         .collect();
     assert!(asked.contains(&Ssrc::from(3001)), "{asked:?}");
 }
+
+#[test]
+fn the_metrics_add_up_the_call_and_keep_its_totals_once_it_ends() {
+    let (mut router, _) = call();
+    // One packet in 20 lost on the way in, and every retransmission too:
+    // the worker asks for them (NACK) and never gets them.
+    let mut seen = 0u32;
+    router.lose = Box::new(move |_, leg, datagram| match (leg, rtp_ssrc(datagram)) {
+        (Leg::ToWorker, Some(PUBLISHER_RTX_SSRC)) => true,
+        (Leg::ToWorker, Some(PUBLISHER_SSRC)) => {
+            seen += 1;
+            (10..590).contains(&seen) && seen % 20 == 0
+        }
+        _ => false,
+    });
+    publish(&mut router, 600, 1000, 0);
+    router.run(Duration::from_millis(500));
+    let during = router.request("worker.getMetrics", Value::Null).unwrap();
+    let counts = ["rooms", "peers", "transports", "directTransports", "rtpReceivers", "rtpSenders"].map(|name| during[name].as_u64().unwrap());
+    assert_eq!(counts, [1, 2, 2, 0, 1, 1], "{during}");
+    // The totals are the sums of what the objects' own stats say.
+    let stats = |router: &mut Router, id: &str| router.request("transport.getStats", json!({"transportId": id})).unwrap()[0].clone();
+    let (alice, bob) = (stats(&mut router, "alice-transport"), stats(&mut router, "bob-transport"));
+    for name in ["bytesReceived", "packetsReceived", "bytesSent", "packetsSent"] {
+        assert_eq!(during[name].as_u64().unwrap(), alice[name].as_u64().unwrap() + bob[name].as_u64().unwrap(), "{name}");
+    }
+    let inbound = router.request("rtpReceiver.getStats", json!({"receiverId": "video"})).unwrap();
+    assert_eq!(inbound[0]["packetsLost"], json!(29), "{inbound}");
+    assert_eq!(during["inboundPacketsLost"], json!(29));
+    assert!(during["nacksSent"].as_u64().unwrap() > 0, "{during}");
+    assert!(during["incomingBitrate"].as_u64().unwrap() > 300_000, "{during}");
+    assert!(during["outgoingBitrate"].as_u64().unwrap() > 300_000, "{during}");
+    assert!(during.get("cpuUserSeconds").is_none(), "the process's usage is the shell's");
+
+    // alice leaves: her receiver and transport close, their counts stay.
+    router.request("peer.close", json!({"peerId": "alice"})).unwrap();
+    router.run(Duration::from_secs(3));
+    let after = router.request("worker.getMetrics", Value::Null).unwrap();
+    let counts = ["peers", "transports", "rtpReceivers", "rtpSenders"].map(|name| after[name].as_u64().unwrap());
+    assert_eq!(counts, [1, 1, 0, 0], "{after}");
+    for name in ["bytesReceived", "packetsReceived", "bytesSent", "packetsSent", "inboundPacketsLost", "nacksSent", "nacksReceived", "plisSent", "plisReceived"] {
+        assert!(after[name].as_u64().unwrap() >= during[name].as_u64().unwrap(), "{name} went down: {during} → {after}");
+    }
+    assert_eq!(after["inboundPacketsLost"], json!(29));
+    assert_eq!(after["incomingBitrate"], json!(0));
+}

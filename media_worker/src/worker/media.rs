@@ -76,6 +76,7 @@ impl Worker {
     pub(super) fn close_receiver(&mut self, receiver_id: &str, now: Instant) -> Option<()> {
         let room_id = self.receiver_rooms.remove(receiver_id)?;
         let (receiver, senders) = self.rooms.get_mut(&room_id)?.router.remove_receiver(receiver_id)?;
+        self.ended.inbound_packets_lost += receiver.packets_lost();
         for sender in senders {
             self.sender_rooms.remove(&sender.id);
             self.stop_sending(sender.transport_key, &sender.mid, sender.ssrc, now);

@@ -9,7 +9,8 @@
 //! the packets and timers that reach them ([`transports`]), on receivers and
 //! senders, and the glue between transports and routers ([`media`]); the
 //! same for data channels, and the rooms' audio levels ([`data`]); direct
-//! transports and the media path to Python ([`direct`]); which transport a
+//! transports and the media path to Python ([`direct`]); what a deployment
+//! watches ([`metrics`]); which transport a
 //! datagram is for ([`demux`]); deadlines ([`timers`]); and what leaves
 //! ([`outbox`]).
 
@@ -17,6 +18,7 @@ mod data;
 mod direct;
 pub mod demux;
 mod media;
+mod metrics;
 pub mod outbox;
 mod rooms;
 pub mod timers;
@@ -43,6 +45,7 @@ pub use crate::router::TransportKey;
 use crate::transport::webrtc::DataEvent;
 use crate::transport::{BoundSocket, Transport};
 use demux::Demux;
+use metrics::Ended;
 use outbox::Outbox;
 use crate::channel::settings::{decode_hex, WorkerSettings};
 use timers::Timers;
@@ -104,6 +107,8 @@ pub struct Worker {
     audio_deadline: Option<Instant>,
     notifications: Vec<Notification>,
     started_at: Instant,
+    /// What closed transports and receivers counted, for the metrics.
+    ended: Ended,
 }
 
 impl Worker {
@@ -138,6 +143,7 @@ impl Worker {
             audio_deadline: None,
             notifications: Vec::new(),
             started_at: now,
+            ended: Ended::default(),
         }
     }
 
@@ -158,6 +164,7 @@ impl Worker {
         match request {
             Request::WorkerInit(_) => Err(WorkerError::invalid_state("worker.init was already received")),
             Request::WorkerDump => Ok(self.dump(now)),
+            Request::WorkerGetMetrics => Ok(self.metrics(now)),
             Request::WorkerUpdateSettings(update) => {
                 self.log_filter.set(update.log_level);
                 tracing::info!("logLevel is now {}", update.log_level);

@@ -88,6 +88,7 @@ impl Worker {
             }
         }
         if let Some(mut transport) = self.transports.remove(&key) {
+            self.ended.traffic += transport.traffic();
             transport.close();
             self.transport_keys.remove(transport.id());
             tracing::debug!("transport {} closed", transport.id());

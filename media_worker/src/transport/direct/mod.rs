@@ -22,6 +22,7 @@ use crate::rtp::capabilities::MediaKind;
 use crate::rtp::codec_table::SendTables;
 use crate::rtp::packet::{IncomingRtp, OutgoingRtp, ReadableExtensions, ReceivedRtp};
 use crate::rtp::parameters::ReceiveParameters;
+use crate::rtp::stats::Traffic;
 use crate::rtp::stream_ids::read_audio_level;
 use crate::rtp::wire::{read_rtp, write_rtp, RtpFields, SequenceExtender};
 
@@ -299,6 +300,18 @@ impl DirectTransport {
             "lastDiscarded": self.last_discard,
             "dataChannels": self.data_channels_json(None),
         })
+    }
+
+    /// Packets each way (Python's, and those queued for it).
+    pub fn traffic(&self) -> Traffic {
+        let counters = self.counters;
+        Traffic {
+            bytes_received: counters.bytes_received,
+            packets_received: counters.packets_received,
+            bytes_sent: counters.bytes_sent,
+            packets_sent: counters.packets_sent,
+            ..Traffic::default()
+        }
     }
 
     pub fn stats(&self, now_ms: u64) -> Value {

@@ -51,7 +51,7 @@ use crate::channel::message::TransportCreate;
 use crate::error::WorkerError;
 use crate::rtp::codec_table::{RtpTables, SendTables};
 use crate::rtp::packet::ReceivedRtp;
-use crate::rtp::stats::RtcpCounters;
+use crate::rtp::stats::{RtcpCounters, Traffic};
 use crate::rtp::stream_ids::{read_audio_level, rtp_ssrc, RidLayers};
 use crate::sctp::SCTP_MAX_MESSAGE_SIZE;
 use crate::transport::{BoundSocket, OutgoingDatagram, TransportNotification};
@@ -91,6 +91,8 @@ pub struct WebRtcTransport {
     /// sent (by mid), and the round-trip time, at its last stats interval.
     ingress_counters: HashMap<(String, Option<String>), RtcpCounters>,
     egress_counters: HashMap<String, RtcpCounters>,
+    /// The feedback counted for streams that were removed (for the metrics).
+    removed_streams: Traffic,
     round_trip_time: Option<Duration>,
     counters: Counters,
     dtls_deadline: Option<Instant>,
@@ -198,6 +200,7 @@ impl WebRtcTransport {
             remb_sent_at: None,
             ingress_counters: HashMap::new(),
             egress_counters: HashMap::new(),
+            removed_streams: Traffic::default(),
             round_trip_time: None,
             counters: Counters::default(),
             dtls_deadline: None,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::rtp::stats::RtcpCounters;
+use crate::rtp::stats::{RtcpCounters, Traffic};
 use super::WebRtcTransport;
 use super::ice::Tuple;
 
@@ -30,6 +30,22 @@ impl WebRtcTransport {
     /// str0m's RTCP counters of a stream this transport sends.
     pub fn egress_counters(&self, mid: &str) -> RtcpCounters {
         self.egress_counters.get(mid).copied().unwrap_or_default()
+    }
+
+    /// Bytes and packets both ways, and the RTCP feedback of every stream,
+    /// those removed included.
+    pub fn traffic(&self) -> Traffic {
+        let counters = self.counters;
+        let mut traffic = Traffic {
+            bytes_received: counters.bytes_received,
+            packets_received: counters.packets_received,
+            bytes_sent: counters.bytes_sent,
+            packets_sent: counters.packets_sent,
+            ..self.removed_streams
+        };
+        self.ingress_counters.values().for_each(|stream| traffic.add_ingress(stream));
+        self.egress_counters.values().for_each(|stream| traffic.add_egress(stream));
+        traffic
     }
 
     pub fn dump(&mut self) -> Value {

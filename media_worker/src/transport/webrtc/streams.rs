@@ -182,7 +182,14 @@ impl WebRtcTransport {
             }
             Ok(())
         });
-        self.ingress_counters.retain(|(mid, _), _| !mids.contains(mid));
+        let removed = &mut self.removed_streams;
+        self.ingress_counters.retain(|(mid, _), counters| {
+            let keep = !mids.contains(mid);
+            if !keep {
+                removed.add_ingress(counters);
+            }
+            keep
+        });
         for ssrc in &ssrcs {
             self.raw_audio_levels.remove(ssrc);
         }
@@ -238,7 +245,9 @@ impl WebRtcTransport {
             Ok(())
         });
         self.sender_mids.retain(|other| other != mid);
-        self.egress_counters.remove(mid);
+        if let Some(counters) = self.egress_counters.remove(mid) {
+            self.removed_streams.add_egress(&counters);
+        }
         self.drain(now);
     }
 

@@ -6,8 +6,8 @@ highlighted and a small stats overlay per tile. WHIP publishers (OBS,
 GStreamer, ffmpeg, a page using ``fetch``) and WHEP viewers join the same
 rooms over HTTP.
 
-    python examples/browser_demo/app.py [--host 127.0.0.1] [--port 8080]
-    python examples/browser_demo/app.py --host 0.0.0.0 --tls [--announced-ip 192.0.2.10]
+    python -m mediasoup demo [--host 127.0.0.1] [--port 8080]
+    python -m mediasoup demo --host 0.0.0.0 --tls [--announced-ip 192.0.2.10]
 
 From another device (a phone on the same network): ``--host 0.0.0.0``
 serves the page and the media on every address of this machine, and
@@ -22,7 +22,8 @@ browser warns once, accept it. The address to open is printed.
 Pages: ``/`` shows the join screen (a name, and a room: ``demo``, or
 ``?room=<name>``); ``/whip.html?room=<name>`` publishes the camera with
 WHIP and ``/whep.html?room=<name>`` plays a room with WHEP (``fetch``
-only).
+only). ``/metrics`` is the server's Prometheus exposition when
+``prometheus_client`` is installed (``mediasoup[metrics]``).
 
 Signalling is one WebSocket per tab (``/ws``) carrying JSON:
 
@@ -90,10 +91,16 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-import mediasoup
-from mediasoup.webrtc import RTCPeerConnection
+from .. import _mediasoup
+from ..errors import MediasoupError
+from ..metrics import Exporter
+from ..peer import Peer
+from ..room import Room
+from ..rtp_receiver import RtpReceiver
+from ..server import Server
+from ..webrtc import RTCPeerConnection
 
-_logger = logging.getLogger("browser_demo")
+_logger = logging.getLogger("mediasoup.demo")
 PAGE = pathlib.Path(__file__).with_name("index.html")
 #: The WHIP publisher / WHEP viewer page (served as /whip.html and /whep.html).
 HTTP_PAGE = pathlib.Path(__file__).with_name("whip.html")
@@ -112,7 +119,7 @@ CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "Lo
 class Participant:
     """A tab in a room: its socket, its peer and whether its microphone and camera are on."""
 
-    def __init__(self, socket: web.WebSocketResponse, peer: mediasoup.Peer) -> None:
+    def __init__(self, socket: web.WebSocketResponse, peer: Peer) -> None:
         self.socket = socket
         self.peer = peer
         self.audio = True
@@ -122,9 +129,9 @@ class Participant:
 class Demo:
     """The rooms, the tabs in them, and the WHIP/WHEP sessions."""
 
-    def __init__(self, server: mediasoup.Server) -> None:
+    def __init__(self, server: Server) -> None:
         self.server = server
-        self.rooms: dict[str, mediasoup.Room] = {}
+        self.rooms: dict[str, Room] = {}
         self.rooms_lock = asyncio.Lock()
         # Per room: its tabs, by peer id.
         self.participants: dict[str, dict[str, Participant]] = {}
@@ -135,7 +142,7 @@ class Demo:
         self.sessions: dict[str, tuple[RTCPeerConnection, str]] = {}
         self.numbers = itertools.count(1)
 
-    async def room(self, name: str) -> mediasoup.Room:
+    async def room(self, name: str) -> Room:
         async with self.rooms_lock:
             room = self.rooms.get(name)
             if room is None or room.closed:
@@ -169,16 +176,16 @@ class Demo:
             peers.append({"id": peer.id, "name": peer.name, "audio": tab is None or tab.audio, "video": tab is None or tab.video})
         await self.tell_room(room_name, {"type": "peers", "peers": peers})
 
-    async def speaker_changed(self, room_name: str, receiver: mediasoup.RtpReceiver | None) -> None:
+    async def speaker_changed(self, room_name: str, receiver: RtpReceiver | None) -> None:
         speaker = receiver.peer.id if receiver is not None else None
         self.speakers[room_name] = speaker
         await self.tell_room(room_name, {"type": "activespeaker", "peer": speaker})
 
-    async def levels_measured(self, room_name: str, levels: list[tuple[mediasoup.RtpReceiver, float]]) -> None:
+    async def levels_measured(self, room_name: str, levels: list[tuple[RtpReceiver, float]]) -> None:
         measured = [{"peer": receiver.peer.id, "dBov": dbov} for receiver, dbov in levels]
         await self.tell_room(room_name, {"type": "audiolevels", "levels": measured})
 
-    def chat_message(self, room_name: str, peer: mediasoup.Peer, label: str, data: str | bytes) -> None:
+    def chat_message(self, room_name: str, peer: Peer, label: str, data: str | bytes) -> None:
         """A data channel message of a tab (relayed to the others by the worker):
         the chat's text messages are kept for the tabs that join later."""
         if label != "chat" or not isinstance(data, str):
@@ -192,7 +199,7 @@ class Demo:
             self.chats.setdefault(room_name, collections.deque(maxlen=CHAT_HISTORY)).append({"from": peer.name, "text": message["text"]})
             _logger.info("chat in %s: %s: %s", room_name, peer.name, message["text"][:200])
 
-    async def join(self, socket: web.WebSocketResponse) -> tuple[str, mediasoup.Peer] | None:
+    async def join(self, socket: web.WebSocketResponse) -> tuple[str, Peer] | None:
         """Reads the tab's ``join`` message and makes its peer; None (the page
         told why) if the message is wrong or the name taken."""
         try:
@@ -219,7 +226,7 @@ class Demo:
             return None
         try:
             peer = await room.Peer(name)
-        except (TypeError, ValueError, mediasoup.errors.MediasoupError) as error:
+        except (TypeError, ValueError, MediasoupError) as error:
             await send(socket, {"type": "error", "message": str(error)})
             return None
         return room_name, peer
@@ -272,7 +279,7 @@ class Demo:
                     participant.audio = bool(data.get("audio", True))
                     participant.video = bool(data.get("video", True))
                     await self.broadcast_peers(room_name)
-        except (ValueError, mediasoup.errors.MediasoupError) as error:
+        except (ValueError, MediasoupError) as error:
             _logger.warning("%s: %s", name, error)
             await send(socket, {"type": "error", "message": str(error)})
         finally:
@@ -314,7 +321,7 @@ class Demo:
         except (ValueError, Unprocessable) as failure:
             pc.close()
             return error(400 if isinstance(failure, ValueError) else 422, str(failure))
-        except mediasoup.errors.MediasoupError as failure:
+        except MediasoupError as failure:
             pc.close()
             _logger.exception("a %s session in room %s failed", protocol, room_name)
             return error(500, str(failure))
@@ -394,7 +401,7 @@ def error(status: int, message: str, allow: str | None = None) -> web.Response:
 DEMO = web.AppKey("demo", Demo)
 
 
-def application(server: mediasoup.Server) -> web.Application:
+def application(server: Server) -> web.Application:
     demo = Demo(server)
     app = web.Application()
     app[DEMO] = demo
@@ -410,7 +417,26 @@ def application(server: mediasoup.Server) -> web.Application:
     session.add_route("PATCH", demo.session)
     session.add_route("OPTIONS", demo.preflight)
     app.on_shutdown.append(lambda app: demo.close())
+    exporter = metrics_exporter(server)
+    if exporter is not None:
+        app.router.add_get("/metrics", exporter.handle)
+
+        async def close_exporter(app: web.Application) -> None:
+            exporter.close()
+
+        app.on_shutdown.append(close_exporter)
     return app
+
+
+def metrics_exporter(server: Server) -> Exporter | None:
+    """A Prometheus exporter of `server` in a registry of its own (several
+    apps may run in one process), or None without ``prometheus_client``."""
+    try:
+        from prometheus_client import CollectorRegistry
+    except ImportError:
+        _logger.info("no /metrics: prometheus_client is not installed (pip install 'mediasoup[metrics]')")
+        return None
+    return Exporter(server, CollectorRegistry(auto_describe=True))
 
 
 async def serve(host: str, port: int, tls: bool = False, announced_ip: str | None = None) -> None:
@@ -434,7 +460,7 @@ async def serve(host: str, port: int, tls: bool = False, announced_ip: str | Non
     if tls:
         names = ["localhost", "127.0.0.1", *(name for name in (listen_ip, public_host) if name != "0.0.0.0")]
         ssl_context = self_signed_context(list(dict.fromkeys(names)))
-    async with mediasoup.Server(options) as server:
+    async with Server(options) as server:
         runner = web.AppRunner(application(server))
         await runner.setup()
         await web.TCPSite(runner, host, port, ssl_context=ssl_context).start()
@@ -478,10 +504,7 @@ def pem(label: str, der: bytes) -> str:
 def self_signed_context(names: list[str]) -> ssl.SSLContext:
     """A server TLS context with a certificate generated for `names` (DNS
     names and IP addresses): ECDSA P-256, by the extension (rcgen)."""
-    generate = getattr(mediasoup._mediasoup, "self_signed_certificate", None)
-    if generate is None:
-        raise SystemExit("--tls needs a mediasoup build with _mediasoup.self_signed_certificate: reinstall the package")
-    certificate, private_key = generate(names)
+    certificate, private_key = _mediasoup.self_signed_certificate(names)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     # load_cert_chain reads files only; they live just long enough.
     with tempfile.TemporaryDirectory(prefix="browser-demo-tls-") as directory:
@@ -494,13 +517,15 @@ def self_signed_context(names: list[str]) -> ssl.SSLContext:
     return context
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: list[str] | None = None, prog: str | None = None) -> None:
+    """The command line: ``python -m mediasoup demo [options]``."""
+    description = (__doc__ or "").split("\n\n")[0]
+    parser = argparse.ArgumentParser(prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1", help="the address to serve the page and media on; 0.0.0.0: every address, for other devices")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--tls", action="store_true", help="serve https with a generated self-signed certificate (other devices need it for the camera)")
     parser.add_argument("--announced-ip", help="the IPv4 address written into ICE candidates (default with --host 0.0.0.0: this host's LAN address)")
-    arguments = parser.parse_args()
+    arguments = parser.parse_args(argv)
     if arguments.announced_ip is not None:
         try:
             ipaddress.IPv4Address(arguments.announced_ip)
