@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 
 from . import _mediasoup, errors, extra, webrtc
+from ._display import Dump, Stats
 from ._mediasoup import __version__
 from .data_receiver import DataReceiver
 from .data_sender import DataSender
@@ -39,6 +40,8 @@ __all__ = [
     "RtpPackets",
     "DataReceiver",
     "DataSender",
+    "Dump",
+    "Stats",
     "errors",
     "extra",
     "webrtc",

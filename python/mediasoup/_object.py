@@ -1,14 +1,15 @@
-"""What every mediasoup object has: an id, ``closed``, events and a repr;
-and what every object living in a worker has: the Channel to that worker,
+"""What every mediasoup object has: an id, ``closed``, events and a repr
+(plain, and rich for Jupyter and IPython: ``_display.py`` renders them); and what every object living in a worker has: the Channel to that worker,
 an awaitable creation and a close that tells the worker."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from . import _display
 from ._events import EventEmitter
 from ._futures import ignore_outcome
 from .errors import InvalidStateError
@@ -45,6 +46,44 @@ class MediasoupObject(EventEmitter):
         state = self._repr_state()
         middle = f" {state}" if state else ""
         return f"<{type(self).__name__} {self._id[:8]}…{middle} closed={self._closed}>"
+
+    # The rich reprs: what the object knows now (no request to its worker).
+
+    def _repr_status(self) -> str:
+        """A word for the object's state, coloured in Jupyter ('open', 'connected', 'failed'…)."""
+        return "closed" if self._closed else "open"
+
+    def _repr_fields(self) -> list[tuple[str, object]]:
+        """The rows of the rich reprs: ``(name, value)``, values scalars,
+        :class:`~mediasoup._display.Id`, :class:`~mediasoup._display.State` or lists of them."""
+        return []
+
+    def _repr_children(self) -> list[tuple[str, Sequence[MediasoupObject]]]:
+        """What the object holds, by kind (``('peers', room.peers)``): a row each, bounded."""
+        return []
+
+    def _summary(self) -> _display.Summary:
+        return _display.Summary(type(self).__name__, self._id, self._repr_status(), self._repr_fields())
+
+    def _children_summaries(self) -> list[_display.Children]:
+        return [
+            _display.Children(title, [self._child_summary(child) for child in children[: _display.MAX_ROWS]], len(children))
+            for title, children in self._repr_children()
+        ]
+
+    def _child_summary(self, child: MediasoupObject) -> _display.Summary:
+        """A child's summary without the fields that name this object (a peer's room in the room's view)."""
+        summary = child._summary()
+        summary.fields = [(name, value) for name, value in summary.fields if value != self._id]
+        return summary
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: a table of the state, ids shortened, states coloured."""
+        return _display.object_html(self._summary(), self._children_summaries())
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        """IPython's console view: the repr with the state on a line each."""
+        p.text(repr(self) if cycle else _display.object_text(self._summary(), self._children_summaries()))
 
 
 class WorkerObject(MediasoupObject):

@@ -12,6 +12,7 @@ import copy
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ._display import Dump, Id, Stats
 from ._object import Forwarded
 from ._owners import OwningPeer
 from .errors import InvalidStateError
@@ -54,6 +55,20 @@ class DataReceiver(Forwarded):
     def _repr_state(self) -> str:
         label = self._parameters["label"] if self._parameters else None
         return f"label={label!r} receiving={self._parameters is not None}"
+
+    def _repr_status(self) -> str:
+        return "closed" if self._closed else "receiving" if self._parameters is not None else "new"
+
+    def _repr_fields(self) -> list[tuple[str, object]]:
+        stream = self._parameters["sctpStreamParameters"] if self._parameters else {}
+        return [
+            ("label", self.label),
+            ("protocol", self.protocol),
+            ("peer", self._peer.name),
+            ("transport", Id(self._transport.id)),
+            ("streamId", stream.get("streamId")),
+            ("dataSenders", len(self._senders)),
+        ]
 
     @property
     def peer(self) -> OwningPeer:
@@ -133,21 +148,19 @@ class DataReceiver(Forwarded):
     def _on_media(self, kind: int, payload: bytes) -> None:
         """Nothing comes to Python for a channel Python sends on."""
 
-    async def dump(self) -> dict[str, Any]:
+    async def dump(self) -> Dump:
         """The receiver as the worker holds it (after ``receive()``)."""
         if self._parameters is None:
             self._check_open()
-            return {"id": self._id, "transportId": self._transport.id, "sctpStreamParameters": None}
-        dump: dict[str, Any] = await self._request("dataReceiver.dump", {"dataReceiverId": self._id})
-        return dump
+            return Dump(id=self._id, transportId=self._transport.id, sctpStreamParameters=None)
+        return Dump(await self._request("dataReceiver.dump", {"dataReceiverId": self._id}))
 
-    async def getStats(self) -> list[dict[str, Any]]:
+    async def getStats(self) -> Stats:
         """``[{'type': 'data-receiver', 'label', 'protocol', 'messagesReceived', 'bytesReceived'}]``."""
         if self._parameters is None:
             self._check_open()
-            return []
-        stats: list[dict[str, Any]] = await self._request("dataReceiver.getStats", {"dataReceiverId": self._id})
-        return stats
+            return Stats()
+        return Stats(await self._request("dataReceiver.getStats", {"dataReceiverId": self._id}))
 
     def _closing(self, error: BaseException | None) -> None:
         if isinstance(self._transport, DirectTransport) and self._parameters is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ._display import Dump, Id, Stats
 from ._object import WorkerObject
 from ._owners import OwningPeer
 from .transport import BaseTransport, DirectTransport, check_usable
@@ -55,6 +56,20 @@ class DataSender(WorkerObject):
 
     def _repr_state(self) -> str:
         return f"label={self.label!r} transport={self._transport.id[:8] if self._transport else None}"
+
+    def _repr_status(self) -> str:
+        return "closed" if self._closed else "idle" if self._transport is None else "active"
+
+    def _repr_fields(self) -> list[tuple[str, object]]:
+        return [
+            ("label", self.label),
+            ("protocol", self.protocol),
+            ("peer", self._peer.name),
+            ("from", self._receiver.peer.name),
+            ("dataReceiver", Id(self._receiver.id)),
+            ("transport", Id(self._transport.id) if self._transport is not None else None),
+            ("streamId", self._parameters["sctpStreamParameters"].get("streamId")),
+        ]
 
     @property
     def peer(self) -> OwningPeer:
@@ -111,14 +126,12 @@ class DataSender(WorkerObject):
                 pass  # text that is not UTF-8 reaches Python as bytes
         self.emit("message", data)
 
-    async def dump(self) -> dict[str, Any]:
-        dump: dict[str, Any] = await self._request("dataSender.dump", {"dataSenderId": self._id})
-        return dump
+    async def dump(self) -> Dump:
+        return Dump(await self._request("dataSender.dump", {"dataSenderId": self._id}))
 
-    async def getStats(self) -> list[dict[str, Any]]:
+    async def getStats(self) -> Stats:
         """``[{'type': 'data-sender', 'label', 'messagesSent', 'bytesSent', 'messagesDropped'}]``."""
-        stats: list[dict[str, Any]] = await self._request("dataSender.getStats", {"dataSenderId": self._id})
-        return stats
+        return Stats(await self._request("dataSender.getStats", {"dataSenderId": self._id}))
 
     def _transport_closed(self, transport: BaseTransport) -> None:
         if self._transport is transport:

@@ -14,7 +14,7 @@ import base64
 import copy
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from . import _mediasoup
@@ -23,8 +23,9 @@ from . import data_sender as data_sender_module
 from . import rtp_receiver as rtp_receiver_module
 from . import rtp_sender as rtp_sender_module
 from . import transport as transport_module
+from ._display import Dump, Id
 from ._futures import ignore_outcome
-from ._object import WorkerObject
+from ._object import MediasoupObject, WorkerObject
 from ._options import merge_options, pick_options
 from ._owners import OwningRoom
 from .errors import InvalidStateError, UnsupportedError
@@ -96,6 +97,27 @@ class Peer(WorkerObject):
 
     def _repr_state(self) -> str:
         return f"name={self._name!r} transports={len(self._transports)}"
+
+    def _repr_fields(self) -> list[tuple[str, object]]:
+        return [
+            ("name", self._name),
+            ("room", Id(self._room.id)),
+            ("capabilities", "set" if self._capabilities is not None else "not set"),
+            ("transports", len(self._transports)),
+            ("rtpReceivers", len(self._rtp_receivers)),
+            ("rtpSenders", len(self._rtp_senders)),
+            ("dataReceivers", len(self._data_receivers)),
+            ("dataSenders", len(self._data_senders)),
+        ]
+
+    def _repr_children(self) -> list[tuple[str, Sequence[MediasoupObject]]]:
+        return [
+            ("transports", self.transports),
+            ("rtpReceivers", self.rtpReceivers),
+            ("rtpSenders", self.rtpSenders),
+            ("dataReceivers", self.dataReceivers),
+            ("dataSenders", self.dataSenders),
+        ]
 
     @property
     def name(self) -> str:
@@ -380,10 +402,9 @@ class Peer(WorkerObject):
     def _close_request(self) -> tuple[str, dict[str, str]]:
         return "peer.close", {"peerId": self._id}
 
-    async def dump(self) -> dict[str, Any]:
+    async def dump(self) -> Dump:
         """The peer as the worker holds it: name, capabilities, transports."""
-        dump: dict[str, Any] = await self._request("peer.dump", {"peerId": self._id})
-        return dump
+        return Dump(await self._request("peer.dump", {"peerId": self._id}))
 
     data_receivers = dataReceivers
     data_senders = dataSenders

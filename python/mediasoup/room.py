@@ -8,11 +8,13 @@ asks of it (the room has no public ``server``).
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from . import _mediasoup
 from . import peer as peer_module
-from ._object import WorkerObject
+from ._display import Dump
+from ._object import MediasoupObject, WorkerObject
 
 if TYPE_CHECKING:
     from ._channel import Channel
@@ -75,6 +77,20 @@ class Room(WorkerObject):
 
     def _repr_state(self) -> str:
         return f"peers={len(self._peers)} worker={self._channel.index}"
+
+    def _repr_fields(self) -> list[tuple[str, object]]:
+        speaker = self._active_speaker
+        return [
+            ("worker", f"{self._channel.index} (pid {self._channel.pid})"),
+            ("peers", len(self._peers)),
+            ("streams", len(self._streams)),
+            ("data channels", len(self._data_streams)),
+            ("active speaker", f"{speaker.peer.name} ({speaker.kind})" if speaker is not None else None),
+            ("codecs", [codec["mimeType"] for codec in self._rtp_capabilities["codecs"] if not codec["mimeType"].endswith("/rtx")]),
+        ]
+
+    def _repr_children(self) -> list[tuple[str, Sequence[MediasoupObject]]]:
+        return [("peers", self.peers)]
 
     @property
     def rtpCapabilities(self) -> dict[str, Any]:
@@ -176,9 +192,10 @@ class Room(WorkerObject):
     def _close_request(self) -> tuple[str, dict[str, str]]:
         return "room.close", {"roomId": self._id}
 
-    async def dump(self) -> dict[str, Any]:
+    async def dump(self) -> Dump:
         """The room as the worker holds it: id, rtpCapabilities, peers by name,
-        and each published stream (``rtpReceivers``) with the senders that forward it.
+        and each published stream (``rtpReceivers``) with the senders that forward it
+        (a ``dict``, shown as a table in Jupyter, its first peers only in a big room).
 
         A big room's dump (thousands of peers) comes from the worker in pages,
         joined here: peers that join or leave meanwhile may be missing or shown.
@@ -190,7 +207,7 @@ class Room(WorkerObject):
             dump["rtpReceivers"].update(page["rtpReceivers"])
             dump["nextPeer"] = page["nextPeer"]
         del dump["nextPeer"]
-        return dump
+        return Dump(dump)
 
     rtp_capabilities = rtpCapabilities
     data_channel_relay = dataChannelRelay

@@ -13,6 +13,7 @@ import copy
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ._display import Dump, Id, Stats
 from ._object import Forwarded
 from ._owners import OwningPeer
 from .errors import InvalidStateError
@@ -59,6 +60,21 @@ class RtpReceiver(Forwarded):
 
     def _repr_state(self) -> str:
         return f"kind={self._kind_of_media} receiving={self._rtp_parameters is not None}"
+
+    def _repr_status(self) -> str:
+        return "closed" if self._closed else "receiving" if self._rtp_parameters is not None else "new"
+
+    def _repr_fields(self) -> list[tuple[str, object]]:
+        parameters = self._rtp_parameters or {}
+        return [
+            ("kind", self._kind_of_media),
+            ("peer", self._peer.name),
+            ("transport", Id(self._transport.id)),
+            ("mid", parameters.get("mid")),
+            ("codecs", [codec["mimeType"] for codec in parameters.get("codecs", [])]),
+            ("encodings", [encoding.get("rid") or encoding.get("ssrc") for encoding in parameters.get("encodings", [])]),
+            ("rtpSenders", len(self._senders)),
+        ]
 
     @property
     def kind(self) -> str:
@@ -131,21 +147,19 @@ class RtpReceiver(Forwarded):
         if kind == KEYFRAME_REQUEST:
             self.emit("keyframerequest")
 
-    async def dump(self) -> dict[str, Any]:
+    async def dump(self) -> Dump:
         """The receiver as the worker holds it (after ``receive()``)."""
         if self._rtp_parameters is None:
             self._check_open()
-            return {"id": self._id, "kind": self._kind_of_media, "transportId": self._transport.id, "rtpParameters": None}
-        dump: dict[str, Any] = await self._request("rtpReceiver.dump", {"receiverId": self._id})
-        return dump
+            return Dump(id=self._id, kind=self._kind_of_media, transportId=self._transport.id, rtpParameters=None)
+        return Dump(await self._request("rtpReceiver.dump", {"receiverId": self._id}))
 
-    async def getStats(self) -> list[dict[str, Any]]:
+    async def getStats(self) -> Stats:
         """``[{'type': 'inbound-rtp', 'ssrc', 'packetsReceived', 'bytesReceived', …}]`` per stream seen."""
         if self._rtp_parameters is None:
             self._check_open()
-            return []
-        stats: list[dict[str, Any]] = await self._request("rtpReceiver.getStats", {"receiverId": self._id})
-        return stats
+            return Stats()
+        return Stats(await self._request("rtpReceiver.getStats", {"receiverId": self._id}))
 
     def _closing(self, error: BaseException | None) -> None:
         if isinstance(self._transport, DirectTransport):

@@ -14,6 +14,7 @@ import copy
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ._display import Dump, Id, Stats
 from ._object import WorkerObject
 from ._owners import OwningPeer
 from .transport import BaseTransport, DirectTransport, check_usable
@@ -61,6 +62,22 @@ class RtpSender(WorkerObject):
 
     def _repr_state(self) -> str:
         return f"kind={self.kind} active={self.active}"
+
+    def _repr_status(self) -> str:
+        return "closed" if self._closed else "paused" if self._paused else "idle" if self._transport is None else "active"
+
+    def _repr_fields(self) -> list[tuple[str, object]]:
+        encodings = self._rtp_parameters.get("encodings", [])
+        return [
+            ("kind", self.kind),
+            ("peer", self._peer.name),
+            ("from", self._receiver.peer.name),
+            ("rtpReceiver", Id(self._receiver.id)),
+            ("transport", Id(self._transport.id) if self._transport is not None else None),
+            ("mid", self._rtp_parameters.get("mid")),
+            ("codecs", [codec["mimeType"] for codec in self._rtp_parameters.get("codecs", [])]),
+            ("ssrc", encodings[0].get("ssrc") if encodings else None),
+        ]
 
     @property
     def kind(self) -> str:
@@ -167,14 +184,12 @@ class RtpSender(WorkerObject):
             queue._put(payload)
         self.emit("rtp", payload)
 
-    async def dump(self) -> dict[str, Any]:
-        dump: dict[str, Any] = await self._request("rtpSender.dump", {"senderId": self._id})
-        return dump
+    async def dump(self) -> Dump:
+        return Dump(await self._request("rtpSender.dump", {"senderId": self._id}))
 
-    async def getStats(self) -> list[dict[str, Any]]:
+    async def getStats(self) -> Stats:
         """``[{'type': 'outbound-rtp', 'ssrc', 'packetsSent', 'bytesSent', …}]``."""
-        stats: list[dict[str, Any]] = await self._request("rtpSender.getStats", {"senderId": self._id})
-        return stats
+        return Stats(await self._request("rtpSender.getStats", {"senderId": self._id}))
 
     def _closing(self, error: BaseException | None) -> None:
         if isinstance(self._transport, DirectTransport):

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Generator, Mapping
+from collections.abc import Generator, Mapping, Sequence
 from typing import Any
 
 from . import _mediasoup
 from . import room as room_module
 from ._channel import Channel
+from ._display import Dump
 from ._futures import ignore_outcome
 from ._object import MediasoupObject
 from ._options import merge_options, pick_options
@@ -101,6 +102,22 @@ class Server(MediasoupObject):
     def _repr_state(self) -> str:
         return f"workers={len(self._channels)} rooms={len(self._rooms)}"
 
+    def _repr_fields(self) -> list[tuple[str, object]]:
+        settings = self._settings.dump()
+        listen = [settings[name] for name in ("rtcListenIPv4", "rtcListenIPv6") if settings[name]]
+        return [
+            ("workers", len(self._channels)),
+            ("worker pids", [channel.pid for channel in self._channels if not channel.closed]),
+            ("rooms", len(self._rooms)),
+            ("peers", sum(len(room._peers) for room in self._rooms.values())),
+            ("listen", listen),
+            ("ports", f"{settings['rtcMinPort']}–{settings['rtcMaxPort']}"),
+            ("logLevel", settings["logLevel"]),
+        ]
+
+    def _repr_children(self) -> list[tuple[str, Sequence[MediasoupObject]]]:
+        return [("rooms", self.rooms)]
+
     @property
     def rooms(self) -> list[room_module.Room]:
         """The open rooms, oldest first."""
@@ -126,22 +143,21 @@ class Server(MediasoupObject):
         if self._closed:
             raise InvalidStateError(f"server {self._id} is closed")
 
-    async def dump(self) -> dict[str, Any]:
-        """The server's state: its resolved settings, workers and rooms."""
+    async def dump(self) -> Dump:
+        """The server's state: its resolved settings, workers and rooms (a
+        ``dict``, shown as a table in Jupyter)."""
         self._check_open()
         await asyncio.shield(self._certificate)
         channels = list(self._channels)
         dumps = await asyncio.gather(*(channel.dump() for channel in channels))
-        return {
-            "id": self._id,
-            "closed": self._closed,
-            "settings": self._settings.dump(),
-            "dtlsFingerprints": self._settings.dtls_fingerprints,
-            "workers": {
-                channel.id: {"index": channel.index, **dump} for channel, dump in zip(channels, dumps)
-            },
-            "rooms": list(self._rooms),
-        }
+        return Dump(
+            id=self._id,
+            closed=self._closed,
+            settings=self._settings.dump(),
+            dtlsFingerprints=self._settings.dtls_fingerprints,
+            workers={channel.id: {"index": channel.index, **dump} for channel, dump in zip(channels, dumps)},
+            rooms=list(self._rooms),
+        )
 
     async def getMetrics(self) -> dict[str, dict[str, Any]]:
         """What each worker holds, moved and uses, by worker id (see

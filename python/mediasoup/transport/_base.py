@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .._display import Dump, Stats
 from .._object import WorkerObject
 from .._owners import OwningPeer
 from ..errors import InvalidStateError
@@ -41,6 +42,9 @@ class BaseTransport(WorkerObject):
         """The peer (a :class:`~mediasoup.Peer`)."""
         return self._peer
 
+    def _repr_fields(self) -> list[tuple[str, object]]:
+        return [("peer", self._peer.name)]
+
     @property
     def sctpParameters(self) -> dict[str, Any] | None:
         """``{'port', 'OS', 'MIS', 'maxMessageSize'}`` if it carries data channels over SCTP, else None."""
@@ -51,14 +55,12 @@ class BaseTransport(WorkerObject):
         """Whether data receivers and senders can be put on it."""
         return self.sctpParameters is not None
 
-    async def getStats(self) -> list[dict[str, Any]]:
-        stats: list[dict[str, Any]] = await self._request("transport.getStats", {"transportId": self._id})
-        return stats
+    async def getStats(self) -> Stats:
+        return Stats(await self._request("transport.getStats", {"transportId": self._id}))
 
-    async def dump(self) -> dict[str, Any]:
+    async def dump(self) -> Dump:
         """The transport as the worker holds it."""
-        dump: dict[str, Any] = await self._request("transport.dump", {"transportId": self._id})
-        return dump
+        return Dump(await self._request("transport.dump", {"transportId": self._id}))
 
     def _closing(self, error: BaseException | None) -> None:
         self._channel.targets.pop(self._id, None)

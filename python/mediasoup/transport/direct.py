@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .._display import Stats
 from ._base import BaseTransport, TransportOwner
 
 if TYPE_CHECKING:
@@ -64,7 +65,10 @@ class DirectTransport(BaseTransport):
     def _repr_state(self) -> str:
         return f"streams={len(self._ends)}"
 
-    async def getStats(self) -> list[dict[str, Any]]:
+    def _repr_fields(self) -> list[tuple[str, object]]:
+        return [*super()._repr_fields(), ("streams", len(self._ends)), ("data channels", len(self._channels))]
+
+    async def getStats(self) -> Stats:
         """``[{'type': 'direct-transport', 'packetsSent', 'packetsDropped', …}, {'type': 'direct-outbound', …}, …]``."""
         return await super().getStats()
 

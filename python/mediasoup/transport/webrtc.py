@@ -6,6 +6,7 @@ import copy
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from .._display import State, Stats
 from ..errors import MediasoupError
 from ._base import BaseTransport, TransportOwner
 
@@ -36,6 +37,33 @@ class Transport(BaseTransport):
 
     def _repr_state(self) -> str:
         return f"ice={self._ice_state} dtls={self._dtls_state}"
+
+    def _repr_status(self) -> str:
+        """The connection's state from ICE's and DTLS's (as W3C's ``connectionState``)."""
+        if self._closed or "failed" in (self._ice_state, self._dtls_state):
+            return "closed" if self._closed else "failed"
+        if self._ice_state == "disconnected":
+            return "disconnected"
+        if self._dtls_state == "connected":
+            return "connected"
+        return "new" if self._ice_state == self._dtls_state == "new" else "connecting"
+
+    def _repr_fields(self) -> list[tuple[str, object]]:
+        selected = self._ice_selected_tuple
+        return [
+            *super()._repr_fields(),
+            ("ice", State(self._ice_state)),
+            ("dtls", State(self._dtls_state)),
+            ("dtls role", self._dtls_local_parameters.get("role")),
+            (
+                "selected tuple",
+                f"{selected['protocol']} {selected['localIP']}:{selected['localPort']} ⇄ {selected['remoteIP']}:{selected['remotePort']}"
+                if selected
+                else None,
+            ),
+            ("candidates", [f"{c['protocol']} {c['ip']}:{c['port']}" for c in self._ice_local_candidates]),
+            ("sctp", self._sctp_parameters is not None),
+        ]
 
     @property
     def iceRole(self) -> str:
@@ -111,7 +139,7 @@ class Transport(BaseTransport):
         self._ice_local_parameters = parameters
         return copy.deepcopy(parameters)
 
-    async def getStats(self) -> list[dict[str, Any]]:
+    async def getStats(self) -> Stats:
         """``[{'type': 'transport', 'bytesReceived', 'bytesSent', 'packetsReceived', …}]``."""
         return await super().getStats()
 
