@@ -301,6 +301,24 @@ impl Router {
         }
     }
 
+    /// A subscriber's transport can send now: what it was forwarded before
+    /// never reached the endpoint, so each stream it gets starts again at a
+    /// keyframe (forced: the request made when the sender was placed, a
+    /// moment before, must not hold this one back).
+    pub fn on_transport_connected(&mut self, key: TransportKey, now: Instant) {
+        let mut receivers: Vec<String> = self
+            .senders
+            .values()
+            .filter(|sender| sender.transport_key == Some(key) && !sender.paused)
+            .map(|sender| sender.receiver_id.clone())
+            .collect();
+        receivers.sort();
+        receivers.dedup();
+        for receiver_id in receivers {
+            self.request_keyframe(&receiver_id, now, true);
+        }
+    }
+
     /// Asks the publisher of `receiver_id` for a keyframe: relayed requests
     /// at most once per interval, `forced` ones always (see [`keyframes`]).
     /// Audio has none.

@@ -244,6 +244,11 @@ impl Transport {
         webrtc_only!(self, t => t.take_keyframe_requests(), Vec::new())
     }
 
+    /// Whether it became able to send media since the last call.
+    pub fn take_just_connected(&mut self) -> bool {
+        webrtc_only!(self, t => t.take_just_connected(), false)
+    }
+
     // Data channels.
 
     /// Whether it carries data channels (`enableSctp`).

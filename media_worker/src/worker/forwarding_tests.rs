@@ -543,3 +543,41 @@ fn the_metrics_add_up_the_call_and_keep_its_totals_once_it_ends() {
     assert_eq!(after["inboundPacketsLost"], json!(29));
     assert_eq!(after["incomingBitrate"], json!(0));
 }
+
+#[test]
+fn a_subscriber_placed_before_its_transport_connects_gets_a_keyframe_once_it_does() {
+    // bob's transport exists, his sender is placed on it, and only then
+    // does his DTLS connect: the keyframe alice sent for the placement was
+    // dropped on the way (nothing leaves before DTLS), so the worker asks
+    // her again when bob connects, the placement's request a moment before
+    // notwithstanding.
+    let mut router = Router::new();
+    let alice = router.connect("alice", None, vp8(96, 97));
+    router.run(Duration::from_secs(2));
+    let mid = Mid::from("0");
+    let mut api = router.clients[alice].rtc.direct_api();
+    api.declare_media(mid, Str0mKind::Video);
+    api.declare_stream_tx(Ssrc::from(PUBLISHER_SSRC), Some(Ssrc::from(PUBLISHER_RTX_SSRC)), mid, None);
+    let parameters = json!({
+        "mid": "0",
+        "codecs": [{"mimeType": "video/VP8", "payloadType": 96, "clockRate": 90000},
+                   {"mimeType": "video/rtx", "payloadType": 97, "clockRate": 90000, "parameters": {"apt": 96}}],
+        "encodings": [{"ssrc": PUBLISHER_SSRC, "rtx": {"ssrc": PUBLISHER_RTX_SSRC}}],
+        "rtcp": {"cname": "alice"},
+    });
+    // bob's datagrams are held back until he is subscribed.
+    router.lose = Box::new(|index, _, _| index == 1);
+    let bob = connect_bob(&mut router);
+    subscribe_bob(&mut router, bob, parameters);
+    let requests = |events: &[Event]| events.iter().filter(|event| matches!(event, Event::KeyframeRequest(_))).count();
+    assert_eq!(requests(&router.events(alice)), 1, "the placement's request");
+    let connected = |router: &Router| router.worker.transports[&router.clients[1].key].can_send_media();
+    assert!(!connected(&router));
+    router.lose = Box::new(|_, _, _| false);
+    router.run(Duration::from_millis(100));
+    while !connected(&router) {
+        router.run(Duration::from_millis(100));
+    }
+    router.run(Duration::from_millis(50));
+    assert_eq!(requests(&router.events(alice)), 1, "bob connected: alice is asked again at once");
+}

@@ -207,6 +207,7 @@ impl Worker {
         transport.drain_rtp(&mut received);
         let learnt = transport.take_learnt_layers();
         let keyframe_mids = transport.take_keyframe_requests();
+        let just_connected = transport.take_just_connected();
         let peer_id = transport.peer_id();
         let Some(room) = self.peers.get(peer_id).and_then(|peer| self.rooms.get_mut(&peer.room_id)) else {
             received.clear();
@@ -232,6 +233,9 @@ impl Worker {
         }
         for mid in keyframe_mids {
             router.on_keyframe_request(key, &mid, now);
+        }
+        if just_connected {
+            router.on_transport_connected(key, now);
         }
         let requests = router.take_keyframe_requests();
         self.request_keyframes(requests, now);

@@ -237,6 +237,10 @@ impl WebRtcTransport {
             return;
         }
         self.dtls_state = state;
+        if state == DtlsState::Connected {
+            // What was forwarded before could not reach the endpoint.
+            self.just_connected = true;
+        }
         self.notifications.push(TransportNotification {
             event: NotificationEvent::TransportDtlsStateChange,
             data: json!({"dtlsState": state.as_str(), "dtlsRemoteCert": remote_certificate_pem}),

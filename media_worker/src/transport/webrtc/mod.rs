@@ -128,6 +128,9 @@ pub struct WebRtcTransport {
     pub cname_for_receivers: Option<String>,
     /// Keyframe requests made before DTLS connected, by SSRC.
     pending_keyframes: Vec<u32>,
+    /// DTLS connected since the worker last looked: the streams it sends
+    /// start at a keyframe (see [`Self::take_just_connected`]).
+    just_connected: bool,
 }
 
 impl WebRtcTransport {
@@ -219,6 +222,7 @@ impl WebRtcTransport {
             keyframe_requests: Vec::new(),
             cname_for_receivers: None,
             pending_keyframes: Vec::new(),
+            just_connected: false,
         };
         transport.drain(now);
         Ok(transport)

@@ -298,6 +298,12 @@ impl WebRtcTransport {
         self.drain(now);
     }
 
+    /// Whether DTLS connected since the last call: the packets forwarded
+    /// before were dropped, so its subscriptions need a keyframe.
+    pub fn take_just_connected(&mut self) -> bool {
+        std::mem::take(&mut self.just_connected)
+    }
+
     /// The mids of sending streams whose subscriber asked for a keyframe.
     pub fn take_keyframe_requests(&mut self) -> Vec<String> {
         std::mem::take(&mut self.keyframe_requests)
