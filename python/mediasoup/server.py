@@ -159,7 +159,7 @@ class Server(MediasoupObject):
             rooms=list(self._rooms),
         )
 
-    async def getMetrics(self) -> dict[str, dict[str, Any]]:
+    async def getMetrics(self) -> Dump:
         """What each worker holds, moved and uses, by worker id (see
         docs/server.md, "Metrics"): cheap enough to ask every few seconds;
         :mod:`mediasoup.metrics` exports it to Prometheus."""
@@ -167,7 +167,7 @@ class Server(MediasoupObject):
         await asyncio.shield(self._certificate)
         channels = list(self._channels)
         metrics = await asyncio.gather(*(channel.metrics() for channel in channels))
-        return {channel.id: {"index": channel.index, **worker} for channel, worker in zip(channels, metrics)}
+        return Dump({channel.id: {"index": channel.index, **worker} for channel, worker in zip(channels, metrics)})
 
     async def updateSettings(self, options: Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
         """Changes settings of the running workers; only ``logLevel`` can change."""
