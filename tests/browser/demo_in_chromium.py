@@ -305,7 +305,7 @@ async def tls_steps(browser: Any, steps: Steps) -> None:
     port = free_port()
     with tempfile.TemporaryFile("w+") as log:
         app = await asyncio.create_subprocess_exec(
-            sys.executable, str(APP), "--host", "0.0.0.0", "--port", str(port), "--tls", stdout=asyncio.subprocess.PIPE, stderr=log
+            sys.executable, "-m", "mediasoup", "demo", "--host", "0.0.0.0", "--port", str(port), "--tls", stdout=asyncio.subprocess.PIPE, stderr=log
         )
         try:
             assert app.stdout is not None
