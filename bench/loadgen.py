@@ -25,7 +25,9 @@ def build() -> pathlib.Path:
     worktree sharing another's build, or a machine without a toolchain)."""
     if os.environ.get("MEDIASOUP_LOADGEN"):
         return pathlib.Path(os.environ["MEDIASOUP_LOADGEN"])
-    subprocess.run(["cargo", "build", "--release", "--locked", "-p", "loadgen", "--quiet"], cwd=ROOT, check=True)
+    # The workspace's features, as scripts/test builds it: `-p loadgen` alone
+    # would resolve other features and rebuild half the crates.
+    subprocess.run(["cargo", "build", "--release", "--locked", "--workspace", "--bins", "--quiet"], cwd=ROOT, check=True)
     return BINARY
 
 
