@@ -45,6 +45,34 @@ def count_frames(client: Any, frames: dict[str, int], tasks: list[Any]) -> None:
     client.on("track", lambda track: tasks.append(asyncio.ensure_future(count(track))))
 
 
+async def offer_sdp(client: Any) -> str:
+    """An aiortc connection's offer, gathered: what a WHIP or WHEP client POSTs."""
+    await client.setLocalDescription(await client.createOffer())
+    return str(client.localDescription.sdp)
+
+
+class Viewer:
+    """An aiortc WHEP viewer that counts the frames it decodes, per kind."""
+
+    def __init__(self) -> None:
+        from aiortc import RTCConfiguration, RTCPeerConnection
+
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.frames: dict[str, int] = {}
+        self.tasks: list[asyncio.Task[None]] = []
+        count_frames(self.pc, self.frames, self.tasks)
+        self.pc.addTransceiver("audio", direction="recvonly")
+        self.pc.addTransceiver("video", direction="recvonly")
+
+    def decoded(self, audio: int = 50, video: int = 20) -> bool:
+        return self.frames.get("audio", 0) >= audio and self.frames.get("video", 0) >= video
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await self.pc.close()
+
+
 class SdpEndpoint:
     """An aiortc peer connection joined to `peer` through SDP, with the
     data channels it opens before its offer, and those the server opens."""

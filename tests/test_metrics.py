@@ -13,8 +13,7 @@ import pytest
 
 import mediasoup
 
-from .clients import until, use_loopback_only
-from .test_whip import Viewer, _offer
+from .clients import Viewer, offer_sdp, until, use_loopback_only
 
 prometheus_client = pytest.importorskip("prometheus_client")
 app_module = pytest.importorskip("mediasoup.demo.app")
@@ -90,10 +89,10 @@ async def test_a_scrape_of_the_app_during_a_call_shows_counters_that_move(http: 
     try:
         publisher.addTrack(AudioStreamTrack())
         publisher.addTrack(VideoStreamTrack())
-        response = await http.post("/whip/live", data=await _offer(publisher), headers={"Content-Type": "application/sdp"})
+        response = await http.post("/whip/live", data=await offer_sdp(publisher), headers={"Content-Type": "application/sdp"})
         assert response.status == 201, await response.text()
         await publisher.setRemoteDescription(RTCSessionDescription(sdp=await response.text(), type="answer"))
-        response = await http.post("/whep/live", data=await _offer(viewer.pc), headers={"Content-Type": "application/sdp"})
+        response = await http.post("/whep/live", data=await offer_sdp(viewer.pc), headers={"Content-Type": "application/sdp"})
         assert response.status == 201, await response.text()
         viewer_session = response.headers["Location"]
         await viewer.pc.setRemoteDescription(RTCSessionDescription(sdp=await response.text(), type="answer"))

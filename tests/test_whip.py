@@ -5,7 +5,6 @@ endpoints answer bad requests with the status codes the RFC names."""
 
 from __future__ import annotations
 
-import asyncio
 import pathlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,7 +14,7 @@ import pytest
 import mediasoup
 from mediasoup.webrtc import sdp
 
-from .clients import Subscriber, count_frames, until, use_loopback_only
+from .clients import Subscriber, Viewer, offer_sdp, until, use_loopback_only
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -34,33 +33,6 @@ async def http(server: mediasoup.Server) -> AsyncIterator[Any]:
     await client.close()
 
 
-async def _offer(client: Any) -> str:
-    await client.setLocalDescription(await client.createOffer())
-    return str(client.localDescription.sdp)
-
-
-class Viewer:
-    """An aiortc WHEP viewer that counts the frames it decodes, per kind."""
-
-    def __init__(self) -> None:
-        from aiortc import RTCConfiguration, RTCPeerConnection
-
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        self.frames: dict[str, int] = {}
-        self.tasks: list[asyncio.Task[None]] = []
-        count_frames(self.pc, self.frames, self.tasks)
-        self.pc.addTransceiver("audio", direction="recvonly")
-        self.pc.addTransceiver("video", direction="recvonly")
-
-    def decoded(self, audio: int = 50, video: int = 20) -> bool:
-        return self.frames.get("audio", 0) >= audio and self.frames.get("video", 0) >= video
-
-    async def close(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        await self.pc.close()
-
-
 async def test_a_whip_publisher_is_played_by_whep_viewers_and_the_rooms_peers(http: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
     from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
@@ -72,7 +44,7 @@ async def test_a_whip_publisher_is_played_by_whep_viewers_and_the_rooms_peers(ht
     try:
         publisher.addTrack(AudioStreamTrack())
         publisher.addTrack(VideoStreamTrack())
-        response = await http.post("/whip/live", data=await _offer(publisher), headers={"Content-Type": "application/sdp"})
+        response = await http.post("/whip/live", data=await offer_sdp(publisher), headers={"Content-Type": "application/sdp"})
         assert response.status == 201, await response.text()
         assert response.content_type == "application/sdp"
         whip_session = response.headers["Location"]
@@ -94,7 +66,7 @@ async def test_a_whip_publisher_is_played_by_whep_viewers_and_the_rooms_peers(ht
         # WHEP viewers get it in the answer, on their recvonly sections.
         sessions = []
         for viewer in viewers:
-            response = await http.post("/whep/live", data=await _offer(viewer.pc), headers={"Content-Type": "application/sdp"})
+            response = await http.post("/whep/live", data=await offer_sdp(viewer.pc), headers={"Content-Type": "application/sdp"})
             assert response.status == 201, await response.text()
             sessions.append(response.headers["Location"])
             answer = await response.text()
@@ -138,7 +110,7 @@ async def test_bad_requests_get_the_status_the_rfc_names(http: Any, monkeypatch:
     viewer = Viewer()
     publisher = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     try:
-        offer = await _offer(viewer.pc)
+        offer = await offer_sdp(viewer.pc)
         # Nothing published in the room yet: no WHEP session (404), and the viewer's peer is gone.
         response = await http.post("/whep/errors", data=offer, headers=sdp_type)
         assert response.status == 404 and "nothing is published" in await response.text()
@@ -149,7 +121,7 @@ async def test_bad_requests_get_the_status_the_rfc_names(http: Any, monkeypatch:
         assert response.status == 422
         # A session: PATCH (trickle, ICE restart) is 405 with Allow, unknown sessions 404.
         publisher.addTrack(VideoStreamTrack())
-        response = await http.post("/whip/errors", data=await _offer(publisher), headers=sdp_type)
+        response = await http.post("/whip/errors", data=await offer_sdp(publisher), headers=sdp_type)
         assert response.status == 201
         session = response.headers["Location"]
         response = await http.patch(session, data="a=ice-ufrag:x\r\n", headers={"Content-Type": "application/trickle-ice-sdpfrag"})
