@@ -5,7 +5,6 @@ endpoints answer bad requests with the status codes the RFC names."""
 
 from __future__ import annotations
 
-import pathlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,7 +15,6 @@ from mediasoup.webrtc import sdp
 
 from .clients import Subscriber, Viewer, offer_sdp, until, use_loopback_only
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 app_module = pytest.importorskip("mediasoup.demo.app")
