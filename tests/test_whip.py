@@ -15,8 +15,6 @@ from mediasoup.webrtc import sdp
 
 from .clients import Subscriber, Viewer, offer_sdp, until, use_loopback_only
 
-
-
 app_module = pytest.importorskip("mediasoup.demo.app")
 
 

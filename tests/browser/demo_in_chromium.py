@@ -23,7 +23,6 @@ import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 FLAGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
