@@ -29,6 +29,19 @@ async def server(options: dict[str, Any]) -> AsyncIterator[mediasoup.Server]:
     server.close()
 
 
+@pytest.fixture
+async def http(server: mediasoup.Server) -> AsyncIterator[Any]:
+    """The browser demo (mediasoup.demo.app: pages, WHIP/WHEP, /metrics)
+    served on loopback for `server`, and a client session bound to it."""
+    app = pytest.importorskip("mediasoup.demo.app")
+    from aiohttp.test_utils import TestClient, TestServer
+
+    client = TestClient(TestServer(app.application(server), host="127.0.0.1"))
+    await client.start_server()
+    yield client
+    await client.close()
+
+
 def process_alive(pid: int) -> bool:
     """True while `pid` runs (a zombie counts as gone)."""
     try:

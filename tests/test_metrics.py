@@ -6,7 +6,6 @@ and parsed with prometheus_client's own parser."""
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -27,16 +26,6 @@ TOTALS = ["bytesReceived", "packetsReceived", "bytesSent", "packetsSent", "inbou
 def options() -> dict[str, Any]:
     """Two workers: every series is per worker."""
     return {"numWorkers": 2, "logLevel": "warn", "rtcListenIPv4": "127.0.0.1", "rtcListenIPv6": False}
-
-
-@pytest.fixture
-async def http(server: mediasoup.Server) -> AsyncIterator[Any]:
-    from aiohttp.test_utils import TestClient, TestServer
-
-    client = TestClient(TestServer(app_module.application(server), host="127.0.0.1"))
-    await client.start_server()
-    yield client
-    await client.close()
 
 
 async def scrape(http: Any) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -5,28 +5,15 @@ endpoints answer bad requests with the status codes the RFC names."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-import mediasoup
 from mediasoup.webrtc import sdp
 
 from .clients import Subscriber, Viewer, offer_sdp, until, use_loopback_only
 
 app_module = pytest.importorskip("mediasoup.demo.app")
-
-
-@pytest.fixture
-async def http(server: mediasoup.Server) -> AsyncIterator[Any]:
-    """The example app served on loopback, and a client session bound to it."""
-    from aiohttp.test_utils import TestClient, TestServer
-
-    client = TestClient(TestServer(app_module.application(server), host="127.0.0.1"))
-    await client.start_server()
-    yield client
-    await client.close()
 
 
 async def test_a_whip_publisher_is_played_by_whep_viewers_and_the_rooms_peers(http: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -201,19 +201,25 @@ fn call_with_payload_types(alice_config: RtcConfig, (pt, rtx_pt): (u8, u8)) -> (
     for index in [alice, bob] {
         assert!(router.clients[index].events.iter().any(|event| matches!(event, Event::Connected)), "client {index} connected");
     }
+    let parameters = declare_video(&mut router, alice, (pt, rtx_pt));
+    let consumer = subscribe_bob(&mut router, bob, parameters);
+    (router, consumer)
+}
+
+/// alice (client `alice`) declares her VP8 stream on mid 0 at
+/// `payload_types` (media, RTX); answers its `rtpParameters`.
+fn declare_video(router: &mut Router, alice: usize, (pt, rtx_pt): (u8, u8)) -> Value {
     let mid = Mid::from("0");
     let mut api = router.clients[alice].rtc.direct_api();
     api.declare_media(mid, Str0mKind::Video);
     api.declare_stream_tx(Ssrc::from(PUBLISHER_SSRC), Some(Ssrc::from(PUBLISHER_RTX_SSRC)), mid, None);
-    let parameters = json!({
+    json!({
         "mid": "0",
         "codecs": [{"mimeType": "video/VP8", "payloadType": pt, "clockRate": 90000},
                    {"mimeType": "video/rtx", "payloadType": rtx_pt, "clockRate": 90000, "parameters": {"apt": pt}}],
         "encodings": [{"ssrc": PUBLISHER_SSRC, "rtx": {"ssrc": PUBLISHER_RTX_SSRC}}],
         "rtcp": {"cname": "alice"},
-    });
-    let consumer = subscribe_bob(&mut router, bob, parameters);
-    (router, consumer)
+    })
 }
 
 /// alice's stream "video" received with `parameters`, and bob (client
@@ -554,17 +560,7 @@ fn a_subscriber_placed_before_its_transport_connects_gets_a_keyframe_once_it_doe
     let mut router = Router::new();
     let alice = router.connect("alice", None, vp8(96, 97));
     router.run(Duration::from_secs(2));
-    let mid = Mid::from("0");
-    let mut api = router.clients[alice].rtc.direct_api();
-    api.declare_media(mid, Str0mKind::Video);
-    api.declare_stream_tx(Ssrc::from(PUBLISHER_SSRC), Some(Ssrc::from(PUBLISHER_RTX_SSRC)), mid, None);
-    let parameters = json!({
-        "mid": "0",
-        "codecs": [{"mimeType": "video/VP8", "payloadType": 96, "clockRate": 90000},
-                   {"mimeType": "video/rtx", "payloadType": 97, "clockRate": 90000, "parameters": {"apt": 96}}],
-        "encodings": [{"ssrc": PUBLISHER_SSRC, "rtx": {"ssrc": PUBLISHER_RTX_SSRC}}],
-        "rtcp": {"cname": "alice"},
-    });
+    let parameters = declare_video(&mut router, alice, (96, 97));
     // bob's datagrams are held back until he is subscribed.
     router.lose = Box::new(|index, _, _| index == 1);
     let bob = connect_bob(&mut router);
