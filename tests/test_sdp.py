@@ -7,6 +7,7 @@ ssrc-group after the ssrc lines."""
 from __future__ import annotations
 
 import pathlib
+from typing import Any
 
 import pytest
 
@@ -91,6 +92,26 @@ async def test_a_live_aiortc_offer_parses(monkeypatch: pytest.MonkeyPatch) -> No
     assert [algorithm for algorithm, _ in video.fingerprints()] == ["sha-256", "sha-384", "sha-512"]
     assert video.candidates()[0].ip == "127.0.0.1"
     assert application.value("max-message-size") == "262144"
+
+
+async def test_a_simulcast_offer_is_answered_receiving_each_rid_in_its_order(server: Any) -> None:
+    """RFC 8853: the answer receives every encoding offered, so Chromium sends them all."""
+    from mediasoup.webrtc import RTCPeerConnection
+
+    room = server.Room()
+    pc = RTCPeerConnection(await room.Peer("chromium"))
+    try:
+        await pc.setRemoteDescription({"type": "offer", "sdp": offer("chromium_simulcast_offer.sdp")})
+        answer = sdp.parse((await pc.createAnswer()).sdp)
+    finally:
+        pc.close()
+    audio, video = answer.media[:2]
+    assert video.direction == "recvonly"
+    assert video.rids() == [("q", "recv"), ("h", "recv"), ("f", "recv")]
+    assert video.value("simulcast") == "recv q;h;f"
+    uris = {extmap.uri for extmap in video.extmaps()}
+    assert {"urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id", "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id"} <= uris
+    assert audio.rids() == [] and audio.value("simulcast") is None
 
 
 @pytest.mark.parametrize(

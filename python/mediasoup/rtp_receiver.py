@@ -39,7 +39,11 @@ class RtpReceiver(Forwarded):
 
     ``await receiver.receive(rtpParameters)`` starts receiving it with the
     client's mediasoup ``RtpParameters`` (what pymediasoup's and
-    mediasoup-client's ``produce`` hand to the application). Events: ``close(error)``.
+    mediasoup-client's ``produce`` hand to the application). Events: ``close(error)``,
+    and for a simulcast stream ``layersunused(layers)``: the spatial layers
+    (0 the lowest) that no sender wants now, each time they change (the
+    first time once it receives): an application can pause them at the
+    publisher to save its uplink, and resume those that leave the list.
 
     On a :class:`~mediasoup.DirectTransport`, Python publishes the stream:
     ``sendRtp(packet)`` for each packet (with an SSRC of ``rtpParameters``'
@@ -57,6 +61,9 @@ class RtpReceiver(Forwarded):
         self._rtp_parameters: dict[str, Any] | None = None
         # On a direct transport: the SSRCs Python writes.
         self._ssrcs: frozenset[int] = frozenset()
+        self._layers_unused: list[int] | None = None
+        # The worker reports the layers no sender wants (rtpReceiver.layersUnused).
+        channel.targets[self._id] = self
 
     def _repr_state(self) -> str:
         return f"kind={self._kind_of_media} receiving={self._rtp_parameters is not None}"
@@ -147,6 +154,18 @@ class RtpReceiver(Forwarded):
         if kind == KEYFRAME_REQUEST:
             self.emit("keyframerequest")
 
+    @property
+    def layersUnused(self) -> list[int] | None:
+        """The spatial layers of a simulcast stream that no sender wants now
+        (None for a stream of one encoding, and until it receives)."""
+        return list(self._layers_unused) if self._layers_unused is not None else None
+
+    def _on_notification(self, event: str, data: Any) -> None:
+        if self._closed or event != "rtpReceiver.layersUnused":
+            return
+        self._layers_unused = list(data["layers"])
+        self.emit("layersunused", self.layersUnused)
+
     async def dump(self) -> Dump:
         """The receiver as the worker holds it (after ``receive()``)."""
         if self._rtp_parameters is None:
@@ -162,6 +181,7 @@ class RtpReceiver(Forwarded):
         return Stats(await self._request("rtpReceiver.getStats", {"receiverId": self._id}))
 
     def _closing(self, error: BaseException | None) -> None:
+        self._channel.targets.pop(self._id, None)
         if isinstance(self._transport, DirectTransport):
             for ssrc in self._ssrcs:
                 self._transport._detach(ssrc, self)
@@ -176,4 +196,5 @@ class RtpReceiver(Forwarded):
 
     rtp_parameters = rtpParameters
     get_stats = getStats
+    layers_unused = layersUnused
     send_rtp = sendRtp

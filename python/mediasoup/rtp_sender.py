@@ -39,8 +39,11 @@ class RtpSender(WorkerObject):
     client's ``consume(id=sender.id, producerId=sender.associatedRtpReceiver.id,
     kind=sender.kind, rtpParameters=sender.rtpParameters)`` takes;
     ``await sender.setTransport(transport)`` starts the flow; ``disable()`` and
-    ``enable()`` pause and resume it. Events: ``close(error)``, ``activechange(active)``,
-    ``parameterschange(rtpParameters)``, and on a :class:`~mediasoup.DirectTransport`
+    ``enable()`` pause and resume it; a video stream sent in layers (simulcast,
+    temporal layers) is forwarded one spatial and temporal layer at a time:
+    :meth:`setPreferredLayers`, :attr:`currentLayers`. Events: ``close(error)``,
+    ``activechange(active)``, ``parameterschange(rtpParameters)``,
+    ``layerschange(layers)``, and on a :class:`~mediasoup.DirectTransport`
     ``rtp(packet)``: each RTP packet (``bytes``, decrypted) as this sender
     sends it; :meth:`packets` gives them as an async iterator.
     """
@@ -57,8 +60,12 @@ class RtpSender(WorkerObject):
         self._rtp_parameters = rtp_parameters
         self._transport: BaseTransport | None = None
         self._paused = False
+        self._preferred_layers: dict[str, int | None] | None = None
+        self._current_layers: dict[str, int] | None = None
         # The async iterators of packets() not finished yet.
         self._queues: list[RtpPackets] = []
+        # The worker reports the layers it forwards (rtpSender.layersChange).
+        channel.targets[sender_id] = self
 
     def _repr_state(self) -> str:
         return f"kind={self.kind} active={self.active}"
@@ -77,6 +84,7 @@ class RtpSender(WorkerObject):
             ("mid", self._rtp_parameters.get("mid")),
             ("codecs", [codec["mimeType"] for codec in self._rtp_parameters.get("codecs", [])]),
             ("ssrc", encodings[0].get("ssrc") if encodings else None),
+            ("currentLayers", self._current_layers),
         ]
 
     @property
@@ -106,6 +114,42 @@ class RtpSender(WorkerObject):
     def active(self) -> bool:
         """True while it sends: it has a transport, is enabled and open."""
         return self._transport is not None and not self._paused and not self._closed
+
+    @property
+    def preferredLayers(self) -> dict[str, int | None] | None:
+        """``{'spatialLayer', 'temporalLayer'}`` as last given to
+        :meth:`setPreferredLayers`; None: the highest the publisher sends."""
+        return dict(self._preferred_layers) if self._preferred_layers is not None else None
+
+    @property
+    def currentLayers(self) -> dict[str, int] | None:
+        """``{'spatialLayer', 'temporalLayer'}`` forwarded now (0 is the
+        lowest of each); None until something is forwarded. Updated as
+        ``layerschange`` fires."""
+        return dict(self._current_layers) if self._current_layers is not None else None
+
+    async def setPreferredLayers(self, spatialLayer: int, temporalLayer: int | None = None) -> None:
+        """The highest spatial layer (a simulcast encoding, counted from 0, the
+        lowest resolution) and temporal layer (None: all) to forward. The
+        sender forwards the highest layers the publisher sends at or below
+        them (the lowest sent, if none is), switching spatial layers at a
+        keyframe of the new one (asked of the publisher) and temporal layers
+        at a frame that allows it. Values above the layers sent mean the highest."""
+        spatial = _layer_index("spatialLayer", spatialLayer)
+        temporal = None if temporalLayer is None else _layer_index("temporalLayer", temporalLayer)
+        if self.kind != "video":
+            raise ValueError(f"an {self.kind} stream has no layers")
+        request: dict[str, Any] = {"senderId": self._id, "spatialLayer": min(spatial, 255)}
+        if temporal is not None:
+            request["temporalLayer"] = min(temporal, 255)
+        await self._request("rtpSender.setPreferredLayers", request)
+        self._preferred_layers = {"spatialLayer": spatial, "temporalLayer": temporal}
+
+    def _on_notification(self, event: str, data: Any) -> None:
+        if self._closed or event != "rtpSender.layersChange":
+            return
+        self._current_layers = data["layers"]
+        self.emit("layerschange", self.currentLayers)
 
     @property
     def _ssrc(self) -> int:
@@ -192,6 +236,7 @@ class RtpSender(WorkerObject):
         return Stats(await self._request("rtpSender.getStats", {"senderId": self._id}))
 
     def _closing(self, error: BaseException | None) -> None:
+        self._channel.targets.pop(self._id, None)
         if isinstance(self._transport, DirectTransport):
             self._transport._detach(self._ssrc, self)
         for queue in self._queues:
@@ -209,6 +254,18 @@ class RtpSender(WorkerObject):
     set_transport = setTransport
     get_stats = getStats
     request_key_frame = requestKeyFrame
+    set_preferred_layers = setPreferredLayers
+    preferred_layers = preferredLayers
+    current_layers = currentLayers
+
+
+def _layer_index(name: str, value: object) -> int:
+    """A layer index: an int >= 0."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, not {value}")
+    return value
 
 
 class RtpPackets(AsyncIterator[bytes]):

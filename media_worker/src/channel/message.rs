@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::error::WorkerError;
 use crate::channel::settings::{LogLevel, WorkerSettings};
+pub use crate::channel::notification::{LogRecord, Notification, NotificationEvent};
 
 /// A request from the extension, answered by exactly one [`Response`] with the
 /// same `id`, in the order the requests were sent.
@@ -81,6 +82,9 @@ pub enum Request {
     /// `enable()` / `disable()`.
     #[serde(rename = "rtpSender.setActive")]
     RtpSenderSetActive(RtpSenderActive),
+    /// The highest spatial and temporal layers the sender forwards (None: the highest).
+    #[serde(rename = "rtpSender.setPreferredLayers")]
+    RtpSenderSetPreferredLayers(RtpSenderPreferredLayers),
     /// Asks the publisher of the sender's stream for a keyframe (a decoder
     /// in Python starting, or one that lost a packet).
     #[serde(rename = "rtpSender.requestKeyFrame")]
@@ -128,7 +132,7 @@ impl Request {
     /// Every method, as the Channel names it: the extension exports them
     /// (`_mediasoup.CHANNEL_METHODS`) and a test checks that Python sends
     /// no other; another test, that they are exactly the variants above.
-    pub const METHODS: [&'static str; 41] = [
+    pub const METHODS: [&'static str; 42] = [
         "worker.init",
         "worker.dump",
         "worker.updateSettings",
@@ -155,6 +159,7 @@ impl Request {
         "rtpSender.create",
         "rtpSender.setTransport",
         "rtpSender.setActive",
+        "rtpSender.setPreferredLayers",
         "rtpSender.requestKeyFrame",
         "rtpSender.close",
         "rtpSender.dump",
@@ -266,6 +271,15 @@ pub struct RtpSenderTransport {
 pub struct RtpSenderActive {
     pub sender_id: String,
     pub active: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RtpSenderPreferredLayers {
+    pub sender_id: String,
+    pub spatial_layer: u8,
+    #[serde(default)]
+    pub temporal_layer: Option<u8>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -500,80 +514,6 @@ impl Response {
         match result {
             Ok(data) => Self { id, data: Some(data), error: None },
             Err(error) => Self { id, data: None, error: Some(error) },
-        }
-    }
-}
-
-/// Something the worker reports on its own.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Notification {
-    pub event: NotificationEvent,
-    /// The object it concerns (a room id…), when not the worker itself.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target_id: Option<String>,
-    #[serde(default)]
-    pub data: Value,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum NotificationEvent {
-    /// A `tracing` event of the worker, for Python's `logging`.
-    #[serde(rename = "log")]
-    Log,
-    /// `{'iceState'}`.
-    #[serde(rename = "transport.iceStateChange")]
-    TransportIceStateChange,
-    /// `{'iceSelectedTuple'}`.
-    #[serde(rename = "transport.iceSelectedTupleChange")]
-    TransportIceSelectedTupleChange,
-    /// `{'dtlsState', 'dtlsRemoteCert'}`.
-    #[serde(rename = "transport.dtlsStateChange")]
-    TransportDtlsStateChange,
-    /// The worker ended the transport by itself: `{'reason'}`.
-    #[serde(rename = "transport.closed")]
-    TransportClosed,
-    /// A message the peer sent: `{'label', 'data', 'binary'}` (`data` base64 when binary).
-    #[serde(rename = "peer.dataChannelMessage")]
-    PeerDataChannelMessage,
-    /// `{'levels': [[rtpReceiverId, dBov], ...]}`, loudest first.
-    #[serde(rename = "room.audioLevels")]
-    RoomAudioLevels,
-    /// `{'rtpReceiverId'}` (None: the speaker's stream ended).
-    #[serde(rename = "room.activeSpeaker")]
-    RoomActiveSpeaker,
-}
-
-impl NotificationEvent {
-    /// Every event, as the Channel names it (`_mediasoup.NOTIFICATION_EVENTS`).
-    pub const NAMES: [&'static str; 8] = [
-        "log",
-        "transport.iceStateChange",
-        "transport.iceSelectedTupleChange",
-        "transport.dtlsStateChange",
-        "transport.closed",
-        "peer.dataChannelMessage",
-        "room.audioLevels",
-        "room.activeSpeaker",
-    ];
-}
-
-/// A log line of the worker.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LogRecord {
-    /// 'error', 'warn', 'info', 'debug' or 'trace'.
-    pub level: String,
-    /// The `tracing` target, e.g. `media_worker::room`.
-    pub target: String,
-    pub message: String,
-}
-
-impl Notification {
-    pub fn log(record: &LogRecord) -> Self {
-        Self {
-            event: NotificationEvent::Log,
-            target_id: None,
-            data: serde_json::to_value(record).unwrap_or(Value::Null),
         }
     }
 }

@@ -1,57 +1,294 @@
-//! Which encoding of a stream a sender forwards. A publisher may send one
-//! stream as several encodings (simulcast layers, each its own SSRC); a
-//! sender forwards one at a time.
+//! Which layer of a stream a sender forwards. A publisher may send a stream
+//! as several encodings (simulcast: spatial layers, each its own SSRC), and
+//! each encoding in temporal layers (the payload names them); a sender
+//! forwards one spatial layer and the temporal layers up to one.
 //!
-//! Today's rule: the first SSRC heard is taken, and kept until it is silent
-//! for [`SOURCE_TIMEOUT`] (a publisher that stops a layer); then the next
-//! one heard takes over, and the subscriber needs a keyframe of it. Choosing
-//! by the subscriber's bandwidth replaces this rule here, and nowhere else.
+//! The target spatial layer is the highest one the publisher sends now
+//! ([`LayerActivity`]) at or below the subscriber's preference (the lowest
+//! one sent if none is). A switch to it happens on its keyframe (requested
+//! by the router while [`LayerSelector::wants_keyframe`] says so); a layer
+//! silent for [`LAYER_TIMEOUT`] is no longer sent, and the sender leaves it
+//! for the best one that is. Temporal layers are climbed at a layer-sync
+//! point or a keyframe, and left at the start of any frame. The selector
+//! only decides: numbering is the [`Rewriter`](super::rewriter::Rewriter)'s.
+//! The transport's bandwidth estimate caps the target
+//! ([`super::bandwidth`] shares it among the transport's senders).
 
 use std::time::{Duration, Instant};
 
-/// A source silent this long may be replaced by another encoding of the
-/// same receiver.
-pub const SOURCE_TIMEOUT: Duration = Duration::from_millis(1000);
+use crate::rtp::codecs::FrameInfo;
+use crate::rtp::packet::IncomingRtp;
+use crate::rtp::stats::RateWindow;
 
-/// What to do with a packet of the stream.
+/// A layer silent this long has stopped: a sender forwarding it moves to
+/// one that is sent.
+pub const LAYER_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// The bitrate of a layer not measured yet: more than any estimate.
+pub const UNMEASURED: u64 = u64::MAX / 64;
+
+/// Encodings beyond this many are forwarded as the last one.
+pub const MAX_SPATIAL_LAYERS: usize = 4;
+
+/// A spatial and a temporal layer, each counted from 0 (the lowest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Layers {
+    pub spatial: u8,
+    pub temporal: u8,
+}
+
+impl Layers {
+    /// The highest layers: what a sender prefers until told otherwise.
+    pub const HIGHEST: Layers = Layers { spatial: u8::MAX, temporal: u8::MAX };
+}
+
+/// What a receiver's publisher sends now, per spatial layer: the SSRC, when
+/// its latest packet arrived, and the highest temporal layer seen in it.
+#[derive(Debug, Clone, Default)]
+pub struct LayerActivity {
+    layers: [Option<LayerSeen>; MAX_SPATIAL_LAYERS],
+}
+
+#[derive(Debug, Clone, Copy)]
+struct LayerSeen {
+    ssrc: u32,
+    last_arrival: Instant,
+    max_temporal: u8,
+    rate: RateWindow,
+}
+
+impl LayerActivity {
+    /// Notes a packet of spatial layer `spatial` (`bytes` of payload).
+    pub fn record(&mut self, spatial: u8, ssrc: u32, arrival: Instant, temporal: Option<u8>, bytes: usize) {
+        let slot = &mut self.layers[usize::from(spatial).min(MAX_SPATIAL_LAYERS - 1)];
+        let temporal = temporal.unwrap_or(0);
+        match slot {
+            Some(seen) if seen.ssrc == ssrc => {
+                seen.last_arrival = seen.last_arrival.max(arrival);
+                seen.max_temporal = seen.max_temporal.max(temporal);
+            }
+            _ => *slot = Some(LayerSeen { ssrc, last_arrival: arrival, max_temporal: temporal, rate: RateWindow::default() }),
+        }
+        if let Some(seen) = slot {
+            seen.rate.record(bytes, arrival);
+        }
+    }
+
+    /// Bits per second of payload arriving on spatial layer `spatial`.
+    pub fn bitrate(&self, spatial: u8, now: Instant) -> u64 {
+        self.seen(spatial).map_or(0, |seen| seen.rate.bitrate(now))
+    }
+
+    /// The spatial layers a sender preferring `preferred` could forward
+    /// now, lowest first, with their bitrates: those sent at or below it,
+    /// else the lowest one sent. A layer not measured yet (its first
+    /// second) costs [`UNMEASURED`]: no estimate pays for it.
+    pub fn claimable(&self, preferred: u8, now: Instant) -> Vec<(u8, u64)> {
+        let cost = |spatial: u8| match self.seen(spatial) {
+            Some(seen) if seen.rate.is_measured() => seen.rate.bitrate(now),
+            _ => UNMEASURED,
+        };
+        let mut layers: Vec<(u8, u64)> = self.active(now).filter(|spatial| *spatial <= preferred).map(|spatial| (spatial, cost(spatial))).collect();
+        if layers.is_empty() {
+            layers.extend(self.active(now).next().map(|spatial| (spatial, cost(spatial))));
+        }
+        layers
+    }
+
+    /// Whether spatial layer `spatial` is sent (heard within [`LAYER_TIMEOUT`] of `now`).
+    pub fn is_active(&self, spatial: u8, now: Instant) -> bool {
+        self.seen(spatial).is_some_and(|seen| now.saturating_duration_since(seen.last_arrival) < LAYER_TIMEOUT)
+    }
+
+    /// The SSRC spatial layer `spatial` was last heard on.
+    pub fn ssrc_of(&self, spatial: u8) -> Option<u32> {
+        self.seen(spatial).map(|seen| seen.ssrc)
+    }
+
+    /// The highest temporal layer heard in spatial layer `spatial` (0 if its payloads name none).
+    pub fn max_temporal(&self, spatial: u8) -> u8 {
+        self.seen(spatial).map_or(0, |seen| seen.max_temporal)
+    }
+
+    /// The spatial layers sent now, lowest first.
+    pub fn active(&self, now: Instant) -> impl Iterator<Item = u8> + '_ {
+        (0..MAX_SPATIAL_LAYERS as u8).filter(move |spatial| self.is_active(*spatial, now))
+    }
+
+    /// The highest spatial layer sent now at or below `limit`, else the
+    /// lowest one sent; None if none is.
+    pub fn best_at_most(&self, limit: u8, now: Instant) -> Option<u8> {
+        let mut active = self.active(now).peekable();
+        let lowest = *active.peek()?;
+        Some(active.filter(|spatial| *spatial <= limit).last().unwrap_or(lowest))
+    }
+
+    fn seen(&self, spatial: u8) -> Option<&LayerSeen> {
+        self.layers.get(usize::from(spatial)).and_then(Option::as_ref)
+    }
+}
+
+/// The stream a packet belongs to, as a selector needs to know it.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamShape<'a> {
+    /// How many encodings the publisher declared (more than one: simulcast).
+    pub encodings: usize,
+    /// Whether its codec's keyframes are found in payloads.
+    pub keyframes_known: bool,
+    pub activity: &'a LayerActivity,
+}
+
+/// What to do with a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Selection {
-    /// It is of the encoding being forwarded.
+    /// It is of the source being forwarded.
     Forward,
-    /// It is of an encoding that becomes the one forwarded: the first one,
-    /// or one that replaces a source gone silent (`replaced`: the
-    /// subscriber decodes it from a keyframe).
+    /// It starts a source: the first one, or another encoding switched to
+    /// (`replaced`: one was forwarded before).
     Start { replaced: bool },
-    /// It is of another encoding: not forwarded.
+    /// Of the source forwarded, but of a temporal layer above the one
+    /// forwarded: not sent, and its number is taken out of the stream.
+    Skip,
+    /// Of another encoding: not forwarded.
     Drop,
 }
 
-#[derive(Debug, Clone, Default)]
+/// The source forwarded: its SSRC and spatial layer, and when its latest packet arrived.
+#[derive(Debug, Clone, Copy)]
+struct Source {
+    ssrc: u32,
+    spatial: u8,
+    last_arrival: Instant,
+}
+
+#[derive(Debug, Clone)]
 pub struct LayerSelector {
-    /// The SSRC forwarded and when its latest packet arrived.
-    current: Option<(u32, Instant)>,
+    preferred: Layers,
+    /// The highest spatial layer its transport's bandwidth estimate allows (None: no estimate).
+    bandwidth_cap: Option<u8>,
+    source: Option<Source>,
+    /// The spatial layer it should forward, as of the latest packet.
+    target: Option<u8>,
+    /// The highest temporal layer forwarded.
+    temporal: u8,
+    /// The latest frame of the source decided on: its timestamp and whether it is forwarded.
+    frame: Option<(u32, bool)>,
+    /// The layers last reported (see [`Self::take_change`]).
+    reported: Option<Layers>,
+}
+
+impl Default for LayerSelector {
+    fn default() -> Self {
+        Self { preferred: Layers::HIGHEST, bandwidth_cap: None, source: None, target: None, temporal: u8::MAX, frame: None, reported: None }
+    }
 }
 
 impl LayerSelector {
-    /// Decides for a packet of `ssrc` that arrived at `arrival`.
-    pub fn select(&mut self, ssrc: u32, arrival: Instant) -> Selection {
-        match &mut self.current {
-            Some((current, last_arrival)) if *current == ssrc => {
-                *last_arrival = (*last_arrival).max(arrival);
-                Selection::Forward
+    /// Decides for a packet of spatial layer `spatial` whose payload says `frame`.
+    pub fn select(&mut self, packet: &IncomingRtp, frame: &FrameInfo, spatial: u8, stream: StreamShape<'_>) -> Selection {
+        let now = packet.arrival;
+        let activity = stream.activity;
+        self.target = activity.best_at_most(self.preferred.spatial.min(self.bandwidth_cap.unwrap_or(u8::MAX)), now);
+        match self.source {
+            Some(ref mut source) if source.ssrc == packet.ssrc => {
+                source.last_arrival = source.last_arrival.max(now);
+                self.select_temporal(packet, frame)
             }
-            Some((_, last_arrival)) if arrival.saturating_duration_since(*last_arrival) < SOURCE_TIMEOUT => Selection::Drop,
-            current => {
-                let replaced = current.is_some();
-                *current = Some((ssrc, arrival));
-                Selection::Start { replaced }
+            source => {
+                let simulcast = stream.encodings > 1;
+                let switch = match source {
+                    // The first source of a single stream starts at once (its subscriber asks for a keyframe).
+                    None if !simulcast => true,
+                    None => self.target == Some(spatial),
+                    // A new SSRC for the layer forwarded: the publisher restarted the encoding.
+                    Some(current) if current.spatial == spatial => now.saturating_duration_since(current.last_arrival) >= LAYER_TIMEOUT,
+                    Some(_) => self.target == Some(spatial),
+                };
+                let decodable = frame.keyframe || !stream.keyframes_known || (source.is_none() && !simulcast);
+                if !(switch && decodable) {
+                    return Selection::Drop;
+                }
+                self.source = Some(Source { ssrc: packet.ssrc, spatial, last_arrival: now });
+                // From a keyframe on, every temporal layer decodes.
+                self.temporal = self.preferred.temporal;
+                self.frame = Some((packet.timestamp, true));
+                Selection::Start { replaced: source.is_some() }
             }
         }
     }
 
-    /// The SSRC forwarded, if any was heard.
-    pub fn current(&self) -> Option<u32> {
-        self.current.map(|(ssrc, _)| ssrc)
+    /// Within the source: the temporal layers forwarded change at the start
+    /// of a frame (newer than the latest one decided on), and every packet
+    /// of a frame shares its frame's fate.
+    fn select_temporal(&mut self, packet: &IncomingRtp, frame: &FrameInfo) -> Selection {
+        let Some(tid) = frame.temporal else { return Selection::Forward };
+        let forwarded = match self.frame {
+            Some((timestamp, forwarded)) if timestamp == packet.timestamp => forwarded,
+            Some((timestamp, _)) if (packet.timestamp.wrapping_sub(timestamp) as i32) < 0 => tid <= self.temporal,
+            _ => {
+                let target = self.preferred.temporal;
+                if frame.keyframe {
+                    self.temporal = target;
+                } else if tid > self.temporal && tid <= target && frame.layer_sync {
+                    self.temporal = tid;
+                } else if target < self.temporal {
+                    self.temporal = target;
+                }
+                let forwarded = tid <= self.temporal;
+                self.frame = Some((packet.timestamp, forwarded));
+                forwarded
+            }
+        };
+        if forwarded {
+            Selection::Forward
+        } else {
+            Selection::Skip
+        }
+    }
+
+    /// `setPreferredLayers`: the highest layers the subscriber wants.
+    pub fn set_preferred(&mut self, preferred: Layers) {
+        self.preferred = preferred;
+    }
+
+    pub fn preferred(&self) -> Layers {
+        self.preferred
+    }
+
+    /// The highest spatial layer the transport's bandwidth allows (see [`super::bandwidth`]).
+    pub fn set_bandwidth_cap(&mut self, cap: Option<u8>) {
+        self.bandwidth_cap = cap;
+    }
+
+    /// The spatial layer forwarded now, if any.
+    pub fn current_spatial(&self) -> Option<u8> {
+        self.source.map(|source| source.spatial)
+    }
+
+    /// The spatial layer whose keyframe the sender waits for, to switch to it.
+    pub fn wants_keyframe(&self) -> Option<u8> {
+        self.target.filter(|target| self.source.is_none_or(|source| source.spatial != *target))
+    }
+
+    /// The SSRC forwarded, if any.
+    pub fn current_ssrc(&self) -> Option<u32> {
+        self.source.map(|source| source.ssrc)
+    }
+
+    /// The layers forwarded: its spatial layer, and the highest temporal
+    /// layer of it that is both forwarded and sent.
+    pub fn current(&self, activity: &LayerActivity) -> Option<Layers> {
+        let source = self.source?;
+        Some(Layers { spatial: source.spatial, temporal: self.temporal.min(activity.max_temporal(source.spatial)) })
+    }
+
+    /// The layers forwarded, if they changed since the last call.
+    pub fn take_change(&mut self, activity: &LayerActivity) -> Option<Option<Layers>> {
+        let current = self.current(activity);
+        (current != self.reported).then(|| {
+            self.reported = current;
+            current
+        })
     }
 }
 

@@ -12,6 +12,7 @@
 //! line (`router_tests.rs`).
 
 pub mod audio_levels;
+pub mod bandwidth;
 pub mod data;
 pub mod keyframes;
 pub mod layer_selector;
@@ -30,8 +31,10 @@ use crate::rtp::capabilities::{MediaKind, RtpCapabilities};
 use crate::rtp::codec_table::SendTables;
 use crate::rtp::packet::{IncomingRtp, OutgoingRtp, ReadableExtensions};
 use audio_levels::{AudioLevelSettings, AudioLevels};
+use bandwidth::Claim;
 use data::DataRouter;
 use keyframes::KeyframePolicy;
+use layer_selector::{LayerActivity, Layers, MAX_SPATIAL_LAYERS};
 use rtp_receiver::RtpReceiver;
 use rtp_sender::{RtpSender, SenderIdentity};
 use ssrc::SsrcAllocator;
@@ -77,6 +80,10 @@ pub struct Router {
     keyframes: KeyframePolicy,
     ssrcs: SsrcAllocator,
     keyframe_requests: Vec<KeyframeRequest>,
+    /// Senders whose layers changed, for `layerschange`.
+    layer_changes: Vec<(String, Option<Layers>)>,
+    /// Simulcast receivers whose layers no sender wants changed, for `layersunused`.
+    unused_changes: Vec<(String, Vec<u8>)>,
     /// The room's data channels.
     pub data: DataRouter,
     /// Who speaks, from the audio streams' levels.
@@ -93,6 +100,8 @@ impl Router {
             keyframes: KeyframePolicy::default(),
             ssrcs: SsrcAllocator::new(ssrc_seed),
             keyframe_requests: Vec::new(),
+            layer_changes: Vec::new(),
+            unused_changes: Vec::new(),
             data: DataRouter::new(true),
             audio_levels: AudioLevels::new(AudioLevelSettings::default()),
         }
@@ -138,7 +147,9 @@ impl Router {
         if self.receivers.contains_key(&receiver.id) {
             return Err(WorkerError::invalid_state(format!("rtpReceiver {} receives already", receiver.id)));
         }
-        self.receivers.insert(receiver.id.clone(), receiver);
+        let receiver_id = receiver.id.clone();
+        self.receivers.insert(receiver_id.clone(), receiver);
+        self.update_unused_layers(&receiver_id);
         Ok(())
     }
 
@@ -216,18 +227,20 @@ impl Router {
         let receiver_id = placed.receiver_id.clone();
         self.senders.insert(placed.id.clone(), placed);
         self.request_keyframe(&receiver_id, now, true);
+        self.update_unused_layers(&receiver_id);
     }
 
     /// `enable()`/`disable()`: a resumed subscriber decodes from a keyframe.
     pub fn set_sender_active(&mut self, sender_id: &str, active: bool, now: Instant) -> Result<(), WorkerError> {
         let sender = self.senders.get_mut(sender_id).ok_or_else(|| unknown("rtpSender", sender_id))?;
+        let receiver_id = sender.receiver_id.clone();
         if active && sender.paused {
             sender.resume();
-            let receiver_id = sender.receiver_id.clone();
             self.request_keyframe(&receiver_id, now, true);
         } else if !active {
             sender.pause();
         }
+        self.update_unused_layers(&receiver_id);
         Ok(())
     }
 
@@ -237,15 +250,23 @@ impl Router {
         if let Some(senders) = self.routes.get_mut(&sender.receiver_id) {
             senders.retain(|id| id != sender_id);
         }
+        self.update_unused_layers(&sender.receiver_id);
         Some(sender)
     }
 
     /// Transport `key` closed: the senders on it stay (a new transport may
     /// take them) and stop sending.
     pub fn detach_transport(&mut self, key: TransportKey) {
+        let mut receivers = Vec::new();
         for sender in self.senders.values_mut().filter(|sender| sender.transport_key == Some(key)) {
             sender.transport_id = None;
             sender.transport_key = None;
+            receivers.push(sender.receiver_id.clone());
+        }
+        receivers.sort();
+        receivers.dedup();
+        for receiver_id in receivers {
+            self.update_unused_layers(&receiver_id);
         }
     }
 
@@ -260,30 +281,136 @@ impl Router {
     }
 
     /// A packet of `receiver_id`'s stream, which arrived with the
-    /// publisher's `payload_type`: counted, then rewritten for every sender
-    /// of it that forwards and whose transport can send, and handed to
-    /// `sink`. A sender that took another source asks for a keyframe.
-    pub fn forward(&mut self, receiver_id: &str, packet: &IncomingRtp, payload_type: u8, now: Instant, sink: &mut impl RtpSink) {
+    /// publisher's `payload_type`: counted, its payload read (keyframe,
+    /// layers), then rewritten for every sender of it that forwards and
+    /// whose transport can send, and handed to `sink`. Senders waiting to
+    /// switch layers get that layer's keyframe asked for; a sender that took
+    /// another source without a keyframe asks for one.
+    pub fn forward(&mut self, receiver_id: &str, packet: &IncomingRtp, payload_type: u8, payload: &[u8], now: Instant, sink: &mut impl RtpSink) {
         let Some(receiver) = self.receivers.get_mut(receiver_id) else { return };
         receiver.record(packet, payload_type);
+        let (frame, spatial) = receiver.inspect(packet, payload_type, payload);
         let extensions = receiver.readable;
         if let Some(level) = packet.audio_level.filter(|_| receiver.kind == MediaKind::Audio) {
             self.audio_levels.record(receiver_id, level, now);
         }
         let Some(sender_ids) = self.routes.get(receiver_id) else { return };
         let mut replaced = false;
+        // Spatial layers whose keyframe a sender waits for, as bits.
+        let mut wanted: u32 = 0;
+        let stream = receiver.shape(payload_type);
         for sender_id in sender_ids {
             let Some(sender) = self.senders.get_mut(sender_id).filter(|sender| !sender.paused) else { continue };
             let Some(transport) = sender.transport_key.filter(|key| sink.can_send(*key)) else { continue };
-            let (rtp, switched) = sender.rewrite(packet);
+            let (rtp, switched) = sender.rewrite(packet, &frame, spatial, stream);
             replaced |= switched;
             if let Some(rtp) = rtp {
                 sink.send(transport, &rtp, extensions);
+            }
+            if let Some(layer) = sender.wants_keyframe() {
+                wanted |= 1 << layer;
+            }
+            if let Some(layers) = sender.take_layers_change(stream.activity) {
+                self.layer_changes.push((sender_id.clone(), layers));
+            }
+        }
+        if wanted != 0 && receiver.kind == MediaKind::Video {
+            for layer in (0..MAX_SPATIAL_LAYERS as u8).filter(|layer| wanted & (1 << layer) != 0) {
+                if let Some(ssrc) = receiver.layer_keyframe_request(layer, now) {
+                    tracing::debug!("rtpReceiver {receiver_id}: keyframe of layer {layer} (ssrc {ssrc}) for a sender switching to it");
+                    self.keyframe_requests.push(KeyframeRequest { transport: receiver.transport_key, ssrc });
+                }
             }
         }
         if replaced {
             self.request_keyframe(receiver_id, now, true);
         }
+    }
+
+    /// `setPreferredLayers`: the highest layers a sender forwards from now on
+    /// (switching on the next keyframe or sync point that allows it).
+    pub fn set_preferred_layers(&mut self, sender_id: &str, preferred: Layers) -> Result<(), WorkerError> {
+        let sender = self.senders.get_mut(sender_id).ok_or_else(|| unknown("rtpSender", sender_id))?;
+        sender.set_preferred_layers(preferred);
+        let receiver_id = sender.receiver_id.clone();
+        self.update_unused_layers(&receiver_id);
+        Ok(())
+    }
+
+    /// For a simulcast receiver: the spatial layers that no sender wants
+    /// (placed on a transport, not paused, preferring that layer or a
+    /// higher one it would get were everything sent), reported when they
+    /// change, so that the application can pause them at the publisher and
+    /// resume them when a sender wants them again.
+    fn update_unused_layers(&mut self, receiver_id: &str) {
+        let Some(receiver) = self.receivers.get_mut(receiver_id) else { return };
+        let count = receiver.parameters.encodings.len().min(MAX_SPATIAL_LAYERS) as u8;
+        if count < 2 || receiver.kind != MediaKind::Video {
+            return;
+        }
+        let mut wanted: u32 = 0;
+        for sender_id in self.routes.get(receiver_id).into_iter().flatten() {
+            let Some(sender) = self.senders.get(sender_id).filter(|sender| !sender.paused && sender.transport_key.is_some()) else { continue };
+            wanted |= 1 << sender.preferred_layers().spatial.min(count - 1);
+        }
+        let unused: Vec<u8> = (0..count).filter(|layer| wanted & (1 << layer) == 0).collect();
+        if receiver.unused_layers.as_ref() != Some(&unused) {
+            receiver.unused_layers = Some(unused.clone());
+            self.unused_changes.push((receiver_id.to_owned(), unused));
+        }
+    }
+
+    /// Transport `key`'s bandwidth estimate is `estimate` (bits per second):
+    /// shared among the senders on it ([`bandwidth`]), each sender's spatial
+    /// layer capped accordingly (switching at the next keyframe). Answers the
+    /// bitrate they would all take at their best, for the transport to probe
+    /// toward.
+    pub fn share_bandwidth(&mut self, key: TransportKey, estimate: u64, now: Instant) -> u64 {
+        let mut ids: Vec<String> = self
+            .senders
+            .values()
+            .filter(|sender| sender.transport_key == Some(key) && !sender.paused)
+            .map(|sender| sender.id.clone())
+            .collect();
+        ids.sort();
+        let claims: Vec<Claim> = ids
+            .iter()
+            .map(|id| {
+                let sender = &self.senders[id];
+                match self.receivers.get(&sender.receiver_id) {
+                    Some(receiver) if receiver.kind == MediaKind::Video && receiver.parameters.encodings.len() > 1 => Claim {
+                        layers: receiver.activity.claimable(sender.preferred_layers().spatial, now),
+                        current: sender.current_spatial(),
+                    },
+                    Some(receiver) => Claim { layers: vec![(0, receiver.bitrate(now))], current: Some(0) },
+                    None => Claim { layers: Vec::new(), current: None },
+                }
+            })
+            .collect();
+        let (caps, wanted) = bandwidth::share(estimate, &claims);
+        for (id, cap) in ids.iter().zip(caps) {
+            if let Some(sender) = self.senders.get_mut(id) {
+                sender.set_bandwidth_cap(cap);
+            }
+        }
+        wanted
+    }
+
+    /// The simulcast receivers whose unused layers changed since the last call, with those layers.
+    pub fn take_unused_changes(&mut self) -> Vec<(String, Vec<u8>)> {
+        std::mem::take(&mut self.unused_changes)
+    }
+
+    /// The senders whose layers changed since the last call, with their layers now.
+    pub fn take_layer_changes(&mut self) -> Vec<(String, Option<Layers>)> {
+        std::mem::take(&mut self.layer_changes)
+    }
+
+    /// A sender's dump, with the layers it forwards.
+    pub fn dump_sender(&self, sender_id: &str) -> Option<Value> {
+        let sender = self.senders.get(sender_id)?;
+        let activity = self.receivers.get(&sender.receiver_id).map(|receiver| &receiver.activity);
+        Some(sender.dump(activity.unwrap_or(&LayerActivity::default())))
     }
 
     /// A subscriber on transport `key` asked for a keyframe of the stream it
@@ -348,5 +475,12 @@ fn unknown(kind: &str, id: &str) -> WorkerError {
 }
 
 #[cfg(test)]
+mod testing;
+
+#[cfg(test)]
 #[path = "router_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "simulcast_tests.rs"]
+mod simulcast_tests;

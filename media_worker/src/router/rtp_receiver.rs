@@ -7,8 +7,11 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
+use super::layer_selector::{LayerActivity, StreamShape, MAX_SPATIAL_LAYERS};
+use super::keyframes::KEYFRAME_REQUEST_INTERVAL;
 use super::TransportKey;
 use crate::rtp::capabilities::MediaKind;
+use crate::rtp::codecs::{FrameInfo, PayloadFormat};
 use crate::rtp::packet::{IncomingRtp, ReadableExtensions};
 use crate::rtp::parameters::ReceiveParameters;
 use crate::rtp::stats::{InboundStream, RtcpCounters};
@@ -29,6 +32,12 @@ pub struct RtpReceiver {
     streams: BTreeMap<u32, InboundStream>,
     /// The SSRCs its transport learnt for layers named by rid alone.
     learnt_layers: BTreeMap<u32, String>,
+    /// What its publisher sends now, per spatial layer.
+    pub activity: LayerActivity,
+    /// When each spatial layer was last asked for a keyframe for a sender switching to it.
+    layer_keyframes: [Option<Instant>; MAX_SPATIAL_LAYERS],
+    /// The spatial layers no sender wants, as last reported (simulcast only).
+    pub unused_layers: Option<Vec<u8>>,
 }
 
 impl RtpReceiver {
@@ -46,7 +55,60 @@ impl RtpReceiver {
             readable: ReadableExtensions::default(),
             streams: BTreeMap::new(),
             learnt_layers: BTreeMap::new(),
+            activity: LayerActivity::default(),
+            layer_keyframes: [None; MAX_SPATIAL_LAYERS],
+            unused_layers: None,
         }
+    }
+
+    /// What the payload of a packet that arrived with `payload_type` says,
+    /// and the spatial layer it belongs to (noted as sent now).
+    pub fn inspect(&mut self, packet: &IncomingRtp, payload_type: u8, payload: &[u8]) -> (FrameInfo, u8) {
+        let frame = if self.kind == MediaKind::Video { self.format_of(payload_type).inspect(payload) } else { FrameInfo::default() };
+        let spatial = self.spatial_of(packet.ssrc);
+        self.activity.record(spatial, packet.ssrc, packet.arrival, frame.temporal, packet.payload_len);
+        (frame, spatial)
+    }
+
+    /// The stream as its senders' layer selectors see it.
+    pub fn shape(&self, payload_type: u8) -> StreamShape<'_> {
+        StreamShape {
+            encodings: self.parameters.encodings.len(),
+            keyframes_known: self.format_of(payload_type).knows_keyframes(),
+            activity: &self.activity,
+        }
+    }
+
+    /// The payload format of the codec at the publisher's `payload_type` (or its RTX's).
+    fn format_of(&self, payload_type: u8) -> PayloadFormat {
+        self.parameters
+            .codecs
+            .iter()
+            .find(|codec| codec.payload_type == payload_type || codec.rtx_payload_type == Some(payload_type))
+            .map_or(PayloadFormat::Opaque, |codec| codec.format)
+    }
+
+    /// The spatial layer of an SSRC: the index of its encoding (by SSRC, or
+    /// by the rid learnt for it), 0 where unknown.
+    pub fn spatial_of(&self, ssrc: u32) -> u8 {
+        let encodings = &self.parameters.encodings;
+        let index = encodings.iter().position(|e| e.ssrc == Some(ssrc)).or_else(|| {
+            let rid = self.learnt_layers.get(&ssrc)?;
+            encodings.iter().position(|e| e.rid.as_ref() == Some(rid))
+        });
+        index.map_or(0, |index| index.min(MAX_SPATIAL_LAYERS - 1) as u8)
+    }
+
+    /// The SSRC to ask for a keyframe of spatial layer `spatial`, for a
+    /// sender switching to it: at most once per interval per layer.
+    pub fn layer_keyframe_request(&mut self, spatial: u8, now: Instant) -> Option<u32> {
+        let ssrc = self.activity.ssrc_of(spatial)?;
+        let last = &mut self.layer_keyframes[usize::from(spatial).min(MAX_SPATIAL_LAYERS - 1)];
+        if last.is_some_and(|at| now.saturating_duration_since(at) < KEYFRAME_REQUEST_INTERVAL) {
+            return None;
+        }
+        *last = Some(now);
+        Some(ssrc)
     }
 
     /// Counts a packet of this stream (RTX already unwrapped by str0m) that
@@ -97,6 +159,7 @@ impl RtpReceiver {
             "kind": self.kind.as_str(),
             "mid": self.mid,
             "rtpParameters": self.parameters.normalised,
+            "layersUnused": self.unused_layers,
         })
     }
 

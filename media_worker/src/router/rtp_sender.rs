@@ -9,12 +9,13 @@ use serde_json::{json, Map, Value};
 
 use str0m::rtp::ExtensionMap;
 
-use super::layer_selector::{LayerSelector, Selection};
+use super::layer_selector::{LayerActivity, LayerSelector, Layers, Selection, StreamShape};
 use super::rewriter::Rewriter;
 use super::rtp_receiver::RtpReceiver;
 use crate::error::WorkerError;
 use crate::rtp::capabilities::{MediaKind, RtpCapabilities, RtpCodecCapability};
 use crate::rtp::codec_table::{str0m_extension, SendTables};
+use crate::rtp::codecs::FrameInfo;
 use crate::rtp::packet::{IncomingRtp, OutgoingRtp};
 use crate::rtp::stats::{RateWindow, RtcpCounters};
 
@@ -138,21 +139,28 @@ impl RtpSender {
         Ok(sender)
     }
 
-    /// How a received packet leaves this sender, or None if it does not:
-    /// its SSRC and payload type, a sequence number continuous with what it
-    /// sent before, and a timestamp continuous across a change of source.
-    /// `true` in the second field says the subscriber needs a keyframe of a
-    /// source that replaced another (see [`LayerSelector`]).
-    pub fn rewrite(&mut self, packet: &IncomingRtp) -> (Option<OutgoingRtp>, bool) {
-        let replaced = match self.layers.select(packet.ssrc, packet.arrival) {
+    /// How a received packet of spatial layer `spatial` leaves this sender,
+    /// or None if it does not: its SSRC and payload type, a sequence number
+    /// continuous with what it sent before, a timestamp continuous across a
+    /// change of source, and VP8 ids to write where its own would jump.
+    /// `true` in the second field says the subscriber needs a keyframe: a
+    /// source replaced another without starting at one (a codec whose
+    /// keyframes are not read).
+    pub fn rewrite(&mut self, packet: &IncomingRtp, frame: &FrameInfo, spatial: u8, stream: StreamShape<'_>) -> (Option<OutgoingRtp>, bool) {
+        let needs_keyframe = match self.layers.select(packet, frame, spatial, stream) {
             Selection::Forward => false,
             Selection::Drop => return (None, false),
+            Selection::Skip => {
+                self.rewriter.skip(packet, frame.vp8);
+                return (None, false);
+            }
             Selection::Start { replaced } => {
                 self.rewriter.start_source(packet);
-                replaced
+                replaced && !frame.keyframe
             }
         };
-        let Some((sequence_number, timestamp)) = self.rewriter.rewrite(packet) else { return (None, replaced) };
+        let Some((sequence_number, timestamp)) = self.rewriter.rewrite(packet) else { return (None, needs_keyframe) };
+        let vp8_ids = frame.vp8.and_then(|ids| self.rewriter.rewrite_vp8(ids));
         self.packets_sent += 1;
         self.bytes_sent += packet.payload_len as u64;
         self.rate.record(packet.payload_len, packet.arrival);
@@ -164,8 +172,44 @@ impl RtpSender {
             marker: packet.marker,
             // str0m resends from its buffer only where an RTX SSRC exists.
             nackable: self.rtx_ssrc.is_some(),
+            vp8_ids,
         };
-        (Some(rtp), replaced)
+        (Some(rtp), needs_keyframe)
+    }
+
+    /// The spatial layer whose keyframe it waits for (to switch to it).
+    pub fn wants_keyframe(&self) -> Option<u8> {
+        self.layers.wants_keyframe()
+    }
+
+    /// `setPreferredLayers`.
+    pub fn set_preferred_layers(&mut self, preferred: Layers) {
+        self.layers.set_preferred(preferred);
+    }
+
+    /// The highest spatial layer its transport's bandwidth allows.
+    pub fn set_bandwidth_cap(&mut self, cap: Option<u8>) {
+        self.layers.set_bandwidth_cap(cap);
+    }
+
+    /// The spatial layer it forwards now, if any.
+    pub fn current_spatial(&self) -> Option<u8> {
+        self.layers.current_spatial()
+    }
+
+    /// The highest layers it wants (`setPreferredLayers`).
+    pub fn preferred_layers(&self) -> Layers {
+        self.layers.preferred()
+    }
+
+    /// The layers it forwards, given what the publisher sends.
+    pub fn current_layers(&self, activity: &LayerActivity) -> Option<Layers> {
+        self.layers.current(activity)
+    }
+
+    /// The layers it forwards, if they changed since the last call (for `layerschange`).
+    pub fn take_layers_change(&mut self, activity: &LayerActivity) -> Option<Option<Layers>> {
+        self.layers.take_change(activity)
     }
 
     /// The mid it is sent under (unique among the subscriber's streams).
@@ -209,14 +253,15 @@ impl RtpSender {
     /// resume the numbers go on from the last one sent.
     pub fn pause(&mut self) {
         self.paused = true;
-        self.rewriter.skip();
+        self.rewriter.pause();
     }
 
     pub fn resume(&mut self) {
         self.paused = false;
     }
 
-    pub fn dump(&self) -> Value {
+    /// `activity`: what its receiver's publisher sends.
+    pub fn dump(&self, activity: &LayerActivity) -> Value {
         json!({
             "id": self.id,
             "peerId": self.peer_id,
@@ -225,7 +270,9 @@ impl RtpSender {
             "transportId": self.transport_id,
             "mid": self.mid,
             "paused": self.paused,
-            "sourceSsrc": self.layers.current(),
+            "sourceSsrc": self.layers.current_ssrc(),
+            "preferredLayers": layers_value(Some(self.layers.preferred())),
+            "currentLayers": layers_value(self.layers.current(activity)),
             "rtpParameters": self.parameters,
         })
     }
@@ -250,6 +297,19 @@ impl RtpSender {
         });
         rtcp.write_outbound(&mut entry);
         json!([entry])
+    }
+}
+
+/// Layers as the API writes them: `{'spatialLayer', 'temporalLayer'}`, or
+/// None; a preference for the highest layers is None too.
+/// A temporal layer of `u8::MAX` (the highest) is written None.
+pub fn layers_value(layers: Option<Layers>) -> Value {
+    match layers {
+        Some(layers) if layers.spatial != u8::MAX => {
+            let temporal = (layers.temporal != u8::MAX).then_some(layers.temporal);
+            json!({"spatialLayer": layers.spatial, "temporalLayer": temporal})
+        }
+        _ => Value::Null,
     }
 }
 

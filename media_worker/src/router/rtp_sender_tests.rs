@@ -5,6 +5,19 @@ use std::time::Duration;
 use crate::rtp::codec_table::SendTables;
 use crate::rtp::capabilities::{room_rtp_capabilities, RtpCapabilities};
 use crate::rtp::parameters::parse_receive_parameters;
+use crate::router::layer_selector::LayerActivity;
+
+/// A single stream of VP8, as a sender sees it.
+fn single(activity: &LayerActivity) -> StreamShape<'_> {
+    StreamShape { encodings: 1, keyframes_known: true, activity }
+}
+
+/// The sender's decision for a packet of a delta frame (or a `keyframe`).
+fn send(sender: &mut RtpSender, packet: &IncomingRtp, keyframe: bool) -> (Option<OutgoingRtp>, bool) {
+    let activity = LayerActivity::default();
+    let frame = FrameInfo { keyframe, ..FrameInfo::default() };
+    sender.rewrite(packet, &frame, 0, single(&activity))
+}
 
 fn receiver(kind: MediaKind, parameters: Value) -> RtpReceiver {
     let room = room_rtp_capabilities(None).unwrap();
@@ -152,10 +165,10 @@ fn sequence_numbers_start_at_one_and_keep_gaps_order_and_wrap_around() {
     let now = Instant::now();
     // Extended numbers across the 16-bit wrap: 65534, 65535, 65536 (= 0 on the wire), a gap, a late one.
     let incoming = [65_534u64, 65_535, 65_536, 65_539, 65_537];
-    let outgoing: Vec<u64> = incoming.iter().map(|seq| sender.rewrite(&packet(1111, *seq, 0, now)).0.unwrap().sequence_number).collect();
+    let outgoing: Vec<u64> = incoming.iter().map(|seq| send(&mut sender, &packet(1111, *seq, 0, now), false).0.unwrap().sequence_number).collect();
     assert_eq!(outgoing, [1, 2, 3, 6, 4]);
     // Older than the first forwarded packet: its number is taken, it is dropped.
-    assert_eq!(sender.rewrite(&packet(1111, 65_500, 0, now)).0, None);
+    assert_eq!(send(&mut sender, &packet(1111, 65_500, 0, now), false).0, None);
     assert_eq!(sender.packets_sent, 5);
 }
 
@@ -164,12 +177,12 @@ fn a_pause_leaves_no_gap_in_the_sequence_numbers() {
     let room = room_rtp_capabilities(None).unwrap();
     let mut sender = vp8_sender(&room);
     let now = Instant::now();
-    let send = |sender: &mut RtpSender, seq: u64| sender.rewrite(&packet(1111, seq, 0, now)).0.unwrap().sequence_number;
-    assert_eq!([10u64, 11, 12].map(|seq| send(&mut sender, seq)), [1, 2, 3]);
+    let number = |sender: &mut RtpSender, seq: u64| send(sender, &packet(1111, seq, 0, now), false).0.unwrap().sequence_number;
+    assert_eq!([10u64, 11, 12].map(|seq| number(&mut sender, seq)), [1, 2, 3]);
     sender.pause();
     // 13..=99 are not forwarded while paused; on resume the numbers go on.
     sender.resume();
-    assert_eq!([100u64, 101, 103].map(|seq| send(&mut sender, seq)), [4, 5, 7]);
+    assert_eq!([100u64, 101, 103].map(|seq| number(&mut sender, seq)), [4, 5, 7]);
 }
 
 #[test]
@@ -180,7 +193,7 @@ fn timestamps_pass_through_and_wrap_around() {
     let first = u32::MAX - 3_000;
     for index in 0..4u32 {
         let timestamp = first.wrapping_add(index * 3_000);
-        let rtp = sender.rewrite(&packet(1111, 1 + u64::from(index), timestamp, start + index * 33 * MS)).0.unwrap();
+        let rtp = send(&mut sender, &packet(1111, 1 + u64::from(index), timestamp, start + index * 33 * MS), false).0.unwrap();
         assert_eq!((rtp.ssrc, rtp.payload_type, rtp.timestamp), (5, sender.payload_type, timestamp));
     }
 }
@@ -192,25 +205,27 @@ fn a_new_source_continues_the_numbers_and_the_clock() {
     let start = Instant::now();
     // Source A: 30 fps for one second.
     for index in 0..30u32 {
-        let (rtp, switched) = sender.rewrite(&packet(1111, 500 + u64::from(index), 1_000_000 + index * 3_000, start + index * 33 * MS));
+        let (rtp, switched) = send(&mut sender, &packet(1111, 500 + u64::from(index), 1_000_000 + index * 3_000, start + index * 33 * MS), false);
         assert!(!switched);
         assert!(rtp.is_some());
     }
-    let last = sender.rewrite(&packet(1111, 530, 1_090_000, start + 990 * MS)).0.unwrap();
-    // Another encoding while A is alive is not forwarded.
-    assert_eq!(sender.rewrite(&packet(3333, 7, 5, start + 1_000 * MS)), (None, false));
-    // A falls silent; B (own numbers, own clock near the 32-bit wrap) takes over 1.5 s later.
+    let last = send(&mut sender, &packet(1111, 530, 1_090_000, start + 990 * MS), false).0.unwrap();
+    // Another SSRC of the stream while A is alive is not forwarded.
+    assert_eq!(send(&mut sender, &packet(3333, 7, 5, start + 1_000 * MS), true), (None, false));
+    // A falls silent (the publisher restarted its encoder); B (own numbers,
+    // own clock near the 32-bit wrap) takes over 1.5 s later, at a keyframe.
     let at = start + 2_490 * MS;
-    let (first_b, switched) = sender.rewrite(&packet(3333, 9_000, u32::MAX - 10, at));
-    assert!(switched, "a source change asks for a keyframe");
+    assert_eq!(send(&mut sender, &packet(3333, 8_999, u32::MAX - 3_010, at - 33 * MS), false), (None, false));
+    let (first_b, switched) = send(&mut sender, &packet(3333, 9_000, u32::MAX - 10, at), true);
+    assert!(!switched, "it starts at a keyframe: none is asked for");
     let first_b = first_b.unwrap();
     assert_eq!(first_b.sequence_number, last.sequence_number + 1);
     // 1.5 s at 90 kHz after the last timestamp sent.
     assert_eq!(first_b.timestamp, last.timestamp.wrapping_add(135_000));
     // B's next frame is 3000 ticks later, across its own wrap.
-    let next_b = sender.rewrite(&packet(3333, 9_001, (u32::MAX - 10).wrapping_add(3_000), at + 33 * MS)).0.unwrap();
+    let next_b = send(&mut sender, &packet(3333, 9_001, (u32::MAX - 10).wrapping_add(3_000), at + 33 * MS), false).0.unwrap();
     assert_eq!(next_b.sequence_number, first_b.sequence_number + 1);
     assert_eq!(next_b.timestamp, first_b.timestamp.wrapping_add(3_000));
     // A comes back: B is alive, A is not forwarded.
-    assert_eq!(sender.rewrite(&packet(1111, 531, 1_093_000, at + 40 * MS)), (None, false));
+    assert_eq!(send(&mut sender, &packet(1111, 531, 1_093_000, at + 40 * MS), true), (None, false));
 }

@@ -90,13 +90,23 @@ impl SendTables {
 pub struct RtpTables {
     pub codecs: CodecConfig,
     pub send: SendTables,
+    /// Whether the endpoint can feed a send-side bandwidth estimate: its
+    /// capabilities name the transport-wide sequence number (or are not
+    /// known yet). One that cannot (aiortc) reports REMB instead, and is
+    /// sent no probes or padding it would not answer.
+    pub transport_cc: bool,
 }
+
+const TRANSPORT_CC_URI: &str = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
 
 /// The tables for a transport of a room with `room` capabilities, for a
 /// peer whose capabilities (normalised) are `peer`.
 pub fn transport_tables(room: &RtpCapabilities, peer: Option<&Value>) -> RtpTables {
     let send = SendTables::new(room, peer);
-    RtpTables { codecs: codec_config(&send.codecs), send }
+    let transport_cc = peer.is_none_or(|peer| {
+        peer["headerExtensions"].as_array().is_some_and(|extensions| extensions.iter().any(|ext| ext["uri"].as_str() == Some(TRANSPORT_CC_URI)))
+    });
+    RtpTables { codecs: codec_config(&send.codecs), send, transport_cc }
 }
 
 /// The header-extension map: each of the room's extensions str0m knows, at

@@ -100,3 +100,15 @@ fn the_extension_map_takes_the_peers_ids_then_the_rooms() {
     seen.dedup();
     assert_eq!(seen.len(), mapped.len(), "an id is given once: {mapped:?}");
 }
+
+#[test]
+fn bandwidth_estimation_is_for_endpoints_that_send_transport_cc_or_are_not_known_yet() {
+    let room = room_rtp_capabilities(None).unwrap();
+    assert!(transport_tables(&room, None).transport_cc);
+    let twcc = json!({"codecs": [], "headerExtensions": [{"kind": "video", "uri": TRANSPORT_CC_URI, "preferredId": 5}]});
+    assert!(transport_tables(&room, Some(&twcc)).transport_cc);
+    // aiortc's: abs-send-time and REMB, no transport-wide sequence numbers.
+    let remb_only = json!({"codecs": [], "headerExtensions": [{"kind": "video", "uri": "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time", "preferredId": 3}]});
+    assert!(!transport_tables(&room, Some(&remb_only)).transport_cc);
+    assert!(!transport_tables(&room, Some(&json!({"codecs": []}))).transport_cc);
+}

@@ -8,6 +8,8 @@ use std::time::Instant;
 
 use str0m::rtp::ExtensionValues;
 
+use super::codecs::vp8;
+
 /// What the router reads of a received packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IncomingRtp {
@@ -46,6 +48,24 @@ pub struct OutgoingRtp {
     pub marker: bool,
     /// Whether the transport keeps it for retransmission (it has an RTX SSRC).
     pub nackable: bool,
+    /// VP8 (picture id, TL0PICIDX) to write in place of the received
+    /// payload's own (see [`Self::payload`]).
+    pub vp8_ids: Option<(u16, Option<u8>)>,
+}
+
+impl OutgoingRtp {
+    /// The payload it carries: the received one, shared, or a copy of it
+    /// with the VP8 ids rewritten.
+    pub fn payload(&self, received: &Arc<[u8]>) -> Arc<[u8]> {
+        match self.vp8_ids {
+            None => received.clone(),
+            Some((picture_id, tl0_pic_idx)) => {
+                let mut copy = received.to_vec();
+                vp8::write_ids(&mut copy, picture_id, tl0_pic_idx);
+                Arc::from(copy)
+            }
+        }
+    }
 }
 
 /// The media header extensions of a publisher's stream that a forwarded

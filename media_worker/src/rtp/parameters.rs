@@ -14,6 +14,7 @@ use std::collections::BTreeSet;
 use serde_json::{json, Map, Value};
 
 use crate::error::WorkerError;
+use crate::rtp::codecs::PayloadFormat;
 use crate::rtp::capabilities::{codec_match, is_usable_payload_type, json_type, CodecRef, MediaKind, RtpCapabilities, RtpCodecCapability};
 
 /// A publisher's media codec and the room codec it is forwarded as.
@@ -23,6 +24,8 @@ pub struct CodecMapping {
     pub rtx_payload_type: Option<u8>,
     pub room_payload_type: u8,
     pub clock_rate: u32,
+    /// What the router reads in its payloads.
+    pub format: PayloadFormat,
 }
 
 /// One encoding (a simulcast layer, or the only stream).
@@ -133,6 +136,7 @@ pub fn parse_receive_parameters(value: &Value, kind: MediaKind, room: &RtpCapabi
             rtx_payload_type: rtx,
             room_payload_type: room_codec.preferred_payload_type,
             clock_rate: codec.clock_rate,
+            format: PayloadFormat::of_mime_type(&room_codec.mime_type),
         });
     }
     if mappings.is_empty() {

@@ -28,7 +28,7 @@ fn chromium_video() -> Value {
 fn a_chromium_stream_maps_onto_the_rooms_codec_and_keeps_its_keys() {
     let parsed = parse_receive_parameters(&chromium_video(), MediaKind::Video, &room()).unwrap();
     let vp8 = room().codecs.iter().find(|c| c.mime_type == "video/VP8").unwrap().preferred_payload_type;
-    assert_eq!(parsed.codecs, vec![CodecMapping { payload_type: 96, rtx_payload_type: Some(97), room_payload_type: vp8, clock_rate: 90000 }]);
+    assert_eq!(parsed.codecs, vec![CodecMapping { payload_type: 96, rtx_payload_type: Some(97), room_payload_type: vp8, clock_rate: 90000, format: PayloadFormat::Vp8 }]);
     assert_eq!(parsed.encodings, vec![Encoding { ssrc: Some(1111), rid: None, rtx_ssrc: Some(2222) }]);
     assert_eq!(parsed.mid.as_deref(), Some("0"));
     // Normalised: equal to what was given, keys the server does not use included.

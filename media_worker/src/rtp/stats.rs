@@ -33,6 +33,12 @@ impl RateWindow {
         self.bytes += bytes as u64;
     }
 
+    /// Whether a whole window was measured (before, [`Self::bitrate`] is 0
+    /// for want of a measure, not of traffic).
+    pub fn is_measured(&self) -> bool {
+        self.measured_at.is_some()
+    }
+
     /// The last measured bitrate; 0 once nothing arrived for two windows.
     pub fn bitrate(&self, now: Instant) -> u64 {
         match self.window_start {

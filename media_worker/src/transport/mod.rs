@@ -249,6 +249,17 @@ impl Transport {
         webrtc_only!(self, t => t.take_just_connected(), false)
     }
 
+    /// The bandwidth estimate toward the endpoint when it is new, or once a
+    /// second (a direct transport has none: Python takes what it is sent).
+    pub fn take_bandwidth_estimate(&mut self, now: Instant) -> Option<u64> {
+        webrtc_only!(self, t => t.take_bandwidth_estimate(now), None)
+    }
+
+    /// What the transport's senders would take at their best: probed for.
+    pub fn want_bandwidth(&mut self, wanted: u64, now: Instant) {
+        webrtc_only!(self, t => t.want_bandwidth(wanted, now), ())
+    }
+
     // Data channels.
 
     /// Whether it carries data channels (`enableSctp`).

@@ -473,17 +473,20 @@ fn rid_only_layers_at_the_publisher_s_own_extension_ids_are_learnt_and_forwarded
     let consumer = subscribe_bob(&mut router, bob, parameters);
     let ssrc = consumer["encodings"][0]["ssrc"].as_u64().unwrap() as u32;
     let rtx = consumer["encodings"][0]["rtx"]["ssrc"].as_u64().unwrap() as u32;
-    // Layer r0 only: the sender forwards one layer.
+    // Layer r0 only: the sender forwards one layer, from its first keyframe.
+    // Each payload is a VP8 descriptor (0x10: a frame's start) and a header
+    // whose P bit is the index's lowest (packet 0 is a keyframe), read as
+    // the index + 0x1000.
     for index in 0..100u16 {
         let now = router.now;
-        let payload: Vec<u8> = index.to_be_bytes().iter().copied().chain(std::iter::repeat_n(7u8, 300)).collect();
+        let payload: Vec<u8> = (0x1000 + index).to_be_bytes().iter().copied().chain(std::iter::repeat_n(7u8, 300)).collect();
         let mut api = router.clients[alice].rtc.direct_api();
         let stream = api.stream_tx(&Ssrc::from(3001)).unwrap();
         stream.write_rtp(RtpWrite::new(Pt::from(96), SeqNo::from(500 + u64::from(index)), u32::from(index) * 3000, now, std::sync::Arc::<[u8]>::from(payload)).nackable(true));
         router.run(Duration::from_millis(10));
     }
     router.run(Duration::from_millis(500));
-    let mut indexes: Vec<u16> = received(&router.events(bob), [ssrc, rtx]).iter().map(|(_, _, index, _)| *index).collect();
+    let mut indexes: Vec<u16> = received(&router.events(bob), [ssrc, rtx]).iter().map(|(_, _, index, _)| *index - 0x1000).collect();
     indexes.sort();
     assert_eq!(indexes, (0..100).collect::<Vec<u16>>());
     let inbound = router.request("rtpReceiver.getStats", json!({"receiverId": "video"})).unwrap();

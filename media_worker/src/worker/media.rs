@@ -13,8 +13,10 @@ use super::outbox::Outbox;
 use super::{unknown, TransportKey, Worker};
 use crate::channel::message::{RtpReceiverReceive, RtpSenderCreate};
 use crate::error::WorkerError;
+use crate::channel::{Notification, NotificationEvent};
 use crate::router::rtp_receiver::RtpReceiver;
-use crate::router::{KeyframeRequest, NewSender, RtpSink};
+use crate::router::rtp_sender::layers_value;
+use crate::router::{KeyframeRequest, NewSender, Router, RtpSink};
 use crate::rtp::capabilities::MediaKind;
 use crate::rtp::codec_table::SendTables;
 use crate::rtp::packet::{OutgoingRtp, ReadableExtensions, ReceivedRtp};
@@ -64,6 +66,7 @@ impl Worker {
         let mut receiver = RtpReceiver::new(receive.receiver_id.clone(), peer_id.clone(), (receive.transport_id, key), kind, parameters, mid);
         receiver.readable = readable;
         room.router.add_receiver(receiver)?;
+        self.report_layers(&room_id);
         self.receiver_rooms.insert(receive.receiver_id.clone(), room_id);
         if let Some(peer) = self.peers.get_mut(&peer_id) {
             peer.receiver_ids.push(receive.receiver_id);
@@ -162,12 +165,14 @@ impl Worker {
         router.place_sender(placed, transport_id, key, now);
         let requests = router.take_keyframe_requests();
         self.request_keyframes(requests, now);
+        self.report_layers(&room_id);
         Ok(answer)
     }
 
     pub(super) fn close_sender(&mut self, sender_id: &str, now: Instant) -> Option<()> {
         let room_id = self.sender_rooms.remove(sender_id)?;
         let sender = self.rooms.get_mut(&room_id)?.router.remove_sender(sender_id)?;
+        self.report_layers(&room_id);
         self.stop_sending(sender.transport_key, &sender.mid, sender.ssrc, now);
         Some(())
     }
@@ -183,8 +188,7 @@ impl Worker {
 
     pub(super) fn dump_sender(&self, sender_id: &str) -> Result<Value, WorkerError> {
         let room_id = self.sender_room(sender_id)?;
-        let sender = self.rooms.get(&room_id).and_then(|room| room.router.sender(sender_id)).ok_or_else(|| unknown("rtpSender", sender_id))?;
-        Ok(sender.dump())
+        self.rooms.get(&room_id).and_then(|room| room.router.dump_sender(sender_id)).ok_or_else(|| unknown("rtpSender", sender_id))
     }
 
     pub(super) fn sender_stats(&self, sender_id: &str, now: Instant) -> Result<Value, WorkerError> {
@@ -208,6 +212,7 @@ impl Worker {
         let learnt = transport.take_learnt_layers();
         let keyframe_mids = transport.take_keyframe_requests();
         let just_connected = transport.take_just_connected();
+        let estimate = transport.take_bandwidth_estimate(now);
         let peer_id = transport.peer_id();
         let Some(room) = self.peers.get(peer_id).and_then(|peer| self.rooms.get_mut(&peer.room_id)) else {
             received.clear();
@@ -220,8 +225,9 @@ impl Worker {
         }
         for (receiver_id, packet) in received.drain(..) {
             let mut sink = Subscribers { transports: &mut self.transports, outbox: &mut self.outbox, packet: &packet, now };
-            router.forward(&receiver_id, &packet.incoming, packet.payload_type, now, &mut sink);
+            router.forward(&receiver_id, &packet.incoming, packet.payload_type, &packet.payload, now, &mut sink);
         }
+        push_layer_notifications(router, &mut self.notifications);
         self.rtp_buffer = received;
         // Audio levels heard on the way: the room's interval ends on time,
         // and what an interval ended by a packet found is reported.
@@ -237,7 +243,13 @@ impl Worker {
         if just_connected {
             router.on_transport_connected(key, now);
         }
+        // The subscriber's bandwidth: its senders' layers, and what to probe for.
+        let wanted = estimate.map(|estimate| router.share_bandwidth(key, estimate, now));
         let requests = router.take_keyframe_requests();
+        if let (Some(wanted), Some(transport)) = (wanted, self.transports.get_mut(&key)) {
+            transport.want_bandwidth(wanted, now);
+            self.collect(key, now);
+        }
         self.request_keyframes(requests, now);
     }
 
@@ -255,6 +267,30 @@ impl Worker {
         for key in asked {
             self.collect(key, now);
         }
+    }
+}
+
+impl Worker {
+    /// What a room's router says about layers goes to Python.
+    pub(super) fn report_layers(&mut self, room_id: &str) {
+        if let Some(room) = self.rooms.get_mut(room_id) {
+            push_layer_notifications(&mut room.router, &mut self.notifications);
+        }
+    }
+}
+
+/// A router's layer changes as notifications: `rtpSender.layersChange`
+/// (`{'layers'}`) and `rtpReceiver.layersUnused` (`{'layers': [spatial…]}`).
+fn push_layer_notifications(router: &mut Router, notifications: &mut Vec<Notification>) {
+    for (sender_id, layers) in router.take_layer_changes() {
+        notifications.push(Notification {
+            event: NotificationEvent::RtpSenderLayersChange,
+            target_id: Some(sender_id),
+            data: json!({"layers": layers_value(layers)}),
+        });
+    }
+    for (receiver_id, unused) in router.take_unused_changes() {
+        notifications.push(Notification { event: NotificationEvent::RtpReceiverLayersUnused, target_id: Some(receiver_id), data: json!({"layers": unused}) });
     }
 }
 

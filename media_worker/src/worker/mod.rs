@@ -33,13 +33,14 @@ use serde_json::{json, Value};
 use str0m::config::DtlsCert;
 
 use crate::channel::media::MediaFrameReader;
-use crate::channel::message::{DataReceiverRef, DataSenderRef, DataSenderTransport, PeerDataListener, PeerRef, PeerSetCapabilities, RoomDumpPage, RoomRef, RtpReceiverRef, RtpSenderActive, RtpSenderRef, RtpSenderTransport, TransportRef};
+use crate::channel::message::{DataReceiverRef, DataSenderRef, DataSenderTransport, PeerDataListener, PeerRef, PeerSetCapabilities, RoomDumpPage, RoomRef, RtpReceiverRef, RtpSenderActive, RtpSenderPreferredLayers, RtpSenderRef, RtpSenderTransport, TransportRef};
 use crate::channel::{Notification, Request};
 use crate::channel::logging::LogFilter;
 use crate::error::WorkerError;
 use crate::room::peer::Peer;
 use crate::room::peer_capabilities::parse_peer_capabilities;
 use crate::room::Room;
+use crate::router::layer_selector::Layers;
 use crate::rtp::packet::ReceivedRtp;
 pub use crate::router::TransportKey;
 use crate::transport::webrtc::DataEvent;
@@ -233,6 +234,14 @@ impl Worker {
                 router.set_sender_active(&sender_id, active, now)?;
                 let requests = router.take_keyframe_requests();
                 self.request_keyframes(requests, now);
+                self.report_layers(&room_id);
+                Ok(Value::Null)
+            }
+            Request::RtpSenderSetPreferredLayers(RtpSenderPreferredLayers { sender_id, spatial_layer, temporal_layer }) => {
+                let room_id = self.sender_room(&sender_id)?;
+                let preferred = Layers { spatial: spatial_layer, temporal: temporal_layer.unwrap_or(u8::MAX) };
+                self.room_mut(&room_id)?.router.set_preferred_layers(&sender_id, preferred)?;
+                self.report_layers(&room_id);
                 Ok(Value::Null)
             }
             Request::RtpSenderRequestKeyFrame(RtpSenderRef { sender_id }) => self.request_sender_keyframe(&sender_id, now),

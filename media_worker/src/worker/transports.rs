@@ -86,6 +86,7 @@ impl Worker {
             if let Some(room) = self.rooms.get_mut(&room_id) {
                 room.router.detach_transport(key);
             }
+            self.report_layers(&room_id);
         }
         if let Some(mut transport) = self.transports.remove(&key) {
             self.ended.traffic += transport.traffic();

@@ -206,9 +206,22 @@ def answer_section(
         if codec.parameters:
             text = ";".join(f"{key}={value}" if key else value for key, value in codec.parameters.items())
             attributes.append(Attribute("fmtp", f"{codec.payload_type} {text}"))
+    attributes += _simulcast_attributes(offered, direction)
     attributes += _candidate_attributes(candidates)
     formats = [str(codec.payload_type) for codec in codecs]
     return MediaSection(offered.kind, port, offered.protocol, formats, [_connection_line(candidates)], attributes)
+
+
+def _simulcast_attributes(offered: MediaSection, direction: str) -> list[Attribute]:
+    """Simulcast offered (``a=rid:<id> send`` and ``a=simulcast:send``) and
+    received: each rid answered ``recv`` and ``a=simulcast:recv`` in the
+    offer's order (RFC 8853), so that the endpoint sends every encoding."""
+    rids = [rid for rid, rid_direction in offered.rids() if rid_direction == "send"]
+    if not rids or direction not in ("recvonly", "sendrecv"):
+        return []
+    offered_order = offered.value("simulcast") or ""
+    order = offered_order.removeprefix("send ") if offered_order.startswith("send ") else ";".join(rids)
+    return [*(Attribute("rid", f"{rid} recv") for rid in rids), Attribute("simulcast", f"recv {order}")]
 
 
 def is_data_section(section: MediaSection) -> bool:

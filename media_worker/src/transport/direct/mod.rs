@@ -245,7 +245,7 @@ impl DirectTransport {
             payload: 0..0,
         };
         self.scratch.clear();
-        write_rtp(&fields, &extensions, &packet.payload, &mut self.scratch);
+        write_rtp(&fields, &extensions, &rtp.payload(&packet.payload), &mut self.scratch);
         if self.queue.push(FrameKind::Rtp, self.handle, rtp.ssrc, &self.scratch) {
             sender.packets += 1;
             sender.bytes += self.scratch.len() as u64;

@@ -94,6 +94,8 @@ pub struct WebRtcTransport {
     /// The feedback counted for streams that were removed (for the metrics).
     removed_streams: Traffic,
     round_trip_time: Option<Duration>,
+    /// The bandwidth estimate toward the endpoint (send-side, from its transport-cc feedback; else its REMB).
+    bandwidth: streams::BandwidthEstimate,
     counters: Counters,
     dtls_deadline: Option<Instant>,
     next_timeout: Option<Instant>,
@@ -154,6 +156,10 @@ impl WebRtcTransport {
             .set_stats_interval(Some(STATS_INTERVAL))
             .set_sctp_max_message_size(SCTP_MAX_MESSAGE_SIZE as u32)
             .set_sctp_max_buffered_amount(SCTP_SEND_BUFFER);
+        if tables.transport_cc {
+            // Send-side bandwidth estimation: the layers each subscriber gets.
+            config = config.enable_bwe(Some(str0m::bwe::Bitrate::bps(streams::INITIAL_BANDWIDTH_ESTIMATE)));
+        }
         *config.codec_config() = tables.codecs;
         let send_tables = tables.send;
         config = config.set_extension_map(send_tables.extensions.clone());
@@ -205,6 +211,7 @@ impl WebRtcTransport {
             egress_counters: HashMap::new(),
             removed_streams: Traffic::default(),
             round_trip_time: None,
+            bandwidth: streams::BandwidthEstimate::default(),
             counters: Counters::default(),
             dtls_deadline: None,
             next_timeout: None,
@@ -485,6 +492,7 @@ impl WebRtcTransport {
                 self.egress_counters.insert(stats.mid.to_string(), RtcpCounters::from_egress(&stats));
             }
             Event::PeerStats(stats) => self.round_trip_time = stats.rtt.or(self.round_trip_time),
+            Event::EgressBitrateEstimate(kind) => self.bandwidth.update(kind),
             Event::ChannelOpen(id, label) => self.channel_opened(id, label),
             Event::ChannelData(data) => self.channel_data(data.id, data.binary, data.data),
             Event::ChannelClose(id) => self.channel_closed(id),

@@ -80,6 +80,7 @@ impl WebRtcTransport {
             "packetsSent": counters.packets_sent,
             "maxBitrate": self.max_bitrate,
             "roundTripTime": self.round_trip_time.map(|rtt| rtt.as_secs_f64()),
+            "availableOutgoingBitrate": self.bandwidth.estimate(),
         });
         let mut entries = vec![transport];
         entries.extend(self.data_channel_stats(now_ms));

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use str0m::bwe::{Bitrate, BweKind};
 use str0m::media::{KeyframeRequestKind, Mid, Pt, Rid};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, SeqNo, Ssrc};
 
@@ -23,6 +24,44 @@ const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
 
 /// How often a REMB carrying `setMaxBitrate`'s limit is repeated to publishers.
 pub(super) const REMB_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The bandwidth estimate a transport starts from, in bits per second (as
+/// mediasoup's `initialAvailableOutgoingBitrate`): probing climbs from there.
+pub const INITIAL_BANDWIDTH_ESTIMATE: u64 = 600_000;
+
+/// How often an estimate is shared again among the senders when it does not change.
+pub const RESHARE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// What the transport knows of its bandwidth toward the endpoint: str0m's
+/// send-side estimate from the endpoint's transport-cc feedback, or, from an
+/// endpoint that sends none (aiortc), its REMB.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct BandwidthEstimate {
+    twcc: Option<u64>,
+    remb: Option<u64>,
+    /// A new estimate since the worker last took one.
+    fresh: bool,
+    /// When the worker last took one.
+    taken_at: Option<Instant>,
+    /// What the transport last asked str0m to probe for.
+    wanted: Option<u64>,
+}
+
+impl BandwidthEstimate {
+    pub(super) fn update(&mut self, kind: BweKind) {
+        match kind {
+            BweKind::Twcc { estimate, can_probe: true } => self.twcc = Some(estimate.as_u64()),
+            BweKind::Remb { estimate, .. } => self.remb = Some(estimate.as_u64()),
+            _ => return,
+        }
+        self.fresh = true;
+    }
+
+    /// Bits per second, if the endpoint's feedback told any.
+    pub fn estimate(&self) -> Option<u64> {
+        self.twcc.or(self.remb)
+    }
+}
 
 /// The extensions of a received packet that its forwarded copy carries.
 /// A packet str0m received, as the router takes it.
@@ -265,7 +304,7 @@ impl WebRtcTransport {
         if !self.can_send_media() {
             return;
         }
-        let payload = packet.payload.clone();
+        let payload = rtp.payload(&packet.payload);
         let ext_vals = forwarded_extensions(readable, &packet.extensions);
         let _ = self.with_rtc(now, |rtc| {
             let mut api = rtc.direct_api();
@@ -337,6 +376,35 @@ impl WebRtcTransport {
             }
             self.receiver_ssrcs.insert(learnt.new_ssrc, learnt.receiver);
         }
+    }
+
+    /// The bandwidth estimate toward the endpoint, if a new one came since
+    /// the last call or [`RESHARE_INTERVAL`] passed (the layers' bitrates
+    /// move while the estimate stays).
+    pub fn take_bandwidth_estimate(&mut self, now: Instant) -> Option<u64> {
+        let bandwidth = &mut self.bandwidth;
+        let due = bandwidth.taken_at.is_none_or(|at| now.saturating_duration_since(at) >= RESHARE_INTERVAL);
+        if !(std::mem::take(&mut bandwidth.fresh) || due) {
+            return None;
+        }
+        let estimate = bandwidth.estimate()?;
+        bandwidth.taken_at = Some(now);
+        Some(estimate)
+    }
+
+    /// The bitrate the transport's senders would take at their best: str0m
+    /// probes toward it (padding on RTX) while the estimate is below.
+    pub fn want_bandwidth(&mut self, wanted: u64, now: Instant) {
+        // Small changes (measured bitrates move) are not worth a probe.
+        if self.bandwidth.wanted.is_some_and(|last| last.abs_diff(wanted) < last / 10) {
+            return;
+        }
+        self.bandwidth.wanted = Some(wanted);
+        let _ = self.with_rtc(now, |rtc| {
+            rtc.bwe().set_bitrate(Bitrate::ZERO, Bitrate::bps(wanted));
+            Ok(())
+        });
+        self.drain(now);
     }
 
     /// The layers learnt since the last call: (receiver id, SSRC, rid).

@@ -1,0 +1,61 @@
+//! How one transport's bandwidth estimate is shared among the video senders
+//! on it: which spatial layer each may forward at most. A pure function of
+//! the estimate and of the layers each sender could be given (their
+//! bitrates, measured where they arrive): every sender gets its lowest
+//! layer, then the senders climb one layer at a time, in turns, while what
+//! is left of the estimate pays for the step. A step above the layer a
+//! sender forwards now must fit with a margin ([`UPGRADE_MARGIN`]), so that
+//! an estimate that hovers near a layer's bitrate does not make it switch
+//! back and forth (each switch costs a keyframe).
+
+use super::layer_selector::UNMEASURED;
+
+/// A step up must fit in what is left of the estimate with this much to spare.
+pub const UPGRADE_MARGIN: f64 = 1.15;
+
+/// A sender to share the estimate with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// The spatial layers it could forward (those sent, at or below its
+    /// preference), lowest first, each with its bitrate in bits per second.
+    pub layers: Vec<(u8, u64)>,
+    /// The spatial layer it forwards now, if any.
+    pub current: Option<u8>,
+}
+
+/// The highest spatial layer each claim may forward (None for a claim
+/// with no layer), in the claims' order; and the bitrate all of them would
+/// take at their best (what the transport should probe for; a layer whose
+/// bitrate is [`UNMEASURED`] is never climbed to, nor probed for).
+pub fn share(estimate: u64, claims: &[Claim]) -> (Vec<Option<u8>>, u64) {
+    // What to probe for: each claim's best layer whose bitrate is known.
+    let wanted = claims.iter().filter_map(|claim| claim.layers.iter().rev().map(|(_, bitrate)| *bitrate).find(|bitrate| *bitrate < UNMEASURED)).sum();
+    // The index in each claim's layers given so far.
+    let mut given: Vec<Option<usize>> = claims.iter().map(|claim| (!claim.layers.is_empty()).then_some(0)).collect();
+    // An unmeasured base layer is given all the same, at no known cost.
+    let known = |bitrate: u64| if bitrate >= UNMEASURED { 0 } else { bitrate };
+    let mut left = estimate.saturating_sub(claims.iter().filter_map(|claim| claim.layers.first()).map(|(_, bitrate)| known(*bitrate)).sum());
+    loop {
+        let mut climbed = false;
+        for (claim, index) in claims.iter().zip(given.iter_mut()) {
+            let Some(at) = *index else { continue };
+            let Some(&(spatial, bitrate)) = claim.layers.get(at + 1) else { continue };
+            let step = if bitrate >= UNMEASURED { UNMEASURED } else { bitrate.saturating_sub(known(claim.layers[at].1)) };
+            let needed = if claim.current.is_some_and(|current| spatial > current) { (step as f64 * UPGRADE_MARGIN) as u64 } else { step };
+            if needed <= left {
+                left -= step;
+                *index = Some(at + 1);
+                climbed = true;
+            }
+        }
+        if !climbed {
+            break;
+        }
+    }
+    let caps = claims.iter().zip(&given).map(|(claim, index)| index.map(|at| claim.layers[at].0)).collect();
+    (caps, wanted)
+}
+
+#[cfg(test)]
+#[path = "bandwidth_tests.rs"]
+mod tests;

@@ -1,0 +1,64 @@
+//! What the router reads in a video payload, per codec: whether a packet
+//! begins a keyframe (where a subscriber may switch to another encoding),
+//! its temporal and spatial layer and whether a decoder may climb to that
+//! layer there, and VP8's picture numbers, which a sender rewrites
+//! ([`vp8::write_ids`]) so that a subscriber sees one continuous stream
+//! across switches. Pure functions on byte slices; a payload too short
+//! or malformed reads as a packet with nothing to say.
+
+pub mod h264;
+pub mod vp8;
+pub mod vp9;
+
+/// The codecs whose payloads are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PayloadFormat {
+    Vp8,
+    Vp9,
+    H264,
+    /// Audio, AV1 and anything else: nothing is read.
+    #[default]
+    Opaque,
+}
+
+impl PayloadFormat {
+    /// The format of a codec by its MIME type (`video/VP8`…).
+    pub fn of_mime_type(mime_type: &str) -> Self {
+        match mime_type.to_ascii_lowercase().as_str() {
+            "video/vp8" => Self::Vp8,
+            "video/vp9" => Self::Vp9,
+            "video/h264" => Self::H264,
+            _ => Self::Opaque,
+        }
+    }
+
+    /// Whether its keyframes are found in its payloads (an encoding of a
+    /// simulcast stream is then switched to on a keyframe only).
+    pub fn knows_keyframes(self) -> bool {
+        self != Self::Opaque
+    }
+
+    /// What a payload of this format says.
+    pub fn inspect(self, payload: &[u8]) -> FrameInfo {
+        match self {
+            Self::Vp8 => vp8::inspect(payload),
+            Self::Vp9 => vp9::inspect(payload),
+            Self::H264 => h264::inspect(payload),
+            Self::Opaque => FrameInfo::default(),
+        }
+    }
+}
+
+/// What one packet's payload says about the frame it carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FrameInfo {
+    /// It begins a keyframe: a decoder can start here.
+    pub keyframe: bool,
+    /// The temporal layer of its frame, when the payload names one.
+    pub temporal: Option<u8>,
+    /// A decoder of the lower temporal layers may switch up to this one
+    /// here (VP8's layer sync bit, VP9's switching-up point).
+    pub layer_sync: bool,
+    /// VP8's picture numbers, when present.
+    pub vp8: Option<vp8::PictureIds>,
+}

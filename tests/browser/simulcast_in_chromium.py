@@ -1,0 +1,341 @@
+"""Simulcast from headless Chromium through ``mediasoup.webrtc.RTCPeerConnection``:
+a page publishes its fake camera at 1280×720 in three encodings (rids q, h,
+f at ¼, ½ and full size), the answer naming them (``a=rid``/``a=simulcast``);
+two viewer pages receive it, one unconstrained, one whose sender prefers
+the lowest layer; then the preferences change (the second viewer to the
+middle layer, the first to the base temporal layer). Once per codec (VP8,
+H264), each in a room of its own. Prints, as JSON per codec, what each page
+decoded over time (frame sizes, frames decoded), what the publisher sent
+per rid, and the server's view: each sender's ``currentLayers`` and
+``layerschange`` events, the receiver's statistics per layer. Run it in a
+network namespace with only loopback (see tests/test_simulcast.py):
+
+    unshare -n sh -c "ip link set lo up && python tests/browser/simulcast_in_chromium.py vp8 h264"
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import pathlib
+import sys
+import time
+from typing import Any
+
+from aiohttp import web
+
+import mediasoup
+from mediasoup.webrtc import RTCPeerConnection
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from demo_in_chromium import FLAGS, free_port  # noqa: E402
+
+PAGE = """<!doctype html><meta charset=utf-8><title>simulcast</title><body><script type=module>
+const query = new URLSearchParams(location.search);
+const pc = new RTCPeerConnection();
+window.pc = pc;
+if (query.get('role') === 'publisher') {
+  const stream = await navigator.mediaDevices.getUserMedia({video: {width: 1280, height: 720, frameRate: 30}});
+  pc.addTransceiver(stream.getVideoTracks()[0], {direction: 'sendonly', streams: [stream], sendEncodings: [
+    {rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 200000},
+    {rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 600000},
+    {rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1800000},
+  ]});
+} else {
+  pc.addTransceiver('video', {direction: 'recvonly'});
+  pc.ontrack = ({track}) => {
+    const video = document.createElement('video');
+    video.srcObject = new MediaStream([track]);
+    video.muted = true;
+    video.autoplay = true;
+    document.body.appendChild(video);
+  };
+}
+await pc.setLocalDescription(await pc.createOffer());
+const response = await fetch(`/offer?${query}`, {method: 'POST', body: pc.localDescription.sdp});
+if (!response.ok) throw new Error(await response.text());
+await pc.setRemoteDescription({type: 'answer', sdp: await response.text()});
+window.ready = true;
+window.report = async () => {
+  const result = {inbound: null, outbound: []};
+  for (const report of (await pc.getStats()).values()) {
+    if (report.type === 'inbound-rtp' && report.kind === 'video') {
+      result.inbound = {frameWidth: report.frameWidth || 0, frameHeight: report.frameHeight || 0, framesDecoded: report.framesDecoded || 0,
+                        framesPerSecond: report.framesPerSecond || 0, freezeCount: report.freezeCount || 0};
+    }
+    if (report.type === 'outbound-rtp' && report.kind === 'video') {
+      result.outbound.push({rid: report.rid, frameWidth: report.frameWidth || 0, packetsSent: report.packetsSent,
+                            qualityLimitationReason: report.qualityLimitationReason});
+    }
+  }
+  result.outbound.sort((a, b) => (a.rid < b.rid ? -1 : 1));
+  return result;
+};
+</script>"""
+
+# Dave's downlink while limited, in bits per second.
+LIMIT = 300_000
+
+CODECS = {
+    "vp8": {"kind": "video", "mimeType": "video/VP8", "clockRate": 90000},
+    "h264": {"kind": "video", "mimeType": "video/H264", "clockRate": 90000,
+             "parameters": {"packetization-mode": 1, "level-asymmetry-allowed": 1, "profile-level-id": "42e01f"}},
+}
+
+
+class ShapedRelay(asyncio.DatagramProtocol):
+    """A UDP relay between a page and the server's UDP candidate whose way
+    toward the page is a bottleneck when `rate` is set: datagrams leave at
+    `rate` bits per second from a queue of at most `QUEUE` seconds of it,
+    the rest is dropped (as at a congested link). The other way is free."""
+
+    QUEUE = 0.2
+
+    def __init__(self, server: tuple[str, int]) -> None:
+        self.server = server
+        self.rate: int | None = None
+        self.page: tuple[str, int] | None = None
+        self.toward_page: asyncio.DatagramTransport | None = None
+        self.toward_server: asyncio.DatagramTransport | None = None
+        self.queue: collections.deque[bytes] = collections.deque()
+        self.queued = 0
+        self.dropped = 0
+        self.wake = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self) -> int:
+        loop = asyncio.get_running_loop()
+        relay = self
+
+        class FromServer(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, address: Any) -> None:
+                relay.from_server(data)
+
+        self.toward_page, _ = await loop.create_datagram_endpoint(lambda: self, local_addr=("127.0.0.1", 0))
+        self.toward_server, _ = await loop.create_datagram_endpoint(FromServer, remote_addr=self.server)
+        self.task = asyncio.ensure_future(self.drain())
+        return int(self.toward_page.get_extra_info("sockname")[1])
+
+    def datagram_received(self, data: bytes, address: Any) -> None:
+        self.page = address
+        assert self.toward_server is not None
+        self.toward_server.sendto(data)
+
+    def from_server(self, data: bytes) -> None:
+        if self.rate is not None and self.queued + len(data) > self.rate / 8 * self.QUEUE:
+            self.dropped += 1
+            return
+        self.queue.append(data)
+        self.queued += len(data)
+        self.wake.set()
+
+    async def drain(self) -> None:
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            while self.queue:
+                data = self.queue.popleft()
+                self.queued -= len(data)
+                if self.page is not None and self.toward_page is not None:
+                    self.toward_page.sendto(data, self.page)
+                if self.rate is not None:
+                    await asyncio.sleep(len(data) * 8 / self.rate)
+
+    def close(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+        for transport in (self.toward_page, self.toward_server):
+            if transport is not None:
+                transport.close()
+
+
+def through_relay(answer: str, port: int) -> str:
+    """An answer whose only candidate is the relay's (UDP on `port`); the server's UDP port is kept aside."""
+    lines = []
+    for line in answer.split("\r\n"):
+        if line.startswith("a=candidate:"):
+            parts = line.split()
+            if parts[2].lower() != "udp":
+                continue
+            parts[5] = str(port)
+            line = " ".join(parts)
+        lines.append(line)
+    return "\r\n".join(lines)
+
+
+def udp_candidate(answer: str) -> tuple[str, int]:
+    for line in answer.split("\r\n"):
+        if line.startswith("a=candidate:") and line.split()[2].lower() == "udp":
+            parts = line.split()
+            return parts[4], int(parts[5])
+    raise ValueError("the answer has no UDP candidate")
+
+
+class Call:
+    """One room: the publisher's and the viewers' peers, and what their senders reported."""
+
+    def __init__(self, server: mediasoup.Server, codec: str) -> None:
+        self.room = server.Room(mediaCodecs=[CODECS[codec]])
+        self.connections: dict[str, RTCPeerConnection] = {}
+        self.senders: dict[str, mediasoup.RtpSender] = {}
+        self.changes: dict[str, list[Any]] = {}
+        self.relays: dict[str, ShapedRelay] = {}
+
+    async def answer(self, request: web.Request) -> web.Response:
+        name = request.query["name"]
+        peer = await self.room.Peer(name)
+        pc = RTCPeerConnection(peer)
+        self.connections[name] = pc
+        changes = self.changes.setdefault(name, [])
+
+        def track(sender: mediasoup.RtpSender) -> None:
+            self.senders[name] = sender
+            sender.on("layerschange", lambda layers: changes.append([round(time.monotonic(), 3), layers]))
+
+        peer.on("newrtpsender", track)
+        for sender in peer.rtpSenders:
+            track(sender)
+        await pc.setRemoteDescription({"type": "offer", "sdp": await request.text()})
+        if "spatial" in request.query:
+            await self.senders[name].setPreferredLayers(int(request.query["spatial"]))
+        await pc.setLocalDescription(await pc.createAnswer())
+        assert pc.localDescription is not None
+        answer = pc.localDescription.sdp
+        if "relay" in request.query:
+            relay = self.relays[name] = ShapedRelay(udp_candidate(answer))
+            answer = through_relay(answer, await relay.start())
+        return web.Response(text=answer, content_type="application/sdp")
+
+    async def server_view(self) -> dict[str, Any]:
+        (receiver,) = [receiver for peer in self.room.peers for receiver in peer.rtpReceivers]
+        stats = await receiver.getStats()
+        return {
+            "receiverStats": [{"rid": s.get("rid"), "packetsReceived": s["packetsReceived"]} for s in stats],
+            "currentLayers": {name: sender.currentLayers for name, sender in self.senders.items()},
+            "preferredLayers": {name: sender.preferredLayers for name, sender in self.senders.items()},
+            "changes": self.changes,
+            "estimates": {name: await self.estimate(name) for name in self.senders},
+        }
+
+    async def estimate(self, name: str) -> int | None:
+        """The bandwidth estimate toward a viewer (its transport's ``availableOutgoingBitrate``)."""
+        transport = self.connections[name].transport
+        if transport is None:
+            return None
+        stats = await transport.getStats()
+        value = stats[0].get("availableOutgoingBitrate")
+        return int(value) if value is not None else None
+
+    def close(self) -> None:
+        for relay in self.relays.values():
+            relay.close()
+        for pc in self.connections.values():
+            pc.close()
+        self.room.close()
+
+
+async def watch(pages: dict[str, Any], seconds: float, until: Any = None, steady: float = 3) -> list[dict[str, Any]]:
+    """Every viewer page's report every 250 ms for `seconds`, or less once
+    `until(reports)` has held for `steady` seconds."""
+    samples: list[dict[str, Any]] = []
+    deadline = time.monotonic() + seconds
+    held_since = None
+    while time.monotonic() < deadline:
+        reports = {name: await page.evaluate("window.report()") for name, page in pages.items()}
+        now = time.monotonic()
+        samples.append({"at": round(now, 3), **reports})
+        if until is not None:
+            held_since = (held_since or now) if until(reports) else None
+            if held_since is not None and now - held_since >= steady:
+                break
+        await asyncio.sleep(0.25)
+    return samples
+
+
+def width(reports: dict[str, Any], name: str) -> int:
+    inbound = reports[name]["inbound"]
+    return int(inbound["frameWidth"]) if inbound else 0
+
+
+async def run_case(browser: Any, server: mediasoup.Server, port: int, codec: str) -> dict[str, Any]:
+    call = Call(server, codec)
+    app = web.Application()
+    app.router.add_get("/", lambda _: web.Response(text=PAGE, content_type="text/html"))
+    app.router.add_post("/offer", call.answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    result: dict[str, Any] = {}
+    try:
+        publisher = await browser.new_page()
+        await publisher.goto(f"http://127.0.0.1:{port}/?role=publisher&name=alice")
+        await publisher.wait_for_function("window.ready === true", timeout=15_000)
+        # The publisher's bandwidth estimate climbs until it sends all three layers.
+        ramp = []
+        for _ in range(80):
+            report = await publisher.evaluate("window.report()")
+            ramp.append(report["outbound"])
+            if len(report["outbound"]) == 3 and all(o["packetsSent"] > 0 and o["frameWidth"] > 0 for o in report["outbound"]):
+                break
+            await asyncio.sleep(0.25)
+        pages = {}
+        for name, query in (("bob", ""), ("carol", "&spatial=0")):
+            pages[name] = await browser.new_page()
+            await pages[name].goto(f"http://127.0.0.1:{port}/?role=viewer&name={name}{query}")
+            await pages[name].wait_for_function("window.ready === true", timeout=15_000)
+        # Bob settles on the top layer (once the bandwidth estimate toward him
+        # has climbed), Carol on the lowest: 3 s steady.
+        first = await watch(pages, 30, lambda r: width(r, "bob") == 1280 and width(r, "carol") == 320)
+        result["publisher"] = await publisher.evaluate("window.report()")
+        result["ramp"] = len(ramp)
+        result["first"] = first
+        result["server_first"] = await call.server_view()
+        # Carol now prefers the middle layer, Bob the base temporal layer of the top one.
+        await call.senders["carol"].setPreferredLayers(1)
+        await call.senders["bob"].setPreferredLayers(2, 0)
+        second = await watch(pages, 15, lambda r: width(r, "carol") == 640)
+        result["second"] = second
+        result["server_second"] = await call.server_view()
+        for page in pages.values():
+            await page.close()
+        # Dave receives through a relay: unlimited, then 300 kbit/s, then unlimited again.
+        dave = {"dave": await browser.new_page()}
+        await dave["dave"].goto(f"http://127.0.0.1:{port}/?role=viewer&name=dave&relay=1")
+        await dave["dave"].wait_for_function("window.ready === true", timeout=15_000)
+        result["dave_free"] = await watch(dave, 30, lambda r: width(r, "dave") == 1280)
+        call.relays["dave"].rate = LIMIT
+        result["dave_limited"] = await watch(dave, 10, lambda r: 0 < width(r, "dave") < 1280, steady=2)
+        result["dave_limited"] += await watch(dave, 4)
+        result["dave_estimate_limited"] = await call.estimate("dave")
+        call.relays["dave"].rate = None
+        result["dave_lifted"] = await watch(dave, 30, lambda r: width(r, "dave") == 1280, steady=2)
+        result["dave_estimate_lifted"] = await call.estimate("dave")
+        result["dave_changes"] = call.changes["dave"]
+        result["relay_dropped"] = call.relays["dave"].dropped
+        for page in (publisher, *dave.values()):
+            await page.close()
+    finally:
+        call.close()
+        await runner.cleanup()
+    return result
+
+
+async def main(codecs: list[str]) -> None:
+    from playwright.async_api import async_playwright
+
+    result: dict[str, Any] = {}
+    async with mediasoup.Server(numWorkers=1, logLevel="warn", rtcListenIPv4="127.0.0.1", rtcListenIPv6=False) as server:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=FLAGS)
+            for codec in codecs:
+                try:
+                    result[codec] = await run_case(browser, server, free_port(), codec)
+                except Exception as failure:  # the test shows it with the others
+                    result[codec] = {"error": f"{type(failure).__name__}: {failure}"}
+            await browser.close()
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1:] or list(CODECS)))

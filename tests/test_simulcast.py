@@ -1,0 +1,278 @@
+"""Simulcast, each subscriber forwarded the layer it prefers.
+
+- Headless Chromium (in a network namespace with only loopback; driver:
+  tests/browser/simulcast_in_chromium.py) publishes its fake camera at
+  1280×720 in three rid-named encodings through
+  ``mediasoup.webrtc.RTCPeerConnection``, in VP8 and in H264: a viewer page
+  decodes 1280 wide, another whose sender prefers layer 0 decodes 320; when
+  the preferences change, the second decodes 640 and the first, held to the
+  base temporal layer (VP8), a quarter of the frames, never freezing.
+- A third viewer page receives through a UDP relay that becomes a 300 kbit/s
+  bottleneck toward it: the bandwidth estimate falls, its sender takes a
+  lower layer within 10 s (frames keep coming), and climbs back to the top
+  once the limit is lifted.
+- Python publishes three encodings by SSRC on a direct transport (a colour
+  per layer) and pymediasoup subscribers decode the layer they prefer: its
+  size and its colour.
+- A simulcast receiver reports the layers no sender wants (``layersunused``).
+- ``setPreferredLayers`` refuses what is not a layer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+import mediasoup
+from mediasoup.media import TrackPublisher
+
+from .clients import Subscriber, colour_track, mean_colour, until, use_loopback_only
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _unavailable() -> str | None:
+    if shutil.which("chromium") is None:
+        return "Debian's chromium is not installed (scripts/test installs it)"
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        return "a private network namespace needs unshare as root"
+    return None
+
+
+@pytest.fixture(scope="module")
+def chromium() -> dict[str, Any]:
+    """What the driver reports per codec."""
+    reason = _unavailable()
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"the simulcast test must run in CI: {reason}")
+        pytest.skip(reason)
+    script = ROOT / "tests" / "browser" / "simulcast_in_chromium.py"
+    command = f"ip link set lo up && exec {sys.executable} {script} vp8 h264"
+    run = subprocess.run(["unshare", "-n", "sh", "-c", command], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert run.returncode == 0, run.stderr[-3000:]
+    result: dict[str, Any] = json.loads(run.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _width(sample: dict[str, Any], name: str) -> int:
+    inbound = sample[name]["inbound"]
+    return int(inbound["frameWidth"]) if inbound else 0
+
+
+def _decoded(samples: list[dict[str, Any]], name: str, seconds: float) -> int:
+    """Frames `name` decoded over the last `seconds` of `samples`."""
+    last = samples[-1]
+    earlier = [s for s in samples if s["at"] <= last["at"] - seconds]
+    assert earlier, "the samples span less than the window"
+    return int(last[name]["inbound"]["framesDecoded"] - earlier[-1][name]["inbound"]["framesDecoded"])
+
+
+@pytest.mark.parametrize("codec", ["vp8", "h264"])
+def test_chromium_simulcast_each_viewer_decodes_the_layer_its_sender_prefers(chromium: dict[str, Any], codec: str) -> None:
+    case = chromium[codec]
+    assert "error" not in case, case
+    # The answer's a=rid/a=simulcast made Chromium send all three encodings.
+    outbound = {o["rid"]: o for o in case["publisher"]["outbound"]}
+    assert {rid: o["frameWidth"] for rid, o in outbound.items()} == {"q": 320, "h": 640, "f": 1280}, outbound
+    view = case["server_first"]
+    assert sorted(s["rid"] for s in view["receiverStats"]) == ["f", "h", "q"]
+    assert all(s["packetsReceived"] > 0 for s in view["receiverStats"]), view
+    # Unconstrained: the top layer. Layer 0 preferred: the lowest. Frames keep coming.
+    first = case["first"]
+    assert (_width(first[-1], "bob"), _width(first[-1], "carol")) == (1280, 320), first[-1]
+    assert view["currentLayers"]["bob"]["spatialLayer"] == 2 and view["currentLayers"]["carol"]["spatialLayer"] == 0, view
+    assert view["preferredLayers"] == {"bob": None, "carol": {"spatialLayer": 0, "temporalLayer": None}}
+    assert _decoded(first, "bob", 2.5) > 10 and _decoded(first, "carol", 2.5) > 10, first[-1]
+    # The bandwidth estimate toward each viewer is reported, and Bob's pays for the top layer.
+    assert view["estimates"]["bob"] > 500_000 and view["estimates"]["carol"] > 0, view["estimates"]
+    # Carol to the middle layer; Bob to the base temporal layer of the top one.
+    second = case["second"]
+    assert (_width(second[-1], "bob"), _width(second[-1], "carol")) == (1280, 640), second[-1]
+    assert all(_width(sample, "bob") == 1280 for sample in second), "bob left the top layer"
+    view = case["server_second"]
+    assert view["currentLayers"]["carol"]["spatialLayer"] == 1
+    # The layerschange events told each switch, last the layers now.
+    for name in ("bob", "carol"):
+        assert view["changes"][name][-1][1] == view["currentLayers"][name], view
+    assert [change[1]["spatialLayer"] for change in view["changes"]["carol"]] == [0, 1]
+    bob, carol = _decoded(second, "bob", 2.5), _decoded(second, "carol", 2.5)
+    assert bob > 0 and carol > 10, second[-1]
+    if codec == "vp8":
+        # libwebrtc's VP8 simulcast has three temporal layers: the base is a quarter of the frames.
+        assert view["currentLayers"]["bob"] == {"spatialLayer": 2, "temporalLayer": 0}
+        assert bob < 0.5 * carol, (bob, carol)
+    else:
+        # H264 has no temporal layers here: all of it.
+        assert view["currentLayers"]["bob"] == {"spatialLayer": 2, "temporalLayer": 0}
+        assert bob > 0.6 * carol, (bob, carol)
+
+
+def _longest_stall(samples: list[dict[str, Any]], name: str) -> float:
+    """The longest time between two samples in which `name` decoded no frame."""
+    longest, since = 0.0, samples[0]["at"]
+    for previous, sample in zip(samples, samples[1:]):
+        if sample[name]["inbound"]["framesDecoded"] > previous[name]["inbound"]["framesDecoded"]:
+            since = sample["at"]
+        longest = max(longest, sample["at"] - since)
+    return longest
+
+
+@pytest.mark.parametrize("codec", ["vp8", "h264"])
+def test_chromium_viewer_behind_a_bottleneck_falls_to_a_lower_layer_and_climbs_back(chromium: dict[str, Any], codec: str) -> None:
+    """Dave receives through a relay whose way toward him is limited to
+    300 kbit/s for a while: the bandwidth estimate toward him falls, his
+    sender takes a lower layer within 10 s and frames keep being decoded;
+    once the limit is lifted he is back on the top layer within 30 s."""
+    case = chromium[codec]
+    assert "error" not in case, case
+    free, limited, lifted = case["dave_free"], case["dave_limited"], case["dave_lifted"]
+    assert _width(free[-1], "dave") == 1280, free[-1]
+    fell = next((s for s in limited if 0 < _width(s, "dave") < 1280), None)
+    assert fell is not None and fell["at"] - limited[0]["at"] < 10, [(_width(s, "dave"), s["at"]) for s in limited]
+    assert _longest_stall(limited, "dave") < 4, [s["dave"]["inbound"] for s in limited]
+    assert _decoded(limited, "dave", 3) >= 20, limited[-1]
+    assert case["dave_estimate_limited"] < 400_000, case["dave_estimate_limited"]
+    assert case["relay_dropped"] > 0
+    assert _width(lifted[-1], "dave") == 1280 and lifted[-1]["at"] - lifted[0]["at"] < 30, lifted[-1]
+    # The layerschange events tell the story: the top layer, lower, the top again.
+    spatial = [change[1]["spatialLayer"] for change in case["dave_changes"]]
+    assert 2 in spatial and min(spatial[spatial.index(2):]) < 2 and spatial[-1] == 2, case["dave_changes"]
+
+
+# Layers published by Python, by SSRC: (SSRC, size, colour).
+LAYERS = [(0x1111, (320, 180), (255, 0, 0)), (0x2222, (640, 360), (0, 255, 0)), (0x3333, (1280, 720), (0, 0, 255))]
+
+
+class SizeWatcher:
+    """The size and colour of the latest frame a pymediasoup consumer decoded."""
+
+    def __init__(self, subscriber: Subscriber) -> None:
+        self.subscriber = subscriber
+        self.latest: tuple[int, int, tuple[float, float, float]] | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.ensure_future(self._watch())
+
+    async def _watch(self) -> None:
+        await until(lambda: "video" in self.subscriber.consumers, 10, lambda: "no video consumer")
+        track = self.subscriber.consumers["video"].track
+        while True:
+            frame = await track.recv()
+            self.latest = (frame.width, frame.height, mean_colour(frame))
+
+
+def _colour_of(latest: tuple[int, int, tuple[float, float, float]] | None) -> int | None:
+    """The index of the layer whose colour the frame has (its strongest channel)."""
+    if latest is None:
+        return None
+    colour = latest[2]
+    return max(range(3), key=lambda channel: colour[channel])
+
+
+async def test_simulcast_by_ssrc_from_python_reaches_pymediasoup_subscribers_as_the_layers_they_prefer(
+    server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_loopback_only(monkeypatch)
+    room = server.Room()
+    alice = await room.Peer("alice")
+    transport = await alice.createDirectTransport()
+    receiver = alice.RtpReceiver("video", transport)
+    publishers = [TrackPublisher(colour_track(colour, size), receiver, ssrc=ssrc, cname="alice") for ssrc, size, colour in LAYERS]
+    parameters = publishers[0].rtpParameters
+    parameters["encodings"] = [{"ssrc": ssrc} for ssrc, _, _ in LAYERS]
+    unused: list[list[int]] = []
+    receiver.on("layersunused", unused.append)
+    await receiver.receive(parameters)
+    await until(lambda: unused == [[0, 1, 2]], 5, lambda: unused)
+    assert receiver.layersUnused == [0, 1, 2]
+    for publisher in publishers:
+        publisher.start()
+    watchers = {}
+    subscribers = []
+    try:
+        for name in ("bob", "carol"):
+            subscriber = Subscriber(room, await room.Peer(name))
+            subscribers.append(subscriber)
+            await subscriber.start()
+            watchers[name] = SizeWatcher(subscriber)
+            watchers[name].start()
+        carol_sender = room.getPeer("carol").rtpSenders[0]  # type: ignore[union-attr]
+        bob_sender = room.getPeer("bob").rtpSenders[0]  # type: ignore[union-attr]
+        await carol_sender.setPreferredLayers(0)
+
+        def shows(name: str, layer: int) -> bool:
+            latest = watchers[name].latest
+            return latest is not None and latest[0] == LAYERS[layer][1][0] and _colour_of(latest) == layer
+
+        await until(lambda: shows("bob", 2) and shows("carol", 0), 20, lambda: {n: w.latest for n, w in watchers.items()})
+        assert bob_sender.currentLayers == {"spatialLayer": 2, "temporalLayer": 0}
+        assert carol_sender.currentLayers == {"spatialLayer": 0, "temporalLayer": 0}
+        assert carol_sender.preferredLayers == {"spatialLayer": 0, "temporalLayer": None}
+        # Bob wants the top layer, Carol the lowest: nobody the middle one.
+        assert receiver.layersUnused == [1] and unused[-1] == [1], unused
+        changes: list[Any] = []
+        carol_sender.on("layerschange", changes.append)
+        await carol_sender.setPreferredLayers(1)
+        await until(lambda: shows("carol", 1), 10, lambda: watchers["carol"].latest)
+        assert changes == [{"spatialLayer": 1, "temporalLayer": 0}]
+        assert receiver.layersUnused == [0]
+        # The worker's view agrees, and its receiver counts each layer.
+        dump = await carol_sender.dump()
+        assert dump["currentLayers"] == {"spatialLayer": 1, "temporalLayer": 0} and dump["sourceSsrc"] == 0x2222
+        stats = await receiver.getStats()
+        assert sorted(s["ssrc"] for s in stats) == [ssrc for ssrc, _, _ in LAYERS]
+        # The top layer stops: Bob is moved to the best one still sent.
+        publishers[2].stop()
+        await until(lambda: shows("bob", 1), 10, lambda: watchers["bob"].latest)
+        assert bob_sender.currentLayers == {"spatialLayer": 1, "temporalLayer": 0}
+    finally:
+        for watcher in watchers.values():
+            if watcher.task is not None:
+                watcher.task.cancel()
+        for publisher in publishers:
+            publisher.stop()
+        for subscriber in subscribers:
+            await subscriber.close()
+
+
+async def test_set_preferred_layers_takes_layer_indexes_only(server: mediasoup.Server) -> None:
+    room = server.Room()
+    alice, bob = await room.Peer("alice"), await room.Peer("bob")
+    capabilities = room.rtpCapabilities
+    await bob.setCapabilities(capabilities)
+    transport = await alice.createDirectTransport()
+    senders: dict[str, mediasoup.RtpSender] = {}
+    bob.on("newrtpsender", lambda sender: senders.setdefault(sender.kind, sender))
+    for kind, mime, ssrc in (("video", "video/VP8", 10), ("audio", "audio/opus", 20)):
+        receiver = alice.RtpReceiver(kind, transport)
+        codec = next(c for c in capabilities["codecs"] if c["mimeType"] == mime)
+        await receiver.receive({"codecs": [{**codec, "payloadType": codec["preferredPayloadType"]}], "encodings": [{"ssrc": ssrc}]})
+    await until(lambda: len(senders) == 2, 5, lambda: senders)
+    video, audio = senders["video"], senders["audio"]
+    assert (video.preferredLayers, video.currentLayers) == (None, None)
+    for bad, error in (("1", TypeError), (True, TypeError), (1.0, TypeError), (None, TypeError), (-1, ValueError)):
+        with pytest.raises(error, match="spatialLayer"):
+            await video.setPreferredLayers(bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="temporalLayer must be >= 0"):
+        await video.setPreferredLayers(0, -2)
+    with pytest.raises(ValueError, match="an audio stream has no layers"):
+        await audio.setPreferredLayers(0)
+    # Beyond the layers sent is the highest; 2**64 included.
+    await video.setPreferredLayers(2**64, 2**64)
+    assert video.preferredLayers == {"spatialLayer": 2**64, "temporalLayer": 2**64}
+    assert (await video.dump())["preferredLayers"] is None
+    await video.setPreferredLayers(1, 0)
+    assert (await video.dump())["preferredLayers"] == {"spatialLayer": 1, "temporalLayer": 0}
+    video.close()
+    with pytest.raises(mediasoup.errors.InvalidStateError):
+        await video.setPreferredLayers(0)
