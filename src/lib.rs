@@ -112,6 +112,7 @@ fn _mediasoup(module: &Bound<'_, PyModule>) -> PyResult<()> {
     room_settings.set_item("dataChannelRelay", defaults.data_channel_relay)?;
     room_settings.set_item("audioLevelInterval", defaults.audio_level_interval)?;
     room_settings.set_item("audioLevelThreshold", defaults.audio_level_threshold)?;
+    room_settings.set_item("bandwidthEstimation", defaults.bandwidth_estimation)?;
     module.add("ROOM_SETTINGS", room_settings)?;
     module.add("AUDIO_LEVEL_INTERVAL_MS", (media_worker::room::MIN_AUDIO_LEVEL_INTERVAL_MS, media_worker::room::MAX_AUDIO_LEVEL_INTERVAL_MS))?;
     module.add("SCTP_MAX_MESSAGE_SIZE", media_worker::sctp::SCTP_MAX_MESSAGE_SIZE)?;

@@ -16,16 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import json
 import os
 import pathlib
-import shutil
 import ssl
-import subprocess
-import sys
 from typing import Any
 
 import pytest
+
+from .chromium import run_driver
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCREENSHOT = ROOT / "tests" / "artifacts" / "browser_demo.png"
@@ -33,29 +31,12 @@ FILE_BYTES = 5 * 1024 * 1024
 Result = dict[str, Any]
 
 
-def _unavailable() -> str | None:
-    if shutil.which("chromium") is None:
-        return "Debian's chromium is not installed (scripts/test installs it)"
-    if shutil.which("unshare") is None or os.geteuid() != 0:
-        return "a private network namespace needs unshare as root"
-    return None
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Result:
-    reason = _unavailable()
-    if reason is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"the browser test must run in CI: {reason}")
-        pytest.skip(reason)
     SCREENSHOT.unlink(missing_ok=True)
     file = tmp_path_factory.mktemp("chat") / "holiday.bin"
     file.write_bytes(os.urandom(FILE_BYTES))
-    script = ROOT / "tests" / "browser" / "demo_in_chromium.py"
-    command = f"ip link set lo up && exec {sys.executable} {script} {SCREENSHOT} {file}"
-    done = subprocess.run(["unshare", "-n", "sh", "-c", command], check=False, capture_output=True, text=True, timeout=300, cwd=ROOT)
-    assert done.returncode == 0, done.stderr[-3000:]
-    result: Result = json.loads(done.stdout.strip().splitlines()[-1])
+    result: Result = run_driver("demo_in_chromium.py", SCREENSHOT, file, what="the browser test")
     result["file_sha256"] = hashlib.sha256(file.read_bytes()).hexdigest()
     return result
 

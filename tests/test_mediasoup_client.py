@@ -10,15 +10,12 @@ DataSender), text and binary, in order."""
 from __future__ import annotations
 
 import base64
-import json
-import os
 import pathlib
-import shutil
-import subprocess
-import sys
 from typing import Any
 
 import pytest
+
+from .chromium import run_driver
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / "tests" / "browser" / "mediasoup_client" / "build" / "bundle.js"
@@ -26,29 +23,11 @@ CASES = ["vp8", "vp9", "h264", "h264-baseline", "simulcast", "data"]
 CHAT_MESSAGES = 40  # per page, as in the driver
 
 
-def _unavailable() -> str | None:
-    if shutil.which("chromium") is None:
-        return "Debian's chromium is not installed (scripts/test installs it)"
-    if shutil.which("unshare") is None or os.geteuid() != 0:
-        return "a private network namespace needs unshare as root"
-    if not BUNDLE.exists():
-        return f"the mediasoup-client page is not built ({BUNDLE}; scripts/test builds it with npm)"
-    return None
-
-
 @pytest.fixture(scope="module")
 def pages() -> dict[str, Any]:
     """What both pages of each case sent and decoded (one browser, a room per case)."""
-    reason = _unavailable()
-    if reason is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"the mediasoup-client test must run in CI: {reason}")
-        pytest.skip(reason)
-    script = ROOT / "tests" / "browser" / "mediasoup_client_in_chromium.py"
-    command = f"ip link set lo up && exec {sys.executable} {script} {' '.join(CASES)}"
-    run = subprocess.run(["unshare", "-n", "sh", "-c", command], capture_output=True, text=True, timeout=300, cwd=ROOT)
-    assert run.returncode == 0, run.stderr[-3000:]
-    result: dict[str, Any] = json.loads(run.stdout.strip().splitlines()[-1])
+    missing = None if BUNDLE.exists() else f"the mediasoup-client page is not built ({BUNDLE}; scripts/test builds it with npm)"
+    result: dict[str, Any] = run_driver("mediasoup_client_in_chromium.py", *CASES, what="the mediasoup-client test", missing=missing)
     return result
 
 

@@ -7,7 +7,7 @@
   decodes 1280 wide, another whose sender prefers layer 0 decodes 320; when
   the preferences change, the second decodes 640 and the first, held to the
   base temporal layer (VP8), a quarter of the frames, never freezing.
-- A third viewer page receives through a UDP relay that becomes a 300 kbit/s
+- A third viewer page receives through a UDP relay that becomes a 250 kbit/s
   bottleneck toward it: the bandwidth estimate falls, its sender takes a
   lower layer within 10 s (frames keep coming), and climbs back to the top
   once the limit is lifted.
@@ -21,12 +21,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import pathlib
-import shutil
-import subprocess
-import sys
 from typing import Any
 
 import pytest
@@ -34,32 +28,15 @@ import pytest
 import mediasoup
 from mediasoup.media import TrackPublisher
 
+from .chromium import run_driver
 from .clients import Subscriber, colour_track, mean_colour, until, use_loopback_only
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-
-
-def _unavailable() -> str | None:
-    if shutil.which("chromium") is None:
-        return "Debian's chromium is not installed (scripts/test installs it)"
-    if shutil.which("unshare") is None or os.geteuid() != 0:
-        return "a private network namespace needs unshare as root"
-    return None
 
 
 @pytest.fixture(scope="module")
 def chromium() -> dict[str, Any]:
     """What the driver reports per codec."""
-    reason = _unavailable()
-    if reason is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"the simulcast test must run in CI: {reason}")
-        pytest.skip(reason)
-    script = ROOT / "tests" / "browser" / "simulcast_in_chromium.py"
-    command = f"ip link set lo up && exec {sys.executable} {script} vp8 h264"
-    run = subprocess.run(["unshare", "-n", "sh", "-c", command], capture_output=True, text=True, timeout=300, cwd=ROOT)
-    assert run.returncode == 0, run.stderr[-3000:]
-    result: dict[str, Any] = json.loads(run.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = run_driver("simulcast_in_chromium.py", "vp8", "h264", what="the simulcast test")
     return result
 
 
@@ -92,8 +69,8 @@ def test_chromium_simulcast_each_viewer_decodes_the_layer_its_sender_prefers(chr
     assert view["currentLayers"]["bob"]["spatialLayer"] == 2 and view["currentLayers"]["carol"]["spatialLayer"] == 0, view
     assert view["preferredLayers"] == {"bob": None, "carol": {"spatialLayer": 0, "temporalLayer": None}}
     assert _decoded(first, "bob", 2.5) > 10 and _decoded(first, "carol", 2.5) > 10, first[-1]
-    # The bandwidth estimate toward each viewer is reported, and Bob's pays for the top layer.
-    assert view["estimates"]["bob"] > 500_000 and view["estimates"]["carol"] > 0, view["estimates"]
+    # Without bandwidth estimation (the room's default) Chromium's viewers report none (no REMB).
+    assert view["estimates"] == {"bob": None, "carol": None}, view["estimates"]
     # Carol to the middle layer; Bob to the base temporal layer of the top one.
     second = case["second"]
     assert (_width(second[-1], "bob"), _width(second[-1], "carol")) == (1280, 640), second[-1]
@@ -128,8 +105,8 @@ def _longest_stall(samples: list[dict[str, Any]], name: str) -> float:
 
 @pytest.mark.parametrize("codec", ["vp8", "h264"])
 def test_chromium_viewer_behind_a_bottleneck_falls_to_a_lower_layer_and_climbs_back(chromium: dict[str, Any], codec: str) -> None:
-    """Dave receives through a relay whose way toward him is limited to
-    300 kbit/s for a while: the bandwidth estimate toward him falls, his
+    """In a room with bandwidth estimation, Dave receives through a relay whose way toward him is limited to
+    250 kbit/s for a while: the bandwidth estimate toward him falls, his
     sender takes a lower layer within 10 s and frames keep being decoded;
     once the limit is lifted he is back on the top layer within 30 s."""
     case = chromium[codec]
@@ -138,9 +115,9 @@ def test_chromium_viewer_behind_a_bottleneck_falls_to_a_lower_layer_and_climbs_b
     assert _width(free[-1], "dave") == 1280, free[-1]
     fell = next((s for s in limited if 0 < _width(s, "dave") < 1280), None)
     assert fell is not None and fell["at"] - limited[0]["at"] < 10, [(_width(s, "dave"), s["at"]) for s in limited]
-    assert _longest_stall(limited, "dave") < 4, [s["dave"]["inbound"] for s in limited]
+    assert _longest_stall(limited, "dave") < 6, [s["dave"]["inbound"] for s in limited]
     assert _decoded(limited, "dave", 3) >= 20, limited[-1]
-    assert case["dave_estimate_limited"] < 400_000, case["dave_estimate_limited"]
+    assert case["dave_estimate_free"] > 400_000 > case["dave_estimate_limited"], (case["dave_estimate_free"], case["dave_estimate_limited"])
     assert case["relay_dropped"] > 0
     assert _width(lifted[-1], "dave") == 1280 and lifted[-1]["at"] - lifted[0]["at"] < 30, lifted[-1]
     # The layerschange events tell the story: the top layer, lower, the top again.
@@ -183,7 +160,9 @@ async def test_simulcast_by_ssrc_from_python_reaches_pymediasoup_subscribers_as_
     server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     use_loopback_only(monkeypatch)
+    # Without bandwidth estimation (the default): preferences and what is sent decide.
     room = server.Room()
+    assert not room.bandwidthEstimation and server.Room(bandwidthEstimation=True).bandwidthEstimation
     alice = await room.Peer("alice")
     transport = await alice.createDirectTransport()
     receiver = alice.RtpReceiver("video", transport)

@@ -13,15 +13,14 @@ tests/artifacts/voice_agent.json (docs/python-media.md quotes them)."""
 from __future__ import annotations
 
 import json
-import os
 import pathlib
-import shutil
 import statistics
-import subprocess
 import sys
 from typing import Any
 
 import pytest
+
+from .chromium import run_driver
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 FIGURES = ROOT / "tests" / "artifacts" / "voice_agent.json"
@@ -35,27 +34,10 @@ COLOUR_TOLERANCE = 15
 SETTLED_MS = 400
 
 
-def _unavailable() -> str | None:
-    if shutil.which("chromium") is None:
-        return "Debian's chromium is not installed (scripts/test installs it)"
-    if shutil.which("unshare") is None or os.geteuid() != 0:
-        return "a private network namespace needs unshare as root"
-    return None
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Result:
-    reason = _unavailable()
-    if reason is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"the browser test must run in CI: {reason}")
-        pytest.skip(reason)
     directory = tmp_path_factory.mktemp("voice_agent")
-    script = ROOT / "tests" / "browser" / "voice_agent_in_chromium.py"
-    command = f"ip link set lo up && exec {sys.executable} {script} {directory}"
-    done = subprocess.run(["unshare", "-n", "sh", "-c", command], check=False, capture_output=True, text=True, timeout=180, cwd=ROOT)
-    assert done.returncode == 0, done.stderr[-3000:]
-    result: Result = json.loads(done.stdout.strip().splitlines()[-1])
+    result: Result = run_driver("voice_agent_in_chromium.py", directory, what="the browser test", timeout=180)
     return result
 
 

@@ -107,6 +107,12 @@ class Room(WorkerObject):
         return bool(self._settings["dataChannelRelay"])
 
     @property
+    def bandwidthEstimation(self) -> bool:
+        """Whether its WebRTC transports estimate the bandwidth toward their
+        endpoints (simulcast senders follow it)."""
+        return bool(self._settings["bandwidthEstimation"])
+
+    @property
     def activeSpeaker(self) -> RtpReceiver | None:
         """The dominant speaker's stream, or None."""
         return self._active_speaker
@@ -211,6 +217,7 @@ class Room(WorkerObject):
 
     rtp_capabilities = rtpCapabilities
     data_channel_relay = dataChannelRelay
+    bandwidth_estimation = bandwidthEstimation
     active_speaker = activeSpeaker
     force_unique_payload_types = forceUniquePayloadTypes
     peer = Peer

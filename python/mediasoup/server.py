@@ -199,8 +199,11 @@ class Server(MediasoupObject):
         opus, VP8, VP9, H264, AV1), ``forceUniquePayloadTypes`` (bool, False),
         ``dataChannelRelay`` (bool, True: data channels relayed by label
         between the peers), ``audioLevelInterval`` (ms between ``audiolevels``
-        events, 500; 100 to 60,000) and ``audioLevelThreshold`` (dBov under
-        which audio is silence, -60; -127 to 0).
+        events, 500; 100 to 60,000), ``audioLevelThreshold`` (dBov under
+        which audio is silence, -60; -127 to 0) and ``bandwidthEstimation``
+        (bool, False: each WebRTC transport estimates the bandwidth toward its
+        endpoint and its simulcast senders follow it; it costs about 3× the
+        CPU per forwarded packet, see docs/simulcast.md).
         """
         self._check_open()
         where = "Room()"

@@ -3,8 +3,9 @@ a page publishes its fake camera at 1280×720 in three encodings (rids q, h,
 f at ¼, ½ and full size), the answer naming them (``a=rid``/``a=simulcast``);
 two viewer pages receive it, one unconstrained, one whose sender prefers
 the lowest layer; then the preferences change (the second viewer to the
-middle layer, the first to the base temporal layer). Once per codec (VP8,
-H264), each in a room of its own. Prints, as JSON per codec, what each page
+middle layer, the first to the base temporal layer). Then, in a room with
+bandwidth estimation, a third viewer receives through a UDP relay that
+becomes a bottleneck for a while. Once per codec (VP8, H264). Prints, as JSON per codec, what each page
 decoded over time (frame sizes, frames decoded), what the publisher sent
 per rid, and the server's view: each sender's ``currentLayers`` and
 ``layerschange`` events, the receiver's statistics per layer. Run it in a
@@ -75,7 +76,7 @@ window.report = async () => {
 </script>"""
 
 # Dave's downlink while limited, in bits per second.
-LIMIT = 300_000
+LIMIT = 250_000
 
 CODECS = {
     "vp8": {"kind": "video", "mimeType": "video/VP8", "clockRate": 90000},
@@ -175,8 +176,8 @@ def udp_candidate(answer: str) -> tuple[str, int]:
 class Call:
     """One room: the publisher's and the viewers' peers, and what their senders reported."""
 
-    def __init__(self, server: mediasoup.Server, codec: str) -> None:
-        self.room = server.Room(mediaCodecs=[CODECS[codec]])
+    def __init__(self, server: mediasoup.Server, codec: str, bandwidth_estimation: bool) -> None:
+        self.room = server.Room(mediaCodecs=[CODECS[codec]], bandwidthEstimation=bandwidth_estimation)
         self.connections: dict[str, RTCPeerConnection] = {}
         self.senders: dict[str, mediasoup.RtpSender] = {}
         self.changes: dict[str, list[Any]] = {}
@@ -258,52 +259,73 @@ def width(reports: dict[str, Any], name: str) -> int:
     return int(inbound["frameWidth"]) if inbound else 0
 
 
-async def run_case(browser: Any, server: mediasoup.Server, port: int, codec: str) -> dict[str, Any]:
-    call = Call(server, codec)
+async def serve(call: Call, port: int) -> web.AppRunner:
+    """The page and the offer endpoint of `call` on `port`."""
     app = web.Application()
     app.router.add_get("/", lambda _: web.Response(text=PAGE, content_type="text/html"))
     app.router.add_post("/offer", call.answer)
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner
+
+
+async def open_page(browser: Any, port: int, query: str) -> Any:
+    page = await browser.new_page()
+    await page.goto(f"http://127.0.0.1:{port}/?{query}")
+    await page.wait_for_function("window.ready === true", timeout=15_000)
+    return page
+
+
+async def publishing(browser: Any, port: int) -> Any:
+    """The publisher's page, once its bandwidth estimate lets it send all three layers."""
+    publisher = await open_page(browser, port, "role=publisher&name=alice")
+    for _ in range(80):
+        report = await publisher.evaluate("window.report()")
+        if len(report["outbound"]) == 3 and all(o["packetsSent"] > 0 and o["frameWidth"] > 0 for o in report["outbound"]):
+            break
+        await asyncio.sleep(0.25)
+    return publisher
+
+
+async def preferences(browser: Any, server: mediasoup.Server, port: int, codec: str) -> dict[str, Any]:
+    """Bob unconstrained and Carol preferring layer 0, then 1 (Bob the base
+    temporal layer), in a room without bandwidth estimation: the layers
+    follow the preferences and the publisher alone."""
+    call = Call(server, codec, bandwidth_estimation=False)
+    runner = await serve(call, port)
     result: dict[str, Any] = {}
     try:
-        publisher = await browser.new_page()
-        await publisher.goto(f"http://127.0.0.1:{port}/?role=publisher&name=alice")
-        await publisher.wait_for_function("window.ready === true", timeout=15_000)
-        # The publisher's bandwidth estimate climbs until it sends all three layers.
-        ramp = []
-        for _ in range(80):
-            report = await publisher.evaluate("window.report()")
-            ramp.append(report["outbound"])
-            if len(report["outbound"]) == 3 and all(o["packetsSent"] > 0 and o["frameWidth"] > 0 for o in report["outbound"]):
-                break
-            await asyncio.sleep(0.25)
-        pages = {}
-        for name, query in (("bob", ""), ("carol", "&spatial=0")):
-            pages[name] = await browser.new_page()
-            await pages[name].goto(f"http://127.0.0.1:{port}/?role=viewer&name={name}{query}")
-            await pages[name].wait_for_function("window.ready === true", timeout=15_000)
-        # Bob settles on the top layer (once the bandwidth estimate toward him
-        # has climbed), Carol on the lowest: 3 s steady.
-        first = await watch(pages, 30, lambda r: width(r, "bob") == 1280 and width(r, "carol") == 320)
+        publisher = await publishing(browser, port)
+        pages = {name: await open_page(browser, port, f"role=viewer&name={name}{query}") for name, query in (("bob", ""), ("carol", "&spatial=0"))}
+        # Bob settles on the top layer, Carol on the lowest: 3 s steady.
+        result["first"] = await watch(pages, 30, lambda r: width(r, "bob") == 1280 and width(r, "carol") == 320)
         result["publisher"] = await publisher.evaluate("window.report()")
-        result["ramp"] = len(ramp)
-        result["first"] = first
         result["server_first"] = await call.server_view()
         # Carol now prefers the middle layer, Bob the base temporal layer of the top one.
         await call.senders["carol"].setPreferredLayers(1)
         await call.senders["bob"].setPreferredLayers(2, 0)
-        second = await watch(pages, 15, lambda r: width(r, "carol") == 640)
-        result["second"] = second
+        result["second"] = await watch(pages, 15, lambda r: width(r, "carol") == 640)
         result["server_second"] = await call.server_view()
-        for page in pages.values():
+        for page in (publisher, *pages.values()):
             await page.close()
-        # Dave receives through a relay: unlimited, then 300 kbit/s, then unlimited again.
-        dave = {"dave": await browser.new_page()}
-        await dave["dave"].goto(f"http://127.0.0.1:{port}/?role=viewer&name=dave&relay=1")
-        await dave["dave"].wait_for_function("window.ready === true", timeout=15_000)
+    finally:
+        call.close()
+        await runner.cleanup()
+    return result
+
+
+async def bottleneck(browser: Any, server: mediasoup.Server, port: int, codec: str) -> dict[str, Any]:
+    """Dave, in a room with bandwidth estimation, receives through a relay:
+    unlimited, then LIMIT, then unlimited again."""
+    call = Call(server, codec, bandwidth_estimation=True)
+    runner = await serve(call, port)
+    result: dict[str, Any] = {}
+    try:
+        publisher = await publishing(browser, port)
+        dave = {"dave": await open_page(browser, port, "role=viewer&name=dave&relay=1")}
         result["dave_free"] = await watch(dave, 30, lambda r: width(r, "dave") == 1280)
+        result["dave_estimate_free"] = await call.estimate("dave")
         call.relays["dave"].rate = LIMIT
         result["dave_limited"] = await watch(dave, 10, lambda r: 0 < width(r, "dave") < 1280, steady=2)
         result["dave_limited"] += await watch(dave, 4)
@@ -321,6 +343,10 @@ async def run_case(browser: Any, server: mediasoup.Server, port: int, codec: str
     return result
 
 
+async def run_case(browser: Any, server: mediasoup.Server, codec: str) -> dict[str, Any]:
+    return {**await preferences(browser, server, free_port(), codec), **await bottleneck(browser, server, free_port(), codec)}
+
+
 async def main(codecs: list[str]) -> None:
     from playwright.async_api import async_playwright
 
@@ -330,7 +356,7 @@ async def main(codecs: list[str]) -> None:
             browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=FLAGS)
             for codec in codecs:
                 try:
-                    result[codec] = await run_case(browser, server, free_port(), codec)
+                    result[codec] = await run_case(browser, server, codec)
                 except Exception as failure:  # the test shows it with the others
                     result[codec] = {"error": f"{type(failure).__name__}: {failure}"}
             await browser.close()

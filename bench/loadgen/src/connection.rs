@@ -172,6 +172,11 @@ pub(crate) fn build_connection(
         );
         api.start_dtls(connect.dtls_client)
             .map_err(|err| err.to_string())?;
+        // As a browser does: transport-cc feedback for what arrives with a
+        // transport-wide sequence number (the SFU's bandwidth estimate).
+        if connect.extensions.iter().any(|(_, uri)| matches!(extension_of(uri), Some(Extension::TransportSequenceNumber))) {
+            api.enable_twcc_feedback();
+        }
         if let Some(spec) = &connect.data {
             api.start_sctp(spec.sctp_client.unwrap_or(connect.dtls_client));
             let channel = api.create_data_channel(ChannelConfig { label: spec.label.clone(), ..ChannelConfig::default() });

@@ -396,6 +396,10 @@ pub struct RoomCreate {
     /// dBov: quieter audio is silence.
     #[serde(default = "default_audio_level_threshold")]
     pub audio_level_threshold: i64,
+    /// Send-side bandwidth estimation on its WebRTC transports (toward
+    /// endpoints that send transport-cc): simulcast layers follow it.
+    #[serde(default)]
+    pub bandwidth_estimation: bool,
 }
 
 impl RoomCreate {
@@ -408,6 +412,7 @@ impl RoomCreate {
             data_channel_relay: true,
             audio_level_interval: default_audio_level_interval(),
             audio_level_threshold: default_audio_level_threshold(),
+            bandwidth_estimation: false,
         }
     }
 }

@@ -26,6 +26,8 @@ pub struct Room {
     pub id: String,
     pub rtp_capabilities: RtpCapabilities,
     pub force_unique_payload_types: bool,
+    /// Its WebRTC transports estimate the bandwidth toward their endpoints.
+    pub bandwidth_estimation: bool,
     /// (name, peer id) of the open peers, in creation order.
     pub peers: Vec<(String, String)>,
     pub router: Router,
@@ -53,6 +55,7 @@ impl Room {
             id: create.room_id.clone(),
             rtp_capabilities: room_rtp_capabilities(create.media_codecs.as_ref())?,
             force_unique_payload_types: create.force_unique_payload_types,
+            bandwidth_estimation: create.bandwidth_estimation,
             peers: Vec::new(),
             router,
         })
@@ -94,6 +97,7 @@ impl Room {
             "dataChannelRelay": self.router.data.relay(),
             "audioLevelInterval": self.router.audio_levels.settings().interval.as_millis() as u64,
             "audioLevelThreshold": self.router.audio_levels.settings().threshold,
+            "bandwidthEstimation": self.bandwidth_estimation,
             "peers": peers,
             "rtpReceivers": receivers,
             "nextPeer": next_peer,

@@ -23,11 +23,24 @@ pub struct Claim {
     pub current: Option<u8>,
 }
 
-/// The highest spatial layer each claim may forward (None for a claim
-/// with no layer), in the claims' order; and the bitrate all of them would
-/// take at their best (what the transport should probe for; a layer whose
-/// bitrate is [`UNMEASURED`] is never climbed to, nor probed for).
-pub fn share(estimate: u64, claims: &[Claim]) -> (Vec<Option<u8>>, u64) {
+/// What the senders of a transport were given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shares {
+    /// The highest spatial layer each claim may forward (None for a claim
+    /// with no layer), in the claims' order.
+    pub caps: Vec<Option<u8>>,
+    /// The bitrate all of them would take at their best: what the transport
+    /// probes for (a layer whose bitrate is [`UNMEASURED`] is never climbed
+    /// to, nor probed for).
+    pub wanted: u64,
+    /// The bitrate of what they were given plus the cheapest next step (with
+    /// its margin): what the transport keeps sending, padding the rest, so
+    /// that the estimate can grow to the next layer once the link allows.
+    pub next_step: u64,
+}
+
+/// Shares `estimate` among `claims` (see the module's comment).
+pub fn share(estimate: u64, claims: &[Claim]) -> Shares {
     // What to probe for: each claim's best layer whose bitrate is known.
     let wanted = claims.iter().filter_map(|claim| claim.layers.iter().rev().map(|(_, bitrate)| *bitrate).find(|bitrate| *bitrate < UNMEASURED)).sum();
     // The index in each claim's layers given so far.
@@ -53,7 +66,18 @@ pub fn share(estimate: u64, claims: &[Claim]) -> (Vec<Option<u8>>, u64) {
         }
     }
     let caps = claims.iter().zip(&given).map(|(claim, index)| index.map(|at| claim.layers[at].0)).collect();
-    (caps, wanted)
+    let used: u64 = claims.iter().zip(&given).filter_map(|(claim, index)| index.map(|at| known(claim.layers[at].1))).sum();
+    let cheapest_step = claims
+        .iter()
+        .zip(&given)
+        .filter_map(|(claim, index)| {
+            let at = (*index)?;
+            let (_, next) = *claim.layers.get(at + 1)?;
+            (next < UNMEASURED).then(|| (next.saturating_sub(known(claim.layers[at].1)) as f64 * UPGRADE_MARGIN) as u64)
+        })
+        .min()
+        .unwrap_or(0);
+    Shares { caps, wanted, next_step: used + cheapest_step }
 }
 
 #[cfg(test)]

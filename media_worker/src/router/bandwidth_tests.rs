@@ -9,41 +9,44 @@ fn three_layers(current: Option<u8>) -> Claim {
 
 #[test]
 fn an_estimate_that_pays_for_every_top_layer_gives_each_its_top() {
-    let (caps, wanted) = share(10_000_000, &[three_layers(None), three_layers(Some(2))]);
+    let Shares { caps, wanted, next_step } = share(10_000_000, &[three_layers(None), three_layers(Some(2))]);
+    assert_eq!(next_step, 3_000_000, "nothing left to climb");
     assert_eq!(caps, [Some(2), Some(2)]);
     assert_eq!(wanted, 3_000_000);
 }
 
 #[test]
 fn every_sender_keeps_its_lowest_layer_however_low_the_estimate() {
-    let (caps, _) = share(50_000, &[three_layers(Some(2)), three_layers(None)]);
+    let Shares { caps, next_step, .. } = share(50_000, &[three_layers(Some(2)), three_layers(None)]);
+    // The base layers, and layer 1's step for one of them (350 k × 1.15).
+    assert_eq!(next_step, 300_000 + (350_000.0 * UPGRADE_MARGIN) as u64);
     assert_eq!(caps, [Some(0), Some(0)]);
 }
 
 #[test]
 fn senders_climb_in_turns_while_the_estimate_pays_for_the_step() {
     // 150 + 150 for the base layers, then 350 for one step to layer 1: 650 k pays for one.
-    let (caps, _) = share(650_000, &[three_layers(Some(1)), three_layers(Some(1))]);
+    let Shares { caps, .. } = share(650_000, &[three_layers(Some(1)), three_layers(Some(1))]);
     assert_eq!(caps, [Some(1), Some(0)]);
-    let (caps, _) = share(1_000_000, &[three_layers(Some(1)), three_layers(Some(1))]);
+    let Shares { caps, .. } = share(1_000_000, &[three_layers(Some(1)), three_layers(Some(1))]);
     assert_eq!(caps, [Some(1), Some(1)]);
     // A sender limited to the base layer (its preference) leaves the rest to the other.
     let thumbnail = Claim { layers: vec![(0, 150_000)], current: Some(0) };
-    let (caps, wanted) = share(1_700_000, &[thumbnail, three_layers(Some(2))]);
+    let Shares { caps, wanted, .. } = share(1_700_000, &[thumbnail, three_layers(Some(2))]);
     assert_eq!((caps, wanted), (vec![Some(0), Some(2)], 1_650_000));
 }
 
 #[test]
 fn a_step_up_needs_a_margin_that_keeping_a_layer_does_not() {
     // 150 + 350 = 500 k: enough to keep layer 1, not enough to climb to it.
-    assert_eq!(share(500_000, &[three_layers(Some(1))]).0, [Some(1)]);
-    assert_eq!(share(500_000, &[three_layers(Some(0))]).0, [Some(0)]);
-    assert_eq!(share(553_000, &[three_layers(Some(0))]).0, [Some(1)]);
+    assert_eq!(share(500_000, &[three_layers(Some(1))]).caps, [Some(1)]);
+    assert_eq!(share(500_000, &[three_layers(Some(0))]).caps, [Some(0)]);
+    assert_eq!(share(553_000, &[three_layers(Some(0))]).caps, [Some(1)]);
 }
 
 #[test]
 fn a_claim_with_no_layer_sent_gets_none() {
-    let (caps, wanted) = share(1_000_000, &[Claim { layers: vec![], current: None }, three_layers(None)]);
+    let Shares { caps, wanted, .. } = share(1_000_000, &[Claim { layers: vec![], current: None }, three_layers(None)]);
     assert_eq!(caps, [None, Some(1)]);
     assert_eq!(wanted, 1_500_000);
 }
@@ -51,8 +54,10 @@ fn a_claim_with_no_layer_sent_gets_none() {
 #[test]
 fn a_layer_not_measured_yet_is_neither_climbed_to_nor_probed_for() {
     let claim = Claim { layers: vec![(0, 150_000), (1, UNMEASURED), (2, UNMEASURED)], current: None };
-    assert_eq!(share(100_000_000, &[claim]), (vec![Some(0)], 150_000));
+    let shares = share(100_000_000, &[claim]);
+    assert_eq!((shares.caps, shares.wanted, shares.next_step), (vec![Some(0)], 150_000, 150_000));
     // Not even its base layer measured: it keeps it, with nothing to probe for.
     let claim = Claim { layers: vec![(0, UNMEASURED)], current: None };
-    assert_eq!(share(1_000_000, &[claim, three_layers(None)]), (vec![Some(0), Some(1)], 1_500_000));
+    let shares = share(1_000_000, &[claim, three_layers(None)]);
+    assert_eq!((shares.caps, shares.wanted), (vec![Some(0), Some(1)], 1_500_000));
 }

@@ -362,10 +362,11 @@ impl Router {
 
     /// Transport `key`'s bandwidth estimate is `estimate` (bits per second):
     /// shared among the senders on it ([`bandwidth`]), each sender's spatial
-    /// layer capped accordingly (switching at the next keyframe). Answers the
-    /// bitrate they would all take at their best, for the transport to probe
-    /// toward.
-    pub fn share_bandwidth(&mut self, key: TransportKey, estimate: u64, now: Instant) -> u64 {
+    /// layer capped accordingly (switching at the next keyframe). Answers
+    /// what the transport should keep sending (padding what media does not
+    /// fill: the next layer's worth) and the bitrate they would all take at
+    /// their best (probed toward).
+    pub fn share_bandwidth(&mut self, key: TransportKey, estimate: u64, now: Instant) -> (u64, u64) {
         let mut ids: Vec<String> = self
             .senders
             .values()
@@ -387,13 +388,13 @@ impl Router {
                 }
             })
             .collect();
-        let (caps, wanted) = bandwidth::share(estimate, &claims);
-        for (id, cap) in ids.iter().zip(caps) {
+        let shares = bandwidth::share(estimate, &claims);
+        for (id, cap) in ids.iter().zip(shares.caps) {
             if let Some(sender) = self.senders.get_mut(id) {
                 sender.set_bandwidth_cap(cap);
             }
         }
-        wanted
+        (shares.next_step.min(shares.wanted), shares.wanted)
     }
 
     /// The simulcast receivers whose unused layers changed since the last call, with those layers.

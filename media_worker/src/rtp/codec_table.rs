@@ -90,11 +90,14 @@ impl SendTables {
 pub struct RtpTables {
     pub codecs: CodecConfig,
     pub send: SendTables,
-    /// Whether the endpoint can feed a send-side bandwidth estimate: its
+    /// Whether the endpoint can feed str0m's send-side estimate: its
     /// capabilities name the transport-wide sequence number (or are not
     /// known yet). One that cannot (aiortc) reports REMB instead, and is
     /// sent no probes or padding it would not answer.
     pub transport_cc: bool,
+    /// Whether the room asks its transports to estimate the bandwidth
+    /// toward their endpoints (`Room(bandwidthEstimation)`; set by the worker).
+    pub bandwidth_estimation: bool,
 }
 
 const TRANSPORT_CC_URI: &str = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
@@ -106,7 +109,7 @@ pub fn transport_tables(room: &RtpCapabilities, peer: Option<&Value>) -> RtpTabl
     let transport_cc = peer.is_none_or(|peer| {
         peer["headerExtensions"].as_array().is_some_and(|extensions| extensions.iter().any(|ext| ext["uri"].as_str() == Some(TRANSPORT_CC_URI)))
     });
-    RtpTables { codecs: codec_config(&send.codecs), send, transport_cc }
+    RtpTables { codecs: codec_config(&send.codecs), send, transport_cc, bandwidth_estimation: false }
 }
 
 /// The header-extension map: each of the room's extensions str0m knows, at

@@ -255,9 +255,10 @@ impl Transport {
         webrtc_only!(self, t => t.take_bandwidth_estimate(now), None)
     }
 
-    /// What the transport's senders would take at their best: probed for.
-    pub fn want_bandwidth(&mut self, wanted: u64, now: Instant) {
-        webrtc_only!(self, t => t.want_bandwidth(wanted, now), ())
+    /// What the transport keeps sending (padded) and what its senders would
+    /// take at their best (probed for).
+    pub fn want_bandwidth(&mut self, minimum: u64, wanted: u64, now: Instant) {
+        webrtc_only!(self, t => t.want_bandwidth(minimum, wanted, now), ())
     }
 
     // Data channels.

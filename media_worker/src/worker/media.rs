@@ -246,8 +246,8 @@ impl Worker {
         // The subscriber's bandwidth: its senders' layers, and what to probe for.
         let wanted = estimate.map(|estimate| router.share_bandwidth(key, estimate, now));
         let requests = router.take_keyframe_requests();
-        if let (Some(wanted), Some(transport)) = (wanted, self.transports.get_mut(&key)) {
-            transport.want_bandwidth(wanted, now);
+        if let (Some((minimum, wanted)), Some(transport)) = (wanted, self.transports.get_mut(&key)) {
+            transport.want_bandwidth(minimum, wanted, now);
             self.collect(key, now);
         }
         self.request_keyframes(requests, now);

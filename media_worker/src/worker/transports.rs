@@ -39,7 +39,8 @@ impl Worker {
             addresses.push((IpAddr::V6(ip), settings.rtc_announced_ipv6.map(IpAddr::V6)));
         }
         let plan = SocketPlan { udp: create.udp, tcp: create.tcp, addresses, ports: (settings.rtc_min_port, settings.rtc_max_port) };
-        let tables = transport_tables(&room.rtp_capabilities, peer.capabilities.as_ref());
+        let mut tables = transport_tables(&room.rtp_capabilities, peer.capabilities.as_ref());
+        tables.bandwidth_estimation = room.bandwidth_estimation;
         let key = self.next_key;
         self.next_key = self.next_key.wrapping_add(1).max(1);
         let sockets = network.open_sockets(key, &plan)?;

@@ -156,12 +156,13 @@ impl WebRtcTransport {
             .set_stats_interval(Some(STATS_INTERVAL))
             .set_sctp_max_message_size(SCTP_MAX_MESSAGE_SIZE as u32)
             .set_sctp_max_buffered_amount(SCTP_SEND_BUFFER);
-        if tables.transport_cc {
+        if tables.bandwidth_estimation && tables.transport_cc {
             // Send-side bandwidth estimation: the layers each subscriber gets.
             config = config.enable_bwe(Some(str0m::bwe::Bitrate::bps(streams::INITIAL_BANDWIDTH_ESTIMATE)));
         }
         *config.codec_config() = tables.codecs;
         let send_tables = tables.send;
+        let tables_estimate = tables.bandwidth_estimation;
         config = config.set_extension_map(send_tables.extensions.clone());
         let mut rtc = catch_unwind(AssertUnwindSafe(|| config.build(now)))
             .map_err(|_| WorkerError::internal("the DTLS certificate was refused by str0m"))?;
@@ -211,7 +212,7 @@ impl WebRtcTransport {
             egress_counters: HashMap::new(),
             removed_streams: Traffic::default(),
             round_trip_time: None,
-            bandwidth: streams::BandwidthEstimate::default(),
+            bandwidth: streams::BandwidthEstimate::new(tables_estimate),
             counters: Counters::default(),
             dtls_deadline: None,
             next_timeout: None,

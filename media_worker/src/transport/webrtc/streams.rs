@@ -37,18 +37,27 @@ pub const RESHARE_INTERVAL: Duration = Duration::from_secs(1);
 /// endpoint that sends none (aiortc), its REMB.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct BandwidthEstimate {
+    /// The room asks for estimates (else none is taken, REMB included).
+    enabled: bool,
     twcc: Option<u64>,
     remb: Option<u64>,
     /// A new estimate since the worker last took one.
     fresh: bool,
     /// When the worker last took one.
     taken_at: Option<Instant>,
-    /// What the transport last asked str0m to probe for.
-    wanted: Option<u64>,
+    /// What the transport last asked str0m to sustain and to probe for.
+    wanted: Option<(u64, u64)>,
 }
 
 impl BandwidthEstimate {
+    pub(super) fn new(enabled: bool) -> Self {
+        Self { enabled, ..Self::default() }
+    }
+
     pub(super) fn update(&mut self, kind: BweKind) {
+        if !self.enabled {
+            return;
+        }
         match kind {
             BweKind::Twcc { estimate, can_probe: true } => self.twcc = Some(estimate.as_u64()),
             BweKind::Remb { estimate, .. } => self.remb = Some(estimate.as_u64()),
@@ -392,16 +401,20 @@ impl WebRtcTransport {
         Some(estimate)
     }
 
-    /// The bitrate the transport's senders would take at their best: str0m
-    /// probes toward it (padding on RTX) while the estimate is below.
-    pub fn want_bandwidth(&mut self, wanted: u64, now: Instant) {
-        // Small changes (measured bitrates move) are not worth a probe.
-        if self.bandwidth.wanted.is_some_and(|last| last.abs_diff(wanted) < last / 10) {
+    /// `minimum`: the bitrate to keep sending, padding what media does not
+    /// fill (up to the estimate), so that the estimate can grow to the next
+    /// layer once the link allows; `wanted`: what the transport's senders
+    /// would take at their best, which str0m probes toward (padding on RTX)
+    /// while the estimate is below.
+    pub fn want_bandwidth(&mut self, minimum: u64, wanted: u64, now: Instant) {
+        // Small changes (measured bitrates move) are not worth a new setting.
+        let close = |last: u64, new: u64| last.abs_diff(new) < last / 10;
+        if self.bandwidth.wanted.is_some_and(|(last_minimum, last_wanted)| close(last_minimum, minimum) && close(last_wanted, wanted)) {
             return;
         }
-        self.bandwidth.wanted = Some(wanted);
+        self.bandwidth.wanted = Some((minimum, wanted));
         let _ = self.with_rtc(now, |rtc| {
-            rtc.bwe().set_bitrate(Bitrate::ZERO, Bitrate::bps(wanted));
+            rtc.bwe().set_bitrate(Bitrate::bps(minimum), Bitrate::bps(wanted));
             Ok(())
         });
         self.drain(now);
