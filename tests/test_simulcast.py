@@ -3,14 +3,15 @@
 - Headless Chromium (in a network namespace with only loopback; driver:
   tests/browser/simulcast_in_chromium.py) publishes its fake camera at
   1280×720 in three rid-named encodings through
-  ``mediasoup.webrtc.RTCPeerConnection``, in VP8 and in H264: a viewer page
+  ``mediasoup.webrtc.RTCPeerConnection``, in VP8 and in H264, and in one
+  VP9 encoding of three spatial layers (SVC, ``L3T3_KEY``): a viewer page
   decodes 1280 wide, another whose sender prefers layer 0 decodes 320; when
   the preferences change, the second decodes 640 and the first, held to the
-  base temporal layer (VP8), a quarter of the frames, never freezing.
+  base temporal layer (VP8, VP9), a quarter of the frames, never freezing.
 - A third viewer page receives through a UDP relay that becomes a 250 kbit/s
   bottleneck toward it: the bandwidth estimate falls, its sender takes a
   lower layer within 10 s (frames keep coming), and climbs back to the top
-  once the limit is lifted.
+  once the limit is lifted; its ``score`` falls meanwhile and recovers.
 - Python publishes three encodings by SSRC on a direct transport (a colour
   per layer) and pymediasoup subscribers decode the layer they prefer: its
   size and its colour.
@@ -36,7 +37,7 @@ from .clients import Subscriber, colour_track, mean_colour, until, use_loopback_
 @pytest.fixture(scope="module")
 def chromium() -> dict[str, Any]:
     """What the driver reports per codec."""
-    result: dict[str, Any] = run_driver("simulcast_in_chromium.py", "vp8", "h264", what="the simulcast test")
+    result: dict[str, Any] = run_driver("simulcast_in_chromium.py", "vp8", "h264", "vp9", what="the simulcast test")
     return result
 
 
@@ -53,21 +54,29 @@ def _decoded(samples: list[dict[str, Any]], name: str, seconds: float) -> int:
     return int(last[name]["inbound"]["framesDecoded"] - earlier[-1][name]["inbound"]["framesDecoded"])
 
 
-@pytest.mark.parametrize("codec", ["vp8", "h264"])
+@pytest.mark.parametrize("codec", ["vp8", "h264", "vp9"])
 def test_chromium_simulcast_each_viewer_decodes_the_layer_its_sender_prefers(chromium: dict[str, Any], codec: str) -> None:
     case = chromium[codec]
     assert "error" not in case, case
-    # The answer's a=rid/a=simulcast made Chromium send all three encodings.
-    outbound = {o["rid"]: o for o in case["publisher"]["outbound"]}
-    assert {rid: o["frameWidth"] for rid, o in outbound.items()} == {"q": 320, "h": 640, "f": 1280}, outbound
     view = case["server_first"]
-    assert sorted(s["rid"] for s in view["receiverStats"]) == ["f", "h", "q"]
+    if codec == "vp9":
+        # SVC: one encoding carrying three spatial layers.
+        (outbound,) = case["publisher"]["outbound"]
+        assert (outbound["scalabilityMode"], outbound["frameWidth"]) == ("L3T3_KEY", 1280), outbound
+        assert [s["rid"] for s in view["receiverStats"]] == [None]
+    else:
+        # The answer's a=rid/a=simulcast made Chromium send all three encodings.
+        outbound = {o["rid"]: o for o in case["publisher"]["outbound"]}
+        assert {rid: o["frameWidth"] for rid, o in outbound.items()} == {"q": 320, "h": 640, "f": 1280}, outbound
+        assert sorted(s["rid"] for s in view["receiverStats"]) == ["f", "h", "q"]
     assert all(s["packetsReceived"] > 0 for s in view["receiverStats"]), view
     # Unconstrained: the top layer. Layer 0 preferred: the lowest. Frames keep coming.
     first = case["first"]
     assert (_width(first[-1], "bob"), _width(first[-1], "carol")) == (1280, 320), first[-1]
     assert view["currentLayers"]["bob"]["spatialLayer"] == 2 and view["currentLayers"]["carol"]["spatialLayer"] == 0, view
     assert view["preferredLayers"] == {"bob": None, "carol": {"spatialLayer": 0, "temporalLayer": None}}
+    # Both get what they prefer, without loss on loopback: the best score.
+    assert view["scores"] == {"bob": 10, "carol": 10}, view["scores"]
     assert _decoded(first, "bob", 2.5) > 10 and _decoded(first, "carol", 2.5) > 10, first[-1]
     # Without bandwidth estimation (the room's default) Chromium's viewers report none (no REMB).
     assert view["estimates"] == {"bob": None, "carol": None}, view["estimates"]
@@ -83,8 +92,8 @@ def test_chromium_simulcast_each_viewer_decodes_the_layer_its_sender_prefers(chr
     assert [change[1]["spatialLayer"] for change in view["changes"]["carol"]] == [0, 1]
     bob, carol = _decoded(second, "bob", 2.5), _decoded(second, "carol", 2.5)
     assert bob > 0 and carol > 10, second[-1]
-    if codec == "vp8":
-        # libwebrtc's VP8 simulcast has three temporal layers: the base is a quarter of the frames.
+    if codec in ("vp8", "vp9"):
+        # libwebrtc's VP8 simulcast and L3T3 have three temporal layers: the base is a quarter of the frames.
         assert view["currentLayers"]["bob"] == {"spatialLayer": 2, "temporalLayer": 0}
         assert bob < 0.5 * carol, (bob, carol)
     else:
@@ -103,7 +112,7 @@ def _longest_stall(samples: list[dict[str, Any]], name: str) -> float:
     return longest
 
 
-@pytest.mark.parametrize("codec", ["vp8", "h264"])
+@pytest.mark.parametrize("codec", ["vp8", "h264", "vp9"])
 def test_chromium_viewer_behind_a_bottleneck_falls_to_a_lower_layer_and_climbs_back(chromium: dict[str, Any], codec: str) -> None:
     """In a room with bandwidth estimation, Dave receives through a relay whose way toward him is limited to
     250 kbit/s for a while: the bandwidth estimate toward him falls, his
@@ -115,7 +124,10 @@ def test_chromium_viewer_behind_a_bottleneck_falls_to_a_lower_layer_and_climbs_b
     assert _width(free[-1], "dave") == 1280, free[-1]
     fell = next((s for s in limited if 0 < _width(s, "dave") < 1280), None)
     assert fell is not None and fell["at"] - limited[0]["at"] < 10, [(_width(s, "dave"), s["at"]) for s in limited]
-    assert _longest_stall(limited, "dave") < 6, [s["dave"]["inbound"] for s in limited]
+    # The onset of a 12× drop breaks the picture until a keyframe gets
+    # through the full link (measured 3–8 s, VP9 SVC the longest: see
+    # docs/simulcast.md); after it, frames keep coming.
+    assert _longest_stall(limited, "dave") < 9, [s["dave"]["inbound"] for s in limited]
     assert _decoded(limited, "dave", 3) >= 20, limited[-1]
     assert case["dave_estimate_free"] > 400_000 > case["dave_estimate_limited"], (case["dave_estimate_free"], case["dave_estimate_limited"])
     assert case["relay_dropped"] > 0
@@ -123,6 +135,13 @@ def test_chromium_viewer_behind_a_bottleneck_falls_to_a_lower_layer_and_climbs_b
     # The layerschange events tell the story: the top layer, lower, the top again.
     spatial = [change[1]["spatialLayer"] for change in case["dave_changes"]]
     assert 2 in spatial and min(spatial[spatial.index(2):]) < 2 and spatial[-1] == 2, case["dave_changes"]
+    # And the score events: 10 on the top layer, lower while held down and
+    # losing packets at the bottleneck, up again once it is lifted.
+    scores = case["dave_scores"]
+    limited_at = (limited[0]["at"], lifted[0]["at"])
+    assert any(score == 10 for at, score in scores if at < limited_at[0]), scores
+    assert min(score for at, score in scores if limited_at[0] <= at < limited_at[1]) <= 8, scores
+    assert scores[-1][1] >= 8, scores
 
 
 # Layers published by Python, by SSRC: (SSRC, size, colour).
@@ -208,6 +227,9 @@ async def test_simulcast_by_ssrc_from_python_reaches_pymediasoup_subscribers_as_
         # The worker's view agrees, and its receiver counts each layer.
         dump = await carol_sender.dump()
         assert dump["currentLayers"] == {"spatialLayer": 1, "temporalLayer": 0} and dump["sourceSsrc"] == 0x2222
+        # Each gets what it prefers, aiortc's receiver reports say nothing lost: the best score.
+        await until(lambda: bob_sender.score == 10 and carol_sender.score == 10, 5, lambda: (bob_sender.score, carol_sender.score))
+        assert dump["score"] == 10
         stats = await receiver.getStats()
         assert sorted(s["ssrc"] for s in stats) == [ssrc for ssrc, _, _ in LAYERS]
         # The top layer stops: Bob is moved to the best one still sent.

@@ -1,14 +1,15 @@
 """Simulcast from headless Chromium through ``mediasoup.webrtc.RTCPeerConnection``:
 a page publishes its fake camera at 1280×720 in three encodings (rids q, h,
-f at ¼, ½ and full size), the answer naming them (``a=rid``/``a=simulcast``);
+f at ¼, ½ and full size), the answer naming them (``a=rid``/``a=simulcast``),
+or for VP9 in one encoding of three spatial layers (SVC, ``L3T3_KEY``);
 two viewer pages receive it, one unconstrained, one whose sender prefers
 the lowest layer; then the preferences change (the second viewer to the
 middle layer, the first to the base temporal layer). Then, in a room with
 bandwidth estimation, a third viewer receives through a UDP relay that
-becomes a bottleneck for a while. Once per codec (VP8, H264). Prints, as JSON per codec, what each page
+becomes a bottleneck for a while. Once per codec (VP8, H264, VP9 SVC). Prints, as JSON per codec, what each page
 decoded over time (frame sizes, frames decoded), what the publisher sent
-per rid, and the server's view: each sender's ``currentLayers`` and
-``layerschange`` events, the receiver's statistics per layer. Run it in a
+per rid, and the server's view: each sender's ``currentLayers``, ``score``,
+``layerschange`` and ``score`` events, the receiver's statistics per layer. Run it in a
 network namespace with only loopback (see tests/test_simulcast.py):
 
     unshare -n sh -c "ip link set lo up && python tests/browser/simulcast_in_chromium.py vp8 h264"
@@ -38,11 +39,12 @@ const pc = new RTCPeerConnection();
 window.pc = pc;
 if (query.get('role') === 'publisher') {
   const stream = await navigator.mediaDevices.getUserMedia({video: {width: 1280, height: 720, frameRate: 30}});
-  pc.addTransceiver(stream.getVideoTracks()[0], {direction: 'sendonly', streams: [stream], sendEncodings: [
+  const sendEncodings = query.get('svc') ? [{scalabilityMode: query.get('svc')}] : [
     {rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 200000},
     {rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 600000},
     {rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1800000},
-  ]});
+  ];
+  pc.addTransceiver(stream.getVideoTracks()[0], {direction: 'sendonly', streams: [stream], sendEncodings});
 } else {
   pc.addTransceiver('video', {direction: 'recvonly'});
   pc.ontrack = ({track}) => {
@@ -66,7 +68,7 @@ window.report = async () => {
                         framesPerSecond: report.framesPerSecond || 0, freezeCount: report.freezeCount || 0};
     }
     if (report.type === 'outbound-rtp' && report.kind === 'video') {
-      result.outbound.push({rid: report.rid, frameWidth: report.frameWidth || 0, packetsSent: report.packetsSent,
+      result.outbound.push({rid: report.rid, frameWidth: report.frameWidth || 0, packetsSent: report.packetsSent, scalabilityMode: report.scalabilityMode,
                             qualityLimitationReason: report.qualityLimitationReason});
     }
   }
@@ -82,7 +84,11 @@ CODECS = {
     "vp8": {"kind": "video", "mimeType": "video/VP8", "clockRate": 90000},
     "h264": {"kind": "video", "mimeType": "video/H264", "clockRate": 90000,
              "parameters": {"packetization-mode": 1, "level-asymmetry-allowed": 1, "profile-level-id": "42e01f"}},
+    "vp9": {"kind": "video", "mimeType": "video/VP9", "clockRate": 90000, "parameters": {"profile-id": 0}},
 }
+
+# The codecs published with SVC (one encoding), and the scalability mode asked of Chromium.
+SVC = {"vp9": "L3T3_KEY"}
 
 
 class ShapedRelay(asyncio.DatagramProtocol):
@@ -181,6 +187,7 @@ class Call:
         self.connections: dict[str, RTCPeerConnection] = {}
         self.senders: dict[str, mediasoup.RtpSender] = {}
         self.changes: dict[str, list[Any]] = {}
+        self.scores: dict[str, list[Any]] = {}
         self.relays: dict[str, ShapedRelay] = {}
 
     async def answer(self, request: web.Request) -> web.Response:
@@ -189,10 +196,12 @@ class Call:
         pc = RTCPeerConnection(peer)
         self.connections[name] = pc
         changes = self.changes.setdefault(name, [])
+        scores = self.scores.setdefault(name, [])
 
         def track(sender: mediasoup.RtpSender) -> None:
             self.senders[name] = sender
             sender.on("layerschange", lambda layers: changes.append([round(time.monotonic(), 3), layers]))
+            sender.on("score", lambda score: scores.append([round(time.monotonic(), 3), score]))
 
         peer.on("newrtpsender", track)
         for sender in peer.rtpSenders:
@@ -216,6 +225,7 @@ class Call:
             "currentLayers": {name: sender.currentLayers for name, sender in self.senders.items()},
             "preferredLayers": {name: sender.preferredLayers for name, sender in self.senders.items()},
             "changes": self.changes,
+            "scores": {name: sender.score for name, sender in self.senders.items()},
             "estimates": {name: await self.estimate(name) for name in self.senders},
         }
 
@@ -277,12 +287,14 @@ async def open_page(browser: Any, port: int, query: str) -> Any:
     return page
 
 
-async def publishing(browser: Any, port: int) -> Any:
+async def publishing(browser: Any, port: int, codec: str) -> Any:
     """The publisher's page, once its bandwidth estimate lets it send all three layers."""
-    publisher = await open_page(browser, port, "role=publisher&name=alice")
+    svc = SVC.get(codec)
+    publisher = await open_page(browser, port, "role=publisher&name=alice" + (f"&svc={svc}" if svc else ""))
     for _ in range(80):
-        report = await publisher.evaluate("window.report()")
-        if len(report["outbound"]) == 3 and all(o["packetsSent"] > 0 and o["frameWidth"] > 0 for o in report["outbound"]):
+        outbound = (await publisher.evaluate("window.report()"))["outbound"]
+        sending = all(o["packetsSent"] > 0 and o["frameWidth"] > 0 for o in outbound)
+        if sending and (len(outbound) == 3 or (svc is not None and len(outbound) == 1 and outbound[0]["frameWidth"] == 1280)):
             break
         await asyncio.sleep(0.25)
     return publisher
@@ -296,7 +308,7 @@ async def preferences(browser: Any, server: mediasoup.Server, port: int, codec: 
     runner = await serve(call, port)
     result: dict[str, Any] = {}
     try:
-        publisher = await publishing(browser, port)
+        publisher = await publishing(browser, port, codec)
         pages = {name: await open_page(browser, port, f"role=viewer&name={name}{query}") for name, query in (("bob", ""), ("carol", "&spatial=0"))}
         # Bob settles on the top layer, Carol on the lowest: 3 s steady.
         result["first"] = await watch(pages, 30, lambda r: width(r, "bob") == 1280 and width(r, "carol") == 320)
@@ -322,7 +334,7 @@ async def bottleneck(browser: Any, server: mediasoup.Server, port: int, codec: s
     runner = await serve(call, port)
     result: dict[str, Any] = {}
     try:
-        publisher = await publishing(browser, port)
+        publisher = await publishing(browser, port, codec)
         dave = {"dave": await open_page(browser, port, "role=viewer&name=dave&relay=1")}
         result["dave_free"] = await watch(dave, 30, lambda r: width(r, "dave") == 1280)
         result["dave_estimate_free"] = await call.estimate("dave")
@@ -334,6 +346,7 @@ async def bottleneck(browser: Any, server: mediasoup.Server, port: int, codec: s
         result["dave_lifted"] = await watch(dave, 30, lambda r: width(r, "dave") == 1280, steady=2)
         result["dave_estimate_lifted"] = await call.estimate("dave")
         result["dave_changes"] = call.changes["dave"]
+        result["dave_scores"] = call.scores["dave"]
         result["relay_dropped"] = call.relays["dave"].dropped
         for page in (publisher, *dave.values()):
             await page.close()

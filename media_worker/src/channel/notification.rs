@@ -50,11 +50,14 @@ pub enum NotificationEvent {
     /// The spatial layers of a simulcast stream that no sender wants changed: `{'layers': [int…]}`.
     #[serde(rename = "rtpReceiver.layersUnused")]
     RtpReceiverLayersUnused,
+    /// A sender's score changed: `{'score': 0..=10}`.
+    #[serde(rename = "rtpSender.score")]
+    RtpSenderScore,
 }
 
 impl NotificationEvent {
     /// Every event, as the Channel names it (`_mediasoup.NOTIFICATION_EVENTS`).
-    pub const NAMES: [&'static str; 10] = [
+    pub const NAMES: [&'static str; 11] = [
         "log",
         "transport.iceStateChange",
         "transport.iceSelectedTupleChange",
@@ -65,6 +68,7 @@ impl NotificationEvent {
         "room.activeSpeaker",
         "rtpSender.layersChange",
         "rtpReceiver.layersUnused",
+        "rtpSender.score",
     ];
 }
 

@@ -3,6 +3,12 @@
 //! each encoding in temporal layers (the payload names them); a sender
 //! forwards one spatial layer and the temporal layers up to one.
 //!
+//! With SVC (VP9) one stream carries the spatial layers, each packet
+//! naming its own: a sender forwards the packets of the layers up to one,
+//! moves down at the start of any picture (lower layers never depend on
+//! upper ones), up at a keyframe, and marks the end of the picture on the
+//! last packet of the top layer it forwards.
+//!
 //! The target spatial layer is the highest one the publisher sends now
 //! ([`LayerActivity`]) at or below the subscriber's preference (the lowest
 //! one sent if none is). A switch to it happens on its keyframe (requested
@@ -135,6 +141,9 @@ pub struct StreamShape<'a> {
     pub encodings: usize,
     /// Whether its codec's keyframes are found in payloads.
     pub keyframes_known: bool,
+    /// One encoding carrying several spatial layers (SVC): a packet's
+    /// spatial layer is the one its payload names.
+    pub svc: bool,
     pub activity: &'a LayerActivity,
 }
 
@@ -153,7 +162,8 @@ pub enum Selection {
     Drop,
 }
 
-/// The source forwarded: its SSRC and spatial layer, and when its latest packet arrived.
+/// The source forwarded: its SSRC and spatial layer (with SVC: the highest
+/// one of it forwarded), and when its latest packet arrived.
 #[derive(Debug, Clone, Copy)]
 struct Source {
     ssrc: u32,
@@ -175,11 +185,13 @@ pub struct LayerSelector {
     frame: Option<(u32, bool)>,
     /// The layers last reported (see [`Self::take_change`]).
     reported: Option<Layers>,
+    /// The stream is SVC (as of the latest packet).
+    svc: bool,
 }
 
 impl Default for LayerSelector {
     fn default() -> Self {
-        Self { preferred: Layers::HIGHEST, bandwidth_cap: None, source: None, target: None, temporal: u8::MAX, frame: None, reported: None }
+        Self { preferred: Layers::HIGHEST, bandwidth_cap: None, source: None, target: None, temporal: u8::MAX, frame: None, reported: None, svc: false }
     }
 }
 
@@ -188,27 +200,29 @@ impl LayerSelector {
     pub fn select(&mut self, packet: &IncomingRtp, frame: &FrameInfo, spatial: u8, stream: StreamShape<'_>) -> Selection {
         let now = packet.arrival;
         let activity = stream.activity;
+        self.svc = stream.svc;
         self.target = activity.best_at_most(self.preferred.spatial.min(self.bandwidth_cap.unwrap_or(u8::MAX)), now);
         match self.source {
             Some(ref mut source) if source.ssrc == packet.ssrc => {
                 source.last_arrival = source.last_arrival.max(now);
-                self.select_temporal(packet, frame)
+                self.select_within(packet, frame, spatial)
             }
             source => {
                 let simulcast = stream.encodings > 1;
                 let switch = match source {
-                    // The first source of a single stream starts at once (its subscriber asks for a keyframe).
-                    None if !simulcast => true,
+                    // The first source of a single stream starts at once (its subscriber asks for a keyframe), with SVC at a layer it forwards.
+                    None if !simulcast => !self.svc || self.target.is_none_or(|target| spatial <= target),
                     None => self.target == Some(spatial),
-                    // A new SSRC for the layer forwarded: the publisher restarted the encoding.
-                    Some(current) if current.spatial == spatial => now.saturating_duration_since(current.last_arrival) >= LAYER_TIMEOUT,
+                    // A new SSRC for the layer forwarded (or the stream, if single): the publisher restarted the encoding.
+                    Some(current) if current.spatial == spatial || !simulcast => now.saturating_duration_since(current.last_arrival) >= LAYER_TIMEOUT,
                     Some(_) => self.target == Some(spatial),
                 };
                 let decodable = frame.keyframe || !stream.keyframes_known || (source.is_none() && !simulcast);
                 if !(switch && decodable) {
                     return Selection::Drop;
                 }
-                self.source = Some(Source { ssrc: packet.ssrc, spatial, last_arrival: now });
+                let forwarded = if self.svc { self.target.unwrap_or(spatial).max(spatial) } else { spatial };
+                self.source = Some(Source { ssrc: packet.ssrc, spatial: forwarded, last_arrival: now });
                 // From a keyframe on, every temporal layer decodes.
                 self.temporal = self.preferred.temporal;
                 self.frame = Some((packet.timestamp, true));
@@ -217,33 +231,58 @@ impl LayerSelector {
         }
     }
 
-    /// Within the source: the temporal layers forwarded change at the start
-    /// of a frame (newer than the latest one decided on), and every packet
-    /// of a frame shares its frame's fate.
-    fn select_temporal(&mut self, packet: &IncomingRtp, frame: &FrameInfo) -> Selection {
-        let Some(tid) = frame.temporal else { return Selection::Forward };
-        let forwarded = match self.frame {
+    /// Within the source: the layers forwarded change at the start of a
+    /// frame (a picture newer than the latest one decided on), and every
+    /// packet of a frame shares its frame's fate; with SVC, a packet of a
+    /// spatial layer above the one forwarded is not forwarded either.
+    fn select_within(&mut self, packet: &IncomingRtp, frame: &FrameInfo, spatial: u8) -> Selection {
+        if frame.temporal.is_none() && !self.svc {
+            return Selection::Forward;
+        }
+        let tid = frame.temporal.unwrap_or(0);
+        let temporal_forwarded = match self.frame {
             Some((timestamp, forwarded)) if timestamp == packet.timestamp => forwarded,
             Some((timestamp, _)) if (packet.timestamp.wrapping_sub(timestamp) as i32) < 0 => tid <= self.temporal,
             _ => {
-                let target = self.preferred.temporal;
-                if frame.keyframe {
-                    self.temporal = target;
-                } else if tid > self.temporal && tid <= target && frame.layer_sync {
-                    self.temporal = tid;
-                } else if target < self.temporal {
-                    self.temporal = target;
-                }
+                self.begin_picture(frame, tid);
                 let forwarded = tid <= self.temporal;
                 self.frame = Some((packet.timestamp, forwarded));
                 forwarded
             }
         };
-        if forwarded {
+        let spatial_forwarded = !self.svc || self.source.is_some_and(|source| spatial <= source.spatial);
+        if temporal_forwarded && spatial_forwarded {
             Selection::Forward
         } else {
             Selection::Skip
         }
+    }
+
+    /// A new picture of the source begins with a packet of temporal layer
+    /// `tid`: the temporal layer forwarded climbs at a keyframe or a sync
+    /// frame, and falls at once; with SVC the spatial layer forwarded
+    /// climbs to the target at a keyframe, and falls to it at once.
+    fn begin_picture(&mut self, frame: &FrameInfo, tid: u8) {
+        let target = self.preferred.temporal;
+        if frame.keyframe {
+            self.temporal = target;
+        } else if tid > self.temporal && tid <= target && frame.layer_sync {
+            self.temporal = tid;
+        } else if target < self.temporal {
+            self.temporal = target;
+        }
+        if let (true, Some(source), Some(target)) = (self.svc, self.source.as_mut(), self.target) {
+            if target < source.spatial || frame.keyframe {
+                source.spatial = target;
+            }
+        }
+    }
+
+    /// Whether a forwarded packet of spatial layer `spatial` ends the
+    /// picture as the subscriber gets it (SVC: the end of the top layer
+    /// forwarded, where the publisher's marker may be on a layer above).
+    pub fn ends_picture(&self, frame: &FrameInfo, spatial: u8) -> bool {
+        self.svc && frame.ends_layer_frame && self.source.is_some_and(|source| source.spatial == spatial)
     }
 
     /// `setPreferredLayers`: the highest layers the subscriber wants.
@@ -266,8 +305,13 @@ impl LayerSelector {
     }
 
     /// The spatial layer whose keyframe the sender waits for, to switch to it.
+    /// With SVC only a climb needs one: a lower layer is taken at any picture.
     pub fn wants_keyframe(&self) -> Option<u8> {
-        self.target.filter(|target| self.source.is_none_or(|source| source.spatial != *target))
+        self.target.filter(|target| match self.source {
+            None => true,
+            Some(source) if self.svc => *target > source.spatial,
+            Some(source) => source.spatial != *target,
+        })
     }
 
     /// The SSRC forwarded, if any.

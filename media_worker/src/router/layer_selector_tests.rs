@@ -10,7 +10,7 @@ fn packet(ssrc: u32, timestamp: u32, arrival: Instant) -> IncomingRtp {
 }
 
 fn frame(keyframe: bool, temporal: Option<u8>, layer_sync: bool) -> FrameInfo {
-    FrameInfo { keyframe, temporal, layer_sync, vp8: None }
+    FrameInfo { keyframe, temporal, layer_sync, ..FrameInfo::default() }
 }
 
 #[test]
@@ -42,7 +42,7 @@ fn a_simulcast_sender_starts_and_switches_only_on_a_keyframe_of_its_target() {
     let start = Instant::now();
     let mut activity = LayerActivity::default();
     let mut selector = LayerSelector::default();
-    let shape = |activity| StreamShape { encodings: 2, keyframes_known: true, activity };
+    let shape = |activity| StreamShape { encodings: 2, keyframes_known: true, svc: false, activity };
     activity.record(0, 10, start, None, 1_000);
     activity.record(1, 20, start, None, 1_000);
     assert_eq!(selector.select(&packet(20, 0, start), &frame(false, None, false), 1, shape(&activity)), Selection::Drop);
@@ -64,7 +64,7 @@ fn a_codec_whose_keyframes_are_not_read_switches_at_once() {
     let mut activity = LayerActivity::default();
     activity.record(0, 10, start, None, 1_000);
     let mut selector = LayerSelector::default();
-    let shape = StreamShape { encodings: 2, keyframes_known: false, activity: &activity };
+    let shape = StreamShape { encodings: 2, keyframes_known: false, svc: false, activity: &activity };
     assert_eq!(selector.select(&packet(10, 0, start), &FrameInfo::default(), 0, shape), Selection::Start { replaced: false });
 }
 
@@ -72,7 +72,7 @@ fn a_codec_whose_keyframes_are_not_read_switches_at_once() {
 fn temporal_layers_change_at_frame_starts_and_every_packet_of_a_frame_shares_its_fate() {
     let start = Instant::now();
     let activity = LayerActivity::default();
-    let shape = StreamShape { encodings: 1, keyframes_known: true, activity: &activity };
+    let shape = StreamShape { encodings: 1, keyframes_known: true, svc: false, activity: &activity };
     let mut selector = LayerSelector::default();
     selector.set_preferred(Layers { spatial: 0, temporal: 0 });
     let mut decide = |timestamp: u32, f: FrameInfo| selector.select(&packet(10, timestamp, start), &f, 0, shape);

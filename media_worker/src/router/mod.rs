@@ -84,6 +84,8 @@ pub struct Router {
     layer_changes: Vec<(String, Option<Layers>)>,
     /// Simulcast receivers whose layers no sender wants changed, for `layersunused`.
     unused_changes: Vec<(String, Vec<u8>)>,
+    /// Senders whose score changed, for `score`.
+    score_changes: Vec<(String, u8)>,
     /// The room's data channels.
     pub data: DataRouter,
     /// Who speaks, from the audio streams' levels.
@@ -102,6 +104,7 @@ impl Router {
             keyframe_requests: Vec::new(),
             layer_changes: Vec::new(),
             unused_changes: Vec::new(),
+            score_changes: Vec::new(),
             data: DataRouter::new(true),
             audio_levels: AudioLevels::new(AudioLevelSettings::default()),
         }
@@ -312,6 +315,9 @@ impl Router {
             }
             if let Some(layers) = sender.take_layers_change(stream.activity) {
                 self.layer_changes.push((sender_id.clone(), layers));
+                if let Some(score) = sender.take_score_change(stream.activity, now) {
+                    self.score_changes.push((sender_id.clone(), score));
+                }
             }
         }
         if wanted != 0 && receiver.kind == MediaKind::Video {
@@ -379,8 +385,8 @@ impl Router {
             .map(|id| {
                 let sender = &self.senders[id];
                 match self.receivers.get(&sender.receiver_id) {
-                    Some(receiver) if receiver.kind == MediaKind::Video && receiver.parameters.encodings.len() > 1 => Claim {
-                        layers: receiver.activity.claimable(sender.preferred_layers().spatial, now),
+                    Some(receiver) if receiver.is_layered() => Claim {
+                        layers: receiver.claimable(sender.preferred_layers().spatial, now),
                         current: sender.current_spatial(),
                     },
                     Some(receiver) => Claim { layers: vec![(0, receiver.bitrate(now))], current: Some(0) },
@@ -397,6 +403,25 @@ impl Router {
         (shares.next_step.min(shares.wanted), shares.wanted)
     }
 
+    /// The subscriber on transport `key` reported the fraction of each
+    /// stream it lost (by mid): the senders' scores follow.
+    pub fn on_loss_reports(&mut self, key: TransportKey, losses: &[(String, Option<f32>)], now: Instant) {
+        let default = LayerActivity::default();
+        for sender in self.senders.values_mut().filter(|sender| sender.transport_key == Some(key)) {
+            let Some((_, loss)) = losses.iter().rev().find(|(mid, _)| *mid == sender.mid) else { continue };
+            sender.fraction_lost = *loss;
+            let activity = self.receivers.get(&sender.receiver_id).map_or(&default, |receiver| &receiver.activity);
+            if let Some(score) = sender.take_score_change(activity, now) {
+                self.score_changes.push((sender.id.clone(), score));
+            }
+        }
+    }
+
+    /// The senders whose score changed since the last call, with their score now.
+    pub fn take_score_changes(&mut self) -> Vec<(String, u8)> {
+        std::mem::take(&mut self.score_changes)
+    }
+
     /// The simulcast receivers whose unused layers changed since the last call, with those layers.
     pub fn take_unused_changes(&mut self) -> Vec<(String, Vec<u8>)> {
         std::mem::take(&mut self.unused_changes)
@@ -407,11 +432,11 @@ impl Router {
         std::mem::take(&mut self.layer_changes)
     }
 
-    /// A sender's dump, with the layers it forwards.
-    pub fn dump_sender(&self, sender_id: &str) -> Option<Value> {
+    /// A sender's dump, with the layers it forwards and its score.
+    pub fn dump_sender(&self, sender_id: &str, now: Instant) -> Option<Value> {
         let sender = self.senders.get(sender_id)?;
         let activity = self.receivers.get(&sender.receiver_id).map(|receiver| &receiver.activity);
-        Some(sender.dump(activity.unwrap_or(&LayerActivity::default())))
+        Some(sender.dump(activity.unwrap_or(&LayerActivity::default()), now))
     }
 
     /// A subscriber on transport `key` asked for a keyframe of the stream it
@@ -485,3 +510,7 @@ mod tests;
 #[cfg(test)]
 #[path = "simulcast_tests.rs"]
 mod simulcast_tests;
+
+#[cfg(test)]
+#[path = "svc_tests.rs"]
+mod svc_tests;

@@ -65,7 +65,10 @@ impl RtpReceiver {
     /// and the spatial layer it belongs to (noted as sent now).
     pub fn inspect(&mut self, packet: &IncomingRtp, payload_type: u8, payload: &[u8]) -> (FrameInfo, u8) {
         let frame = if self.kind == MediaKind::Video { self.format_of(payload_type).inspect(payload) } else { FrameInfo::default() };
-        let spatial = self.spatial_of(packet.ssrc);
+        let spatial = match frame.spatial {
+            Some(sid) if self.parameters.encodings.len() <= 1 => sid.min(MAX_SPATIAL_LAYERS as u8 - 1),
+            _ => self.spatial_of(packet.ssrc),
+        };
         self.activity.record(spatial, packet.ssrc, packet.arrival, frame.temporal, packet.payload_len);
         (frame, spatial)
     }
@@ -75,8 +78,32 @@ impl RtpReceiver {
         StreamShape {
             encodings: self.parameters.encodings.len(),
             keyframes_known: self.format_of(payload_type).knows_keyframes(),
+            svc: self.parameters.encodings.len() <= 1 && self.format_of(payload_type).has_spatial_layers(),
             activity: &self.activity,
         }
+    }
+
+    /// Whether its stream comes in spatial layers: simulcast (several
+    /// encodings) or SVC (one encoding of a codec that has them).
+    pub fn is_layered(&self) -> bool {
+        let encodings = self.parameters.encodings.len();
+        self.kind == MediaKind::Video
+            && (encodings > 1 || (encodings == 1 && self.parameters.codecs.first().is_some_and(|codec| codec.format.has_spatial_layers())))
+    }
+
+    /// What each spatial layer a sender preferring `preferred` could
+    /// forward now costs, lowest first ([`LayerActivity::claimable`]); with
+    /// SVC a layer is forwarded with those below it: their bitrates add up.
+    pub fn claimable(&self, preferred: u8, now: Instant) -> Vec<(u8, u64)> {
+        let mut layers = self.activity.claimable(preferred, now);
+        if self.parameters.encodings.len() <= 1 {
+            let mut total = 0u64;
+            for (_, cost) in &mut layers {
+                total = total.saturating_add(*cost);
+                *cost = total;
+            }
+        }
+        layers
     }
 
     /// The payload format of the codec at the publisher's `payload_type` (or its RTX's).

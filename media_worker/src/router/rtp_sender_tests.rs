@@ -9,7 +9,7 @@ use crate::router::layer_selector::LayerActivity;
 
 /// A single stream of VP8, as a sender sees it.
 fn single(activity: &LayerActivity) -> StreamShape<'_> {
-    StreamShape { encodings: 1, keyframes_known: true, activity }
+    StreamShape { encodings: 1, keyframes_known: true, svc: false, activity }
 }
 
 /// The sender's decision for a packet of a delta frame (or a `keyframe`).
@@ -228,4 +228,30 @@ fn a_new_source_continues_the_numbers_and_the_clock() {
     assert_eq!(next_b.timestamp, first_b.timestamp.wrapping_add(3_000));
     // A comes back: B is alive, A is not forwarded.
     assert_eq!(send(&mut sender, &packet(1111, 531, 1_093_000, at + 40 * MS), true), (None, false));
+}
+
+#[test]
+fn the_score_falls_with_the_loss_reported_and_with_each_layer_below_the_best() {
+    // (fraction lost, layer forwarded, best layer at its preference) → score.
+    let cases = [
+        (None, Some(2), Some(2), 10),
+        (Some(0.01), Some(0), Some(0), 10),
+        (Some(0.05), Some(0), Some(0), 8),
+        (Some(0.1), Some(1), Some(1), 7),
+        (Some(0.2), Some(0), Some(0), 4),
+        (Some(1.0), Some(0), Some(0), 0),
+        (None, Some(1), Some(2), 8),
+        (None, Some(0), Some(2), 6),
+        (Some(0.2), Some(0), Some(2), 0),
+        // Forwarding above the best (moving down at the next keyframe): no gap.
+        (None, Some(2), Some(1), 10),
+        // Nothing forwarded yet.
+        (None, None, Some(0), 0),
+        // Out of range values are bounded.
+        (Some(-3.0), Some(0), None, 10),
+        (Some(f32::NAN), Some(0), None, 10),
+    ];
+    for (loss, current, best, expected) in cases {
+        assert_eq!(score(loss, current, best), expected, "{loss:?} {current:?} {best:?}");
+    }
 }

@@ -24,7 +24,7 @@ fn send(publisher: &mut Publisher, room: &mut Room, sink: &mut Sink, count: u64)
 }
 
 fn current(room: &Room, sender_id: &str) -> serde_json::Value {
-    room.router.dump_sender(sender_id).unwrap()["currentLayers"].clone()
+    room.router.dump_sender(sender_id, room.start).unwrap()["currentLayers"].clone()
 }
 
 fn layers(spatial: u8, temporal: u8) -> serde_json::Value {
@@ -65,7 +65,7 @@ fn call() -> (Room, Publisher, Sink) {
 #[test]
 fn an_unconstrained_subscriber_gets_the_top_layer_alone_from_its_keyframe_on() {
     let (mut room, _, sink) = call();
-    assert_eq!(room.router.dump_sender("to-bob").unwrap()["sourceSsrc"], json!(LAYER_SSRCS[2]));
+    assert_eq!(room.router.dump_sender("to-bob", room.start).unwrap()["sourceSsrc"], json!(LAYER_SSRCS[2]));
     assert_eq!(current(&room, "to-bob"), layers(2, 2));
     let written = sink.vp8(2);
     // Layers 0 and 1 were heard first (a moment each); once on the top
@@ -229,6 +229,30 @@ fn the_bandwidth_estimate_moves_a_sender_down_and_back_up_at_keyframes_in_one_st
     // (Layer 1 was asked for a keyframe less than 500 ms ago: the next request waits.)
     send(&mut publisher, &mut room, &mut sink, frames(500));
     assert_eq!(current(&room, "to-bob"), layers(1, 2));
+}
+
+#[test]
+fn the_score_tells_a_subscriber_held_below_its_best_layer_or_losing_packets() {
+    let (mut room, mut publisher, mut sink) = call();
+    let scores = |room: &mut Room| room.router.take_score_changes();
+    // 0 until the first packet forwarded, then 10 on the top layer.
+    assert_eq!(scores(&mut room).last(), Some(&("to-bob".to_owned(), 10)));
+    // Held two layers down by its bandwidth: 10 − 2 × 2.
+    room.router.share_bandwidth(2, 100_000, at(&room, &publisher));
+    send(&mut publisher, &mut room, &mut sink, 3);
+    assert_eq!(current(&room, "to-bob"), layers(0, 2));
+    assert_eq!(scores(&mut room), [("to-bob".to_owned(), 6)]);
+    // Its receiver reports say 5 % lost: two points more.
+    room.router.on_loss_reports(2, &[("s2".to_owned(), Some(0.05))], at(&room, &publisher));
+    assert_eq!(scores(&mut room), [("to-bob".to_owned(), 4)]);
+    assert_eq!(room.router.dump_sender("to-bob", at(&room, &publisher)).unwrap()["score"], 4);
+    // Preferring layer 0 itself is no loss of score; a report without loss restores it.
+    room.router.set_preferred_layers("to-bob", Layers { spatial: 0, temporal: u8::MAX }).unwrap();
+    room.router.on_loss_reports(2, &[("s2".to_owned(), Some(0.0))], at(&room, &publisher));
+    assert_eq!(scores(&mut room), [("to-bob".to_owned(), 10)]);
+    // Reports for another transport's streams change nothing.
+    room.router.on_loss_reports(3, &[("s2".to_owned(), Some(0.5))], at(&room, &publisher));
+    assert_eq!(scores(&mut room), []);
 }
 
 /// When the publisher's next frame is sent (33 ms apart from the room's start).

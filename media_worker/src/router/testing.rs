@@ -1,6 +1,7 @@
 //! A room's router driven by tests, without str0m or a socket: a publisher
-//! whose packets are made up in a line (a single stream, or three simulcast
-//! layers of VP8 in three temporal layers each), fake time, and a sink that
+//! whose packets are made up in a line (a single stream, three simulcast
+//! layers of VP8 in three temporal layers each, or one VP9 stream in three
+//! spatial and three temporal layers), fake time, and a sink that
 //! records what each subscriber's transport would have written, payloads
 //! included.
 
@@ -14,7 +15,7 @@ use super::rtp_receiver::RtpReceiver;
 use super::{NewSender, Router, RtpSink, TransportKey};
 use crate::rtp::capabilities::{room_rtp_capabilities, MediaKind, RtpCapabilities};
 use crate::rtp::codec_table::SendTables;
-use crate::rtp::codecs::vp8;
+use crate::rtp::codecs::{vp8, vp9};
 use crate::rtp::codecs::PayloadFormat;
 use crate::rtp::packet::{IncomingRtp, OutgoingRtp, ReadableExtensions};
 use crate::rtp::parameters::parse_receive_parameters;
@@ -24,6 +25,12 @@ pub const PUBLISHER: TransportKey = 1;
 
 /// The SSRCs of the simulcast publisher's layers 0, 1 and 2.
 pub const LAYER_SSRCS: [u32; 3] = [1111, 3333, 5555];
+
+/// The SSRC of the SVC publisher's stream.
+pub const SVC_SSRC: u32 = 7777;
+
+/// The payload type of VP9 in the SVC publisher's parameters.
+pub const VP9_PAYLOAD_TYPE: u8 = 98;
 
 /// The payload bytes of each layer's packets: at 30 fps and two packets a
 /// frame, 96 kbit/s, 288 kbit/s and 864 kbit/s.
@@ -60,11 +67,16 @@ impl Sink {
 
     /// What `key` was written: (sequence number, timestamp, the payload's VP8 info), in order.
     pub fn vp8(&self, key: TransportKey) -> Vec<(u64, u32, crate::rtp::codecs::FrameInfo)> {
+        self.read(key, PayloadFormat::Vp8).into_iter().map(|(rtp, frame)| (rtp.sequence_number, rtp.timestamp, frame)).collect()
+    }
+
+    /// What `key` was written, each packet with what its payload says, read as `format`.
+    pub fn read(&self, key: TransportKey, format: PayloadFormat) -> Vec<(OutgoingRtp, crate::rtp::codecs::FrameInfo)> {
         self.written
             .iter()
             .zip(&self.payloads)
             .filter(|((to, _), _)| *to == key)
-            .map(|((_, rtp), payload)| (rtp.sequence_number, rtp.timestamp, PayloadFormat::Vp8.inspect(payload)))
+            .map(|((_, rtp), payload)| (*rtp, format.inspect(payload)))
             .collect()
     }
 }
@@ -104,6 +116,16 @@ impl Room {
         let parameters = json!({
             "codecs": [{"mimeType": "video/VP8", "payloadType": 96, "clockRate": 90000}],
             "encodings": encodings,
+            "rtcp": {"cname": "alice"},
+        });
+        self.add_receiver(id, MediaKind::Video, &parameters);
+    }
+
+    /// Alice publishes `id` as one VP9 stream carrying three spatial layers (SVC; SSRC [`SVC_SSRC`]).
+    pub fn publish_svc(&mut self, id: &str) {
+        let parameters = json!({
+            "codecs": [{"mimeType": "video/VP9", "payloadType": VP9_PAYLOAD_TYPE, "clockRate": 90000, "parameters": {"profile-id": 0}}],
+            "encodings": [{"ssrc": SVC_SSRC}],
             "rtcp": {"cname": "alice"},
         });
         self.add_receiver(id, MediaKind::Video, &parameters);
@@ -227,6 +249,52 @@ impl Publisher {
                 self.keyframe_due[layer] = true;
             }
         }
+        ssrcs
+    }
+}
+
+/// An SVC publisher: one VP9 stream at 30 fps whose every picture has three
+/// spatial layers (K-SVC: the upper ones predicted from the lower ones at
+/// keyframes only), in three temporal layers, two packets per layer frame
+/// ([`PACKET_SIZES`] bytes each), the marker bit on the picture's last.
+pub struct SvcPublisher {
+    pub frame: u64,
+    sequence_number: u64,
+    picture_id: u16,
+    /// Whether the next picture is a keyframe.
+    pub keyframe_due: bool,
+    /// The spatial layers it sends (a publisher short of bandwidth drops the upper ones).
+    pub layers: u8,
+}
+
+impl SvcPublisher {
+    pub fn new() -> Self {
+        Self { frame: 0, sequence_number: 60_000, picture_id: 32_000, keyframe_due: true, layers: 3 }
+    }
+
+    /// Sends the next picture (33 ms after the previous one) through the room.
+    pub fn send_frame(&mut self, room: &mut Room, receiver_id: &str, sink: &mut Sink) {
+        let at_ms = self.frame * 33;
+        let key = std::mem::take(&mut self.keyframe_due);
+        let (tid, sync) = if key { (0, false) } else { Publisher::temporal(self.frame) };
+        self.picture_id = (self.picture_id + 1) & 0x7fff;
+        for sid in 0..self.layers {
+            for part in 0..2 {
+                let payload = vp9::packet(self.picture_id, key, sid, tid, sync, part == 0, part == 1);
+                self.sequence_number += 1;
+                let mut packet = room.packet(SVC_SSRC, self.sequence_number, at_ms);
+                packet.payload_len = PACKET_SIZES[usize::from(sid)];
+                packet.marker = part == 1 && sid + 1 == self.layers;
+                room.forward_payload(receiver_id, packet, VP9_PAYLOAD_TYPE, &payload, sink);
+            }
+        }
+        self.frame += 1;
+    }
+
+    /// The keyframe requests the router made (SSRCs); any makes the next picture a keyframe.
+    pub fn take_requests(&mut self, room: &mut Room) -> Vec<u32> {
+        let ssrcs: Vec<u32> = room.router.take_keyframe_requests().into_iter().map(|request| request.ssrc).collect();
+        self.keyframe_due |= !ssrcs.is_empty();
         ssrcs
     }
 }

@@ -244,6 +244,11 @@ impl Transport {
         webrtc_only!(self, t => t.take_keyframe_requests(), Vec::new())
     }
 
+    /// The fraction lost its subscriber reported per stream (by mid) since the last call.
+    pub fn take_loss_reports(&mut self) -> Vec<(String, Option<f32>)> {
+        webrtc_only!(self, t => t.take_loss_reports(), Vec::new())
+    }
+
     /// Whether it became able to send media since the last call.
     pub fn take_just_connected(&mut self) -> bool {
         webrtc_only!(self, t => t.take_just_connected(), false)

@@ -186,9 +186,9 @@ impl Worker {
         }
     }
 
-    pub(super) fn dump_sender(&self, sender_id: &str) -> Result<Value, WorkerError> {
+    pub(super) fn dump_sender(&self, sender_id: &str, now: Instant) -> Result<Value, WorkerError> {
         let room_id = self.sender_room(sender_id)?;
-        self.rooms.get(&room_id).and_then(|room| room.router.dump_sender(sender_id)).ok_or_else(|| unknown("rtpSender", sender_id))
+        self.rooms.get(&room_id).and_then(|room| room.router.dump_sender(sender_id, now)).ok_or_else(|| unknown("rtpSender", sender_id))
     }
 
     pub(super) fn sender_stats(&self, sender_id: &str, now: Instant) -> Result<Value, WorkerError> {
@@ -213,6 +213,7 @@ impl Worker {
         let keyframe_mids = transport.take_keyframe_requests();
         let just_connected = transport.take_just_connected();
         let estimate = transport.take_bandwidth_estimate(now);
+        let losses = transport.take_loss_reports();
         let peer_id = transport.peer_id();
         let Some(room) = self.peers.get(peer_id).and_then(|peer| self.rooms.get_mut(&peer.room_id)) else {
             received.clear();
@@ -226,6 +227,9 @@ impl Worker {
         for (receiver_id, packet) in received.drain(..) {
             let mut sink = Subscribers { transports: &mut self.transports, outbox: &mut self.outbox, packet: &packet, now };
             router.forward(&receiver_id, &packet.incoming, packet.payload_type, &packet.payload, now, &mut sink);
+        }
+        if !losses.is_empty() {
+            router.on_loss_reports(key, &losses, now);
         }
         push_layer_notifications(router, &mut self.notifications);
         self.rtp_buffer = received;
@@ -280,7 +284,8 @@ impl Worker {
 }
 
 /// A router's layer changes as notifications: `rtpSender.layersChange`
-/// (`{'layers'}`) and `rtpReceiver.layersUnused` (`{'layers': [spatial…]}`).
+/// (`{'layers'}`), `rtpReceiver.layersUnused` (`{'layers': [spatial…]}`)
+/// and `rtpSender.score` (`{'score'}`).
 fn push_layer_notifications(router: &mut Router, notifications: &mut Vec<Notification>) {
     for (sender_id, layers) in router.take_layer_changes() {
         notifications.push(Notification {
@@ -291,6 +296,9 @@ fn push_layer_notifications(router: &mut Router, notifications: &mut Vec<Notific
     }
     for (receiver_id, unused) in router.take_unused_changes() {
         notifications.push(Notification { event: NotificationEvent::RtpReceiverLayersUnused, target_id: Some(receiver_id), data: json!({"layers": unused}) });
+    }
+    for (sender_id, score) in router.take_score_changes() {
+        notifications.push(Notification { event: NotificationEvent::RtpSenderScore, target_id: Some(sender_id), data: json!({"score": score}) });
     }
 }
 

@@ -249,7 +249,7 @@ impl Worker {
                 self.close_sender(&sender_id, now).ok_or_else(|| unknown("rtpSender", &sender_id))?;
                 Ok(Value::Null)
             }
-            Request::RtpSenderDump(RtpSenderRef { sender_id }) => self.dump_sender(&sender_id),
+            Request::RtpSenderDump(RtpSenderRef { sender_id }) => self.dump_sender(&sender_id, now),
             Request::RtpSenderGetStats(RtpSenderRef { sender_id }) => self.sender_stats(&sender_id, now),
             Request::PeerSendData(send) => self.send_data(send, now),
             Request::PeerSetDataListener(PeerDataListener { peer_id, enabled }) => {

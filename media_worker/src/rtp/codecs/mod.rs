@@ -1,6 +1,6 @@
 //! What the router reads in a video payload, per codec: whether a packet
 //! begins a keyframe (where a subscriber may switch to another encoding),
-//! its temporal and spatial layer and whether a decoder may climb to that
+//! its temporal and spatial layer (VP9's SVC) and whether a decoder may climb to that
 //! layer there, and VP8's picture numbers, which a sender rewrites
 //! ([`vp8::write_ids`]) so that a subscriber sees one continuous stream
 //! across switches. Pure functions on byte slices; a payload too short
@@ -38,6 +38,12 @@ impl PayloadFormat {
         self != Self::Opaque
     }
 
+    /// Whether one stream of it may carry several spatial layers (SVC),
+    /// each packet naming its own ([`FrameInfo::spatial`]).
+    pub fn has_spatial_layers(self) -> bool {
+        self == Self::Vp9
+    }
+
     /// What a payload of this format says.
     pub fn inspect(self, payload: &[u8]) -> FrameInfo {
         match self {
@@ -59,6 +65,11 @@ pub struct FrameInfo {
     /// A decoder of the lower temporal layers may switch up to this one
     /// here (VP8's layer sync bit, VP9's switching-up point).
     pub layer_sync: bool,
+    /// The spatial layer of its frame within the stream (SVC: VP9's SID),
+    /// when the payload names one.
+    pub spatial: Option<u8>,
+    /// It is the last packet of its spatial layer's frame (VP9's E bit).
+    pub ends_layer_frame: bool,
     /// VP8's picture numbers, when present.
     pub vp8: Option<vp8::PictureIds>,
 }

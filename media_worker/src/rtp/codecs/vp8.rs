@@ -73,6 +73,7 @@ pub fn inspect(payload: &[u8]) -> FrameInfo {
         temporal: tid_byte.map(|byte| byte >> 6),
         layer_sync: tid_byte.is_some_and(|byte| byte & 0x20 != 0),
         vp8: Some(PictureIds { picture_id, tl0_pic_idx: layout.tl0_pic_idx.map(|offset| payload[offset]) }),
+        ..FrameInfo::default()
     }
 }
 

@@ -22,3 +22,16 @@ fn truncated_payloads_say_nothing() {
         assert_eq!(inspect(payload), FrameInfo::default(), "{payload:?}");
     }
 }
+
+#[test]
+fn the_spatial_layer_and_the_end_of_its_frame_are_read() {
+    // P, L, E: TID 1, SID 2.
+    let info = inspect(&[0xe4, 0x81, 0x02, 0b0010_0100, 0x07]);
+    assert_eq!((info.spatial, info.temporal, info.ends_layer_frame, info.keyframe), (Some(2), Some(1), true, false));
+    // No layer indices: no spatial layer named.
+    assert_eq!(inspect(&[0x88, 0x81, 0x02]).spatial, None);
+    // The test builder writes what is read.
+    let built = inspect(&packet(300, true, 1, 0, false, true, false));
+    assert_eq!((built.spatial, built.keyframe, built.ends_layer_frame), (Some(1), false, false));
+    assert!(inspect(&packet(300, true, 0, 0, false, true, true)).keyframe);
+}

@@ -91,6 +91,8 @@ pub struct WebRtcTransport {
     /// sent (by mid), and the round-trip time, at its last stats interval.
     ingress_counters: HashMap<(String, Option<String>), RtcpCounters>,
     egress_counters: HashMap<String, RtcpCounters>,
+    /// The loss each stream's receiver reports said since the last call (by mid), for the senders' scores.
+    loss_reports: Vec<(String, Option<f32>)>,
     /// The feedback counted for streams that were removed (for the metrics).
     removed_streams: Traffic,
     round_trip_time: Option<Duration>,
@@ -210,6 +212,7 @@ impl WebRtcTransport {
             remb_sent_at: None,
             ingress_counters: HashMap::new(),
             egress_counters: HashMap::new(),
+            loss_reports: Vec::new(),
             removed_streams: Traffic::default(),
             round_trip_time: None,
             bandwidth: streams::BandwidthEstimate::new(tables_estimate),
@@ -490,6 +493,7 @@ impl WebRtcTransport {
                 self.ingress_counters.insert(key, RtcpCounters::from_ingress(&stats));
             }
             Event::MediaEgressStats(stats) => {
+                self.loss_reports.push((stats.mid.to_string(), stats.loss));
                 self.egress_counters.insert(stats.mid.to_string(), RtcpCounters::from_egress(&stats));
             }
             Event::PeerStats(stats) => self.round_trip_time = stats.rtt.or(self.round_trip_time),

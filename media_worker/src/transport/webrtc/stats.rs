@@ -32,6 +32,12 @@ impl WebRtcTransport {
         self.egress_counters.get(mid).copied().unwrap_or_default()
     }
 
+    /// The fraction lost the subscriber reported for each stream it
+    /// receives (by mid), at each stats interval since the last call.
+    pub fn take_loss_reports(&mut self) -> Vec<(String, Option<f32>)> {
+        std::mem::take(&mut self.loss_reports)
+    }
+
     /// Bytes and packets both ways, and the RTCP feedback of every stream,
     /// those removed included.
     pub fn traffic(&self) -> Traffic {
