@@ -37,10 +37,16 @@ def _room_codecs(room: mediasoup.Room) -> tuple[dict[str, Any], dict[str, Any], 
     return vp8, rtx, opus
 
 
+#: A simulcast publisher's lower layers (SSRC, RTX SSRC), below the top one (VIDEO_SSRC).
+LOWER_LAYERS = [(0x11120000, 0x11120001), (0x11130000, 0x11130001)]
+
+
 class Ours:
     """This project under load: `setup()` the publisher, `join(n)` subscribers."""
 
     name = "mediasoup (this project)"
+    #: The publisher sends its video as three simulcast layers (by SSRC).
+    simulcast = False
 
     def __init__(self, loadgen: Loadgen, cpu: int | None) -> None:
         self.loadgen = loadgen
@@ -82,6 +88,10 @@ class Ours:
             {"mid": "0", "kind": "video", "ssrc": VIDEO_SSRC, "rtx": VIDEO_RTX_SSRC, "pt": vp8["preferredPayloadType"]},
             {"mid": "1", "kind": "audio", "ssrc": AUDIO_SSRC, "rtx": None, "pt": opus["preferredPayloadType"]},
         ]
+        # Simulcast: the lower layers too, not counted as sent (the subscribers get the top one).
+        layers = LOWER_LAYERS if self.simulcast and clip is None else []
+        streams += [{"mid": "0", "kind": "video", "ssrc": ssrc, "rtx": rtx, "pt": vp8["preferredPayloadType"], "counted": False,
+                     "rid": f"l{index}"} for index, (ssrc, rtx) in enumerate(layers)]
         connected = loadgen.connect(name, "publisher", _server_side(transport), extensions, self.codecs, streams, clip=clip)
         await transport.setRemoteDtlsParameters(loadgen.dtls_parameters)
         header_extensions = [{"uri": MID_URI, "id": mid_id}]
@@ -95,7 +105,7 @@ class Ours:
                  "parameters": {"apt": vp8["preferredPayloadType"]}},
             ],
             "headerExtensions": header_extensions,
-            "encodings": [{"ssrc": VIDEO_SSRC, "rtx": {"ssrc": VIDEO_RTX_SSRC}}],
+            "encodings": [*({"ssrc": ssrc, "rtx": {"ssrc": rtx}} for ssrc, rtx in layers), {"ssrc": VIDEO_SSRC, "rtx": {"ssrc": VIDEO_RTX_SSRC}}],
             "rtcp": {"cname": "loadgen"},
         })
         audio = peer.RtpReceiver("audio", transport)
@@ -147,6 +157,19 @@ class Ours:
     async def close(self) -> None:
         if self.server is not None:
             self.server.close()
+
+
+class OursSimulcast(Ours):
+    """The same, with the publisher's video in three simulcast layers (by
+    SSRC, each as heavy as the single stream): every subscriber's sender
+    selects the top layer, packet by packet, and drops the other two. Its
+    CPU per forwarded packet against `Ours`'s, in the same run, is what
+    layer selection costs."""
+
+    name = "mediasoup (this project), simulcast: 3 layers in, 1 out"
+    simulcast = True
+    #: A new subscriber starts at the top layer's next keyframe (every 2 s; the load generator ignores PLIs).
+    settle = 2.5
 
 
 async def idle_peer_kib(count: int = 300) -> float:

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .loadgen import Loadgen, cpu_seconds, rss_bytes
-from .ours import Ours, idle_peer_kib
+from .ours import Ours, OursSimulcast, idle_peer_kib
 from .relay import ADDRESS as RELAY_ADDRESS
 from .relay import Relay
 
@@ -63,7 +63,8 @@ async def measure(sfu: Ours, loadgen: Loadgen, subscribers: int, duration: float
                                      return_exceptions=True)
         failed = sum(isinstance(join, BaseException) for join in joins)
     receivers = sfu.subscribers - failed
-    await asyncio.sleep(1.0)
+    # Until every new subscriber forwards (a simulcast sender starts at its layer's keyframe).
+    await asyncio.sleep(getattr(sfu, "settle", 1.0))
     sfu_cpu, loadgen_cpu, elapsed = await measured_window(loadgen, sfu.pid, duration, perf)
     stats = await settled_stats(loadgen)
     sent, received = stats["sent"], stats["received"]
@@ -154,7 +155,8 @@ async def join_times(sfu_factory: Any, loadgen_core: int | None, count: int, bin
 
 
 #: The SFUs the benchmark knows: adapter class and the address its clients use.
-SFUS: dict[str, tuple[Any, str]] = {"ours": (Ours, "127.0.0.1"), "relay": (Relay, RELAY_ADDRESS)}
+SFUS: dict[str, tuple[Any, str]] = {"ours": (Ours, "127.0.0.1"), "ours-simulcast": (OursSimulcast, "127.0.0.1"),
+                                    "relay": (Relay, RELAY_ADDRESS)}
 
 
 def _known_sfus() -> None:
@@ -221,7 +223,10 @@ def ratios(results: list[dict[str, Any]]) -> str:
         if ours is None or other is ours:
             continue
         theirs = {row["subscribers"]: row for row in other["rows"]}
-        lines += [f"**{other['sfu']} ÷ this project** (CPU µs per forwarded packet; > 1: this project is cheaper)", ""]
+        if other["key"] == "ours-simulcast":
+            lines += ["**Simulcast ÷ single stream** (CPU µs per forwarded packet, this project both: what layer selection costs)", ""]
+        else:
+            lines += [f"**{other['sfu']} ÷ this project** (CPU µs per forwarded packet; > 1: this project is cheaper)", ""]
         shared = [(row, theirs[row["subscribers"]]) for row in ours["rows"]
                   if row["subscribers"] in theirs and row["cpuMicrosPerPacket"] and theirs[row["subscribers"]]["cpuMicrosPerPacket"]]
         if shared:
@@ -302,7 +307,8 @@ def main() -> None:
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--perf", help="profile the SFU (perf record -e cpu-clock -g) during the last size's window, into this file")
     parser.add_argument("--sfu", default="ours,janus,relay",
-                        help="which SFUs, comma-separated: ours, janus (skipped if not installed), relay (aiortc)")
+                        help="which SFUs, comma-separated: ours, ours-simulcast (the publisher in three simulcast layers), "
+                             "janus (skipped if not installed), relay (aiortc)")
     parser.add_argument("--plot", help="write the CPU-against-streams plot (PNG) here")
     arguments = parser.parse_args()
     sizes = [int(size) for size in arguments.sizes.split(",")]

@@ -41,8 +41,9 @@ class RtpSender(WorkerObject):
     ``await sender.setTransport(transport)`` starts the flow; ``disable()`` and
     ``enable()`` pause and resume it; a video stream sent in layers (simulcast,
     temporal layers, SVC) is forwarded one spatial and temporal layer at a
-    time: :meth:`setPreferredLayers`, :attr:`currentLayers`; :attr:`score`
-    says how well the subscriber receives it. Events: ``close(error)``,
+    time: :meth:`setPreferredLayers`, :attr:`currentLayers`, its share of
+    the bandwidth :meth:`setPriority`; :attr:`score` says how well the
+    subscriber receives it. Events: ``close(error)``,
     ``activechange(active)``, ``parameterschange(rtpParameters)``,
     ``layerschange(layers)``, ``score(score)``, and on a :class:`~mediasoup.DirectTransport`
     ``rtp(packet)``: each RTP packet (``bytes``, decrypted) as this sender
@@ -64,6 +65,7 @@ class RtpSender(WorkerObject):
         self._preferred_layers: dict[str, int | None] | None = None
         self._current_layers: dict[str, int] | None = None
         self._score = 0
+        self._priority = 1
         # The async iterators of packets() not finished yet.
         self._queues: list[RtpPackets] = []
         # The worker reports the layers it forwards (rtpSender.layersChange) and its score (rtpSender.score).
@@ -157,6 +159,26 @@ class RtpSender(WorkerObject):
             request["temporalLayer"] = min(temporal, 255)
         await self._request("rtpSender.setPreferredLayers", request)
         self._preferred_layers = {"spatialLayer": spatial, "temporalLayer": temporal}
+
+    @property
+    def priority(self) -> int:
+        """Its share of its transport's bandwidth estimate (1 to 255, 1 by
+        default), as last given to :meth:`setPriority`."""
+        return self._priority
+
+    async def setPriority(self, priority: int) -> None:
+        """Its share of its transport's bandwidth estimate, in a room with
+        ``bandwidthEstimation``: when the estimate does not pay for every
+        sender's best layers, the senders climb from their lowest layer in
+        turns, and a sender of priority ``p`` climbs up to ``p`` layers per
+        turn (the speaker's tile 3, the thumbnails 1). An int from 1 to 255;
+        applied at the next sharing, within a second."""
+        if not isinstance(priority, int) or isinstance(priority, bool):
+            raise TypeError(f"priority must be an int, not {type(priority).__name__}")
+        if not 1 <= priority <= 255:
+            raise ValueError(f"priority must be between 1 and 255, not {priority}")
+        await self._request("rtpSender.setPriority", {"senderId": self._id, "priority": priority})
+        self._priority = priority
 
     def _on_notification(self, event: str, data: Any) -> None:
         if self._closed:
@@ -272,6 +294,7 @@ class RtpSender(WorkerObject):
     get_stats = getStats
     request_key_frame = requestKeyFrame
     set_preferred_layers = setPreferredLayers
+    set_priority = setPriority
     preferred_layers = preferredLayers
     current_layers = currentLayers
 

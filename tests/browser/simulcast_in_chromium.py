@@ -221,7 +221,7 @@ class Call:
         (receiver,) = [receiver for peer in self.room.peers for receiver in peer.rtpReceivers]
         stats = await receiver.getStats()
         return {
-            "receiverStats": [{"rid": s.get("rid"), "packetsReceived": s["packetsReceived"]} for s in stats],
+            "receiverStats": [{"rid": s.get("rid"), "packetsReceived": s["packetsReceived"], "layers": s.get("layers")} for s in stats],
             "currentLayers": {name: sender.currentLayers for name, sender in self.senders.items()},
             "preferredLayers": {name: sender.preferredLayers for name, sender in self.senders.items()},
             "changes": self.changes,
@@ -267,6 +267,29 @@ async def watch(pages: dict[str, Any], seconds: float, until: Any = None, steady
 def width(reports: dict[str, Any], name: str) -> int:
     inbound = reports[name]["inbound"]
     return int(inbound["frameWidth"]) if inbound else 0
+
+
+def longest_stall(samples: list[dict[str, Any]], name: str) -> float:
+    """The longest time between two samples in which `name` decoded no frame."""
+    longest, since = 0.0, samples[0]["at"]
+    for previous, sample in zip(samples, samples[1:]):
+        if sample[name]["inbound"]["framesDecoded"] > previous[name]["inbound"]["framesDecoded"]:
+            since = sample["at"]
+        longest = max(longest, sample["at"] - since)
+    return longest
+
+
+def adaptation(limited: list[dict[str, Any]], lifted: list[dict[str, Any]]) -> dict[str, float | None]:
+    """How Dave's view followed the bottleneck: seconds from the limit to
+    the first lower layer decoded, the longest stall under the limit, and
+    seconds from its end to the top layer decoded again (None: it never was)."""
+    fell = next((s["at"] for s in limited if 0 < width(s, "dave") < 1280), None)
+    climbed = next((s["at"] for s in lifted if width(s, "dave") == 1280), None)
+    return {
+        "fellAfter": None if fell is None else round(fell - limited[0]["at"], 3),
+        "longestStall": round(longest_stall(limited, "dave"), 3),
+        "climbedAfter": None if climbed is None else round(climbed - lifted[0]["at"], 3),
+    }
 
 
 async def serve(call: Call, port: int) -> web.AppRunner:
@@ -345,6 +368,7 @@ async def bottleneck(browser: Any, server: mediasoup.Server, port: int, codec: s
         call.relays["dave"].rate = None
         result["dave_lifted"] = await watch(dave, 30, lambda r: width(r, "dave") == 1280, steady=2)
         result["dave_estimate_lifted"] = await call.estimate("dave")
+        result["dave_adaptation"] = adaptation(result["dave_limited"], result["dave_lifted"])
         result["dave_changes"] = call.changes["dave"]
         result["dave_scores"] = call.scores["dave"]
         result["relay_dropped"] = call.relays["dave"].dropped

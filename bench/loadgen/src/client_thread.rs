@@ -216,7 +216,7 @@ impl ClientThread {
                         if self.window.contains(sent_ns) {
                             self.stats.sent_video += 1;
                         }
-                    } else if self.window.contains(sent_ns) {
+                    } else if outgoing.counted && self.window.contains(sent_ns) {
                         if outgoing.video {
                             self.stats.sent_video += packets.len() as u64;
                         } else {

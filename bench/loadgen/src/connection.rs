@@ -9,7 +9,7 @@ use str0m::channel::{ChannelConfig, ChannelId};
 use str0m::{Candidate, Rtc, RtcConfig};
 use str0m::config::DtlsCert;
 use str0m::format::{Codec, CodecConfig, FormatParams};
-use str0m::media::{Frequency, MediaKind, Mid, Pt};
+use str0m::media::{Frequency, MediaKind, Mid, Pt, Rid};
 use str0m::net::Protocol;
 use str0m::rtp::{Extension, ExtensionMap, Ssrc};
 
@@ -53,6 +53,8 @@ pub(crate) struct Outgoing {
     pub(crate) next_at: Instant,
     pub(crate) source: Source,
     pub(crate) sequence: u64,
+    /// What it sends counts as sent (see `StreamSpec::counted`).
+    pub(crate) counted: bool,
 }
 
 /// A data channel: a publisher's messages out, anyone's in.
@@ -183,6 +185,7 @@ pub(crate) fn build_connection(
             let interval = (connect.role == "publisher" && spec.rate > 0).then(|| Duration::from_secs(1) / spec.rate);
             data = Some(DataFlow { channel, open: false, interval, size: spec.size.max(16), next_at: now, sequence: 0, seen: Seen::default() });
         }
+        let mut declared: Vec<Mid> = Vec::new();
         for stream in &connect.streams {
             let mid = Mid::from(stream.mid.as_str());
             let kind = if stream.kind == "video" {
@@ -190,13 +193,17 @@ pub(crate) fn build_connection(
             } else {
                 MediaKind::Audio
             };
-            api.declare_media(mid, kind);
+            // Simulcast: several streams of one mid.
+            if !declared.contains(&mid) {
+                api.declare_media(mid, kind);
+                declared.push(mid);
+            }
             if connect.role == "publisher" {
                 api.declare_stream_tx(
                     Ssrc::from(stream.ssrc),
                     stream.rtx.map(Ssrc::from),
                     mid,
-                    None,
+                    stream.rid.as_deref().map(Rid::from),
                 );
                 let pt = stream.pt.ok_or("a published stream needs its pt")?;
                 let source = match (&clip, kind) {
@@ -216,6 +223,7 @@ pub(crate) fn build_connection(
                     next_at: now + source.interval(),
                     source,
                     sequence: 1,
+                    counted: stream.counted,
                 });
             } else {
                 if kind == MediaKind::Video {

@@ -32,6 +32,18 @@ pub(crate) struct StreamSpec {
     pub(crate) rtx: Option<u32>,
     #[serde(default)]
     pub(crate) pt: Option<u8>,
+    /// Whether what a publisher sends on it counts as sent (false: a lower
+    /// simulcast layer, which no subscriber is expected to receive).
+    #[serde(default = "counted")]
+    pub(crate) counted: bool,
+    /// A rid, for str0m to tell apart the streams of one mid (simulcast);
+    /// not written in the packets unless the extension map has it.
+    #[serde(default)]
+    pub(crate) rid: Option<String>,
+}
+
+fn counted() -> bool {
+    true
 }
 
 /// A data channel the client opens in band (as `createDataChannel()` does);

@@ -85,6 +85,9 @@ pub enum Request {
     /// The highest spatial and temporal layers the sender forwards (None: the highest).
     #[serde(rename = "rtpSender.setPreferredLayers")]
     RtpSenderSetPreferredLayers(RtpSenderPreferredLayers),
+    /// The sender's share of its transport's bandwidth estimate (1 to 255).
+    #[serde(rename = "rtpSender.setPriority")]
+    RtpSenderSetPriority(RtpSenderPriority),
     /// Asks the publisher of the sender's stream for a keyframe (a decoder
     /// in Python starting, or one that lost a packet).
     #[serde(rename = "rtpSender.requestKeyFrame")]
@@ -132,7 +135,7 @@ impl Request {
     /// Every method, as the Channel names it: the extension exports them
     /// (`_mediasoup.CHANNEL_METHODS`) and a test checks that Python sends
     /// no other; another test, that they are exactly the variants above.
-    pub const METHODS: [&'static str; 42] = [
+    pub const METHODS: [&'static str; 43] = [
         "worker.init",
         "worker.dump",
         "worker.updateSettings",
@@ -160,6 +163,7 @@ impl Request {
         "rtpSender.setTransport",
         "rtpSender.setActive",
         "rtpSender.setPreferredLayers",
+        "rtpSender.setPriority",
         "rtpSender.requestKeyFrame",
         "rtpSender.close",
         "rtpSender.dump",
@@ -280,6 +284,13 @@ pub struct RtpSenderPreferredLayers {
     pub spatial_layer: u8,
     #[serde(default)]
     pub temporal_layer: Option<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RtpSenderPriority {
+    pub sender_id: String,
+    pub priority: u8,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,14 +1,17 @@
-//! How one transport's bandwidth estimate is shared among the video senders
-//! on it: which spatial layer each may forward at most. A pure function of
-//! the estimate and of the layers each sender could be given (their
-//! bitrates, measured where they arrive): every sender gets its lowest
-//! layer, then the senders climb one layer at a time, in turns, while what
-//! is left of the estimate pays for the step. A step above the layer a
-//! sender forwards now must fit with a margin ([`UPGRADE_MARGIN`]), so that
-//! an estimate that hovers near a layer's bitrate does not make it switch
-//! back and forth (each switch costs a keyframe).
+//! How one transport's bandwidth estimate is shared among the senders on
+//! it: which layers each may forward at most. A pure function of the
+//! estimate and of the layers each sender could be given (their bitrates,
+//! measured where they arrive, lowest first: see
+//! [`LayerActivity::claimable`](super::layer_selector::LayerActivity::claimable)):
+//! every sender gets its lowest layer, then the senders climb one layer at
+//! a time, in turns (a sender of priority `p` climbs up to `p` layers per
+//! turn), while what is left of the estimate pays for the step. A step
+//! above the layers a sender forwards now must fit with a margin
+//! ([`UPGRADE_MARGIN`]), so that an estimate that hovers near a layer's
+//! bitrate does not make it switch back and forth (each spatial switch
+//! costs a keyframe).
 
-use super::layer_selector::UNMEASURED;
+use super::layer_selector::{Layers, UNMEASURED};
 
 /// A step up must fit in what is left of the estimate with this much to spare.
 pub const UPGRADE_MARGIN: f64 = 1.15;
@@ -16,19 +19,21 @@ pub const UPGRADE_MARGIN: f64 = 1.15;
 /// A sender to share the estimate with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
-    /// The spatial layers it could forward (those sent, at or below its
+    /// The layers it could forward (those sent, at or below its
     /// preference), lowest first, each with its bitrate in bits per second.
-    pub layers: Vec<(u8, u64)>,
-    /// The spatial layer it forwards now, if any.
-    pub current: Option<u8>,
+    pub layers: Vec<(Layers, u64)>,
+    /// The layers it forwards now, if any.
+    pub current: Option<Layers>,
+    /// Its share of each turn: it climbs up to this many layers per turn (at least 1).
+    pub priority: u8,
 }
 
 /// What the senders of a transport were given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Shares {
-    /// The highest spatial layer each claim may forward (None for a claim
-    /// with no layer), in the claims' order.
-    pub caps: Vec<Option<u8>>,
+    /// The highest layers each claim may forward (None for a claim with
+    /// no layer), in the claims' order.
+    pub caps: Vec<Option<Layers>>,
     /// The bitrate all of them would take at their best: what the transport
     /// probes for (a layer whose bitrate is [`UNMEASURED`] is never climbed
     /// to, nor probed for).
@@ -51,11 +56,14 @@ pub fn share(estimate: u64, claims: &[Claim]) -> Shares {
     loop {
         let mut climbed = false;
         for (claim, index) in claims.iter().zip(given.iter_mut()) {
-            let Some(at) = *index else { continue };
-            let Some(&(spatial, bitrate)) = claim.layers.get(at + 1) else { continue };
-            let step = if bitrate >= UNMEASURED { UNMEASURED } else { bitrate.saturating_sub(known(claim.layers[at].1)) };
-            let needed = if claim.current.is_some_and(|current| spatial > current) { (step as f64 * UPGRADE_MARGIN) as u64 } else { step };
-            if needed <= left {
+            for _ in 0..claim.priority.max(1) {
+                let Some(at) = *index else { break };
+                let Some(&(layers, bitrate)) = claim.layers.get(at + 1) else { break };
+                let step = if bitrate >= UNMEASURED { UNMEASURED } else { bitrate.saturating_sub(known(claim.layers[at].1)) };
+                let needed = if claim.current.is_some_and(|current| layers > current) { (step as f64 * UPGRADE_MARGIN) as u64 } else { step };
+                if needed > left {
+                    break;
+                }
                 left -= step;
                 *index = Some(at + 1);
                 climbed = true;

@@ -17,7 +17,7 @@
 //! for the best one that is. Temporal layers are climbed at a layer-sync
 //! point or a keyframe, and left at the start of any frame. The selector
 //! only decides: numbering is the [`Rewriter`](super::rewriter::Rewriter)'s.
-//! The transport's bandwidth estimate caps the target
+//! The transport's bandwidth estimate caps the target, spatial and temporal
 //! ([`super::bandwidth`] shares it among the transport's senders).
 
 use std::time::{Duration, Instant};
@@ -36,6 +36,9 @@ pub const UNMEASURED: u64 = u64::MAX / 64;
 /// Encodings beyond this many are forwarded as the last one.
 pub const MAX_SPATIAL_LAYERS: usize = 4;
 
+/// Temporal layers beyond this many are measured with the last one.
+pub const MAX_TEMPORAL_LAYERS: usize = 4;
+
 /// A spatial and a temporal layer, each counted from 0 (the lowest).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Layers {
@@ -49,7 +52,8 @@ impl Layers {
 }
 
 /// What a receiver's publisher sends now, per spatial layer: the SSRC, when
-/// its latest packet arrived, and the highest temporal layer seen in it.
+/// its latest packet arrived, the highest temporal layer seen in it, and
+/// the bitrate of each of its temporal layers.
 #[derive(Debug, Clone, Default)]
 pub struct LayerActivity {
     layers: [Option<LayerSeen>; MAX_SPATIAL_LAYERS],
@@ -60,7 +64,15 @@ struct LayerSeen {
     ssrc: u32,
     last_arrival: Instant,
     max_temporal: u8,
-    rate: RateWindow,
+    /// Per temporal layer (a payload that names none counts as layer 0).
+    rates: [RateWindow; MAX_TEMPORAL_LAYERS],
+}
+
+impl LayerSeen {
+    /// Bits per second of its temporal layers up to `temporal`.
+    fn bitrate_up_to(&self, temporal: u8, now: Instant) -> u64 {
+        self.rates.iter().take(usize::from(temporal) + 1).map(|rate| rate.bitrate(now)).sum()
+    }
 }
 
 impl LayerActivity {
@@ -73,32 +85,49 @@ impl LayerActivity {
                 seen.last_arrival = seen.last_arrival.max(arrival);
                 seen.max_temporal = seen.max_temporal.max(temporal);
             }
-            _ => *slot = Some(LayerSeen { ssrc, last_arrival: arrival, max_temporal: temporal, rate: RateWindow::default() }),
+            _ => *slot = Some(LayerSeen { ssrc, last_arrival: arrival, max_temporal: temporal, rates: [RateWindow::default(); MAX_TEMPORAL_LAYERS] }),
         }
         if let Some(seen) = slot {
-            seen.rate.record(bytes, arrival);
+            seen.rates[usize::from(temporal).min(MAX_TEMPORAL_LAYERS - 1)].record(bytes, arrival);
         }
     }
 
     /// Bits per second of payload arriving on spatial layer `spatial`.
     pub fn bitrate(&self, spatial: u8, now: Instant) -> u64 {
-        self.seen(spatial).map_or(0, |seen| seen.rate.bitrate(now))
+        self.seen(spatial).map_or(0, |seen| seen.bitrate_up_to(u8::MAX, now))
     }
 
-    /// The spatial layers a sender preferring `preferred` could forward
-    /// now, lowest first, with their bitrates: those sent at or below it,
-    /// else the lowest one sent. A layer not measured yet (its first
-    /// second) costs [`UNMEASURED`]: no estimate pays for it.
-    pub fn claimable(&self, preferred: u8, now: Instant) -> Vec<(u8, u64)> {
-        let cost = |spatial: u8| match self.seen(spatial) {
-            Some(seen) if seen.rate.is_measured() => seen.rate.bitrate(now),
+    /// The layers a sender preferring `preferred` could forward now, lowest
+    /// first, with their bitrates: the lowest spatial layer sent at each of
+    /// its temporal layers (below its full frame rate, the frame rate falls
+    /// before anything else), then each spatial layer sent at or below the
+    /// preference at its full frame rate (at most the preferred temporal
+    /// layer). `cumulative` (SVC): a spatial layer costs those below it
+    /// too. A layer not measured yet (its first second) costs
+    /// [`UNMEASURED`]: no estimate pays for it.
+    pub fn claimable(&self, preferred: Layers, cumulative: bool, now: Instant) -> Vec<(Layers, u64)> {
+        let mut spatial_layers: Vec<u8> = self.active(now).filter(|spatial| *spatial <= preferred.spatial).collect();
+        if spatial_layers.is_empty() {
+            spatial_layers.extend(self.active(now).next());
+        }
+        let cost = |spatial: u8, temporal: u8| match self.seen(spatial) {
+            Some(seen) if seen.rates[0].is_measured() => seen.bitrate_up_to(temporal, now),
             _ => UNMEASURED,
         };
-        let mut layers: Vec<(u8, u64)> = self.active(now).filter(|spatial| *spatial <= preferred).map(|spatial| (spatial, cost(spatial))).collect();
-        if layers.is_empty() {
-            layers.extend(self.active(now).next().map(|spatial| (spatial, cost(spatial))));
+        let mut ladder = Vec::new();
+        let mut below = 0u64;
+        for (index, spatial) in spatial_layers.into_iter().enumerate() {
+            let top = self.max_temporal(spatial).min(preferred.temporal);
+            // Temporal steps where they are measured (an unmeasured base is given whole).
+            let first = if index == 0 && cost(spatial, 0) < UNMEASURED { 0 } else { top };
+            for temporal in first..=top {
+                ladder.push((Layers { spatial, temporal }, below.saturating_add(cost(spatial, temporal))));
+            }
+            if cumulative {
+                below = below.saturating_add(cost(spatial, top));
+            }
         }
-        layers
+        ladder
     }
 
     /// Whether spatial layer `spatial` is sent (heard within [`LAYER_TIMEOUT`] of `now`).
@@ -114,6 +143,18 @@ impl LayerActivity {
     /// The highest temporal layer heard in spatial layer `spatial` (0 if its payloads name none).
     pub fn max_temporal(&self, spatial: u8) -> u8 {
         self.seen(spatial).map_or(0, |seen| seen.max_temporal)
+    }
+
+    /// The spatial layers heard on `ssrc` (one for a simulcast encoding,
+    /// several for SVC), lowest first, each with its bitrate and the
+    /// number of temporal layers heard in it.
+    pub fn layers_of(&self, ssrc: u32, now: Instant) -> Vec<(u8, u64, u8)> {
+        (0..MAX_SPATIAL_LAYERS as u8)
+            .filter_map(|spatial| {
+                let seen = self.seen(spatial).filter(|seen| seen.ssrc == ssrc)?;
+                Some((spatial, seen.bitrate_up_to(u8::MAX, now), seen.max_temporal + 1))
+            })
+            .collect()
     }
 
     /// The spatial layers sent now, lowest first.
@@ -174,8 +215,8 @@ struct Source {
 #[derive(Debug, Clone)]
 pub struct LayerSelector {
     preferred: Layers,
-    /// The highest spatial layer its transport's bandwidth estimate allows (None: no estimate).
-    bandwidth_cap: Option<u8>,
+    /// The highest layers its transport's bandwidth estimate allows (None: no estimate).
+    bandwidth_cap: Option<Layers>,
     source: Option<Source>,
     /// The spatial layer it should forward, as of the latest packet.
     target: Option<u8>,
@@ -201,7 +242,8 @@ impl LayerSelector {
         let now = packet.arrival;
         let activity = stream.activity;
         self.svc = stream.svc;
-        self.target = activity.best_at_most(self.preferred.spatial.min(self.bandwidth_cap.unwrap_or(u8::MAX)), now);
+        let cap = self.bandwidth_cap.unwrap_or(Layers::HIGHEST);
+        self.target = activity.best_at_most(self.preferred.spatial.min(cap.spatial), now);
         match self.source {
             Some(ref mut source) if source.ssrc == packet.ssrc => {
                 source.last_arrival = source.last_arrival.max(now);
@@ -224,7 +266,7 @@ impl LayerSelector {
                 let forwarded = if self.svc { self.target.unwrap_or(spatial).max(spatial) } else { spatial };
                 self.source = Some(Source { ssrc: packet.ssrc, spatial: forwarded, last_arrival: now });
                 // From a keyframe on, every temporal layer decodes.
-                self.temporal = self.preferred.temporal;
+                self.temporal = self.temporal_target();
                 self.frame = Some((packet.timestamp, true));
                 Selection::Start { replaced: source.is_some() }
             }
@@ -263,7 +305,7 @@ impl LayerSelector {
     /// frame, and falls at once; with SVC the spatial layer forwarded
     /// climbs to the target at a keyframe, and falls to it at once.
     fn begin_picture(&mut self, frame: &FrameInfo, tid: u8) {
-        let target = self.preferred.temporal;
+        let target = self.temporal_target();
         if frame.keyframe {
             self.temporal = target;
         } else if tid > self.temporal && tid <= target && frame.layer_sync {
@@ -285,6 +327,11 @@ impl LayerSelector {
         self.svc && frame.ends_layer_frame && self.source.is_some_and(|source| source.spatial == spatial)
     }
 
+    /// The highest temporal layer to forward: the preferred one, or lower if the bandwidth says so.
+    fn temporal_target(&self) -> u8 {
+        self.preferred.temporal.min(self.bandwidth_cap.map_or(u8::MAX, |cap| cap.temporal))
+    }
+
     /// `setPreferredLayers`: the highest layers the subscriber wants.
     pub fn set_preferred(&mut self, preferred: Layers) {
         self.preferred = preferred;
@@ -294,8 +341,8 @@ impl LayerSelector {
         self.preferred
     }
 
-    /// The highest spatial layer the transport's bandwidth allows (see [`super::bandwidth`]).
-    pub fn set_bandwidth_cap(&mut self, cap: Option<u8>) {
+    /// The highest layers the transport's bandwidth allows (see [`super::bandwidth`]).
+    pub fn set_bandwidth_cap(&mut self, cap: Option<Layers>) {
         self.bandwidth_cap = cap;
     }
 

@@ -273,6 +273,11 @@ impl Router {
         }
     }
 
+    /// The senders on transport `key` that forward (not paused).
+    fn active_senders_on(&self, key: TransportKey) -> impl Iterator<Item = &RtpSender> {
+        self.senders.values().filter(move |sender| sender.transport_key == Some(key) && !sender.paused)
+    }
+
     /// The ids of the senders a peer subscribes with.
     pub fn senders_of_peer(&self, peer_id: &str) -> Vec<String> {
         self.senders.values().filter(|sender| sender.peer_id == peer_id).map(|sender| sender.id.clone()).collect()
@@ -333,6 +338,16 @@ impl Router {
         }
     }
 
+    /// `setPriority`: a sender's share of its transport's bandwidth (1 to
+    /// 255), applied at the next sharing (within a second).
+    pub fn set_priority(&mut self, sender_id: &str, priority: u8) -> Result<(), WorkerError> {
+        if priority == 0 {
+            return Err(WorkerError::value_error("priority must be between 1 and 255, not 0"));
+        }
+        self.senders.get_mut(sender_id).ok_or_else(|| unknown("rtpSender", sender_id))?.priority = priority;
+        Ok(())
+    }
+
     /// `setPreferredLayers`: the highest layers a sender forwards from now on
     /// (switching on the next keyframe or sync point that allows it).
     pub fn set_preferred_layers(&mut self, sender_id: &str, preferred: Layers) -> Result<(), WorkerError> {
@@ -367,30 +382,31 @@ impl Router {
     }
 
     /// Transport `key`'s bandwidth estimate is `estimate` (bits per second):
-    /// shared among the senders on it ([`bandwidth`]), each sender's spatial
-    /// layer capped accordingly (switching at the next keyframe). Answers
+    /// shared among the senders on it by priority ([`bandwidth`]), each
+    /// sender's layers capped accordingly (a spatial layer switching at the
+    /// next keyframe, a temporal one at the next frame that allows it). Answers
     /// what the transport should keep sending (padding what media does not
     /// fill: the next layer's worth) and the bitrate they would all take at
     /// their best (probed toward).
     pub fn share_bandwidth(&mut self, key: TransportKey, estimate: u64, now: Instant) -> (u64, u64) {
-        let mut ids: Vec<String> = self
-            .senders
-            .values()
-            .filter(|sender| sender.transport_key == Some(key) && !sender.paused)
-            .map(|sender| sender.id.clone())
-            .collect();
+        let mut ids: Vec<String> = self.active_senders_on(key).map(|sender| sender.id.clone()).collect();
         ids.sort();
         let claims: Vec<Claim> = ids
             .iter()
             .map(|id| {
                 let sender = &self.senders[id];
+                let priority = sender.priority;
                 match self.receivers.get(&sender.receiver_id) {
-                    Some(receiver) if receiver.is_layered() => Claim {
-                        layers: receiver.claimable(sender.preferred_layers().spatial, now),
-                        current: sender.current_spatial(),
+                    Some(receiver) if receiver.kind == MediaKind::Video => Claim {
+                        layers: receiver.claimable(sender.preferred_layers(), now),
+                        current: sender.current_layers(&receiver.activity),
+                        priority,
                     },
-                    Some(receiver) => Claim { layers: vec![(0, receiver.bitrate(now))], current: Some(0) },
-                    None => Claim { layers: Vec::new(), current: None },
+                    Some(receiver) => {
+                        let lowest = Layers { spatial: 0, temporal: 0 };
+                        Claim { layers: vec![(lowest, receiver.bitrate(now))], current: Some(lowest), priority }
+                    }
+                    None => Claim { layers: Vec::new(), current: None, priority },
                 }
             })
             .collect();
@@ -459,12 +475,7 @@ impl Router {
     /// keyframe (forced: the request made when the sender was placed, a
     /// moment before, must not hold this one back).
     pub fn on_transport_connected(&mut self, key: TransportKey, now: Instant) {
-        let mut receivers: Vec<String> = self
-            .senders
-            .values()
-            .filter(|sender| sender.transport_key == Some(key) && !sender.paused)
-            .map(|sender| sender.receiver_id.clone())
-            .collect();
+        let mut receivers: Vec<String> = self.active_senders_on(key).map(|sender| sender.receiver_id.clone()).collect();
         receivers.sort();
         receivers.dedup();
         for receiver_id in receivers {
@@ -500,7 +511,9 @@ fn unknown(kind: &str, id: &str) -> WorkerError {
     WorkerError::invalid_state(format!("no {kind} with id '{id}' in this worker"))
 }
 
+/// A router driven by tests: a fake room, publishers and a sink.
 #[cfg(test)]
+#[path = "room_test.rs"]
 mod testing;
 
 #[cfg(test)]

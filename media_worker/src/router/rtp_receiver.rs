@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use super::layer_selector::{LayerActivity, StreamShape, MAX_SPATIAL_LAYERS};
+use super::layer_selector::{LayerActivity, Layers, StreamShape, MAX_SPATIAL_LAYERS};
 use super::keyframes::KEYFRAME_REQUEST_INTERVAL;
 use super::TransportKey;
 use crate::rtp::capabilities::MediaKind;
@@ -91,19 +91,12 @@ impl RtpReceiver {
             && (encodings > 1 || (encodings == 1 && self.parameters.codecs.first().is_some_and(|codec| codec.format.has_spatial_layers())))
     }
 
-    /// What each spatial layer a sender preferring `preferred` could
-    /// forward now costs, lowest first ([`LayerActivity::claimable`]); with
-    /// SVC a layer is forwarded with those below it: their bitrates add up.
-    pub fn claimable(&self, preferred: u8, now: Instant) -> Vec<(u8, u64)> {
-        let mut layers = self.activity.claimable(preferred, now);
-        if self.parameters.encodings.len() <= 1 {
-            let mut total = 0u64;
-            for (_, cost) in &mut layers {
-                total = total.saturating_add(*cost);
-                *cost = total;
-            }
-        }
-        layers
+    /// What each layer a sender preferring `preferred` could forward now
+    /// costs, lowest first ([`LayerActivity::claimable`]); with SVC a
+    /// spatial layer is forwarded with those below it: their bitrates add up.
+    pub fn claimable(&self, preferred: Layers, now: Instant) -> Vec<(Layers, u64)> {
+        let svc = self.parameters.encodings.len() <= 1 && self.is_layered();
+        self.activity.claimable(preferred, svc, now)
     }
 
     /// The payload format of the codec at the publisher's `payload_type` (or its RTX's).
@@ -221,6 +214,15 @@ impl RtpReceiver {
                     "highestSequenceNumber": stream.highest_sequence_number,
                     "bitrate": stream.bitrate(now),
                 });
+                if self.is_layered() {
+                    let layers: Vec<Value> = self
+                        .activity
+                        .layers_of(*ssrc, now)
+                        .into_iter()
+                        .map(|(spatial, bitrate, temporal_layers)| json!({"spatialLayer": spatial, "temporalLayers": temporal_layers, "bitrate": bitrate}))
+                        .collect();
+                    entry["layers"] = Value::Array(layers);
+                }
                 rtcp(*ssrc).write_common(&mut entry);
                 entry
             })

@@ -77,6 +77,8 @@ pub struct RtpSender {
     pub fraction_lost: Option<f32>,
     /// The score last reported (see [`Self::take_score_change`]).
     reported_score: Option<u8>,
+    /// `setPriority`: its share of its transport's bandwidth (1 to 255; see [`super::bandwidth`]).
+    pub priority: u8,
 }
 
 impl RtpSender {
@@ -140,6 +142,7 @@ impl RtpSender {
             rate: RateWindow::default(),
             fraction_lost: None,
             reported_score: None,
+            priority: 1,
         };
         sender.adopt(room, capabilities, tables).map_err(|error| WorkerError::unsupported(error.to_string()))?;
         Ok(sender)
@@ -193,8 +196,8 @@ impl RtpSender {
         self.layers.set_preferred(preferred);
     }
 
-    /// The highest spatial layer its transport's bandwidth allows.
-    pub fn set_bandwidth_cap(&mut self, cap: Option<u8>) {
+    /// The highest layers its transport's bandwidth allows.
+    pub fn set_bandwidth_cap(&mut self, cap: Option<Layers>) {
         self.layers.set_bandwidth_cap(cap);
     }
 
@@ -295,6 +298,7 @@ impl RtpSender {
             "preferredLayers": layers_value(Some(self.layers.preferred())),
             "currentLayers": layers_value(self.layers.current(activity)),
             "score": self.score(activity, now),
+            "priority": self.priority,
             "rtpParameters": self.parameters,
         })
     }

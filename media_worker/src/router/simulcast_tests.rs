@@ -232,6 +232,27 @@ fn the_bandwidth_estimate_moves_a_sender_down_and_back_up_at_keyframes_in_one_st
 }
 
 #[test]
+fn below_the_lowest_layer_at_full_rate_the_estimate_lowers_the_frame_rate_at_once() {
+    let (mut room, mut publisher, mut sink) = call();
+    send(&mut publisher, &mut room, &mut sink, 30);
+    let before = sink.written.len();
+    // Layer 0 is 24 kbit/s per temporal layer 0 and 1, 48 for layer 2: 60 k pays for layers 0 and 1 of it.
+    room.router.share_bandwidth(2, 60_000, at(&room, &publisher));
+    send(&mut publisher, &mut room, &mut sink, 8);
+    assert_eq!(current(&room, "to-bob"), layers(0, 1));
+    room.router.share_bandwidth(2, 30_000, at(&room, &publisher));
+    send(&mut publisher, &mut room, &mut sink, 8);
+    assert_eq!(current(&room, "to-bob"), layers(0, 0));
+    let written = sink.vp8(2);
+    assert!(written[written.len() - 4..].iter().all(|(_, _, frame)| frame.temporal == Some(0)));
+    // Back up: the full frame rate at once (a sync frame), then the top layer at its keyframe.
+    room.router.share_bandwidth(2, 5_000_000, at(&room, &publisher));
+    send(&mut publisher, &mut room, &mut sink, 8);
+    assert_eq!(current(&room, "to-bob"), layers(2, 2));
+    assert_continuous(&sink.vp8(2)[before - 2..]);
+}
+
+#[test]
 fn the_score_tells_a_subscriber_held_below_its_best_layer_or_losing_packets() {
     let (mut room, mut publisher, mut sink) = call();
     let scores = |room: &mut Room| room.router.take_score_changes();

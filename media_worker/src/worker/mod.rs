@@ -33,7 +33,7 @@ use serde_json::{json, Value};
 use str0m::config::DtlsCert;
 
 use crate::channel::media::MediaFrameReader;
-use crate::channel::message::{DataReceiverRef, DataSenderRef, DataSenderTransport, PeerDataListener, PeerRef, PeerSetCapabilities, RoomDumpPage, RoomRef, RtpReceiverRef, RtpSenderActive, RtpSenderPreferredLayers, RtpSenderRef, RtpSenderTransport, TransportRef};
+use crate::channel::message::{DataReceiverRef, DataSenderRef, DataSenderTransport, PeerDataListener, PeerRef, PeerSetCapabilities, RoomDumpPage, RoomRef, RtpReceiverRef, RtpSenderActive, RtpSenderPreferredLayers, RtpSenderPriority, RtpSenderRef, RtpSenderTransport, TransportRef};
 use crate::channel::{Notification, Request};
 use crate::channel::logging::LogFilter;
 use crate::error::WorkerError;
@@ -235,6 +235,11 @@ impl Worker {
                 let requests = router.take_keyframe_requests();
                 self.request_keyframes(requests, now);
                 self.report_layers(&room_id);
+                Ok(Value::Null)
+            }
+            Request::RtpSenderSetPriority(RtpSenderPriority { sender_id, priority }) => {
+                let room_id = self.sender_room(&sender_id)?;
+                self.room_mut(&room_id)?.router.set_priority(&sender_id, priority)?;
                 Ok(Value::Null)
             }
             Request::RtpSenderSetPreferredLayers(RtpSenderPreferredLayers { sender_id, spatial_layer, temporal_layer }) => {
