@@ -199,6 +199,10 @@ pub(crate) fn build_connection(
                 declared.push(mid);
             }
             if connect.role == "publisher" {
+                // str0m keys its send queues by (mid, rid): streams of one mid
+                // need rids of their own (with equal keys its pacer picked a
+                // queue it never drained, and the thread spun). A simulcast
+                // run in three failed to connect a subscriber even so: suspect.
                 api.declare_stream_tx(
                     Ssrc::from(stream.ssrc),
                     stream.rtx.map(Ssrc::from),
