@@ -84,12 +84,15 @@ class Ours:
         transport = await peer.createTransport(tcp=False)
         extensions = await _extensions(transport)
         mid_id = next(extension_id for extension_id, uri in extensions if uri == MID_URI)
+        layers = LOWER_LAYERS if self.simulcast and clip is None else []
         streams = [
             {"mid": "0", "kind": "video", "ssrc": VIDEO_SSRC, "rtx": VIDEO_RTX_SSRC, "pt": vp8["preferredPayloadType"]},
             {"mid": "1", "kind": "audio", "ssrc": AUDIO_SSRC, "rtx": None, "pt": opus["preferredPayloadType"]},
         ]
-        # Simulcast: the lower layers too, not counted as sent (the subscribers get the top one).
-        layers = LOWER_LAYERS if self.simulcast and clip is None else []
+        # Simulcast: the lower layers too, not counted as sent (the subscribers
+        # get the top one); every layer with a rid for the load generator's str0m.
+        if layers:
+            streams[0]["rid"] = f"l{len(layers)}"
         streams += [{"mid": "0", "kind": "video", "ssrc": ssrc, "rtx": rtx, "pt": vp8["preferredPayloadType"], "counted": False,
                      "rid": f"l{index}"} for index, (ssrc, rtx) in enumerate(layers)]
         connected = loadgen.connect(name, "publisher", _server_side(transport), extensions, self.codecs, streams, clip=clip)

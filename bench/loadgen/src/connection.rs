@@ -199,10 +199,11 @@ pub(crate) fn build_connection(
                 declared.push(mid);
             }
             if connect.role == "publisher" {
-                // str0m keys its send queues by (mid, rid): streams of one mid
-                // need rids of their own (with equal keys its pacer picked a
-                // queue it never drained, and the thread spun). A simulcast
-                // run in three failed to connect a subscriber even so: suspect.
+                // str0m keys its send queues by (mid, rid) and finds a queue's
+                // stream by a match where no rid matches any rid: every
+                // stream of one mid needs a rid of its own, or its pacer may
+                // pick a queue whose stream it never finds, and the thread
+                // spins (as it did, at random, with the top layer rid-less).
                 api.declare_stream_tx(
                     Ssrc::from(stream.ssrc),
                     stream.rtx.map(Ssrc::from),

@@ -15,8 +15,8 @@
 //!   [[id, uri], …], "codecs": [{"pt", "rtx", "mime", "clock", "channels"}],
 //!   "streams": [{"mid", "kind", "ssrc", "rtx", optional "counted" (false: a
 //!   publisher's lower simulcast layer, not counted as sent) and "rid"}],
-//!   several streams of one mid being simulcast (each but one with a rid,
-//!   which str0m needs to tell them apart), optional "ice_controlling"
+//!   several streams of one mid being simulcast (each with a rid of its
+//!   own, which str0m needs to tell them apart), optional "ice_controlling"
 //!   (default true), "clip": a file of real media for a publisher to send
 //!   (bench/clip.py), "frames": true for a subscriber of such media (it
 //!   counts video frames by RTP timestamp, audio packets by arrival)}` →
