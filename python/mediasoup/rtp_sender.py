@@ -144,8 +144,9 @@ class RtpSender(WorkerObject):
         return self._score
 
     async def setPreferredLayers(self, spatialLayer: int, temporalLayer: int | None = None) -> None:
-        """The highest spatial layer (a simulcast encoding, counted from 0, the
-        lowest resolution) and temporal layer (None: all) to forward. The
+        """The highest spatial layer (a simulcast encoding or an SVC layer,
+        counted from 0, the lowest resolution) and temporal layer (None:
+        all) to forward. The
         sender forwards the highest layers the publisher sends at or below
         them (the lowest sent, if none is), switching spatial layers at a
         keyframe of the new one (asked of the publisher) and temporal layers
