@@ -25,8 +25,8 @@ from typing import Any
 import mediasoup
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests" / "browser"))
-import simulcast_in_chromium as driver  # noqa: E402
-from demo_in_chromium import FLAGS, free_port  # noqa: E402
+import simulcast_in_chromium as driver  # type: ignore[import-not-found]  # noqa: E402
+from demo_in_chromium import FLAGS, free_port  # type: ignore[import-not-found]  # noqa: E402
 
 from .run import percentile  # noqa: E402
 
