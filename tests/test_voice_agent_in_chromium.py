@@ -117,6 +117,9 @@ def test_the_agents_video_on_a_canvas_shows_the_colour_of_its_state(run: Result)
         seen[state] = seen.get(state, 0) + 1
     assert all(seen.get(state, 0) >= 3 for state in ("listening", "hearing", "speaking")), seen
     echo = step(run, "echo")["colours"]
+    # The canvas before the echo page's first frame is drawn: black (seen in CI once).
+    while echo and max(echo[0]["rgb"]) < 10:
+        echo = echo[1:]
     assert len(echo) >= 10
     assert all(abs(a - b) <= COLOUR_TOLERANCE for sample in echo for a, b in zip(sample["rgb"], colours["echo"])), echo[:3]
 

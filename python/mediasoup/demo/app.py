@@ -40,7 +40,11 @@ Signalling is one WebSocket per tab (``/ws``) carrying JSON:
   "audio", "video"}, ...]}`` whenever the room changes (a received stream's
   id is its publisher's peer id), ``{"type": "activespeaker", "peer": id}``
   (``room.on('activespeaker')``), ``{"type": "audiolevels", "levels":
-  [{"peer", "dBov"}, ...]}`` (``room.on('audiolevels')``) and, on joining,
+  [{"peer", "dBov"}, ...]}`` (``room.on('audiolevels')``), ``{"type":
+  "layers", "peer", "layers": {"spatialLayer", "temporalLayer"} | null,
+  "score"}`` when the layers or the score of the tab's sender of a
+  participant's video change (``rtpSender.on('layerschange')`` and
+  ``on('score')``) and, on joining,
   ``{"type": "chathistory", "messages": [{"from", "text"}, ...]}``.
 
 Chat goes page to page over SCTP data channels, relayed by the server by
@@ -97,6 +101,7 @@ from ..metrics import Exporter
 from ..peer import Peer
 from ..room import Room
 from ..rtp_receiver import RtpReceiver
+from ..rtp_sender import RtpSender
 from ..server import Server
 from ..webrtc import RTCPeerConnection
 
@@ -244,6 +249,9 @@ class Demo:
         participant = Participant(socket, peer)
         self.participants.setdefault(room_name, {})[peer.id] = participant
         peer.on("datachannelmessage", lambda label, data: self.chat_message(room_name, peer, label, data))
+        peer.on("newrtpsender", lambda sender: watch_layers(socket, sender))
+        for sender in peer.rtpSenders:
+            watch_layers(socket, sender)
         renegotiating = asyncio.Lock()
 
         async def renegotiate() -> None:
@@ -374,6 +382,19 @@ class Demo:
     async def close(self) -> None:
         for session_id in list(self.sessions):
             self.end_session(session_id)
+
+
+def watch_layers(socket: web.WebSocketResponse, sender: RtpSender) -> None:
+    """Tells the tab the layers and the score of its sender of a participant's video as they change."""
+    if sender.kind != "video":
+        return
+    publisher = sender.associatedRtpReceiver.peer.id
+
+    async def tell(_: Any) -> None:
+        await send(socket, {"type": "layers", "peer": publisher, "layers": sender.currentLayers, "score": sender.score})
+
+    sender.on("layerschange", tell)
+    sender.on("score", tell)
 
 
 async def send(socket: web.WebSocketResponse, message: dict[str, Any]) -> None:
