@@ -145,7 +145,9 @@ def test_each_remote_tile_shows_its_stats_and_the_screenshot_is_kept(run: Result
     assert len(overlays) == 2
     for overlay in overlays:
         resolution, bitrate, loss, layer = overlay.split("\n")
-        assert resolution.startswith("640×480 ") and resolution.endswith(" fps")
+        # 640×480, or 4:3 smaller where Chromium's encoder adapted to a loaded CPU (480×360 seen in CI).
+        size = re.fullmatch(r"(\d+)×(\d+) \d+ fps", resolution)
+        assert size is not None and int(size.group(1)) <= 640 and int(size.group(1)) * 3 == int(size.group(2)) * 4, resolution
         assert bitrate.endswith(" kbps") and int(bitrate.split()[0]) > 50
         assert loss.startswith("loss ")
         # The layers the server forwards (a single VP8 stream: spatial layer 0) and the sender's score.

@@ -126,7 +126,8 @@ def test_chromium_viewer_behind_a_bottleneck_falls_to_a_lower_layer_and_climbs_b
     # through the full link (measured 3–8 s, VP9 SVC the longest: see
     # docs/simulcast.md); after it, frames keep coming.
     assert adaptation["longestStall"] < 9, [s["dave"]["inbound"] for s in limited]
-    assert _decoded(limited, "dave", 3) >= 20, limited[-1]
+    # Frames keep coming at the end of the limit (a later fall to the lowest layer stalls too: ≥ 3 fps over the last 3 s).
+    assert _decoded(limited, "dave", 3) >= 10, limited[-1]
     assert case["dave_estimate_free"] > 400_000 > case["dave_estimate_limited"], (case["dave_estimate_free"], case["dave_estimate_limited"])
     assert case["relay_dropped"] > 0
     assert _width(lifted[-1], "dave") == 1280 and lifted[-1]["at"] - lifted[0]["at"] < 30, lifted[-1]

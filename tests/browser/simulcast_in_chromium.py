@@ -363,7 +363,7 @@ async def bottleneck(browser: Any, server: mediasoup.Server, port: int, codec: s
         result["dave_estimate_free"] = await call.estimate("dave")
         call.relays["dave"].rate = LIMIT
         result["dave_limited"] = await watch(dave, 10, lambda r: 0 < width(r, "dave") < 1280, steady=2)
-        result["dave_limited"] += await watch(dave, 4)
+        result["dave_limited"] += await watch(dave, 8)
         result["dave_estimate_limited"] = await call.estimate("dave")
         call.relays["dave"].rate = None
         result["dave_lifted"] = await watch(dave, 30, lambda r: width(r, "dave") == 1280, steady=2)
