@@ -1,7 +1,7 @@
 """Time to adapt: how fast a subscriber's layer follows its bandwidth.
 
 Headless Chromium publishes 1280×720 in three layers (VP8 and H264
-simulcast, VP9 SVC) into a room with ``bandwidthEstimation=True``; a viewer
+simulcast, VP9 and AV1 SVC) into a room with ``bandwidthEstimation=True``; a viewer
 page receives it through a UDP relay that, once the viewer decodes the top
 layer, limits the way toward it to 250 kbit/s for 14 s, then lifts the
 limit (the scenario of tests/test_simulcast.py, driver
@@ -10,7 +10,7 @@ to the first lower layer decoded, the longest stall under the limit, and
 seconds from its end to the top layer decoded again. Printed as p50/p99/max
 per codec over ``--runs`` runs (p99 of ten runs is their maximum).
 
-    bench/adapt [--runs 10] [--codecs vp8,h264,vp9] [--json FILE]
+    bench/adapt [--runs 10] [--codecs vp8,h264,vp9,av1] [--json FILE]
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def table(results: dict[str, list[dict[str, Any]]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--codecs", default="vp8,h264,vp9")
+    parser.add_argument("--codecs", default="vp8,h264,vp9,av1")
     parser.add_argument("--json", help="also write each run's figures to this file")
     arguments = parser.parse_args()
     results = asyncio.run(runs(arguments.codecs.split(","), arguments.runs))

@@ -4,10 +4,11 @@
   tests/browser/simulcast_in_chromium.py) publishes its fake camera at
   1280×720 in three rid-named encodings through
   ``mediasoup.webrtc.RTCPeerConnection``, in VP8 and in H264, and in one
-  VP9 encoding of three spatial layers (SVC, ``L3T3_KEY``): a viewer page
+  VP9 or AV1 encoding of three spatial layers (SVC, ``L3T3_KEY``; AV1's
+  named by its dependency descriptor): a viewer page
   decodes 1280 wide, another whose sender prefers layer 0 decodes 320; when
   the preferences change, the second decodes 640 and the first, held to the
-  base temporal layer (VP8, VP9), a quarter of the frames, never freezing.
+  base temporal layer (VP8, VP9, AV1), a quarter of the frames, never freezing.
 - A third viewer page receives through a UDP relay that becomes a 250 kbit/s
   bottleneck toward it: the bandwidth estimate falls, its sender takes a
   lower layer within 10 s (frames keep coming), and climbs back to the top
@@ -34,10 +35,13 @@ from .clients import Subscriber, colour_track, mean_colour, until, use_loopback_
 
 
 
+DEPENDENCY_DESCRIPTOR = "https://aomediacodec.github.io/av1-rtp-spec/#dependency-descriptor-rtp-header-extension"
+
+
 @pytest.fixture(scope="module")
 def chromium() -> dict[str, Any]:
     """What the driver reports per codec."""
-    result: dict[str, Any] = run_driver("simulcast_in_chromium.py", "vp8", "h264", "vp9", what="the simulcast test")
+    result: dict[str, Any] = run_driver("simulcast_in_chromium.py", "vp8", "h264", "vp9", "av1", what="the simulcast test")
     return result
 
 
@@ -54,12 +58,12 @@ def _decoded(samples: list[dict[str, Any]], name: str, seconds: float) -> int:
     return int(last[name]["inbound"]["framesDecoded"] - earlier[-1][name]["inbound"]["framesDecoded"])
 
 
-@pytest.mark.parametrize("codec", ["vp8", "h264", "vp9"])
+@pytest.mark.parametrize("codec", ["vp8", "h264", "vp9", "av1"])
 def test_chromium_simulcast_each_viewer_decodes_the_layer_its_sender_prefers(chromium: dict[str, Any], codec: str) -> None:
     case = chromium[codec]
     assert "error" not in case, case
     view = case["server_first"]
-    if codec == "vp9":
+    if codec in ("vp9", "av1"):
         # SVC: one encoding carrying three spatial layers.
         (outbound,) = case["publisher"]["outbound"]
         assert (outbound["scalabilityMode"], outbound["frameWidth"]) == ("L3T3_KEY", 1280), outbound
@@ -68,6 +72,9 @@ def test_chromium_simulcast_each_viewer_decodes_the_layer_its_sender_prefers(chr
         layers = view["receiverStats"][0]["layers"]
         assert [(layer["spatialLayer"], layer["temporalLayers"]) for layer in layers] == [(0, 3), (1, 3), (2, 3)], layers
         assert 0 < layers[0]["bitrate"] < layers[2]["bitrate"], layers
+        if codec == "av1":
+            # Its layers are named by the dependency descriptor, which the viewers were given too.
+            assert DEPENDENCY_DESCRIPTOR in case["first"][-1]["bob"]["extensions"], case["first"][-1]["bob"]
     else:
         # The answer's a=rid/a=simulcast made Chromium send all three encodings.
         outbound = {o["rid"]: o for o in case["publisher"]["outbound"]}
@@ -100,7 +107,7 @@ def test_chromium_simulcast_each_viewer_decodes_the_layer_its_sender_prefers(chr
     assert [change[1]["spatialLayer"] for change in view["changes"]["carol"]] == [0, 1]
     bob, carol = _decoded(second, "bob", 2.5), _decoded(second, "carol", 2.5)
     assert bob > 0 and carol > 10, second[-1]
-    if codec in ("vp8", "vp9"):
+    if codec in ("vp8", "vp9", "av1"):
         # libwebrtc's VP8 simulcast and L3T3 have three temporal layers: the base is a quarter of the frames.
         assert view["currentLayers"]["bob"] == {"spatialLayer": 2, "temporalLayer": 0}
         assert bob < 0.5 * carol, (bob, carol)
@@ -110,7 +117,7 @@ def test_chromium_simulcast_each_viewer_decodes_the_layer_its_sender_prefers(chr
         assert bob > 0.6 * carol, (bob, carol)
 
 
-@pytest.mark.parametrize("codec", ["vp8", "h264", "vp9"])
+@pytest.mark.parametrize("codec", ["vp8", "h264", "vp9", "av1"])
 def test_chromium_viewer_behind_a_bottleneck_falls_to_a_lower_layer_and_climbs_back(chromium: dict[str, Any], codec: str) -> None:
     """In a room with bandwidth estimation, Dave receives through a relay whose way toward him is limited to
     250 kbit/s for a while: the bandwidth estimate toward him falls, his

@@ -1,12 +1,12 @@
 """Simulcast from headless Chromium through ``mediasoup.webrtc.RTCPeerConnection``:
 a page publishes its fake camera at 1280×720 in three encodings (rids q, h,
 f at ¼, ½ and full size), the answer naming them (``a=rid``/``a=simulcast``),
-or for VP9 in one encoding of three spatial layers (SVC, ``L3T3_KEY``);
+or for VP9 and AV1 in one encoding of three spatial layers (SVC, ``L3T3_KEY``);
 two viewer pages receive it, one unconstrained, one whose sender prefers
 the lowest layer; then the preferences change (the second viewer to the
 middle layer, the first to the base temporal layer). Then, in a room with
 bandwidth estimation, a third viewer receives through a UDP relay that
-becomes a bottleneck for a while. Once per codec (VP8, H264, VP9 SVC). Prints, as JSON per codec, what each page
+becomes a bottleneck for a while. Once per codec (VP8, H264, VP9 SVC, AV1 SVC). Prints, as JSON per codec, what each page
 decoded over time (frame sizes, frames decoded), what the publisher sent
 per rid, and the server's view: each sender's ``currentLayers``, ``score``,
 ``layerschange`` and ``score`` events, the receiver's statistics per layer. Run it in a
@@ -46,7 +46,11 @@ if (query.get('role') === 'publisher') {
   ];
   pc.addTransceiver(stream.getVideoTracks()[0], {direction: 'sendonly', streams: [stream], sendEncodings});
 } else {
-  pc.addTransceiver('video', {direction: 'recvonly'});
+  const transceiver = pc.addTransceiver('video', {direction: 'recvonly'});
+  // Chromium offers the dependency descriptor only to send; a viewer asks for it (AV1 SVC's is forwarded).
+  const descriptor = 'https://aomediacodec.github.io/av1-rtp-spec/#dependency-descriptor-rtp-header-extension';
+  transceiver.setHeaderExtensionsToNegotiate(transceiver.getHeaderExtensionsToNegotiate().map(
+    extension => extension.uri === descriptor ? {...extension, direction: 'recvonly'} : extension));
   pc.ontrack = ({track}) => {
     const video = document.createElement('video');
     video.srcObject = new MediaStream([track]);
@@ -64,6 +68,7 @@ window.report = async () => {
   const result = {inbound: null, outbound: []};
   for (const report of (await pc.getStats()).values()) {
     if (report.type === 'inbound-rtp' && report.kind === 'video') {
+      result.extensions = pc.getReceivers().flatMap(receiver => receiver.getParameters().headerExtensions.map(extension => extension.uri));
       result.inbound = {frameWidth: report.frameWidth || 0, frameHeight: report.frameHeight || 0, framesDecoded: report.framesDecoded || 0,
                         framesPerSecond: report.framesPerSecond || 0, freezeCount: report.freezeCount || 0};
     }
@@ -85,10 +90,12 @@ CODECS = {
     "h264": {"kind": "video", "mimeType": "video/H264", "clockRate": 90000,
              "parameters": {"packetization-mode": 1, "level-asymmetry-allowed": 1, "profile-level-id": "42e01f"}},
     "vp9": {"kind": "video", "mimeType": "video/VP9", "clockRate": 90000, "parameters": {"profile-id": 0}},
+    "av1": {"kind": "video", "mimeType": "video/AV1", "clockRate": 90000},
 }
 
-# The codecs published with SVC (one encoding), and the scalability mode asked of Chromium.
-SVC = {"vp9": "L3T3_KEY"}
+# The codecs published with SVC (one encoding), and the scalability mode asked of Chromium
+# (libaom encodes AV1 here; its layers are named by the dependency descriptor).
+SVC = {"vp9": "L3T3_KEY", "av1": "L3T3_KEY"}
 
 
 class ShapedRelay(asyncio.DatagramProtocol):

@@ -29,7 +29,7 @@ use serde_json::Value;
 use crate::error::WorkerError;
 use crate::rtp::capabilities::{MediaKind, RtpCapabilities};
 use crate::rtp::codec_table::SendTables;
-use crate::rtp::packet::{IncomingRtp, OutgoingRtp, ReadableExtensions};
+use crate::rtp::packet::{IncomingRtp, OutgoingRtp, ReadableExtensions, RtpContent};
 use audio_levels::{AudioLevelSettings, AudioLevels};
 use bandwidth::Claim;
 use data::DataRouter;
@@ -289,15 +289,16 @@ impl Router {
     }
 
     /// A packet of `receiver_id`'s stream, which arrived with the
-    /// publisher's `payload_type`: counted, its payload read (keyframe,
-    /// layers), then rewritten for every sender of it that forwards and
+    /// publisher's payload type (`content`): counted, its payload and
+    /// dependency descriptor read (keyframe, layers), then rewritten for every sender of it that forwards and
     /// whose transport can send, and handed to `sink`. Senders waiting to
     /// switch layers get that layer's keyframe asked for; a sender that took
     /// another source without a keyframe asks for one.
-    pub fn forward(&mut self, receiver_id: &str, packet: &IncomingRtp, payload_type: u8, payload: &[u8], now: Instant, sink: &mut impl RtpSink) {
+    pub fn forward(&mut self, receiver_id: &str, packet: &IncomingRtp, content: RtpContent<'_>, now: Instant, sink: &mut impl RtpSink) {
         let Some(receiver) = self.receivers.get_mut(receiver_id) else { return };
+        let payload_type = content.payload_type;
         receiver.record(packet, payload_type);
-        let (frame, spatial) = receiver.inspect(packet, payload_type, payload);
+        let (frame, spatial) = receiver.inspect(packet, payload_type, content.payload, content.descriptor);
         let extensions = receiver.readable;
         if let Some(level) = packet.audio_level.filter(|_| receiver.kind == MediaKind::Audio) {
             self.audio_levels.record(receiver_id, level, now);

@@ -1,7 +1,7 @@
 //! A room's router driven by tests, without str0m or a socket: a publisher
 //! whose packets are made up in a line (a single stream, three simulcast
-//! layers of VP8 in three temporal layers each, or one VP9 stream in three
-//! spatial and three temporal layers), fake time, and a sink that
+//! layers of VP8 in three temporal layers each, or one VP9 or AV1 stream in
+//! three spatial and three temporal layers), fake time, and a sink that
 //! records what each subscriber's transport would have written, payloads
 //! included.
 
@@ -15,9 +15,10 @@ use super::rtp_receiver::RtpReceiver;
 use super::{NewSender, Router, RtpSink, TransportKey};
 use crate::rtp::capabilities::{room_rtp_capabilities, MediaKind, RtpCapabilities};
 use crate::rtp::codec_table::SendTables;
-use crate::rtp::codecs::{vp8, vp9};
-use crate::rtp::codecs::PayloadFormat;
-use crate::rtp::packet::{IncomingRtp, OutgoingRtp, ReadableExtensions};
+use crate::rtp::codecs::dependency_descriptor::testing::{descriptor, L3T3_KEY};
+use crate::rtp::codecs::dependency_descriptor::DescriptorReader;
+use crate::rtp::codecs::{av1, vp8, vp9, FrameInfo, PayloadFormat};
+use crate::rtp::packet::{IncomingRtp, OutgoingRtp, ReadableExtensions, RtpContent};
 use crate::rtp::parameters::parse_receive_parameters;
 
 /// The publisher's transport; subscribers are on 2, 3…
@@ -29,8 +30,8 @@ pub const LAYER_SSRCS: [u32; 3] = [1111, 3333, 5555];
 /// The SSRC of the SVC publisher's stream.
 pub const SVC_SSRC: u32 = 7777;
 
-/// The payload type of VP9 in the SVC publisher's parameters.
-pub const VP9_PAYLOAD_TYPE: u8 = 98;
+/// The payload type of the SVC publisher's codec (VP9 or AV1).
+pub const SVC_PAYLOAD_TYPE: u8 = 98;
 
 /// The payload bytes of each layer's packets: at 30 fps and two packets a
 /// frame, 96 kbit/s, 288 kbit/s and 864 kbit/s.
@@ -43,6 +44,8 @@ pub struct Sink {
     pub written: Vec<(TransportKey, OutgoingRtp)>,
     /// The payload of each written packet, as its transport would send it.
     pub payloads: Vec<Vec<u8>>,
+    /// The dependency descriptor each written packet carries (the received one's).
+    pub descriptors: Vec<Option<Vec<u8>>>,
 }
 
 impl RtpSink for Sink {
@@ -70,13 +73,19 @@ impl Sink {
         self.read(key, PayloadFormat::Vp8).into_iter().map(|(rtp, frame)| (rtp.sequence_number, rtp.timestamp, frame)).collect()
     }
 
-    /// What `key` was written, each packet with what its payload says, read as `format`.
-    pub fn read(&self, key: TransportKey, format: PayloadFormat) -> Vec<(OutgoingRtp, crate::rtp::codecs::FrameInfo)> {
+    /// What `key` was written, each packet with what its payload (and,
+    /// for AV1, its dependency descriptor) says, read as `format`.
+    pub fn read(&self, key: TransportKey, format: PayloadFormat) -> Vec<(OutgoingRtp, FrameInfo)> {
+        let mut descriptors = DescriptorReader::default();
         self.written
             .iter()
-            .zip(&self.payloads)
+            .zip(self.payloads.iter().zip(&self.descriptors))
             .filter(|((to, _), _)| *to == key)
-            .map(|((_, rtp), payload)| (*rtp, format.inspect(payload)))
+            .map(|((_, rtp), (payload, descriptor))| {
+                let frame = format.inspect(payload);
+                let read = descriptor.as_deref().and_then(|bytes| descriptors.read(bytes));
+                (*rtp, read.map_or(frame, |read| frame.with_descriptor(&read)))
+            })
             .collect()
     }
 }
@@ -121,10 +130,15 @@ impl Room {
         self.add_receiver(id, MediaKind::Video, &parameters);
     }
 
-    /// Alice publishes `id` as one VP9 stream carrying three spatial layers (SVC; SSRC [`SVC_SSRC`]).
-    pub fn publish_svc(&mut self, id: &str) {
+    /// Alice publishes `id` as one stream carrying three spatial layers
+    /// (SVC; SSRC [`SVC_SSRC`]) of VP9 or AV1 (`format`).
+    pub fn publish_svc(&mut self, id: &str, format: PayloadFormat) {
+        let codec = match format {
+            PayloadFormat::Av1 => json!({"mimeType": "video/AV1", "payloadType": SVC_PAYLOAD_TYPE, "clockRate": 90000}),
+            _ => json!({"mimeType": "video/VP9", "payloadType": SVC_PAYLOAD_TYPE, "clockRate": 90000, "parameters": {"profile-id": 0}}),
+        };
         let parameters = json!({
-            "codecs": [{"mimeType": "video/VP9", "payloadType": VP9_PAYLOAD_TYPE, "clockRate": 90000, "parameters": {"profile-id": 0}}],
+            "codecs": [codec],
             "encodings": [{"ssrc": SVC_SSRC}],
             "rtcp": {"cname": "alice"},
         });
@@ -168,11 +182,17 @@ impl Room {
 
     /// Forwards a packet with `payload`; the sink records what each transport would send.
     pub fn forward_payload(&mut self, receiver_id: &str, packet: IncomingRtp, payload_type: u8, payload: &[u8], sink: &mut Sink) {
-        let shared: Arc<[u8]> = Arc::from(payload);
+        self.forward_content(receiver_id, packet, RtpContent { payload_type, payload, descriptor: None }, sink);
+    }
+
+    /// Forwards a packet with `content`; the sink records what each transport would send.
+    pub fn forward_content(&mut self, receiver_id: &str, packet: IncomingRtp, content: RtpContent<'_>, sink: &mut Sink) {
+        let shared: Arc<[u8]> = Arc::from(content.payload);
         let before = sink.written.len();
-        self.router.forward(receiver_id, &packet, payload_type, payload, packet.arrival, sink);
+        self.router.forward(receiver_id, &packet, content, packet.arrival, sink);
         for (_, rtp) in &sink.written[before..] {
             sink.payloads.push(rtp.payload(&shared).to_vec());
+            sink.descriptors.push(content.descriptor.map(<[u8]>::to_vec));
         }
     }
 }
@@ -253,11 +273,15 @@ impl Publisher {
     }
 }
 
-/// An SVC publisher: one VP9 stream at 30 fps whose every picture has three
-/// spatial layers (K-SVC: the upper ones predicted from the lower ones at
-/// keyframes only), in three temporal layers, two packets per layer frame
-/// ([`PACKET_SIZES`] bytes each), the marker bit on the picture's last.
+/// An SVC publisher: one VP9 or AV1 stream at 30 fps whose every picture
+/// has three spatial layers (K-SVC: the upper ones predicted from the lower
+/// ones at keyframes only), in three temporal layers, two packets per layer
+/// frame ([`PACKET_SIZES`] bytes each), the marker bit on the picture's
+/// last. AV1's layers are named by a dependency descriptor on every packet
+/// ([`L3T3_KEY`]; frame number 3 × picture + spatial layer), its
+/// structure attached to a keyframe's first packet.
 pub struct SvcPublisher {
+    pub format: PayloadFormat,
     pub frame: u64,
     sequence_number: u64,
     picture_id: u16,
@@ -268,8 +292,8 @@ pub struct SvcPublisher {
 }
 
 impl SvcPublisher {
-    pub fn new() -> Self {
-        Self { frame: 0, sequence_number: 60_000, picture_id: 32_000, keyframe_due: true, layers: 3 }
+    pub fn new(format: PayloadFormat) -> Self {
+        Self { format, frame: 0, sequence_number: 60_000, picture_id: 32_000, keyframe_due: true, layers: 3 }
     }
 
     /// Sends the next picture (33 ms after the previous one) through the room.
@@ -280,12 +304,21 @@ impl SvcPublisher {
         self.picture_id = (self.picture_id + 1) & 0x7fff;
         for sid in 0..self.layers {
             for part in 0..2 {
-                let payload = vp9::packet(self.picture_id, key, sid, tid, sync, part == 0, part == 1);
+                let (payload, descriptor) = match self.format {
+                    PayloadFormat::Av1 => {
+                        let template = usize::from(sid) * 4 + if key { 0 } else { usize::from(tid) + 1 };
+                        let frame_number = (self.frame * 3 + u64::from(sid)) as u16;
+                        let attach = key && sid == 0 && part == 0;
+                        (av1::packet(key && sid == 0 && part == 0), Some(descriptor(L3T3_KEY, template, frame_number, attach, (part == 0, part == 1))))
+                    }
+                    _ => (vp9::packet(self.picture_id, key, sid, tid, sync, part == 0, part == 1), None),
+                };
                 self.sequence_number += 1;
                 let mut packet = room.packet(SVC_SSRC, self.sequence_number, at_ms);
                 packet.payload_len = PACKET_SIZES[usize::from(sid)];
                 packet.marker = part == 1 && sid + 1 == self.layers;
-                room.forward_payload(receiver_id, packet, VP9_PAYLOAD_TYPE, &payload, sink);
+                let content = RtpContent { payload_type: SVC_PAYLOAD_TYPE, payload: &payload, descriptor: descriptor.as_deref() };
+                room.forward_content(receiver_id, packet, content, sink);
             }
         }
         self.frame += 1;

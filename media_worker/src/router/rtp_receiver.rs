@@ -11,6 +11,7 @@ use super::layer_selector::{LayerActivity, Layers, StreamShape, MAX_SPATIAL_LAYE
 use super::keyframes::KEYFRAME_REQUEST_INTERVAL;
 use super::TransportKey;
 use crate::rtp::capabilities::MediaKind;
+use crate::rtp::codecs::dependency_descriptor::DescriptorReader;
 use crate::rtp::codecs::{FrameInfo, PayloadFormat};
 use crate::rtp::packet::{IncomingRtp, ReadableExtensions};
 use crate::rtp::parameters::ReceiveParameters;
@@ -38,6 +39,8 @@ pub struct RtpReceiver {
     layer_keyframes: [Option<Instant>; MAX_SPATIAL_LAYERS],
     /// The spatial layers no sender wants, as last reported (simulcast only).
     pub unused_layers: Option<Vec<u8>>,
+    /// Each SSRC's dependency descriptors, read in arrival order.
+    descriptors: BTreeMap<u32, DescriptorReader>,
 }
 
 impl RtpReceiver {
@@ -58,13 +61,22 @@ impl RtpReceiver {
             activity: LayerActivity::default(),
             layer_keyframes: [None; MAX_SPATIAL_LAYERS],
             unused_layers: None,
+            descriptors: BTreeMap::new(),
         }
     }
 
     /// What the payload of a packet that arrived with `payload_type` says,
-    /// and the spatial layer it belongs to (noted as sent now).
-    pub fn inspect(&mut self, packet: &IncomingRtp, payload_type: u8, payload: &[u8]) -> (FrameInfo, u8) {
-        let frame = if self.kind == MediaKind::Video { self.format_of(payload_type).inspect(payload) } else { FrameInfo::default() };
+    /// with the layers its dependency descriptor (`descriptor`) names where
+    /// the payload names none, and
+    /// the spatial layer it belongs to (noted as sent now).
+    pub fn inspect(&mut self, packet: &IncomingRtp, payload_type: u8, payload: &[u8], descriptor: Option<&[u8]>) -> (FrameInfo, u8) {
+        let format = self.format_of(payload_type);
+        let mut frame = if self.kind == MediaKind::Video { format.inspect(payload) } else { FrameInfo::default() };
+        if let Some(bytes) = descriptor.filter(|_| self.kind == MediaKind::Video) {
+            if let Some(read) = self.descriptors.entry(packet.ssrc).or_default().read(bytes) {
+                frame = frame.with_descriptor(&read);
+            }
+        }
         let spatial = match frame.spatial {
             Some(sid) if self.parameters.encodings.len() <= 1 => sid.min(MAX_SPATIAL_LAYERS as u8 - 1),
             _ => self.spatial_of(packet.ssrc),

@@ -15,6 +15,7 @@ use super::rtp_receiver::RtpReceiver;
 use crate::error::WorkerError;
 use crate::rtp::capabilities::{MediaKind, RtpCapabilities, RtpCodecCapability};
 use crate::rtp::codec_table::{str0m_extension, SendTables};
+use crate::rtp::codecs::dependency_descriptor;
 use crate::rtp::codecs::FrameInfo;
 use crate::rtp::packet::{IncomingRtp, OutgoingRtp};
 use crate::rtp::stats::{RateWindow, RtcpCounters};
@@ -31,6 +32,7 @@ const FORWARDED_EXTENSIONS: &[&str] = &[
     "urn:3gpp:video-orientation",
     "http://www.webrtc.org/experiments/rtp-hdrext/abs-capture-time",
     "http://www.webrtc.org/experiments/rtp-hdrext/playout-delay",
+    dependency_descriptor::URI,
 ];
 
 /// Who a sender is: its id, the subscribing peer, the mid it is sent under

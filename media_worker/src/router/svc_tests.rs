@@ -1,5 +1,6 @@
-//! SVC through the router, with fake time: one VP9 stream whose pictures
-//! carry three spatial layers ([`SvcPublisher`]). A sender forwards the
+//! SVC through the router, with fake time: one VP9 or AV1 stream whose
+//! pictures carry three spatial layers ([`SvcPublisher`]; AV1's named by
+//! its dependency descriptor). Each test runs for both codecs. A sender forwards the
 //! layers up to the one it may, its subscriber sees one stream (numbers
 //! without gaps, each picture ending with the marker bit), a lower layer
 //! is taken at the next picture and a higher one at a keyframe.
@@ -44,14 +45,17 @@ fn pictures(written: &[(OutgoingRtp, FrameInfo)]) -> Vec<u8> {
     tops
 }
 
+/// The codecs whose SVC streams are tested.
+const FORMATS: [PayloadFormat; 2] = [PayloadFormat::Vp9, PayloadFormat::Av1];
+
 /// A room with the SVC publisher, Bob unconstrained and Carol preferring layer 0, for a second.
-fn call() -> (Room, SvcPublisher, Sink) {
+fn call(format: PayloadFormat) -> (Room, SvcPublisher, Sink) {
     let mut room = Room::new();
-    room.publish_svc("camera");
+    room.publish_svc("camera", format);
     room.subscribe("to-bob", "camera", 2);
     room.subscribe("to-carol", "camera", 3);
     room.router.set_preferred_layers("to-carol", Layers { spatial: 0, temporal: u8::MAX }).unwrap();
-    let mut publisher = SvcPublisher::new();
+    let mut publisher = SvcPublisher::new(format);
     publisher.take_requests(&mut room);
     let mut sink = Sink::ready(&[2, 3]);
     send(&mut publisher, &mut room, &mut sink, 30);
@@ -59,92 +63,118 @@ fn call() -> (Room, SvcPublisher, Sink) {
 }
 
 /// What `key` got from its latest keyframe on.
-fn since_keyframe(sink: &Sink, key: u32) -> Vec<(OutgoingRtp, FrameInfo)> {
-    let written = sink.read(key, PayloadFormat::Vp9);
+fn since_keyframe(sink: &Sink, key: u32, format: PayloadFormat) -> Vec<(OutgoingRtp, FrameInfo)> {
+    let written = sink.read(key, format);
     let start = written.iter().rposition(|(_, frame)| frame.keyframe).unwrap();
     written[start..].to_vec()
 }
 
 #[test]
 fn each_subscriber_gets_the_spatial_layers_up_to_its_own_and_each_picture_ends_with_the_marker() {
-    let (room, _, sink) = call();
-    assert_eq!(current(&room, "to-bob"), Some((2, 2)));
-    assert_eq!(current(&room, "to-carol"), Some((0, 2)));
-    let bob = since_keyframe(&sink, 2);
-    assert!(pictures(&bob).iter().all(|top| *top == 2));
-    // Six packets per picture for Bob, two for Carol (layer 0 alone, its end marked).
-    assert_eq!(bob.len() % 6, 0);
-    let carol = since_keyframe(&sink, 3);
-    assert!(carol.iter().all(|(_, frame)| frame.spatial == Some(0)));
-    assert_eq!(pictures(&carol).len() * 2, carol.len());
-    assert_eq!(room.router.dump_sender("to-carol", room.start).unwrap()["sourceSsrc"], SVC_SSRC);
+    for format in FORMATS {
+        let (room, _, sink) = call(format);
+        assert_eq!(current(&room, "to-bob"), Some((2, 2)));
+        assert_eq!(current(&room, "to-carol"), Some((0, 2)));
+        let bob = since_keyframe(&sink, 2, format);
+        assert!(pictures(&bob).iter().all(|top| *top == 2));
+        // Six packets per picture for Bob, two for Carol (layer 0 alone, its end marked).
+        assert_eq!(bob.len() % 6, 0);
+        let carol = since_keyframe(&sink, 3, format);
+        assert!(carol.iter().all(|(_, frame)| frame.spatial == Some(0)));
+        assert_eq!(pictures(&carol).len() * 2, carol.len());
+        assert_eq!(room.router.dump_sender("to-carol", room.start).unwrap()["sourceSsrc"], SVC_SSRC);
+    }
 }
 
 #[test]
 fn a_lower_layer_is_taken_at_the_next_picture_without_a_keyframe_and_a_higher_one_at_a_keyframe() {
-    let (mut room, mut publisher, mut sink) = call();
-    let before = sink.read(2, PayloadFormat::Vp9).len();
-    room.router.set_preferred_layers("to-bob", Layers { spatial: 1, temporal: u8::MAX }).unwrap();
-    assert!(send(&mut publisher, &mut room, &mut sink, 2).is_empty(), "no keyframe asked to go down");
-    assert_eq!(current(&room, "to-bob"), Some((1, 2)));
-    // Up again: a keyframe is asked for; the climb waits for it.
-    room.router.set_preferred_layers("to-bob", Layers::HIGHEST).unwrap();
-    publisher.send_frame(&mut room, "camera", &mut sink);
-    assert_eq!(room.router.take_keyframe_requests().iter().map(|request| request.ssrc).collect::<Vec<_>>(), [SVC_SSRC]);
-    send(&mut publisher, &mut room, &mut sink, 3);
-    assert_eq!(current(&room, "to-bob"), Some((1, 2)), "no keyframe yet");
-    publisher.keyframe_due = true;
-    send(&mut publisher, &mut room, &mut sink, 3);
-    assert_eq!(current(&room, "to-bob"), Some((2, 2)));
-    let written = sink.read(2, PayloadFormat::Vp9);
-    let tops = pictures(&written[before..]);
-    assert_eq!(tops, [1, 1, 1, 1, 1, 1, 2, 2, 2]);
-    // Carol, on layer 0 all along, was never disturbed.
-    assert!(pictures(&since_keyframe(&sink, 3)).iter().all(|top| *top == 0));
+    for format in FORMATS {
+        let (mut room, mut publisher, mut sink) = call(format);
+        let before = sink.read(2, format).len();
+        room.router.set_preferred_layers("to-bob", Layers { spatial: 1, temporal: u8::MAX }).unwrap();
+        assert!(send(&mut publisher, &mut room, &mut sink, 2).is_empty(), "no keyframe asked to go down");
+        assert_eq!(current(&room, "to-bob"), Some((1, 2)));
+        // Up again: a keyframe is asked for; the climb waits for it.
+        room.router.set_preferred_layers("to-bob", Layers::HIGHEST).unwrap();
+        publisher.send_frame(&mut room, "camera", &mut sink);
+        assert_eq!(room.router.take_keyframe_requests().iter().map(|request| request.ssrc).collect::<Vec<_>>(), [SVC_SSRC]);
+        send(&mut publisher, &mut room, &mut sink, 3);
+        assert_eq!(current(&room, "to-bob"), Some((1, 2)), "no keyframe yet");
+        publisher.keyframe_due = true;
+        send(&mut publisher, &mut room, &mut sink, 3);
+        assert_eq!(current(&room, "to-bob"), Some((2, 2)));
+        let written = sink.read(2, format);
+        let tops = pictures(&written[before..]);
+        assert_eq!(tops, [1, 1, 1, 1, 1, 1, 2, 2, 2]);
+        // Carol, on layer 0 all along, was never disturbed.
+        assert!(pictures(&since_keyframe(&sink, 3, format)).iter().all(|top| *top == 0));
+    }
 }
 
 #[test]
 fn temporal_layers_of_an_svc_stream_are_skipped_as_in_a_single_one() {
-    let (mut room, mut publisher, mut sink) = call();
-    room.router.set_preferred_layers("to-carol", Layers { spatial: 0, temporal: 0 }).unwrap();
-    let before = sink.read(3, PayloadFormat::Vp9).len();
-    send(&mut publisher, &mut room, &mut sink, 20);
-    assert_eq!(current(&room, "to-carol"), Some((0, 0)));
-    let written = sink.read(3, PayloadFormat::Vp9);
-    assert_eq!(written.len() - before, 10, "5 base pictures of 20, layer 0 alone");
-    assert!(written[before..].iter().all(|(_, frame)| frame.temporal == Some(0) && frame.spatial == Some(0)));
-    pictures(&written[before - 2..]);
+    for format in FORMATS {
+        let (mut room, mut publisher, mut sink) = call(format);
+        room.router.set_preferred_layers("to-carol", Layers { spatial: 0, temporal: 0 }).unwrap();
+        let before = sink.read(3, format).len();
+        send(&mut publisher, &mut room, &mut sink, 20);
+        assert_eq!(current(&room, "to-carol"), Some((0, 0)));
+        let written = sink.read(3, format);
+        assert_eq!(written.len() - before, 10, "5 base pictures of 20, layer 0 alone");
+        assert!(written[before..].iter().all(|(_, frame)| frame.temporal == Some(0) && frame.spatial == Some(0)));
+        pictures(&written[before - 2..]);
+    }
 }
 
 #[test]
 fn the_bandwidth_estimate_counts_an_svc_layer_with_the_layers_below_it() {
-    let (mut room, mut publisher, mut sink) = call();
-    send(&mut publisher, &mut room, &mut sink, 30);
-    let start = room.start;
-    let at = |publisher: &SvcPublisher| start + std::time::Duration::from_millis(publisher.frame * 33);
-    // Layers 96, 288 and 864 kbit/s: forwarding layer 2 takes 1.25 Mbit/s.
-    let (_, wanted) = room.router.share_bandwidth(2, 5_000_000, at(&publisher));
-    assert!((1_150_000..1_350_000).contains(&wanted), "{wanted}");
-    // 1 Mbit/s would carry simulcast's top layer alone, not SVC's.
-    room.router.share_bandwidth(2, 1_000_000, at(&publisher));
-    send(&mut publisher, &mut room, &mut sink, 2);
-    assert_eq!(current(&room, "to-bob"), Some((1, 2)));
-    room.router.share_bandwidth(2, 200_000, at(&publisher));
-    send(&mut publisher, &mut room, &mut sink, 2);
-    assert_eq!(current(&room, "to-bob"), Some((0, 2)));
-    room.router.share_bandwidth(2, 2_000_000, at(&publisher));
-    send(&mut publisher, &mut room, &mut sink, 2);
-    publisher.keyframe_due = true;
-    send(&mut publisher, &mut room, &mut sink, 2);
-    assert_eq!(current(&room, "to-bob"), Some((2, 2)));
+    for format in FORMATS {
+        let (mut room, mut publisher, mut sink) = call(format);
+        send(&mut publisher, &mut room, &mut sink, 30);
+        let start = room.start;
+        let at = |publisher: &SvcPublisher| start + std::time::Duration::from_millis(publisher.frame * 33);
+        // Layers 96, 288 and 864 kbit/s: forwarding layer 2 takes 1.25 Mbit/s.
+        let (_, wanted) = room.router.share_bandwidth(2, 5_000_000, at(&publisher));
+        assert!((1_150_000..1_350_000).contains(&wanted), "{wanted}");
+        // 1 Mbit/s would carry simulcast's top layer alone, not SVC's.
+        room.router.share_bandwidth(2, 1_000_000, at(&publisher));
+        send(&mut publisher, &mut room, &mut sink, 2);
+        assert_eq!(current(&room, "to-bob"), Some((1, 2)));
+        room.router.share_bandwidth(2, 200_000, at(&publisher));
+        send(&mut publisher, &mut room, &mut sink, 2);
+        assert_eq!(current(&room, "to-bob"), Some((0, 2)));
+        room.router.share_bandwidth(2, 2_000_000, at(&publisher));
+        send(&mut publisher, &mut room, &mut sink, 2);
+        publisher.keyframe_due = true;
+        send(&mut publisher, &mut room, &mut sink, 2);
+        assert_eq!(current(&room, "to-bob"), Some((2, 2)));
+    }
 }
 
 #[test]
 fn a_spatial_layer_the_publisher_stops_sending_is_left() {
-    let (mut room, mut publisher, mut sink) = call();
-    publisher.layers = 2;
-    send(&mut publisher, &mut room, &mut sink, 20);
-    assert_eq!(current(&room, "to-bob"), Some((1, 2)));
-    let written = sink.read(2, PayloadFormat::Vp9);
-    assert_eq!(pictures(&written[written.len() - 8..]), [1, 1]);
+    for format in FORMATS {
+        let (mut room, mut publisher, mut sink) = call(format);
+        publisher.layers = 2;
+        send(&mut publisher, &mut room, &mut sink, 20);
+        assert_eq!(current(&room, "to-bob"), Some((1, 2)));
+        let written = sink.read(2, format);
+        assert_eq!(pictures(&written[written.len() - 8..]), [1, 1]);
+    }
+}
+
+#[test]
+fn temporal_layers_are_climbed_again_at_a_switch_point_without_a_keyframe() {
+    for format in FORMATS {
+        let (mut room, mut publisher, mut sink) = call(format);
+        room.router.set_preferred_layers("to-carol", Layers { spatial: 0, temporal: 0 }).unwrap();
+        send(&mut publisher, &mut room, &mut sink, 8);
+        assert_eq!(current(&room, "to-carol"), Some((0, 0)), "{format:?}");
+        room.router.set_preferred_layers("to-carol", Layers { spatial: 0, temporal: u8::MAX }).unwrap();
+        assert!(send(&mut publisher, &mut room, &mut sink, 8).is_empty(), "{format:?}: no keyframe asked");
+        assert_eq!(current(&room, "to-carol"), Some((0, 2)), "{format:?}");
+        let written = sink.read(3, format);
+        assert!(written[written.len() - 8..].iter().any(|(_, frame)| frame.temporal == Some(2)), "{format:?}");
+        pictures(&since_keyframe(&sink, 3, format));
+    }
 }

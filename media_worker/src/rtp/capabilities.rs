@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::error::WorkerError;
+use crate::rtp::codecs::dependency_descriptor;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -91,6 +92,7 @@ pub const SUPPORTED_HEADER_EXTENSIONS: &[SupportedHeaderExtension] = &[
     SupportedHeaderExtension { uri: "urn:ietf:params:rtp-hdrext:toffset", preferred_id: 12, kinds: V },
     SupportedHeaderExtension { uri: "http://www.webrtc.org/experiments/rtp-hdrext/abs-capture-time", preferred_id: 13, kinds: AV },
     SupportedHeaderExtension { uri: "http://www.webrtc.org/experiments/rtp-hdrext/playout-delay", preferred_id: 14, kinds: V },
+    SupportedHeaderExtension { uri: dependency_descriptor::URI, preferred_id: 8, kinds: V },
 ];
 
 /// Dynamic payload types in the order a room hands them out. 64-95 are left

@@ -20,7 +20,7 @@ fn every_supported_codec_is_one_str0m_knows() {
 }
 
 #[test]
-fn every_header_extension_is_one_str0m_knows() {
+fn every_header_extension_is_one_str0m_knows_or_is_given_a_serializer() {
     use str0m::rtp::Extension::*;
     let known: Vec<String> = [
         AbsoluteSendTime, AbsoluteCaptureTime, AudioLevel, TransmissionTimeOffset,
@@ -29,9 +29,12 @@ fn every_header_extension_is_one_str0m_knows() {
     ]
     .iter()
     .map(|ext| ext.as_uri().to_owned())
+    .chain([crate::rtp::codecs::dependency_descriptor::URI.to_owned()])
     .collect();
     for ext in SUPPORTED_HEADER_EXTENSIONS {
         assert!(known.iter().any(|uri| uri == ext.uri), "{}", ext.uri);
+        let mapped = crate::rtp::codec_table::str0m_extension(ext.uri).expect("mapped");
+        assert_eq!(mapped.as_uri(), ext.uri);
     }
     let ids: BTreeSet<_> = SUPPORTED_HEADER_EXTENSIONS.iter().map(|ext| ext.preferred_id).collect();
     assert_eq!(ids.len(), SUPPORTED_HEADER_EXTENSIONS.len(), "preferred ids are unique");

@@ -24,6 +24,7 @@ use str0m::media::{Frequency, Pt};
 use str0m::rtp::{Extension, ExtensionMap};
 
 use crate::rtp::capabilities::{codec_match, dynamic_payload_types, is_usable_payload_type, CodecRef, RtpCapabilities, RtpCodecCapability};
+use crate::rtp::codecs::dependency_descriptor::{self, DescriptorExtension};
 
 /// One codec of a capabilities list (room's or peer's), as the table needs it.
 struct CodecRow {
@@ -156,6 +157,7 @@ pub fn str0m_extension(uri: &str) -> Option<Extension> {
         "urn:ietf:params:rtp-hdrext:toffset" => Extension::TransmissionTimeOffset,
         "http://www.webrtc.org/experiments/rtp-hdrext/abs-capture-time" => Extension::AbsoluteCaptureTime,
         "http://www.webrtc.org/experiments/rtp-hdrext/playout-delay" => Extension::PlayoutDelay,
+        dependency_descriptor::URI => Extension::with_serializer(dependency_descriptor::URI, DescriptorExtension),
         _ => return None,
     })
 }

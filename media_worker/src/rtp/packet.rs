@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use str0m::rtp::ExtensionValues;
 
+use super::codecs::dependency_descriptor::DescriptorBytes;
 use super::codecs::vp8;
 
 /// What the router reads of a received packet.
@@ -36,6 +37,27 @@ pub struct ReceivedRtp {
     /// The header extensions as read (str0m's values; the forwarded copy
     /// carries the [`ReadableExtensions`] of them).
     pub extensions: ExtensionValues,
+}
+
+impl ReceivedRtp {
+    /// What the router reads of it beyond its header fields.
+    pub fn content(&self) -> RtpContent<'_> {
+        RtpContent {
+            payload_type: self.payload_type,
+            payload: &self.payload,
+            descriptor: self.extensions.user_values.get::<DescriptorBytes>().map(|DescriptorBytes(bytes)| &bytes[..]),
+        }
+    }
+}
+
+/// What the router reads of a received packet beyond its header fields:
+/// the publisher's payload type, the payload, and its dependency
+/// descriptor's bytes when it carries one.
+#[derive(Debug, Clone, Copy)]
+pub struct RtpContent<'a> {
+    pub payload_type: u8,
+    pub payload: &'a [u8],
+    pub descriptor: Option<&'a [u8]>,
 }
 
 /// A packet as the subscriber's transport writes it.
@@ -78,4 +100,6 @@ pub struct ReadableExtensions {
     pub video_orientation: bool,
     pub abs_capture_time: bool,
     pub playout_delay: bool,
+    /// The dependency descriptor (forwarded for AV1, whose layers it names).
+    pub dependency_descriptor: bool,
 }

@@ -580,3 +580,78 @@ fn a_subscriber_placed_before_its_transport_connects_gets_a_keyframe_once_it_doe
     router.run(Duration::from_millis(50));
     assert_eq!(requests(&router.events(alice)), 1, "bob connected: alice is asked again at once");
 }
+
+/// A client that speaks AV1 at `payload_type` (RTX `rtx`), with the room's header extensions.
+fn av1(payload_type: u8, rtx: u8) -> RtcConfig {
+    let mut config = vp8(payload_type, rtx);
+    let mut codecs = CodecConfig::empty();
+    codecs.add_config(Pt::from(payload_type), Some(Pt::from(rtx)), Codec::Av1, Frequency::NINETY_KHZ, None, FormatParams::default());
+    *config.codec_config() = codecs;
+    config
+}
+
+#[test]
+fn an_av1_stream_s_dependency_descriptor_reaches_its_subscriber_as_sent_in_either_header_form() {
+    use crate::rtp::codecs::dependency_descriptor::testing::{descriptor, L1T3, L3T3_KEY};
+    use crate::rtp::codecs::dependency_descriptor::{DescriptorBytes, URI};
+    use str0m::rtp::ExtensionValues;
+    let mut router = Router::new();
+    let alice = router.connect("alice", None, av1(45, 46));
+    let room_codecs = json!({"codecs": [
+        {"kind": "video", "mimeType": "video/AV1", "clockRate": 90000, "preferredPayloadType": 35},
+        {"kind": "video", "mimeType": "video/rtx", "clockRate": 90000, "preferredPayloadType": 36, "parameters": {"apt": 35}},
+    ], "headerExtensions": [{"kind": "video", "uri": URI, "preferredId": 8}, {"kind": "video", "uri": "urn:ietf:params:rtp-hdrext:sdes:mid", "preferredId": 1}]});
+    let bob = router.connect("bob", Some(room_codecs), av1(35, 36));
+    router.run(Duration::from_secs(2));
+    let mid = Mid::from("0");
+    let mut api = router.clients[alice].rtc.direct_api();
+    api.declare_media(mid, Str0mKind::Video);
+    api.declare_stream_tx(Ssrc::from(PUBLISHER_SSRC), Some(Ssrc::from(PUBLISHER_RTX_SSRC)), mid, None);
+    let parameters = json!({
+        "mid": "0",
+        "codecs": [{"mimeType": "video/AV1", "payloadType": 45, "clockRate": 90000},
+                   {"mimeType": "video/rtx", "payloadType": 46, "clockRate": 90000, "parameters": {"apt": 45}}],
+        "headerExtensions": [{"uri": URI, "id": 8}],
+        "encodings": [{"ssrc": PUBLISHER_SSRC, "rtx": {"ssrc": PUBLISHER_RTX_SSRC}}],
+        "rtcp": {"cname": "alice"},
+    });
+    let consumer = subscribe_bob(&mut router, bob, parameters);
+    assert!(consumer["headerExtensions"].as_array().unwrap().iter().any(|extension| extension["uri"] == URI), "{consumer}");
+    let ssrc = consumer["encodings"][0]["ssrc"].as_u64().unwrap() as u32;
+    // A keyframe whose descriptor attaches an L3T3 structure (longer than 16
+    // bytes: the two-byte form), then frames of an L1T3 one (3 bytes).
+    let mut sent = Vec::new();
+    for index in 0..30u16 {
+        let bytes = match index {
+            0 => descriptor(L3T3_KEY, 0, 0, true, (true, true)),
+            1 => descriptor(L1T3, 0, 1, true, (true, true)),
+            _ => descriptor(L1T3, 1 + usize::from(index % 3), index, false, (true, true)),
+        };
+        let mut values = ExtensionValues::default();
+        values.user_values.set(DescriptorBytes(std::sync::Arc::from(&bytes[..])));
+        sent.push(bytes);
+        let now = router.now;
+        let payload: Vec<u8> = [if index == 0 { 0x18 } else { 0x10 }, index as u8].iter().copied().chain(std::iter::repeat_n(7u8, 300)).collect();
+        let mut api = router.clients[alice].rtc.direct_api();
+        let stream = api.stream_tx(&Ssrc::from(PUBLISHER_SSRC)).unwrap();
+        let write = RtpWrite::new(Pt::from(45), SeqNo::from(900 + u64::from(index)), u32::from(index) * 3000, now, std::sync::Arc::<[u8]>::from(payload));
+        stream.write_rtp(write.marker(true).nackable(true).ext_vals(values));
+        router.run(Duration::from_millis(30));
+    }
+    assert!(sent[0].len() > 16 && sent[2].len() == 3);
+    let received: Vec<(u8, Vec<u8>)> = router
+        .events(bob)
+        .iter()
+        .filter_map(|event| match event {
+            Event::RtpPacket(packet) if *packet.header.ssrc == ssrc => {
+                let DescriptorBytes(bytes) = packet.header.ext_vals.user_values.get::<DescriptorBytes>()?;
+                Some((packet.payload[1], bytes.to_vec()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(received.len(), 30, "every packet, each with its descriptor");
+    for (index, bytes) in received {
+        assert_eq!(bytes, sent[usize::from(index)], "packet {index}");
+    }
+}

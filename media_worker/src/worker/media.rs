@@ -226,7 +226,7 @@ impl Worker {
         }
         for (receiver_id, packet) in received.drain(..) {
             let mut sink = Subscribers { transports: &mut self.transports, outbox: &mut self.outbox, packet: &packet, now };
-            router.forward(&receiver_id, &packet.incoming, packet.payload_type, &packet.payload, now, &mut sink);
+            router.forward(&receiver_id, &packet.incoming, packet.content(), now, &mut sink);
         }
         if !losses.is_empty() {
             router.on_loss_reports(key, &losses, now);

@@ -308,7 +308,8 @@ class RTCPeerConnection(EventEmitter):
                 assert sender is not None
                 ortc.add_stream_lines(section, sender.rtpParameters, *self._msid(sender))
             sections.append(section)
-        answer = self._description(sections)
+        # Two-byte header extensions (a dependency descriptor with its structure) where the offer accepts them.
+        answer = self._description(sections, allow_mixed=self._offer.has("extmap-allow-mixed") or any(s.has("extmap-allow-mixed") for s in self._offer.media))
         self._last_answer = RTCSessionDescription(sdp=sdp.write(answer), type="answer")
         return self._last_answer
 
@@ -495,7 +496,7 @@ class RTCPeerConnection(EventEmitter):
             "setup": self._setup,
         }
 
-    def _description(self, sections: list[sdp.MediaSection]) -> sdp.SessionDescription:
+    def _description(self, sections: list[sdp.MediaSection], allow_mixed: bool = True) -> sdp.SessionDescription:
         description = sdp.SessionDescription(origin=f"- {self._session_id} {self._session_version} IN IP4 127.0.0.1")
         self._session_version += 1
         bundled = [section.mid or "" for section in sections if section.port != 0]
@@ -503,6 +504,7 @@ class RTCPeerConnection(EventEmitter):
             sdp.Attribute("ice-lite"),
             sdp.Attribute("group", " ".join(["BUNDLE", *bundled])),
             sdp.Attribute("msid-semantic", " WMS *"),
+            *([sdp.Attribute("extmap-allow-mixed")] if allow_mixed else []),
         ]
         description.media = sections
         return description

@@ -4,11 +4,20 @@
 //! layer there, and VP8's picture numbers, which a sender rewrites
 //! ([`vp8::write_ids`]) so that a subscriber sees one continuous stream
 //! across switches. Pure functions on byte slices; a payload too short
-//! or malformed reads as a packet with nothing to say.
+//! or malformed reads as a packet with nothing to say. Layers a payload
+//! does not name come from a header extension, the dependency descriptor,
+//! read with the stream's state ([`dependency_descriptor`]) and added to
+//! what the payload says ([`FrameInfo::with_descriptor`]): AV1's always,
+//! VP8's from Chromium once the descriptor is negotiated (its payloads
+//! then carry no TID), H264's temporal layers.
 
+pub mod av1;
+pub mod dependency_descriptor;
 pub mod h264;
 pub mod vp8;
 pub mod vp9;
+
+use dependency_descriptor::Descriptor;
 
 /// The codecs whose payloads are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -16,7 +25,8 @@ pub enum PayloadFormat {
     Vp8,
     Vp9,
     H264,
-    /// Audio, AV1 and anything else: nothing is read.
+    Av1,
+    /// Audio and anything else: nothing is read.
     #[default]
     Opaque,
 }
@@ -28,6 +38,7 @@ impl PayloadFormat {
             "video/vp8" => Self::Vp8,
             "video/vp9" => Self::Vp9,
             "video/h264" => Self::H264,
+            "video/av1" => Self::Av1,
             _ => Self::Opaque,
         }
     }
@@ -39,9 +50,10 @@ impl PayloadFormat {
     }
 
     /// Whether one stream of it may carry several spatial layers (SVC),
-    /// each packet naming its own ([`FrameInfo::spatial`]).
+    /// each packet naming its own ([`FrameInfo::spatial`]; AV1's in its
+    /// dependency descriptor).
     pub fn has_spatial_layers(self) -> bool {
-        self == Self::Vp9
+        matches!(self, Self::Vp9 | Self::Av1)
     }
 
     /// What a payload of this format says.
@@ -50,6 +62,7 @@ impl PayloadFormat {
             Self::Vp8 => vp8::inspect(payload),
             Self::Vp9 => vp9::inspect(payload),
             Self::H264 => h264::inspect(payload),
+            Self::Av1 => av1::inspect(payload),
             Self::Opaque => FrameInfo::default(),
         }
     }
@@ -72,4 +85,23 @@ pub struct FrameInfo {
     pub ends_layer_frame: bool,
     /// VP8's picture numbers, when present.
     pub vp8: Option<vp8::PictureIds>,
+}
+
+impl FrameInfo {
+    /// What a payload says, with the layers its packet's dependency
+    /// descriptor names where the payload names none (a keyframe then only
+    /// at the base spatial layer).
+    pub fn with_descriptor(self, descriptor: &Descriptor) -> Self {
+        if self.temporal.is_some() || self.spatial.is_some() {
+            return self;
+        }
+        Self {
+            keyframe: self.keyframe && descriptor.spatial == 0,
+            temporal: Some(descriptor.temporal),
+            layer_sync: descriptor.switch_up,
+            spatial: Some(descriptor.spatial),
+            ends_layer_frame: descriptor.end_of_frame,
+            ..self
+        }
+    }
 }

@@ -9,11 +9,13 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use str0m::bwe::{Bitrate, BweKind};
 use str0m::media::{KeyframeRequestKind, Mid, Pt, Rid};
-use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, SeqNo, Ssrc};
+use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, SeqNo, Ssrc, UserExtensionValues};
 
 use crate::error::WorkerError;
 use crate::rtp::capabilities::MediaKind;
 use crate::rtp::codec_table::{str0m_extension, SendTables};
+use crate::rtp::codecs::dependency_descriptor::{self, DescriptorBytes};
+use crate::rtp::codecs::PayloadFormat;
 use crate::rtp::packet::{IncomingRtp, OutgoingRtp, ReadableExtensions, ReceivedRtp};
 use crate::rtp::parameters::ReceiveParameters;
 use crate::rtp::stream_ids::{rtp_ssrc, StreamIdExtensions};
@@ -92,7 +94,12 @@ pub(super) fn received_rtp(packet: RtpPacket) -> ReceivedRtp {
 }
 
 pub(super) fn forwarded_extensions(readable: ReadableExtensions, received: &ExtensionValues) -> ExtensionValues {
+    let mut user_values = UserExtensionValues::default();
+    if let Some(descriptor) = received.user_values.get_arc::<DescriptorBytes>().filter(|_| readable.dependency_descriptor) {
+        user_values.set_arc(descriptor);
+    }
     ExtensionValues {
+        user_values,
         audio_level: received.audio_level.filter(|_| readable.audio_level),
         voice_activity: received.voice_activity.filter(|_| readable.audio_level),
         video_orientation: received.video_orientation.filter(|_| readable.video_orientation),
@@ -167,6 +174,11 @@ impl WebRtcTransport {
         self.rid_layers.add(shared_id.clone(), &mid, rid_only, ids);
         self.drain(now);
         let mut readable = self.readable_extensions(kind, &parameters.normalised["headerExtensions"]);
+        // Forwarded for AV1 SVC alone: one stream whose structure and frame
+        // numbers go on unchanged. A simulcast encoding switched to would bring
+        // its own numbers (a subscriber's decoder would take them for old
+        // frames); VP8 and H264 decode without it.
+        readable.dependency_descriptor &= parameters.encodings.len() <= 1 && parameters.codecs.iter().any(|codec| codec.format == PayloadFormat::Av1);
         let level_id = parameters.normalised["headerExtensions"].as_array().into_iter().flatten().find_map(|extension| {
             (extension["uri"].as_str() == Some(AUDIO_LEVEL_URI)).then(|| extension["id"].as_u64().and_then(|id| u8::try_from(id).ok())).flatten()
         });
@@ -199,6 +211,7 @@ impl WebRtcTransport {
             video_orientation: kind == MediaKind::Video && reads("urn:3gpp:video-orientation"),
             abs_capture_time: reads("http://www.webrtc.org/experiments/rtp-hdrext/abs-capture-time"),
             playout_delay: kind == MediaKind::Video && reads("http://www.webrtc.org/experiments/rtp-hdrext/playout-delay"),
+            dependency_descriptor: kind == MediaKind::Video && reads(dependency_descriptor::URI),
         };
         tracing::debug!("transport {}: a {} stream whose forwarded extensions are {readable:?}", self.id, kind.as_str());
         readable
