@@ -129,9 +129,10 @@ def test_chromium_viewer_behind_a_bottleneck_falls_to_a_lower_layer_and_climbs_b
     assert _width(free[-1], "dave") == 1280, free[-1]
     adaptation = case["dave_adaptation"]
     assert adaptation["fellAfter"] is not None and adaptation["fellAfter"] < 10, [(_width(s, "dave"), s["at"]) for s in limited]
-    # The onset of a 12× drop breaks the picture until a keyframe gets
-    # through the full link (measured 3–8 s, VP9 SVC the longest: see
-    # docs/simulcast.md); after it, frames keep coming.
+    # The onset of a 12× drop breaks the picture until the lower layer's
+    # keyframe gets through (bench/adapt: stalls of 1–4 s on this machine,
+    # up to 8 s before what was queued at the old rate was dropped; CI
+    # machines are slower: see docs/simulcast.md); after it, frames keep coming.
     assert adaptation["longestStall"] < 9, [s["dave"]["inbound"] for s in limited]
     # Frames keep coming at the end of the limit (a later fall to the lowest layer stalls too: ≥ 3 fps over the last 3 s).
     assert _decoded(limited, "dave", 3) >= 10, limited[-1]

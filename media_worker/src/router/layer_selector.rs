@@ -18,7 +18,11 @@
 //! point or a keyframe, and left at the start of any frame. The selector
 //! only decides: numbering is the [`Rewriter`](super::rewriter::Rewriter)'s.
 //! The transport's bandwidth estimate caps the target, spatial and temporal
-//! ([`super::bandwidth`] shares it among the transport's senders).
+//! ([`super::bandwidth`] shares it among the transport's senders). When it
+//! moves a sender down, what the transport still holds of the old layers
+//! (queued by its pacer at the old rate) is dropped: at the new layer's
+//! keyframe for simulcast, at the next picture for SVC (with a keyframe
+//! asked for: the dropped packets break the lower layers' chain too).
 
 use std::time::{Duration, Instant};
 
@@ -201,6 +205,11 @@ pub enum Selection {
     Skip,
     /// Of another encoding: not forwarded.
     Drop,
+    /// Of the source forwarded, the first at a lower SVC layer that the
+    /// bandwidth took the sender to: forwarded, what its transport still
+    /// holds of the stream (queued at the old rate) dropped, and a keyframe
+    /// asked for, which the dropped packets make the subscriber's decoder need.
+    Restart,
 }
 
 /// The source forwarded: its SSRC and spatial layer (with SVC: the highest
@@ -228,11 +237,13 @@ pub struct LayerSelector {
     reported: Option<Layers>,
     /// The stream is SVC (as of the latest packet).
     svc: bool,
+    /// The bandwidth moved an SVC sender down: its next forwarded packet restarts the stream.
+    restart_due: bool,
 }
 
 impl Default for LayerSelector {
     fn default() -> Self {
-        Self { preferred: Layers::HIGHEST, bandwidth_cap: None, source: None, target: None, temporal: u8::MAX, frame: None, reported: None, svc: false }
+        Self { preferred: Layers::HIGHEST, bandwidth_cap: None, source: None, target: None, temporal: u8::MAX, frame: None, reported: None, svc: false, restart_due: false }
     }
 }
 
@@ -293,10 +304,12 @@ impl LayerSelector {
             }
         };
         let spatial_forwarded = !self.svc || self.source.is_some_and(|source| spatial <= source.spatial);
-        if temporal_forwarded && spatial_forwarded {
-            Selection::Forward
-        } else {
+        if !(temporal_forwarded && spatial_forwarded) {
             Selection::Skip
+        } else if std::mem::take(&mut self.restart_due) {
+            Selection::Restart
+        } else {
+            Selection::Forward
         }
     }
 
@@ -314,6 +327,9 @@ impl LayerSelector {
             self.temporal = target;
         }
         if let (true, Some(source), Some(target)) = (self.svc, self.source.as_mut(), self.target) {
+            if target < source.spatial && !frame.keyframe {
+                self.restart_due |= self.bandwidth_cap.is_some_and(|cap| cap.spatial < source.spatial);
+            }
             if target < source.spatial || frame.keyframe {
                 source.spatial = target;
             }

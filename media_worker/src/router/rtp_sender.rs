@@ -156,10 +156,13 @@ impl RtpSender {
     /// change of source, and VP8 ids to write where its own would jump.
     /// `true` in the second field says the subscriber needs a keyframe: a
     /// source replaced another without starting at one (a codec whose
-    /// keyframes are not read).
+    /// keyframes are not read), or an SVC stream restarted lower (see
+    /// [`Selection::Restart`]).
     pub fn rewrite(&mut self, packet: &IncomingRtp, frame: &FrameInfo, spatial: u8, stream: StreamShape<'_>) -> (Option<OutgoingRtp>, bool) {
-        let needs_keyframe = match self.layers.select(packet, frame, spatial, stream) {
-            Selection::Forward => false,
+        let before = self.layers.current_spatial();
+        let (needs_keyframe, drops_queued) = match self.layers.select(packet, frame, spatial, stream) {
+            Selection::Forward => (false, false),
+            Selection::Restart => (true, true),
             Selection::Drop => return (None, false),
             Selection::Skip => {
                 self.rewriter.skip(packet, frame.vp8);
@@ -167,7 +170,7 @@ impl RtpSender {
             }
             Selection::Start { replaced } => {
                 self.rewriter.start_source(packet);
-                replaced && !frame.keyframe
+                (replaced && !frame.keyframe, frame.keyframe && before.is_some_and(|before| spatial < before))
             }
         };
         let Some((sequence_number, timestamp)) = self.rewriter.rewrite(packet) else { return (None, needs_keyframe) };
@@ -184,6 +187,7 @@ impl RtpSender {
             // str0m resends from its buffer only where an RTX SSRC exists.
             nackable: self.rtx_ssrc.is_some(),
             vp8_ids,
+            drops_queued,
         };
         (Some(rtp), needs_keyframe)
     }

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::layer_selector::{Layers, LAYER_TIMEOUT};
 use super::testing::{Publisher, Room, Sink, LAYER_SSRCS};
-use crate::rtp::codecs::FrameInfo;
+use crate::rtp::codecs::{FrameInfo, PayloadFormat};
 
 /// Frames in `ms` milliseconds at 30 fps.
 fn frames(ms: u64) -> u64 {
@@ -97,11 +97,19 @@ fn a_preferred_lower_layer_is_switched_to_at_its_keyframe_in_one_continuous_stre
     assert_eq!(current(&room, "to-bob"), layers(0, 2));
     assert_eq!(room.router.take_layer_changes(), [("to-bob".to_owned(), Some(Layers { spatial: 0, temporal: 2 }))]);
     assert_continuous(&sink.vp8(2)[before - 2..]);
-    // And back up to the highest on request.
+    // The lower layer's keyframe has what the transport still holds of the upper one dropped (and only it).
+    let dropping = |sink: &Sink| -> Vec<FrameInfo> {
+        sink.read(2, PayloadFormat::Vp8).into_iter().filter(|(rtp, _)| rtp.drops_queued).map(|(_, frame)| frame).collect()
+    };
+    let dropped = dropping(&sink);
+    assert_eq!(dropped.len(), 1);
+    assert!(dropped[0].keyframe);
+    // And back up to the highest on request, nothing dropped.
     room.router.set_preferred_layers("to-bob", Layers::HIGHEST).unwrap();
     send(&mut publisher, &mut room, &mut sink, 10);
     assert_eq!(current(&room, "to-bob"), layers(2, 2));
     assert_continuous(&sink.vp8(2)[before - 2..]);
+    assert_eq!(dropping(&sink).len(), 1);
 }
 
 #[test]

@@ -138,8 +138,11 @@ fn the_bandwidth_estimate_counts_an_svc_layer_with_the_layers_below_it() {
         assert!((1_150_000..1_350_000).contains(&wanted), "{wanted}");
         // 1 Mbit/s would carry simulcast's top layer alone, not SVC's.
         room.router.share_bandwidth(2, 1_000_000, at(&publisher));
-        send(&mut publisher, &mut room, &mut sink, 2);
+        let requests = send(&mut publisher, &mut room, &mut sink, 2);
         assert_eq!(current(&room, "to-bob"), Some((1, 2)));
+        // Moved down by the bandwidth: what bob's transport held is dropped, and a keyframe asked for.
+        assert_eq!(requests, [SVC_SSRC], "{format:?}");
+        assert_eq!(sink.written.iter().filter(|(key, rtp)| *key == 2 && rtp.drops_queued).count(), 1, "{format:?}");
         room.router.share_bandwidth(2, 200_000, at(&publisher));
         send(&mut publisher, &mut room, &mut sink, 2);
         assert_eq!(current(&room, "to-bob"), Some((0, 2)));

@@ -73,6 +73,10 @@ pub struct OutgoingRtp {
     /// VP8 (picture id, TL0PICIDX) to write in place of the received
     /// payload's own (see [`Self::payload`]).
     pub vp8_ids: Option<(u16, Option<u8>)>,
+    /// It starts a lower layer at its keyframe: what the transport still
+    /// holds of the stream, unsent (the old layer, queued by its pacer at
+    /// the old rate), is dropped rather than sent before it.
+    pub drops_queued: bool,
 }
 
 impl OutgoingRtp {

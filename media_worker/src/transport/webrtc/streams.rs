@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use str0m::bwe::{Bitrate, BweKind};
-use str0m::media::{KeyframeRequestKind, Mid, Pt, Rid};
+use str0m::media::{Direction, KeyframeRequestKind, Mid, Pt, Rid};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, SeqNo, Ssrc, UserExtensionValues};
 
 use crate::error::WorkerError;
@@ -91,6 +91,21 @@ pub(super) fn received_rtp(packet: RtpPacket) -> ReceivedRtp {
         payload: packet.payload,
         extensions: packet.header.ext_vals,
     }
+}
+
+/// Drops what a sending stream holds unsent (its pacer's queue, pending
+/// resends, its retransmission buffer). str0m does so when its media stops
+/// sending: the media's direction goes to receive-only and back (a change
+/// no SDP follows; the receiving side of a shared mid is untouched).
+fn drop_queued(rtc: &mut str0m::Rtc, ssrc: u32) {
+    let Some(mid) = rtc.direct_api().stream_tx(&Ssrc::from(ssrc)).map(|stream| stream.mid()) else { return };
+    let Some(direction) = rtc.media(mid).map(|media| media.direction()) else { return };
+    if !direction.is_sending() {
+        return;
+    }
+    let mut changes = rtc.sdp_api();
+    changes.set_direction(mid, if direction.is_receiving() { Direction::RecvOnly } else { Direction::Inactive });
+    changes.set_direction(mid, direction);
 }
 
 pub(super) fn forwarded_extensions(readable: ReadableExtensions, received: &ExtensionValues) -> ExtensionValues {
@@ -329,6 +344,9 @@ impl WebRtcTransport {
         let payload = rtp.payload(&packet.payload);
         let ext_vals = forwarded_extensions(readable, &packet.extensions);
         let _ = self.with_rtc(now, |rtc| {
+            if rtp.drops_queued {
+                drop_queued(rtc, rtp.ssrc);
+            }
             let mut api = rtc.direct_api();
             if let Some(stream) = api.stream_tx(&Ssrc::from(rtp.ssrc)) {
                 let write = RtpWrite::new(Pt::from(rtp.payload_type), SeqNo::from(rtp.sequence_number), rtp.timestamp, now, payload)
