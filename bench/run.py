@@ -1,12 +1,12 @@
 """The forwarding benchmark: one publisher (synthetic VP8 ≈ 0.9 Mbit/s,
 100 packets/s, and Opus-sized audio, 50 packets/s) and N subscribers, each
 receiving both, for N = 100, 200, 400, 800… until delivery falls under
-99.9 % (saturation), for this project, Janus's videoroom and an aiortc
-relay (real VP8 and Opus of the same rates: it decodes; N = 1, 2, 4, 8…),
-one SFU at a time. The SFU is pinned to one core, the load generator to
-the other.
+99.9 % (saturation), for this project, mediasoup's own C++ worker (the
+npm release 3.8.4), Janus's videoroom and an aiortc relay (real VP8 and
+Opus of the same rates: it decodes; N = 1, 2, 4, 8…), one SFU at a time.
+The SFU is pinned to one core, the load generator to the other.
 
-    bench/run [--sizes 100,200,400,800] [--duration 10] [--sfu ours,janus,relay]
+    bench/run [--sizes 100,200,400,800] [--duration 10] [--sfu ours,mediasoup-cpp,janus,relay]
               [--json results.json] [--plot cpu.png] [--perf perf.data]
 
 (`bench/run` installs what is needed and runs this module in a private
@@ -16,7 +16,8 @@ Per N: SFU CPU % of one core (/proc/<pid>/stat), forwarded packets/s (what
 arrived), CPU µs per forwarded packet, loss %, latency p50/p99/p999 (send to
 arrival, same clock), SFU RSS per subscriber; the load generator's own CPU
 per received packet; and join time (createTransport → DTLS connected)
-p50/p99 for 100 subscribers joining at once.
+p50/p99 for 100 subscribers joining at once. Per SFU, its capacity: the
+largest load measured with loss < 0.1 % and p99 latency < 50 ms.
 """
 
 from __future__ import annotations
@@ -31,12 +32,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from . import mediasoup_cpp
 from .loadgen import Loadgen, cpu_seconds, rss_bytes
 from .ours import Ours, OursSimulcast, idle_peer_kib
 from .relay import ADDRESS as RELAY_ADDRESS
 from .relay import Relay
 
 SATURATED = 0.999
+#: Capacity: the largest load measured without saturation (loss < 0.1 %) and with p99 latency under this bound.
+CAPACITY_P99_MICROS = 50_000
 
 
 def cores() -> tuple[int | None, int | None]:
@@ -160,10 +164,13 @@ SFUS: dict[str, tuple[Any, str]] = {"ours": (Ours, "127.0.0.1"), "ours-simulcast
 
 
 def _known_sfus() -> None:
+    """Janus and mediasoup's C++ worker, where installed (bench/run installs both)."""
     if shutil.which("janus"):
         from .janus import ADDRESS, Janus
 
         SFUS["janus"] = (Janus, ADDRESS)
+    if mediasoup_cpp.installed():
+        SFUS["mediasoup-cpp"] = (mediasoup_cpp.MediasoupCpp, "127.0.0.1")
 
 
 async def run_sfu(kind: str, sizes: list[int], duration: float, until_saturated: bool, perf: str | None = None) -> dict[str, Any]:
@@ -196,27 +203,61 @@ async def run_sfu(kind: str, sizes: list[int], duration: float, until_saturated:
     finally:
         await loadgen.close()
     result = {"sfu": factory.name, "key": kind, "rows": rows, "join": joins, "loadgenErrors": loadgen.errors[:5]}
+    result["capacity"] = capacity(result)
     if kind == "ours":
         result["idlePeerKiB"] = await idle_peer_kib()
         result["idleCpu"] = {"subscribers": sfu.subscribers, "percent": idle}
     return result
 
 
+def within_capacity(row: dict[str, Any]) -> bool:
+    """Loss < 0.1 % (not saturated) and p99 latency under CAPACITY_P99_MICROS."""
+    return not row["saturated"] and row["latencyMicros"]["p99"] < CAPACITY_P99_MICROS and bool(row["cpuMicrosPerPacket"])
+
+
 def capacity(result: dict[str, Any]) -> dict[str, Any] | None:
-    """An SFU's largest load without saturation, and the streams one core
-    would forward at its CPU per stream there (extrapolated: marked so)."""
-    rows = [row for row in result["rows"] if not row["saturated"] and row["cpuMicrosPerPacket"]]
+    """An SFU's capacity: its largest load measured within_capacity (None if
+    none was), the first larger load measured (`beyond`: what exceeded it),
+    and the streams one core would forward at its CPU per stream there
+    (extrapolated: worth saying only where no load measured exceeded it)."""
+    rows = [row for row in result["rows"] if within_capacity(row)]
     if not rows:
         return None
-    best = rows[-1]
+    best = max(rows, key=lambda row: row["subscribers"])
+    beyond = next((row for row in result["rows"] if row["subscribers"] > best["subscribers"]), None)
     return {"subscribers": best["subscribers"], "streams": best["streams"], "cpuMicrosPerPacket": best["cpuMicrosPerPacket"],
+            "p99Micros": best["latencyMicros"]["p99"], "beyond": beyond,
             "extrapolatedStreams": best["streams"] * 100 / best["sfuCpuPercent"] if best["sfuCpuPercent"] > 0 else None,
             "loadgenSaturated": any(row["loadgenSaturated"] for row in result["rows"])}
 
 
+def _exceeded(row: dict[str, Any]) -> str:
+    """How a load measured past an SFU's capacity exceeded it."""
+    if row["saturated"]:
+        return f"{row['subscribers']}: loss {row['lossPercent']:.2f} %" + (f", {row['joinFailures']} joins failed" if row.get("joinFailures") else "")
+    return f"{row['subscribers']}: p99 {row['latencyMicros']['p99'] / 1000:.0f} ms"
+
+
+def capacities(results: list[dict[str, Any]]) -> str:
+    """Every SFU's capacity, one table."""
+    lines = [f"**Capacity**: the largest load measured with loss < 0.1 % and p99 latency < {CAPACITY_P99_MICROS / 1000:.0f} ms", "",
+             f"| SFU | capacity: subscribers (streams) | CPU µs/pkt there | p99 there ms (< {CAPACITY_P99_MICROS / 1000:.0f}) | "
+             "the next load measured exceeded it |",
+             "|---|---:|---:|---:|---|"]
+    for result in results:
+        most = capacity(result)
+        if most is None:
+            lines.append(f"| {result['sfu']} | none | | | {_exceeded(result['rows'][0]) if result['rows'] else ''} |")
+            continue
+        beyond = _exceeded(most["beyond"]) if most["beyond"] else "none larger measured"
+        lines.append(f"| {result['sfu']} | {most['subscribers']} ({most['streams']}) | {most['cpuMicrosPerPacket']:.2f} | "
+                     f"{most['p99Micros'] / 1000:.1f} | {beyond} |")
+    return "\n".join(lines)
+
+
 def ratios(results: list[dict[str, Any]]) -> str:
     """This project against each other SFU: CPU per forwarded packet at each
-    size both measured, and at each one's largest load without saturation."""
+    size both measured, and at each one's capacity."""
     ours = next((result for result in results if result["key"] == "ours"), None)
     lines = []
     for other in results:
@@ -237,11 +278,13 @@ def ratios(results: list[dict[str, Any]]) -> str:
         mine_most, their_most = capacity(ours), capacity(other)
         if mine_most and their_most:
             lines.append(
-                f"At each one's largest load without saturation ({mine_most['subscribers']} and {their_most['subscribers']} subscribers): "
+                f"At each one's capacity ({mine_most['subscribers']} and {their_most['subscribers']} subscribers): "
                 f"{mine_most['cpuMicrosPerPacket']:.2f} and {their_most['cpuMicrosPerPacket']:.2f} µs/pkt, "
-                f"**{their_most['cpuMicrosPerPacket'] / mine_most['cpuMicrosPerPacket']:.0f}×**; streams forwarded without loss: "
+                f"**{their_most['cpuMicrosPerPacket'] / mine_most['cpuMicrosPerPacket']:.1f}×**; streams within capacity: "
                 f"{mine_most['streams']} and {their_most['streams']}.")
             lines.append("")
+        elif mine_most or their_most:
+            lines += [f"{other['sfu'] if mine_most else 'This project'} has no capacity: no load measured was within it.", ""]
     return "\n".join(lines)
 
 
@@ -284,6 +327,8 @@ def table(result: dict[str, Any]) -> str:
     for row in result["rows"]:
         latency = row["latencyMicros"]
         mark = " (saturated)" if row["saturated"] else ""
+        if not row["saturated"] and row["latencyMicros"]["p99"] >= CAPACITY_P99_MICROS:
+            mark = " (p99 over the capacity bound)"
         if row.get("joinFailures"):
             mark = f" (saturated: {row['joinFailures']} of the last 50 joins failed)"
         lines.append(
@@ -292,8 +337,8 @@ def table(result: dict[str, Any]) -> str:
             f"{row['sfuRssPerSubscriberKiB']:.0f} | {row['loadgenCpuPercent']:.1f} | {row['loadgenCpuMicrosPerPacket'] or 0:.2f} |"
         )
     most = capacity(result)
-    if most and most["extrapolatedStreams"] and (most["loadgenSaturated"] or not any(row["saturated"] for row in result["rows"])):
-        why = "the load generator saturated first" if most["loadgenSaturated"] else "no size saturated it"
+    if most and most["extrapolatedStreams"] and most["beyond"] is None:
+        why = "the load generator saturated first" if most["loadgenSaturated"] else "no load measured exceeded its capacity"
         lines += ["", f"*Extrapolated* ({why}): at {most['cpuMicrosPerPacket']:.2f} µs per packet, one core would forward "
                       f"≈ {most['extrapolatedStreams']:.0f} streams."]
     return "\n".join(lines)
@@ -306,8 +351,9 @@ def main() -> None:
     parser.add_argument("--until-saturated", action="store_true", help="go on doubling past the last size until saturation")
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--perf", help="profile the SFU (perf record -e cpu-clock -g) during the last size's window, into this file")
-    parser.add_argument("--sfu", default="ours,janus,relay",
+    parser.add_argument("--sfu", default="ours,mediasoup-cpp,janus,relay",
                         help="which SFUs, comma-separated: ours, ours-simulcast (the publisher in three simulcast layers), "
+                             "mediasoup-cpp (mediasoup 3.8.4's C++ worker; skipped if not built: bench/build-mediasoup-cpp), "
                              "janus (skipped if not installed), relay (aiortc)")
     parser.add_argument("--plot", help="write the CPU-against-streams plot (PNG) here")
     arguments = parser.parse_args()
@@ -322,6 +368,8 @@ def main() -> None:
     if arguments.plot:
         plot(results, arguments.plot)
     print("\n\n".join(table(result) for result in results))
+    print()
+    print(capacities(results))
     print()
     print(ratios(results))
 

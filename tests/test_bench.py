@@ -8,7 +8,7 @@ from __future__ import annotations
 from bench.loadgen import Loadgen
 from bench.ours import Ours
 from bench.relay import Relay
-from bench.run import measure, table
+from bench.run import capacities, capacity, measure, table
 
 
 async def test_the_harness_delivers_everything_to_every_subscriber() -> None:
@@ -29,6 +29,22 @@ async def test_the_harness_delivers_everything_to_every_subscriber() -> None:
     assert row["lossPercent"] < 1 and not row["saturated"]
     assert row["forwardedPerSecond"] > 0 and row["cpuMicrosPerPacket"] and row["latencyMicros"]["p50"] > 0
     assert "| 5 | 10 |" in table({"sfu": "ours", "rows": [row], "join": {"count": 0, "p50": 0, "p99": 0}})
+
+
+def _row(subscribers: int, p99_ms: float, saturated: bool = False) -> dict[str, object]:
+    return {"subscribers": subscribers, "streams": 2 * subscribers, "saturated": saturated, "cpuMicrosPerPacket": 8.0,
+            "sfuCpuPercent": 50.0, "lossPercent": 5.0 if saturated else 0.0, "loadgenSaturated": False,
+            "latencyMicros": {"p99": int(p99_ms * 1000)}}
+
+
+def test_capacity_is_the_largest_load_without_loss_and_with_p99_under_50_ms() -> None:
+    # 800 loses nothing but queues for 262 ms: past capacity, not saturated.
+    result = {"sfu": "ours", "rows": [_row(400, 19), _row(800, 262), _row(1600, 900, saturated=True)]}
+    most = capacity(result)
+    assert most is not None and most["subscribers"] == 400 and most["streams"] == 800 and most["p99Micros"] == 19000
+    assert most["beyond"]["subscribers"] == 800
+    assert "| ours | 400 (800) | 8.00 | 19.0 | 800: p99 262 ms |" in capacities([result])
+    assert capacity({"sfu": "relay", "rows": [_row(1, 53), _row(2, 67)]}) is None
 
 
 async def test_the_aiortc_relay_baseline_decodes_reencodes_and_delivers_every_frame() -> None:
