@@ -126,19 +126,23 @@ class Loadgen:
     def connect(self, client_id: str, role: str, server: dict[str, Any], extensions: list[list[Any]],
                 codecs: list[dict[str, Any]], streams: list[dict[str, Any]], local: dict[str, str] | None = None,
                 dtls_client: bool = False, ice_controlling: bool = True, clip: str | None = None,
-                frames: bool = False, data: dict[str, Any] | None = None) -> asyncio.Future[float]:
+                frames: bool = False, data: dict[str, Any] | None = None, own_socket: bool = False) -> asyncio.Future[float]:
         """Starts a client (on the first thread when `local` ICE credentials
         are given: its address is in an SDP); the future resolves when its
         DTLS is connected. A publisher with a `clip` sends that file's real
         media; a subscriber with `frames` counts such media (video frames by
         RTP timestamp, audio packets by arrival). With `data` (`{'label',
         'rate', 'size', 'sctp_client'?}`) the client opens that data channel
-        in band; a publisher sends `rate` messages of `size` bytes a second on it."""
+        in band; a publisher sends `rate` messages of `size` bytes a second on
+        it. With `own_socket` the client has a UDP socket of its own, as a
+        browser's peer connection has, rather than its thread's (needed where
+        the server's transports share one address)."""
         waiter: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         self._waiters[client_id] = waiter
         message: dict[str, Any] = {"op": "connect", "id": client_id, "role": role, "server": server,
                                    "extensions": extensions, "codecs": codecs, "streams": streams, "dtls_client": dtls_client,
-                                   "ice_controlling": ice_controlling, "clip": clip, "frames": frames, "data": data}
+                                   "ice_controlling": ice_controlling, "clip": clip, "frames": frames, "data": data,
+                                   "own_socket": own_socket}
         if local is not None:
             message.update(local=local, thread=0)
         self._send(message)

@@ -47,6 +47,10 @@ class Ours:
     name = "mediasoup (this project)"
     #: The publisher sends its video as three simulcast layers (by SSRC).
     simulcast = False
+    #: Every transport on the worker's one port (`rtcPortPerWorker`).
+    port_per_worker = False
+    #: Each load-generator client on a socket of its own (as browsers are).
+    own_sockets = False
 
     def __init__(self, loadgen: Loadgen, cpu: int | None) -> None:
         self.loadgen = loadgen
@@ -59,7 +63,7 @@ class Ours:
     async def start(self) -> None:
         """The server (one worker, pinned) and its room, empty."""
         self.server = mediasoup.Server(numWorkers=1, logLevel="warn", rtcListenIPv4="127.0.0.1", rtcListenIPv6=False,
-                                       rtcMinPort=20000, rtcMaxPort=59999)
+                                       rtcMinPort=20000, rtcMaxPort=59999, rtcPortPerWorker=self.port_per_worker)
         await self.server
         dump = await self.server.dump()
         self.pid = next(iter(dump["workers"].values()))["pid"]
@@ -95,7 +99,8 @@ class Ours:
             streams[0]["rid"] = f"l{len(layers)}"
         streams += [{"mid": "0", "kind": "video", "ssrc": ssrc, "rtx": rtx, "pt": vp8["preferredPayloadType"], "counted": False,
                      "rid": f"l{index}"} for index, (ssrc, rtx) in enumerate(layers)]
-        connected = loadgen.connect(name, "publisher", _server_side(transport), extensions, self.codecs, streams, clip=clip)
+        connected = loadgen.connect(name, "publisher", _server_side(transport), extensions, self.codecs, streams, clip=clip,
+                                    own_socket=self.own_sockets)
         await transport.setRemoteDtlsParameters(loadgen.dtls_parameters)
         header_extensions = [{"uri": MID_URI, "id": mid_id}]
         video = peer.RtpReceiver("video", transport)
@@ -140,7 +145,7 @@ class Ours:
             streams.append({"mid": sender.rtpParameters["mid"], "kind": sender.kind, "ssrc": encoding["ssrc"],
                             "rtx": encoding.get("rtx", {}).get("ssrc")})
         connected = self.loadgen.connect(f"subscriber-{index}", "subscriber", _server_side(transport),
-                                         await _extensions(transport), self.codecs, streams)
+                                         await _extensions(transport), self.codecs, streams, own_socket=self.own_sockets)
         await transport.setRemoteDtlsParameters(self.loadgen.dtls_parameters)
         await asyncio.wait_for(connected, 30)
         return (time.perf_counter() - started) * 1000
@@ -173,6 +178,25 @@ class OursSimulcast(Ours):
     simulcast = True
     #: A new subscriber starts at the top layer's next keyframe (every 2 s; the load generator ignores PLIs).
     settle = 2.5
+
+
+class OursOwnSockets(Ours):
+    """The same, each client on a UDP socket of its own: the baseline of
+    `OursPortPerWorker` (the same load generator)."""
+
+    name = "mediasoup (this project), a port per transport"
+    own_sockets = True
+
+
+class OursPortPerWorker(Ours):
+    """The same, with every transport on the worker's one port
+    (`rtcPortPerWorker`): datagrams found by 5-tuple, the fan-out's copies
+    leaving on one socket. Each client has a socket of its own (the server
+    tells its clients apart by their addresses)."""
+
+    name = "mediasoup (this project), one port per worker"
+    port_per_worker = True
+    own_sockets = True
 
 
 async def idle_peer_kib(count: int = 300) -> float:

@@ -34,7 +34,7 @@ from typing import Any
 
 from . import mediasoup_cpp
 from .loadgen import Loadgen, cpu_seconds, rss_bytes
-from .ours import Ours, OursSimulcast, idle_peer_kib
+from .ours import Ours, OursOwnSockets, OursPortPerWorker, OursSimulcast, idle_peer_kib
 from .relay import ADDRESS as RELAY_ADDRESS
 from .relay import Relay
 
@@ -160,6 +160,7 @@ async def join_times(sfu_factory: Any, loadgen_core: int | None, count: int, bin
 
 #: The SFUs the benchmark knows: adapter class and the address its clients use.
 SFUS: dict[str, tuple[Any, str]] = {"ours": (Ours, "127.0.0.1"), "ours-simulcast": (OursSimulcast, "127.0.0.1"),
+                                    "ours-sockets": (OursOwnSockets, "127.0.0.1"), "ours-port": (OursPortPerWorker, "127.0.0.1"),
                                     "relay": (Relay, RELAY_ADDRESS)}
 
 
@@ -258,13 +259,17 @@ def capacities(results: list[dict[str, Any]]) -> str:
 def ratios(results: list[dict[str, Any]]) -> str:
     """This project against each other SFU: CPU per forwarded packet at each
     size both measured, and at each one's capacity."""
-    ours = next((result for result in results if result["key"] == "ours"), None)
+    by_key = {result["key"]: result for result in results}
     lines = []
     for other in results:
+        # The shared port against per-transport ports with the same load generator (a socket per client).
+        ours = by_key.get("ours-sockets") if other["key"] == "ours-port" and "ours-sockets" in by_key else by_key.get("ours")
         if ours is None or other is ours:
             continue
         theirs = {row["subscribers"]: row for row in other["rows"]}
-        if other["key"] == "ours-simulcast":
+        if other["key"] == "ours-port":
+            lines += [f"**One port per worker ÷ {ours['sfu']}** (CPU µs per forwarded packet; < 1: the shared port is cheaper)", ""]
+        elif other["key"] == "ours-simulcast":
             lines += ["**Simulcast ÷ single stream** (CPU µs per forwarded packet, this project both: what layer selection costs)", ""]
         else:
             lines += [f"**{other['sfu']} ÷ this project** (CPU µs per forwarded packet; > 1: this project is cheaper)", ""]
@@ -361,7 +366,7 @@ def main() -> None:
     _known_sfus()
     kinds = [kind for kind in arguments.sfu.split(",") if kind in SFUS]
     results = [asyncio.run(run_sfu(kind, sizes, arguments.duration, arguments.until_saturated,
-                                   arguments.perf if kind == "ours" else None)) for kind in kinds]
+                                   arguments.perf if kind.startswith("ours") else None)) for kind in kinds]
     if arguments.json:
         with open(arguments.json, "w") as file:
             json.dump(results, file, indent=2)

@@ -29,6 +29,7 @@ pub const SERVER_OPTIONS: &[OptionSpec] = &[
     OptionSpec { name: "dtlsPrivateKeyFile", types: "str | os.PathLike", default: "unset: a certificate is generated", doc: "PEM private key; needs dtlsCertificateFile" },
     OptionSpec { name: "rtcAnnouncedIPv4", types: "str", default: "unset", doc: "IPv4 written into ICE candidates instead of the bound one (NAT, cloud)" },
     OptionSpec { name: "rtcAnnouncedIPv6", types: "str", default: "unset", doc: "IPv6 written into ICE candidates instead of the bound one" },
+    OptionSpec { name: "rtcPortPerWorker", types: "bool", default: "False", doc: "True: each worker's transports share one UDP and one TCP port, the first of its sub-range" },
 ];
 
 pub const MIN_PORT: i64 = 1024;
@@ -79,6 +80,7 @@ pub struct ServerOptions {
     pub dtls_files: Option<(PathBuf, PathBuf)>,
     pub rtc_announced_ipv4: Option<Ipv4Addr>,
     pub rtc_announced_ipv6: Option<Ipv6Addr>,
+    pub rtc_port_per_worker: bool,
 }
 
 /// `rtcListenIPv4` → `rtc_listen_ipv4`: the snake_case alias of a camelCase
@@ -198,6 +200,7 @@ impl ServerOptions {
                 "rtcListenIPv6 '::' needs rtcAnnouncedIPv6: ICE candidates cannot carry an unspecified address",
             ));
         }
+        let rtc_port_per_worker = get("rtcPortPerWorker").map(|v| bool_option("rtcPortPerWorker", v)).transpose()?.unwrap_or(false);
         Ok(Self {
             num_workers,
             log_level,
@@ -208,6 +211,7 @@ impl ServerOptions {
             dtls_files,
             rtc_announced_ipv4,
             rtc_announced_ipv6,
+            rtc_port_per_worker,
         })
     }
 
@@ -231,6 +235,13 @@ fn int_option(name: &str, value: &OptionValue) -> Result<i64, WorkerError> {
     match value {
         OptionValue::Int(number) => Ok(*number),
         other => Err(WorkerError::type_error(format!("{name} must be an int, not {}", other.type_name()))),
+    }
+}
+
+fn bool_option(name: &str, value: &OptionValue) -> Result<bool, WorkerError> {
+    match value {
+        OptionValue::Bool(flag) => Ok(*flag),
+        other => Err(WorkerError::type_error(format!("{name} must be a bool, not {}", other.type_name()))),
     }
 }
 

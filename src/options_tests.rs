@@ -21,6 +21,8 @@ fn defaults_are_the_seeds() {
     assert_eq!(options.rtc_listen_ipv6, ListenIp::Detect);
     assert_eq!((options.rtc_min_port, options.rtc_max_port), (10000, 59999));
     assert_eq!(options.dtls_files, None);
+    assert!(!options.rtc_port_per_worker);
+    assert!(parse(&[("rtc_port_per_worker", OptionValue::Bool(true))]).unwrap().rtc_port_per_worker);
 }
 
 #[test]
@@ -68,6 +70,7 @@ fn every_bad_option_is_named_with_its_value() {
         (vec![("rtcAnnouncedIPv6", str_value("1.2.3.4"))], ErrorKind::ValueError, "rtcAnnouncedIPv6 must be an IPv6 address"),
         (vec![("rtcListenIPv6", Bool(false)), ("rtcAnnouncedIPv6", str_value("2001:db8::1"))], ErrorKind::ValueError, "rtcListenIPv6 is False"),
         (vec![("rtcListenIPv4", str_value("0.0.0.0"))], ErrorKind::ValueError, "needs rtcAnnouncedIPv4"),
+        (vec![("rtcPortPerWorker", Int(1))], ErrorKind::TypeError, "rtcPortPerWorker must be a bool, not int"),
     ];
     for (options, kind, needle) in cases {
         let err = parse(&options).unwrap_err();

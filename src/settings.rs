@@ -150,6 +150,7 @@ impl ServerSettings {
             rtc_announced_ipv6: self.options.rtc_announced_ipv6,
             rtc_min_port,
             rtc_max_port,
+            rtc_port_per_worker: self.options.rtc_port_per_worker,
             dtls_certificate_der: encode_hex(&self.certificate(py)?.der),
             dtls_private_key_der: encode_hex(&self.certificate(py)?.private_key_der),
         };
@@ -168,6 +169,7 @@ impl ServerSettings {
             "rtcAnnouncedIPv6": options.rtc_announced_ipv6,
             "rtcMinPort": options.rtc_min_port,
             "rtcMaxPort": options.rtc_max_port,
+            "rtcPortPerWorker": options.rtc_port_per_worker,
             "dtlsCertificateFile": options.dtls_files.as_ref().map(|(certificate, _)| certificate.display().to_string()),
             "dtlsPrivateKeyFile": options.dtls_files.as_ref().map(|(_, key)| key.display().to_string()),
         });

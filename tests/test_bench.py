@@ -5,15 +5,19 @@ asserted (benchmarks measure speed; see docs/benchmarks.md)."""
 
 from __future__ import annotations
 
+import pytest
+
 from bench.loadgen import Loadgen
-from bench.ours import Ours
+from bench.ours import Ours, OursPortPerWorker
 from bench.relay import Relay
 from bench.run import capacities, capacity, measure, table
 
 
-async def test_the_harness_delivers_everything_to_every_subscriber() -> None:
+@pytest.mark.parametrize("adapter", [Ours, OursPortPerWorker])
+async def test_the_harness_delivers_everything_to_every_subscriber(adapter: type[Ours]) -> None:
+    # OursPortPerWorker: every transport on the worker's one port, each client on a socket of its own.
     loadgen = await Loadgen.start(threads=1)
-    sfu = Ours(loadgen, cpu=None)
+    sfu = adapter(loadgen, cpu=None)
     try:
         await sfu.setup()
         row = await measure(sfu, loadgen, subscribers=5, duration=2.0)

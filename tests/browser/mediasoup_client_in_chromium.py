@@ -215,13 +215,15 @@ async def exchanging_data(pages: list[Any], room: mediasoup.Room, timeout: float
     return results
 
 
-async def main(cases: list[str]) -> None:
+async def main(cases: list[str], port_per_worker: bool) -> None:
     from playwright.async_api import async_playwright
 
     port = free_port()
-    result: dict[str, Any] = {}
+    # What each case's room ran on, and the ports its transports announced.
+    result: dict[str, Any] = {"ports": []}
     rooms: dict[str, mediasoup.Room] = {}
-    async with mediasoup.Server(numWorkers=1, logLevel="warn", rtcListenIPv4="127.0.0.1", rtcListenIPv6=False) as server:
+    async with mediasoup.Server(numWorkers=1, logLevel="warn", rtcListenIPv4="127.0.0.1", rtcListenIPv6=False,
+                                rtcPortPerWorker=port_per_worker) as server:
         runner = web.AppRunner(make_app(server, rooms))
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", port).start()
@@ -236,6 +238,8 @@ async def main(cases: list[str]) -> None:
                         result[case] = await exchanging_data(pages, rooms[case])
                     else:
                         result[case] = [await decoding(page) for page in pages]
+                    transports = [transport for peer in rooms[case].peers for transport in peer.transports]
+                    result["ports"] += sorted({c["port"] for transport in transports for c in transport.iceLocalCandidates})
                     for page in pages:
                         await page.close()
                 await browser.close()
@@ -245,4 +249,6 @@ async def main(cases: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1:] or list(CASES)))
+    # --port-per-worker: the server's transports share the worker's one port.
+    arguments = [argument for argument in sys.argv[1:] if not argument.startswith("--")]
+    asyncio.run(main(arguments or list(CASES), "--port-per-worker" in sys.argv))

@@ -58,13 +58,17 @@ impl ThreadStats {
     }
 }
 
-/// One thread: its socket, its connections, their timers.
+/// One thread: its sockets (the first shared by its connections, then
+/// those of connections with a socket of their own), its connections,
+/// their timers.
 pub(crate) struct ClientThread {
-    pub(crate) socket: mio::net::UdpSocket,
-    pub(crate) local: SocketAddr,
+    /// Each socket, at the index of its mio token, with its address.
+    pub(crate) sockets: Vec<(mio::net::UdpSocket, SocketAddr)>,
+    pub(crate) registry: Option<mio::Registry>,
     pub(crate) certificate: DtlsCert,
     pub(crate) connections: Vec<Connection>,
-    pub(crate) by_address: HashMap<SocketAddr, usize>,
+    /// (socket, server address) → connection.
+    pub(crate) by_address: HashMap<(usize, SocketAddr), usize>,
     pub(crate) timers: BinaryHeap<Reverse<(Instant, usize)>>,
     pub(crate) stats: ThreadStats,
     pub(crate) window: Arc<Window>,
@@ -80,11 +84,15 @@ impl ClientThread {
         };
         if let Err(err) =
             poll.registry()
-                .register(&mut self.socket, mio::Token(0), mio::Interest::READABLE)
+                .register(&mut self.sockets[0].0, mio::Token(0), mio::Interest::READABLE)
         {
             return eprintln!("register: {err}");
         }
-        let mut events = mio::Events::with_capacity(64);
+        match poll.registry().try_clone() {
+            Ok(registry) => self.registry = Some(registry),
+            Err(err) => return eprintln!("registry: {err}"),
+        }
+        let mut events = mio::Events::with_capacity(1024);
         loop {
             loop {
                 match commands.try_recv() {
@@ -124,18 +132,33 @@ impl ClientThread {
                     return eprintln!("poll: {err}");
                 }
             }
-            self.receive();
+            for event in events.iter() {
+                self.receive(event.token().0);
+            }
         }
     }
 
     pub(crate) fn connect(&mut self, connect: &Connect) {
         let now = Instant::now();
-        match build_connection(connect, &self.certificate, self.local, now) {
+        let socket = if connect.own_socket {
+            match self.open_socket() {
+                Ok(socket) => socket,
+                Err(err) => {
+                    let message = json!({"event": "error", "id": connect.id, "message": format!("socket: {err}")});
+                    let _ = self.out.send(Message::Out(message));
+                    return;
+                }
+            }
+        } else {
+            0
+        };
+        match build_connection(connect, &self.certificate, self.sockets[socket].1, now) {
             Ok(mut connection) => {
+                connection.socket = socket;
                 // str0m starts ICE on its first timeout.
                 let _ = connection.rtc.handle_input(Input::Timeout(now));
                 let index = self.connections.len();
-                self.by_address.insert(connection.server, index);
+                self.by_address.insert((socket, connection.server), index);
                 self.connections.push(connection);
                 self.stats.connections += 1;
                 self.drain(index, now);
@@ -148,17 +171,35 @@ impl ClientThread {
         }
     }
 
-    pub(crate) fn receive(&mut self) {
+    /// A socket of its own for a new connection, on the thread's address:
+    /// answers its index.
+    fn open_socket(&mut self) -> std::io::Result<usize> {
+        let socket = std::net::UdpSocket::bind(SocketAddr::new(self.sockets[0].1.ip(), 0))?;
+        socket.set_nonblocking(true)?;
+        crate::enlarge_buffers(&socket);
+        let local = socket.local_addr()?;
+        let mut socket = mio::net::UdpSocket::from_std(socket);
+        let index = self.sockets.len();
+        if let Some(registry) = &self.registry {
+            registry.register(&mut socket, mio::Token(index), mio::Interest::READABLE)?;
+        }
+        self.sockets.push((socket, local));
+        Ok(index)
+    }
+
+    /// Reads socket `token` until it is empty.
+    pub(crate) fn receive(&mut self, token: usize) {
+        let Some(local) = self.sockets.get(token).map(|(_, local)| *local) else { return };
         loop {
-            match self.socket.recv_from(&mut self.buffer) {
+            match self.sockets[token].0.recv_from(&mut self.buffer) {
                 Ok((length, source)) => {
                     let now = Instant::now();
-                    let Some(&index) = self.by_address.get(&source) else {
+                    let Some(&index) = self.by_address.get(&(token, source)) else {
                         self.stats.foreign += 1;
                         continue;
                     };
                     let Ok(receive) =
-                        Receive::new(Protocol::Udp, source, self.local, &self.buffer[..length])
+                        Receive::new(Protocol::Udp, source, local, &self.buffer[..length])
                     else {
                         continue;
                     };
@@ -284,8 +325,8 @@ impl ClientThread {
             let connection = &mut self.connections[index];
             match connection.rtc.poll_output() {
                 Ok(Output::Transmit(transmit)) => {
-                    if self
-                        .socket
+                    if self.sockets[connection.socket]
+                        .0
                         .send_to(&transmit.contents, transmit.destination)
                         .is_err()
                     {

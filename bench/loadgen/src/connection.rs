@@ -79,6 +79,8 @@ pub(crate) struct Connection {
     pub(crate) id: String,
     pub(crate) rtc: Rtc,
     pub(crate) server: SocketAddr,
+    /// Its socket, in its thread's list (0: the thread's own).
+    pub(crate) socket: usize,
     pub(crate) started: Instant,
     pub(crate) connected: bool,
     /// The earliest timeout in the thread's heap for this connection.
@@ -248,6 +250,7 @@ pub(crate) fn build_connection(
         id: connect.id.clone(),
         rtc,
         server: connect.server.address,
+        socket: 0,
         started: now,
         connected: false,
         scheduled: None,

@@ -58,7 +58,7 @@ use crate::window::{epoch, nanos_since_epoch, WINDOW_DELAY, Window};
 /// default receive buffer (≈ 200 KiB) would drop most of a burst to a few
 /// hundred subscribers, so it is made as large as allowed (beyond
 /// `rmem_max` when privileged).
-fn enlarge_buffers(socket: &UdpSocket) {
+pub(crate) fn enlarge_buffers(socket: &UdpSocket) {
     use nix::sys::socket::{setsockopt, sockopt};
     const SIZE: usize = 32 << 20;
     if setsockopt(socket, sockopt::RcvBufForce, &SIZE).is_err() {
@@ -158,8 +158,8 @@ fn main() {
         };
         addresses.push(local.to_string());
         let worker = ClientThread {
-            socket: mio::net::UdpSocket::from_std(socket),
-            local,
+            sockets: vec![(mio::net::UdpSocket::from_std(socket), local)],
+            registry: None,
             certificate: certificate.clone(),
             connections: Vec::new(),
             by_address: HashMap::new(),

@@ -103,6 +103,11 @@ pub(crate) struct Connect {
     /// SCTP with one data channel (the data-channel benchmark).
     #[serde(default)]
     pub(crate) data: Option<DataSpec>,
+    /// A socket of its own, as a browser's peer connection has, rather
+    /// than the thread's: needed where the server's transports share one
+    /// address (the client is found by the server's address on its socket).
+    #[serde(default)]
+    pub(crate) own_socket: bool,
 }
 
 /// To a thread.

@@ -73,6 +73,10 @@ pub struct WorkerSettings {
     /// This worker's sub-range of the server's port range, inclusive.
     pub rtc_min_port: u16,
     pub rtc_max_port: u16,
+    /// Every transport of the worker shares one UDP and one TCP port per
+    /// listen address: `rtc_min_port` (mediasoup's WebRtcServer).
+    #[serde(default)]
+    pub rtc_port_per_worker: bool,
     /// The DTLS certificate (DER, hex) and its PKCS#8 private key (DER, hex),
     /// shared by every worker of a server.
     pub dtls_certificate_der: String,

@@ -77,6 +77,10 @@ pub struct Router {
     senders: FxHashMap<String, RtpSender>,
     /// Receiver id → the ids of the senders that forward it, oldest first.
     routes: FxHashMap<String, Vec<String>>,
+    /// Transport → the ids of the senders placed on it: what a subscriber's
+    /// reports, keyframe requests and bandwidth concern, without a look at
+    /// every sender of the room.
+    placed: FxHashMap<TransportKey, Vec<String>>,
     keyframes: KeyframePolicy,
     ssrcs: SsrcAllocator,
     keyframe_requests: Vec<KeyframeRequest>,
@@ -99,6 +103,7 @@ impl Router {
             receivers: FxHashMap::default(),
             senders: FxHashMap::default(),
             routes: FxHashMap::default(),
+            placed: FxHashMap::default(),
             keyframes: KeyframePolicy::default(),
             ssrcs: SsrcAllocator::new(ssrc_seed),
             keyframe_requests: Vec::new(),
@@ -169,7 +174,10 @@ impl Router {
         let receiver = self.receivers.remove(receiver_id)?;
         self.keyframes.forget(receiver_id);
         self.audio_levels.forget(receiver_id);
-        let senders = self.routes.remove(receiver_id).unwrap_or_default().iter().filter_map(|id| self.senders.remove(id)).collect();
+        let senders: Vec<RtpSender> = self.routes.remove(receiver_id).unwrap_or_default().iter().filter_map(|id| self.senders.remove(id)).collect();
+        for sender in &senders {
+            self.unplace(sender);
+        }
         Some((receiver, senders))
     }
 
@@ -228,6 +236,7 @@ impl Router {
         placed.transport_id = Some(transport_id.to_owned());
         placed.transport_key = Some(key);
         let receiver_id = placed.receiver_id.clone();
+        self.placed.entry(key).or_default().push(placed.id.clone());
         self.senders.insert(placed.id.clone(), placed);
         self.request_keyframe(&receiver_id, now, true);
         self.update_unused_layers(&receiver_id);
@@ -253,6 +262,7 @@ impl Router {
         if let Some(senders) = self.routes.get_mut(&sender.receiver_id) {
             senders.retain(|id| id != sender_id);
         }
+        self.unplace(&sender);
         self.update_unused_layers(&sender.receiver_id);
         Some(sender)
     }
@@ -261,7 +271,8 @@ impl Router {
     /// take them) and stop sending.
     pub fn detach_transport(&mut self, key: TransportKey) {
         let mut receivers = Vec::new();
-        for sender in self.senders.values_mut().filter(|sender| sender.transport_key == Some(key)) {
+        for id in self.placed.remove(&key).unwrap_or_default() {
+            let Some(sender) = self.senders.get_mut(&id) else { continue };
             sender.transport_id = None;
             sender.transport_key = None;
             receivers.push(sender.receiver_id.clone());
@@ -273,9 +284,25 @@ impl Router {
         }
     }
 
+    /// A sender that ends leaves its transport's list.
+    fn unplace(&mut self, sender: &RtpSender) {
+        let Some(key) = sender.transport_key else { return };
+        if let Some(ids) = self.placed.get_mut(&key) {
+            ids.retain(|id| *id != sender.id);
+            if ids.is_empty() {
+                self.placed.remove(&key);
+            }
+        }
+    }
+
+    /// The ids of the senders on transport `key`.
+    fn placed_on(&self, key: TransportKey) -> &[String] {
+        self.placed.get(&key).map_or(&[], Vec::as_slice)
+    }
+
     /// The senders on transport `key` that forward (not paused).
     fn active_senders_on(&self, key: TransportKey) -> impl Iterator<Item = &RtpSender> {
-        self.senders.values().filter(move |sender| sender.transport_key == Some(key) && !sender.paused)
+        self.placed_on(key).iter().filter_map(|id| self.senders.get(id)).filter(|sender| !sender.paused)
     }
 
     /// The ids of the senders a peer subscribes with.
@@ -424,7 +451,8 @@ impl Router {
     /// stream it lost (by mid): the senders' scores follow.
     pub fn on_loss_reports(&mut self, key: TransportKey, losses: &[(String, Option<f32>)], now: Instant) {
         let default = LayerActivity::default();
-        for sender in self.senders.values_mut().filter(|sender| sender.transport_key == Some(key)) {
+        for id in self.placed.get(&key).map_or(&[][..], Vec::as_slice) {
+            let Some(sender) = self.senders.get_mut(id) else { continue };
             let Some((_, loss)) = losses.iter().rev().find(|(mid, _)| *mid == sender.mid) else { continue };
             sender.fraction_lost = *loss;
             let activity = self.receivers.get(&sender.receiver_id).map_or(&default, |receiver| &receiver.activity);
@@ -461,9 +489,10 @@ impl Router {
     /// most once per interval.
     pub fn on_keyframe_request(&mut self, key: TransportKey, mid: &str, now: Instant) {
         let receiver_id = self
-            .senders
-            .values()
-            .find(|sender| sender.transport_key == Some(key) && sender.mid == mid)
+            .placed_on(key)
+            .iter()
+            .filter_map(|id| self.senders.get(id))
+            .find(|sender| sender.mid == mid)
             .map(|sender| sender.receiver_id.clone());
         tracing::debug!("transport {key}: keyframe request for mid {mid} (rtpReceiver {receiver_id:?})");
         if let Some(receiver_id) = receiver_id {

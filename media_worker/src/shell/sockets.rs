@@ -3,7 +3,10 @@
 //! framing (a 2-byte length before each packet). It implements
 //! [`Network`] for the worker and turns readiness into datagrams. UDP is
 //! read and written in batches ([`crate::shell::batch`]): what one loop turn
-//! produced for a socket leaves in one system call.
+//! produced for a socket leaves in one system call, whichever transports it
+//! came from when the socket is shared (`rtcPortPerWorker`). A connection
+//! accepted on a shared listener belongs to no transport until one sends
+//! on it (the worker's demux has routed its binding request by username).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::{ErrorKind, Read, Write};
@@ -33,8 +36,18 @@ pub const MAX_TCP_CONNECTIONS: usize = 8;
 pub const MAX_PENDING_TCP_CONNECTIONS: usize = 8;
 /// How long a connection may stay unauthenticated before it is closed.
 pub const TCP_AUTHENTICATION_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections that have not authenticated yet on a shared TCP listener,
+/// whichever transport they are for; as above, the oldest is closed.
+pub const MAX_PENDING_SHARED_TCP_CONNECTIONS: usize = 64;
+/// The kernel buffers of a shared UDP socket, each way: every transport's
+/// traffic queues in them (a socket's default, ≈ 200 KiB, holds ≈ 150
+/// packets: a few milliseconds of a busy worker's input).
+pub const SHARED_SOCKET_BUFFER: usize = 8 << 20;
 /// Tokens below this are the event loop's own (the Channel).
 pub const FIRST_SOCKET_TOKEN: usize = 16;
+/// The owner of shared sockets, and of the connections accepted on a shared
+/// listener until a transport sends on them (no transport has key 0).
+const SHARED: TransportKey = 0;
 
 enum Socket {
     Udp { key: TransportKey, socket: UdpSocket, local: SocketAddr },
@@ -72,6 +85,10 @@ pub struct Sockets {
     /// UDP datagrams to send at the end of the loop turn: (socket token,
     /// destination, bytes), in the order they were produced.
     udp_pending: Vec<(usize, SocketAddr, Vec<u8>)>,
+    /// The shared UDP sockets: (bound address, token).
+    shared_udp: Vec<(SocketAddr, usize)>,
+    /// Connections accepted on a shared listener, by (local, remote) address.
+    shared_connections: HashMap<(SocketAddr, SocketAddr), usize>,
     /// Connections not authenticated yet, oldest first (entries of connections
     /// since authenticated or closed are skipped when met).
     unauthenticated: VecDeque<(Instant, usize)>,
@@ -90,6 +107,8 @@ impl Sockets {
             udp_batch: RecvBatch::default(),
             udp_send_batch: SendBatch::default(),
             udp_pending: Vec::new(),
+            shared_udp: Vec::new(),
+            shared_connections: HashMap::new(),
             unauthenticated: VecDeque::new(),
         }
     }
@@ -143,6 +162,34 @@ impl Sockets {
         Ok(bound)
     }
 
+    /// Registers freshly bound sockets for transport `key` (or [`SHARED`]):
+    /// answers their tokens and descriptions.
+    fn watch(&mut self, key: TransportKey, bound: Vec<(Socket, BoundSocket)>) -> Result<(Vec<usize>, Vec<BoundSocket>), WorkerError> {
+        let mut tokens = Vec::new();
+        let mut described = Vec::new();
+        for (mut socket, description) in bound {
+            let token = self.token();
+            let registered = match &mut socket {
+                Socket::Udp { key: owner, socket, .. } => {
+                    *owner = key;
+                    self.registry.register(socket, token, Interest::READABLE)
+                }
+                Socket::Listener { key: owner, listener, .. } => {
+                    *owner = key;
+                    self.registry.register(listener, token, Interest::READABLE)
+                }
+                Socket::Connection(_) => Ok(()),
+            };
+            if let Err(err) = registered {
+                return Err(WorkerError::internal(format!("cannot watch a socket: {err}")));
+            }
+            self.sockets.insert(token.0, socket);
+            tokens.push(token.0);
+            described.push(description);
+        }
+        Ok((tokens, described))
+    }
+
     /// Readiness of `token`: datagrams for the worker, accepted connections.
     pub fn handle_ready(&mut self, token: usize, readable: bool, writable: bool, worker: &mut Worker, now: Instant) {
         let Some(socket) = self.sockets.get_mut(&token) else { return };
@@ -178,9 +225,10 @@ impl Sockets {
                         Err(_) => break,
                     }
                 }
+                let most = if key == SHARED { MAX_PENDING_SHARED_TCP_CONNECTIONS } else { MAX_PENDING_TCP_CONNECTIONS };
                 for (mut stream, remote) in accepted {
                     let waiting = self.connections_of(key, false);
-                    if waiting.len() >= MAX_PENDING_TCP_CONNECTIONS {
+                    if waiting.len() >= most {
                         // Tokens grow: the smallest is the oldest.
                         if let Some(&oldest) = waiting.iter().min() {
                             tracing::debug!("transport {key}: closed the oldest of {} unauthenticated TCP connections", waiting.len());
@@ -207,6 +255,9 @@ impl Sockets {
                         }),
                     );
                     self.by_transport.entry(key).or_default().push(token.0);
+                    if key == SHARED {
+                        self.shared_connections.insert((local, remote), token.0);
+                    }
                     self.unauthenticated.push_back((now, token.0));
                 }
             }
@@ -246,9 +297,15 @@ impl Sockets {
 
     /// Sends what the worker produced: TCP at once, UDP at [`Self::flush`].
     pub fn send(&mut self, key: TransportKey, datagram: OutgoingDatagram) {
-        let Some(tokens) = self.by_transport.get(&key) else { return };
-        let mut connection_token = None;
-        for &token in tokens {
+        if datagram.protocol == Protocol::Udp {
+            if let Some(&(_, token)) = self.shared_udp.iter().find(|(local, _)| *local == datagram.source) {
+                self.udp_pending.push((token, datagram.destination, datagram.contents));
+                return;
+            }
+        }
+        let mut connection_token = self.adopt_shared_connection(key, &datagram);
+        let tokens = self.by_transport.get(&key).map(Vec::as_slice).unwrap_or_default();
+        for &token in tokens.iter().take_while(|_| connection_token.is_none()) {
             match self.sockets.get_mut(&token) {
                 Some(Socket::Udp { local, .. }) if datagram.protocol == Protocol::Udp && *local == datagram.source => {
                     self.udp_pending.push((token, datagram.destination, datagram.contents));
@@ -268,6 +325,25 @@ impl Sockets {
         if let Some(token) = connection_token {
             self.send_on_connection(token, &datagram.contents);
         }
+    }
+
+    /// The connection accepted on a shared listener that `datagram` goes
+    /// out on, now transport `key`'s (it sends only to a client that proved
+    /// its password).
+    fn adopt_shared_connection(&mut self, key: TransportKey, datagram: &OutgoingDatagram) -> Option<usize> {
+        if datagram.protocol == Protocol::Udp || self.shared_connections.is_empty() {
+            return None;
+        }
+        let token = *self.shared_connections.get(&(datagram.source, datagram.destination))?;
+        let Some(Socket::Connection(connection)) = self.sockets.get_mut(&token) else { return None };
+        if connection.key == SHARED {
+            connection.key = key;
+            if let Some(tokens) = self.by_transport.get_mut(&SHARED) {
+                tokens.retain(|other| *other != token);
+            }
+            self.by_transport.entry(key).or_default().push(token);
+        }
+        (connection.key == key).then_some(token)
     }
 
     fn send_on_connection(&mut self, token: usize, packet: &[u8]) {
@@ -312,10 +388,18 @@ impl Sockets {
 
     fn drop_connection(&mut self, token: usize) {
         if let Some(Socket::Connection(mut connection)) = self.sockets.remove(&token) {
-            let _ = self.registry.deregister(&mut connection.stream);
+            self.forget_connection(&mut connection, token);
             if let Some(tokens) = self.by_transport.get_mut(&connection.key) {
                 tokens.retain(|other| *other != token);
             }
+        }
+    }
+
+    fn forget_connection(&mut self, connection: &mut Connection, token: usize) {
+        let _ = self.registry.deregister(&mut connection.stream);
+        let tuple = (connection.local, connection.remote);
+        if self.shared_connections.get(&tuple) == Some(&token) {
+            self.shared_connections.remove(&tuple);
         }
     }
 
@@ -327,6 +411,19 @@ impl Sockets {
             .copied()
             .filter(|token| matches!(self.sockets.get(token), Some(Socket::Connection(c)) if c.authenticated == authenticated))
             .collect()
+    }
+}
+
+/// Gives a shared socket [`SHARED_SOCKET_BUFFER`] each way: forced where the
+/// worker may (CAP_NET_ADMIN), else up to the system's limit
+/// (`net.core.rmem_max`, `wmem_max`).
+fn enlarge_buffers(socket: &UdpSocket) {
+    use nix::sys::socket::{setsockopt, sockopt};
+    if setsockopt(socket, sockopt::RcvBufForce, &SHARED_SOCKET_BUFFER).is_err() {
+        let _ = setsockopt(socket, sockopt::RcvBuf, &SHARED_SOCKET_BUFFER);
+    }
+    if setsockopt(socket, sockopt::SndBufForce, &SHARED_SOCKET_BUFFER).is_err() {
+        let _ = setsockopt(socket, sockopt::SndBuf, &SHARED_SOCKET_BUFFER);
     }
 }
 
@@ -364,34 +461,31 @@ impl Network for Sockets {
             let Ok(bound) = self.bind_all(plan, port) else { continue };
             self.port_cursor = (self.port_cursor + attempt + 1) % count;
             self.ports_in_use.insert(port);
-            let mut described = Vec::new();
-            let mut tokens = Vec::new();
-            for (mut socket, description) in bound {
-                let token = self.token();
-                let registered = match &mut socket {
-                    Socket::Udp { key: owner, socket, .. } => {
-                        *owner = key;
-                        self.registry.register(socket, token, Interest::READABLE)
-                    }
-                    Socket::Listener { key: owner, listener, .. } => {
-                        *owner = key;
-                        self.registry.register(listener, token, Interest::READABLE)
-                    }
-                    Socket::Connection(_) => Ok(()),
-                };
-                if let Err(err) = registered {
-                    return Err(WorkerError::internal(format!("cannot watch a socket: {err}")));
-                }
-                self.sockets.insert(token.0, socket);
-                tokens.push(token.0);
-                described.push(description);
-            }
+            let (tokens, described) = self.watch(key, bound)?;
             self.by_transport.insert(key, tokens);
             return Ok(described);
         }
         Err(WorkerError::unsupported(format!(
             "no free port left in this worker's range {first}-{last}"
         )))
+    }
+
+    fn open_shared_sockets(&mut self, plan: &SocketPlan) -> Result<Vec<BoundSocket>, WorkerError> {
+        let port = plan.ports.0;
+        let bound = self
+            .bind_all(plan, port)
+            .map_err(|err| WorkerError::value_error(format!("cannot bind the worker's port {port} (rtcPortPerWorker): {err}")))?;
+        self.ports_in_use.insert(port);
+        let (tokens, described) = self.watch(SHARED, bound)?;
+        for (token, socket) in tokens.into_iter().zip(&described) {
+            if socket.protocol == Protocol::Udp {
+                self.shared_udp.push((socket.address, token));
+                if let Some(Socket::Udp { socket, .. }) = self.sockets.get(&token) {
+                    enlarge_buffers(socket);
+                }
+            }
+        }
+        Ok(described)
     }
 
     fn close_sockets(&mut self, key: TransportKey) {
@@ -405,9 +499,7 @@ impl Network for Sockets {
                     let _ = self.registry.deregister(&mut listener);
                     self.ports_in_use.remove(&local.port());
                 }
-                Some(Socket::Connection(mut connection)) => {
-                    let _ = self.registry.deregister(&mut connection.stream);
-                }
+                Some(Socket::Connection(mut connection)) => self.forget_connection(&mut connection, token),
                 None => {}
             }
         }

@@ -3,7 +3,7 @@
 //! fake time, loss, reordering, and sequence numbers and timestamps that
 //! wrap around.
 
-use super::tests::{ready_worker, FakeNetwork};
+use super::tests::{ready_worker, ready_worker_with, settings, FakeNetwork};
 use super::*;
 use std::net::SocketAddr;
 use str0m::net::Protocol;
@@ -59,7 +59,15 @@ struct Router {
 
 impl Router {
     fn new() -> Self {
-        let (worker, network, now) = ready_worker();
+        Self::on(ready_worker())
+    }
+
+    /// Every transport on the worker's one port (`rtcPortPerWorker`).
+    fn shared_port() -> Self {
+        Self::on(ready_worker_with(WorkerSettings { rtc_port_per_worker: true, ..settings() }))
+    }
+
+    fn on((worker, network, now): (Worker, FakeNetwork, Instant)) -> Self {
         let mut router = Self { worker, network, now, clients: Vec::new(), lose: Box::new(|_, _, _| false), held: None };
         router.request("room.create", json!({"roomId": "room", "mediaCodecs": null, "forceUniquePayloadTypes": false})).unwrap();
         router
@@ -86,7 +94,8 @@ impl Router {
             )
             .unwrap();
         let key = self.worker.transport_key(&transport_id).unwrap();
-        let server = self.network.open[&key].iter().find(|s| s.protocol == Protocol::Udp).unwrap().address;
+        let sockets = self.network.open.get(&key).unwrap_or(&self.network.shared);
+        let server = sockets.iter().find(|s| s.protocol == Protocol::Udp).unwrap().address;
         let address = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 50000 + self.clients.len() as u16);
         let client_certificate = crate::transport::webrtc::tests::certificate();
         let der = client_certificate.certificate.clone();
@@ -335,6 +344,36 @@ fn packets_are_rewritten_in_order_across_the_wrap_around_with_reordering_and_los
     let outbound = router.request("rtpSender.getStats", json!({"senderId": "to-bob"})).unwrap();
     assert_eq!(outbound[0]["packetsSent"], json!(600));
     assert!(outbound[0]["nackCount"].as_u64().unwrap() > 0, "{outbound}");
+}
+
+#[test]
+fn on_one_shared_port_each_transport_gets_its_own_datagrams_and_a_closed_one_s_get_nowhere() {
+    let mut router = Router::shared_port();
+    let alice = router.connect("alice", None, vp8(96, 97));
+    let bob = connect_bob(&mut router);
+    assert_eq!(router.clients[alice].server, router.clients[bob].server);
+    assert_eq!(router.network.open.len(), 0, "no socket of their own");
+    router.run(Duration::from_secs(2));
+    for index in [alice, bob] {
+        assert!(router.clients[index].events.iter().any(|event| matches!(event, Event::Connected)), "client {index} connected");
+    }
+    // Each client's tuple was learnt from its transport's binding response.
+    assert_eq!(router.worker.demux.tuple_count(), 2);
+    let parameters = declare_video(&mut router, alice, (96, 97));
+    let consumer = subscribe_bob(&mut router, bob, parameters);
+    let ssrc = consumer["encodings"][0]["ssrc"].as_u64().unwrap() as u32;
+    let rtx = consumer["encodings"][0]["rtx"]["ssrc"].as_u64().unwrap() as u32;
+    publish(&mut router, 50, 1, 0);
+    // All of them (the harness reorders a few on the way).
+    let mut indexes: Vec<u16> = received(&router.events(bob), [ssrc, rtx]).iter().map(|packet| packet.2).collect();
+    indexes.sort_unstable();
+    assert_eq!(indexes, (0..50).collect::<Vec<_>>());
+    // bob's transport closes: his tuple and ufrag are forgotten, and what his
+    // client goes on sending (binding requests, RTCP) reaches no transport.
+    router.request("transport.close", json!({"transportId": "bob-transport"})).unwrap();
+    assert_eq!(router.worker.demux.tuple_count(), 1);
+    router.run(Duration::from_secs(3));
+    assert_eq!(router.worker.demux.tuple_count(), 1);
 }
 
 /// The offset between the first rewritten number (str0m's extended form on

@@ -66,6 +66,9 @@ pub struct SocketPlan {
 pub trait Network {
     /// Binds one port of `plan.ports` for every address and protocol of the plan.
     fn open_sockets(&mut self, key: TransportKey, plan: &SocketPlan) -> Result<Vec<BoundSocket>, WorkerError>;
+    /// Binds `plan.ports.0` for every address and protocol of the plan, for
+    /// all the worker's transports: they live as long as the worker.
+    fn open_shared_sockets(&mut self, plan: &SocketPlan) -> Result<Vec<BoundSocket>, WorkerError>;
     /// Closes every socket (and TCP connection) of the transport.
     fn close_sockets(&mut self, key: TransportKey);
 }
@@ -157,7 +160,7 @@ impl Worker {
     /// on what the Channel carries.
     pub fn handle_request(&mut self, request: Request, now: Instant, network: &mut dyn Network) -> Result<Value, WorkerError> {
         if let Request::WorkerInit(settings) = request {
-            return self.init(settings);
+            return self.init(settings, network);
         }
         if self.settings.is_none() {
             return Err(WorkerError::invalid_state("worker.init must be the first request"));
@@ -213,7 +216,10 @@ impl Worker {
             }
             Request::TransportRestartIce(TransportRef { transport_id }) => {
                 let key = self.transport_key(&transport_id)?;
-                let answer = self.transport_mut(key)?.as_webrtc_mut("restartIce")?.restart_ice(now);
+                let transport = self.transport_mut(key)?.as_webrtc_mut("restartIce")?;
+                let answer = transport.restart_ice(now);
+                let ufrag = transport.local_ufrag().to_owned();
+                self.demux.set_ufrag(key, &ufrag);
                 self.collect(key, now);
                 answer
             }
@@ -291,7 +297,7 @@ impl Worker {
         now.saturating_duration_since(self.started_at).as_millis() as u64
     }
 
-    fn init(&mut self, settings: WorkerSettings) -> Result<Value, WorkerError> {
+    fn init(&mut self, settings: WorkerSettings, network: &mut dyn Network) -> Result<Value, WorkerError> {
         if self.settings.is_some() {
             return Err(WorkerError::invalid_state("worker.init was already received"));
         }
@@ -301,7 +307,15 @@ impl Worker {
             private_key: decode_hex(&settings.dtls_private_key_der, "dtlsPrivateKeyDer")?,
         };
         self.log_filter.set(settings.log_level);
-        tracing::info!("ready on ports {}-{}", settings.rtc_min_port, settings.rtc_max_port);
+        if settings.rtc_port_per_worker {
+            let port = settings.rtc_min_port;
+            let plan = SocketPlan { udp: true, tcp: true, addresses: listen_addresses(&settings), ports: (port, port) };
+            let sockets = network.open_shared_sockets(&plan)?;
+            self.demux.add_shared(sockets);
+            tracing::info!("ready on port {port}, shared by every transport");
+        } else {
+            tracing::info!("ready on ports {}-{}", settings.rtc_min_port, settings.rtc_max_port);
+        }
         self.settings = Some(settings);
         self.certificate = Some(certificate);
         Ok(json!({ "pid": self.pid }))
@@ -314,6 +328,7 @@ impl Worker {
             "logLevel": self.log_filter.get(),
             "rtcMinPort": settings.rtc_min_port,
             "rtcMaxPort": settings.rtc_max_port,
+            "rtcPortPerWorker": settings.rtc_port_per_worker,
             "rtcListenIPv4": settings.rtc_listen_ipv4,
             "rtcListenIPv6": settings.rtc_listen_ipv6,
             "rtcAnnouncedIPv4": settings.rtc_announced_ipv4,
@@ -340,6 +355,13 @@ impl Worker {
     fn transport_mut(&mut self, key: TransportKey) -> Result<&mut Transport, WorkerError> {
         self.transports.get_mut(&key).ok_or_else(|| WorkerError::invalid_state("the transport is closed"))
     }
+}
+
+/// The addresses media is bound on, each with the one announced for it.
+fn listen_addresses(settings: &WorkerSettings) -> Vec<(IpAddr, Option<IpAddr>)> {
+    let v4 = settings.rtc_listen_ipv4.map(|ip| (IpAddr::V4(ip), settings.rtc_announced_ipv4.map(IpAddr::V4)));
+    let v6 = settings.rtc_listen_ipv6.map(|ip| (IpAddr::V6(ip), settings.rtc_announced_ipv6.map(IpAddr::V6)));
+    v4.into_iter().chain(v6).collect()
 }
 
 fn unknown(kind: &str, id: &str) -> WorkerError {

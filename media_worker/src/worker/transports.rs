@@ -4,19 +4,19 @@
 //! collected: what it received goes to its room's router, what it produced
 //! to the outbox, and its timer is re-armed.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use serde_json::Value;
 use str0m::net::Protocol;
 
-use super::{unknown, Network, SocketPlan, TransportKey, Worker};
+use super::{listen_addresses, unknown, Network, SocketPlan, TransportKey, Worker};
 use crate::channel::message::TransportCreate;
 use crate::channel::Notification;
 use crate::error::WorkerError;
 use crate::rtp::codec_table::transport_tables;
 use crate::transport::webrtc::WebRtcTransport;
-use crate::transport::Transport;
+use crate::transport::{BoundSocket, Transport};
 
 impl Worker {
     pub(super) fn create_transport(&mut self, create: TransportCreate, now: Instant, network: &mut dyn Network) -> Result<Value, WorkerError> {
@@ -31,19 +31,23 @@ impl Worker {
         };
         let peer = self.peers.get(&create.peer_id).ok_or_else(|| unknown("peer", &create.peer_id))?;
         let room = self.rooms.get(&peer.room_id).ok_or_else(|| unknown("peer", &create.peer_id))?;
-        let mut addresses = Vec::new();
-        if let Some(ip) = settings.rtc_listen_ipv4 {
-            addresses.push((IpAddr::V4(ip), settings.rtc_announced_ipv4.map(IpAddr::V4)));
-        }
-        if let Some(ip) = settings.rtc_listen_ipv6 {
-            addresses.push((IpAddr::V6(ip), settings.rtc_announced_ipv6.map(IpAddr::V6)));
-        }
-        let plan = SocketPlan { udp: create.udp, tcp: create.tcp, addresses, ports: (settings.rtc_min_port, settings.rtc_max_port) };
+        let plan = SocketPlan {
+            udp: create.udp,
+            tcp: create.tcp,
+            addresses: listen_addresses(settings),
+            ports: (settings.rtc_min_port, settings.rtc_max_port),
+        };
         let mut tables = transport_tables(&room.rtp_capabilities, peer.capabilities.as_ref());
         tables.bandwidth_estimation = room.bandwidth_estimation;
         let key = self.next_key;
         self.next_key = self.next_key.wrapping_add(1).max(1);
-        let sockets = network.open_sockets(key, &plan)?;
+        let shared = self.demux.shared();
+        let sockets = if shared.is_empty() {
+            network.open_sockets(key, &plan)?
+        } else {
+            let wanted = |socket: &&BoundSocket| if socket.protocol == Protocol::Udp { plan.udp } else { plan.tcp };
+            shared.iter().filter(wanted).cloned().collect()
+        };
         let transport = match WebRtcTransport::new(&create, certificate, sockets.clone(), tables, now) {
             Ok(transport) => transport,
             Err(error) => {
@@ -56,7 +60,7 @@ impl Worker {
             peer.transport_ids.push(create.transport_id.clone());
         }
         tracing::debug!("transport {} created for peer {}", create.transport_id, create.peer_id);
-        self.demux.add(key, &sockets);
+        self.demux.add(key, &sockets, transport.local_ufrag());
         self.transport_keys.insert(create.transport_id, key);
         self.transports.insert(key, Transport::WebRtc(transport));
         self.collect(key, now);
@@ -114,7 +118,7 @@ impl Worker {
     /// A datagram that arrived on the bound socket `local`, for the
     /// transport [`super::demux`] names (dropped if none).
     pub fn handle_datagram(&mut self, now: Instant, protocol: Protocol, source: SocketAddr, local: SocketAddr, contents: &[u8]) {
-        let Some(key) = self.demux.route(protocol, local) else { return };
+        let Some(key) = self.demux.route(protocol, source, local, contents) else { return };
         if let Some(transport) = self.transports.get_mut(&key) {
             transport.handle_datagram(now, protocol, source, local, contents);
             self.collect(key, now);
@@ -190,6 +194,12 @@ impl Worker {
     fn take_output(&mut self, key: TransportKey) {
         let Some(transport) = self.transports.get_mut(&key) else { return };
         while let Some(datagram) = transport.poll_datagram() {
+            // STUN (first byte 0 or 1): a binding response, sent only to a
+            // client that proved the password: on a shared port, its tuple
+            // is this transport's.
+            if datagram.contents.first().is_some_and(|byte| *byte <= 1) {
+                self.demux.learn(key, datagram.protocol, datagram.source, datagram.destination);
+            }
             self.outbox.push(key, datagram);
         }
         for notification in transport.take_notifications() {

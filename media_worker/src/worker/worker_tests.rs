@@ -17,22 +17,34 @@ use std::net::Ipv4Addr;
 pub struct FakeNetwork {
     pub next_port: u16,
     pub open: HashMap<TransportKey, Vec<BoundSocket>>,
+    /// What `open_shared_sockets` bound.
+    pub shared: Vec<BoundSocket>,
+}
+
+/// The sockets `plan` asks for, at `port`.
+fn fake_sockets(plan: &SocketPlan, port: u16) -> Vec<BoundSocket> {
+    let mut sockets = Vec::new();
+    for (ip, announced) in &plan.addresses {
+        for (wanted, protocol) in [(plan.udp, Protocol::Udp), (plan.tcp, Protocol::Tcp)] {
+            if wanted {
+                sockets.push(BoundSocket { protocol, address: SocketAddr::new(*ip, port), announced_ip: *announced });
+            }
+        }
+    }
+    sockets
 }
 
 impl Network for FakeNetwork {
     fn open_sockets(&mut self, key: TransportKey, plan: &SocketPlan) -> Result<Vec<BoundSocket>, WorkerError> {
-        let port = plan.ports.0 + self.next_port;
+        let sockets = fake_sockets(plan, plan.ports.0 + self.next_port);
         self.next_port += 1;
-        let mut sockets = Vec::new();
-        for (ip, announced) in &plan.addresses {
-            for (wanted, protocol) in [(plan.udp, Protocol::Udp), (plan.tcp, Protocol::Tcp)] {
-                if wanted {
-                    sockets.push(BoundSocket { protocol, address: SocketAddr::new(*ip, port), announced_ip: *announced });
-                }
-            }
-        }
         self.open.insert(key, sockets.clone());
         Ok(sockets)
+    }
+
+    fn open_shared_sockets(&mut self, plan: &SocketPlan) -> Result<Vec<BoundSocket>, WorkerError> {
+        self.shared = fake_sockets(plan, plan.ports.0);
+        Ok(self.shared.clone())
     }
 
     fn close_sockets(&mut self, key: TransportKey) {
@@ -56,16 +68,21 @@ pub fn settings() -> WorkerSettings {
         rtc_announced_ipv6: None,
         rtc_min_port: 40000,
         rtc_max_port: 40999,
+        rtc_port_per_worker: false,
         dtls_certificate_der: cert,
         dtls_private_key_der: key,
     }
 }
 
 pub fn ready_worker() -> (Worker, FakeNetwork, Instant) {
+    ready_worker_with(settings())
+}
+
+pub fn ready_worker_with(settings: WorkerSettings) -> (Worker, FakeNetwork, Instant) {
     let now = Instant::now();
     let mut network = FakeNetwork::default();
     let mut worker = Worker::new(42, LogFilter::new(LogLevel::Debug), now, 42);
-    worker.handle_request(Request::WorkerInit(settings()), now, &mut network).unwrap();
+    worker.handle_request(Request::WorkerInit(settings), now, &mut network).unwrap();
     (worker, network, now)
 }
 

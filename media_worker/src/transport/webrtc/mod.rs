@@ -249,6 +249,11 @@ impl WebRtcTransport {
         })
     }
 
+    /// The local ICE username fragment (binding requests name it).
+    pub fn local_ufrag(&self) -> &str {
+        &self.local_credentials.ufrag
+    }
+
     pub fn sockets(&self) -> &[BoundSocket] {
         &self.sockets
     }

@@ -110,8 +110,11 @@ fn drop_queued(rtc: &mut str0m::Rtc, ssrc: u32) {
 
 pub(super) fn forwarded_extensions(readable: ReadableExtensions, received: &ExtensionValues) -> ExtensionValues {
     let mut user_values = UserExtensionValues::default();
-    if let Some(descriptor) = received.user_values.get_arc::<DescriptorBytes>().filter(|_| readable.dependency_descriptor) {
-        user_values.set_arc(descriptor);
+    // The flag first: the lookup costs a hash and an Arc clone per subscriber.
+    if readable.dependency_descriptor {
+        if let Some(descriptor) = received.user_values.get_arc::<DescriptorBytes>() {
+            user_values.set_arc(descriptor);
+        }
     }
     ExtensionValues {
         user_values,
