@@ -5,6 +5,7 @@ whose transports the load generator's clients connect to."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from typing import Any
 
@@ -163,8 +164,14 @@ class Ours:
         return 100 * (cpu_seconds(self.pid) - before) / (time.perf_counter() - started)
 
     async def close(self) -> None:
+        """Closes the server and waits for its worker to exit: the next SFU
+        of the run may bind the same ports."""
         if self.server is not None:
             self.server.close()
+        for _ in range(100):
+            if not self.pid or not os.path.exists(f"/proc/{self.pid}"):
+                return
+            await asyncio.sleep(0.05)
 
 
 class OursSimulcast(Ours):
