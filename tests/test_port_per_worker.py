@@ -177,6 +177,16 @@ async def test_a_port_another_process_holds_fails_the_server_clearly(options: di
         assert server.closed
 
 
+async def test_a_port_freed_within_two_seconds_is_taken(options: dict[str, Any]) -> None:
+    # As when the worker of a server closed a moment before is still exiting.
+    squatter = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    squatter.bind(("127.0.0.1", options["rtcMinPort"]))
+    asyncio.get_running_loop().call_later(0.5, squatter.close)
+    async with mediasoup.Server(options) as server:
+        room = await server.Room()
+        peer = await room.Peer("alice")
+        assert ("udp", options["rtcMinPort"]) in _ports(await peer.createTransport())
+
 def test_mediasoup_client_in_chromium_sends_and_receives_on_the_worker_s_one_port() -> None:
     bundle = mediasoup_client_tests.BUNDLE
     missing = None if bundle.exists() else f"the mediasoup-client page is not built ({bundle})"
@@ -186,3 +196,15 @@ def test_mediasoup_client_in_chromium_sends_and_receives_on_the_worker_s_one_por
     assert len(set(pages["ports"])) == 1 and len(pages["ports"]) == 2, pages["ports"]
     for case in ("vp8", "simulcast"):
         mediasoup_client_tests.test_two_mediasoup_client_pages_decode_each_other(pages, case)
+
+
+async def test_a_server_started_right_after_another_closed_gets_its_port(options: dict[str, Any]) -> None:
+    # close() does not wait for the workers to exit; the next server's
+    # worker may ask for the port while the last one still holds it.
+    # A busy worker (here: 300 transports) takes a while to exit.
+    for _ in range(3):
+        async with mediasoup.Server(options) as server:
+            room = await server.Room()
+            peer = await room.Peer("alice")
+            transports = [await peer.createTransport() for _ in range(300)]
+            assert _ports(transports[-1]) == {("udp", options["rtcMinPort"]), ("tcp", options["rtcMinPort"])}

@@ -43,6 +43,9 @@ pub const MAX_PENDING_SHARED_TCP_CONNECTIONS: usize = 64;
 /// traffic queues in them (a socket's default, ≈ 200 KiB, holds ≈ 150
 /// packets: a few milliseconds of a busy worker's input).
 pub const SHARED_SOCKET_BUFFER: usize = 8 << 20;
+/// How long a worker tries again to bind its shared port while another
+/// process holds it (the worker of a server just closed, exiting).
+pub const SHARED_PORT_BIND_WAIT: Duration = Duration::from_secs(2);
 /// Tokens below this are the event loop's own (the Channel).
 pub const FIRST_SOCKET_TOKEN: usize = 16;
 /// The owner of shared sockets, and of the connections accepted on a shared
@@ -472,9 +475,19 @@ impl Network for Sockets {
 
     fn open_shared_sockets(&mut self, plan: &SocketPlan) -> Result<Vec<BoundSocket>, WorkerError> {
         let port = plan.ports.0;
-        let bound = self
-            .bind_all(plan, port)
-            .map_err(|err| WorkerError::value_error(format!("cannot bind the worker's port {port} (rtcPortPerWorker): {err}")))?;
+        // The worker of a server closed a moment ago may still be exiting
+        // (`server.close()` does not wait): a port in use is tried again for
+        // a while. Nothing else runs yet, so the wait blocks nothing.
+        let started = Instant::now();
+        let bound = loop {
+            match self.bind_all(plan, port) {
+                Err(err) if err.kind() == ErrorKind::AddrInUse && started.elapsed() < SHARED_PORT_BIND_WAIT => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                bound => break bound,
+            }
+        }
+        .map_err(|err| WorkerError::value_error(format!("cannot bind the worker's port {port} (rtcPortPerWorker): {err}")))?;
         self.ports_in_use.insert(port);
         let (tokens, described) = self.watch(SHARED, bound)?;
         for (token, socket) in tokens.into_iter().zip(&described) {
