@@ -19,6 +19,7 @@ pub mod layer_selector;
 pub mod rewriter;
 pub mod rtp_receiver;
 pub mod rtp_sender;
+pub mod senders;
 pub mod ssrc;
 
 use std::time::Instant;
@@ -37,6 +38,7 @@ use keyframes::KeyframePolicy;
 use layer_selector::{LayerActivity, Layers, MAX_SPATIAL_LAYERS};
 use rtp_receiver::RtpReceiver;
 use rtp_sender::{RtpSender, SenderIdentity};
+use senders::{Senders, Slot};
 use ssrc::SsrcAllocator;
 
 /// A transport's handle between the worker, the router and the event loop.
@@ -74,13 +76,13 @@ pub struct NewSender<'a> {
 #[derive(Debug)]
 pub struct Router {
     receivers: FxHashMap<String, RtpReceiver>,
-    senders: FxHashMap<String, RtpSender>,
-    /// Receiver id → the ids of the senders that forward it, oldest first.
-    routes: FxHashMap<String, Vec<String>>,
-    /// Transport → the ids of the senders placed on it: what a subscriber's
+    senders: Senders,
+    /// Receiver id → the senders that forward it, oldest first.
+    routes: FxHashMap<String, Vec<Slot>>,
+    /// Transport → the senders placed on it: what a subscriber's
     /// reports, keyframe requests and bandwidth concern, without a look at
     /// every sender of the room.
-    placed: FxHashMap<TransportKey, Vec<String>>,
+    placed: FxHashMap<TransportKey, Vec<Slot>>,
     keyframes: KeyframePolicy,
     ssrcs: SsrcAllocator,
     keyframe_requests: Vec<KeyframeRequest>,
@@ -101,7 +103,7 @@ impl Router {
     pub fn new(ssrc_seed: u64) -> Self {
         Self {
             receivers: FxHashMap::default(),
-            senders: FxHashMap::default(),
+            senders: Senders::default(),
             routes: FxHashMap::default(),
             placed: FxHashMap::default(),
             keyframes: KeyframePolicy::default(),
@@ -140,8 +142,8 @@ impl Router {
     }
 
     /// The ids of the senders forwarding `receiver_id`, oldest first.
-    pub fn routes_of(&self, receiver_id: &str) -> &[String] {
-        self.routes.get(receiver_id).map_or(&[], Vec::as_slice)
+    pub fn routes_of(&self, receiver_id: &str) -> Vec<String> {
+        self.senders.ids(self.routes.get(receiver_id).map_or(&[], Vec::as_slice))
     }
 
     /// An SSRC no sender of this room writes.
@@ -174,9 +176,13 @@ impl Router {
         let receiver = self.receivers.remove(receiver_id)?;
         self.keyframes.forget(receiver_id);
         self.audio_levels.forget(receiver_id);
-        let senders: Vec<RtpSender> = self.routes.remove(receiver_id).unwrap_or_default().iter().filter_map(|id| self.senders.remove(id)).collect();
-        for sender in &senders {
-            self.unplace(sender);
+        let ids = self.senders.ids(&self.routes.remove(receiver_id).unwrap_or_default());
+        let mut senders = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some((slot, sender)) = self.senders.remove(&id) {
+                self.unplace(slot, &sender);
+                senders.push(sender);
+            }
         }
         Some((receiver, senders))
     }
@@ -185,7 +191,7 @@ impl Router {
     /// and the mid `mid()` gives once it is accepted; `UnsupportedError` if
     /// the peer cannot decode the stream. Answers its `rtpParameters`.
     pub fn create_sender(&mut self, new: NewSender<'_>, room: &RtpCapabilities, mid: impl FnOnce() -> String) -> Result<Value, WorkerError> {
-        if self.senders.contains_key(new.id) {
+        if self.senders.contains(new.id) {
             return Err(WorkerError::value_error(format!("an rtpSender with id '{}' exists already", new.id)));
         }
         let receiver = self.receivers.get(new.receiver_id).ok_or_else(|| unknown("rtpReceiver", new.receiver_id))?;
@@ -200,8 +206,8 @@ impl Router {
         // The mid is given once the sender exists: a refused one takes none.
         sender.set_mid(mid());
         let answer = sender.parameters.clone();
-        self.routes.entry(receiver_id).or_default().push(new.id.to_owned());
-        self.senders.insert(new.id.to_owned(), sender);
+        let slot = self.senders.insert(sender);
+        self.routes.entry(receiver_id).or_default().push(slot);
         Ok(answer)
     }
 
@@ -236,8 +242,8 @@ impl Router {
         placed.transport_id = Some(transport_id.to_owned());
         placed.transport_key = Some(key);
         let receiver_id = placed.receiver_id.clone();
-        self.placed.entry(key).or_default().push(placed.id.clone());
-        self.senders.insert(placed.id.clone(), placed);
+        let slot = self.senders.insert(placed);
+        self.placed.entry(key).or_default().push(slot);
         self.request_keyframe(&receiver_id, now, true);
         self.update_unused_layers(&receiver_id);
     }
@@ -258,11 +264,11 @@ impl Router {
 
     /// A sender ends (answered, for its transport to stop sending it).
     pub fn remove_sender(&mut self, sender_id: &str) -> Option<RtpSender> {
-        let sender = self.senders.remove(sender_id)?;
+        let (slot, sender) = self.senders.remove(sender_id)?;
         if let Some(senders) = self.routes.get_mut(&sender.receiver_id) {
-            senders.retain(|id| id != sender_id);
+            senders.retain(|other| *other != slot);
         }
-        self.unplace(&sender);
+        self.unplace(slot, &sender);
         self.update_unused_layers(&sender.receiver_id);
         Some(sender)
     }
@@ -271,8 +277,8 @@ impl Router {
     /// take them) and stop sending.
     pub fn detach_transport(&mut self, key: TransportKey) {
         let mut receivers = Vec::new();
-        for id in self.placed.remove(&key).unwrap_or_default() {
-            let Some(sender) = self.senders.get_mut(&id) else { continue };
+        for slot in self.placed.remove(&key).unwrap_or_default() {
+            let Some(sender) = self.senders.at_mut(slot) else { continue };
             sender.transport_id = None;
             sender.transport_key = None;
             receivers.push(sender.receiver_id.clone());
@@ -285,24 +291,24 @@ impl Router {
     }
 
     /// A sender that ends leaves its transport's list.
-    fn unplace(&mut self, sender: &RtpSender) {
+    fn unplace(&mut self, slot: Slot, sender: &RtpSender) {
         let Some(key) = sender.transport_key else { return };
-        if let Some(ids) = self.placed.get_mut(&key) {
-            ids.retain(|id| *id != sender.id);
-            if ids.is_empty() {
+        if let Some(slots) = self.placed.get_mut(&key) {
+            slots.retain(|other| *other != slot);
+            if slots.is_empty() {
                 self.placed.remove(&key);
             }
         }
     }
 
-    /// The ids of the senders on transport `key`.
-    fn placed_on(&self, key: TransportKey) -> &[String] {
+    /// The senders on transport `key`.
+    fn placed_on(&self, key: TransportKey) -> &[Slot] {
         self.placed.get(&key).map_or(&[], Vec::as_slice)
     }
 
     /// The senders on transport `key` that forward (not paused).
     fn active_senders_on(&self, key: TransportKey) -> impl Iterator<Item = &RtpSender> {
-        self.placed_on(key).iter().filter_map(|id| self.senders.get(id)).filter(|sender| !sender.paused)
+        self.placed_on(key).iter().filter_map(|slot| self.senders.at(*slot)).filter(|sender| !sender.paused)
     }
 
     /// The ids of the senders a peer subscribes with.
@@ -330,13 +336,13 @@ impl Router {
         if let Some(level) = packet.audio_level.filter(|_| receiver.kind == MediaKind::Audio) {
             self.audio_levels.record(receiver_id, level, now);
         }
-        let Some(sender_ids) = self.routes.get(receiver_id) else { return };
+        let Some(slots) = self.routes.get(receiver_id) else { return };
         let mut replaced = false;
         // Spatial layers whose keyframe a sender waits for, as bits.
         let mut wanted: u32 = 0;
         let stream = receiver.shape(payload_type);
-        for sender_id in sender_ids {
-            let Some(sender) = self.senders.get_mut(sender_id).filter(|sender| !sender.paused) else { continue };
+        for &slot in slots {
+            let Some(sender) = self.senders.at_mut(slot).filter(|sender| !sender.paused) else { continue };
             let Some(transport) = sender.transport_key.filter(|key| sink.can_send(*key)) else { continue };
             let (rtp, switched) = sender.rewrite(packet, &frame, spatial, stream);
             replaced |= switched;
@@ -347,9 +353,9 @@ impl Router {
                 wanted |= 1 << layer;
             }
             if let Some(layers) = sender.take_layers_change(stream.activity) {
-                self.layer_changes.push((sender_id.clone(), layers));
+                self.layer_changes.push((sender.id.clone(), layers));
                 if let Some(score) = sender.take_score_change(stream.activity, now) {
-                    self.score_changes.push((sender_id.clone(), score));
+                    self.score_changes.push((sender.id.clone(), score));
                 }
             }
         }
@@ -398,8 +404,8 @@ impl Router {
             return;
         }
         let mut wanted: u32 = 0;
-        for sender_id in self.routes.get(receiver_id).into_iter().flatten() {
-            let Some(sender) = self.senders.get(sender_id).filter(|sender| !sender.paused && sender.transport_key.is_some()) else { continue };
+        for &slot in self.routes.get(receiver_id).into_iter().flatten() {
+            let Some(sender) = self.senders.at(slot).filter(|sender| !sender.paused && sender.transport_key.is_some()) else { continue };
             wanted |= 1 << sender.preferred_layers().spatial.min(count - 1);
         }
         let unused: Vec<u8> = (0..count).filter(|layer| wanted & (1 << layer) == 0).collect();
@@ -417,12 +423,14 @@ impl Router {
     /// fill: the next layer's worth) and the bitrate they would all take at
     /// their best (probed toward).
     pub fn share_bandwidth(&mut self, key: TransportKey, estimate: u64, now: Instant) -> (u64, u64) {
-        let mut ids: Vec<String> = self.active_senders_on(key).map(|sender| sender.id.clone()).collect();
-        ids.sort();
-        let claims: Vec<Claim> = ids
+        // Shared in the order of the senders' ids: the same shares whatever order they were placed in.
+        let mut slots = self.placed_on(key).to_vec();
+        slots.retain(|slot| self.senders.at(*slot).is_some_and(|sender| !sender.paused));
+        slots.sort_by_key(|slot| self.senders.at(*slot).map(|sender| sender.id.as_str()));
+        let claims: Vec<Claim> = slots
             .iter()
-            .map(|id| {
-                let sender = &self.senders[id];
+            .filter_map(|slot| self.senders.at(*slot))
+            .map(|sender| {
                 let priority = sender.priority;
                 match self.receivers.get(&sender.receiver_id) {
                     Some(receiver) if receiver.kind == MediaKind::Video => Claim {
@@ -439,8 +447,8 @@ impl Router {
             })
             .collect();
         let shares = bandwidth::share(estimate, &claims);
-        for (id, cap) in ids.iter().zip(shares.caps) {
-            if let Some(sender) = self.senders.get_mut(id) {
+        for (slot, cap) in slots.into_iter().zip(shares.caps) {
+            if let Some(sender) = self.senders.at_mut(slot) {
                 sender.set_bandwidth_cap(cap);
             }
         }
@@ -451,8 +459,8 @@ impl Router {
     /// stream it lost (by mid): the senders' scores follow.
     pub fn on_loss_reports(&mut self, key: TransportKey, losses: &[(String, Option<f32>)], now: Instant) {
         let default = LayerActivity::default();
-        for id in self.placed.get(&key).map_or(&[][..], Vec::as_slice) {
-            let Some(sender) = self.senders.get_mut(id) else { continue };
+        for &slot in self.placed.get(&key).map_or(&[][..], Vec::as_slice) {
+            let Some(sender) = self.senders.at_mut(slot) else { continue };
             let Some((_, loss)) = losses.iter().rev().find(|(mid, _)| *mid == sender.mid) else { continue };
             sender.fraction_lost = *loss;
             let activity = self.receivers.get(&sender.receiver_id).map_or(&default, |receiver| &receiver.activity);
@@ -491,7 +499,7 @@ impl Router {
         let receiver_id = self
             .placed_on(key)
             .iter()
-            .filter_map(|id| self.senders.get(id))
+            .filter_map(|slot| self.senders.at(*slot))
             .find(|sender| sender.mid == mid)
             .map(|sender| sender.receiver_id.clone());
         tracing::debug!("transport {key}: keyframe request for mid {mid} (rtpReceiver {receiver_id:?})");

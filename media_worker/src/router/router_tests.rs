@@ -163,6 +163,36 @@ fn a_stream_that_ends_takes_its_senders_and_routes_with_it() {
 }
 
 #[test]
+fn a_sender_that_takes_a_removed_senders_slot_gets_only_its_own_stream() {
+    let mut room = Room::new();
+    room.publish("camera", MediaKind::Video);
+    room.publish("microphone", MediaKind::Audio);
+    room.subscribe("camera-to-bob", "camera", 2);
+    room.subscribe("camera-to-carol", "camera", 3);
+    room.router.remove_sender("camera-to-bob").unwrap();
+    // Bob's freed slot goes to Dave's microphone sender; Bob's transport is gone with him.
+    room.subscribe("microphone-to-dave", "microphone", 4);
+    room.router.detach_transport(2);
+    let mut sink = Sink::ready(&[2, 3, 4]);
+    let camera = room.packet(1111, 1, 1);
+    room.forward("camera", camera, &mut sink);
+    let microphone = room.packet(4444, 1, 1);
+    room.forward_payload("microphone", microphone, 111, &[0xfc, 0xff, 0xfe], &mut sink);
+    let to: Vec<(TransportKey, u32)> = sink.written.iter().map(|(key, rtp)| (*key, rtp.ssrc)).collect();
+    let carol = room.router.sender("camera-to-carol").unwrap().ssrc;
+    let dave = room.router.sender("microphone-to-dave").unwrap().ssrc;
+    assert_eq!(to, [(3, carol), (4, dave)]);
+    assert_eq!(room.router.routes_of("camera"), ["camera-to-carol"]);
+    assert_eq!(room.router.routes_of("microphone"), ["microphone-to-dave"]);
+    // Transport 4's keyframe requests find Dave's sender, not Bob's.
+    room.router.take_keyframe_requests();
+    room.router.on_keyframe_request(4, "s4", room.start);
+    assert!(room.router.take_keyframe_requests().is_empty(), "audio has no keyframes: the request named the microphone");
+    room.router.on_keyframe_request(3, "s3", room.start + std::time::Duration::from_secs(5));
+    assert_eq!(room.router.take_keyframe_requests().len(), 1);
+}
+
+#[test]
 fn senders_of_a_closed_transport_stay_but_send_nothing() {
     let mut room = Room::new();
     room.publish("camera", MediaKind::Video);

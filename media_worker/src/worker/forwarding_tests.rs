@@ -408,6 +408,17 @@ fn bob_first_offset(packets: &[(u64, u32, u16, u8)]) -> u64 {
 }
 
 #[test]
+fn connected_transports_with_nothing_to_send_wake_the_worker_rarely() {
+    let (mut router, _) = call();
+    router.run(Duration::from_secs(5));
+    let before = router.worker.timers.fired();
+    router.run(Duration::from_secs(60));
+    let per_transport_per_second = (router.worker.timers.fired() - before) as f64 / 2.0 / 60.0;
+    eprintln!("timer runs per idle transport per second: {per_transport_per_second:.2}");
+    assert!(per_transport_per_second <= 2.0, "{per_transport_per_second:.2} timer runs per transport per second");
+}
+
+#[test]
 fn a_subscriber_s_keyframe_requests_reach_the_publisher_at_most_every_500_ms() {
     let (mut router, consumer) = call();
     let ssrc = Ssrc::from(consumer["encodings"][0]["ssrc"].as_u64().unwrap() as u32);
