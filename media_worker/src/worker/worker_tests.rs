@@ -186,9 +186,12 @@ fn peer_names_are_unique_among_open_peers_and_reusable_after_close() {
 #[test]
 fn closing_a_room_closes_its_peers_and_their_transports_sockets() {
     let (mut worker, mut network, now) = ready_worker();
+    // A worker with nothing to serve has no deadline: its event loop sleeps until a request.
+    assert_eq!(worker.next_timeout(), None);
     worker.handle_request(create_room("r"), now, &mut network).unwrap();
     worker.handle_request(create_peer("r", "p", "bob"), now, &mut network).unwrap();
     let local = worker.handle_request(create_transport("p", "t"), now, &mut network).unwrap();
+    assert!(worker.next_timeout().is_some(), "the transport's DTLS deadline, str0m's timers");
     assert_eq!(local["iceLocalParameters"]["iceLite"], json!(true));
     let candidates = local["iceLocalCandidates"].as_array().unwrap();
     assert_eq!(candidates.len(), 2);
@@ -201,6 +204,7 @@ fn closing_a_room_closes_its_peers_and_their_transports_sockets() {
     assert_eq!(network.open.len(), 1);
     worker.handle_request(Request::RoomClose(RoomRef { room_id: "r".into() }), now, &mut network).unwrap();
     assert!(network.open.is_empty());
+    assert_eq!(worker.next_timeout(), None, "a closed transport leaves no deadline behind");
     let dump = worker.handle_request(Request::WorkerDump, now, &mut network).unwrap();
     assert_eq!((dump["peerCount"].clone(), dump["transportCount"].clone()), (json!(0), json!(0)));
 }
