@@ -126,3 +126,19 @@ async def test_the_decode_and_encode_harnesses_keep_real_time_with_two_streams()
         assert row["perStreamMin"] > 0 and row["pythonMicrosPerFrame"] > 0, row
     assert decoded["packetsLost"] == 0, decoded
     assert "| decode | 2 |" in direct_table([decoded])
+
+
+def test_the_fanout_count_gives_instructions_per_copy_and_where_they_go() -> None:
+    # bench/fanout, tiny: the worker in memory under valgrind; the count is positive and named by function.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    ran = subprocess.run([sys.executable, "-m", "bench.fanout", "--subscribers", "4", "--packets", "4,8", "--top", "5"],
+                         cwd=root, capture_output=True, text=True, timeout=900)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    first, *functions = ran.stdout.splitlines()
+    per_copy = int(first.split(" instructions")[0].split(": ")[1].replace(",", ""))
+    assert 1_000 < per_copy < 1_000_000, first
+    assert len(functions) == 5 and all(line.split()[0].replace(",", "").isdigit() for line in functions), ran.stdout

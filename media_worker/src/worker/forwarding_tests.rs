@@ -705,3 +705,68 @@ fn an_av1_stream_s_dependency_descriptor_reaches_its_subscriber_as_sent_in_eithe
         assert_eq!(bytes, sent[usize::from(index)], "packet {index}");
     }
 }
+
+/// The worker's own cost of a fan-out, measured in memory (no kernel, no
+/// load generator, fake time): `bench/fanout` runs it large and prints the
+/// time per forwarded copy, precise enough to compare two builds where the
+/// network benchmark's noise (±20 %) hides a 5 % change. In the suite it
+/// runs small and checks that every subscriber gets every packet.
+#[test]
+fn a_packet_fanned_out_reaches_every_subscriber_once_and_its_cost_is_measured() {
+    let setting = |name: &str, default: usize| std::env::var(name).ok().and_then(|value| value.parse().ok()).unwrap_or(default);
+    let (subscribers, packets) = (setting("FANOUT_SUBSCRIBERS", 20), setting("FANOUT_PACKETS", 30));
+    let mut router = Router::new();
+    let alice = router.connect("alice", None, vp8(96, 97));
+    let room_codecs = json!({"codecs": [
+        {"kind": "video", "mimeType": "video/VP8", "clockRate": 90000, "preferredPayloadType": 101},
+        {"kind": "video", "mimeType": "video/rtx", "clockRate": 90000, "preferredPayloadType": 102, "parameters": {"apt": 101}},
+    ]});
+    let viewers: Vec<usize> = (0..subscribers).map(|index| router.connect(&format!("viewer-{index}"), Some(room_codecs.clone()), vp8(101, 102))).collect();
+    router.run(Duration::from_secs(2));
+    let parameters = declare_video(&mut router, alice, (96, 97));
+    router
+        .request("rtpReceiver.receive", json!({"receiverId": "video", "transportId": "alice-transport", "kind": "video", "rtpParameters": parameters}))
+        .unwrap();
+    let mut ssrcs = FxHashMap::default();
+    for (index, &viewer) in viewers.iter().enumerate() {
+        let (sender_id, peer_id) = (format!("to-{index}"), format!("viewer-{index}"));
+        let consumer = router.request("rtpSender.create", json!({"senderId": sender_id, "peerId": peer_id, "receiverId": "video"})).unwrap();
+        let mid = Mid::from(consumer["mid"].as_str().unwrap());
+        router.clients[viewer].rtc.direct_api().declare_media(mid, Str0mKind::Video);
+        router.request("rtpSender.setTransport", json!({"senderId": sender_id, "transportId": format!("{peer_id}-transport")})).unwrap();
+        ssrcs.insert(router.clients[viewer].key, consumer["encodings"][0]["ssrc"].as_u64().unwrap() as u32);
+    }
+    router.run(Duration::from_millis(200));
+    while router.worker.poll_datagram().is_some() {}
+
+    let mut copies: FxHashMap<TransportKey, usize> = FxHashMap::default();
+    let mut inside_worker = Duration::ZERO;
+    let payload: std::sync::Arc<[u8]> = std::sync::Arc::from(vec![7u8; 1_000]);
+    for index in 0..packets as u64 {
+        let now = router.now;
+        let write = RtpWrite::new(Pt::from(96), SeqNo::from(1 + index), (index / 3) as u32 * 3000, now, payload.clone()).nackable(true);
+        router.clients[alice].rtc.direct_api().stream_tx(&Ssrc::from(PUBLISHER_SSRC)).unwrap().write_rtp(write);
+        router.clients[alice].rtc.handle_input(Input::Timeout(now)).unwrap();
+        let mut datagrams = Vec::new();
+        while let Output::Transmit(transmit) = router.clients[alice].rtc.poll_output().unwrap() {
+            datagrams.push(Vec::from(transmit.contents));
+        }
+        let (source, local) = (router.clients[alice].address, router.clients[alice].server);
+        let started = Instant::now();
+        for datagram in &datagrams {
+            router.worker.handle_datagram(now, Protocol::Udp, source, local, datagram);
+        }
+        router.worker.handle_timeout(now);
+        while let Some((key, datagram)) = router.worker.poll_datagram() {
+            if rtp_ssrc(&datagram.contents).is_some_and(|ssrc| ssrcs.get(&key) == Some(&ssrc)) {
+                *copies.entry(key).or_default() += 1;
+            }
+        }
+        inside_worker += started.elapsed();
+        router.now += Duration::from_millis(10);
+    }
+    assert_eq!(copies.len(), subscribers, "every subscriber got copies");
+    assert!(copies.values().all(|count| *count == packets), "each got every packet once: {copies:?}");
+    let per_copy = inside_worker.as_secs_f64() * 1e6 / (subscribers * packets) as f64;
+    eprintln!("fan-out in memory: {subscribers} subscribers, {packets} packets: {per_copy:.3} µs per forwarded copy inside the worker");
+}
