@@ -138,7 +138,13 @@ def test_the_fanout_count_gives_instructions_per_copy_and_where_they_go() -> Non
     ran = subprocess.run([sys.executable, "-m", "bench.fanout", "--subscribers", "4", "--packets", "4,8", "--top", "5"],
                          cwd=root, capture_output=True, text=True, timeout=900)
     assert ran.returncode == 0, ran.stderr[-3000:]
-    first, *functions = ran.stdout.splitlines()
+    first, *rest = ran.stdout.splitlines()
     per_copy = int(first.split(" instructions")[0].split(": ")[1].replace(",", ""))
     assert 1_000 < per_copy < 1_000_000, first
-    assert len(functions) == 5 and all(line.split()[0].replace(",", "").isdigit() for line in functions), ran.stdout
+    # By owner (aws-lc, str0m, libc, this worker, std), then the top functions.
+    split = rest.index("    by function:")
+    owners, functions = rest[:split], rest[split + 1:]
+    assert any("this worker" in line for line in owners) and any("str0m" in line for line in owners), ran.stdout
+    assert len(functions) == 5, ran.stdout
+    for line in owners + functions:
+        assert line.split()[0].replace(",", "").lstrip("-").isdigit(), line
