@@ -36,7 +36,7 @@ def test_fingerprint_helpers_are_the_seeds() -> None:
         extra.fingerprintToSDP("xyz")
 
 
-@pytest.mark.parametrize("cls", [mediasoup.Server, mediasoup.Room, mediasoup.Peer, mediasoup.Transport, mediasoup.RtpReceiver, mediasoup.RtpSender])
+@pytest.mark.parametrize("cls", [mediasoup.Server, mediasoup.Room, mediasoup.Peer, mediasoup.Transport, mediasoup.DirectTransport, mediasoup.PlainTransport, mediasoup.RtpReceiver, mediasoup.RtpSender])
 def test_every_camel_case_member_has_its_snake_case_alias(cls: type) -> None:
     for name, member in vars(cls).items():
         if name.startswith("_") or not any(ch.isupper() for ch in name):

@@ -195,7 +195,7 @@ async def test_what_a_direct_transport_refuses_is_said_and_changes_nothing(serve
     webrtc = await other.createTransport()
     with pytest.raises(ValueError, match="belongs to another peer"):
         bot.RtpReceiver("audio", webrtc)
-    with pytest.raises(TypeError, match="transport must be a Transport or a DirectTransport"):
+    with pytest.raises(TypeError, match="transport must be a Transport, a DirectTransport or a PlainTransport"):
         bot.RtpReceiver("audio", "direct")  # type: ignore[arg-type]
     with pytest.raises(InvalidStateError, match="not on a DirectTransport"):
         other.RtpReceiver("audio", webrtc).sendRtp(packet)

@@ -17,7 +17,7 @@ from .clients import Viewer, offer_sdp, until, use_loopback_only
 prometheus_client = pytest.importorskip("prometheus_client")
 app_module = pytest.importorskip("mediasoup.demo.app")
 
-COUNTS = ["rooms", "peers", "transports", "directTransports", "rtpReceivers", "rtpSenders", "dataReceivers", "dataSenders"]
+COUNTS = ["rooms", "peers", "transports", "directTransports", "plainTransports", "rtpReceivers", "rtpSenders", "dataReceivers", "dataSenders"]
 TOTALS = ["bytesReceived", "packetsReceived", "bytesSent", "packetsSent", "inboundPacketsLost", "outboundPacketsLost",
           "nacksSent", "nacksReceived", "plisSent", "plisReceived", "firsSent", "firsReceived"]
 

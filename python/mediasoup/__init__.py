@@ -24,7 +24,7 @@ from .room import Room
 from .rtp_receiver import RtpReceiver
 from .rtp_sender import RtpPackets, RtpSender
 from .server import Server
-from .transport import DirectTransport, Transport
+from .transport import DirectTransport, PlainTransport, Transport
 
 # Before the interpreter finalizes, the extension's threads stop calling into it.
 atexit.register(_mediasoup._before_exit)
@@ -35,6 +35,7 @@ __all__ = [
     "Peer",
     "Transport",
     "DirectTransport",
+    "PlainTransport",
     "RtpReceiver",
     "RtpSender",
     "RtpPackets",

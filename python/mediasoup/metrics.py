@@ -50,7 +50,7 @@ METRICS: list[tuple[str, str, str, list[tuple[str, dict[str, str]]]]] = [
     ("mediasoup_worker_rooms", "gauge", "Open rooms", [("rooms", {})]),
     ("mediasoup_worker_peers", "gauge", "Open peers", [("peers", {})]),
     ("mediasoup_worker_transports", "gauge", "Open transports, by kind",
-     [("transports", {"kind": "webrtc"}), ("directTransports", {"kind": "direct"})]),
+     [("transports", {"kind": "webrtc"}), ("directTransports", {"kind": "direct"}), ("plainTransports", {"kind": "plain"})]),
     ("mediasoup_worker_rtp_receivers", "gauge", "Streams published (RtpReceivers)", [("rtpReceivers", {})]),
     ("mediasoup_worker_rtp_senders", "gauge", "Streams forwarded to a subscriber (RtpSenders)", [("rtpSenders", {})]),
     ("mediasoup_worker_data_receivers", "gauge", "Data channels received (DataReceivers)", [("dataReceivers", {})]),

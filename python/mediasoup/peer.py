@@ -385,6 +385,46 @@ class Peer(WorkerObject):
         await asyncio.gather(*(task for task in subscriptions if task is not None), return_exceptions=True)
         return transport
 
+    async def createPlainTransport(
+        self,
+        listenIp: str | None = None,
+        rtcpMux: bool = True,
+        comedia: bool = False,
+        enableSrtp: bool = False,
+        srtpCryptoSuite: str = "AES_CM_128_HMAC_SHA1_80",
+    ) -> transport_module.PlainTransport:
+        """A transport for an endpoint that speaks RTP without ICE or DTLS
+        (ffmpeg, GStreamer, a SIP gateway): a UDP port of its own on
+        ``listenIp`` (one of the server's listen addresses; None: its IPv4
+        one), a second one for RTCP unless ``rtcpMux``. ``comedia``: the
+        endpoint's address is learnt from its first packet, else given with
+        ``await plainTransport.connect(ip, port, rtcpPort)``. A peer without
+        capabilities gets the room's first. SRTP (``enableSrtp``) is not in
+        this release: it raises :class:`~mediasoup.errors.UnsupportedError`."""
+        self._check_open()
+        if listenIp is not None and not isinstance(listenIp, str):
+            raise TypeError(f"createPlainTransport(): listenIp must be a str or None, not {type(listenIp).__name__}")
+        for name, value in (("rtcpMux", rtcpMux), ("comedia", comedia), ("enableSrtp", enableSrtp)):
+            if not isinstance(value, bool):
+                raise TypeError(f"createPlainTransport(): {name} must be a bool, not {type(value).__name__}")
+        if srtpCryptoSuite not in transport_module.SRTP_CRYPTO_SUITES:
+            raise ValueError(f"createPlainTransport(): srtpCryptoSuite must be one of {', '.join(transport_module.SRTP_CRYPTO_SUITES)}, not {srtpCryptoSuite!r}")
+        if enableSrtp:
+            raise UnsupportedError("createPlainTransport(): SRTP on plain transports (enableSrtp) is not in this release")
+        if self._capabilities is None:
+            await self.setCapabilities(self._room.rtpCapabilities)
+        transport_id = str(uuid.uuid4())
+        local = await self._request(
+            "peer.createPlainTransport",
+            {"peerId": self._id, "transportId": transport_id, "listenIp": listenIp, "rtcpMux": rtcpMux, "comedia": comedia},
+        )
+        if self._closed:
+            raise InvalidStateError(f"peer {self._id} closed while its transport was being created")
+        transport = transport_module.PlainTransport(self, self._channel, transport_id, local)
+        self._transports[transport_id] = transport
+        self.emit("newtransport", transport)
+        return transport
+
     def _closing(self, error: BaseException | None) -> None:
         self._channel.targets.pop(self._id, None)
         for data_sender in list(self._data_senders.values()):
@@ -416,3 +456,4 @@ class Peer(WorkerObject):
     set_capabilities = setCapabilities
     create_transport = createTransport
     create_direct_transport = createDirectTransport
+    create_plain_transport = createPlainTransport

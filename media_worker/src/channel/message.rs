@@ -50,6 +50,10 @@ pub enum Request {
     /// the transport in media frames.
     #[serde(rename = "peer.createDirectTransport")]
     PeerCreateDirectTransport(DirectTransportCreate),
+    /// RTP and RTCP over UDP without ICE or DTLS. Answers `{'tuple',
+    /// 'rtcpTuple', 'rtcpMux', 'comedia'}`.
+    #[serde(rename = "peer.createPlainTransport")]
+    PeerCreatePlainTransport(PlainTransportCreate),
     #[serde(rename = "transport.close")]
     TransportClose(TransportRef),
     #[serde(rename = "transport.dump")]
@@ -64,6 +68,9 @@ pub enum Request {
     /// Answers the new `iceLocalParameters`.
     #[serde(rename = "transport.restartIce")]
     TransportRestartIce(TransportRef),
+    /// Where a plain transport's endpoint is; answers its tuples.
+    #[serde(rename = "transport.connect")]
+    TransportConnect(TransportConnect),
     /// Creates the worker's receiver; answers the normalised `rtpParameters`.
     #[serde(rename = "rtpReceiver.receive")]
     RtpReceiverReceive(RtpReceiverReceive),
@@ -135,7 +142,7 @@ impl Request {
     /// Every method, as the Channel names it: the extension exports them
     /// (`_mediasoup.CHANNEL_METHODS`) and a test checks that Python sends
     /// no other; another test, that they are exactly the variants above.
-    pub const METHODS: [&'static str; 43] = [
+    pub const METHODS: [&'static str; 45] = [
         "worker.init",
         "worker.dump",
         "worker.updateSettings",
@@ -149,12 +156,14 @@ impl Request {
         "peer.setCapabilities",
         "peer.createTransport",
         "peer.createDirectTransport",
+        "peer.createPlainTransport",
         "transport.close",
         "transport.dump",
         "transport.getStats",
         "transport.setRemoteDtlsParameters",
         "transport.setMaxBitrate",
         "transport.restartIce",
+        "transport.connect",
         "rtpReceiver.receive",
         "rtpReceiver.close",
         "rtpReceiver.dump",
@@ -359,6 +368,28 @@ pub struct TransportCreate {
 pub struct DirectTransportCreate {
     pub peer_id: String,
     pub transport_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlainTransportCreate {
+    pub peer_id: String,
+    pub transport_id: String,
+    /// One of the server's listen IPs (None: its IPv4 one if it has one).
+    #[serde(default)]
+    pub listen_ip: Option<String>,
+    pub rtcp_mux: bool,
+    pub comedia: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TransportConnect {
+    pub transport_id: String,
+    pub ip: String,
+    pub port: u16,
+    #[serde(default)]
+    pub rtcp_port: Option<u16>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

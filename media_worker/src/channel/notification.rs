@@ -32,6 +32,12 @@ pub enum NotificationEvent {
     /// `{'dtlsState', 'dtlsRemoteCert'}`.
     #[serde(rename = "transport.dtlsStateChange")]
     TransportDtlsStateChange,
+    /// A plain transport learnt its endpoint's address (comedia): `{'tuple'}`.
+    #[serde(rename = "transport.tuple")]
+    TransportTuple,
+    /// The same for RTCP without rtcpMux: `{'rtcpTuple'}`.
+    #[serde(rename = "transport.rtcpTuple")]
+    TransportRtcpTuple,
     /// The worker ended the transport by itself: `{'reason'}`.
     #[serde(rename = "transport.closed")]
     TransportClosed,
@@ -57,11 +63,13 @@ pub enum NotificationEvent {
 
 impl NotificationEvent {
     /// Every event, as the Channel names it (`_mediasoup.NOTIFICATION_EVENTS`).
-    pub const NAMES: [&'static str; 11] = [
+    pub const NAMES: [&'static str; 13] = [
         "log",
         "transport.iceStateChange",
         "transport.iceSelectedTupleChange",
         "transport.dtlsStateChange",
+        "transport.tuple",
+        "transport.rtcpTuple",
         "transport.closed",
         "peer.dataChannelMessage",
         "room.audioLevels",

@@ -508,12 +508,15 @@ impl Router {
         }
     }
 
-    /// A subscriber's transport can send now: what it was forwarded before
-    /// never reached the endpoint, so each stream it gets starts again at a
-    /// keyframe (forced: the request made when the sender was placed, a
-    /// moment before, must not hold this one back).
+    /// A transport reaches its endpoint now. As a subscriber's: what it was
+    /// forwarded before never reached the endpoint, so each stream it gets
+    /// starts again at a keyframe (forced: the request made when the sender
+    /// was placed, a moment before, must not hold this one back). As a
+    /// publisher's: the requests made while it could not be reached (a
+    /// plain endpoint learnt from its first packet) are made again.
     pub fn on_transport_connected(&mut self, key: TransportKey, now: Instant) {
         let mut receivers: Vec<String> = self.active_senders_on(key).map(|sender| sender.receiver_id.clone()).collect();
+        receivers.extend(self.receivers_on(key).into_iter().filter(|id| self.routes.get(id).is_some_and(|slots| !slots.is_empty())));
         receivers.sort();
         receivers.dedup();
         for receiver_id in receivers {

@@ -85,6 +85,11 @@ impl SendTables {
             .min_by_key(|(_, rank)| *rank)
             .map(|(entry, _)| (entry.payload_type, entry.rtx))
     }
+
+    /// The clock rate of the codec at `payload_type`.
+    pub fn clock_rate_of(&self, payload_type: u8) -> Option<u32> {
+        self.codecs.iter().find(|entry| entry.payload_type == payload_type).map(|entry| entry.clock_rate)
+    }
 }
 
 /// What str0m fixes when a transport's `Rtc` is built.

@@ -3,14 +3,15 @@
 //! with ([`parameters`]), what the router reads of a packet ([`packet`]) and
 //! of a video payload ([`codecs`]), a
 //! transport's payload-type and extension tables
-//! ([`codec_table`]), stream ids in packets ([`stream_ids`]), packets as
-//! bytes for transports without str0m ([`wire`]) and the statistics of a
-//! stream ([`stats`]).
+//! ([`codec_table`]), stream ids in packets ([`stream_ids`]), RTP and RTCP
+//! as bytes for transports without str0m ([`wire`], [`rtcp`]) and the
+//! statistics of a stream ([`stats`]).
 
 pub mod capabilities;
 pub mod codecs;
 pub mod codec_table;
 pub mod packet;
+pub mod rtcp;
 pub mod parameters;
 pub mod stats;
 pub mod stream_ids;

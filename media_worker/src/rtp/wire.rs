@@ -1,6 +1,7 @@
 //! RTP packets as bytes, for the transports that see them in the clear
-//! without str0m (direct transports): the fixed header read from a packet
-//! Python wrote, and a forwarded packet written out (RFC 3550, one-byte
+//! without str0m (direct and plain transports): the fixed header read from
+//! a packet Python or a plain RTP endpoint wrote, and a forwarded packet
+//! written out (RFC 3550, one-byte
 //! header extensions of RFC 8285).
 
 use std::ops::Range;

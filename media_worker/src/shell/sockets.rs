@@ -465,7 +465,8 @@ impl Network for Sockets {
             self.port_cursor = (self.port_cursor + attempt + 1) % count;
             self.ports_in_use.insert(port);
             let (tokens, described) = self.watch(key, bound)?;
-            self.by_transport.insert(key, tokens);
+            // A plain transport without rtcpMux opens a second port.
+            self.by_transport.entry(key).or_default().extend(tokens);
             return Ok(described);
         }
         Err(WorkerError::unsupported(format!(

@@ -1,9 +1,11 @@
 //! The kinds of transport a peer connects through, behind one interface:
 //! [`Transport`] is what the worker holds and the router's packets go
-//! through. Two kinds so far, each in a folder of its own: WebRTC
-//! ([`webrtc`]: ICE-lite, DTLS, SRTP and SCTP over str0m) and direct
+//! through. Three kinds so far, each in a folder of its own: WebRTC
+//! ([`webrtc`]: ICE-lite, DTLS, SRTP and SCTP over str0m), direct
 //! ([`direct`]: no network, the endpoint is Python, its packets cross on
-//! the media path); plain RTP and pipes between workers are to come.
+//! the media path) and plain ([`plain`]: RTP and RTCP over UDP, no ICE or
+//! DTLS). The last two share their streams' reading and writing
+//! ([`rtp_streams`]); pipes between workers are to come.
 //!
 //! Every kind is sans-IO: datagrams (or media frames) and times in;
 //! datagrams to send (from one of the sockets the event loop opened for
@@ -11,6 +13,8 @@
 //! next deadline out.
 
 pub mod direct;
+pub mod plain;
+mod rtp_streams;
 pub mod webrtc;
 
 use std::net::{IpAddr, SocketAddr};
@@ -29,6 +33,7 @@ use crate::rtp::parameters::ReceiveParameters;
 use crate::rtp::stats::{RtcpCounters, Traffic};
 use crate::sctp::{ChannelOptions, ChannelRef};
 use direct::DirectTransport;
+use plain::PlainTransport;
 use webrtc::{DataChannels, DataEvent, SendRefused, WebRtcTransport};
 
 /// A socket the event loop opened for a transport.
@@ -68,6 +73,7 @@ pub struct TransportNotification {
 pub enum Transport {
     WebRtc(WebRtcTransport),
     Direct(DirectTransport),
+    Plain(PlainTransport),
 }
 
 /// The same call on whichever kind `$transport` is.
@@ -76,16 +82,29 @@ macro_rules! each_kind {
         match $transport {
             Transport::WebRtc($inner) => $call,
             Transport::Direct($inner) => $call,
+            Transport::Plain($inner) => $call,
         }
     };
 }
 
-/// A call on a WebRTC transport, or `$otherwise` for a direct one (which
-/// has no network, no timers and no SCTP).
+/// A call on a WebRTC transport, or `$otherwise` for the others (which
+/// have no SCTP, no bandwidth estimation; a direct one no network either).
 macro_rules! webrtc_only {
     ($transport:expr, $inner:ident => $call:expr, $otherwise:expr) => {
         match $transport {
             Transport::WebRtc($inner) => $call,
+            Transport::Direct(_) | Transport::Plain(_) => $otherwise,
+        }
+    };
+}
+
+/// A call on a transport with a network (WebRTC or plain), or `$otherwise`
+/// for a direct one.
+macro_rules! networked {
+    ($transport:expr, $inner:ident => $call:expr, $otherwise:expr) => {
+        match $transport {
+            Transport::WebRtc($inner) => $call,
+            Transport::Plain($inner) => $call,
             Transport::Direct(_) => $otherwise,
         }
     };
@@ -109,6 +128,14 @@ impl Transport {
         }
     }
 
+    /// The plain transport, or an error naming the operation that needs one.
+    pub fn as_plain_mut(&mut self, operation: &str) -> Result<&mut PlainTransport, WorkerError> {
+        match self {
+            Transport::Plain(transport) => Ok(transport),
+            _ => Err(WorkerError::unsupported(format!("{operation} needs a plain transport"))),
+        }
+    }
+
     /// The direct transport, if it is one.
     pub fn as_direct_mut(&mut self) -> Option<&mut DirectTransport> {
         match self {
@@ -121,15 +148,19 @@ impl Transport {
 
     /// A datagram that arrived on its bound socket `local`.
     pub fn handle_datagram(&mut self, now: Instant, protocol: Protocol, source: SocketAddr, local: SocketAddr, contents: &[u8]) {
-        webrtc_only!(self, t => t.handle_datagram(now, protocol, source, local, contents), ())
+        match self {
+            Transport::WebRtc(t) => t.handle_datagram(now, protocol, source, local, contents),
+            Transport::Plain(t) => t.handle_datagram(now, source, local, contents),
+            Transport::Direct(_) => {}
+        }
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
-        webrtc_only!(self, t => t.handle_timeout(now), ())
+        networked!(self, t => t.handle_timeout(now), ())
     }
 
     pub fn next_timeout(&self) -> Option<Instant> {
-        webrtc_only!(self, t => t.next_timeout(), None)
+        networked!(self, t => t.next_timeout(), None)
     }
 
     /// Produces what is due: datagrams, notifications, received RTP.
@@ -143,11 +174,11 @@ impl Transport {
     }
 
     pub fn poll_datagram(&mut self) -> Option<OutgoingDatagram> {
-        webrtc_only!(self, t => t.poll_datagram(), None)
+        networked!(self, t => t.poll_datagram(), None)
     }
 
     pub fn take_notifications(&mut self) -> Vec<TransportNotification> {
-        webrtc_only!(self, t => t.take_notifications(), Vec::new())
+        networked!(self, t => t.take_notifications(), Vec::new())
     }
 
     /// Closes it at once; no notification (Python closed it).
@@ -163,6 +194,7 @@ impl Transport {
         match self {
             Transport::WebRtc(t) => t.add_receiver(receiver_id, kind, parameters, now),
             Transport::Direct(t) => t.add_receiver(receiver_id, kind, parameters),
+            Transport::Plain(t) => t.add_receiver(receiver_id, kind, parameters),
         }
     }
 
@@ -170,6 +202,7 @@ impl Transport {
         match self {
             Transport::WebRtc(t) => t.remove_receiver(receiver_id, now),
             Transport::Direct(t) => t.remove_receiver(receiver_id),
+            Transport::Plain(t) => t.remove_receiver(receiver_id),
         }
     }
 
@@ -181,6 +214,10 @@ impl Transport {
                 t.add_sender(mid, ssrc);
                 Ok(())
             }
+            Transport::Plain(t) => {
+                t.add_sender(mid, ssrc);
+                Ok(())
+            }
         }
     }
 
@@ -188,6 +225,7 @@ impl Transport {
         match self {
             Transport::WebRtc(t) => t.remove_sender(mid, ssrc, now),
             Transport::Direct(t) => t.remove_sender(ssrc),
+            Transport::Plain(t) => t.remove_sender(ssrc),
         }
     }
 
@@ -216,7 +254,8 @@ impl Transport {
     pub fn send_rtp(&mut self, rtp: &OutgoingRtp, packet: &ReceivedRtp, extensions: ReadableExtensions, now: Instant) {
         match self {
             Transport::WebRtc(t) => t.send_rtp(rtp, packet, extensions, now),
-            Transport::Direct(t) => t.send_rtp(rtp, packet, extensions),
+            Transport::Direct(t) => t.send_rtp(rtp, packet, extensions, now),
+            Transport::Plain(t) => t.send_rtp(rtp, packet, extensions, now),
         }
     }
 
@@ -235,23 +274,24 @@ impl Transport {
         match self {
             Transport::WebRtc(t) => t.request_keyframe(ssrc, now),
             Transport::Direct(t) => t.request_keyframe(ssrc),
+            Transport::Plain(t) => t.request_keyframe(ssrc),
         }
     }
 
     /// The mids of the streams it sends whose subscriber asked for a keyframe
     /// (Python asks with a request, `rtpSender.requestKeyFrame`).
     pub fn take_keyframe_requests(&mut self) -> Vec<String> {
-        webrtc_only!(self, t => t.take_keyframe_requests(), Vec::new())
+        networked!(self, t => t.take_keyframe_requests(), Vec::new())
     }
 
     /// The fraction lost its subscriber reported per stream (by mid) since the last call.
     pub fn take_loss_reports(&mut self) -> Vec<(String, Option<f32>)> {
-        webrtc_only!(self, t => t.take_loss_reports(), Vec::new())
+        networked!(self, t => t.take_loss_reports(), Vec::new())
     }
 
     /// Whether it became able to send media since the last call.
     pub fn take_just_connected(&mut self) -> bool {
-        webrtc_only!(self, t => t.take_just_connected(), false)
+        networked!(self, t => t.take_just_connected(), false)
     }
 
     /// The bandwidth estimate toward the endpoint when it is new, or once a
@@ -283,29 +323,43 @@ impl Transport {
         match self {
             Transport::WebRtc(t) => t.open_data_channel(options, now),
             Transport::Direct(t) => t.open_data_channel(options),
+            Transport::Plain(_) => Err(WorkerError::unsupported("a plain transport carries no data channels")),
         }
     }
 
     /// Sends a message now or queued (bounded); refused ones are the caller's to count.
     pub fn send_data(&mut self, channel: ChannelRef, binary: bool, data: &[u8]) -> Result<(), SendRefused> {
-        each_kind!(self, t => t.send_data(channel, binary, data))
+        match self {
+            Transport::WebRtc(t) => t.send_data(channel, binary, data),
+            Transport::Direct(t) => t.send_data(channel, binary, data),
+            Transport::Plain(_) => Err(SendRefused::NoChannel),
+        }
     }
 
     pub fn close_data_channel(&mut self, channel: ChannelRef, now: Instant) {
         match self {
             Transport::WebRtc(t) => t.close_data_channel(channel, now),
             Transport::Direct(t) => t.close_data_channel(channel),
+            Transport::Plain(_) => {}
         }
     }
 
     /// The lowest SCTP stream id no channel uses.
     pub fn free_stream_id(&mut self) -> Option<u16> {
-        each_kind!(self, t => t.free_stream_id())
+        match self {
+            Transport::WebRtc(t) => t.free_stream_id(),
+            Transport::Direct(t) => t.free_stream_id(),
+            Transport::Plain(_) => None,
+        }
     }
 
     /// Channel openings, messages and closes since the last call.
     pub fn take_data_events(&mut self, into: &mut Vec<DataEvent>) {
-        each_kind!(self, t => t.take_data_events(into))
+        match self {
+            Transport::WebRtc(t) => t.take_data_events(into),
+            Transport::Direct(t) => t.take_data_events(into),
+            Transport::Plain(_) => {}
+        }
     }
 
     // What the API shows.

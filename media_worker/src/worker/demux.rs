@@ -66,15 +66,16 @@ impl Demux {
     }
 
     /// Datagrams arriving on `sockets` are for transport `key`; on a shared
-    /// one, those of the tuples learnt for it and binding requests naming `ufrag`.
-    pub fn add(&mut self, key: TransportKey, sockets: &[BoundSocket], ufrag: &str) {
+    /// one, those of the tuples learnt for it and binding requests naming
+    /// `ufrag` (a transport without ICE has sockets of its own).
+    pub fn add(&mut self, key: TransportKey, sockets: &[BoundSocket], ufrag: Option<&str>) {
         for socket in sockets {
             let id = (is_tcp(socket.protocol), socket.address);
             if self.by_socket.get(&id) != Some(&Owner::Shared) {
                 self.by_socket.insert(id, Owner::Transport(key));
             }
         }
-        if !self.shared.is_empty() {
+        if let Some(ufrag) = ufrag {
             self.set_ufrag(key, ufrag);
         }
     }

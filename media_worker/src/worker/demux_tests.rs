@@ -29,8 +29,8 @@ const SHARED_PORT: u16 = 40000;
 fn shared_demux() -> Demux {
     let mut demux = Demux::default();
     demux.add_shared(vec![socket(Protocol::Udp, SHARED_PORT), socket(Protocol::Tcp, SHARED_PORT)]);
-    demux.add(1, demux.shared().to_vec().as_slice(), "ufragone");
-    demux.add(2, demux.shared().to_vec().as_slice(), "ufragtwo");
+    demux.add(1, demux.shared().to_vec().as_slice(), Some("ufragone"));
+    demux.add(2, demux.shared().to_vec().as_slice(), Some("ufragtwo"));
     demux
 }
 
@@ -51,7 +51,7 @@ fn a_binding_request_names_its_local_ufrag_and_nothing_else_does() {
 #[test]
 fn sockets_of_their_own_name_their_transport_whatever_arrives() {
     let mut demux = Demux::default();
-    demux.add(5, &[socket(Protocol::Udp, 41000), socket(Protocol::Tcp, 41000)], "ufrag");
+    demux.add(5, &[socket(Protocol::Udp, 41000), socket(Protocol::Tcp, 41000)], Some("ufrag"));
     assert_eq!(demux.route(Protocol::Udp, address(9), address(41000), &RTP), Some(5));
     assert_eq!(demux.route(Protocol::Tcp, address(9), address(41000), &RTP), Some(5));
     assert_eq!(demux.route(Protocol::Udp, address(9), address(41001), &RTP), None);
@@ -89,7 +89,7 @@ fn closing_a_transport_frees_its_tuples_and_ufrag_and_leaves_the_others() {
     assert_eq!(demux.route(Protocol::Udp, address(50002), local, &RTP), Some(2));
     assert_eq!(demux.tuple_count(), 1);
     // The shared sockets stay for the transports to come.
-    demux.add(3, demux.shared().to_vec().as_slice(), "ufragthree");
+    demux.add(3, demux.shared().to_vec().as_slice(), Some("ufragthree"));
     assert_eq!(demux.route(Protocol::Udp, address(50003), local, &binding_request("ufragthree:c")), Some(3));
 }
 
@@ -138,7 +138,7 @@ fn a_transport_keeps_at_most_its_newest_tuples() {
 #[test]
 fn what_a_transport_sends_from_a_socket_of_its_own_teaches_nothing() {
     let mut demux = Demux::default();
-    demux.add(5, &[socket(Protocol::Udp, 41000)], "ufrag");
+    demux.add(5, &[socket(Protocol::Udp, 41000)], Some("ufrag"));
     demux.learn(5, Protocol::Udp, address(41000), address(50000));
     assert_eq!(demux.tuple_count(), 0);
 }

@@ -37,12 +37,14 @@ impl Worker {
             traffic += transport.traffic();
         }
         let direct = self.transports.values().filter(|t| matches!(t, Transport::Direct(_))).count();
+        let plain = self.transports.values().filter(|t| matches!(t, Transport::Plain(_))).count();
         json!({
             "uptimeMs": self.millis_since_start(now),
             "rooms": self.rooms.len(),
             "peers": self.peers.len(),
-            "transports": self.transports.len() - direct,
+            "transports": self.transports.len() - direct - plain,
             "directTransports": direct,
+            "plainTransports": plain,
             "rtpReceivers": self.receiver_rooms.len(),
             "rtpSenders": self.sender_rooms.len(),
             "dataReceivers": self.data_receiver_rooms.len(),

@@ -9,13 +9,15 @@
 //! the packets and timers that reach them ([`transports`]), on receivers and
 //! senders, and the glue between transports and routers ([`media`]); the
 //! same for data channels, and the rooms' audio levels ([`data`]); direct
-//! transports and the media path to Python ([`direct`]); what a deployment
+//! transports and the media path to Python ([`direct`]); plain RTP
+//! transports ([`plain`]); what a deployment
 //! watches ([`metrics`]); which transport a
 //! datagram is for ([`demux`]); deadlines ([`timers`]); and what leaves
 //! ([`outbox`]).
 
 mod data;
 mod direct;
+mod plain;
 pub mod demux;
 mod media;
 mod metrics;
@@ -188,6 +190,8 @@ impl Worker {
             }
             Request::PeerCreateTransport(create) => self.create_transport(create, now, network),
             Request::PeerCreateDirectTransport(create) => self.create_direct_transport(create),
+            Request::PeerCreatePlainTransport(create) => self.create_plain_transport(create, now, network),
+            Request::TransportConnect(connect) => self.connect_plain_transport(connect, now),
             Request::TransportClose(TransportRef { transport_id }) => self.close_transport(&transport_id, now, network),
             Request::TransportDump(TransportRef { transport_id }) => {
                 let key = self.transport_key(&transport_id)?;

@@ -60,7 +60,7 @@ impl Worker {
             peer.transport_ids.push(create.transport_id.clone());
         }
         tracing::debug!("transport {} created for peer {}", create.transport_id, create.peer_id);
-        self.demux.add(key, &sockets, transport.local_ufrag());
+        self.demux.add(key, &sockets, Some(transport.local_ufrag()));
         self.transport_keys.insert(create.transport_id, key);
         self.transports.insert(key, Transport::WebRtc(transport));
         self.collect(key, now);

@@ -38,7 +38,7 @@ impl Network for FakeNetwork {
     fn open_sockets(&mut self, key: TransportKey, plan: &SocketPlan) -> Result<Vec<BoundSocket>, WorkerError> {
         let sockets = fake_sockets(plan, plan.ports.0 + self.next_port);
         self.next_port += 1;
-        self.open.insert(key, sockets.clone());
+        self.open.entry(key).or_default().extend(sockets.iter().cloned());
         Ok(sockets)
     }
 

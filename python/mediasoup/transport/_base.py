@@ -31,6 +31,8 @@ class BaseTransport(WorkerObject):
     """A transport of a peer, of any kind. Events: ``close(error)``."""
 
     _kind = "transport"
+    # Why data receivers and senders cannot be put on it, when they cannot.
+    _no_data = "was created without enableSctp"
 
     def __init__(self, peer: TransportOwner, channel: Channel, transport_id: str) -> None:
         super().__init__(channel)
@@ -78,10 +80,10 @@ def check_usable(transport: object, peer: OwningPeer, *, sctp: bool = False) -> 
     carries data when ``sctp``: ``enableSctp``, or a direct one): what a
     receiver or a sender is put on."""
     if not isinstance(transport, BaseTransport):
-        raise TypeError(f"transport must be a Transport or a DirectTransport, not {type(transport).__name__}")
+        raise TypeError(f"transport must be a Transport, a DirectTransport or a PlainTransport, not {type(transport).__name__}")
     if transport.peer is not peer:
         raise ValueError(f"transport {transport.id} belongs to another peer")
     if transport.closed:
         raise InvalidStateError(f"transport {transport.id} is closed")
     if sctp and not transport._carries_data:
-        raise InvalidStateError(f"transport {transport.id} was created without enableSctp")
+        raise InvalidStateError(f"transport {transport.id} {transport._no_data}")

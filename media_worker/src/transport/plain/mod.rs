@@ -1,0 +1,480 @@
+//! A transport for endpoints that speak RTP without ICE or DTLS: ffmpeg,
+//! GStreamer, SIP gateways, recorders (mediasoup's PlainTransport). RTP and
+//! RTCP over UDP, on one port (`rtcpMux`) or two, to the address the app
+//! gives (`connect`) or the one the first packet comes from (`comedia`);
+//! from any other address nothing is taken.
+//!
+//! Its receivers publish what the endpoint sends, by SSRC
+//! ([`super::rtp_streams`]); its senders' packets leave as the router
+//! rewrote them, with a sender report per stream every second (the NTP
+//! time a recorder lines audio and video up by). The endpoint's keyframe
+//! requests (PLI, FIR) reach the publishers it receives from, and the
+//! router's reach the endpoint as PLIs. No retransmission: a NACK is
+//! counted. Tested through the whole worker: worker/plain_tests.rs.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+use str0m::net::Protocol;
+
+use super::rtp_streams::RtpStreams;
+use super::{BoundSocket, OutgoingDatagram, TransportNotification};
+use crate::channel::NotificationEvent;
+use crate::error::WorkerError;
+use crate::rtp::capabilities::MediaKind;
+use crate::rtp::codec_table::SendTables;
+use crate::rtp::packet::{OutgoingRtp, ReadableExtensions, ReceivedRtp};
+use crate::rtp::parameters::ReceiveParameters;
+use crate::rtp::rtcp::{is_rtcp, read_compound, write_pli, write_sender_report, Feedback, SenderInfo};
+use crate::rtp::stats::Traffic;
+
+/// How often each stream sent gets a sender report.
+pub const REPORT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Seconds from the NTP epoch (1900) to the Unix one.
+const NTP_UNIX_OFFSET: u64 = 2_208_988_800;
+
+/// The options of `peer.createPlainTransport()` the worker acts on.
+#[derive(Debug, Clone, Copy)]
+pub struct PlainOptions {
+    pub rtcp_mux: bool,
+    pub comedia: bool,
+}
+
+/// Packets each way, and those not taken.
+#[derive(Debug, Default, Clone, Copy)]
+struct Counters {
+    rtp_packets_received: u64,
+    rtp_bytes_received: u64,
+    rtcp_packets_received: u64,
+    rtcp_bytes_received: u64,
+    rtp_packets_sent: u64,
+    rtp_bytes_sent: u64,
+    rtcp_packets_sent: u64,
+    rtcp_bytes_sent: u64,
+    /// From an address not the endpoint's, malformed, or of no stream of it.
+    packets_discarded: u64,
+    /// NACKs received, and the packets they asked to be sent again (not kept, not sent).
+    nacks: u64,
+    nacked: u64,
+    keyframe_requests_received: u64,
+    plis_sent: u64,
+}
+
+pub struct PlainTransport {
+    pub id: String,
+    pub peer_id: String,
+    tables: SendTables,
+    pub cname_for_receivers: Option<String>,
+    closed: bool,
+    options: PlainOptions,
+    streams: RtpStreams,
+    /// Where RTP (and, muxed, RTCP) is sent from and arrives.
+    rtp_socket: BoundSocket,
+    /// Where RTCP is, without `rtcpMux`.
+    rtcp_socket: Option<BoundSocket>,
+    remote: Option<SocketAddr>,
+    rtcp_remote: Option<SocketAddr>,
+    /// Set by `connect` (not learnt): `connect` is called once.
+    connected: bool,
+    just_connected: bool,
+    received: Vec<(Rc<str>, ReceivedRtp)>,
+    outgoing: VecDeque<OutgoingDatagram>,
+    notifications: Vec<TransportNotification>,
+    keyframe_requests: Vec<String>,
+    loss_reports: Vec<(String, Option<f32>)>,
+    counters: Counters,
+    last_discard: Option<String>,
+    /// The SSRC its own RTCP (keyframe requests) is sent from.
+    rtcp_ssrc: u32,
+    /// An instant and the wall clock then: NTP times of sender reports.
+    epoch: (Instant, SystemTime),
+    next_report: Instant,
+    feedback: Vec<Feedback>,
+}
+
+impl PlainTransport {
+    /// The transport of `peer_id` on its bound sockets (a second one for
+    /// RTCP without `rtcpMux`), whose senders write the payload types and
+    /// extension ids of `tables`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(id: String, peer_id: String, tables: SendTables, rtp_socket: BoundSocket, rtcp_socket: Option<BoundSocket>, options: PlainOptions, rtcp_ssrc: u32, now: Instant) -> Self {
+        Self {
+            id,
+            peer_id,
+            streams: RtpStreams::new("a plain transport", &tables),
+            tables,
+            cname_for_receivers: None,
+            closed: false,
+            options,
+            rtp_socket,
+            rtcp_socket: rtcp_socket.filter(|_| !options.rtcp_mux),
+            remote: None,
+            rtcp_remote: None,
+            connected: false,
+            just_connected: false,
+            received: Vec::new(),
+            outgoing: VecDeque::new(),
+            notifications: Vec::new(),
+            keyframe_requests: Vec::new(),
+            loss_reports: Vec::new(),
+            counters: Counters::default(),
+            last_discard: None,
+            rtcp_ssrc,
+            epoch: (now, SystemTime::now()),
+            next_report: now + REPORT_INTERVAL,
+            feedback: Vec::new(),
+        }
+    }
+
+    /// What `createPlainTransport` answers: `{'tuple', 'rtcpTuple', 'rtcpMux', 'comedia'}`.
+    pub fn local_parameters(&self) -> Value {
+        json!({
+            "tuple": tuple_json(&self.rtp_socket, self.remote),
+            "rtcpTuple": self.rtcp_socket.as_ref().map(|socket| tuple_json(socket, self.rtcp_remote)),
+            "rtcpMux": self.options.rtcp_mux,
+            "comedia": self.options.comedia,
+        })
+    }
+
+    /// `connect(ip, port, rtcpPort)`: where the endpoint is. Answers the tuples.
+    pub fn connect(&mut self, remote: SocketAddr, rtcp_port: Option<u16>) -> Result<Value, WorkerError> {
+        if self.options.comedia {
+            return Err(WorkerError::invalid_state("a comedia transport learns its endpoint's address from its first packet: connect() takes none"));
+        }
+        if self.connected {
+            return Err(WorkerError::invalid_state(format!("plain transport {} is connected already", self.id)));
+        }
+        if remote.is_ipv4() != self.rtp_socket.address.is_ipv4() {
+            return Err(WorkerError::value_error(format!("ip {} is not of the family of the transport's address {}", remote.ip(), self.rtp_socket.address.ip())));
+        }
+        if remote.port() == 0 || rtcp_port == Some(0) {
+            return Err(WorkerError::value_error("port and rtcpPort must be 1 to 65535"));
+        }
+        match (self.options.rtcp_mux, rtcp_port) {
+            (true, Some(port)) if port != remote.port() => {
+                return Err(WorkerError::value_error("rtcpPort is the port with rtcpMux: leave it out or give the same"));
+            }
+            (false, None) => return Err(WorkerError::value_error("rtcpPort is needed without rtcpMux")),
+            _ => {}
+        }
+        self.connected = true;
+        self.remote = Some(remote);
+        self.rtcp_remote = rtcp_port.filter(|_| !self.options.rtcp_mux).map(|port| SocketAddr::new(remote.ip(), port));
+        self.just_connected = true;
+        Ok(self.local_parameters())
+    }
+
+    pub fn close(&mut self) {
+        self.closed = true;
+        self.received.clear();
+        self.outgoing.clear();
+    }
+
+    pub fn can_send_media(&self) -> bool {
+        !self.closed && self.remote.is_some()
+    }
+
+    pub fn send_tables(&self) -> &SendTables {
+        &self.tables
+    }
+
+    // Datagrams and time.
+
+    /// A datagram that arrived on one of its sockets.
+    pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, local: SocketAddr, contents: &[u8]) {
+        if self.closed {
+            return;
+        }
+        let on_rtcp_socket = self.rtcp_socket.is_some_and(|socket| socket.address == local);
+        let rtcp = on_rtcp_socket || is_rtcp(contents);
+        if !rtcp && contents.first().is_none_or(|byte| byte >> 6 != 2) {
+            return self.discard(format!("not RTP or RTCP from {source}"));
+        }
+        let expected = if on_rtcp_socket { self.rtcp_remote } else { self.remote };
+        match expected {
+            Some(address) if address != source => return self.discard(format!("from {source}, not from the endpoint at {address}")),
+            None if !self.options.comedia => return self.discard(format!("from {source} before connect()")),
+            _ => {}
+        }
+        // comedia: the first packet that reads right names the endpoint;
+        // on the RTP port, an RTP packet (ffmpeg sends RTCP from another
+        // port of its own, and may send it first).
+        let learning = expected.is_none();
+        if learning && rtcp && !on_rtcp_socket {
+            return self.discard(format!("RTCP from {source} before the first RTP packet"));
+        }
+        if rtcp {
+            let read = self.handle_rtcp(contents);
+            if learning && read.is_err() {
+                return self.discard(format!("RTCP that does not read, from {source}"));
+            }
+            if learning {
+                self.learn(on_rtcp_socket, source);
+            }
+            self.counters.rtcp_packets_received += 1;
+            self.counters.rtcp_bytes_received += contents.len() as u64;
+        } else {
+            match self.streams.read(contents, now) {
+                Ok(received) => {
+                    if learning {
+                        self.learn(false, source);
+                    }
+                    self.counters.rtp_packets_received += 1;
+                    self.counters.rtp_bytes_received += contents.len() as u64;
+                    self.received.push(received);
+                }
+                Err(reason) => self.discard(reason),
+            }
+        }
+    }
+
+    /// comedia: the endpoint is where its first packet came from.
+    fn learn(&mut self, rtcp: bool, source: SocketAddr) {
+        let (event, name, socket) = if rtcp {
+            self.rtcp_remote = Some(source);
+            (NotificationEvent::TransportRtcpTuple, "rtcpTuple", self.rtcp_socket.unwrap_or(self.rtp_socket))
+        } else {
+            self.remote = Some(source);
+            self.just_connected = true;
+            (NotificationEvent::TransportTuple, "tuple", self.rtp_socket)
+        };
+        tracing::debug!("plain transport {}: the endpoint is at {source} ({name})", self.id);
+        self.notifications.push(TransportNotification { event, data: json!({ name: tuple_json(&socket, Some(source)) }) });
+    }
+
+    /// Acts on what a compound RTCP packet says (up to a malformed part).
+    fn handle_rtcp(&mut self, contents: &[u8]) -> Result<(), &'static str> {
+        let mut feedback = std::mem::take(&mut self.feedback);
+        feedback.clear();
+        let read = read_compound(contents, &mut feedback);
+        if let Err(reason) = read {
+            self.last_discard = Some(format!("RTCP: {reason}"));
+        }
+        for item in &feedback {
+            match *item {
+                Feedback::KeyframeRequest { media_ssrc } => {
+                    if let Some(sender) = self.streams.sender(media_ssrc) {
+                        self.counters.keyframe_requests_received += 1;
+                        if !self.keyframe_requests.contains(&sender.mid) {
+                            self.keyframe_requests.push(sender.mid.clone());
+                        }
+                    }
+                }
+                Feedback::ReceptionReport { media_ssrc, fraction_lost } => {
+                    if let Some(sender) = self.streams.sender(media_ssrc) {
+                        self.loss_reports.push((sender.mid.clone(), Some(f32::from(fraction_lost) / 256.0)));
+                    }
+                }
+                Feedback::Nack { lost, .. } => {
+                    self.counters.nacks += 1;
+                    self.counters.nacked += u64::from(lost);
+                }
+                Feedback::SenderReport { .. } => {}
+            }
+        }
+        self.feedback = feedback;
+        read
+    }
+
+    fn discard(&mut self, reason: String) {
+        self.counters.packets_discarded += 1;
+        if self.counters.packets_discarded == 1 {
+            tracing::debug!("plain transport {}: a datagram was discarded: {reason}", self.id);
+        }
+        self.last_discard = Some(reason);
+    }
+
+    /// Sender reports, once a second, for the streams that sent.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if now < self.next_report {
+            return;
+        }
+        self.next_report = now + REPORT_INTERVAL;
+        let Some(destination) = self.rtcp_destination() else { return };
+        let ntp = self.ntp_time(now);
+        let cname = self.cname_for_receivers.clone().unwrap_or_else(|| self.id.clone());
+        let mut reports = Vec::new();
+        for (ssrc, sender) in self.streams.senders() {
+            let Some((timestamp, payload_type, sent_at)) = sender.last_sent else { continue };
+            let clock_rate = self.tables.clock_rate_of(payload_type).unwrap_or(90_000);
+            let elapsed = now.saturating_duration_since(sent_at);
+            let ticks = (elapsed.as_secs_f64() * f64::from(clock_rate)) as u64;
+            let info = SenderInfo {
+                ssrc,
+                ntp,
+                rtp_timestamp: timestamp.wrapping_add(ticks as u32),
+                packets: sender.packets as u32,
+                octets: sender.bytes as u32,
+            };
+            let mut report = Vec::new();
+            write_sender_report(&info, &cname, &mut report);
+            reports.push(report);
+        }
+        for report in reports {
+            self.send_rtcp(destination, report);
+        }
+    }
+
+    /// The next sender reports, while some stream has sent.
+    pub fn next_timeout(&self) -> Option<Instant> {
+        let sending = self.streams.senders().iter().any(|(_, sender)| sender.last_sent.is_some());
+        (sending && !self.closed && self.rtcp_destination().is_some()).then_some(self.next_report)
+    }
+
+    /// `now` on the wall clock, as NTP time.
+    fn ntp_time(&self, now: Instant) -> u64 {
+        let (instant, wall) = self.epoch;
+        let since_unix = (wall + now.saturating_duration_since(instant)).duration_since(UNIX_EPOCH).unwrap_or_default();
+        let seconds = since_unix.as_secs() + NTP_UNIX_OFFSET;
+        let fraction = (u64::from(since_unix.subsec_nanos()) << 32) / 1_000_000_000;
+        (seconds << 32) | fraction
+    }
+
+    fn rtcp_destination(&self) -> Option<SocketAddr> {
+        if self.options.rtcp_mux {
+            self.remote
+        } else {
+            self.rtcp_remote
+        }
+    }
+
+    fn send_rtcp(&mut self, destination: SocketAddr, contents: Vec<u8>) {
+        let source = self.rtcp_socket.unwrap_or(self.rtp_socket).address;
+        self.counters.rtcp_packets_sent += 1;
+        self.counters.rtcp_bytes_sent += contents.len() as u64;
+        self.outgoing.push_back(OutgoingDatagram { protocol: Protocol::Udp, source, destination, contents });
+    }
+
+    pub fn poll_datagram(&mut self) -> Option<OutgoingDatagram> {
+        self.outgoing.pop_front()
+    }
+
+    pub fn take_notifications(&mut self) -> Vec<TransportNotification> {
+        std::mem::take(&mut self.notifications)
+    }
+
+    // Streams.
+
+    pub fn add_receiver(&mut self, receiver_id: &str, kind: MediaKind, parameters: &ReceiveParameters) -> Result<(String, ReadableExtensions), WorkerError> {
+        self.streams.add_receiver(&self.id, receiver_id, kind, parameters)
+    }
+
+    pub fn remove_receiver(&mut self, receiver_id: &str) {
+        self.streams.remove_receiver(receiver_id);
+    }
+
+    pub fn add_sender(&mut self, mid: &str, ssrc: u32) {
+        self.streams.add_sender(mid, ssrc);
+    }
+
+    pub fn remove_sender(&mut self, ssrc: u32) {
+        self.streams.remove_sender(ssrc);
+    }
+
+    /// Sends a forwarded packet to the endpoint (nothing before its address is known).
+    pub fn send_rtp(&mut self, rtp: &OutgoingRtp, packet: &ReceivedRtp, readable: ReadableExtensions, now: Instant) {
+        let Some(destination) = self.remote.filter(|_| !self.closed) else { return };
+        let Some(bytes) = self.streams.write(rtp, packet, readable) else { return };
+        let contents = bytes.to_vec();
+        self.streams.count_sent(rtp, now);
+        self.counters.rtp_packets_sent += 1;
+        self.counters.rtp_bytes_sent += contents.len() as u64;
+        self.outgoing.push_back(OutgoingDatagram { protocol: Protocol::Udp, source: self.rtp_socket.address, destination, contents });
+    }
+
+    pub fn drain_rtp(&mut self, into: &mut Vec<(Rc<str>, ReceivedRtp)>) {
+        into.append(&mut self.received);
+    }
+
+    /// Asks the endpoint for a keyframe of the stream it publishes on `ssrc` (a PLI).
+    pub fn request_keyframe(&mut self, ssrc: u32) {
+        if self.closed || self.streams.receiver(ssrc).is_none() {
+            return;
+        }
+        let Some(destination) = self.rtcp_destination() else { return };
+        let mut pli = Vec::new();
+        write_pli(self.rtcp_ssrc, ssrc, &mut pli);
+        self.counters.plis_sent += 1;
+        self.send_rtcp(destination, pli);
+    }
+
+    pub fn take_keyframe_requests(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.keyframe_requests)
+    }
+
+    pub fn take_loss_reports(&mut self) -> Vec<(String, Option<f32>)> {
+        std::mem::take(&mut self.loss_reports)
+    }
+
+    /// Whether the endpoint's address became known since the last call.
+    pub fn take_just_connected(&mut self) -> bool {
+        std::mem::take(&mut self.just_connected)
+    }
+
+    // What the API shows.
+
+    pub fn dump(&self) -> Value {
+        let (receivers, senders) = self.streams.dump();
+        let mut dump = self.local_parameters();
+        dump["id"] = json!(self.id);
+        dump["peerId"] = json!(self.peer_id);
+        dump["plain"] = json!(true);
+        dump["receiving"] = json!(receivers);
+        dump["sending"] = json!(senders);
+        dump["lastDiscarded"] = json!(self.last_discard);
+        dump
+    }
+
+    pub fn traffic(&self) -> Traffic {
+        let counters = self.counters;
+        Traffic {
+            bytes_received: counters.rtp_bytes_received + counters.rtcp_bytes_received,
+            packets_received: counters.rtp_packets_received + counters.rtcp_packets_received,
+            bytes_sent: counters.rtp_bytes_sent + counters.rtcp_bytes_sent,
+            packets_sent: counters.rtp_packets_sent + counters.rtcp_packets_sent,
+            plis_sent: counters.plis_sent,
+            plis_received: counters.keyframe_requests_received,
+            nacks_received: counters.nacks,
+            ..Traffic::default()
+        }
+    }
+
+    pub fn stats(&self, now_ms: u64) -> Value {
+        let counters = self.counters;
+        let mut entries = vec![json!({
+            "type": "plain-transport",
+            "transportId": self.id,
+            "timestamp": now_ms,
+            "tuple": tuple_json(&self.rtp_socket, self.remote),
+            "rtcpTuple": self.rtcp_socket.as_ref().map(|socket| tuple_json(socket, self.rtcp_remote)),
+            "rtpPacketsReceived": counters.rtp_packets_received,
+            "rtpBytesReceived": counters.rtp_bytes_received,
+            "rtcpPacketsReceived": counters.rtcp_packets_received,
+            "rtcpBytesReceived": counters.rtcp_bytes_received,
+            "rtpPacketsSent": counters.rtp_packets_sent,
+            "rtpBytesSent": counters.rtp_bytes_sent,
+            "rtcpPacketsSent": counters.rtcp_packets_sent,
+            "rtcpBytesSent": counters.rtcp_bytes_sent,
+            "packetsDiscarded": counters.packets_discarded,
+            "nackedPackets": counters.nacked,
+            "keyFrameRequestsReceived": counters.keyframe_requests_received,
+        })];
+        entries.extend(self.streams.outbound_stats("plain-outbound", now_ms));
+        Value::Array(entries)
+    }
+}
+
+/// `{'localIp', 'localPort', 'protocol', 'remoteIp'?, 'remotePort'?}`.
+fn tuple_json(socket: &BoundSocket, remote: Option<SocketAddr>) -> Value {
+    let local = socket.candidate_address();
+    let mut tuple = json!({"localIp": local.ip().to_string(), "localPort": local.port(), "protocol": "udp"});
+    if let Some(remote) = remote {
+        tuple["remoteIp"] = json!(remote.ip().to_string());
+        tuple["remotePort"] = json!(remote.port());
+    }
+    tuple
+}

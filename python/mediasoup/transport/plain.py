@@ -1,0 +1,167 @@
+"""``PlainTransport``: RTP and RTCP over UDP, without ICE or DTLS, for
+endpoints that speak plain RTP (ffmpeg, GStreamer, SIP gateways, recorders).
+
+Its receivers publish what the endpoint sends (``peer.RtpReceiver(kind,
+plain)`` with ``receive()`` parameters that name the SSRCs the endpoint
+sends with); its senders' streams go to the endpoint (``await
+rtpSender.setTransport(plain)``), with a sender report per stream every
+second. The endpoint's address is given (``await plain.connect(ip, port)``)
+or, with ``comedia``, learnt from its first packet. :func:`sdp` writes the
+SDP file a receiving endpoint (``ffmpeg -protocol_whitelist file,udp,rtp -i
+recording.sdp``) needs for the senders on plain transports.
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from .._display import Stats
+from ..errors import InvalidStateError
+from ._base import BaseTransport, TransportOwner
+
+if TYPE_CHECKING:
+    from .._channel import Channel
+    from ..rtp_sender import RtpSender
+
+
+# mediasoup's names of the SRTP suites (``srtpCryptoSuite``).
+SRTP_CRYPTO_SUITES = ("AEAD_AES_256_GCM", "AEAD_AES_128_GCM", "AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32")
+
+
+class PlainTransport(BaseTransport):
+    """A peer's transport for a plain RTP endpoint; made by ``await
+    peer.createPlainTransport(listenIp=None, rtcpMux=True, comedia=False)``.
+
+    ``tuple``: ``{'localIp', 'localPort', 'protocol': 'udp', 'remoteIp'?,
+    'remotePort'?}`` (remote once known); ``rtcpTuple`` the same for RTCP
+    without ``rtcpMux`` (None with it). From any address but the endpoint's,
+    nothing is taken. ``getStats()``: ``[{'type': 'plain-transport',
+    'rtpPacketsReceived', 'rtpPacketsSent', 'rtcpPacketsReceived',
+    'packetsDiscarded', 'keyFrameRequestsReceived', …}, {'type':
+    'plain-outbound', 'ssrc', 'packetsSent', …} per sender]``.
+
+    Events: ``tuple(tuple)`` and ``rtcptuple(rtcpTuple)`` when comedia
+    learns the endpoint's address, ``close(error)``.
+    """
+
+    _no_data = "is a plain transport: it carries no data channels"
+
+    def __init__(self, peer: TransportOwner, channel: Channel, transport_id: str, local: dict[str, Any]) -> None:
+        super().__init__(peer, channel, transport_id)
+        self._tuple: dict[str, Any] = local["tuple"]
+        self._rtcp_tuple: dict[str, Any] | None = local["rtcpTuple"]
+        self._rtcp_mux: bool = local["rtcpMux"]
+        self._comedia: bool = local["comedia"]
+        channel.targets[transport_id] = self
+
+    def _repr_state(self) -> str:
+        remote = self._tuple.get("remoteIp")
+        return f"{self._tuple['localIp']}:{self._tuple['localPort']}" + (f" ↔ {remote}:{self._tuple['remotePort']}" if remote else "")
+
+    def _repr_fields(self) -> list[tuple[str, object]]:
+        return [*super()._repr_fields(), ("tuple", self._tuple), ("rtcpMux", self._rtcp_mux), ("comedia", self._comedia)]
+
+    @property
+    def tuple(self) -> dict[str, Any]:
+        """``{'localIp', 'localPort', 'protocol', 'remoteIp'?, 'remotePort'?}``."""
+        return copy.deepcopy(self._tuple)
+
+    @property
+    def rtcpTuple(self) -> dict[str, Any] | None:
+        """The RTCP port's tuple without ``rtcpMux``; None with it."""
+        return copy.deepcopy(self._rtcp_tuple)
+
+    @property
+    def rtcpMux(self) -> bool:
+        return self._rtcp_mux
+
+    @property
+    def comedia(self) -> bool:
+        return self._comedia
+
+    @property
+    def srtpParameters(self) -> None:
+        """SRTP keys (``enableSrtp``): not in this release, always None."""
+        return None
+
+    async def connect(self, ip: str, port: int, rtcpPort: int | None = None) -> None:
+        """Where the endpoint receives: its ``ip`` and ``port`` (and, without
+        ``rtcpMux``, its ``rtcpPort``). Once; not with ``comedia``."""
+        self._check_open()
+        try:
+            ipaddress.ip_address(ip)
+        except (TypeError, ValueError):
+            raise ValueError(f"connect(): ip must be an IP address string, not {ip!r}") from None
+        for name, value in (("port", port), ("rtcpPort", rtcpPort)):
+            if value is None and name == "rtcpPort":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+                raise ValueError(f"connect(): {name} must be an int from 1 to 65535, not {value!r}")
+        if self._comedia:
+            raise InvalidStateError(f"plain transport {self._id} is comedia: it learns its endpoint's address from the first packet")
+        data: dict[str, Any] = {"transportId": self._id, "ip": ip, "port": port}
+        if rtcpPort is not None:
+            data["rtcpPort"] = rtcpPort
+        answer = await self._request("transport.connect", data)
+        self._tuple, self._rtcp_tuple = answer["tuple"], answer["rtcpTuple"]
+
+    async def getStats(self) -> Stats:
+        """``[{'type': 'plain-transport', …}, {'type': 'plain-outbound', …}, …]``."""
+        return await super().getStats()
+
+    def _on_notification(self, event: str, data: Any) -> None:
+        if self._closed:
+            return
+        if event == "transport.tuple":
+            self._tuple = data["tuple"]
+            self.emit("tuple", copy.deepcopy(self._tuple))
+        elif event == "transport.rtcpTuple":
+            self._rtcp_tuple = data["rtcpTuple"]
+            self.emit("rtcptuple", copy.deepcopy(self._rtcp_tuple))
+
+    rtcp_tuple = rtcpTuple
+    rtcp_mux = rtcpMux
+    srtp_parameters = srtpParameters
+    get_stats = getStats
+
+
+def sdp(senders: Sequence[RtpSender], *, name: str = "mediasoup") -> str:
+    """The SDP a plain RTP endpoint reads to receive ``senders``: each on a
+    :class:`PlainTransport` of its own, connected to the endpoint's ports
+    (an m= line per sender, at the port its transport sends to; ffmpeg
+    binds one port per m= line). For ``ffmpeg -protocol_whitelist
+    file,udp,rtp -i this.sdp``, or GStreamer's ``sdpdemux``."""
+    if not senders:
+        raise ValueError("sdp(): no senders")
+    lines = ["v=0", "o=- 0 0 IN IP4 127.0.0.1", f"s={name}", "t=0 0"]
+    ports: set[int] = set()
+    for sender in senders:
+        transport = sender.transport
+        if not isinstance(transport, PlainTransport):
+            raise InvalidStateError(f"rtpSender {sender.id} is not on a PlainTransport")
+        remote = transport._tuple
+        if "remotePort" not in remote:
+            raise InvalidStateError(f"plain transport {transport.id} is not connected: its endpoint's address is unknown")
+        if remote["remotePort"] in ports:
+            raise ValueError(f"sdp(): two senders go to port {remote['remotePort']}: give each sender a transport of its own")
+        ports.add(remote["remotePort"])
+        parameters = sender.rtpParameters
+        codec = parameters["codecs"][0]
+        kind, encoding = codec["mimeType"].split("/")
+        family = "IP6" if ":" in remote["remoteIp"] else "IP4"
+        lines.append(f"m={kind} {remote['remotePort']} RTP/AVP {codec['payloadType']}")
+        lines.append(f"c=IN {family} {remote['remoteIp']}")
+        channels = f"/{codec['channels']}" if codec.get("channels", 1) > 1 else ""
+        lines.append(f"a=rtpmap:{codec['payloadType']} {encoding}/{codec['clockRate']}{channels}")
+        fmtp = ";".join(f"{key}={value}" for key, value in codec.get("parameters", {}).items())
+        if fmtp:
+            lines.append(f"a=fmtp:{codec['payloadType']} {fmtp}")
+        if transport.rtcpMux:
+            lines.append("a=rtcp-mux")
+        elif transport._rtcp_tuple is not None and "remotePort" in transport._rtcp_tuple:
+            lines.append(f"a=rtcp:{transport._rtcp_tuple['remotePort']}")
+        lines.append("a=recvonly")
+    return "\r\n".join(lines) + "\r\n"

@@ -1,0 +1,193 @@
+"""Plain RTP transports with real plain RTP endpoints: ffmpeg (Debian's)
+publishes a VP8 test pattern and an Opus tone into a room, and a
+pymediasoup subscriber decodes both; ffmpeg records what an aiortc
+publisher sends, from plain transports through an SDP file that
+`mediasoup.transport.sdp` wrote, into a file PyAV decodes."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import mediasoup
+import numpy
+import pytest
+from mediasoup.errors import InvalidStateError, UnsupportedError
+
+from .clients import MediasoupClient, colour_track, dominant_frequency, mean_colour, tone_track, until
+
+VIDEO_SSRC, AUDIO_SSRC = 0x1111, 0x2222
+
+
+def free_udp_ports(count: int) -> list[int]:
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+async def test_ffmpeg_publishes_a_test_pattern_and_a_tone_that_a_pymediasoup_subscriber_decodes(server: mediasoup.Server) -> None:
+    room = await server.Room()
+    ffmpeg = await room.Peer("ffmpeg")
+    # Video as mediasoup's own ffmpeg example has it (RTCP on a port of its
+    # own, both learnt); audio with RTCP muxed.
+    video = await ffmpeg.createPlainTransport(rtcpMux=False, comedia=True)
+    audio = await ffmpeg.createPlainTransport(comedia=True)
+    assert isinstance(video, mediasoup.PlainTransport) and video.rtcpTuple is not None and audio.rtcpTuple is None
+    learnt: list[dict[str, Any]] = []
+    video.on("tuple", learnt.append)
+    camera = ffmpeg.RtpReceiver("video", video)
+    await camera.receive({"codecs": [{"mimeType": "video/VP8", "payloadType": 101, "clockRate": 90000}], "encodings": [{"ssrc": VIDEO_SSRC}]})
+    voice = ffmpeg.RtpReceiver("audio", audio)
+    await voice.receive({"codecs": [{"mimeType": "audio/opus", "payloadType": 100, "clockRate": 48000, "channels": 2}], "encodings": [{"ssrc": AUDIO_SSRC}]})
+
+    bob = await room.Peer("bob")
+    client = MediasoupClient(room, bob)
+    await client.load()
+    await bob.setCapabilities(client.device.rtpCapabilities.model_dump(exclude_none=True))
+    transport = await bob.createTransport()
+    receiving = client._client_transport(transport, "recv")
+    consumers = {}
+    for sender in bob.rtpSenders:
+        await sender.setTransport(transport)
+        consumers[sender.kind] = await receiving.consume(
+            id=sender.id, producerId=sender.associatedRtpReceiver.id, kind=sender.kind, rtpParameters=sender.rtpParameters
+        )
+    frames: list[Any] = []
+    heard: list[numpy.ndarray] = []
+
+    async def watch() -> None:
+        while True:
+            frames.append(await consumers["video"].track.recv())
+
+    async def listen() -> None:
+        while True:
+            frame = await consumers["audio"].track.recv()
+            heard.append(frame.to_ndarray().reshape(-1, 2)[:, 0].astype(float))
+
+    tasks = [asyncio.ensure_future(watch()), asyncio.ensure_future(listen())]
+    video_port, video_rtcp_port, audio_port = video.tuple["localPort"], video.rtcpTuple["localPort"], audio.tuple["localPort"]
+    command = [
+        "ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
+        "-f", "lavfi", "-i", "testsrc=size=320x240:rate=30",
+        "-f", "lavfi", "-i", "sine=frequency=660:sample_rate=48000",
+        "-t", "6",
+        "-map", "0:v", "-c:v", "libvpx", "-deadline", "realtime", "-b:v", "400k", "-g", "30",
+        "-ssrc", str(VIDEO_SSRC), "-payload_type", "101",
+        "-f", "rtp", f"rtp://127.0.0.1:{video_port}?rtcpport={video_rtcp_port}&pkt_size=1200",
+        "-map", "1:a", "-c:a", "libopus", "-ac", "2", "-b:a", "64k",
+        "-ssrc", str(AUDIO_SSRC), "-payload_type", "100",
+        "-f", "rtp", f"rtp://127.0.0.1:{audio_port}?rtcpport={audio_port}",
+    ]  # fmt: skip
+    publisher = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    try:
+        await until(lambda: len(frames) >= 60 and len(heard) >= 100, 20, lambda: f"{len(frames)} frames, {len(heard)} audio frames")
+    finally:
+        if publisher.returncode is None:
+            publisher.kill()
+        _, stderr = await publisher.communicate()
+        for task in tasks:
+            task.cancel()
+        await client.close()
+    assert publisher.returncode in (0, -9), stderr.decode()
+    # comedia learnt where ffmpeg sends from.
+    assert learnt and learnt[0]["remoteIp"] == "127.0.0.1" and video.tuple["remotePort"] == learnt[0]["remotePort"]
+    assert video.rtcpTuple["remotePort"] != video.tuple["remotePort"]
+    # The test pattern's size, and the tone at 660 Hz.
+    assert (frames[-1].width, frames[-1].height) == (320, 240)
+    assert abs(dominant_frequency(numpy.concatenate(heard[-50:])) - 660) < 15
+    stats = await video.getStats()
+    assert stats[0]["type"] == "plain-transport" and stats[0]["rtpPacketsReceived"] > 50 and stats[0]["rtcpPacketsReceived"] >= 1, stats
+    assert stats[0]["packetsDiscarded"] == 0, stats
+
+
+async def test_ffmpeg_records_an_aiortc_publisher_from_plain_transports_through_the_sdp_helper(server: mediasoup.Server, tmp_path: Path) -> None:
+    import av
+
+    room = await server.Room()
+    alice = await room.Peer("alice")
+    client = MediasoupClient(room, alice)
+    await client.load()
+    await alice.setCapabilities(client.device.rtpCapabilities.model_dump(exclude_none=True))
+    sending = await alice.createTransport()
+    await client.publish(sending, [colour_track((200, 40, 40)), tone_track(0.3, 440.0)])
+
+    recorder = await room.Peer("recorder")
+    await recorder.setCapabilities(room.rtpCapabilities)
+    ports = free_udp_ports(2)
+    senders = sorted(recorder.rtpSenders, key=lambda sender: sender.kind, reverse=True)
+    assert [sender.kind for sender in senders] == ["video", "audio"]
+    for sender, port in zip(senders, ports):
+        plain = await recorder.createPlainTransport()
+        await sender.setTransport(plain)
+        await plain.connect("127.0.0.1", port)
+        assert plain.tuple["remotePort"] == port
+    sdp = mediasoup.transport.sdp(senders)
+    assert sdp.count("m=") == 2 and "a=rtcp-mux" in sdp
+    (tmp_path / "room.sdp").write_text(sdp)
+    output = tmp_path / "room.mkv"
+    command = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-protocol_whitelist", "file,udp,rtp",
+               "-i", str(tmp_path / "room.sdp"), "-t", "4", "-c", "copy", "-y", str(output)]  # fmt: skip
+    recording = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        # ffmpeg binds its ports and waits for a keyframe: ask until one came.
+        for _ in range(20):
+            await asyncio.sleep(0.5)
+            await senders[0].requestKeyFrame()
+            if recording.poll() is not None:
+                break
+        _, stderr = await asyncio.to_thread(recording.communicate, timeout=30)
+    finally:
+        if recording.poll() is None:
+            recording.kill()
+        await client.close()
+    assert recording.returncode == 0, stderr.decode()
+    with av.open(str(output)) as container:
+        video_frames = [frame for frame in container.decode(video=0)]
+    with av.open(str(output)) as container:
+        samples = numpy.concatenate([frame.to_ndarray()[0].astype(float) for frame in container.decode(audio=0)])
+    assert len(video_frames) >= 30, len(video_frames)
+    red, green, blue = mean_colour(video_frames[-1])
+    assert red > 150 and green < 90 and blue < 90, (red, green, blue)
+    assert abs(dominant_frequency(samples[-48_000:]) - 440) < 15
+    stats = await senders[0].transport.getStats()
+    assert stats[0]["rtpPacketsSent"] > 30 and stats[0]["rtcpPacketsSent"] >= 1, stats
+
+
+async def test_bad_plain_transport_options_get_clear_errors(server: mediasoup.Server) -> None:
+    room = await server.Room()
+    peer = await room.Peer("gateway")
+    with pytest.raises(UnsupportedError, match="SRTP"):
+        await peer.createPlainTransport(enableSrtp=True)
+    with pytest.raises(ValueError, match="srtpCryptoSuite"):
+        await peer.createPlainTransport(srtpCryptoSuite="ROT13")
+    with pytest.raises(TypeError, match="rtcpMux must be a bool"):
+        await peer.createPlainTransport(rtcpMux=1)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="listen addresses"):
+        await peer.createPlainTransport(listenIp="192.0.2.1")
+    plain = await peer.createPlainTransport(listenIp="127.0.0.1", rtcpMux=False)
+    with pytest.raises(ValueError, match="rtcpPort is needed"):
+        await plain.connect("127.0.0.1", 5004)
+    with pytest.raises(ValueError, match="port must be an int"):
+        await plain.connect("127.0.0.1", 70000, 5005)
+    with pytest.raises(ValueError, match="ip must be an IP address"):
+        await plain.connect("localhost", 5004, 5005)
+    await plain.connect("127.0.0.1", 5004, 5005)
+    assert plain.tuple["remotePort"] == 5004 and plain.rtcpTuple["remotePort"] == 5005
+    with pytest.raises(InvalidStateError, match="connected already"):
+        await plain.connect("127.0.0.1", 5006, 5007)
+    comedia = await peer.createPlainTransport(comedia=True)
+    with pytest.raises(InvalidStateError, match="comedia"):
+        await comedia.connect("127.0.0.1", 5004)
+    with pytest.raises(InvalidStateError, match="carries no data channels"):
+        peer.DataReceiver(comedia)
+    plain.close()
+    await asyncio.sleep(0.2)
+    metrics = await server.getMetrics()
+    assert sum(worker["plainTransports"] for worker in metrics.values()) == 1, metrics
