@@ -135,6 +135,11 @@ impl RtpStreams {
         senders
     }
 
+    /// Whether some stream has sent a packet.
+    pub fn any_sent(&self) -> bool {
+        self.senders.values().any(|sender| sender.last_sent.is_some())
+    }
+
     /// Reads a packet of one of its receivers; why it is none otherwise.
     pub fn read(&mut self, packet: &[u8], now: Instant) -> Result<(Rc<str>, ReceivedRtp), String> {
         let fields = read_rtp(packet).map_err(|reason| format!("not an RTP packet: {reason}"))?;

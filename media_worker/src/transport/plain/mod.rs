@@ -321,8 +321,7 @@ impl PlainTransport {
 
     /// The next sender reports, while some stream has sent.
     pub fn next_timeout(&self) -> Option<Instant> {
-        let sending = self.streams.senders().iter().any(|(_, sender)| sender.last_sent.is_some());
-        (sending && !self.closed && self.rtcp_destination().is_some()).then_some(self.next_report)
+        (self.streams.any_sent() && !self.closed && self.rtcp_destination().is_some()).then_some(self.next_report)
     }
 
     /// `now` on the wall clock, as NTP time.
