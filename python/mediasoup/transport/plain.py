@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 import ipaddress
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .._display import Stats
 from ..errors import InvalidStateError
@@ -24,7 +24,20 @@ from ._base import BaseTransport, TransportOwner
 
 if TYPE_CHECKING:
     from .._channel import Channel
-    from ..rtp_sender import RtpSender
+
+
+class SenderOnTransport(Protocol):
+    """What :func:`sdp` reads of an :class:`~mediasoup.RtpSender` (a
+    transport does not import its owners' modules)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def transport(self) -> BaseTransport | None: ...
+
+    @property
+    def rtpParameters(self) -> dict[str, Any]: ...
 
 
 # mediasoup's names of the SRTP suites (``srtpCryptoSuite``).
@@ -128,7 +141,7 @@ class PlainTransport(BaseTransport):
     get_stats = getStats
 
 
-def sdp(senders: Sequence[RtpSender], *, name: str = "mediasoup") -> str:
+def sdp(senders: Sequence[SenderOnTransport], *, name: str = "mediasoup") -> str:
     """The SDP a plain RTP endpoint reads to receive ``senders``: each on a
     :class:`PlainTransport` of its own, connected to the endpoint's ports
     (an m= line per sender, at the port its transport sends to; ffmpeg
