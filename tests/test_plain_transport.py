@@ -1,12 +1,15 @@
 """Plain RTP transports with real plain RTP endpoints: ffmpeg (Debian's)
-publishes a VP8 test pattern and an Opus tone into a room, and a
-pymediasoup subscriber decodes both; ffmpeg records what an aiortc
-publisher sends, from plain transports through an SDP file that
-`mediasoup.transport.sdp` wrote, into a file PyAV decodes."""
+publishes a VP8 test pattern (over SRTP) and an Opus tone (in the clear)
+into a room, and a pymediasoup subscriber decodes both; ffmpeg records
+what an aiortc publisher sends, from plain transports (video over SRTP)
+through an SDP file that `mediasoup.transport.sdp` wrote, into a file PyAV
+decodes; two rooms joined by hand through plain transports with AES-GCM."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
 import socket
 import subprocess
 from pathlib import Path
@@ -15,7 +18,7 @@ from typing import Any
 import mediasoup
 import numpy
 import pytest
-from mediasoup.errors import InvalidStateError, UnsupportedError
+from mediasoup.errors import InvalidStateError
 
 from .clients import MediasoupClient, colour_track, dominant_frequency, mean_colour, tone_track, until
 
@@ -36,10 +39,14 @@ async def test_ffmpeg_publishes_a_test_pattern_and_a_tone_that_a_pymediasoup_sub
     room = await server.Room()
     ffmpeg = await room.Peer("ffmpeg")
     # Video as mediasoup's own ffmpeg example has it (RTCP on a port of its
-    # own, both learnt); audio with RTCP muxed.
-    video = await ffmpeg.createPlainTransport(rtcpMux=False, comedia=True)
+    # own, both learnt), with SRTP: ffmpeg's keys given, the transport's
+    # unused (ffmpeg only sends); audio in the clear with RTCP muxed.
+    video = await ffmpeg.createPlainTransport(rtcpMux=False, comedia=True, enableSrtp=True)
     audio = await ffmpeg.createPlainTransport(comedia=True)
     assert isinstance(video, mediasoup.PlainTransport) and video.rtcpTuple is not None and audio.rtcpTuple is None
+    assert video.srtpParameters is not None and video.srtpParameters["cryptoSuite"] == "AES_CM_128_HMAC_SHA1_80"
+    ffmpeg_key = base64.b64encode(os.urandom(30)).decode()
+    await video.connect(srtpParameters={"cryptoSuite": "AES_CM_128_HMAC_SHA1_80", "keyBase64": ffmpeg_key})
     learnt: list[dict[str, Any]] = []
     video.on("tuple", learnt.append)
     camera = ffmpeg.RtpReceiver("video", video)
@@ -80,7 +87,8 @@ async def test_ffmpeg_publishes_a_test_pattern_and_a_tone_that_a_pymediasoup_sub
         "-t", "6",
         "-map", "0:v", "-c:v", "libvpx", "-deadline", "realtime", "-b:v", "400k", "-g", "30",
         "-ssrc", str(VIDEO_SSRC), "-payload_type", "101",
-        "-f", "rtp", f"rtp://127.0.0.1:{video_port}?rtcpport={video_rtcp_port}&pkt_size=1200",
+        "-f", "rtp", "-srtp_out_suite", "AES_CM_128_HMAC_SHA1_80", "-srtp_out_params", ffmpeg_key,
+        f"srtp://127.0.0.1:{video_port}?rtcpport={video_rtcp_port}&pkt_size=1200",
         "-map", "1:a", "-c:a", "libopus", "-ac", "2", "-b:a", "64k",
         "-ssrc", str(AUDIO_SSRC), "-payload_type", "100",
         "-f", "rtp", f"rtp://127.0.0.1:{audio_port}?rtcpport={audio_port}",
@@ -124,12 +132,17 @@ async def test_ffmpeg_records_an_aiortc_publisher_from_plain_transports_through_
     senders = sorted(recorder.rtpSenders, key=lambda sender: sender.kind, reverse=True)
     assert [sender.kind for sender in senders] == ["video", "audio"]
     for sender, port in zip(senders, ports):
-        plain = await recorder.createPlainTransport()
+        # Video over SRTP (ffmpeg sends nothing: no keys of its own are needed,
+        # but connect() takes some), audio in the clear.
+        srtp = sender.kind == "video"
+        plain = await recorder.createPlainTransport(enableSrtp=srtp)
         await sender.setTransport(plain)
-        await plain.connect("127.0.0.1", port)
+        keys = {"cryptoSuite": "AES_CM_128_HMAC_SHA1_80", "keyBase64": base64.b64encode(os.urandom(30)).decode()}
+        await plain.connect("127.0.0.1", port, srtpParameters=keys if srtp else None)
         assert plain.tuple["remotePort"] == port
     sdp = mediasoup.transport.sdp(senders)
     assert sdp.count("m=") == 2 and "a=rtcp-mux" in sdp
+    assert "RTP/SAVP" in sdp and f"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{senders[0].transport.srtpParameters['keyBase64']}" in sdp
     (tmp_path / "room.sdp").write_text(sdp)
     output = tmp_path / "room.mkv"
     command = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-protocol_whitelist", "file,udp,rtp",
@@ -163,8 +176,6 @@ async def test_ffmpeg_records_an_aiortc_publisher_from_plain_transports_through_
 async def test_bad_plain_transport_options_get_clear_errors(server: mediasoup.Server) -> None:
     room = await server.Room()
     peer = await room.Peer("gateway")
-    with pytest.raises(UnsupportedError, match="SRTP"):
-        await peer.createPlainTransport(enableSrtp=True)
     with pytest.raises(ValueError, match="srtpCryptoSuite"):
         await peer.createPlainTransport(srtpCryptoSuite="ROT13")
     with pytest.raises(TypeError, match="rtcpMux must be a bool"):
@@ -187,7 +198,87 @@ async def test_bad_plain_transport_options_get_clear_errors(server: mediasoup.Se
         await comedia.connect("127.0.0.1", 5004)
     with pytest.raises(InvalidStateError, match="carries no data channels"):
         peer.DataReceiver(comedia)
+    with pytest.raises(InvalidStateError, match="comedia without SRTP"):
+        await comedia.connect()
+    secure = await peer.createPlainTransport(enableSrtp=True, srtpCryptoSuite="AEAD_AES_128_GCM")
+    assert secure.srtpParameters is not None and len(base64.b64decode(secure.srtpParameters["keyBase64"])) == 28
+    assert comedia.srtpParameters is None
+    with pytest.raises(ValueError, match="needs srtpParameters"):
+        await secure.connect("127.0.0.1", 5004)
+    with pytest.raises(ValueError, match="takes no srtpParameters"):
+        await plain.connect("127.0.0.1", 5006, 5007, srtpParameters=secure.srtpParameters)
+    for bad, match in [
+        ({"cryptoSuite": "AEAD_AES_128_GCM"}, "must be"),
+        ({"cryptoSuite": "NULL_CIPHER", "keyBase64": "AAAA"}, "cryptoSuite must be one of"),
+        ({"cryptoSuite": "AEAD_AES_128_GCM", "keyBase64": "not base64!"}, "not base64"),
+        ({"cryptoSuite": "AEAD_AES_256_GCM", "keyBase64": secure.srtpParameters["keyBase64"]}, "44 bytes, not 28"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            await secure.connect("127.0.0.1", 5004, srtpParameters=bad)  # type: ignore[arg-type]
+    await secure.connect("127.0.0.1", 5004, srtpParameters={"cryptoSuite": "AES_CM_128_HMAC_SHA1_32", "keyBase64": base64.b64encode(bytes(30)).decode()})
     plain.close()
     await asyncio.sleep(0.2)
     metrics = await server.getMetrics()
-    assert sum(worker["plainTransports"] for worker in metrics.values()) == 1, metrics
+    assert sum(worker["plainTransports"] for worker in metrics.values()) == 2, metrics
+
+
+async def test_two_rooms_joined_by_hand_through_plain_transports_with_aes_gcm(server: mediasoup.Server) -> None:
+    """What a pipe does, by hand: room A's sender leaves on a plain transport
+    (AEAD_AES_256_GCM) to room B's comedia transport, where a receiver
+    publishes it; a pymediasoup subscriber in room B sees room A's colour;
+    its keyframe requests travel back as SRTCP."""
+    room_a, room_b = await server.Room(), await server.Room()
+    alice = await room_a.Peer("alice")
+    publisher = MediasoupClient(room_a, alice)
+    await publisher.load()
+    await alice.setCapabilities(publisher.device.rtpCapabilities.model_dump(exclude_none=True))
+    await publisher.publish(await alice.createTransport(), [colour_track((30, 60, 200))])
+
+    entry = await room_b.Peer("entry")
+    inbound = await entry.createPlainTransport(comedia=True, enableSrtp=True, srtpCryptoSuite="AEAD_AES_256_GCM")
+    exit_peer = await room_a.Peer("exit")
+    await exit_peer.setCapabilities(room_a.rtpCapabilities)
+    outbound = await exit_peer.createPlainTransport(enableSrtp=True, srtpCryptoSuite="AEAD_AES_256_GCM")
+    [sender] = exit_peer.rtpSenders
+    await sender.setTransport(outbound)
+    assert inbound.srtpParameters is not None and outbound.srtpParameters is not None
+    await outbound.connect(inbound.tuple["localIp"], inbound.tuple["localPort"], srtpParameters=inbound.srtpParameters)
+    await inbound.connect(srtpParameters=outbound.srtpParameters)
+    copy = entry.RtpReceiver("video", inbound)
+    await copy.receive(sender.rtpParameters)
+
+    bob = await room_b.Peer("bob")
+    viewer = MediasoupClient(room_b, bob)
+    await viewer.load()
+    await bob.setCapabilities(viewer.device.rtpCapabilities.model_dump(exclude_none=True))
+    receiving_transport = await bob.createTransport()
+    receiving = viewer._client_transport(receiving_transport, "recv")
+    [to_bob] = bob.rtpSenders
+    await to_bob.setTransport(receiving_transport)
+    consumer = await receiving.consume(id=to_bob.id, producerId=copy.id, kind="video", rtpParameters=to_bob.rtpParameters)
+    try:
+        frame = None
+        for _ in range(90):
+            frame = await asyncio.wait_for(consumer.track.recv(), 10)
+        assert frame is not None
+        red, green, blue = mean_colour(frame)
+        assert blue > 150 and red < 80 and green < 110, (red, green, blue)
+        await until(lambda: inbound.tuple.get("remotePort") == outbound.tuple["localPort"], 5, lambda: inbound.tuple)
+        # Bob's keyframe requests reach room A's transport through the SRTCP back.
+        before = await stat(outbound, "keyFrameRequestsReceived")
+        for _ in range(10):
+            await to_bob.requestKeyFrame()
+            await asyncio.sleep(0.6)
+            if await stat(outbound, "keyFrameRequestsReceived") > before:
+                break
+        assert await stat(outbound, "keyFrameRequestsReceived") > before
+        stats = (await inbound.getStats())[0]
+        assert stats["rtpPacketsReceived"] >= 90 and stats["packetsDiscarded"] == 0, stats
+    finally:
+        await viewer.close()
+        await publisher.close()
+
+
+async def stat(transport: mediasoup.PlainTransport, name: str) -> int:
+    return int((await transport.getStats())[0][name])
+

@@ -30,3 +30,5 @@ pub use shell::event_loop::run_worker;
 #[cfg(test)]
 #[path = "layers_tests.rs"]
 mod layers_tests;
+#[cfg(test)]
+mod testing;

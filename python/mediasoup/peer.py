@@ -399,8 +399,11 @@ class Peer(WorkerObject):
         one), a second one for RTCP unless ``rtcpMux``. ``comedia``: the
         endpoint's address is learnt from its first packet, else given with
         ``await plainTransport.connect(ip, port, rtcpPort)``. A peer without
-        capabilities gets the room's first. SRTP (``enableSrtp``) is not in
-        this release: it raises :class:`~mediasoup.errors.UnsupportedError`."""
+        capabilities gets the room's first. ``enableSrtp``: what it sends is
+        protected in ``srtpCryptoSuite`` with keys drawn for it
+        (``plainTransport.srtpParameters``, for the endpoint), and what it
+        receives is read with the keys the endpoint's ``connect(...,
+        srtpParameters=)`` gives; nothing is taken before."""
         self._check_open()
         if listenIp is not None and not isinstance(listenIp, str):
             raise TypeError(f"createPlainTransport(): listenIp must be a str or None, not {type(listenIp).__name__}")
@@ -409,14 +412,19 @@ class Peer(WorkerObject):
                 raise TypeError(f"createPlainTransport(): {name} must be a bool, not {type(value).__name__}")
         if srtpCryptoSuite not in transport_module.SRTP_CRYPTO_SUITES:
             raise ValueError(f"createPlainTransport(): srtpCryptoSuite must be one of {', '.join(transport_module.SRTP_CRYPTO_SUITES)}, not {srtpCryptoSuite!r}")
-        if enableSrtp:
-            raise UnsupportedError("createPlainTransport(): SRTP on plain transports (enableSrtp) is not in this release")
         if self._capabilities is None:
             await self.setCapabilities(self._room.rtpCapabilities)
         transport_id = str(uuid.uuid4())
         local = await self._request(
             "peer.createPlainTransport",
-            {"peerId": self._id, "transportId": transport_id, "listenIp": listenIp, "rtcpMux": rtcpMux, "comedia": comedia},
+            {
+                "peerId": self._id,
+                "transportId": transport_id,
+                "listenIp": listenIp,
+                "rtcpMux": rtcpMux,
+                "comedia": comedia,
+                "srtpCryptoSuite": srtpCryptoSuite if enableSrtp else None,
+            },
         )
         if self._closed:
             raise InvalidStateError(f"peer {self._id} closed while its transport was being created")

@@ -380,16 +380,33 @@ pub struct PlainTransportCreate {
     pub listen_ip: Option<String>,
     pub rtcp_mux: bool,
     pub comedia: bool,
+    /// `enableSrtp`: the suite it protects what it sends with (None: no SRTP).
+    #[serde(default)]
+    pub srtp_crypto_suite: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TransportConnect {
     pub transport_id: String,
-    pub ip: String,
-    pub port: u16,
+    /// The endpoint's address; none with comedia.
+    #[serde(default)]
+    pub ip: Option<String>,
+    #[serde(default)]
+    pub port: Option<u16>,
     #[serde(default)]
     pub rtcp_port: Option<u16>,
+    /// The keys the endpoint protects what it sends with (with `enableSrtp`).
+    #[serde(default)]
+    pub srtp_parameters: Option<SrtpParameters>,
+}
+
+/// `{'cryptoSuite', 'keyBase64'}`: a suite and its master key and salt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SrtpParameters {
+    pub crypto_suite: String,
+    pub key_base64: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,5 +1,6 @@
 //! Unit tests of `stream_ids.rs`.
 
+use crate::testing::Noise;
 use super::*;
 use serde_json::json;
 use std::rc::Rc;
@@ -68,16 +69,9 @@ fn rtcp_and_broken_headers_name_nothing() {
 
 #[test]
 fn any_bytes_are_read_without_a_panic() {
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut noise = Noise::new(0x9e37_79b9_7f4a_7c15);
     for length in 0..2000 {
-        let bytes: Vec<u8> = (0..length % 80)
-            .map(|_| {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                seed as u8
-            })
-            .collect();
+        let bytes = noise.bytes(length % 80);
         let mut rtp = bytes.clone();
         if let Some(first) = rtp.first_mut() {
             *first = 0x90 | (*first & 0x0f);

@@ -1,17 +1,20 @@
 //! Plain RTP transports: creating one on a port of its own (two without
 //! rtcpMux), on one of the server's listen addresses, and telling it where
-//! its endpoint is.
+//! its endpoint is (and, with SRTP, the keys each side protects with:
+//! its own drawn here, its endpoint's given).
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
+use base64::Engine;
 use serde_json::Value;
 
 use super::{listen_addresses, unknown, Network, SocketPlan, Worker};
-use crate::channel::message::{PlainTransportCreate, TransportConnect};
+use crate::channel::message::{PlainTransportCreate, SrtpParameters, TransportConnect};
 use crate::error::WorkerError;
 use crate::rtp::codec_table::SendTables;
-use crate::transport::plain::{PlainOptions, PlainTransport};
+use crate::transport::plain::{PlainOptions, PlainTransport, SrtpKeys};
+use crate::transport::srtp::CryptoSuite;
 use crate::transport::Transport;
 
 impl Worker {
@@ -23,6 +26,7 @@ impl Worker {
         let Some(settings) = &self.settings else {
             return Err(WorkerError::invalid_state("worker.init must be the first request"));
         };
+        let srtp = create.srtp_crypto_suite.as_deref().map(local_srtp_keys).transpose()?;
         let peer = self.peers.get(&create.peer_id).ok_or_else(|| unknown("peer", &create.peer_id))?;
         let room = self.rooms.get(&peer.room_id).ok_or_else(|| unknown("peer", &create.peer_id))?;
         let addresses = listen_addresses(settings);
@@ -56,7 +60,13 @@ impl Worker {
             }
         }
         let options = PlainOptions { rtcp_mux: create.rtcp_mux, comedia: create.comedia };
-        let transport = PlainTransport::new(create.transport_id.clone(), create.peer_id.clone(), tables, sockets[0], sockets.get(1).copied(), options, key, now);
+        let transport = match PlainTransport::new(create.transport_id.clone(), create.peer_id.clone(), tables, sockets[0], sockets.get(1).copied(), options, srtp, key, now) {
+            Ok(transport) => transport,
+            Err(error) => {
+                network.close_sockets(key);
+                return Err(error);
+            }
+        };
         let answer = transport.local_parameters();
         if let Some(peer) = self.peers.get_mut(&create.peer_id) {
             peer.transport_ids.push(create.transport_id.clone());
@@ -68,15 +78,57 @@ impl Worker {
         Ok(answer)
     }
 
-    /// `transport.connect`: a plain transport's endpoint is at `ip:port`.
+    /// `transport.connect`: a plain transport's endpoint is at `ip:port`
+    /// (unless comedia) and, with SRTP, protects with `srtpParameters`.
     pub(super) fn connect_plain_transport(&mut self, connect: TransportConnect, now: Instant) -> Result<Value, WorkerError> {
         let key = self.transport_key(&connect.transport_id)?;
-        let ip: IpAddr = connect.ip.parse().map_err(|_| WorkerError::value_error(format!("ip {:?} is not an IP address", connect.ip)))?;
+        let remote = match (&connect.ip, connect.port) {
+            (Some(ip), Some(port)) => {
+                let ip: IpAddr = ip.parse().map_err(|_| WorkerError::value_error(format!("ip {ip:?} is not an IP address")))?;
+                Some(SocketAddr::new(ip, port))
+            }
+            (None, None) => None,
+            _ => return Err(WorkerError::value_error("connect() takes ip and port together")),
+        };
+        let srtp = connect.srtp_parameters.as_ref().map(remote_srtp_keys).transpose()?;
         let transport = self.transport_mut(key)?.as_plain_mut("connect")?;
-        let answer = transport.connect(SocketAddr::new(ip, connect.port), connect.rtcp_port)?;
+        let answer = transport.connect(remote, connect.rtcp_port, srtp)?;
         self.collect(key, now);
         Ok(answer)
     }
+}
+
+const BASE64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+fn crypto_suite(name: &str) -> Result<CryptoSuite, WorkerError> {
+    CryptoSuite::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = CryptoSuite::ALL.iter().map(|suite| suite.name()).collect();
+        WorkerError::value_error(format!("SRTP crypto suite {name:?} is not one of {}", names.join(", ")))
+    })
+}
+
+/// A new transport's own keys: drawn from the system's random source.
+fn local_srtp_keys(suite: &str) -> Result<SrtpKeys, WorkerError> {
+    let suite = crypto_suite(suite)?;
+    let mut master = vec![0u8; suite.master_len()];
+    aws_lc_rs::rand::fill(&mut master).map_err(|_| WorkerError::internal("no random bytes for an SRTP key"))?;
+    Ok(SrtpKeys { suite, key_base64: BASE64.encode(&master), master })
+}
+
+/// The endpoint's keys, as `connect(srtpParameters=)` gave them.
+fn remote_srtp_keys(parameters: &SrtpParameters) -> Result<SrtpKeys, WorkerError> {
+    let suite = crypto_suite(&parameters.crypto_suite)?;
+    let master = BASE64.decode(parameters.key_base64.trim()).map_err(|_| WorkerError::value_error("srtpParameters: keyBase64 is not base64"))?;
+    if master.len() != suite.master_len() {
+        return Err(WorkerError::value_error(format!(
+            "srtpParameters: {} needs a key and salt of {} bytes ({} in base64), not {}",
+            suite.name(),
+            suite.master_len(),
+            suite.master_len().div_ceil(3) * 4,
+            master.len()
+        )));
+    }
+    Ok(SrtpKeys { suite, key_base64: parameters.key_base64.clone(), master })
 }
 
 #[cfg(test)]

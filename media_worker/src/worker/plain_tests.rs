@@ -5,6 +5,7 @@
 //! another address, or before connect, is dropped; bad options and bad
 //! bytes get errors, never a panic.
 
+use crate::testing::Noise;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
@@ -20,6 +21,7 @@ use crate::worker::tests::{ready_worker, FakeNetwork};
 use crate::worker::Worker;
 use crate::rtp::rtcp::{is_rtcp, read_compound, write_pli, Feedback};
 use crate::rtp::wire::{read_rtp, write_rtp, RtpFields};
+use crate::transport::srtp::{CryptoSuite, SrtpContext};
 use crate::transport::OutgoingDatagram;
 
 const VP8_SSRC: u32 = 0x00C0_FFEE;
@@ -48,12 +50,17 @@ impl Plain {
 
     /// A peer with the room's capabilities and a plain transport; its answer.
     fn plain_peer(&mut self, peer_id: &str, rtcp_mux: bool, comedia: bool) -> Value {
+        self.srtp_peer(peer_id, rtcp_mux, comedia, None)
+    }
+
+    /// The same, with SRTP in `suite` if given.
+    fn srtp_peer(&mut self, peer_id: &str, rtcp_mux: bool, comedia: bool, suite: Option<&str>) -> Value {
         self.request("room.createPeer", json!({"roomId": "room", "peerId": peer_id, "name": peer_id})).unwrap();
         let capabilities = json!({"codecs": [{"kind": "video", "mimeType": "video/VP8", "clockRate": 90000, "preferredPayloadType": 101}], "headerExtensions": []});
         self.request("peer.setCapabilities", json!({"peerId": peer_id, "rtpCapabilities": capabilities})).unwrap();
         self.request(
             "peer.createPlainTransport",
-            json!({"peerId": peer_id, "transportId": format!("{peer_id}-plain"), "rtcpMux": rtcp_mux, "comedia": comedia}),
+            json!({"peerId": peer_id, "transportId": format!("{peer_id}-plain"), "rtcpMux": rtcp_mux, "comedia": comedia, "srtpCryptoSuite": suite}),
         )
         .unwrap()
     }
@@ -268,20 +275,10 @@ fn any_datagram_on_a_plain_port_is_survived() {
     let mut plain = Plain::new();
     let (publisher, recorder, _) = plain.ffmpeg_to_recorder();
     plain.arrive(PUBLISHER, publisher, &vp8_packet(0, true));
-    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut noise = Noise::new(0x2545_F491_4F6C_DD1D);
     for length in 0..3_000usize {
-        let mut bytes: Vec<u8> = (0..length % 80)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                state as u8
-            })
-            .collect();
         // Half of them look like RTP or RTCP version 2.
-        if let (true, Some(first)) = (length % 2 == 0, bytes.first_mut()) {
-            *first = 0x80 | (*first & 0x3f);
-        }
+        let bytes = if length % 2 == 0 { noise.version_2(length % 80) } else { noise.bytes(length % 80) };
         plain.arrive(PUBLISHER, publisher, &bytes);
         plain.arrive(RECORDER, recorder, &bytes);
     }
@@ -304,4 +301,132 @@ fn comedia_learns_from_rtp_not_from_the_rtcp_ffmpeg_sends_first_from_another_por
     let stats = plain.stats("ffmpeg-plain");
     assert_eq!(stats["tuple"]["remotePort"], PUBLISHER.port());
     assert_eq!((stats["rtpPacketsReceived"].as_u64(), stats["packetsDiscarded"].as_u64()), (Some(1), Some(1)));
+}
+
+/// The context that reads (or writes) with `parameters` (`{'cryptoSuite', 'keyBase64'}`).
+fn srtp_context(parameters: &Value) -> SrtpContext {
+    use base64::Engine;
+    let suite = CryptoSuite::from_name(parameters["cryptoSuite"].as_str().unwrap()).unwrap();
+    let master = base64::engine::general_purpose::STANDARD.decode(parameters["keyBase64"].as_str().unwrap()).unwrap();
+    SrtpContext::new(suite, &master).unwrap()
+}
+
+#[test]
+fn with_srtp_only_what_authenticates_is_taken_and_what_leaves_is_protected() {
+    let mut plain = Plain::new();
+    // ffmpeg publishes with SRTP (comedia); a recorder receives in another suite.
+    let publisher_answer = plain.srtp_peer("ffmpeg", true, true, Some("AES_CM_128_HMAC_SHA1_80"));
+    let publisher = local_address(&publisher_answer["tuple"]);
+    let parameters = json!({"codecs": [{"mimeType": "video/VP8", "payloadType": 96, "clockRate": 90000}], "encodings": [{"ssrc": VP8_SSRC}]});
+    plain.request("rtpReceiver.receive", json!({"receiverId": "camera", "transportId": "ffmpeg-plain", "kind": "video", "rtpParameters": parameters})).unwrap();
+    let recorder_answer = plain.srtp_peer("recorder", true, false, Some("AEAD_AES_256_GCM"));
+    let recorder = local_address(&recorder_answer["tuple"]);
+    assert_eq!(recorder_answer["srtpParameters"]["cryptoSuite"], "AEAD_AES_256_GCM");
+    assert_eq!(recorder_answer["srtpParameters"]["keyBase64"].as_str().unwrap().len(), 60, "44 bytes in base64");
+    assert_ne!(publisher_answer["srtpParameters"]["keyBase64"], recorder_answer["srtpParameters"]["keyBase64"], "keys are drawn for each");
+    let consumer = plain.request("rtpSender.create", json!({"senderId": "to-recorder", "peerId": "recorder", "receiverId": "camera"})).unwrap();
+    let ssrc = consumer["encodings"][0]["ssrc"].as_u64().unwrap() as u32;
+    plain.request("rtpSender.setTransport", json!({"senderId": "to-recorder", "transportId": "recorder-plain"})).unwrap();
+    let recorder_keys = json!({"cryptoSuite": "AEAD_AES_128_GCM", "keyBase64": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGw=="});
+    plain.request("transport.connect", json!({"transportId": "recorder-plain", "ip": "127.0.0.1", "port": RECORDER.port(), "srtpParameters": recorder_keys})).unwrap();
+
+    let ffmpeg_keys = json!({"cryptoSuite": "AES_CM_128_HMAC_SHA1_80", "keyBase64": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"});
+    let mut ffmpeg = srtp_context(&ffmpeg_keys);
+    let protected = |ffmpeg: &mut SrtpContext, sequence_number: u16| {
+        let mut packet = vp8_packet(sequence_number, true);
+        ffmpeg.protect_rtp(&mut packet).unwrap();
+        packet
+    };
+    // Before connect() gave ffmpeg's keys: nothing taken, nothing learnt.
+    plain.arrive(PUBLISHER, publisher, &protected(&mut ffmpeg, 0));
+    assert_eq!(plain.stats("ffmpeg-plain")["packetsDiscarded"], 1);
+    assert!(plain.stats("ffmpeg-plain")["tuple"]["remotePort"].is_null());
+    plain.request("transport.connect", json!({"transportId": "ffmpeg-plain", "srtpParameters": ffmpeg_keys})).unwrap();
+    // A forged packet (other keys) or one in the clear teaches comedia nothing.
+    let intruder = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9999);
+    let mut forger = SrtpContext::new(CryptoSuite::AesCm128HmacSha1_80, &[9; 30]).unwrap();
+    plain.arrive(intruder, publisher, &protected(&mut forger, 1));
+    plain.arrive(intruder, publisher, &vp8_packet(1, true));
+    assert!(plain.stats("ffmpeg-plain")["tuple"]["remotePort"].is_null());
+    assert_eq!(plain.stats("ffmpeg-plain")["packetsDiscarded"], 3);
+    for sequence_number in 1..4 {
+        plain.arrive(PUBLISHER, publisher, &protected(&mut ffmpeg, sequence_number));
+    }
+    assert_eq!(plain.stats("ffmpeg-plain")["tuple"]["remotePort"], PUBLISHER.port());
+
+    // The recorder reads what it got with the transport's keys.
+    let mut recorder_reads = srtp_context(&recorder_answer["srtpParameters"]);
+    let sent = plain.sent();
+    let rtp: Vec<&OutgoingDatagram> = sent.iter().filter(|d| d.destination == RECORDER && !is_rtcp(&d.contents)).collect();
+    assert_eq!(rtp.len(), 3, "{sent:?}");
+    for (index, datagram) in rtp.iter().enumerate() {
+        let mut contents = datagram.contents.clone();
+        let length = recorder_reads.unprotect_rtp(&mut contents).unwrap();
+        let fields = read_rtp(&contents[..length]).unwrap();
+        let original = vp8_packet(index as u16 + 1, true);
+        assert_eq!((fields.ssrc, fields.payload_type), (ssrc, 101));
+        assert_eq!(&contents[fields.payload], &original[read_rtp(&original).unwrap().payload]);
+    }
+    // The recorder's PLI, protected with its keys, reaches ffmpeg as SRTCP ffmpeg reads.
+    let mut recorder_writes = srtp_context(&recorder_keys);
+    let mut pli = Vec::new();
+    write_pli(1, ssrc, &mut pli);
+    recorder_writes.protect_rtcp(&mut pli).unwrap();
+    plain.now += Duration::from_secs(2);
+    plain.arrive(RECORDER, recorder, &pli);
+    let mut ffmpeg_reads = srtp_context(&publisher_answer["srtpParameters"]);
+    let to_ffmpeg: Vec<OutgoingDatagram> = plain.sent().into_iter().filter(|d| d.destination == PUBLISHER).collect();
+    let [request] = &to_ffmpeg[..] else { panic!("{to_ffmpeg:?}") };
+    let mut contents = request.contents.clone();
+    let length = ffmpeg_reads.unprotect_rtcp(&mut contents).unwrap();
+    let mut feedback = Vec::new();
+    read_compound(&contents[..length], &mut feedback).unwrap();
+    assert_eq!(feedback, vec![Feedback::KeyframeRequest { media_ssrc: VP8_SSRC }]);
+    // The same PLI again is a replay: refused.
+    plain.arrive(RECORDER, recorder, &pli);
+    assert_eq!(plain.stats("recorder-plain")["keyFrameRequestsReceived"], 1);
+    assert_eq!(plain.stats("recorder-plain")["packetsDiscarded"], 1);
+    // Random bytes on both ports change nothing.
+    let mut noise = Noise::new(0x1234_5678_9abc_def1);
+    for length in 0..2_000usize {
+        let bytes = noise.version_2(length % 70);
+        plain.arrive(PUBLISHER, publisher, &bytes);
+        plain.arrive(RECORDER, recorder, &bytes);
+    }
+    assert!(plain.sent().iter().all(|d| d.destination != RECORDER || is_rtcp(&d.contents)));
+    plain.arrive(PUBLISHER, publisher, &protected(&mut ffmpeg, 4));
+    assert!(plain.sent().iter().any(|d| d.destination == RECORDER && !is_rtcp(&d.contents)), "still forwarding");
+}
+
+#[test]
+fn srtp_options_are_checked() {
+    let mut plain = Plain::new();
+    plain.request("room.createPeer", json!({"roomId": "room", "peerId": "x", "name": "x"})).unwrap();
+    let error = plain
+        .request("peer.createPlainTransport", json!({"peerId": "x", "transportId": "x-plain", "rtcpMux": true, "comedia": false, "srtpCryptoSuite": "NULL"}))
+        .unwrap_err();
+    assert!(error.to_string().contains("is not one of AEAD_AES_256_GCM"), "{error}");
+    assert!(plain.network.open.is_empty(), "no port taken");
+    plain.srtp_peer("s", true, false, Some("AES_CM_128_HMAC_SHA1_32"));
+    plain.srtp_peer("c", true, true, Some("AES_CM_128_HMAC_SHA1_80"));
+    plain.plain_peer("p", true, false);
+    let keys = json!({"cryptoSuite": "AES_CM_128_HMAC_SHA1_80", "keyBase64": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"});
+    for (data, expected) in [
+        (json!({"transportId": "s-plain", "ip": "127.0.0.1", "port": 7000}), "srtpParameters are needed"),
+        (json!({"transportId": "p-plain", "ip": "127.0.0.1", "port": 7000, "srtpParameters": keys}), "without enableSrtp"),
+        (json!({"transportId": "s-plain", "ip": "127.0.0.1", "port": 7000, "srtpParameters": {"cryptoSuite": "AES_CM_128_HMAC_SHA1_80", "keyBase64": "AAEC"}}), "needs a key and salt of 30 bytes (40 in base64), not 3"),
+        (json!({"transportId": "s-plain", "ip": "127.0.0.1", "port": 7000, "srtpParameters": {"cryptoSuite": "AES_CM_128_HMAC_SHA1_80", "keyBase64": "!!"}}), "not base64"),
+        (json!({"transportId": "s-plain", "ip": "127.0.0.1", "port": 7000, "srtpParameters": {"cryptoSuite": "F8_128", "keyBase64": "AAEC"}}), "F8_128"),
+        (json!({"transportId": "s-plain", "ip": "127.0.0.1", "srtpParameters": keys}), "ip and port together"),
+        (json!({"transportId": "c-plain", "ip": "127.0.0.1", "port": 7000, "srtpParameters": keys}), "takes only srtpParameters"),
+        (json!({"transportId": "c-plain"}), "srtpParameters are needed"),
+    ] {
+        let error = plain.request("transport.connect", data).unwrap_err();
+        assert!(error.to_string().contains(expected), "{expected}: {error}");
+    }
+    // The suites of the two directions may differ.
+    plain.request("transport.connect", json!({"transportId": "s-plain", "ip": "127.0.0.1", "port": 7000, "srtpParameters": keys})).unwrap();
+    plain.request("transport.connect", json!({"transportId": "c-plain", "srtpParameters": keys})).unwrap();
+    let again = plain.request("transport.connect", json!({"transportId": "c-plain", "srtpParameters": keys})).unwrap_err();
+    assert!(again.to_string().contains("connected already"), "{again}");
 }

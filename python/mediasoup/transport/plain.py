@@ -6,13 +6,17 @@ plain)`` with ``receive()`` parameters that name the SSRCs the endpoint
 sends with); its senders' streams go to the endpoint (``await
 rtpSender.setTransport(plain)``), with a sender report per stream every
 second. The endpoint's address is given (``await plain.connect(ip, port)``)
-or, with ``comedia``, learnt from its first packet. :func:`sdp` writes the
+or, with ``comedia``, learnt from its first packet. With SRTP each side
+protects what it sends with keys of its own: the transport's in
+``srtpParameters``, the endpoint's given to ``connect``. :func:`sdp` writes the
 SDP file a receiving endpoint (``ffmpeg -protocol_whitelist file,udp,rtp -i
 recording.sdp``) needs for the senders on plain transports.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
 import ipaddress
 from collections.abc import Sequence
@@ -40,8 +44,10 @@ class SenderOnTransport(Protocol):
     def rtpParameters(self) -> dict[str, Any]: ...
 
 
-# mediasoup's names of the SRTP suites (``srtpCryptoSuite``).
-SRTP_CRYPTO_SUITES = ("AEAD_AES_256_GCM", "AEAD_AES_128_GCM", "AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32")
+# mediasoup's names of the SRTP suites (``srtpCryptoSuite``), and the bytes
+# of master key and salt each takes (``keyBase64`` decoded).
+SRTP_MASTER_LENGTHS = {"AEAD_AES_256_GCM": 44, "AEAD_AES_128_GCM": 28, "AES_CM_128_HMAC_SHA1_80": 30, "AES_CM_128_HMAC_SHA1_32": 30}
+SRTP_CRYPTO_SUITES = tuple(SRTP_MASTER_LENGTHS)
 
 
 class PlainTransport(BaseTransport):
@@ -68,6 +74,7 @@ class PlainTransport(BaseTransport):
         self._rtcp_tuple: dict[str, Any] | None = local["rtcpTuple"]
         self._rtcp_mux: bool = local["rtcpMux"]
         self._comedia: bool = local["comedia"]
+        self._srtp_parameters: dict[str, str] | None = local["srtpParameters"]
         channel.targets[transport_id] = self
 
     def _repr_state(self) -> str:
@@ -75,7 +82,8 @@ class PlainTransport(BaseTransport):
         return f"{self._tuple['localIp']}:{self._tuple['localPort']}" + (f" ↔ {remote}:{self._tuple['remotePort']}" if remote else "")
 
     def _repr_fields(self) -> list[tuple[str, object]]:
-        return [*super()._repr_fields(), ("tuple", self._tuple), ("rtcpMux", self._rtcp_mux), ("comedia", self._comedia)]
+        srtp = self._srtp_parameters["cryptoSuite"] if self._srtp_parameters else None
+        return [*super()._repr_fields(), ("tuple", self._tuple), ("rtcpMux", self._rtcp_mux), ("comedia", self._comedia), ("srtp", srtp)]
 
     @property
     def tuple(self) -> dict[str, Any]:
@@ -96,28 +104,50 @@ class PlainTransport(BaseTransport):
         return self._comedia
 
     @property
-    def srtpParameters(self) -> None:
-        """SRTP keys (``enableSrtp``): not in this release, always None."""
-        return None
+    def srtpParameters(self) -> dict[str, str] | None:
+        """With ``enableSrtp``, ``{'cryptoSuite', 'keyBase64'}``: the keys
+        what this transport sends is protected with (the endpoint decrypts
+        with them; the master key then the salt, in base64). None without."""
+        return dict(self._srtp_parameters) if self._srtp_parameters is not None else None
 
-    async def connect(self, ip: str, port: int, rtcpPort: int | None = None) -> None:
+    async def connect(
+        self,
+        ip: str | None = None,
+        port: int | None = None,
+        rtcpPort: int | None = None,
+        srtpParameters: dict[str, str] | None = None,
+    ) -> None:
         """Where the endpoint receives: its ``ip`` and ``port`` (and, without
-        ``rtcpMux``, its ``rtcpPort``). Once; not with ``comedia``."""
+        ``rtcpMux``, its ``rtcpPort``); with SRTP, ``srtpParameters``
+        (``{'cryptoSuite', 'keyBase64'}``) the endpoint protects what it
+        sends with. Once. With ``comedia`` only ``srtpParameters`` (the
+        address is learnt), and only with SRTP."""
         self._check_open()
-        try:
-            ipaddress.ip_address(ip)
-        except (TypeError, ValueError):
-            raise ValueError(f"connect(): ip must be an IP address string, not {ip!r}") from None
-        for name, value in (("port", port), ("rtcpPort", rtcpPort)):
-            if value is None and name == "rtcpPort":
-                continue
-            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
-                raise ValueError(f"connect(): {name} must be an int from 1 to 65535, not {value!r}")
         if self._comedia:
-            raise InvalidStateError(f"plain transport {self._id} is comedia: it learns its endpoint's address from the first packet")
-        data: dict[str, Any] = {"transportId": self._id, "ip": ip, "port": port}
+            if ip is not None or port is not None or rtcpPort is not None:
+                raise InvalidStateError(f"plain transport {self._id} is comedia: it learns its endpoint's address from the first packet")
+            if self._srtp_parameters is None:
+                raise InvalidStateError(f"plain transport {self._id} is comedia without SRTP: connect() has nothing to give it")
+        else:
+            try:
+                ipaddress.ip_address(ip)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                raise ValueError(f"connect(): ip must be an IP address string, not {ip!r}") from None
+            for name, value in (("port", port), ("rtcpPort", rtcpPort)):
+                if value is None and name == "rtcpPort":
+                    continue
+                if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+                    raise ValueError(f"connect(): {name} must be an int from 1 to 65535, not {value!r}")
+        if (srtpParameters is None) != (self._srtp_parameters is None):
+            needed = "needs srtpParameters: it was created with enableSrtp" if srtpParameters is None else "takes no srtpParameters: it was created without enableSrtp"
+            raise ValueError(f"connect(): plain transport {self._id} {needed}")
+        data: dict[str, Any] = {"transportId": self._id}
+        if ip is not None:
+            data.update(ip=ip, port=port)
         if rtcpPort is not None:
             data["rtcpPort"] = rtcpPort
+        if srtpParameters is not None:
+            data["srtpParameters"] = _checked_srtp_parameters(srtpParameters)
         answer = await self._request("transport.connect", data)
         self._tuple, self._rtcp_tuple = answer["tuple"], answer["rtcpTuple"]
 
@@ -141,11 +171,28 @@ class PlainTransport(BaseTransport):
     get_stats = getStats
 
 
+def _checked_srtp_parameters(parameters: object) -> dict[str, str]:
+    """``{'cryptoSuite', 'keyBase64'}`` with a known suite and a key of its length."""
+    if not isinstance(parameters, dict) or set(parameters) != {"cryptoSuite", "keyBase64"}:
+        raise ValueError(f"connect(): srtpParameters must be {{'cryptoSuite': str, 'keyBase64': str}}, not {parameters!r}")
+    suite, key = parameters["cryptoSuite"], parameters["keyBase64"]
+    if suite not in SRTP_CRYPTO_SUITES:
+        raise ValueError(f"connect(): srtpParameters' cryptoSuite must be one of {', '.join(SRTP_CRYPTO_SUITES)}, not {suite!r}")
+    try:
+        master = base64.b64decode(key, validate=True)
+    except (TypeError, ValueError, binascii.Error):
+        raise ValueError(f"connect(): srtpParameters' keyBase64 is not base64: {key!r}") from None
+    if len(master) != SRTP_MASTER_LENGTHS[suite]:
+        raise ValueError(f"connect(): {suite} needs a master key and salt of {SRTP_MASTER_LENGTHS[suite]} bytes, not {len(master)}")
+    return {"cryptoSuite": suite, "keyBase64": key}
+
+
 def sdp(senders: Sequence[SenderOnTransport], *, name: str = "mediasoup") -> str:
     """The SDP a plain RTP endpoint reads to receive ``senders``: each on a
     :class:`PlainTransport` of its own, connected to the endpoint's ports
     (an m= line per sender, at the port its transport sends to; ffmpeg
-    binds one port per m= line). For ``ffmpeg -protocol_whitelist
+    binds one port per m= line; with SRTP, ``RTP/SAVP`` and the keys to
+    read it with in ``a=crypto``). For ``ffmpeg -protocol_whitelist
     file,udp,rtp -i this.sdp``, or GStreamer's ``sdpdemux``."""
     if not senders:
         raise ValueError("sdp(): no senders")
@@ -165,7 +212,8 @@ def sdp(senders: Sequence[SenderOnTransport], *, name: str = "mediasoup") -> str
         codec = parameters["codecs"][0]
         kind, encoding = codec["mimeType"].split("/")
         family = "IP6" if ":" in remote["remoteIp"] else "IP4"
-        lines.append(f"m={kind} {remote['remotePort']} RTP/AVP {codec['payloadType']}")
+        srtp = transport._srtp_parameters
+        lines.append(f"m={kind} {remote['remotePort']} {'RTP/SAVP' if srtp else 'RTP/AVP'} {codec['payloadType']}")
         lines.append(f"c=IN {family} {remote['remoteIp']}")
         channels = f"/{codec['channels']}" if codec.get("channels", 1) > 1 else ""
         lines.append(f"a=rtpmap:{codec['payloadType']} {encoding}/{codec['clockRate']}{channels}")
@@ -176,5 +224,7 @@ def sdp(senders: Sequence[SenderOnTransport], *, name: str = "mediasoup") -> str
             lines.append("a=rtcp-mux")
         elif transport._rtcp_tuple is not None and "remotePort" in transport._rtcp_tuple:
             lines.append(f"a=rtcp:{transport._rtcp_tuple['remotePort']}")
+        if srtp:
+            lines.append(f"a=crypto:1 {srtp['cryptoSuite']} inline:{srtp['keyBase64']}")
         lines.append("a=recvonly")
     return "\r\n".join(lines) + "\r\n"

@@ -10,7 +10,11 @@
 //! time a recorder lines audio and video up by). The endpoint's keyframe
 //! requests (PLI, FIR) reach the publishers it receives from, and the
 //! router's reach the endpoint as PLIs. No retransmission: a NACK is
-//! counted. Tested through the whole worker: worker/plain_tests.rs.
+//! counted. With SRTP ([`super::srtp`]), keys given through the API
+//! (SDES-style: the transport's own in `srtpParameters`, the endpoint's
+//! with `connect`), nothing is taken before the endpoint's keys are known
+//! or that does not authenticate, and comedia learns only from a packet
+//! that does. Tested through the whole worker: worker/plain_tests.rs.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -21,6 +25,7 @@ use serde_json::{json, Value};
 use str0m::net::Protocol;
 
 use super::rtp_streams::RtpStreams;
+use super::srtp::{CryptoSuite, SrtpContext};
 use super::{BoundSocket, OutgoingDatagram, TransportNotification};
 use crate::channel::NotificationEvent;
 use crate::error::WorkerError;
@@ -42,6 +47,26 @@ const NTP_UNIX_OFFSET: u64 = 2_208_988_800;
 pub struct PlainOptions {
     pub rtcp_mux: bool,
     pub comedia: bool,
+}
+
+/// A suite and its master key and salt: the transport's own (what it
+/// sends is protected with) or its endpoint's (what it receives is read with).
+#[derive(Clone)]
+pub struct SrtpKeys {
+    pub suite: CryptoSuite,
+    pub master: Vec<u8>,
+    /// `master` as the API shows it.
+    pub key_base64: String,
+}
+
+/// The SRTP of a transport created with it: its own keys' context, and its
+/// endpoint's once `connect` gave them.
+struct Srtp {
+    local: SrtpKeys,
+    outbound: SrtpContext,
+    inbound: Option<SrtpContext>,
+    /// Where a packet is decrypted (it arrives in a borrowed buffer).
+    clear: Vec<u8>,
 }
 
 /// Packets each way, and those not taken.
@@ -94,15 +119,33 @@ pub struct PlainTransport {
     epoch: (Instant, SystemTime),
     next_report: Instant,
     feedback: Vec<Feedback>,
+    srtp: Option<Srtp>,
 }
 
 impl PlainTransport {
     /// The transport of `peer_id` on its bound sockets (a second one for
     /// RTCP without `rtcpMux`), whose senders write the payload types and
-    /// extension ids of `tables`.
+    /// extension ids of `tables`; with SRTP, what it sends is protected by `srtp`.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(id: String, peer_id: String, tables: SendTables, rtp_socket: BoundSocket, rtcp_socket: Option<BoundSocket>, options: PlainOptions, rtcp_ssrc: u32, now: Instant) -> Self {
-        Self {
+    pub fn new(
+        id: String,
+        peer_id: String,
+        tables: SendTables,
+        rtp_socket: BoundSocket,
+        rtcp_socket: Option<BoundSocket>,
+        options: PlainOptions,
+        srtp: Option<SrtpKeys>,
+        rtcp_ssrc: u32,
+        now: Instant,
+    ) -> Result<Self, WorkerError> {
+        let srtp = match srtp {
+            Some(local) => {
+                let outbound = SrtpContext::new(local.suite, &local.master).map_err(|error| WorkerError::value_error(error.to_string()))?;
+                Some(Srtp { local, outbound, inbound: None, clear: Vec::new() })
+            }
+            None => None,
+        };
+        Ok(Self {
             id,
             peer_id,
             streams: RtpStreams::new("a plain transport", &tables),
@@ -127,27 +170,61 @@ impl PlainTransport {
             epoch: (now, SystemTime::now()),
             next_report: now + REPORT_INTERVAL,
             feedback: Vec::new(),
-        }
+            srtp,
+        })
     }
 
-    /// What `createPlainTransport` answers: `{'tuple', 'rtcpTuple', 'rtcpMux', 'comedia'}`.
+    /// What `createPlainTransport` answers: `{'tuple', 'rtcpTuple', 'rtcpMux', 'comedia', 'srtpParameters'}`.
     pub fn local_parameters(&self) -> Value {
         json!({
             "tuple": tuple_json(&self.rtp_socket, self.remote),
             "rtcpTuple": self.rtcp_socket.as_ref().map(|socket| tuple_json(socket, self.rtcp_remote)),
             "rtcpMux": self.options.rtcp_mux,
             "comedia": self.options.comedia,
+            "srtpParameters": self.srtp.as_ref().map(|srtp| json!({"cryptoSuite": srtp.local.suite.name(), "keyBase64": srtp.local.key_base64})),
         })
     }
 
-    /// `connect(ip, port, rtcpPort)`: where the endpoint is. Answers the tuples.
-    pub fn connect(&mut self, remote: SocketAddr, rtcp_port: Option<u16>) -> Result<Value, WorkerError> {
-        if self.options.comedia {
-            return Err(WorkerError::invalid_state("a comedia transport learns its endpoint's address from its first packet: connect() takes none"));
-        }
+    /// `connect(ip, port, rtcpPort, srtpParameters)`: where the endpoint is
+    /// (none with comedia) and, with SRTP, its keys. Answers the tuples.
+    pub fn connect(&mut self, remote: Option<SocketAddr>, rtcp_port: Option<u16>, remote_srtp: Option<SrtpKeys>) -> Result<Value, WorkerError> {
         if self.connected {
             return Err(WorkerError::invalid_state(format!("plain transport {} is connected already", self.id)));
         }
+        let inbound = match (&self.srtp, remote_srtp) {
+            (Some(_), None) => return Err(WorkerError::value_error("srtpParameters are needed: the transport was created with enableSrtp")),
+            (None, Some(_)) => return Err(WorkerError::value_error("srtpParameters given to a transport created without enableSrtp")),
+            (Some(_), Some(keys)) => Some(SrtpContext::new(keys.suite, &keys.master).map_err(|error| WorkerError::value_error(format!("srtpParameters: {error}")))?),
+            (None, None) => None,
+        };
+        let remote = match (self.options.comedia, remote) {
+            (true, _) if remote.is_some() || inbound.is_none() => {
+                let takes = if self.srtp.is_some() { "only srtpParameters" } else { "none" };
+                return Err(WorkerError::invalid_state(format!("a comedia transport learns its endpoint's address from its first packet: connect() takes {takes}")));
+            }
+            (true, _) => None,
+            (false, None) => return Err(WorkerError::value_error("connect() needs the endpoint's ip and port")),
+            (false, Some(remote)) => Some(remote),
+        };
+        if let Some(remote) = remote {
+            self.check_remote(remote, rtcp_port)?;
+        } else if rtcp_port.is_some() {
+            return Err(WorkerError::invalid_state("a comedia transport learns its endpoint's RTCP port too: connect() takes no rtcpPort"));
+        }
+        self.connected = true;
+        if let (Some(srtp), Some(inbound)) = (&mut self.srtp, inbound) {
+            srtp.inbound = Some(inbound);
+        }
+        if let Some(remote) = remote {
+            self.remote = Some(remote);
+            self.rtcp_remote = rtcp_port.filter(|_| !self.options.rtcp_mux).map(|port| SocketAddr::new(remote.ip(), port));
+            self.just_connected = true;
+        }
+        Ok(self.local_parameters())
+    }
+
+    /// Whether `remote` and `rtcp_port` can be the endpoint's.
+    fn check_remote(&self, remote: SocketAddr, rtcp_port: Option<u16>) -> Result<(), WorkerError> {
         if remote.is_ipv4() != self.rtp_socket.address.is_ipv4() {
             return Err(WorkerError::value_error(format!("ip {} is not of the family of the transport's address {}", remote.ip(), self.rtp_socket.address.ip())));
         }
@@ -161,11 +238,7 @@ impl PlainTransport {
             (false, None) => return Err(WorkerError::value_error("rtcpPort is needed without rtcpMux")),
             _ => {}
         }
-        self.connected = true;
-        self.remote = Some(remote);
-        self.rtcp_remote = rtcp_port.filter(|_| !self.options.rtcp_mux).map(|port| SocketAddr::new(remote.ip(), port));
-        self.just_connected = true;
-        Ok(self.local_parameters())
+        Ok(())
     }
 
     pub fn close(&mut self) {
@@ -200,13 +273,28 @@ impl PlainTransport {
             None if !self.options.comedia => return self.discard(format!("from {source} before connect()")),
             _ => {}
         }
-        // comedia: the first packet that reads right names the endpoint;
-        // on the RTP port, an RTP packet (ffmpeg sends RTCP from another
-        // port of its own, and may send it first).
+        // comedia: the first packet that reads right (and, with SRTP,
+        // authenticates) names the endpoint; on the RTP port, an RTP packet
+        // (ffmpeg sends RTCP from another port of its own, and may send it first).
         let learning = expected.is_none();
         if learning && rtcp && !on_rtcp_socket {
             return self.discard(format!("RTCP from {source} before the first RTP packet"));
         }
+        let Some(srtp) = &mut self.srtp else {
+            return self.handle_clear(now, source, contents, rtcp, on_rtcp_socket, learning);
+        };
+        let mut clear = std::mem::take(&mut srtp.clear);
+        match decrypt(srtp.inbound.as_mut(), contents, rtcp, &mut clear) {
+            Ok(contents) => self.handle_clear(now, source, contents, rtcp, on_rtcp_socket, learning),
+            Err(reason) => self.discard(format!("{reason}, from {source}")),
+        }
+        if let Some(srtp) = &mut self.srtp {
+            srtp.clear = clear;
+        }
+    }
+
+    /// A datagram from the endpoint (or, learning, from who may be it), in the clear.
+    fn handle_clear(&mut self, now: Instant, source: SocketAddr, contents: &[u8], rtcp: bool, on_rtcp_socket: bool, learning: bool) {
         if rtcp {
             let read = self.handle_rtcp(contents);
             if learning && read.is_err() {
@@ -341,8 +429,13 @@ impl PlainTransport {
         }
     }
 
-    fn send_rtcp(&mut self, destination: SocketAddr, contents: Vec<u8>) {
+    fn send_rtcp(&mut self, destination: SocketAddr, mut contents: Vec<u8>) {
         let source = self.rtcp_socket.unwrap_or(self.rtp_socket).address;
+        if let Some(srtp) = &mut self.srtp {
+            if srtp.outbound.protect_rtcp(&mut contents).is_err() {
+                return;
+            }
+        }
         self.counters.rtcp_packets_sent += 1;
         self.counters.rtcp_bytes_sent += contents.len() as u64;
         self.outgoing.push_back(OutgoingDatagram { protocol: Protocol::Udp, source, destination, contents });
@@ -378,7 +471,12 @@ impl PlainTransport {
     pub fn send_rtp(&mut self, rtp: &OutgoingRtp, packet: &ReceivedRtp, readable: ReadableExtensions, now: Instant) {
         let Some(destination) = self.remote.filter(|_| !self.closed) else { return };
         let Some(bytes) = self.streams.write(rtp, packet, readable) else { return };
-        let contents = bytes.to_vec();
+        let mut contents = bytes.to_vec();
+        if let Some(srtp) = &mut self.srtp {
+            if srtp.outbound.protect_rtp(&mut contents).is_err() {
+                return;
+            }
+        }
         self.streams.count_sent(rtp, now);
         self.counters.rtp_packets_sent += 1;
         self.counters.rtp_bytes_sent += contents.len() as u64;
@@ -465,6 +563,16 @@ impl PlainTransport {
         entries.extend(self.streams.outbound_stats("plain-outbound", now_ms));
         Value::Array(entries)
     }
+}
+
+/// An SRTP or SRTCP packet read into `clear` with the endpoint's keys.
+fn decrypt<'a>(inbound: Option<&mut SrtpContext>, contents: &[u8], rtcp: bool, clear: &'a mut Vec<u8>) -> Result<&'a [u8], String> {
+    let inbound = inbound.ok_or("SRTP before connect() gave the endpoint's keys")?;
+    clear.clear();
+    clear.extend_from_slice(contents);
+    let length = if rtcp { inbound.unprotect_rtcp(clear) } else { inbound.unprotect_rtp(clear) };
+    let length = length.map_err(|error| error.to_string())?;
+    Ok(&clear[..length])
 }
 
 /// `{'localIp', 'localPort', 'protocol', 'remoteIp'?, 'remotePort'?}`.
