@@ -20,6 +20,7 @@ from ._mediasoup import __version__
 from .data_receiver import DataReceiver
 from .data_sender import DataSender
 from .peer import Peer
+from .pipe import Pipe
 from .room import Room
 from .rtp_receiver import RtpReceiver
 from .rtp_sender import RtpPackets, RtpSender
@@ -32,6 +33,7 @@ atexit.register(_mediasoup._before_exit)
 __all__ = [
     "Server",
     "Room",
+    "Pipe",
     "Peer",
     "Transport",
     "DirectTransport",

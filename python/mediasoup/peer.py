@@ -90,6 +90,11 @@ class Peer(WorkerObject):
         self._data_receivers: dict[str, data_receiver_module.DataReceiver] = {}
         self._data_senders: dict[str, data_sender_module.DataSender] = {}
         self._data_listening = False
+        # A pipe's peer (pipe.py): its entry publishes the copies and
+        # subscribes to nothing; its exit subscribes to every stream that
+        # did not come from the room it leads to (``_pipe_to``).
+        self._pipe_role: str | None = None
+        self._pipe_to: str | None = None
         channel.targets[self._id] = self
         self._created_by(
             channel.request("room.createPeer", {"roomId": room.id, "peerId": self._id, "name": name})
@@ -173,6 +178,8 @@ class Peer(WorkerObject):
 
     def _subscribe(self, receiver: rtp_receiver_module.RtpReceiver) -> asyncio.Future[None] | None:
         """Gets a sender of ``receiver``'s stream, if this peer can decode it."""
+        if self._pipe_role == "entry" or (self._pipe_to is not None and self._pipe_to in receiver._origins):
+            return None
         return self._subscription(receiver.id, lambda: self._create_sender(receiver))
 
     def _subscription(self, receiver_id: str, create: Callable[[], Awaitable[None]]) -> asyncio.Future[None] | None:

@@ -1,8 +1,9 @@
 """``Room``: a multiparty conference, living in one worker.
 
-A room owns its peers (peer.py), and imports them; its server imports this
-module, so the room sees the server as a :class:`RoomOwner`: what the room
-asks of it (the room has no public ``server``).
+A room owns its peers (peer.py) and the pipes from it (pipe.py), and
+imports them; its server imports this module, so the room sees the server
+as a :class:`RoomOwner`: what the room asks of it (the room has no public
+``server``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from . import _mediasoup
 from . import peer as peer_module
+from . import pipe as pipe_module
+from .transport import SRTP_CRYPTO_SUITES
 from ._display import Dump
 from ._object import MediasoupObject, WorkerObject
 
@@ -34,6 +37,7 @@ class Room(WorkerObject):
 
     Returned at once; ``await room`` resolves once the worker has created it,
     and raises if it could not. Events: ``close(error)``, ``newpeer(peer)``,
+    ``newpipe(pipe)`` (a pipe from or to it opened),
     ``audiolevels(levels)`` (``[(rtpReceiver, dBov), …]`` loudest first, every
     ``audioLevelInterval`` while someone speaks; ``[]`` once when all fell
     silent), ``activespeaker(rtpReceiver)`` (the dominant speaker changed;
@@ -62,6 +66,8 @@ class Room(WorkerObject):
         self._streams: dict[str, RtpReceiver] = {}
         self._data_streams: dict[str, DataReceiver] = {}
         self._active_speaker: RtpReceiver | None = None
+        # The pipes from and to this room (their peers are in _peers, not in peers).
+        self._pipes: list[pipe_module.Pipe] = []
         channel.targets[self._id] = self
         self._created_by(
             channel.request(
@@ -76,14 +82,15 @@ class Room(WorkerObject):
         )
 
     def _repr_state(self) -> str:
-        return f"peers={len(self._peers)} worker={self._channel.index}"
+        return f"peers={len(self.peers)} worker={self._channel.index}"
 
     def _repr_fields(self) -> list[tuple[str, object]]:
         speaker = self._active_speaker
         return [
             ("worker", f"{self._channel.index} (pid {self._channel.pid})"),
-            ("peers", len(self._peers)),
+            ("peers", len(self.peers)),
             ("streams", len(self._streams)),
+            ("pipes", len(self._pipes)),
             ("data channels", len(self._data_streams)),
             ("active speaker", f"{speaker.peer.name} ({speaker.kind})" if speaker is not None else None),
             ("codecs", [codec["mimeType"] for codec in self._rtp_capabilities["codecs"] if not codec["mimeType"].endswith("/rtx")]),
@@ -119,8 +126,13 @@ class Room(WorkerObject):
 
     @property
     def peers(self) -> list[peer_module.Peer]:
-        """The room's open peers, oldest first."""
-        return list(self._peers.values())
+        """The room's open peers, oldest first (not the peers of its pipes)."""
+        return [peer for peer in self._peers.values() if peer._pipe_role is None]
+
+    @property
+    def pipes(self) -> list[pipe_module.Pipe]:
+        """The open pipes from and to this room, oldest first."""
+        return list(self._pipes)
 
     def Peer(self, name: str) -> peer_module.Peer:
         """A new participant named ``name`` (unique among the open peers); returned at once, awaitable."""
@@ -142,7 +154,56 @@ class Room(WorkerObject):
 
     def getPeer(self, name: str) -> peer_module.Peer | None:
         """The open peer named ``name``, or None."""
-        return self._peers.get(name)
+        peer = self._peers.get(name)
+        return peer if peer is not None and peer._pipe_role is None else None
+
+    async def pipeTo(
+        self, room: Room, *, enableSrtp: bool = False, srtpCryptoSuite: str = "AES_CM_128_HMAC_SHA1_80"
+    ) -> pipe_module.Pipe:
+        """Publishes this room's streams in ``room`` (another room of this
+        server, on any of its workers), and every stream published here
+        later, until the pipe or either room closes: ``room``'s peers get
+        senders of them as of any stream, and their keyframe requests reach
+        the publishers here. The streams travel as plain RTP on loopback
+        between the workers (``enableSrtp``: protected in
+        ``srtpCryptoSuite``). Piping to the same room again answers the
+        pipe there is; a stream piped from ``room`` is not piped back."""
+        self._check_open()
+        if not isinstance(room, Room):
+            raise TypeError(f"pipeTo(): room must be a Room, not {type(room).__name__}")
+        if room is self:
+            raise ValueError("pipeTo(): a room cannot be piped to itself")
+        if not isinstance(enableSrtp, bool):
+            raise TypeError(f"pipeTo(): enableSrtp must be a bool, not {type(enableSrtp).__name__}")
+        if srtpCryptoSuite not in SRTP_CRYPTO_SUITES:
+            raise ValueError(f"pipeTo(): srtpCryptoSuite must be one of {', '.join(SRTP_CRYPTO_SUITES)}, not {srtpCryptoSuite!r}")
+        room._check_open()
+        for existing in self._pipes:
+            if existing.source is self and existing.target is room:
+                return existing
+        pipe = pipe_module.Pipe(self, room)
+        self._pipes.append(pipe)
+        room._pipes.append(pipe)
+        await pipe._open(enableSrtp, srtpCryptoSuite)
+        self.emit("newpipe", pipe)
+        room.emit("newpipe", pipe)
+        return pipe
+
+    def _pipe_peer(self, pipe: pipe_module.Pipe, role: str) -> peer_module.Peer:
+        """The peer of ``pipe`` in this room: its exit (subscribes to the
+        streams) or its entry (publishes their copies)."""
+        self._check_open()
+        name = f"pipe {role} {pipe.id}"
+        peer = peer_module.Peer(self, self._channel, name)
+        peer._pipe_role = role
+        if role == "exit":
+            peer._pipe_to = pipe.target.id
+        self._peers[name] = peer
+        return peer
+
+    def _pipe_closed(self, pipe: pipe_module.Pipe) -> None:
+        if pipe in self._pipes:
+            self._pipes.remove(pipe)
 
     def _receiver_started(self, receiver: RtpReceiver) -> None:
         """A stream is published: every other peer that can decode it gets a sender."""
@@ -193,6 +254,8 @@ class Room(WorkerObject):
         self._channel.targets.pop(self._id, None)
         for peer in list(self._peers.values()):
             peer._close(error, notify_worker=False)
+        for pipe in list(self._pipes):
+            pipe.close()
         self._server._room_closed(self)
 
     def _close_request(self) -> tuple[str, dict[str, str]]:
@@ -222,3 +285,4 @@ class Room(WorkerObject):
     force_unique_payload_types = forceUniquePayloadTypes
     peer = Peer
     get_peer = getPeer
+    pipe_to = pipeTo

@@ -62,6 +62,9 @@ class RtpReceiver(Forwarded):
         # On a direct transport: the SSRCs Python writes.
         self._ssrcs: frozenset[int] = frozenset()
         self._layers_unused: list[int] | None = None
+        # The rooms the stream was piped from (pipe.py): a pipe to one of
+        # them does not carry it back.
+        self._origins: frozenset[str] = frozenset()
         # The worker reports the layers no sender wants (rtpReceiver.layersUnused).
         channel.targets[self._id] = self
 
