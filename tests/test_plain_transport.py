@@ -3,7 +3,8 @@ publishes a VP8 test pattern (over SRTP) and an Opus tone (in the clear)
 into a room, and a pymediasoup subscriber decodes both; ffmpeg records
 what an aiortc publisher sends, from plain transports (video over SRTP)
 through an SDP file that `mediasoup.transport.sdp` wrote, into a file PyAV
-decodes; two rooms joined by hand through plain transports with AES-GCM."""
+decodes; two rooms joined by hand through plain transports with AES-GCM;
+GStreamer publishing a colour and recording it back into a file."""
 
 from __future__ import annotations
 
@@ -282,3 +283,57 @@ async def test_two_rooms_joined_by_hand_through_plain_transports_with_aes_gcm(se
 async def stat(transport: mediasoup.PlainTransport, name: str) -> int:
     return int((await transport.getStats())[0][name])
 
+
+
+async def test_gstreamer_publishes_and_records_through_a_room(server: mediasoup.Server, tmp_path: Path) -> None:
+    """GStreamer (Debian's gst-launch-1.0) publishes a solid-colour VP8
+    stream (rtpvp8pay ! udpsink, comedia) and a second GStreamer records it
+    from a plain transport (udpsrc ! rtpvp8depay ! matroskamux) into a
+    file PyAV decodes in that colour."""
+    import av
+
+    room = await server.Room()
+    camera_peer = await room.Peer("gstreamer")
+    inbound = await camera_peer.createPlainTransport(comedia=True)
+    camera = camera_peer.RtpReceiver("video", inbound)
+    await camera.receive({"codecs": [{"mimeType": "video/VP8", "payloadType": 101, "clockRate": 90000}], "encodings": [{"ssrc": VIDEO_SSRC}]})
+    recorder = await room.Peer("recorder")
+    await recorder.setCapabilities(room.rtpCapabilities)
+    [sender] = recorder.rtpSenders
+    outbound = await recorder.createPlainTransport()
+    await sender.setTransport(outbound)
+    [port] = free_udp_ports(1)
+    await outbound.connect("127.0.0.1", port)
+    payload_type = sender.rtpParameters["codecs"][0]["payloadType"]
+    output = tmp_path / "recorded.mkv"
+    record = [
+        "gst-launch-1.0", "-e", "-q",
+        "udpsrc", "address=127.0.0.1", f"port={port}", "num-buffers=150",
+        f"caps=application/x-rtp,media=video,encoding-name=VP8,clock-rate=90000,payload={payload_type}",
+        "!", "rtpjitterbuffer", "!", "rtpvp8depay", "!", "matroskamux", "!", "filesink", f"location={output}",
+    ]  # fmt: skip
+    publish = [
+        "gst-launch-1.0", "-q",
+        "videotestsrc", "is-live=true", "pattern=solid-color", "foreground-color=0xff2050d0", "num-buffers=300",
+        "!", "video/x-raw,width=320,height=240,framerate=30/1",
+        "!", "vp8enc", "deadline=1", "keyframe-max-dist=15",
+        "!", "rtpvp8pay", "pt=101", f"ssrc={VIDEO_SSRC}", "mtu=1200",
+        "!", "udpsink", "host=127.0.0.1", f"port={inbound.tuple['localPort']}",
+    ]  # fmt: skip
+    recording = subprocess.Popen(record, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    publishing = subprocess.Popen(publish, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _, stderr = await asyncio.to_thread(recording.communicate, timeout=30)
+        assert recording.returncode == 0, stderr.decode()
+    finally:
+        for process in (recording, publishing):
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+    with av.open(str(output)) as container:
+        frames = [frame for frame in container.decode(video=0)]
+    assert len(frames) >= 30 and (frames[-1].width, frames[-1].height) == (320, 240), len(frames)
+    red, green, blue = mean_colour(frames[-1])
+    assert red < 80 and 50 < green < 120 and blue > 160, (red, green, blue)
+    stats = (await inbound.getStats())[0]
+    assert stats["rtpPacketsReceived"] >= 100 and stats["packetsDiscarded"] == 0, stats
