@@ -1,16 +1,20 @@
-"""``Pipe``: one room's streams published in another room, on another
-worker of the same server (``await room.pipeTo(otherRoom)``).
+"""Pipes: one room's streams published in another room, on another
+worker of the same server (``await room.pipeTo(otherRoom)``: a
+:class:`Pipe`) or on another server (through
+:mod:`mediasoup.placement`, which carries the same messages over Redis).
 
-A pipe is two peers the rooms keep out of their ``peers``: its *exit* in
-the source room subscribes, like any peer, to every stream published
-there (and to every one that follows) and sends them all on one plain
-transport; its *entry* in the target room publishes each as a receiver
-(a copy) on another plain transport, connected to the first: the target
-room's peers get senders of the copies as of any stream. RTCP runs both
-ways, so the target's keyframe requests reach the publisher. A copy closes
-with its stream; a stream that came through a pipe from a room is not
-piped back to it, so rooms piped both ways, or in a tree, carry each
-stream once.
+A pipe has two halves, each a peer its room keeps out of ``peers`` with a
+plain transport, the two transports connected to each other: its
+:class:`PipeExit` in the source room subscribes, like any peer, to every
+stream published there (and to every one that follows) and sends them
+all; its :class:`PipeEntry` in the target room publishes each as a
+receiver (a copy), and the target room's peers get senders of the copies
+as of any stream. RTCP runs both ways, so the target's keyframe requests
+reach the publisher. The exit tells the entry of each stream it starts
+or stops sending (``add`` and ``remove`` messages: plain dicts, so they can
+cross a network). A copy closes with its stream; a stream that came
+through a pipe from a room is not piped back to it, so rooms piped both
+ways, or in a tree, carry each stream once.
 
 The room imports this module, which sees the peers and transports it
 makes as the types they are (type-checking imports only).
@@ -21,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._display import Id
@@ -47,16 +52,166 @@ class PipeEnd(Protocol):
     @property
     def rtpCapabilities(self) -> dict[str, Any]: ...
 
-    def _pipe_peer(self, pipe: Pipe, role: str) -> Peer:
-        """A peer of the pipe, kept out of the room's ``peers``."""
+    def _pipe_peer(self, pipe_id: str, role: str, leads_to: str | None) -> Peer:
+        """A peer of a pipe, kept out of the room's ``peers``: its ``exit``
+        (which does not subscribe to streams from room ``leads_to``) or its ``entry``."""
 
     def _pipe_closed(self, pipe: Pipe) -> None:
         """Forgets the pipe (it closes with either room)."""
 
 
+class _PipeHalf(MediasoupObject):
+    """A peer of a pipe in one room, and its plain transport."""
+
+    def __init__(self, room: PipeEnd, pipe_id: str, role: str, leads_to: str | None) -> None:
+        super().__init__()
+        self._room = room
+        self._peer = room._pipe_peer(pipe_id, role, leads_to)
+        self._transport: PlainTransport | None = None
+        self._peer.on("close", self._close)
+
+    @property
+    def room(self) -> PipeEnd:
+        return self._room
+
+    async def open(self, *, enableSrtp: bool = False, srtpCryptoSuite: str = "AES_CM_128_HMAC_SHA1_80") -> dict[str, Any]:
+        """Makes its transport; answers what the other half connects to:
+        ``{'ip', 'port', 'roomId', 'srtpParameters'}``."""
+        transport = await self._peer.createPlainTransport(enableSrtp=enableSrtp, srtpCryptoSuite=srtpCryptoSuite)
+        self._transport = transport
+        local = transport.tuple
+        return {"ip": local["localIp"], "port": local["localPort"], "roomId": self._room.id, "srtpParameters": transport.srtpParameters}
+
+    async def connect(self, remote: dict[str, Any]) -> None:
+        """Connects its transport to the other half's (what its ``open`` answered)."""
+        if self._transport is None:
+            raise RuntimeError("connect() before open()")
+        await self._transport.connect(remote["ip"], remote["port"], srtpParameters=remote.get("srtpParameters"))
+
+    def _close(self, error: BaseException | None = None) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._closing()
+        self._peer._close(error, notify_worker=True)
+        self.emit("close", error)
+
+    def _closing(self) -> None:
+        pass
+
+    def close(self, error: BaseException | None = None) -> None:
+        """Closes its peer (with ``error``: what the streams' senders close with)."""
+        self._close(error)
+
+
+class PipeExit(_PipeHalf):
+    """The source room's half: sends every stream of the room (not those
+    piped from room ``leads_to``) once connected, and calls ``on_add`` /
+    ``on_remove`` with the messages the entry acts on."""
+
+    def __init__(
+        self,
+        room: PipeEnd,
+        pipe_id: str,
+        leads_to: str,
+        on_add: Callable[[dict[str, Any]], Awaitable[None]],
+        on_remove: Callable[[dict[str, Any]], None],
+    ) -> None:
+        super().__init__(room, pipe_id, "exit", leads_to)
+        self._on_add = on_add
+        self._on_remove = on_remove
+        self._ready = asyncio.Event()
+        self._streams: dict[str, RtpReceiver] = {}
+        self._tasks: set[asyncio.Future[None]] = set()
+        self._peer.on("newrtpsender", self._on_sender)
+
+    @property
+    def streams(self) -> dict[str, RtpReceiver]:
+        """``{stream id: the receiver it sends}``: what it sends now."""
+        return dict(self._streams)
+
+    async def connect(self, remote: dict[str, Any]) -> None:
+        await super().connect(remote)
+        self._ready.set()
+
+    def _on_sender(self, sender: RtpSender) -> None:
+        task = asyncio.ensure_future(self._forward(sender))
+        self._tasks.add(task)
+        task.add_done_callback(self._forwarded)
+
+    def _forwarded(self, task: asyncio.Future[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None and not self._closed:
+            _logger.error("pipe exit %s: a stream could not be piped", self._id, exc_info=task.exception())
+
+    async def _forward(self, sender: RtpSender) -> None:
+        await self._ready.wait()
+        if self._closed or sender.closed or self._transport is None:
+            return
+        original = sender.associatedRtpReceiver
+        await sender.setTransport(self._transport)
+        self._streams[sender.id] = original
+        sender.on("close", lambda *_: self._removed(sender.id))
+        message = {
+            "type": "add",
+            "stream": sender.id,
+            "kind": sender.kind,
+            "rtpParameters": _copy_parameters(sender.rtpParameters),
+            "origins": sorted(original._origins | {self._room.id}),
+        }
+        await self._on_add(message)
+
+    def _removed(self, stream: str) -> None:
+        if self._streams.pop(stream, None) is not None and not self._closed:
+            self._on_remove({"type": "remove", "stream": stream})
+
+    def _closing(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        self._streams.clear()
+
+
+class PipeEntry(_PipeHalf):
+    """The target room's half: publishes a copy of each stream the exit sends."""
+
+    def __init__(self, room: PipeEnd, pipe_id: str) -> None:
+        super().__init__(room, pipe_id, "entry", None)
+        self._copies: dict[str, RtpReceiver] = {}
+
+    @property
+    def copies(self) -> dict[str, RtpReceiver]:
+        """``{stream id: its copy}``."""
+        return {stream: receiver for stream, receiver in self._copies.items() if not receiver.closed}
+
+    async def open(self, *, enableSrtp: bool = False, srtpCryptoSuite: str = "AES_CM_128_HMAC_SHA1_80") -> dict[str, Any]:
+        # The entry subscribes to nothing: its capabilities are the room's.
+        await self._peer.setCapabilities(self._room.rtpCapabilities)
+        return await super().open(enableSrtp=enableSrtp, srtpCryptoSuite=srtpCryptoSuite)
+
+    async def add(self, message: dict[str, Any]) -> RtpReceiver:
+        """An ``add`` message: publishes the copy of a stream."""
+        if self._transport is None:
+            raise RuntimeError("add() before open()")
+        duplicate = self._peer.RtpReceiver(message["kind"], self._transport)
+        duplicate._origins = frozenset(message["origins"])
+        self._copies[message["stream"]] = duplicate
+        try:
+            await duplicate.receive(message["rtpParameters"])
+        except Exception:
+            self.remove({"stream": message["stream"]})
+            raise
+        return duplicate
+
+    def remove(self, message: dict[str, Any]) -> None:
+        """A ``remove`` message: the stream ended, its copy closes."""
+        duplicate = self._copies.pop(message["stream"], None)
+        if duplicate is not None:
+            duplicate.close()
+
+
 class Pipe(MediasoupObject):
-    """The streams of ``source`` published in ``target``; made by ``await
-    source.pipeTo(target)``.
+    """The streams of ``source`` published in ``target`` (rooms of one
+    server); made by ``await source.pipeTo(target)``.
 
     ``copies``: ``{receiver in source: its copy in target}`` (an
     :class:`~mediasoup.RtpReceiver` of the target room, whose ``peer`` is
@@ -70,19 +225,16 @@ class Pipe(MediasoupObject):
         self._source = source
         self._target = target
         self._copies: dict[str, tuple[RtpReceiver, RtpReceiver]] = {}
-        self._ready = asyncio.Event()
-        self._tasks: set[asyncio.Future[None]] = set()
-        self._exit = source._pipe_peer(self, "exit")
-        self._entry = target._pipe_peer(self, "entry")
-        self._out: PlainTransport | None = None
-        self._in: PlainTransport | None = None
-        self._exit.on("newrtpsender", self._on_sender)
+        self._entry = PipeEntry(target, self._id)
+        self._exit = PipeExit(source, self._id, target.id, self._added, self._removed)
+        for half in (self._entry, self._exit):
+            half.on("close", lambda *_: self.close())
 
     def _repr_state(self) -> str:
-        return f"{self._source.id[:8]}… → {self._target.id[:8]}… copies={len(self._copies)}"
+        return f"{self._source.id[:8]}… → {self._target.id[:8]}… copies={len(self.copies)}"
 
     def _repr_fields(self) -> list[tuple[str, object]]:
-        return [("source", Id(self._source.id)), ("target", Id(self._target.id)), ("copies", len(self._copies))]
+        return [("source", Id(self._source.id)), ("target", Id(self._target.id)), ("copies", len(self.copies))]
 
     @property
     def source(self) -> PipeEnd:
@@ -96,65 +248,37 @@ class Pipe(MediasoupObject):
 
     @property
     def copies(self) -> dict[RtpReceiver, RtpReceiver]:
-        """``{receiver in source: its copy in target}``, for the streams piped so far."""
-        return {original: duplicate for original, duplicate in self._copies.values()}
+        """``{receiver in source: its copy in target}``, for the streams piped now."""
+        return {original: duplicate for original, duplicate in self._copies.values() if not duplicate.closed}
 
     async def _open(self, enable_srtp: bool, srtp_crypto_suite: str) -> None:
-        """Makes and connects both transports; the streams follow."""
+        """Makes and connects both halves; the streams follow."""
         try:
-            await self._entry.setCapabilities(self._target.rtpCapabilities)
-            self._in = await self._entry.createPlainTransport(enableSrtp=enable_srtp, srtpCryptoSuite=srtp_crypto_suite)
-            self._out = await self._exit.createPlainTransport(enableSrtp=enable_srtp, srtpCryptoSuite=srtp_crypto_suite)
-            tuple_in, tuple_out = self._in.tuple, self._out.tuple
-            await self._out.connect(tuple_in["localIp"], tuple_in["localPort"], srtpParameters=self._in.srtpParameters)
-            await self._in.connect(tuple_out["localIp"], tuple_out["localPort"], srtpParameters=self._out.srtpParameters)
+            entry = await self._entry.open(enableSrtp=enable_srtp, srtpCryptoSuite=srtp_crypto_suite)
+            exit = await self._exit.open(enableSrtp=enable_srtp, srtpCryptoSuite=srtp_crypto_suite)
+            await self._entry.connect(exit)
+            await self._exit.connect(entry)
         except BaseException:
             self.close()
             raise
-        self._ready.set()
 
-    def _on_sender(self, sender: RtpSender) -> None:
-        task = asyncio.ensure_future(self._pipe(sender))
-        self._tasks.add(task)
-        task.add_done_callback(self._piped)
+    async def _added(self, message: dict[str, Any]) -> None:
+        original = self._exit._streams.get(message["stream"])
+        duplicate = await self._entry.add(message)
+        if original is not None:
+            self._copies[message["stream"]] = (original, duplicate)
+            self.emit("newcopy", original, duplicate)
 
-    def _piped(self, task: asyncio.Future[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None and not self._closed:
-            _logger.error("pipe %s: a stream could not be piped", self._id, exc_info=task.exception())
-
-    async def _pipe(self, sender: RtpSender) -> None:
-        """Sends one stream of the source through the pipe and publishes it in the target."""
-        await self._ready.wait()
-        original = sender.associatedRtpReceiver
-        if self._closed or sender.closed or self._out is None or self._in is None:
-            return
-        await sender.setTransport(self._out)
-        duplicate = self._entry.RtpReceiver(sender.kind, self._in)
-        duplicate._origins = original._origins | {self._source.id}
-        self._copies[sender.id] = (original, duplicate)
-        sender.on("close", lambda *_: self._drop(sender.id))
-        try:
-            await duplicate.receive(_copy_parameters(sender.rtpParameters))
-        except Exception:
-            self._drop(sender.id)
-            raise
-        self.emit("newcopy", original, duplicate)
-
-    def _drop(self, sender_id: str) -> None:
-        """The stream ended (or could not be published): its copy closes."""
-        pair = self._copies.pop(sender_id, None)
-        if pair is not None:
-            pair[1].close()
+    def _removed(self, message: dict[str, Any]) -> None:
+        self._copies.pop(message["stream"], None)
+        self._entry.remove(message)
 
     def close(self) -> None:
-        """Closes the pipe's peers: every copy and what forwards it; emits ``close`` once."""
+        """Closes both halves: every copy and what forwards it; emits ``close`` once."""
         if self._closed:
             return
         self._closed = True
         self._copies.clear()
-        for task in list(self._tasks):
-            task.cancel()
         self._exit.close()
         self._entry.close()
         self._source._pipe_closed(self)

@@ -27,17 +27,23 @@ The keys (``prefix`` is ``"mediasoup"`` by default; times are Unix ms):
   leaves it. Its size is the server's load.
 - ``{prefix}:room:{name}``: the id of the server the room is assigned to;
   it expires with the TTL unless that server's heartbeat refreshes it.
+- ``{prefix}:server:{id}:pipes``: the pub/sub channel of the messages of
+  pipes between servers (JSON: ``open``, ``opened``, ``connect``, ``add``,
+  ``remove``, ``close``, ``error``; see docs/placement.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from ._object import MediasoupObject
 from .errors import InvalidStateError, MediasoupError
+from .pipe import PipeEntry, PipeExit
 
 if TYPE_CHECKING:
     from . import room as room_module
@@ -190,6 +196,9 @@ class Registry:
     def ttl(self) -> float:
         return self._ttl_ms / 1000
 
+    def _channel(self, server_id: str) -> str:
+        return f"{self._prefix}:server:{server_id}:pipes"
+
     async def register(self, server: Server, *, address: str, maxRooms: int | None = None) -> Registration:
         """Enters ``server`` (open) in the registry, reachable by its app at
         ``address`` (a URL, a host: what the app's clients are sent to),
@@ -203,7 +212,7 @@ class Registry:
             raise ValueError(f"register(): maxRooms must be an int >= 0 or None, not {maxRooms!r}")
         registration = Registration(self, server, address, maxRooms)
         await registration.refresh()
-        registration._start()
+        await registration._start()
         return registration
 
     async def servers(self) -> list[dict[str, Any]]:
@@ -280,7 +289,14 @@ class Registration:
         self._cpu_seconds: tuple[float, float] | None = None
         self._cpu = 0.0
         self._task: asyncio.Task[None] | None = None
+        self._inbox: asyncio.Task[None] | None = None
+        self._pubsub: Any = None
         self._closed = False
+        # Pipes between servers: this server's exits (by pipe id) and entries
+        # (by pipe id: the entry and the server its exit is on).
+        self._exits: dict[str, RemotePipe] = {}
+        self._entries: dict[str, tuple[PipeEntry, str]] = {}
+        self._replies: dict[str, asyncio.Future[dict[str, Any]]] = {}
         server.on("close", lambda *_: self._stop())
 
     @property
@@ -359,7 +375,10 @@ class Registration:
                   round(self._cpu, 3), limit, self._started_ms, *open_rooms]
         )  # fmt: skip
 
-    def _start(self) -> None:
+    async def _start(self) -> None:
+        self._pubsub = self._registry._redis.pubsub()
+        await self._pubsub.subscribe(self._registry._channel(self._id))
+        self._inbox = asyncio.ensure_future(self._read_inbox())
         self._task = asyncio.ensure_future(self._beat())
 
     async def _beat(self) -> None:
@@ -368,6 +387,7 @@ class Registration:
             await asyncio.sleep(interval)
             try:
                 await self.refresh()
+                await self._check_pipes()
             except asyncio.CancelledError:
                 raise
             except Exception as error:
@@ -376,8 +396,151 @@ class Registration:
     def _stop(self) -> None:
         """Stops the heartbeat: the entry expires within the TTL."""
         self._closed = True
-        if self._task is not None:
-            self._task.cancel()
+        for task in (self._task, self._inbox):
+            if task is not None:
+                task.cancel()
+        for pipe in list(self._exits.values()):
+            pipe.close()
+        for entry, _ in list(self._entries.values()):
+            entry.close()
+
+    # Pipes between servers.
+
+    async def pipeTo(
+        self, source: str, target: str, *, enableSrtp: bool = True, srtpCryptoSuite: str = "AES_CM_128_HMAC_SHA1_80"
+    ) -> RemotePipe:
+        """Publishes the streams of room ``source`` (open here, through
+        :meth:`Room`) in room ``target``, wherever the registry has it: on
+        another server, through a pipe whose messages cross Redis and whose
+        media crosses the network between the servers' listen addresses
+        (SRTP by default); here, ``room.pipeTo()``'s pipe. The pipe closes
+        with either room, and when the other server leaves the registry
+        (its copies' senders then close with a :class:`PlacementError`)."""
+        _check_name(source)
+        _check_name(target)
+        if self._closed:
+            raise InvalidStateError(f"registration {self._id} is closed")
+        room = self.rooms.get(source)
+        if room is None:
+            raise PlacementError(f"room {source!r} is not open on this server")
+        where = await self._registry.locate(target)
+        if where is None:
+            raise PlacementError(f"room {target!r} is on no live server")
+        if where["id"] == self._id:
+            local = self.rooms.get(target)
+            if local is None:
+                raise PlacementError(f"room {target!r} is assigned to this server but not open")
+            return RemotePipe(self, room, where["id"], target, await room.pipeTo(local, enableSrtp=enableSrtp, srtpCryptoSuite=srtpCryptoSuite))
+        pipe = RemotePipe(self, room, where["id"], target, None)
+        self._exits[pipe.id] = pipe
+        try:
+            reply = await self._request(
+                where["id"], {"type": "open", "pipe": pipe.id, "room": target, "enableSrtp": enableSrtp, "srtpCryptoSuite": srtpCryptoSuite}
+            )
+            exit = PipeExit(room, pipe.id, reply["entry"]["roomId"], pipe._added, pipe._removed)
+            pipe._exit = exit
+            exit.on("close", lambda *_: pipe.close())
+            local_end = await exit.open(enableSrtp=enableSrtp, srtpCryptoSuite=srtpCryptoSuite)
+            await self._send(where["id"], {"type": "connect", "pipe": pipe.id, "exit": local_end})
+            await exit.connect(reply["entry"])
+        except BaseException:
+            pipe.close()
+            raise
+        return pipe
+
+    async def _request(self, server_id: str, message: dict[str, Any]) -> dict[str, Any]:
+        """Sends ``message`` to a server and waits for its answer (``opened`` or ``error``)."""
+        reply: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._replies[message["pipe"]] = reply
+        try:
+            await self._send(server_id, message)
+            answer = await asyncio.wait_for(reply, max(self._registry.ttl, 5.0))
+        except asyncio.TimeoutError:
+            raise PlacementError(f"server {server_id} did not answer about pipe {message['pipe']}") from None
+        finally:
+            self._replies.pop(message["pipe"], None)
+        if answer["type"] == "error":
+            raise PlacementError(f"server {server_id}: {answer['message']}")
+        return answer
+
+    async def _send(self, server_id: str, message: dict[str, Any]) -> None:
+        await self._registry._redis.publish(self._registry._channel(server_id), json.dumps({**message, "from": self._id}))
+
+    def _send_soon(self, server_id: str, message: dict[str, Any]) -> None:
+        if not self._closed:
+            asyncio.ensure_future(self._send(server_id, message)).add_done_callback(_log_failure)
+
+    async def _read_inbox(self) -> None:
+        """The messages of pipes, one after the other (in the order each server sent them)."""
+        async for item in self._pubsub.listen():
+            if item.get("type") != "message":
+                continue
+            try:
+                message = json.loads(item["data"])
+                await self._on_message(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                _logger.exception("registration %s: a pipe message failed", self._id)
+
+    async def _on_message(self, message: dict[str, Any]) -> None:
+        kind, pipe_id = message["type"], message["pipe"]
+        if kind in ("opened", "error"):
+            reply = self._replies.get(pipe_id)
+            if reply is not None and not reply.done():
+                reply.set_result(message)
+        elif kind == "open":
+            await self._open_entry(message)
+        elif kind == "close":
+            if pipe_id in self._exits:
+                self._exits[pipe_id].close()
+            elif pipe_id in self._entries:
+                self._entries[pipe_id][0].close()
+        elif pipe_id in self._entries:
+            entry = self._entries[pipe_id][0]
+            if kind == "connect":
+                await entry.connect(message["exit"])
+            elif kind == "add":
+                await entry.add(message)
+            elif kind == "remove":
+                entry.remove(message)
+
+    async def _open_entry(self, message: dict[str, Any]) -> None:
+        pipe_id, sender = message["pipe"], message["from"]
+        room = self.rooms.get(message["room"])
+        if room is None:
+            await self._send(sender, {"type": "error", "pipe": pipe_id, "message": f"room {message['room']!r} is not open there"})
+            return
+        entry = PipeEntry(room, pipe_id)
+        self._entries[pipe_id] = (entry, sender)
+        entry.on("close", lambda *_: self._entry_closed(pipe_id))
+        try:
+            local_end = await entry.open(enableSrtp=message["enableSrtp"], srtpCryptoSuite=message["srtpCryptoSuite"])
+        except Exception as error:
+            entry.close()
+            await self._send(sender, {"type": "error", "pipe": pipe_id, "message": str(error)})
+            return
+        await self._send(sender, {"type": "opened", "pipe": pipe_id, "entry": local_end})
+
+    def _entry_closed(self, pipe_id: str) -> None:
+        pair = self._entries.pop(pipe_id, None)
+        if pair is not None:
+            self._send_soon(pair[1], {"type": "close", "pipe": pipe_id})
+
+    def _exit_closed(self, pipe: RemotePipe) -> None:
+        if self._exits.pop(pipe.id, None) is not None:
+            self._send_soon(pipe.targetServer, {"type": "close", "pipe": pipe.id})
+
+    async def _check_pipes(self) -> None:
+        """Pipes to or from a server that left the registry close."""
+        servers = {entry["id"] for entry in await self._registry.servers()}
+        for pipe_id, (entry, sender) in list(self._entries.items()):
+            if sender not in servers:
+                self._entries.pop(pipe_id, None)
+                entry.close(PlacementError(f"server {sender}, the source of pipe {pipe_id}, left the registry"))
+        for pipe in list(self._exits.values()):
+            if pipe.targetServer not in servers:
+                pipe.close()
 
     async def close(self) -> None:
         """Leaves the registry now: the entry and the server's rooms' keys go."""
@@ -387,8 +550,72 @@ class Registration:
         self._task = None
         registry = self._registry
         await registry._release(args=[registry._prefix, self._id, ""])
+        if self._pubsub is not None:
+            await self._pubsub.aclose()
 
     room = Room
+    pipe_to = pipeTo
+
+
+class RemotePipe(MediasoupObject):
+    """A pipe from a room of this server to a room of another (or, when the
+    registry has both here, ``room.pipeTo()``'s :class:`~mediasoup.Pipe`);
+    made by ``await registration.pipeTo(source, target)``. ``streams``:
+    the receivers it sends; ``close()``; event ``close(error)``."""
+
+    def __init__(self, registration: Registration, room: room_module.Room, target_server: str, target: str, local: Any) -> None:
+        super().__init__()
+        self._registration = registration
+        self._room = room
+        self._target_server = target_server
+        self._target = target
+        self._exit: PipeExit | None = None
+        self._local = local
+        if local is not None:
+            self._id = local.id
+            local.on("close", lambda *_: self.close())
+
+    @property
+    def room(self) -> room_module.Room:
+        """The room whose streams it carries."""
+        return self._room
+
+    @property
+    def target(self) -> str:
+        """The name of the room they are published in."""
+        return self._target
+
+    @property
+    def targetServer(self) -> str:
+        """The id of the server that room is on."""
+        return self._target_server
+
+    @property
+    def streams(self) -> list[Any]:
+        """The receivers of the room it sends now."""
+        if self._local is not None:
+            return list(self._local.copies)
+        return list(self._exit.streams.values()) if self._exit is not None else []
+
+    async def _added(self, message: dict[str, Any]) -> None:
+        await self._registration._send(self._target_server, {**message, "pipe": self._id})
+
+    def _removed(self, message: dict[str, Any]) -> None:
+        self._registration._send_soon(self._target_server, {**message, "pipe": self._id})
+
+    def close(self) -> None:
+        """Closes the pipe: its copies in the other room close."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._local is not None:
+            self._local.close()
+        if self._exit is not None:
+            self._exit.close()
+        self._registration._exit_closed(self)
+        self.emit("close", None)
+
+    target_server = targetServer
 
 
 def _check_name(name: object) -> None:

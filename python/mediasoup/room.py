@@ -189,15 +189,15 @@ class Room(WorkerObject):
         room.emit("newpipe", pipe)
         return pipe
 
-    def _pipe_peer(self, pipe: pipe_module.Pipe, role: str) -> peer_module.Peer:
-        """The peer of ``pipe`` in this room: its exit (subscribes to the
-        streams) or its entry (publishes their copies)."""
+    def _pipe_peer(self, pipe_id: str, role: str, leads_to: str | None) -> peer_module.Peer:
+        """The peer of pipe ``pipe_id`` in this room: its exit (subscribes to
+        the streams not piped from room ``leads_to``) or its entry
+        (publishes their copies)."""
         self._check_open()
-        name = f"pipe {role} {pipe.id}"
+        name = f"pipe {role} {pipe_id}"
         peer = peer_module.Peer(self, self._channel, name)
         peer._pipe_role = role
-        if role == "exit":
-            peer._pipe_to = pipe.target.id
+        peer._pipe_to = leads_to
         self._peers[name] = peer
         return peer
 
