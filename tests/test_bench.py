@@ -148,3 +148,19 @@ def test_the_fanout_count_gives_instructions_per_copy_and_where_they_go() -> Non
     assert len(functions) == 5, ran.stdout
     for line in owners + functions:
         assert line.split()[0].replace(",", "").lstrip("-").isdigit(), line
+
+
+async def test_the_pipe_benchmark_measures_a_hop_and_an_audience_over_workers() -> None:
+    # bench/pipes, tiny: 3 copies, 2 s windows. Everything sent reaches every
+    # subscriber through the pipes, and the figures are there (not their size).
+    from bench.pipes import hop, scale, tables
+
+    hop_result = await hop(copies=3, latency_subscribers=2, duration=2.0, rounds=1)
+    scale_result = await scale(subscribers=4, duration=2.0, workers=[1, 2], rounds=1)
+    runs = [row for rows in hop_result["runs"].values() for row in rows]
+    assert all(row["loadgenErrors"] == [] and row["sentPackets"] > 200 for row in runs), runs
+    assert hop_result["lossPercent"] < 1 and all(row["lossPercent"] < 1 for row in scale_result)
+    assert [row["workers"] for row in scale_result] == [1, 2] and scale_result[0]["efficiency"] == 1.0
+    behind = hop_result["runs"]["behind"][0]
+    assert behind["copies"] >= 2 * behind["sentPackets"] * 0.99, behind
+    assert "a pipe hop, per packet through it" in tables(hop_result, scale_result)
