@@ -110,3 +110,99 @@ async def test_pipe_options_are_checked(server: mediasoup.Server) -> None:
     other.close()
     with pytest.raises(InvalidStateError):
         await room.pipeTo(other)
+
+
+class LossyHop:
+    """A UDP relay in the middle of a pipe (two sockets: one the exit sends
+    to, one the entry sends to) that drops every `nth` RTP packet going to
+    the entry, never RTCP."""
+
+    def __init__(self, nth: int) -> None:
+        self.nth = nth
+        self.dropped = 0
+        self.seen = 0
+        self.exit_side: Any = None
+        self.entry_side: Any = None
+        self.exit_address: tuple[str, int] | None = None
+        self.entry_address: tuple[str, int] | None = None
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        relay = self
+
+        class Side(asyncio.DatagramProtocol):
+            def __init__(self, to_entry: bool) -> None:
+                self.to_entry = to_entry
+
+            def datagram_received(self, data: bytes, address: tuple[str, int]) -> None:
+                if self.to_entry:
+                    relay.exit_address = address
+                    rtcp = len(data) > 1 and 192 <= data[1] <= 223
+                    if not rtcp:
+                        relay.seen += 1
+                        if relay.seen % relay.nth == 0:
+                            relay.dropped += 1
+                            return
+                    if relay.entry_address is not None:
+                        relay.entry_side.sendto(data, relay.entry_address)
+                else:
+                    relay.entry_address = address
+                    if relay.exit_address is not None:
+                        relay.exit_side.sendto(data, relay.exit_address)
+
+        self.exit_side, _ = await loop.create_datagram_endpoint(lambda: Side(True), local_addr=("127.0.0.1", 0))
+        self.entry_side, _ = await loop.create_datagram_endpoint(lambda: Side(False), local_addr=("127.0.0.1", 0))
+
+    def port(self, side: Any) -> int:
+        return int(side.get_extra_info("sockname")[1])
+
+    def close(self) -> None:
+        self.exit_side.close()
+        self.entry_side.close()
+
+
+async def test_a_pipe_that_loses_packets_repairs_them_with_nacks(server: mediasoup.Server) -> None:
+    """The two halves of a pipe (mediasoup.pipe.PipeExit and PipeEntry)
+    joined through a relay that drops every 10th RTP packet: the entry
+    NACKs, the exit sends again, the subscriber behind gets the stream whole."""
+    from mediasoup.pipe import PipeEntry, PipeExit
+
+    room_a, room_b = await server.Room(), await server.Room()
+    alice = await room_a.Peer("alice")
+    publisher = MediasoupClient(room_a, alice)
+    await publisher.load()
+    await alice.setCapabilities(publisher.device.rtpCapabilities.model_dump(exclude_none=True))
+    [camera] = await publisher.publish(await alice.createTransport(), [colour_track((220, 40, 120))])
+
+    hop = LossyHop(10)
+    await hop.start()
+    entry = PipeEntry(room_b, "lossy")
+    copies: list[mediasoup.RtpReceiver] = []
+
+    async def add(message: dict[str, Any]) -> None:
+        copies.append(await entry.add(message))
+
+    exit = PipeExit(room_a, "lossy", room_b.id, add, entry.remove)
+    entry_end = await entry.open()
+    exit_end = await exit.open()
+    # Each half sends to the relay's side facing it; the relay learns where they are.
+    await exit.connect({**entry_end, "port": hop.port(hop.exit_side)})
+    await entry.connect({**exit_end, "port": hop.port(hop.entry_side)})
+    bob = Subscriber(room_b, await room_b.Peer("bob"))
+    try:
+        await until(lambda: len(copies) == 1, 10, lambda: copies)
+        await bob.start()
+        await until(lambda: bob.frames.get("video", 0) >= 60 and hop.dropped >= 10, 30, lambda: (bob.frames, hop.dropped))
+        entry_stats = (await entry._transport.getStats())[0]  # type: ignore[union-attr]
+        exit_stats = (await exit._transport.getStats())[0]  # type: ignore[union-attr]
+        assert entry_stats["nacksSent"] >= 5 and exit_stats["retransmittedPackets"] >= hop.dropped * 0.8, (entry_stats, exit_stats, hop.dropped)
+        assert entry_stats["repairedPackets"] >= hop.dropped * 0.8, (entry_stats, hop.dropped)
+        inbound = [entry for entry in await copies[0].getStats() if "packetsLost" in entry]
+        assert inbound and inbound[0]["packetsLost"] <= hop.dropped * 0.2, (inbound, hop.dropped)
+        assert camera.closed is False
+    finally:
+        await bob.close()
+        await publisher.close()
+        exit.close()
+        entry.close()
+        hop.close()

@@ -399,6 +399,7 @@ class Peer(WorkerObject):
         comedia: bool = False,
         enableSrtp: bool = False,
         srtpCryptoSuite: str = "AES_CM_128_HMAC_SHA1_80",
+        enableNack: bool = False,
     ) -> transport_module.PlainTransport:
         """A transport for an endpoint that speaks RTP without ICE or DTLS
         (ffmpeg, GStreamer, a SIP gateway): a UDP port of its own on
@@ -410,11 +411,14 @@ class Peer(WorkerObject):
         protected in ``srtpCryptoSuite`` with keys drawn for it
         (``plainTransport.srtpParameters``, for the endpoint), and what it
         receives is read with the keys the endpoint's ``connect(...,
-        srtpParameters=)`` gives; nothing is taken before."""
+        srtpParameters=)`` gives; nothing is taken before. ``enableNack``
+        (what pipes use): it keeps the last packets it sent and sends again
+        those the endpoint NACKs, and NACKs what goes missing of what it
+        receives."""
         self._check_open()
         if listenIp is not None and not isinstance(listenIp, str):
             raise TypeError(f"createPlainTransport(): listenIp must be a str or None, not {type(listenIp).__name__}")
-        for name, value in (("rtcpMux", rtcpMux), ("comedia", comedia), ("enableSrtp", enableSrtp)):
+        for name, value in (("rtcpMux", rtcpMux), ("comedia", comedia), ("enableSrtp", enableSrtp), ("enableNack", enableNack)):
             if not isinstance(value, bool):
                 raise TypeError(f"createPlainTransport(): {name} must be a bool, not {type(value).__name__}")
         if srtpCryptoSuite not in transport_module.SRTP_CRYPTO_SUITES:
@@ -431,6 +435,7 @@ class Peer(WorkerObject):
                 "rtcpMux": rtcpMux,
                 "comedia": comedia,
                 "srtpCryptoSuite": srtpCryptoSuite if enableSrtp else None,
+                "enableNack": enableNack,
             },
         )
         if self._closed:

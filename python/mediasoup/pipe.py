@@ -10,7 +10,8 @@ stream published there (and to every one that follows) and sends them
 all; its :class:`PipeEntry` in the target room publishes each as a
 receiver (a copy), and the target room's peers get senders of the copies
 as of any stream. RTCP runs both ways, so the target's keyframe requests
-reach the publisher. The exit tells the entry of each stream it starts
+reach the publisher; a packet lost on the hop is NACKed by the entry and
+sent again by the exit. The exit tells the entry of each stream it starts
 or stops sending (``add`` and ``remove`` messages: plain dicts, so they can
 cross a network). A copy closes with its stream; a stream that came
 through a pipe from a room is not piped back to it, so rooms piped both
@@ -77,7 +78,7 @@ class _PipeHalf(MediasoupObject):
     async def open(self, *, enableSrtp: bool = False, srtpCryptoSuite: str = "AES_CM_128_HMAC_SHA1_80") -> dict[str, Any]:
         """Makes its transport; answers what the other half connects to:
         ``{'ip', 'port', 'roomId', 'srtpParameters'}``."""
-        transport = await self._peer.createPlainTransport(enableSrtp=enableSrtp, srtpCryptoSuite=srtpCryptoSuite)
+        transport = await self._peer.createPlainTransport(enableSrtp=enableSrtp, srtpCryptoSuite=srtpCryptoSuite, enableNack=True)
         self._transport = transport
         local = transport.tuple
         return {"ip": local["localIp"], "port": local["localPort"], "roomId": self._room.id, "srtpParameters": transport.srtpParameters}

@@ -383,6 +383,9 @@ pub struct PlainTransportCreate {
     /// `enableSrtp`: the suite it protects what it sends with (None: no SRTP).
     #[serde(default)]
     pub srtp_crypto_suite: Option<String>,
+    /// `enableNack`: NACKs both ways, what was sent kept to be sent again.
+    #[serde(default)]
+    pub enable_nack: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

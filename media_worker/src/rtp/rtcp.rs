@@ -2,7 +2,7 @@
 //! str0m (plain RTP): telling RTCP from RTP on one port (RFC 5761), what a
 //! compound packet from the endpoint asks or reports (keyframe requests,
 //! NACKs, reception reports), and the packets written to it (sender
-//! reports, keyframe requests) — RFC 3550 and RFC 4585.
+//! reports, keyframe requests, NACKs) — RFC 3550 and RFC 4585.
 
 /// Sender report, receiver report, transport and payload-specific feedback.
 const SR: u8 = 200;
@@ -27,8 +27,9 @@ pub fn is_rtcp(datagram: &[u8]) -> bool {
 pub enum Feedback {
     /// PLI or FIR: the endpoint wants a keyframe of the stream it receives on `media_ssrc`.
     KeyframeRequest { media_ssrc: u32 },
-    /// Generic NACK: packets of `media_ssrc` it lacks (counted: a plain transport keeps no history).
-    Nack { media_ssrc: u32, lost: u32 },
+    /// One entry of a generic NACK: packets of `media_ssrc` it lacks,
+    /// `first` and those of `first + 1 + i` for each bit `i` of `mask`.
+    Nack { media_ssrc: u32, first: u16, mask: u16 },
     /// A reception report (in an SR or RR) on a stream it receives: the
     /// fraction lost since the last one, out of 256.
     ReceptionReport { media_ssrc: u32, fraction_lost: u8 },
@@ -76,10 +77,11 @@ pub fn read_compound(mut packet: &[u8], into: &mut Vec<Feedback>) -> Result<(), 
                     (PSFB, FMT_PLI) => into.push(Feedback::KeyframeRequest { media_ssrc }),
                     // FIR names its media SSRCs in its entries (8 bytes each).
                     (PSFB, FMT_FIR) => into.extend(body[8..].chunks_exact(8).map(|entry| Feedback::KeyframeRequest { media_ssrc: be32(entry, 0) })),
-                    (RTPFB, FMT_NACK) => {
-                        let lost = body[8..].chunks_exact(4).map(|entry| 1 + u16::from_be_bytes([entry[2], entry[3]]).count_ones()).sum();
-                        into.push(Feedback::Nack { media_ssrc, lost });
-                    }
+                    (RTPFB, FMT_NACK) => into.extend(body[8..].chunks_exact(4).map(|entry| Feedback::Nack {
+                        media_ssrc,
+                        first: u16::from_be_bytes([entry[0], entry[1]]),
+                        mask: u16::from_be_bytes([entry[2], entry[3]]),
+                    })),
                     _ => {}
                 }
             }
@@ -105,6 +107,33 @@ pub fn write_pli(sender_ssrc: u32, media_ssrc: u32, out: &mut Vec<u8>) {
     header(out, FMT_PLI, PSFB, 2);
     out.extend_from_slice(&sender_ssrc.to_be_bytes());
     out.extend_from_slice(&media_ssrc.to_be_bytes());
+}
+
+/// The sequence numbers a NACK entry names: `first`, then `first + 1 + i`
+/// for each bit `i` of `mask`.
+pub fn nacked(first: u16, mask: u16) -> impl Iterator<Item = u16> {
+    std::iter::once(first).chain((0..16u16).filter(move |bit| mask & (1 << bit) != 0).map(move |bit| first.wrapping_add(bit + 1)))
+}
+
+/// Appends a generic NACK from `sender_ssrc` for the packets `lost` of
+/// `media_ssrc` (RFC 4585 §6.2.1), in as few entries as they fit: each
+/// names a packet and the 16 after it. `lost` in sending order.
+pub fn write_nack(sender_ssrc: u32, media_ssrc: u32, lost: &[u16], out: &mut Vec<u8>) {
+    let mut entries: Vec<(u16, u16)> = Vec::new();
+    for &sequence in lost {
+        match entries.last_mut() {
+            Some((first, mask)) if (1..=16).contains(&sequence.wrapping_sub(*first)) => *mask |= 1 << (sequence.wrapping_sub(*first) - 1),
+            Some((first, _)) if *first == sequence => {}
+            _ => entries.push((sequence, 0)),
+        }
+    }
+    header(out, FMT_NACK, RTPFB, 2 + entries.len() as u16);
+    out.extend_from_slice(&sender_ssrc.to_be_bytes());
+    out.extend_from_slice(&media_ssrc.to_be_bytes());
+    for (first, mask) in entries {
+        out.extend_from_slice(&first.to_be_bytes());
+        out.extend_from_slice(&mask.to_be_bytes());
+    }
 }
 
 /// What a sender report says of a stream sent.

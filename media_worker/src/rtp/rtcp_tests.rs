@@ -70,7 +70,7 @@ fn keyframe_requests_nacks_and_reports_are_read() {
             Feedback::ReceptionReport { media_ssrc: 0xAAAA, fraction_lost: 64 },
             Feedback::KeyframeRequest { media_ssrc: 0xBBBB },
             Feedback::KeyframeRequest { media_ssrc: 0xCCCC },
-            Feedback::Nack { media_ssrc: 0xDDDD, lost: 3 },
+            Feedback::Nack { media_ssrc: 0xDDDD, first: 10, mask: 0b101 },
         ]
     );
 }
@@ -102,4 +102,30 @@ fn any_bytes_are_read_without_a_panic() {
         read.clear();
         let _ = read_compound(&bytes, &mut read);
     }
+}
+
+#[test]
+fn a_nack_names_the_packets_lost_in_entries_of_seventeen() {
+    // 65534 and 65535, then 0 to 15 after the wrap: the first entry holds
+    // 65534 and the 16 after it (to 14); 15 needs a second.
+    let lost: Vec<u16> = [65_534u16, 65_535].into_iter().chain(0..16).collect();
+    let mut out = Vec::new();
+    write_nack(7, 0xDDDD, &lost, &mut out);
+    assert!(is_rtcp(&out));
+    assert_eq!(&out[..12], &[0x81, 205, 0, 4, 0, 0, 0, 7, 0, 0, 0xDD, 0xDD]);
+    assert_eq!(&out[12..], &[0xFF, 0xFE, 0xFF, 0xFF, 0, 15, 0, 0]);
+    let mut read = Vec::new();
+    read_compound(&out, &mut read).unwrap();
+    let named: Vec<u16> = read
+        .iter()
+        .flat_map(|feedback| match *feedback {
+            Feedback::Nack { media_ssrc: 0xDDDD, first, mask } => nacked(first, mask).collect::<Vec<_>>(),
+            ref other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(named, lost);
+    // Gaps in the middle: 100, 103 and 200.
+    let mut out = Vec::new();
+    write_nack(7, 1, &[100, 103, 200], &mut out);
+    assert_eq!(&out[12..], &[0, 100, 0, 0b100, 0, 200, 0, 0]);
 }

@@ -4,9 +4,9 @@
 //! ([`webrtc`]: ICE-lite, DTLS, SRTP and SCTP over str0m), direct
 //! ([`direct`]: no network, the endpoint is Python, its packets cross on
 //! the media path) and plain ([`plain`]: RTP and RTCP over UDP, no ICE or
-//! DTLS, SRTP keyed through the API by [`srtp`]). The last two share their
-//! streams' reading and writing ([`rtp_streams`]); pipes between workers
-//! are to come.
+//! DTLS, SRTP keyed through the API by [`srtp`], NACKs both ways by
+//! [`retransmission`]: pipes between rooms are two of them). The last two
+//! share their streams' reading and writing ([`rtp_streams`]).
 //!
 //! Every kind is sans-IO: datagrams (or media frames) and times in;
 //! datagrams to send (from one of the sockets the event loop opened for
@@ -15,6 +15,7 @@
 
 pub mod direct;
 pub mod plain;
+pub mod retransmission;
 mod rtp_streams;
 pub mod srtp;
 pub mod webrtc;

@@ -59,7 +59,7 @@ impl Worker {
                 }
             }
         }
-        let options = PlainOptions { rtcp_mux: create.rtcp_mux, comedia: create.comedia };
+        let options = PlainOptions { rtcp_mux: create.rtcp_mux, comedia: create.comedia, nack: create.enable_nack };
         let transport = match PlainTransport::new(create.transport_id.clone(), create.peer_id.clone(), tables, sockets[0], sockets.get(1).copied(), options, srtp, key, now) {
             Ok(transport) => transport,
             Err(error) => {

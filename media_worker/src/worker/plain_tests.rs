@@ -19,7 +19,7 @@ use crate::channel::NotificationEvent;
 use crate::error::WorkerError;
 use crate::worker::tests::{ready_worker, FakeNetwork};
 use crate::worker::Worker;
-use crate::rtp::rtcp::{is_rtcp, read_compound, write_pli, Feedback};
+use crate::rtp::rtcp::{is_rtcp, nacked, read_compound, write_nack, write_pli, Feedback};
 use crate::rtp::wire::{read_rtp, write_rtp, RtpFields};
 use crate::transport::srtp::{CryptoSuite, SrtpContext};
 use crate::transport::OutgoingDatagram;
@@ -55,14 +55,17 @@ impl Plain {
 
     /// The same, with SRTP in `suite` if given.
     fn srtp_peer(&mut self, peer_id: &str, rtcp_mux: bool, comedia: bool, suite: Option<&str>) -> Value {
+        self.peer_with(peer_id, json!({"rtcpMux": rtcp_mux, "comedia": comedia, "srtpCryptoSuite": suite}))
+    }
+
+    /// A peer with a plain transport of `options` (`rtcpMux`, `comedia`, …).
+    fn peer_with(&mut self, peer_id: &str, options: Value) -> Value {
         self.request("room.createPeer", json!({"roomId": "room", "peerId": peer_id, "name": peer_id})).unwrap();
         let capabilities = json!({"codecs": [{"kind": "video", "mimeType": "video/VP8", "clockRate": 90000, "preferredPayloadType": 101}], "headerExtensions": []});
         self.request("peer.setCapabilities", json!({"peerId": peer_id, "rtpCapabilities": capabilities})).unwrap();
-        self.request(
-            "peer.createPlainTransport",
-            json!({"peerId": peer_id, "transportId": format!("{peer_id}-plain"), "rtcpMux": rtcp_mux, "comedia": comedia, "srtpCryptoSuite": suite}),
-        )
-        .unwrap()
+        let mut data = json!({"peerId": peer_id, "transportId": format!("{peer_id}-plain")});
+        data.as_object_mut().unwrap().extend(options.as_object().unwrap().clone());
+        self.request("peer.createPlainTransport", data).unwrap()
     }
 
     /// ffmpeg publishes VP8 on a comedia transport; the recorder's
@@ -429,4 +432,76 @@ fn srtp_options_are_checked() {
     plain.request("transport.connect", json!({"transportId": "c-plain", "srtpParameters": keys})).unwrap();
     let again = plain.request("transport.connect", json!({"transportId": "c-plain", "srtpParameters": keys})).unwrap_err();
     assert!(again.to_string().contains("connected already"), "{again}");
+}
+
+#[test]
+fn with_nack_what_goes_missing_is_asked_for_and_what_is_asked_for_is_sent_again() {
+    let mut plain = Plain::new();
+    // A pipe's two ends, as plain transports with enableNack: the entry
+    // (comedia here) receives, the exit sends.
+    let entry = local_address(&plain.peer_with("entry", json!({"rtcpMux": true, "comedia": true, "enableNack": true}))["tuple"]);
+    let parameters = json!({"codecs": [{"mimeType": "video/VP8", "payloadType": 96, "clockRate": 90000}], "encodings": [{"ssrc": VP8_SSRC}]});
+    plain.request("rtpReceiver.receive", json!({"receiverId": "copy", "transportId": "entry-plain", "kind": "video", "rtpParameters": parameters})).unwrap();
+    let exit_answer = plain.peer_with("exit", json!({"rtcpMux": true, "comedia": false, "enableNack": true}));
+    assert_eq!(exit_answer["enableNack"], true);
+    let exit = local_address(&exit_answer["tuple"]);
+    let consumer = plain.request("rtpSender.create", json!({"senderId": "out", "peerId": "exit", "receiverId": "copy"})).unwrap();
+    let ssrc = consumer["encodings"][0]["ssrc"].as_u64().unwrap() as u32;
+    plain.request("rtpSender.setTransport", json!({"senderId": "out", "transportId": "exit-plain"})).unwrap();
+    plain.request("transport.connect", json!({"transportId": "exit-plain", "ip": "127.0.0.1", "port": RECORDER.port()})).unwrap();
+    let mut forwarded: Vec<Vec<u8>> = Vec::new();
+    let keep = |sent: Vec<OutgoingDatagram>, forwarded: &mut Vec<Vec<u8>>| -> Vec<OutgoingDatagram> {
+        forwarded.extend(sent.iter().filter(|d| d.destination == RECORDER && !is_rtcp(&d.contents)).map(|d| d.contents.clone()));
+        sent
+    };
+
+    // The entry: 0, 1, then 3: 2 is missing, and asked for after the reorder wait.
+    for sequence_number in [0, 1, 3] {
+        plain.arrive(PUBLISHER, entry, &vp8_packet(sequence_number, sequence_number == 0));
+    }
+    let sent = plain.sent();
+    keep(sent, &mut forwarded);
+    plain.now += crate::transport::retransmission::REORDER_WAIT;
+    assert!(plain.worker.next_timeout().is_some_and(|due| due <= plain.now));
+    plain.worker.handle_timeout(plain.now);
+    let asked = nacked_by(&plain.sent(), PUBLISHER, VP8_SSRC);
+    assert_eq!(asked, vec![2]);
+    // It comes again: repaired, forwarded, and asked for no more.
+    plain.arrive(PUBLISHER, entry, &vp8_packet(2, false));
+    let sent = plain.sent();
+    assert_eq!(keep(sent, &mut forwarded).iter().filter(|d| d.destination == RECORDER && !is_rtcp(&d.contents)).count(), 1);
+    let stats = plain.stats("entry-plain");
+    assert_eq!((stats["nacksSent"].as_u64(), stats["repairedPackets"].as_u64()), (Some(1), Some(1)), "{stats}");
+    plain.now += crate::transport::retransmission::NACK_INTERVAL * 2;
+    plain.worker.handle_timeout(plain.now);
+    assert!(nacked_by(&plain.sent(), PUBLISHER, VP8_SSRC).is_empty());
+
+    // The exit: what it sent is kept; a NACK of two packets sends exactly
+    // those bytes again; one never sent, or of another stream, nothing.
+    assert_eq!(forwarded.len(), 4);
+    let sequence = |bytes: &[u8]| u16::from_be_bytes([bytes[2], bytes[3]]);
+    let mut nack = Vec::new();
+    write_nack(1, ssrc, &[sequence(&forwarded[0]), sequence(&forwarded[2]), sequence(&forwarded[3]).wrapping_add(5)], &mut nack);
+    write_nack(1, ssrc ^ 1, &[sequence(&forwarded[1])], &mut nack);
+    plain.arrive(RECORDER, exit, &nack);
+    let again: Vec<Vec<u8>> = plain.sent().into_iter().filter(|d| d.destination == RECORDER && !is_rtcp(&d.contents)).map(|d| d.contents).collect();
+    assert_eq!(again, vec![forwarded[0].clone(), forwarded[2].clone()]);
+    let stats = plain.stats("exit-plain");
+    assert_eq!((stats["retransmittedPackets"].as_u64(), stats["nackedPackets"].as_u64(), stats["rtpPacketsSent"].as_u64()), (Some(2), Some(3), Some(6)), "{stats}");
+}
+
+/// The sequence numbers of `media_ssrc` the NACKs sent to `destination` ask for.
+fn nacked_by(sent: &[OutgoingDatagram], destination: SocketAddr, media_ssrc: u32) -> Vec<u16> {
+    let mut feedback = Vec::new();
+    for datagram in sent.iter().filter(|d| d.destination == destination && is_rtcp(&d.contents)) {
+        read_compound(&datagram.contents, &mut feedback).unwrap();
+    }
+    feedback
+        .iter()
+        .filter_map(|item| match *item {
+            Feedback::Nack { media_ssrc: ssrc, first, mask } if ssrc == media_ssrc => Some(nacked(first, mask)),
+            _ => None,
+        })
+        .flatten()
+        .collect()
 }

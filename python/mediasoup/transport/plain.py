@@ -59,7 +59,8 @@ class PlainTransport(BaseTransport):
     without ``rtcpMux`` (None with it). From any address but the endpoint's,
     nothing is taken. ``getStats()``: ``[{'type': 'plain-transport',
     'rtpPacketsReceived', 'rtpPacketsSent', 'rtcpPacketsReceived',
-    'packetsDiscarded', 'keyFrameRequestsReceived', …}, {'type':
+    'packetsDiscarded', 'keyFrameRequestsReceived', 'nackedPackets',
+    'retransmittedPackets', 'nacksSent', 'repairedPackets', …}, {'type':
     'plain-outbound', 'ssrc', 'packetsSent', …} per sender]``.
 
     Events: ``tuple(tuple)`` and ``rtcptuple(rtcpTuple)`` when comedia
@@ -75,6 +76,7 @@ class PlainTransport(BaseTransport):
         self._rtcp_mux: bool = local["rtcpMux"]
         self._comedia: bool = local["comedia"]
         self._srtp_parameters: dict[str, str] | None = local["srtpParameters"]
+        self._enable_nack: bool = local["enableNack"]
         channel.targets[transport_id] = self
 
     def _repr_state(self) -> str:
@@ -102,6 +104,11 @@ class PlainTransport(BaseTransport):
     @property
     def comedia(self) -> bool:
         return self._comedia
+
+    @property
+    def enableNack(self) -> bool:
+        """Whether it answers NACKs from its history and NACKs what it misses."""
+        return self._enable_nack
 
     @property
     def srtpParameters(self) -> dict[str, str] | None:
@@ -167,6 +174,7 @@ class PlainTransport(BaseTransport):
 
     rtcp_tuple = rtcpTuple
     rtcp_mux = rtcpMux
+    enable_nack = enableNack
     srtp_parameters = srtpParameters
     get_stats = getStats
 

@@ -9,8 +9,10 @@
 //! rewrote them, with a sender report per stream every second (the NTP
 //! time a recorder lines audio and video up by). The endpoint's keyframe
 //! requests (PLI, FIR) reach the publishers it receives from, and the
-//! router's reach the endpoint as PLIs. No retransmission: a NACK is
-//! counted. With SRTP ([`super::srtp`]), keys given through the API
+//! router's reach the endpoint as PLIs. With `enableNack` (pipes) it keeps
+//! what it sent and sends again what the endpoint NACKs, and NACKs what
+//! goes missing of what it receives ([`super::retransmission`]); without,
+//! a NACK is counted. With SRTP ([`super::srtp`]), keys given through the API
 //! (SDES-style: the transport's own in `srtpParameters`, the endpoint's
 //! with `connect`), nothing is taken before the endpoint's keys are known
 //! or that does not authenticate, and comedia learns only from a packet
@@ -19,11 +21,12 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{json, Value};
 use str0m::net::Protocol;
 
+use super::retransmission::{Arrival, NackGenerator, SendHistory};
 use super::rtp_streams::RtpStreams;
 use super::srtp::{CryptoSuite, SrtpContext};
 use super::{BoundSocket, OutgoingDatagram, TransportNotification};
@@ -33,8 +36,10 @@ use crate::rtp::capabilities::MediaKind;
 use crate::rtp::codec_table::SendTables;
 use crate::rtp::packet::{OutgoingRtp, ReadableExtensions, ReceivedRtp};
 use crate::rtp::parameters::ReceiveParameters;
-use crate::rtp::rtcp::{is_rtcp, read_compound, write_pli, write_sender_report, Feedback, SenderInfo};
+use crate::rtp::rtcp::{is_rtcp, Feedback};
 use crate::rtp::stats::Traffic;
+
+mod rtcp;
 
 /// How often each stream sent gets a sender report.
 pub const REPORT_INTERVAL: Duration = Duration::from_secs(1);
@@ -47,6 +52,8 @@ const NTP_UNIX_OFFSET: u64 = 2_208_988_800;
 pub struct PlainOptions {
     pub rtcp_mux: bool,
     pub comedia: bool,
+    /// NACKs both ways: what was sent is kept and sent again when asked.
+    pub nack: bool,
 }
 
 /// A suite and its master key and salt: the transport's own (what it
@@ -82,9 +89,14 @@ struct Counters {
     rtcp_bytes_sent: u64,
     /// From an address not the endpoint's, malformed, or of no stream of it.
     packets_discarded: u64,
-    /// NACKs received, and the packets they asked to be sent again (not kept, not sent).
+    /// NACKs received, and the packets they asked to be sent again.
     nacks: u64,
     nacked: u64,
+    /// Packets sent again on a NACK (with `enableNack`).
+    retransmitted: u64,
+    /// NACKs sent, and the packets missing that arrived afterwards.
+    nacks_sent: u64,
+    repaired: u64,
     keyframe_requests_received: u64,
     plis_sent: u64,
 }
@@ -120,6 +132,9 @@ pub struct PlainTransport {
     next_report: Instant,
     feedback: Vec<Feedback>,
     srtp: Option<Srtp>,
+    /// With `enableNack`: what it sent, and what is missing of what it receives.
+    history: Option<SendHistory>,
+    nacker: Option<NackGenerator>,
 }
 
 impl PlainTransport {
@@ -171,6 +186,8 @@ impl PlainTransport {
             next_report: now + REPORT_INTERVAL,
             feedback: Vec::new(),
             srtp,
+            history: options.nack.then(SendHistory::default),
+            nacker: options.nack.then(NackGenerator::default),
         })
     }
 
@@ -181,6 +198,7 @@ impl PlainTransport {
             "rtcpTuple": self.rtcp_socket.as_ref().map(|socket| tuple_json(socket, self.rtcp_remote)),
             "rtcpMux": self.options.rtcp_mux,
             "comedia": self.options.comedia,
+            "enableNack": self.options.nack,
             "srtpParameters": self.srtp.as_ref().map(|srtp| json!({"cryptoSuite": srtp.local.suite.name(), "keyBase64": srtp.local.key_base64})),
         })
     }
@@ -296,7 +314,7 @@ impl PlainTransport {
     /// A datagram from the endpoint (or, learning, from who may be it), in the clear.
     fn handle_clear(&mut self, now: Instant, source: SocketAddr, contents: &[u8], rtcp: bool, on_rtcp_socket: bool, learning: bool) {
         if rtcp {
-            let read = self.handle_rtcp(contents);
+            let read = self.handle_rtcp(contents, now);
             if learning && read.is_err() {
                 return self.discard(format!("RTCP that does not read, from {source}"));
             }
@@ -310,6 +328,12 @@ impl PlainTransport {
                 Ok(received) => {
                     if learning {
                         self.learn(false, source);
+                    }
+                    if let Some(nacker) = &mut self.nacker {
+                        let (ssrc, sequence) = (be32(contents, 8), u16::from_be_bytes([contents[2], contents[3]]));
+                        if nacker.on_packet(ssrc, sequence, now) == Arrival::Repaired {
+                            self.counters.repaired += 1;
+                        }
                     }
                     self.counters.rtp_packets_received += 1;
                     self.counters.rtp_bytes_received += contents.len() as u64;
@@ -334,111 +358,12 @@ impl PlainTransport {
         self.notifications.push(TransportNotification { event, data: json!({ name: tuple_json(&socket, Some(source)) }) });
     }
 
-    /// Acts on what a compound RTCP packet says (up to a malformed part).
-    fn handle_rtcp(&mut self, contents: &[u8]) -> Result<(), &'static str> {
-        let mut feedback = std::mem::take(&mut self.feedback);
-        feedback.clear();
-        let read = read_compound(contents, &mut feedback);
-        if let Err(reason) = read {
-            self.last_discard = Some(format!("RTCP: {reason}"));
-        }
-        for item in &feedback {
-            match *item {
-                Feedback::KeyframeRequest { media_ssrc } => {
-                    if let Some(sender) = self.streams.sender(media_ssrc) {
-                        self.counters.keyframe_requests_received += 1;
-                        if !self.keyframe_requests.contains(&sender.mid) {
-                            self.keyframe_requests.push(sender.mid.clone());
-                        }
-                    }
-                }
-                Feedback::ReceptionReport { media_ssrc, fraction_lost } => {
-                    if let Some(sender) = self.streams.sender(media_ssrc) {
-                        self.loss_reports.push((sender.mid.clone(), Some(f32::from(fraction_lost) / 256.0)));
-                    }
-                }
-                Feedback::Nack { lost, .. } => {
-                    self.counters.nacks += 1;
-                    self.counters.nacked += u64::from(lost);
-                }
-                Feedback::SenderReport { .. } => {}
-            }
-        }
-        self.feedback = feedback;
-        read
-    }
-
     fn discard(&mut self, reason: String) {
         self.counters.packets_discarded += 1;
         if self.counters.packets_discarded == 1 {
             tracing::debug!("plain transport {}: a datagram was discarded: {reason}", self.id);
         }
         self.last_discard = Some(reason);
-    }
-
-    /// Sender reports, once a second, for the streams that sent.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        if now < self.next_report {
-            return;
-        }
-        self.next_report = now + REPORT_INTERVAL;
-        let Some(destination) = self.rtcp_destination() else { return };
-        let ntp = self.ntp_time(now);
-        let cname = self.cname_for_receivers.clone().unwrap_or_else(|| self.id.clone());
-        let mut reports = Vec::new();
-        for (ssrc, sender) in self.streams.senders() {
-            let Some((timestamp, payload_type, sent_at)) = sender.last_sent else { continue };
-            let clock_rate = self.tables.clock_rate_of(payload_type).unwrap_or(90_000);
-            let elapsed = now.saturating_duration_since(sent_at);
-            let ticks = (elapsed.as_secs_f64() * f64::from(clock_rate)) as u64;
-            let info = SenderInfo {
-                ssrc,
-                ntp,
-                rtp_timestamp: timestamp.wrapping_add(ticks as u32),
-                packets: sender.packets as u32,
-                octets: sender.bytes as u32,
-            };
-            let mut report = Vec::new();
-            write_sender_report(&info, &cname, &mut report);
-            reports.push(report);
-        }
-        for report in reports {
-            self.send_rtcp(destination, report);
-        }
-    }
-
-    /// The next sender reports, while some stream has sent.
-    pub fn next_timeout(&self) -> Option<Instant> {
-        (self.streams.any_sent() && !self.closed && self.rtcp_destination().is_some()).then_some(self.next_report)
-    }
-
-    /// `now` on the wall clock, as NTP time.
-    fn ntp_time(&self, now: Instant) -> u64 {
-        let (instant, wall) = self.epoch;
-        let since_unix = (wall + now.saturating_duration_since(instant)).duration_since(UNIX_EPOCH).unwrap_or_default();
-        let seconds = since_unix.as_secs() + NTP_UNIX_OFFSET;
-        let fraction = (u64::from(since_unix.subsec_nanos()) << 32) / 1_000_000_000;
-        (seconds << 32) | fraction
-    }
-
-    fn rtcp_destination(&self) -> Option<SocketAddr> {
-        if self.options.rtcp_mux {
-            self.remote
-        } else {
-            self.rtcp_remote
-        }
-    }
-
-    fn send_rtcp(&mut self, destination: SocketAddr, mut contents: Vec<u8>) {
-        let source = self.rtcp_socket.unwrap_or(self.rtp_socket).address;
-        if let Some(srtp) = &mut self.srtp {
-            if srtp.outbound.protect_rtcp(&mut contents).is_err() {
-                return;
-            }
-        }
-        self.counters.rtcp_packets_sent += 1;
-        self.counters.rtcp_bytes_sent += contents.len() as u64;
-        self.outgoing.push_back(OutgoingDatagram { protocol: Protocol::Udp, source, destination, contents });
     }
 
     pub fn poll_datagram(&mut self) -> Option<OutgoingDatagram> {
@@ -465,6 +390,9 @@ impl PlainTransport {
 
     pub fn remove_sender(&mut self, ssrc: u32) {
         self.streams.remove_sender(ssrc);
+        if let Some(history) = &mut self.history {
+            history.remove(ssrc);
+        }
     }
 
     /// Sends a forwarded packet to the endpoint (nothing before its address is known).
@@ -477,6 +405,9 @@ impl PlainTransport {
                 return;
             }
         }
+        if let Some(history) = &mut self.history {
+            history.store(be32(&contents, 8), u16::from_be_bytes([contents[2], contents[3]]), &contents, now);
+        }
         self.streams.count_sent(rtp, now);
         self.counters.rtp_packets_sent += 1;
         self.counters.rtp_bytes_sent += contents.len() as u64;
@@ -485,18 +416,6 @@ impl PlainTransport {
 
     pub fn drain_rtp(&mut self, into: &mut Vec<(Rc<str>, ReceivedRtp)>) {
         into.append(&mut self.received);
-    }
-
-    /// Asks the endpoint for a keyframe of the stream it publishes on `ssrc` (a PLI).
-    pub fn request_keyframe(&mut self, ssrc: u32) {
-        if self.closed || self.streams.receiver(ssrc).is_none() {
-            return;
-        }
-        let Some(destination) = self.rtcp_destination() else { return };
-        let mut pli = Vec::new();
-        write_pli(self.rtcp_ssrc, ssrc, &mut pli);
-        self.counters.plis_sent += 1;
-        self.send_rtcp(destination, pli);
     }
 
     pub fn take_keyframe_requests(&mut self) -> Vec<String> {
@@ -536,6 +455,7 @@ impl PlainTransport {
             plis_sent: counters.plis_sent,
             plis_received: counters.keyframe_requests_received,
             nacks_received: counters.nacks,
+            nacks_sent: counters.nacks_sent,
             ..Traffic::default()
         }
     }
@@ -558,11 +478,18 @@ impl PlainTransport {
             "rtcpBytesSent": counters.rtcp_bytes_sent,
             "packetsDiscarded": counters.packets_discarded,
             "nackedPackets": counters.nacked,
+            "retransmittedPackets": counters.retransmitted,
+            "nacksSent": counters.nacks_sent,
+            "repairedPackets": counters.repaired,
             "keyFrameRequestsReceived": counters.keyframe_requests_received,
         })];
         entries.extend(self.streams.outbound_stats("plain-outbound", now_ms));
         Value::Array(entries)
     }
+}
+
+fn be32(bytes: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
 }
 
 /// An SRTP or SRTCP packet read into `clear` with the endpoint's keys.
