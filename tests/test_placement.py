@@ -21,6 +21,7 @@ import mediasoup
 import pytest
 from mediasoup.errors import InvalidStateError
 
+from .clients import MediasoupClient, Subscriber, colour_track, until
 from .conftest import LOOPBACK
 
 redis_asyncio = pytest.importorskip("redis.asyncio")
@@ -211,3 +212,49 @@ async def test_bad_values_get_clear_errors(redis: Any) -> None:
         await registry.register(server, address="a")
     await registration.close()
     assert await registry.servers() == []
+
+
+async def test_a_room_that_outgrows_its_worker_grows_into_rooms_piped_both_ways(redis: Any) -> None:
+    """roomForPeer(maxPeers=2): the third and fourth peers of "town" land in
+    an overflow room on another worker, the fifth in a second; a publisher
+    in the first overflow room reaches a subscriber in the second through
+    the room at the centre (pymediasoup decodes it), and nothing comes back
+    to where it came from."""
+    registry = placement.Registry(redis, ttl=5.0)
+    server = await mediasoup.Server(numWorkers=3, logLevel="warn", **LOOPBACK)
+    try:
+        registration = await registry.register(server, address="town-hall")
+        rooms = []
+        for index in range(5):
+            room = await registration.roomForPeer("town", maxPeers=2)
+            rooms.append(room)
+            await room.Peer(f"p{index}")
+        centre = registration.rooms["town"]
+        first, second = registration.overflowRooms("town")
+        assert rooms == [centre, centre, first, first, second]
+        assert len({room._channel.index for room in (centre, first, second)}) == 3, "each on a worker of its own"
+        # A publisher in the first overflow room, a subscriber in the second.
+        publisher_peer = first.getPeer("p2")
+        assert publisher_peer is not None
+        publisher = MediasoupClient(first, publisher_peer)
+        await publisher.load()
+        await publisher_peer.setCapabilities(publisher.device.rtpCapabilities.model_dump(exclude_none=True))
+        [camera] = await publisher.publish(await publisher_peer.createTransport(), [colour_track((10, 200, 90))])
+        subscriber_peer = second.getPeer("p4")
+        assert subscriber_peer is not None
+        subscriber = Subscriber(second, subscriber_peer)
+        try:
+            await subscriber.start()
+            await until(lambda: subscriber.frames.get("video", 0) >= 30, 20, lambda: subscriber.frames)
+            # The centre holds one copy; the first room got none back.
+            assert len([pipe for pipe in centre.pipes if pipe.source is first][0].copies) == 1
+            assert all(not pipe.copies for pipe in first.pipes if pipe.target is first)
+        finally:
+            await subscriber.close()
+            await publisher.close()
+        with pytest.raises(ValueError, match="maxPeers"):
+            await registration.roomForPeer("town", maxPeers=0)
+        centre.close()
+        assert first.closed and second.closed and registration.overflowRooms("town") == []
+    finally:
+        server.close()

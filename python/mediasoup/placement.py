@@ -286,6 +286,10 @@ class Registration:
         self._id = str(uuid.uuid4())
         self._started_ms = _now_ms()
         self._rooms: dict[str, room_module.Room] = {}
+        # A room grown past its worker: its overflow rooms, by name, each
+        # piped to and from the room (placement.roomForPeer).
+        self._overflow: dict[str, list[room_module.Room]] = {}
+        self._growing = asyncio.Lock()
         self._cpu_seconds: tuple[float, float] | None = None
         self._cpu = 0.0
         self._task: asyncio.Task[None] | None = None
@@ -341,6 +345,42 @@ class Registration:
             self._room_closed(name, room)
             raise
         return room
+
+    async def roomForPeer(self, name: str, *, maxPeers: int, **options: Any) -> room_module.Room:
+        """Where the next peer of room ``name`` joins, so the room grows past
+        one worker: the room (:meth:`Room`) while it has fewer than
+        ``maxPeers`` peers, else the overflow room with the fewest peers
+        under ``maxPeers``, else a new overflow room (``server.Room(**options)``,
+        on the least loaded worker) piped to and from the room. Every peer
+        gets every stream published in any of them (the room is the star's
+        centre: a stream is never piped back where it came from); an
+        overflow room closes with the room."""
+        if isinstance(maxPeers, bool) or not isinstance(maxPeers, int) or maxPeers < 1:
+            raise ValueError(f"roomForPeer(): maxPeers must be an int >= 1, not {maxPeers!r}")
+        async with self._growing:
+            room = await self.Room(name, **options)
+            if len(room.peers) < maxPeers:
+                return room
+            overflow = [extra for extra in self._overflow.get(name, []) if not extra.closed]
+            self._overflow[name] = overflow
+            roomy = [extra for extra in overflow if len(extra.peers) < maxPeers]
+            if roomy:
+                return min(roomy, key=lambda extra: len(extra.peers))
+            extra = self._server.Room(**options)
+            await extra
+            try:
+                await room.pipeTo(extra)
+                await extra.pipeTo(room)
+            except BaseException:
+                extra.close()
+                raise
+            overflow.append(extra)
+            room.on("close", lambda *_: extra.close())
+            return extra
+
+    def overflowRooms(self, name: str) -> list[room_module.Room]:
+        """The open overflow rooms of room ``name`` (see :meth:`roomForPeer`)."""
+        return [extra for extra in self._overflow.get(name, []) if not extra.closed]
 
     def _room_closed(self, name: str, room: room_module.Room) -> None:
         if self._rooms.get(name) is not room:
@@ -555,6 +595,8 @@ class Registration:
 
     room = Room
     pipe_to = pipeTo
+    room_for_peer = roomForPeer
+    overflow_rooms = overflowRooms
 
 
 class RemotePipe(MediasoupObject):
