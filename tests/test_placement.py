@@ -202,6 +202,12 @@ async def test_bad_values_get_clear_errors(redis: Any) -> None:
         await registry.register(server, address="a", maxRooms=-1)
     with pytest.raises(ValueError, match="room name"):
         await registry.place("")
+    with pytest.raises(ValueError, match="at most 256 characters"):
+        await registry.place("x" * 10_000_000)
+    with pytest.raises(ValueError, match="room name"):
+        await registry.locate({"a": "b"})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="address"):
+        await registry.register(server, address="a" * 2000)
     with pytest.raises(placement.PlacementError, match="none is registered"):
         await registry.place("lobby")
     registration = await registry.register(server, address="a")

@@ -213,6 +213,9 @@ async def test_bad_plain_transport_options_get_clear_errors(server: mediasoup.Se
         ({"cryptoSuite": "NULL_CIPHER", "keyBase64": "AAAA"}, "cryptoSuite must be one of"),
         ({"cryptoSuite": "AEAD_AES_128_GCM", "keyBase64": "not base64!"}, "not base64"),
         ({"cryptoSuite": "AEAD_AES_256_GCM", "keyBase64": secure.srtpParameters["keyBase64"]}, "44 bytes, not 28"),
+        ({"cryptoSuite": "AEAD_AES_128_GCM", "keyBase64": "A" * 4_000_000}, "28 bytes, not 3000000"),
+        ({"cryptoSuite": "AEAD_AES_128_GCM", "keyBase64": 28}, "not base64"),
+        ({"cryptoSuite": ["AEAD_AES_128_GCM"], "keyBase64": "AAAA"}, "cryptoSuite must be one of"),
     ]:
         with pytest.raises(ValueError, match=match):
             await secure.connect("127.0.0.1", 5004, srtpParameters=bad)  # type: ignore[arg-type]

@@ -422,7 +422,7 @@ class Peer(WorkerObject):
             if not isinstance(value, bool):
                 raise TypeError(f"createPlainTransport(): {name} must be a bool, not {type(value).__name__}")
         if srtpCryptoSuite not in transport_module.SRTP_CRYPTO_SUITES:
-            raise ValueError(f"createPlainTransport(): srtpCryptoSuite must be one of {', '.join(transport_module.SRTP_CRYPTO_SUITES)}, not {srtpCryptoSuite!r}")
+            raise ValueError(f"createPlainTransport(): srtpCryptoSuite must be one of {', '.join(transport_module.SRTP_CRYPTO_SUITES)}, not {srtpCryptoSuite!r:.80}")
         if self._capabilities is None:
             await self.setCapabilities(self._room.rtpCapabilities)
         transport_id = str(uuid.uuid4())

@@ -206,8 +206,8 @@ class Registry:
         starts. Answers its :class:`Registration`."""
         if server.closed:
             raise InvalidStateError("register(): the server is closed")
-        if not isinstance(address, str) or not address:
-            raise ValueError(f"register(): address must be a non-empty str, not {address!r}")
+        if not isinstance(address, str) or not address or len(address) > MAX_ADDRESS_CHARS:
+            raise ValueError(f"register(): address must be a non-empty str of at most {MAX_ADDRESS_CHARS} characters, not {address!r:.80}")
         if maxRooms is not None and (isinstance(maxRooms, bool) or not isinstance(maxRooms, int) or maxRooms < 0):
             raise ValueError(f"register(): maxRooms must be an int >= 0 or None, not {maxRooms!r}")
         registration = Registration(self, server, address, maxRooms)
@@ -660,9 +660,16 @@ class RemotePipe(MediasoupObject):
     target_server = targetServer
 
 
+#: The longest room name and server address the registry keeps (characters).
+MAX_NAME_CHARS = 256
+MAX_ADDRESS_CHARS = 1024
+
+
 def _check_name(name: object) -> None:
     if not isinstance(name, str) or not name:
-        raise ValueError(f"a room name must be a non-empty str, not {name!r}")
+        raise ValueError(f"a room name must be a non-empty str, not {name!r:.80}")
+    if len(name) > MAX_NAME_CHARS:
+        raise ValueError(f"a room name has at most {MAX_NAME_CHARS} characters, not {len(name)}")
 
 
 def _log_failure(task: asyncio.Future[Any]) -> None:

@@ -176,7 +176,7 @@ class Room(WorkerObject):
         if not isinstance(enableSrtp, bool):
             raise TypeError(f"pipeTo(): enableSrtp must be a bool, not {type(enableSrtp).__name__}")
         if srtpCryptoSuite not in SRTP_CRYPTO_SUITES:
-            raise ValueError(f"pipeTo(): srtpCryptoSuite must be one of {', '.join(SRTP_CRYPTO_SUITES)}, not {srtpCryptoSuite!r}")
+            raise ValueError(f"pipeTo(): srtpCryptoSuite must be one of {', '.join(SRTP_CRYPTO_SUITES)}, not {srtpCryptoSuite!r:.80}")
         room._check_open()
         for existing in self._pipes:
             if existing.source is self and existing.target is room:

@@ -182,14 +182,14 @@ class PlainTransport(BaseTransport):
 def _checked_srtp_parameters(parameters: object) -> dict[str, str]:
     """``{'cryptoSuite', 'keyBase64'}`` with a known suite and a key of its length."""
     if not isinstance(parameters, dict) or set(parameters) != {"cryptoSuite", "keyBase64"}:
-        raise ValueError(f"connect(): srtpParameters must be {{'cryptoSuite': str, 'keyBase64': str}}, not {parameters!r}")
+        raise ValueError(f"connect(): srtpParameters must be {{'cryptoSuite': str, 'keyBase64': str}}, not {parameters!r:.80}")
     suite, key = parameters["cryptoSuite"], parameters["keyBase64"]
     if suite not in SRTP_CRYPTO_SUITES:
-        raise ValueError(f"connect(): srtpParameters' cryptoSuite must be one of {', '.join(SRTP_CRYPTO_SUITES)}, not {suite!r}")
+        raise ValueError(f"connect(): srtpParameters' cryptoSuite must be one of {', '.join(SRTP_CRYPTO_SUITES)}, not {suite!r:.80}")
     try:
         master = base64.b64decode(key, validate=True)
     except (TypeError, ValueError, binascii.Error):
-        raise ValueError(f"connect(): srtpParameters' keyBase64 is not base64: {key!r}") from None
+        raise ValueError(f"connect(): srtpParameters' keyBase64 is not base64: {key!r:.80}") from None
     if len(master) != SRTP_MASTER_LENGTHS[suite]:
         raise ValueError(f"connect(): {suite} needs a master key and salt of {SRTP_MASTER_LENGTHS[suite]} bytes, not {len(master)}")
     return {"cryptoSuite": suite, "keyBase64": key}
