@@ -206,3 +206,35 @@ async def test_a_pipe_that_loses_packets_repairs_them_with_nacks(server: mediaso
         exit.close()
         entry.close()
         hop.close()
+
+
+async def test_a_copy_removed_while_it_is_being_published_leaves_nothing_behind(server: mediasoup.Server) -> None:
+    """The exit's ``remove`` can reach the entry while its ``add`` waits for
+    the worker: the copy ends closed, out of the room's streams and out of
+    the worker."""
+    from mediasoup.pipe import PipeEntry
+
+    room = await server.Room()
+    entry = PipeEntry(room, "race")
+    await entry.open()
+    message = {
+        "type": "add",
+        "stream": "s1",
+        "kind": "audio",
+        "rtpParameters": {"codecs": [{"mimeType": "audio/opus", "payloadType": 100, "clockRate": 48000, "channels": 2}], "encodings": [{"ssrc": 4242}]},
+        "origins": ["elsewhere"],
+    }
+    adding = asyncio.ensure_future(entry.add(message))
+    await asyncio.sleep(0)
+    entry.remove({"stream": "s1"})
+    duplicate = await adding
+    assert duplicate.closed and entry.copies == {}
+    assert room._receiving() == []
+    await asyncio.sleep(0.2)
+    dump = await room.dump()
+    assert dump["rtpReceivers"] == {}, dump["rtpReceivers"]
+    # A later peer gets no sender of it.
+    late = await room.Peer("late")
+    await late.setCapabilities(room.rtpCapabilities)
+    assert late.rtpSenders == []
+    entry.close()

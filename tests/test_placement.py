@@ -78,6 +78,9 @@ async def test_thirty_rooms_land_evenly_on_three_servers_and_open_where_placed(r
         assert {entry["address"] for entry in placed} == {"http://127.0.0.1:800/", "http://127.0.0.1:801/", "http://127.0.0.1:802/"}
         # The same name again: where it is.
         assert (await registry.place("room-0"))["id"] == placed[0]["id"]
+        # Two callers of one name at once get one room.
+        first, second = await asyncio.gather(by_id[placed[0]["id"]].Room("room-0"), by_id[placed[0]["id"]].Room("room-0"))
+        assert first is second
         # Each server opens the rooms placed on it; nowhere else can.
         for name, entry in zip(names, placed):
             room = await by_id[entry["id"]].Room(name)

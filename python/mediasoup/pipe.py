@@ -123,6 +123,8 @@ class PipeExit(_PipeHalf):
         self._on_remove = on_remove
         self._ready = asyncio.Event()
         self._streams: dict[str, RtpReceiver] = {}
+        # The streams the entry was told of (an ``add`` sent): only those get a ``remove``.
+        self._announced: set[str] = set()
         self._tasks: set[asyncio.Future[None]] = set()
         self._peer.on("newrtpsender", self._on_sender)
 
@@ -150,9 +152,13 @@ class PipeExit(_PipeHalf):
         if self._closed or sender.closed or self._transport is None:
             return
         original = sender.associatedRtpReceiver
-        await sender.setTransport(self._transport)
         self._streams[sender.id] = original
         sender.on("close", lambda *_: self._removed(sender.id))
+        await sender.setTransport(self._transport)
+        if self._closed or sender.closed or sender.id not in self._streams:
+            # The stream ended meanwhile: nothing to tell the entry.
+            self._streams.pop(sender.id, None)
+            return
         message = {
             "type": "add",
             "stream": sender.id,
@@ -160,11 +166,15 @@ class PipeExit(_PipeHalf):
             "rtpParameters": _copy_parameters(sender.rtpParameters),
             "origins": sorted(original._origins | {self._room.id}),
         }
+        self._announced.add(sender.id)
         await self._on_add(message)
 
     def _removed(self, stream: str) -> None:
-        if self._streams.pop(stream, None) is not None and not self._closed:
-            self._on_remove({"type": "remove", "stream": stream})
+        if stream in self._announced:
+            self._announced.discard(stream)
+            if not self._closed:
+                self._on_remove({"type": "remove", "stream": stream})
+        self._streams.pop(stream, None)
 
     def _closing(self) -> None:
         for task in list(self._tasks):
@@ -199,6 +209,8 @@ class PipeEntry(_PipeHalf):
         try:
             await duplicate.receive(message["rtpParameters"])
         except Exception:
+            if duplicate.closed and message["stream"] not in self._copies:
+                return duplicate  # removed meanwhile: the stream ended
             self.remove({"stream": message["stream"]})
             raise
         return duplicate

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 from ._object import MediasoupObject
 from .errors import InvalidStateError, MediasoupError
 from .pipe import PipeEntry, PipeExit
+from .transport import SRTP_CRYPTO_SUITES
 
 if TYPE_CHECKING:
     from . import room as room_module
@@ -93,8 +94,9 @@ return best
 """
 
 # A server's heartbeat: its entry, and its rooms: those open on it
-# (refreshed or claimed), those assigned to it within the TTL (kept), the
-# rest (assigned elsewhere since, or never created) dropped.
+# (refreshed or claimed, unless another live server has them now: answered
+# as lost), those assigned to it within the TTL (kept), the rest (assigned
+# elsewhere since, or never created) dropped.
 # ARGV: prefix, id, now, ttl, address, workers, peers, cpu, maxRooms, startedMs, open room names...
 _HEARTBEAT = """
 local prefix, id, now, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -104,11 +106,19 @@ redis.call('HSET', key, 'id', id, 'address', ARGV[5], 'workers', ARGV[6], 'peers
            'maxRooms', ARGV[9], 'startedMs', ARGV[10], 'updatedMs', now)
 redis.call('PEXPIRE', key, ttl)
 redis.call('ZADD', prefix .. ':servers', now + ttl, id)
-local open = {}
+local open, lost = {}, {}
 for index = 11, #ARGV do
-  open[ARGV[index]] = true
-  redis.call('SET', prefix .. ':room:' .. ARGV[index], id, 'PX', ttl)
-  redis.call('ZADD', rooms, now, ARGV[index])
+  local room_key = prefix .. ':room:' .. ARGV[index]
+  local owner = redis.call('GET', room_key)
+  local owner_expires = owner and owner ~= id and redis.call('ZSCORE', prefix .. ':servers', owner)
+  if owner_expires and tonumber(owner_expires) > now then
+    -- Assigned to another live server meanwhile (this one stalled past its TTL).
+    table.insert(lost, ARGV[index])
+  else
+    open[ARGV[index]] = true
+    redis.call('SET', room_key, id, 'PX', ttl)
+    redis.call('ZADD', rooms, now, ARGV[index])
+  end
 end
 for _, name in ipairs(redis.call('ZRANGE', rooms, 0, -1)) do
   if not open[name] then
@@ -122,7 +132,7 @@ for _, name in ipairs(redis.call('ZRANGE', rooms, 0, -1)) do
   end
 end
 redis.call('PEXPIRE', rooms, ttl)
-return 1
+return lost
 """
 
 # Claims a room for a server unless another live server has it. ARGV:
@@ -290,6 +300,8 @@ class Registration:
         # piped to and from the room (placement.roomForPeer).
         self._overflow: dict[str, list[room_module.Room]] = {}
         self._growing = asyncio.Lock()
+        # Room(): one at a time, so two callers of one name get one room.
+        self._opening = asyncio.Lock()
         self._cpu_seconds: tuple[float, float] | None = None
         self._cpu = 0.0
         self._task: asyncio.Task[None] | None = None
@@ -327,6 +339,10 @@ class Registration:
         is this server's in the registry while open. :class:`PlacementError`
         if the room lives on another live server."""
         _check_name(name)
+        async with self._opening:
+            return await self._open_room(name, options)
+
+    async def _open_room(self, name: str, options: dict[str, Any]) -> room_module.Room:
         if self._closed:
             raise InvalidStateError(f"registration {self._id} is closed")
         room = self._rooms.get(name)
@@ -410,10 +426,12 @@ class Registration:
         registry = self._registry
         open_rooms = [name for name, room in self._rooms.items() if not room.closed]
         limit = -1 if self._max_rooms is None else self._max_rooms
-        await registry._heartbeat(
+        lost = await registry._heartbeat(
             args=[registry._prefix, self._id, _now_ms(), registry._ttl_ms, self._address, workers, peers,
                   round(self._cpu, 3), limit, self._started_ms, *open_rooms]
         )  # fmt: skip
+        for name in map(_text, lost or []):
+            _logger.warning("registration %s: room %r is another server's now (this one missed its TTL); it is no longer registered here", self._id, name)
 
     async def _start(self) -> None:
         self._pubsub = self._registry._redis.pubsub()
@@ -434,15 +452,19 @@ class Registration:
                 _logger.warning("registration %s: a heartbeat failed (%s); the next in %.1f s", self._id, error, interval)
 
     def _stop(self) -> None:
-        """Stops the heartbeat: the entry expires within the TTL."""
-        self._closed = True
-        for task in (self._task, self._inbox):
-            if task is not None:
-                task.cancel()
+        """Stops the heartbeat: the entry expires within the TTL. Its pipes
+        close first, telling the other servers."""
         for pipe in list(self._exits.values()):
             pipe.close()
         for entry, _ in list(self._entries.values()):
             entry.close()
+        self._closed = True
+        for task in (self._task, self._inbox):
+            if task is not None:
+                task.cancel()
+        if self._pubsub is not None:
+            pubsub, self._pubsub = self._pubsub, None
+            asyncio.ensure_future(pubsub.aclose()).add_done_callback(_log_failure)
 
     # Pipes between servers.
 
@@ -458,6 +480,10 @@ class Registration:
         (its copies' senders then close with a :class:`PlacementError`)."""
         _check_name(source)
         _check_name(target)
+        if not isinstance(enableSrtp, bool):
+            raise TypeError(f"pipeTo(): enableSrtp must be a bool, not {type(enableSrtp).__name__}")
+        if srtpCryptoSuite not in SRTP_CRYPTO_SUITES:
+            raise ValueError(f"pipeTo(): srtpCryptoSuite must be one of {', '.join(SRTP_CRYPTO_SUITES)}, not {srtpCryptoSuite!r:.80}")
         if self._closed:
             raise InvalidStateError(f"registration {self._id} is closed")
         room = self.rooms.get(source)
@@ -477,12 +503,15 @@ class Registration:
             reply = await self._request(
                 where["id"], {"type": "open", "pipe": pipe.id, "room": target, "enableSrtp": enableSrtp, "srtpCryptoSuite": srtpCryptoSuite}
             )
+            pipe._check_open()
             exit = PipeExit(room, pipe.id, reply["entry"]["roomId"], pipe._added, pipe._removed)
             pipe._exit = exit
             exit.on("close", lambda *_: pipe.close())
             local_end = await exit.open(enableSrtp=enableSrtp, srtpCryptoSuite=srtpCryptoSuite)
+            pipe._check_open()
             await self._send(where["id"], {"type": "connect", "pipe": pipe.id, "exit": local_end})
             await exit.connect(reply["entry"])
+            pipe._check_open()
         except BaseException:
             pipe.close()
             raise
@@ -511,17 +540,30 @@ class Registration:
             asyncio.ensure_future(self._send(server_id, message)).add_done_callback(_log_failure)
 
     async def _read_inbox(self) -> None:
-        """The messages of pipes, one after the other (in the order each server sent them)."""
-        async for item in self._pubsub.listen():
-            if item.get("type") != "message":
-                continue
+        """The messages of pipes, one after the other (in the order each
+        server sent them); after a lost connection to Redis, subscribed again."""
+        while not self._closed:
             try:
-                message = json.loads(item["data"])
-                await self._on_message(message)
+                async for item in self._pubsub.listen():
+                    if item.get("type") != "message":
+                        continue
+                    try:
+                        await self._on_message(json.loads(item["data"]))
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception:
+                        _logger.exception("registration %s: a pipe message failed", self._id)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                _logger.exception("registration %s: a pipe message failed", self._id)
+            except Exception as error:
+                _logger.warning("registration %s: pipe messages lost their connection (%s); subscribing again", self._id, error)
+                await asyncio.sleep(self._registry.ttl / 3)
+                try:
+                    await self._pubsub.aclose()
+                    self._pubsub = self._registry._redis.pubsub()
+                    await self._pubsub.subscribe(self._registry._channel(self._id))
+                except Exception as again:
+                    _logger.warning("registration %s: not subscribed yet (%s)", self._id, again)
 
     async def _on_message(self, message: dict[str, Any]) -> None:
         kind, pipe_id = message["type"], message["pipe"]
@@ -590,8 +632,6 @@ class Registration:
         self._task = None
         registry = self._registry
         await registry._release(args=[registry._prefix, self._id, ""])
-        if self._pubsub is not None:
-            await self._pubsub.aclose()
 
     room = Room
     pipe_to = pipeTo
@@ -621,6 +661,10 @@ class RemotePipe(MediasoupObject):
     def room(self) -> room_module.Room:
         """The room whose streams it carries."""
         return self._room
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise PlacementError(f"pipe {self._id} closed while it was opening (the other room closed)")
 
     @property
     def target(self) -> str:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._display import Dump, Id, Stats
+from ._futures import ignore_outcome
 from ._object import Forwarded
 from ._owners import OwningPeer
 from .errors import InvalidStateError
@@ -125,6 +126,11 @@ class RtpReceiver(Forwarded):
                 "rtpParameters": dict(rtpParameters),
             },
         )
+        if self._closed:
+            # Closed while the worker created it: the worker's receiver goes too.
+            if not self._channel.closed:
+                ignore_outcome(self._channel.request("rtpReceiver.close", {"receiverId": self._id}))
+            raise InvalidStateError(f"rtpReceiver {self._id} closed while it was being created")
         self._rtp_parameters = normalised
         if isinstance(self._transport, DirectTransport):
             self._ssrcs = frozenset(encoding["ssrc"] for encoding in normalised["encodings"])
