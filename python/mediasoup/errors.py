@@ -7,7 +7,7 @@ the server reports derives from :class:`MediasoupError`.
 
 from __future__ import annotations
 
-__all__ = ["MediasoupError", "InvalidStateError", "UnsupportedError"]
+__all__ = ["MediasoupError", "InvalidStateError", "UnsupportedError", "PlacementError"]
 
 
 class MediasoupError(Exception):
@@ -20,3 +20,8 @@ class InvalidStateError(MediasoupError):
 
 class UnsupportedError(MediasoupError):
     """Something the server cannot do, such as a codec it cannot carry."""
+
+
+class PlacementError(MediasoupError):
+    """Placement across servers (``mediasoup.placement``): no live server
+    can take a room, a room lives elsewhere, or a pipe's other server left."""

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ._display import Id
 from ._object import MediasoupObject
+from ._owners import OwningRoom
 
 if TYPE_CHECKING:
     from .peer import Peer
@@ -41,17 +42,8 @@ if TYPE_CHECKING:
 _logger = logging.getLogger("mediasoup.pipe")
 
 
-class PipeEnd(Protocol):
+class PipeEnd(OwningRoom, Protocol):
     """What a pipe asks of each of its rooms."""
-
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def closed(self) -> bool: ...
-
-    @property
-    def rtpCapabilities(self) -> dict[str, Any]: ...
 
     def _pipe_peer(self, pipe_id: str, role: str, leads_to: str | None) -> Peer:
         """A peer of a pipe, kept out of the room's ``peers``: its ``exit``
