@@ -80,16 +80,8 @@ class PipeRelay:
             pubsub, self._pubsub = self._pubsub, None
             asyncio.ensure_future(pubsub.aclose()).add_done_callback(log_failure)
 
-    async def pipe_to(
-        self, source: str, target: str, *, enableSrtp: bool = True, srtpCryptoSuite: str = "AES_CM_128_HMAC_SHA1_80"
-    ) -> RemotePipe:
-        """Publishes the streams of room ``source`` (open here, through
-        :meth:`Room`) in room ``target``, wherever the registry has it: on
-        another server, through a pipe whose messages cross Redis and whose
-        media crosses the network between the servers' listen addresses
-        (SRTP by default); here, ``room.pipeTo()``'s pipe. The pipe closes
-        with either room, and when the other server leaves the registry
-        (its copies' senders then close with a :class:`PlacementError`)."""
+    async def pipe_to(self, source: str, target: str, *, enableSrtp: bool, srtpCryptoSuite: str) -> RemotePipe:
+        """``Registration.pipeTo`` (placement.py), which documents it."""
         check_name(source)
         check_name(target)
         if not isinstance(enableSrtp, bool):
