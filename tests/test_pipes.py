@@ -1,7 +1,9 @@
 """Pipes between rooms on different workers of one server: a publisher's
 streams in room A reach subscribers in rooms B and C (pymediasoup clients
 that decode them), keyframe requests travel back, closing the publisher
-closes every copy, and a pipe back carries nothing twice."""
+closes every copy, and a pipe back carries nothing twice; every layer of a
+simulcast stream crosses, each viewer behind the pipe decodes the one it
+prefers."""
 
 from __future__ import annotations
 
@@ -12,8 +14,9 @@ import mediasoup
 import pytest
 from mediasoup.errors import InvalidStateError
 
-from .clients import MediasoupClient, Subscriber, colour_track, tone_track, until
+from .clients import MediasoupClient, Subscriber, colour_track, tone_track, until, use_loopback_only
 from .conftest import LOOPBACK
+from .layers import LAYERS, SizeWatcher, publish_layers
 
 
 @pytest.fixture
@@ -95,6 +98,56 @@ async def test_a_room_piped_to_two_rooms_on_other_workers(server: mediasoup.Serv
     await asyncio.sleep(0.3)
     dump = await room_b.dump()
     assert all(not name.startswith("pipe") for name in dump["peers"]), dump["peers"]
+
+
+async def test_every_simulcast_layer_crosses_a_pipe_for_each_viewer_to_choose(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three encodings published in room A (worker 0), piped to room B
+    (worker 1): the copy in B has the three, and B's viewers decode the
+    layer each prefers (its size and colour); a viewer moving to another
+    layer gets that layer's keyframe from the publisher, through the pipe."""
+    use_loopback_only(monkeypatch)
+    room_a, room_b = await server.Room(), await server.Room()
+    alice = await room_a.Peer("alice")
+    receiver, publishers = await publish_layers(alice)
+    pipe = await room_a.pipeTo(room_b)
+    watchers: dict[str, SizeWatcher] = {}
+    subscribers: list[Subscriber] = []
+    try:
+        await until(lambda: receiver in pipe.copies, 10, lambda: pipe.copies)
+        copy = pipe.copies[receiver]
+        encodings = copy.rtpParameters["encodings"] if copy.rtpParameters else []
+        assert len(encodings) == 3 and len({encoding["ssrc"] for encoding in encodings}) == 3, encodings
+        # The pipe wants every layer of the publisher.
+        await until(lambda: receiver.layersUnused == [], 5, lambda: receiver.layersUnused)
+        for name in ("bob", "carol"):
+            subscriber = Subscriber(room_b, await room_b.Peer(name))
+            subscribers.append(subscriber)
+            await subscriber.start()
+            watchers[name] = SizeWatcher(subscriber)
+            watchers[name].start()
+        bob_sender = room_b.getPeer("bob").rtpSenders[0]  # type: ignore[union-attr]
+        carol_sender = room_b.getPeer("carol").rtpSenders[0]  # type: ignore[union-attr]
+        await carol_sender.setPreferredLayers(0)
+        latest = lambda: {name: watcher.latest for name, watcher in watchers.items()}  # noqa: E731
+        await until(lambda: watchers["bob"].shows(2) and watchers["carol"].shows(0), 20, latest)
+        assert bob_sender.currentLayers == {"spatialLayer": 2, "temporalLayer": 0}
+        # Behind the pipe, nobody wants the middle layer: the copy says so.
+        await until(lambda: copy.layersUnused == [1], 5, lambda: copy.layersUnused)
+        await carol_sender.setPreferredLayers(1)
+        await until(lambda: watchers["carol"].shows(1), 10, latest)
+        assert watchers["bob"].shows(2)
+        # The copy receives each encoding on its own SSRC.
+        stats = await copy.getStats()
+        assert sorted(entry["ssrc"] for entry in stats) == sorted(encoding["ssrc"] for encoding in encodings)
+        assert all(entry["packetsReceived"] > 0 for entry in stats)
+        assert len({ssrc for ssrc, _, _ in LAYERS} & {entry["ssrc"] for entry in stats}) == 0
+    finally:
+        for watcher in watchers.values():
+            watcher.stop()
+        for publisher in publishers:
+            publisher.stop()
+        for subscriber in subscribers:
+            await subscriber.close()
 
 
 async def test_pipe_options_are_checked(server: mediasoup.Server) -> None:

@@ -28,10 +28,10 @@ from typing import Any
 import pytest
 
 import mediasoup
-from mediasoup.media import TrackPublisher
 
 from .chromium import run_driver
-from .clients import Subscriber, colour_track, mean_colour, until, use_loopback_only
+from .clients import Subscriber, until, use_loopback_only
+from .layers import LAYERS, SizeWatcher, publish_layers
 
 
 
@@ -151,37 +151,6 @@ def test_chromium_viewer_behind_a_bottleneck_falls_to_a_lower_layer_and_climbs_b
     assert scores[-1][1] >= 8, scores
 
 
-# Layers published by Python, by SSRC: (SSRC, size, colour).
-LAYERS = [(0x1111, (320, 180), (255, 0, 0)), (0x2222, (640, 360), (0, 255, 0)), (0x3333, (1280, 720), (0, 0, 255))]
-
-
-class SizeWatcher:
-    """The size and colour of the latest frame a pymediasoup consumer decoded."""
-
-    def __init__(self, subscriber: Subscriber) -> None:
-        self.subscriber = subscriber
-        self.latest: tuple[int, int, tuple[float, float, float]] | None = None
-        self.task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self.task = asyncio.ensure_future(self._watch())
-
-    async def _watch(self) -> None:
-        await until(lambda: "video" in self.subscriber.consumers, 10, lambda: "no video consumer")
-        track = self.subscriber.consumers["video"].track
-        while True:
-            frame = await track.recv()
-            self.latest = (frame.width, frame.height, mean_colour(frame))
-
-
-def _colour_of(latest: tuple[int, int, tuple[float, float, float]] | None) -> int | None:
-    """The index of the layer whose colour the frame has (its strongest channel)."""
-    if latest is None:
-        return None
-    colour = latest[2]
-    return max(range(3), key=lambda channel: colour[channel])
-
-
 async def test_simulcast_by_ssrc_from_python_reaches_pymediasoup_subscribers_as_the_layers_they_prefer(
     server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -190,14 +159,9 @@ async def test_simulcast_by_ssrc_from_python_reaches_pymediasoup_subscribers_as_
     room = server.Room()
     assert not room.bandwidthEstimation and server.Room(bandwidthEstimation=True).bandwidthEstimation
     alice = await room.Peer("alice")
-    transport = await alice.createDirectTransport()
-    receiver = alice.RtpReceiver("video", transport)
-    publishers = [TrackPublisher(colour_track(colour, size), receiver, ssrc=ssrc, cname="alice") for ssrc, size, colour in LAYERS]
-    parameters = publishers[0].rtpParameters
-    parameters["encodings"] = [{"ssrc": ssrc} for ssrc, _, _ in LAYERS]
     unused: list[list[int]] = []
-    receiver.on("layersunused", unused.append)
-    await receiver.receive(parameters)
+    alice.on("newrtpreceiver", lambda receiver: receiver.on("layersunused", unused.append))
+    receiver, publishers = await publish_layers(alice, start=False)
     await until(lambda: unused == [[0, 1, 2]], 5, lambda: unused)
     assert receiver.layersUnused == [0, 1, 2]
     for publisher in publishers:
@@ -216,8 +180,7 @@ async def test_simulcast_by_ssrc_from_python_reaches_pymediasoup_subscribers_as_
         await carol_sender.setPreferredLayers(0)
 
         def shows(name: str, layer: int) -> bool:
-            latest = watchers[name].latest
-            return latest is not None and latest[0] == LAYERS[layer][1][0] and _colour_of(latest) == layer
+            return watchers[name].shows(layer)
 
         await until(lambda: shows("bob", 2) and shows("carol", 0), 20, lambda: {n: w.latest for n, w in watchers.items()})
         assert bob_sender.currentLayers == {"spatialLayer": 2, "temporalLayer": 0}
@@ -246,8 +209,7 @@ async def test_simulcast_by_ssrc_from_python_reaches_pymediasoup_subscribers_as_
         assert bob_sender.currentLayers == {"spatialLayer": 1, "temporalLayer": 0}
     finally:
         for watcher in watchers.values():
-            if watcher.task is not None:
-                watcher.task.cancel()
+            watcher.stop()
         for publisher in publishers:
             publisher.stop()
         for subscriber in subscribers:

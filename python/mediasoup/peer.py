@@ -195,9 +195,9 @@ class Peer(WorkerObject):
     async def _create_sender(self, receiver: rtp_receiver_module.RtpReceiver) -> None:
         sender_id = str(uuid.uuid4())
         try:
-            parameters: dict[str, Any] = await self._channel.request(
-                "rtpSender.create", {"senderId": sender_id, "peerId": self._id, "receiverId": receiver.id}
-            )
+            # A pipe's exit sends every encoding, for the room at its other end to select from.
+            request = {"senderId": sender_id, "peerId": self._id, "receiverId": receiver.id, "pipe": self._pipe_role == "exit"}
+            parameters: dict[str, Any] = await self._channel.request("rtpSender.create", request)
         except UnsupportedError as error:
             _logger.debug("peer %s does not get %s: %s", self._name, receiver.id, error)
             return

@@ -267,6 +267,9 @@ pub struct RtpSenderCreate {
     pub sender_id: String,
     pub peer_id: String,
     pub receiver_id: String,
+    /// A pipe's sender: every encoding of the stream, each on an SSRC of its own.
+    #[serde(default)]
+    pub pipe: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

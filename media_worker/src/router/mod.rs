@@ -3,7 +3,8 @@
 //! subscriber), the routes between them, and what happens to each packet on
 //! the way: the encoding a sender forwards ([`layer_selector`]), its numbers
 //! ([`rewriter`]), keyframe requests to publishers ([`keyframes`]) and the
-//! SSRCs senders write ([`ssrc`]).
+//! SSRCs senders write ([`ssrc`]); a pipe's senders forward every encoding
+//! ([`every_layer`]).
 //!
 //! A sans-IO state machine: packets and `Instant`s in, packets for
 //! transports (through an [`RtpSink`]) and keyframe requests out. It knows
@@ -14,6 +15,7 @@
 pub mod audio_levels;
 pub mod bandwidth;
 pub mod data;
+pub mod every_layer;
 pub mod keyframes;
 pub mod layer_selector;
 pub mod rewriter;
@@ -71,6 +73,8 @@ pub struct NewSender<'a> {
     pub receiver_id: &'a str,
     /// The payload types and extension ids its transport will write.
     pub tables: &'a SendTables,
+    /// A pipe's sender: every encoding, on an SSRC each.
+    pub every_layer: bool,
 }
 
 #[derive(Debug)]
@@ -148,8 +152,18 @@ impl Router {
 
     /// An SSRC no sender of this room writes.
     pub fn allocate_ssrc(&mut self) -> u32 {
+        self.allocate_ssrcs(1)[0]
+    }
+
+    /// `count` SSRCs, none of them written by a sender of this room, all different.
+    fn allocate_ssrcs(&mut self, count: usize) -> Vec<u32> {
         let senders = &self.senders;
-        self.ssrcs.next(|ssrc| senders.values().any(|sender| sender.ssrc == ssrc || sender.rtx_ssrc == Some(ssrc)))
+        let mut ssrcs = Vec::with_capacity(count);
+        for _ in 0..count {
+            let ssrc = self.ssrcs.next(|ssrc| ssrcs.contains(&ssrc) || senders.values().any(|sender| sender.writes_ssrc(ssrc)));
+            ssrcs.push(ssrc);
+        }
+        ssrcs
     }
 
     /// A stream starts arriving: its packets are forwarded from now on.
@@ -199,8 +213,11 @@ impl Router {
             return Err(WorkerError::value_error("a peer does not receive its own streams"));
         }
         let receiver_id = receiver.id.clone();
-        let ssrcs = (self.allocate_ssrc(), self.allocate_ssrc());
-        let identity = SenderIdentity { id: new.id.to_owned(), peer_id: new.peer_id.to_owned(), mid: String::new(), ssrcs };
+        let encodings = if new.every_layer { receiver.parameters.encodings.len().max(1) } else { 1 };
+        let mut ssrcs = self.allocate_ssrcs(encodings + 1);
+        let rtx_ssrc = ssrcs.pop().unwrap_or_default();
+        let every_layer = new.every_layer.then(|| ssrcs.clone());
+        let identity = SenderIdentity { id: new.id.to_owned(), peer_id: new.peer_id.to_owned(), mid: String::new(), ssrcs: (ssrcs[0], rtx_ssrc), every_layer };
         let receiver = &self.receivers[&receiver_id];
         let mut sender = RtpSender::new(identity, receiver, room, new.capabilities, new.tables)?;
         // The mid is given once the sender exists: a refused one takes none.
@@ -406,6 +423,10 @@ impl Router {
         let mut wanted: u32 = 0;
         for &slot in self.routes.get(receiver_id).into_iter().flatten() {
             let Some(sender) = self.senders.at(slot).filter(|sender| !sender.paused && sender.transport_key.is_some()) else { continue };
+            if sender.forwards_every_layer() {
+                wanted = u32::MAX;
+                break;
+            }
             wanted |= 1 << sender.preferred_layers().spatial.min(count - 1);
         }
         let unused: Vec<u8> = (0..count).filter(|layer| wanted & (1 << layer) == 0).collect();
@@ -492,60 +513,6 @@ impl Router {
         Some(sender.dump(activity.unwrap_or(&LayerActivity::default()), now))
     }
 
-    /// A subscriber on transport `key` asked for a keyframe of the stream it
-    /// receives under `mid` (a PLI or FIR): relayed to its publisher, at
-    /// most once per interval.
-    pub fn on_keyframe_request(&mut self, key: TransportKey, mid: &str, now: Instant) {
-        let receiver_id = self
-            .placed_on(key)
-            .iter()
-            .filter_map(|slot| self.senders.at(*slot))
-            .find(|sender| sender.mid == mid)
-            .map(|sender| sender.receiver_id.clone());
-        tracing::debug!("transport {key}: keyframe request for mid {mid} (rtpReceiver {receiver_id:?})");
-        if let Some(receiver_id) = receiver_id {
-            self.request_keyframe(&receiver_id, now, false);
-        }
-    }
-
-    /// A transport reaches its endpoint now. As a subscriber's: what it was
-    /// forwarded before never reached the endpoint, so each stream it gets
-    /// starts again at a keyframe (forced: the request made when the sender
-    /// was placed, a moment before, must not hold this one back). As a
-    /// publisher's: the requests made while it could not be reached (a
-    /// plain endpoint learnt from its first packet) are made again.
-    pub fn on_transport_connected(&mut self, key: TransportKey, now: Instant) {
-        let mut receivers: Vec<String> = self.active_senders_on(key).map(|sender| sender.receiver_id.clone()).collect();
-        receivers.extend(self.receivers_on(key).into_iter().filter(|id| self.routes.get(id).is_some_and(|slots| !slots.is_empty())));
-        receivers.sort();
-        receivers.dedup();
-        for receiver_id in receivers {
-            self.request_keyframe(&receiver_id, now, true);
-        }
-    }
-
-    /// Asks the publisher of `receiver_id` for a keyframe: relayed requests
-    /// at most once per interval, `forced` ones always (see [`keyframes`]).
-    /// Audio has none.
-    pub fn request_keyframe(&mut self, receiver_id: &str, now: Instant, forced: bool) {
-        let Some(receiver) = self.receivers.get(receiver_id).filter(|receiver| receiver.kind == MediaKind::Video) else { return };
-        if !self.keyframes.allow(receiver_id, now, forced) {
-            return;
-        }
-        let ssrcs = receiver.media_ssrcs();
-        tracing::debug!("rtpReceiver {receiver_id}: keyframe requested from ssrcs {ssrcs:?}");
-        for ssrc in ssrcs {
-            let request = KeyframeRequest { transport: receiver.transport_key, ssrc };
-            if !self.keyframe_requests.contains(&request) {
-                self.keyframe_requests.push(request);
-            }
-        }
-    }
-
-    /// The keyframe requests for publishers since the last call.
-    pub fn take_keyframe_requests(&mut self) -> Vec<KeyframeRequest> {
-        std::mem::take(&mut self.keyframe_requests)
-    }
 }
 
 fn unknown(kind: &str, id: &str) -> WorkerError {

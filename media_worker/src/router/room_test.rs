@@ -153,10 +153,19 @@ impl Room {
 
     /// A subscriber (with the room's capabilities) to `receiver_id`, on transport `key`.
     pub fn subscribe(&mut self, sender_id: &str, receiver_id: &str, key: TransportKey) {
+        self.add_sender(sender_id, receiver_id, key, false);
+    }
+
+    /// A pipe's sender of `receiver_id` (every encoding), on transport `key`.
+    pub fn pipe(&mut self, sender_id: &str, receiver_id: &str, key: TransportKey) {
+        self.add_sender(sender_id, receiver_id, key, true);
+    }
+
+    fn add_sender(&mut self, sender_id: &str, receiver_id: &str, key: TransportKey, every_layer: bool) {
         let capabilities = serde_json::to_value(&self.capabilities).unwrap();
         let tables = SendTables::new(&self.capabilities, Some(&capabilities));
         let peer_id = format!("peer-{key}");
-        let new = NewSender { id: sender_id, peer_id: &peer_id, capabilities: &capabilities, receiver_id, tables: &tables };
+        let new = NewSender { id: sender_id, peer_id: &peer_id, capabilities: &capabilities, receiver_id, tables: &tables, every_layer };
         self.router.create_sender(new, &self.capabilities, || format!("s{key}")).unwrap();
         let (placed, _) = self.router.sender_placed_on(sender_id, &self.capabilities, &capabilities, &tables, None).unwrap();
         self.router.place_sender(placed, &format!("transport-{key}"), key, self.start);

@@ -105,19 +105,19 @@ fn subscribers_keyframe_requests_reach_the_publisher_once_per_interval_and_force
     assert_eq!(room.router.take_keyframe_requests().len(), 1);
     let start = room.start;
     let at = |ms: u64| start + Duration::from_millis(ms);
-    room.router.on_keyframe_request(2, "s2", at(100));
-    room.router.on_keyframe_request(2, "s2", at(200));
+    room.router.on_keyframe_request(2, "s2", None, at(100));
+    room.router.on_keyframe_request(2, "s2", None, at(200));
     assert!(room.router.take_keyframe_requests().is_empty(), "within 500 ms of the forced one");
-    room.router.on_keyframe_request(2, "s2", at(500));
+    room.router.on_keyframe_request(2, "s2", None, at(500));
     assert_eq!(room.router.take_keyframe_requests().len(), 1);
-    room.router.on_keyframe_request(2, "s2", at(700));
+    room.router.on_keyframe_request(2, "s2", None, at(700));
     assert!(room.router.take_keyframe_requests().is_empty());
     // A mid the transport does not send, or another transport: nothing.
-    room.router.on_keyframe_request(2, "s9", at(2_000));
-    room.router.on_keyframe_request(3, "s2", at(2_000));
+    room.router.on_keyframe_request(2, "s9", None, at(2_000));
+    room.router.on_keyframe_request(3, "s2", None, at(2_000));
     assert!(room.router.take_keyframe_requests().is_empty());
     // A resume is forced, however recent the last request.
-    room.router.on_keyframe_request(2, "s2", at(3_000));
+    room.router.on_keyframe_request(2, "s2", None, at(3_000));
     room.router.take_keyframe_requests();
     room.router.set_sender_active("to-bob", false, at(3_001)).unwrap();
     room.router.set_sender_active("to-bob", true, at(3_002)).unwrap();
@@ -186,9 +186,9 @@ fn a_sender_that_takes_a_removed_senders_slot_gets_only_its_own_stream() {
     assert_eq!(room.router.routes_of("microphone"), ["microphone-to-dave"]);
     // Transport 4's keyframe requests find Dave's sender, not Bob's.
     room.router.take_keyframe_requests();
-    room.router.on_keyframe_request(4, "s4", room.start);
+    room.router.on_keyframe_request(4, "s4", None, room.start);
     assert!(room.router.take_keyframe_requests().is_empty(), "audio has no keyframes: the request named the microphone");
-    room.router.on_keyframe_request(3, "s3", room.start + std::time::Duration::from_secs(5));
+    room.router.on_keyframe_request(3, "s3", None, room.start + std::time::Duration::from_secs(5));
     assert_eq!(room.router.take_keyframe_requests().len(), 1);
 }
 
@@ -213,11 +213,11 @@ fn a_peer_gets_no_sender_of_its_own_stream_and_ids_are_unique() {
     room.publish("camera", MediaKind::Video);
     let capabilities = serde_json::to_value(&room.capabilities).unwrap();
     let tables = SendTables::new(&room.capabilities, Some(&capabilities));
-    let own = NewSender { id: "loop", peer_id: "alice", capabilities: &capabilities, receiver_id: "camera", tables: &tables };
+    let own = NewSender { id: "loop", peer_id: "alice", capabilities: &capabilities, receiver_id: "camera", tables: &tables, every_layer: false };
     let error = room.router.create_sender(own, &room.capabilities, || unreachable!("a refused sender takes no mid")).unwrap_err();
     assert!(error.message.contains("its own streams"), "{}", error.message);
     room.subscribe("to-bob", "camera", 2);
-    let again = NewSender { id: "to-bob", peer_id: "carol", capabilities: &capabilities, receiver_id: "camera", tables: &tables };
+    let again = NewSender { id: "to-bob", peer_id: "carol", capabilities: &capabilities, receiver_id: "camera", tables: &tables, every_layer: false };
     assert!(room.router.create_sender(again, &room.capabilities, || "s9".into()).is_err());
     let ssrcs: HashSet<u32> = (0..1_000).map(|_| room.router.allocate_ssrc()).collect();
     let sender = room.router.sender("to-bob").unwrap();

@@ -1,7 +1,8 @@
 //! An RtpSender in the worker: one receiver's stream forwarded to one other
 //! peer, with its own SSRC (and RTX SSRC), the payload type its transport
 //! gives the codec (the subscriber's own, else the room's), the encoding it
-//! forwards ([`LayerSelector`]) and numbers of its own ([`Rewriter`]).
+//! forwards ([`LayerSelector`]) and numbers of its own ([`Rewriter`]); a
+//! pipe's sender forwards every encoding instead ([`EveryLayer`]).
 
 use std::time::Instant;
 
@@ -9,6 +10,7 @@ use serde_json::{json, Map, Value};
 
 use str0m::rtp::ExtensionMap;
 
+use super::every_layer::EveryLayer;
 use super::layer_selector::{LayerActivity, LayerSelector, Layers, Selection, StreamShape};
 use super::rewriter::Rewriter;
 use super::rtp_receiver::RtpReceiver;
@@ -36,12 +38,15 @@ const FORWARDED_EXTENSIONS: &[&str] = &[
 ];
 
 /// Who a sender is: its id, the subscribing peer, the mid it is sent under
-/// on any of that peer's transports, and its SSRC and RTX SSRC.
+/// on any of that peer's transports, and its SSRC and RTX SSRC; a pipe's
+/// sender (`every_layer`) has an SSRC per encoding of the stream, the first
+/// of them `ssrcs.0`, and no RTX.
 pub struct SenderIdentity {
     pub id: String,
     pub peer_id: String,
     pub mid: String,
     pub ssrcs: (u32, u32),
+    pub every_layer: Option<Vec<u32>>,
 }
 
 #[derive(Debug, Clone)]
@@ -70,6 +75,8 @@ pub struct RtpSender {
     pub transport_key: Option<u32>,
     layers: LayerSelector,
     rewriter: Rewriter,
+    /// A pipe's sender: every encoding forwarded (`layers` and `rewriter` unused).
+    every_layer: Option<EveryLayer>,
     /// `disable()`d: nothing is forwarded.
     pub paused: bool,
     pub packets_sent: u64,
@@ -89,7 +96,7 @@ impl RtpSender {
     /// of a transport of that peer (see [`Self::adopt`] for when the
     /// sender's transport has others).
     pub fn new(identity: SenderIdentity, receiver: &RtpReceiver, room: &RtpCapabilities, capabilities: &Value, tables: &SendTables) -> Result<Self, WorkerError> {
-        let SenderIdentity { id, peer_id, mid, ssrcs } = identity;
+        let SenderIdentity { id, peer_id, mid, ssrcs, every_layer } = identity;
         let mapping = receiver
             .parameters
             .codecs
@@ -138,6 +145,7 @@ impl RtpSender {
             transport_key: None,
             layers: LayerSelector::default(),
             rewriter: Rewriter::new(room_codec.clock_rate),
+            every_layer: every_layer.map(|ssrcs| EveryLayer::new(&ssrcs, room_codec.clock_rate, receiver.parameters.normalised["encodings"].clone())),
             paused: false,
             packets_sent: 0,
             bytes_sent: 0,
@@ -159,6 +167,23 @@ impl RtpSender {
     /// keyframes are not read), or an SVC stream restarted lower (see
     /// [`Selection::Restart`]).
     pub fn rewrite(&mut self, packet: &IncomingRtp, frame: &FrameInfo, spatial: u8, stream: StreamShape<'_>) -> (Option<OutgoingRtp>, bool) {
+        if let Some(every_layer) = &mut self.every_layer {
+            // Simulcast: the spatial layer is the encoding; otherwise (SVC too) one encoding carries all.
+            let encoding = if stream.encodings > 1 { spatial } else { 0 };
+            let Some(piped) = every_layer.rewrite(encoding, packet, frame) else { return (None, false) };
+            self.count(packet);
+            let rtp = OutgoingRtp {
+                ssrc: piped.ssrc,
+                payload_type: self.payload_type,
+                sequence_number: piped.sequence_number,
+                timestamp: piped.timestamp,
+                marker: packet.marker,
+                nackable: false,
+                vp8_ids: piped.vp8_ids,
+                drops_queued: false,
+            };
+            return (Some(rtp), false);
+        }
         let before = self.layers.current_spatial();
         let (needs_keyframe, drops_queued) = match self.layers.select(packet, frame, spatial, stream) {
             Selection::Forward => (false, false),
@@ -175,9 +200,7 @@ impl RtpSender {
         };
         let Some((sequence_number, timestamp)) = self.rewriter.rewrite(packet) else { return (None, needs_keyframe) };
         let vp8_ids = frame.vp8.and_then(|ids| self.rewriter.rewrite_vp8(ids));
-        self.packets_sent += 1;
-        self.bytes_sent += packet.payload_len as u64;
-        self.rate.record(packet.payload_len, packet.arrival);
+        self.count(packet);
         let rtp = OutgoingRtp {
             ssrc: self.ssrc,
             payload_type: self.payload_type,
@@ -190,6 +213,35 @@ impl RtpSender {
             drops_queued,
         };
         (Some(rtp), needs_keyframe)
+    }
+
+    fn count(&mut self, packet: &IncomingRtp) {
+        self.packets_sent += 1;
+        self.bytes_sent += packet.payload_len as u64;
+        self.rate.record(packet.payload_len, packet.arrival);
+    }
+
+    /// Whether it is a pipe's sender, forwarding every encoding.
+    pub fn forwards_every_layer(&self) -> bool {
+        self.every_layer.is_some()
+    }
+
+    /// The SSRCs its packets leave with (one per encoding for a pipe's sender).
+    pub fn media_ssrcs(&self) -> Vec<u32> {
+        match &self.every_layer {
+            Some(every_layer) => every_layer.ssrcs().collect(),
+            None => vec![self.ssrc],
+        }
+    }
+
+    /// Whether it writes `ssrc` (media or RTX).
+    pub fn writes_ssrc(&self, ssrc: u32) -> bool {
+        self.ssrc == ssrc || self.rtx_ssrc == Some(ssrc) || self.every_layer.as_ref().is_some_and(|every_layer| every_layer.encoding_of(ssrc).is_some())
+    }
+
+    /// The encoding a pipe's sender sends on `ssrc`.
+    pub fn encoding_of(&self, ssrc: u32) -> Option<u8> {
+        self.every_layer.as_ref()?.encoding_of(ssrc)
     }
 
     /// The spatial layer whose keyframe it waits for (to switch to it).
@@ -229,6 +281,11 @@ impl RtpSender {
 
     /// How well its subscriber receives the stream now, 0 to 10 (see [`score`]).
     pub fn score(&self, activity: &LayerActivity, now: Instant) -> u8 {
+        if self.every_layer.is_some() {
+            // Everything the publisher sends is forwarded: only the loss counts.
+            let forwarding = (self.packets_sent > 0).then_some(0);
+            return score(self.fraction_lost, forwarding, None);
+        }
         let best = activity.best_at_most(self.layers.preferred().spatial, now);
         score(self.fraction_lost, self.layers.current_spatial(), best)
     }
@@ -258,7 +315,8 @@ impl RtpSender {
         })?;
         let codec = &self.codec;
         let mut codecs = vec![codec_parameters(&codec.mime_type, payload_type, codec.clock_rate, codec.channels, &codec.parameters, json!(codec.rtcp_feedback))];
-        let rtx = self.rtx_codec.as_ref().zip(rtx_payload_type);
+        // A pipe's sender has no RTX: its transport (plain, with NACKs) sends a packet again as it was.
+        let rtx = self.rtx_codec.as_ref().zip(rtx_payload_type).filter(|_| self.every_layer.is_none());
         if let Some((rtx, rtx_payload_type)) = rtx {
             let mut parameters = rtx.parameters.clone();
             parameters.insert("apt".into(), json!(payload_type));
@@ -273,7 +331,10 @@ impl RtpSender {
         let before = self.parameters.clone();
         self.parameters["codecs"] = Value::Array(codecs);
         self.parameters["headerExtensions"] = header_extensions;
-        self.parameters["encodings"] = json!([encoding]);
+        self.parameters["encodings"] = match &self.every_layer {
+            Some(every_layer) => every_layer.parameters(),
+            None => json!([encoding]),
+        };
         self.payload_type = payload_type;
         self.rtx_ssrc = rtx_ssrc;
         Ok(self.parameters != before)
@@ -284,6 +345,9 @@ impl RtpSender {
     pub fn pause(&mut self) {
         self.paused = true;
         self.rewriter.pause();
+        if let Some(every_layer) = &mut self.every_layer {
+            every_layer.pause();
+        }
     }
 
     pub fn resume(&mut self) {
@@ -301,6 +365,7 @@ impl RtpSender {
             "mid": self.mid,
             "paused": self.paused,
             "sourceSsrc": self.layers.current_ssrc(),
+            "everyLayer": self.every_layer.is_some(),
             "preferredLayers": layers_value(Some(self.layers.preferred())),
             "currentLayers": layers_value(self.layers.current(activity)),
             "score": self.score(activity, now),
@@ -328,7 +393,20 @@ impl RtpSender {
             "bitrate": self.rate.bitrate(now),
         });
         rtcp.write_outbound(&mut entry);
-        json!([entry])
+        let Some(every_layer) = &self.every_layer else { return json!([entry]) };
+        // A pipe's sender: an entry per encoding; the first has the bitrate and RTCP of all.
+        let entries: Vec<Value> = every_layer
+            .counts()
+            .enumerate()
+            .map(|(index, (ssrc, packets, bytes))| {
+                let mut encoding = if index == 0 { entry.clone() } else { json!({"type": "outbound-rtp", "timestamp": now_ms, "kind": self.kind.as_str(), "payloadType": self.payload_type}) };
+                encoding["ssrc"] = json!(ssrc);
+                encoding["packetsSent"] = json!(packets);
+                encoding["bytesSent"] = json!(bytes);
+                encoding
+            })
+            .collect();
+        Value::Array(entries)
     }
 }
 

@@ -38,7 +38,7 @@ fn video_receiver() -> RtpReceiver {
 }
 
 fn identity() -> SenderIdentity {
-    SenderIdentity { id: "s".into(), peer_id: "bob".into(), mid: "s0".into(), ssrcs: (5, 6) }
+    SenderIdentity { id: "s".into(), peer_id: "bob".into(), mid: "s0".into(), ssrcs: (5, 6), every_layer: None }
 }
 
 fn vp8_sender(room: &RtpCapabilities) -> RtpSender {

@@ -45,6 +45,26 @@ pub struct ReceiveParameters {
     pub encodings: Vec<Encoding>,
 }
 
+impl ReceiveParameters {
+    /// The id its header extensions give `uri`, if they name it.
+    pub fn extension_id(&self, uri: &str) -> Option<u8> {
+        self.normalised["headerExtensions"]
+            .as_array()?
+            .iter()
+            .find(|extension| extension["uri"].as_str() == Some(uri))
+            .and_then(|extension| u8::try_from(extension["id"].as_u64()?).ok())
+    }
+
+    /// Whether a stream's dependency descriptor is forwarded with it: for
+    /// AV1 SVC alone, one stream whose structure and frame numbers go on
+    /// unchanged. A simulcast encoding switched to would bring its own
+    /// numbers (a subscriber's decoder would take them for old frames);
+    /// VP8 and H264 decode without it.
+    pub fn forwards_descriptor(&self) -> bool {
+        self.encodings.len() <= 1 && self.codecs.iter().any(|codec| codec.format == PayloadFormat::Av1)
+    }
+}
+
 pub fn parse_receive_parameters(value: &Value, kind: MediaKind, room: &RtpCapabilities) -> Result<ReceiveParameters, WorkerError> {
     let normalised = without_nulls(value);
     let object = normalised.as_object().ok_or_else(|| {

@@ -55,11 +55,14 @@ pub fn read_rtp(packet: &[u8]) -> Result<RtpFields, &'static str> {
 }
 
 /// Appends a packet to `out`: the header of `fields` (its `payload` range
-/// is not read), the one-byte `extensions` (id 1-14, value 1-16 bytes; others
-/// are left out), then `payload`.
+/// is not read), the `extensions` (RFC 8285: in the one-byte form where
+/// they all fit it, id 1-14 and 1-16 bytes, else in the two-byte form, id
+/// 1-255 and 1-255 bytes; others are left out), then `payload`.
 pub fn write_rtp(fields: &RtpFields, extensions: &[(u8, &[u8])], payload: &[u8], out: &mut Vec<u8>) {
-    let extensions: Vec<&(u8, &[u8])> = extensions.iter().filter(|(id, value)| (1..=14).contains(id) && (1..=16).contains(&value.len())).collect();
-    let block_len: usize = extensions.iter().map(|(_, value)| 1 + value.len()).sum();
+    let extensions: Vec<&(u8, &[u8])> = extensions.iter().filter(|(id, value)| *id != 0 && (1..=255).contains(&value.len())).collect();
+    let two_byte = extensions.iter().any(|(id, value)| *id > 14 || value.len() > 16);
+    let header = if two_byte { 2 } else { 1 };
+    let block_len: usize = extensions.iter().map(|(_, value)| header + value.len()).sum();
     let words = block_len.div_ceil(4);
     out.reserve(12 + if words > 0 { 4 + 4 * words } else { 0 } + payload.len());
     out.push(0x80 | if words > 0 { 0x10 } else { 0 });
@@ -68,10 +71,14 @@ pub fn write_rtp(fields: &RtpFields, extensions: &[(u8, &[u8])], payload: &[u8],
     out.extend_from_slice(&fields.timestamp.to_be_bytes());
     out.extend_from_slice(&fields.ssrc.to_be_bytes());
     if words > 0 {
-        out.extend_from_slice(&[0xbe, 0xde]);
+        out.extend_from_slice(if two_byte { &[0x10, 0x00] } else { &[0xbe, 0xde] });
         out.extend_from_slice(&(words as u16).to_be_bytes());
         for (id, value) in extensions {
-            out.push(id << 4 | (value.len() as u8 - 1));
+            if two_byte {
+                out.extend_from_slice(&[*id, value.len() as u8]);
+            } else {
+                out.push(id << 4 | (value.len() as u8 - 1));
+            }
             out.extend_from_slice(value);
         }
         out.extend(std::iter::repeat_n(0u8, 4 * words - block_len));

@@ -11,13 +11,27 @@ fn fields(sequence_number: u16) -> RtpFields {
 #[test]
 fn a_written_packet_reads_back_with_its_extensions() {
     let mut packet = Vec::new();
-    write_rtp(&fields(65_535), &[(1, &[0x80 | 30]), (4, &[1]), (15, &[9]), (3, &[])], b"opus frame", &mut packet);
+    write_rtp(&fields(65_535), &[(1, &[0x80 | 30]), (4, &[1]), (0, &[9]), (3, &[])], b"opus frame", &mut packet);
     let read = read_rtp(&packet).unwrap();
     assert_eq!(read, RtpFields { payload: read.payload.clone(), ..fields(65_535) });
     assert_eq!(&packet[read.payload], b"opus frame");
     assert_eq!(read_audio_level(&packet, 1), Some((0xdead_beef, -30)), "the level extension is where it was written");
     assert_eq!(packet[12..14], [0xbe, 0xde]);
-    assert_eq!(packet.len(), 12 + 4 + 4 + b"opus frame".len(), "ids 15 and empty values left out, padded to a word");
+    assert_eq!(packet.len(), 12 + 4 + 4 + b"opus frame".len(), "id 0 and empty values left out, padded to a word");
+}
+
+#[test]
+fn extensions_that_do_not_fit_the_one_byte_form_are_written_in_the_two_byte_form() {
+    let descriptor: Vec<u8> = (0..40).collect();
+    let mut packet = Vec::new();
+    write_rtp(&fields(7), &[(1, &[0x80 | 30]), (12, &descriptor), (200, &[9])], b"av1", &mut packet);
+    assert_eq!(packet[12..14], [0x10, 0x00], "RFC 8285's two-byte profile");
+    let read = read_rtp(&packet).unwrap();
+    assert_eq!(&packet[read.payload], b"av1");
+    let mut found = Vec::new();
+    crate::rtp::stream_ids::for_each_extension(&packet, |id, value| found.push((id, value.to_vec())));
+    assert_eq!(found, vec![(1, vec![0x80 | 30]), (12, descriptor), (200, vec![9])]);
+    assert_eq!(read_audio_level(&packet, 1), Some((0xdead_beef, -30)));
 }
 
 #[test]

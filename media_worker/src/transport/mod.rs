@@ -72,6 +72,15 @@ pub struct TransportNotification {
     pub data: Value,
 }
 
+/// A subscriber's keyframe request (a PLI or FIR) for the stream it
+/// receives under `mid`, on `ssrc` where the transport knows it (a pipe's
+/// sender sends an encoding on each of its SSRCs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyframeRequested {
+    pub mid: String,
+    pub ssrc: Option<u32>,
+}
+
 /// A transport of any kind.
 pub enum Transport {
     WebRtc(WebRtcTransport),
@@ -281,9 +290,9 @@ impl Transport {
         }
     }
 
-    /// The mids of the streams it sends whose subscriber asked for a keyframe
+    /// What the subscribers of the streams it sends asked keyframes of
     /// (Python asks with a request, `rtpSender.requestKeyFrame`).
-    pub fn take_keyframe_requests(&mut self) -> Vec<String> {
+    pub fn take_keyframe_requests(&mut self) -> Vec<KeyframeRequested> {
         networked!(self, t => t.take_keyframe_requests(), Vec::new())
     }
 

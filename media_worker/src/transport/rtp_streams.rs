@@ -2,8 +2,9 @@
 //! (direct and plain): what it receives, named by SSRC (there is no mid
 //! or rid to learn a stream by), read into the router's [`ReceivedRtp`],
 //! and what it sends, written from the router's [`OutgoingRtp`] with the
-//! header extensions its endpoint reads. One piece of code for both kinds:
-//! they differ only in where the bytes come from and go.
+//! header extensions its endpoint reads (the audio level, the video
+//! orientation, AV1's dependency descriptor: what a pipe carries). One piece
+//! of code for both kinds: they differ only in where the bytes come from and go.
 
 use std::rc::Rc;
 use std::sync::Arc;
@@ -15,10 +16,11 @@ use str0m::rtp::{Extension, ExtensionValues};
 
 use crate::error::WorkerError;
 use crate::rtp::capabilities::MediaKind;
-use crate::rtp::codec_table::SendTables;
+use crate::rtp::codec_table::{str0m_extension, SendTables};
+use crate::rtp::codecs::dependency_descriptor::{self, DescriptorBytes};
 use crate::rtp::packet::{IncomingRtp, OutgoingRtp, ReadableExtensions, ReceivedRtp};
 use crate::rtp::parameters::ReceiveParameters;
-use crate::rtp::stream_ids::read_audio_level;
+use crate::rtp::stream_ids::for_each_extension;
 use crate::rtp::wire::{read_rtp, write_rtp, RtpFields, SequenceExtender};
 
 const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
@@ -30,6 +32,8 @@ pub struct StreamIn {
     pub mid: String,
     /// The id the endpoint writes the RFC 6464 level at, if it does.
     audio_level_id: Option<u8>,
+    /// The id it writes AV1's dependency descriptor at, where it is forwarded.
+    descriptor_id: Option<u8>,
     sequence: SequenceExtender,
     pub packets: u64,
     pub bytes: u64,
@@ -55,6 +59,7 @@ pub struct RtpStreams {
     senders: FxHashMap<u32, StreamOut>,
     audio_level_id: Option<u8>,
     video_orientation_id: Option<u8>,
+    descriptor_id: Option<u8>,
     /// A forwarded packet being written (no allocation per packet once warm).
     scratch: Vec<u8>,
 }
@@ -68,6 +73,7 @@ impl RtpStreams {
             senders: FxHashMap::default(),
             audio_level_id: tables.extensions.id_of(Extension::AudioLevel),
             video_orientation_id: tables.extensions.id_of(Extension::VideoOrientation),
+            descriptor_id: str0m_extension(dependency_descriptor::URI).and_then(|descriptor| tables.extensions.id_of(descriptor)),
             scratch: Vec::new(),
         }
     }
@@ -90,21 +96,14 @@ impl RtpStreams {
             Some(mid) => mid.clone(),
             None => (0..).map(|index| format!("r{index}")).find(|mid| !self.receivers.values().any(|r| &r.mid == mid)).unwrap_or_default(),
         };
-        let audio_level_id = match kind {
-            MediaKind::Audio => parameters.normalised["headerExtensions"].as_array().and_then(|extensions| {
-                extensions
-                    .iter()
-                    .find(|extension| extension["uri"].as_str() == Some(AUDIO_LEVEL_URI))
-                    .and_then(|extension| u8::try_from(extension["id"].as_u64()?).ok())
-            }),
-            MediaKind::Video => None,
-        };
+        let audio_level_id = parameters.extension_id(AUDIO_LEVEL_URI).filter(|_| kind == MediaKind::Audio);
+        let descriptor_id = parameters.extension_id(dependency_descriptor::URI).filter(|_| kind == MediaKind::Video && parameters.forwards_descriptor());
         let receiver: Rc<str> = Rc::from(receiver_id);
         for ssrc in ssrcs {
-            let stream = StreamIn { receiver: receiver.clone(), mid: mid.clone(), audio_level_id, sequence: SequenceExtender::default(), packets: 0, bytes: 0 };
+            let stream = StreamIn { receiver: receiver.clone(), mid: mid.clone(), audio_level_id, descriptor_id, sequence: SequenceExtender::default(), packets: 0, bytes: 0 };
             self.receivers.insert(ssrc, stream);
         }
-        let readable = ReadableExtensions { audio_level: audio_level_id.is_some(), ..ReadableExtensions::default() };
+        let readable = ReadableExtensions { audio_level: audio_level_id.is_some(), dependency_descriptor: descriptor_id.is_some(), ..ReadableExtensions::default() };
         Ok((mid, readable))
     }
 
@@ -146,7 +145,17 @@ impl RtpStreams {
         let Some(stream) = self.receivers.get_mut(&fields.ssrc) else {
             return Err(format!("ssrc {} is no stream of this transport", fields.ssrc));
         };
-        let audio_level = stream.audio_level_id.and_then(|id| read_audio_level(packet, id)).map(|(_, level)| level);
+        let mut extensions = ExtensionValues::default();
+        if stream.audio_level_id.is_some() || stream.descriptor_id.is_some() {
+            for_each_extension(packet, |id, value| {
+                if Some(id) == stream.audio_level_id {
+                    extensions.audio_level = value.first().map(|byte| -((byte & 0x7f) as i8));
+                } else if Some(id) == stream.descriptor_id {
+                    extensions.user_values.set(DescriptorBytes(Arc::from(value)));
+                }
+            });
+        }
+        let audio_level = extensions.audio_level;
         let payload: Arc<[u8]> = Arc::from(&packet[fields.payload.clone()]);
         stream.packets += 1;
         stream.bytes += packet.len() as u64;
@@ -162,7 +171,7 @@ impl RtpStreams {
             },
             payload_type: fields.payload_type,
             payload,
-            extensions: ExtensionValues { audio_level, ..ExtensionValues::default() },
+            extensions,
         };
         Ok((stream.receiver.clone(), received))
     }
@@ -187,6 +196,10 @@ impl RtpStreams {
         }
         if let (Some(id), Some(byte)) = (self.video_orientation_id, &orientation_byte) {
             extensions.push((id, byte));
+        }
+        let descriptor = packet.extensions.user_values.get::<DescriptorBytes>().filter(|_| readable.dependency_descriptor);
+        if let (Some(id), Some(DescriptorBytes(bytes))) = (self.descriptor_id, descriptor) {
+            extensions.push((id, bytes));
         }
         let fields = RtpFields {
             ssrc: rtp.ssrc,
@@ -246,3 +259,7 @@ impl RtpStreams {
         })
     }
 }
+
+#[cfg(test)]
+#[path = "rtp_streams_tests.rs"]
+mod tests;

@@ -124,7 +124,7 @@ impl Worker {
         let (Some(key), mid) = (sender.transport_key, sender.mid.clone()) else {
             return Err(WorkerError::invalid_state(format!("rtpSender {sender_id} has no transport yet")));
         };
-        router.on_keyframe_request(key, &mid, now);
+        router.on_keyframe_request(key, &mid, None, now);
         let requests = router.take_keyframe_requests();
         self.request_keyframes(requests, now);
         Ok(Value::Null)

@@ -15,7 +15,7 @@ use crate::channel::message::{RtpReceiverReceive, RtpSenderCreate};
 use crate::error::WorkerError;
 use crate::channel::{Notification, NotificationEvent};
 use crate::router::rtp_receiver::RtpReceiver;
-use crate::router::rtp_sender::layers_value;
+use crate::router::rtp_sender::{layers_value, RtpSender};
 use crate::router::{KeyframeRequest, NewSender, Router, RtpSink};
 use crate::rtp::capabilities::MediaKind;
 use crate::rtp::codec_table::SendTables;
@@ -82,7 +82,7 @@ impl Worker {
         self.ended.inbound_packets_lost += receiver.packets_lost();
         for sender in senders {
             self.sender_rooms.remove(&sender.id);
-            self.stop_sending(sender.transport_key, &sender.mid, sender.ssrc, now);
+            self.stop_sending(&sender, now);
         }
         if let Some(transport) = self.transports.get_mut(&receiver.transport_key) {
             transport.remove_receiver(receiver_id, now);
@@ -133,7 +133,7 @@ impl Worker {
             .find_map(|id| self.transport_keys.get(id).and_then(|key| self.transports.get(key)))
             .map(|transport| transport.send_tables().clone())
             .unwrap_or_else(|| SendTables::new(&room.rtp_capabilities, Some(&capabilities)));
-        let new = NewSender { id: &create.sender_id, peer_id: &create.peer_id, capabilities: &capabilities, receiver_id: &create.receiver_id, tables: &tables };
+        let new = NewSender { id: &create.sender_id, peer_id: &create.peer_id, capabilities: &capabilities, receiver_id: &create.receiver_id, tables: &tables, every_layer: create.pipe };
         let (Some(room), Some(peer)) = (self.rooms.get_mut(&room_id), self.peers.get_mut(&create.peer_id)) else {
             return Err(unknown("room", &room_id));
         };
@@ -157,8 +157,14 @@ impl Worker {
         if transport.peer_id() != sender.peer_id {
             return Err(WorkerError::value_error(format!("transport {transport_id} belongs to another peer")));
         }
+        if matches!(transport, Transport::WebRtc(_)) && sender.forwards_every_layer() {
+            return Err(WorkerError::value_error(format!("rtpSender {sender_id} sends every encoding (a pipe's): it goes on a plain or direct transport")));
+        }
         let (placed, changed) = room.router.sender_placed_on(sender_id, &room.rtp_capabilities, capabilities, transport.send_tables(), mid)?;
-        self.transport_mut(key)?.add_sender(&placed.mid, placed.kind, placed.ssrc, placed.rtx_ssrc, now)?;
+        let transport = self.transport_mut(key)?;
+        for ssrc in placed.media_ssrcs() {
+            transport.add_sender(&placed.mid, placed.kind, ssrc, placed.rtx_ssrc, now)?;
+        }
         self.collect(key, now);
         let answer = if changed { json!({"rtpParameters": placed.parameters}) } else { Value::Null };
         let router = &mut self.room_mut(&room_id)?.router;
@@ -173,15 +179,17 @@ impl Worker {
         let room_id = self.sender_rooms.remove(sender_id)?;
         let sender = self.rooms.get_mut(&room_id)?.router.remove_sender(sender_id)?;
         self.report_layers(&room_id);
-        self.stop_sending(sender.transport_key, &sender.mid, sender.ssrc, now);
+        self.stop_sending(&sender, now);
         Some(())
     }
 
     /// The transport a sender was on stops sending its stream.
-    fn stop_sending(&mut self, key: Option<TransportKey>, mid: &str, ssrc: u32, now: Instant) {
-        let Some(key) = key else { return };
+    fn stop_sending(&mut self, sender: &RtpSender, now: Instant) {
+        let Some(key) = sender.transport_key else { return };
         if let Some(transport) = self.transports.get_mut(&key) {
-            transport.remove_sender(mid, ssrc, now);
+            for ssrc in sender.media_ssrcs() {
+                transport.remove_sender(&sender.mid, ssrc, now);
+            }
             self.collect(key, now);
         }
     }
@@ -210,7 +218,7 @@ impl Worker {
         let mut received = std::mem::take(&mut self.rtp_buffer);
         transport.drain_rtp(&mut received);
         let learnt = transport.take_learnt_layers();
-        let keyframe_mids = transport.take_keyframe_requests();
+        let keyframe_requests = transport.take_keyframe_requests();
         let just_connected = transport.take_just_connected();
         let estimate = transport.take_bandwidth_estimate(now);
         let losses = transport.take_loss_reports();
@@ -241,8 +249,8 @@ impl Worker {
         for event in router.audio_levels.take_events() {
             self.notifications.push(audio_notification(&room.id, event));
         }
-        for mid in keyframe_mids {
-            router.on_keyframe_request(key, &mid, now);
+        for request in keyframe_requests {
+            router.on_keyframe_request(key, &request.mid, request.ssrc, now);
         }
         if just_connected {
             router.on_transport_connected(key, now);

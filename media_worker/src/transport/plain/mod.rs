@@ -29,7 +29,7 @@ use str0m::net::Protocol;
 use super::retransmission::{Arrival, NackGenerator, SendHistory};
 use super::rtp_streams::RtpStreams;
 use super::srtp::{CryptoSuite, SrtpContext};
-use super::{BoundSocket, OutgoingDatagram, TransportNotification};
+use super::{BoundSocket, KeyframeRequested, OutgoingDatagram, TransportNotification};
 use crate::channel::NotificationEvent;
 use crate::error::WorkerError;
 use crate::rtp::capabilities::MediaKind;
@@ -121,7 +121,7 @@ pub struct PlainTransport {
     received: Vec<(Rc<str>, ReceivedRtp)>,
     outgoing: VecDeque<OutgoingDatagram>,
     notifications: Vec<TransportNotification>,
-    keyframe_requests: Vec<String>,
+    keyframe_requests: Vec<KeyframeRequested>,
     loss_reports: Vec<(String, Option<f32>)>,
     counters: Counters,
     last_discard: Option<String>,
@@ -418,7 +418,7 @@ impl PlainTransport {
         into.append(&mut self.received);
     }
 
-    pub fn take_keyframe_requests(&mut self) -> Vec<String> {
+    pub fn take_keyframe_requests(&mut self) -> Vec<KeyframeRequested> {
         std::mem::take(&mut self.keyframe_requests)
     }
 

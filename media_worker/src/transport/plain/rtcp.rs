@@ -11,7 +11,7 @@ use str0m::net::Protocol;
 use super::{PlainTransport, NTP_UNIX_OFFSET, REPORT_INTERVAL};
 use crate::rtp::rtcp::{nacked, read_compound, write_nack, write_pli, write_sender_report, Feedback, SenderInfo};
 use crate::transport::retransmission::NackGenerator;
-use crate::transport::OutgoingDatagram;
+use crate::transport::{KeyframeRequested, OutgoingDatagram};
 
 impl PlainTransport {
     /// Acts on what a compound RTCP packet says (up to a malformed part).
@@ -27,8 +27,9 @@ impl PlainTransport {
                 Feedback::KeyframeRequest { media_ssrc } => {
                     if let Some(sender) = self.streams.sender(media_ssrc) {
                         self.counters.keyframe_requests_received += 1;
-                        if !self.keyframe_requests.contains(&sender.mid) {
-                            self.keyframe_requests.push(sender.mid.clone());
+                        let request = KeyframeRequested { mid: sender.mid.clone(), ssrc: Some(media_ssrc) };
+                        if !self.keyframe_requests.contains(&request) {
+                            self.keyframe_requests.push(request);
                         }
                     }
                 }

@@ -54,7 +54,7 @@ use crate::rtp::packet::ReceivedRtp;
 use crate::rtp::stats::{RtcpCounters, Traffic};
 use crate::rtp::stream_ids::{read_audio_level, rtp_ssrc, RidLayers};
 use crate::sctp::SCTP_MAX_MESSAGE_SIZE;
-use crate::transport::{BoundSocket, OutgoingDatagram, TransportNotification};
+use crate::transport::{BoundSocket, KeyframeRequested, OutgoingDatagram, TransportNotification};
 
 use crypto::crypto_provider;
 use dtls::{HeldDatagram, MAX_HELD_DTLS};
@@ -124,7 +124,7 @@ pub struct WebRtcTransport {
     raw_level: Option<(u32, i8)>,
     /// The mids of the streams this transport sends.
     sender_mids: Vec<String>,
-    keyframe_requests: Vec<String>,
+    keyframe_requests: Vec<KeyframeRequested>,
     /// The CNAME of every stream received on this transport: the first one
     /// given (an endpoint's streams share one, for lip sync), or a generated
     /// one when the first stream came without (rid-only simulcast from
@@ -495,7 +495,7 @@ impl WebRtcTransport {
                     self.received.push((receiver.clone(), streams::received_rtp(packet)));
                 }
             }
-            Event::KeyframeRequest(request) => self.keyframe_requests.push(request.mid.to_string()),
+            Event::KeyframeRequest(request) => self.keyframe_requests.push(KeyframeRequested { mid: request.mid.to_string(), ssrc: None }),
             Event::MediaIngressStats(stats) => {
                 let key = (stats.mid.to_string(), stats.rid.map(|rid| rid.to_string()));
                 self.ingress_counters.insert(key, RtcpCounters::from_ingress(&stats));

@@ -15,11 +15,11 @@ use crate::error::WorkerError;
 use crate::rtp::capabilities::MediaKind;
 use crate::rtp::codec_table::{str0m_extension, SendTables};
 use crate::rtp::codecs::dependency_descriptor::{self, DescriptorBytes};
-use crate::rtp::codecs::PayloadFormat;
 use crate::rtp::packet::{IncomingRtp, OutgoingRtp, ReadableExtensions, ReceivedRtp};
 use crate::rtp::parameters::ReceiveParameters;
 use crate::rtp::stream_ids::{rtp_ssrc, StreamIdExtensions};
 use super::WebRtcTransport;
+use crate::transport::KeyframeRequested;
 use super::dtls::DtlsState;
 
 const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
@@ -192,14 +192,8 @@ impl WebRtcTransport {
         self.rid_layers.add(shared_id.clone(), &mid, rid_only, ids);
         self.drain(now);
         let mut readable = self.readable_extensions(kind, &parameters.normalised["headerExtensions"]);
-        // Forwarded for AV1 SVC alone: one stream whose structure and frame
-        // numbers go on unchanged. A simulcast encoding switched to would bring
-        // its own numbers (a subscriber's decoder would take them for old
-        // frames); VP8 and H264 decode without it.
-        readable.dependency_descriptor &= parameters.encodings.len() <= 1 && parameters.codecs.iter().any(|codec| codec.format == PayloadFormat::Av1);
-        let level_id = parameters.normalised["headerExtensions"].as_array().into_iter().flatten().find_map(|extension| {
-            (extension["uri"].as_str() == Some(AUDIO_LEVEL_URI)).then(|| extension["id"].as_u64().and_then(|id| u8::try_from(id).ok())).flatten()
-        });
+        readable.dependency_descriptor &= parameters.forwards_descriptor();
+        let level_id = parameters.extension_id(AUDIO_LEVEL_URI);
         if let (MediaKind::Audio, false, Some(id)) = (kind, readable.audio_level, level_id) {
             for ssrc in parameters.encodings.iter().filter_map(|encoding| encoding.ssrc) {
                 self.raw_audio_levels.insert(ssrc, id);
@@ -386,8 +380,8 @@ impl WebRtcTransport {
         std::mem::take(&mut self.just_connected)
     }
 
-    /// The mids of sending streams whose subscriber asked for a keyframe.
-    pub fn take_keyframe_requests(&mut self) -> Vec<String> {
+    /// The keyframes the subscriber asked for, of the streams it sends.
+    pub fn take_keyframe_requests(&mut self) -> Vec<KeyframeRequested> {
         std::mem::take(&mut self.keyframe_requests)
     }
 
