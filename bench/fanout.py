@@ -14,6 +14,14 @@ how a change to the hot path shows its A/B:
     bench/fanout                          # this tree: instructions per copy, and where they go
     bench/fanout --against HEAD~1         # the same for another revision, and the ratio
     bench/fanout --subscribers 400 --wall # time per copy instead (noisy), min and median of 5 runs
+    bench/fanout --hop                    # a pipe's hop instead: instructions per packet through it
+
+`--hop` counts a pipe's hop the same way (the Rust test
+`a_packet_through_pipe_hops_reaches_every_entry_and_its_cost_is_measured`
+in media_worker/src/worker/pipe_hop_tests.rs: a publisher on a plain
+transport, `--subscribers` pipes from its room to as many rooms, their
+datagrams carried in memory): the exit's send and the entry's receive,
+no kernel.
 
 (`bench/fanout` installs valgrind if it is missing.) A revision given with
 `--against` is built in a git worktree under target/fanout/; one older
@@ -31,10 +39,32 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TEST = "worker::forwarding_tests::a_packet_fanned_out_reaches_every_subscriber_once_and_its_cost_is_measured"
+
+
+@dataclass(frozen=True)
+class Harness:
+    """A Rust test that measures: its name, its file, the variables giving
+    its copies and packets, and what one copy is called."""
+
+    test: str
+    source: str
+    copies_variable: str
+    packets_variable: str
+    unit: str
+
+
+FANOUT = Harness(
+    "worker::forwarding_tests::a_packet_fanned_out_reaches_every_subscriber_once_and_its_cost_is_measured",
+    "media_worker/src/worker/forwarding_tests.rs", "FANOUT_SUBSCRIBERS", "FANOUT_PACKETS", "forwarded copy",
+)
+HOP = Harness(
+    "worker::plain::pipe_hop_tests::a_packet_through_pipe_hops_reaches_every_entry_and_its_cost_is_measured",
+    "media_worker/src/worker/pipe_hop_tests.rs", "HOP_PIPES", "HOP_PACKETS", "hop",
+)
 
 
 def test_binary(tree: Path, target_dir: Path | None = None) -> Path:
@@ -53,22 +83,27 @@ def test_binary(tree: Path, target_dir: Path | None = None) -> Path:
     raise RuntimeError(f"no test binary built in {tree}")
 
 
-def lend_test(tree: Path) -> None:
+def lend_test(tree: Path, harness: Harness) -> None:
     """A revision older than the test gets this tree's copy of it (it
     measures; it does not change what is measured)."""
-    tests = "media_worker/src/worker/forwarding_tests.rs"
-    theirs = (tree / tests).read_text()
-    name = TEST.rsplit("::", 1)[-1]
+    name = harness.test.rsplit("::", 1)[-1]
+    if harness is HOP:
+        if not (tree / harness.source).exists():
+            shutil.copy(ROOT / harness.source, tree / harness.source)
+            with (tree / "media_worker/src/worker/plain.rs").open("a") as plain:
+                plain.write('\n#[cfg(test)]\n#[path = "pipe_hop_tests.rs"]\nmod pipe_hop_tests;\n')
+        return
+    theirs = (tree / harness.source).read_text()
     if f"fn {name}(" in theirs:
         return
-    mine = (ROOT / tests).read_text()
+    mine = (ROOT / harness.source).read_text()
     start = mine.index("/// The worker's own cost of a fan-out")
-    (tree / tests).write_text(theirs + "\n" + mine[start:])
+    (tree / harness.source).write_text(theirs + "\n" + mine[start:])
 
 
-def run_test(binary: Path, subscribers: int, packets: int, valgrind_out: Path | None = None) -> str:
-    env = dict(os.environ, FANOUT_SUBSCRIBERS=str(subscribers), FANOUT_PACKETS=str(packets))
-    command = [str(binary), TEST, "--exact", "--nocapture", "--test-threads=1"]
+def run_test(binary: Path, harness: Harness, copies: int, packets: int, valgrind_out: Path | None = None) -> str:
+    env = dict(os.environ, **{harness.copies_variable: str(copies), harness.packets_variable: str(packets)})
+    command = [str(binary), harness.test, "--exact", "--nocapture", "--test-threads=1"]
     if valgrind_out is not None:
         command = ["valgrind", "--tool=cachegrind", "--cache-sim=no", f"--cachegrind-out-file={valgrind_out}", *command]
     ran = subprocess.run(command, env=env, capture_output=True, text=True)
@@ -98,11 +133,11 @@ def instructions(out: Path) -> int:
     return total - jitter
 
 
-def count(binary: Path, subscribers: int, packets: tuple[int, int], work: Path) -> tuple[float, Path, Path]:
-    """Instructions per forwarded copy, and the two cachegrind files (in `work`)."""
+def count(binary: Path, harness: Harness, subscribers: int, packets: tuple[int, int], work: Path) -> tuple[float, Path, Path]:
+    """Instructions per copy (or hop), and the two cachegrind files (in `work`)."""
     outs = (work / f"{packets[0]}.cg", work / f"{packets[1]}.cg")
     for n, out in zip(packets, outs):
-        run_test(binary, subscribers, n, out)
+        run_test(binary, harness, subscribers, n, out)
     extra = instructions(outs[1]) - instructions(outs[0])
     return extra / (subscribers * (packets[1] - packets[0])), outs[0], outs[1]
 
@@ -142,24 +177,25 @@ def where(first: Path, second: Path, copies: int, top: int) -> list[tuple[float,
         name = match.group(2).split(":", 1)[-1]
         rows[name] = rows.get(name, 0) + count
         # The test's own loop (the publisher's client) is not the worker's.
-        if "forwarding_tests" not in match.group(2):
+        if "forwarding_tests" not in match.group(2) and "pipe_hop_tests" not in match.group(2):
             key = owner(match.group(2))
             owners[key] = owners.get(key, 0) + count
     ranked = sorted(owners.items(), key=lambda row: -row[1]) + [("", 0)] + sorted(rows.items(), key=lambda row: -row[1])[:top]
     return [(n / copies, name) for name, n in ranked]
 
 
-def wall(binary: Path, subscribers: int, packets: int, runs: int) -> list[float]:
+def wall(binary: Path, harness: Harness, subscribers: int, packets: int, runs: int) -> list[float]:
     times = []
     for _ in range(runs):
-        printed = run_test(binary, subscribers, packets)
-        times.append(float(re.search(r"([\d.]+) µs per forwarded copy", printed).group(1)))  # type: ignore[union-attr]
+        printed = run_test(binary, harness, subscribers, packets)
+        times.append(float(re.search(r"([\d.]+) µs per (forwarded copy|hop)", printed).group(1)))  # type: ignore[union-attr]
     return times
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--subscribers", type=int, default=100)
+    parser.add_argument("--subscribers", type=int, default=100, help="subscribers (with --hop: pipes)")
+    parser.add_argument("--hop", action="store_true", help="a pipe's hop instead of a subscriber's copy")
     parser.add_argument("--packets", default="20,60", help="the two packet counts whose difference is measured")
     parser.add_argument("--against", help="a git revision to compare with (built in a worktree)")
     parser.add_argument("--top", type=int, default=20, help="functions listed")
@@ -167,18 +203,20 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     low, high = (int(n) for n in args.packets.split(","))
+    harness = HOP if args.hop else FANOUT
+    copies = "pipes" if args.hop else "subscribers"
     builds = {"this tree": test_binary(ROOT)}
     if args.against:
         revision = subprocess.run(["git", "rev-parse", "--short", args.against], cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip()
         tree = ROOT / "target" / "fanout" / revision
         if not tree.exists():
             subprocess.run(["git", "worktree", "add", "--detach", str(tree), revision], cwd=ROOT, check=True, capture_output=True)
-        lend_test(tree)
+        lend_test(tree, harness)
         builds[revision] = test_binary(tree, ROOT / "target" / "fanout" / "target")
     if args.wall:
         for name, binary in builds.items():
-            times = wall(binary, args.subscribers, high, args.runs)
-            print(f"{name}: {args.subscribers} subscribers: min {min(times):.2f}, median {statistics.median(times):.2f} µs per copy ({', '.join(f'{t:.2f}' for t in times)})")
+            times = wall(binary, harness, args.subscribers, high, args.runs)
+            print(f"{name}: {args.subscribers} {copies}: min {min(times):.2f}, median {statistics.median(times):.2f} µs per {harness.unit} ({', '.join(f'{t:.2f}' for t in times)})")
         return
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed (bench/fanout installs it)")
@@ -187,9 +225,9 @@ def main() -> None:
         for index, (name, binary) in enumerate(builds.items()):
             work = Path(work_dir) / str(index)
             work.mkdir()
-            per_copy, first, second = count(binary, args.subscribers, (low, high), work)
+            per_copy, first, second = count(binary, harness, args.subscribers, (low, high), work)
             counts[name] = per_copy
-            print(f"{name}: {per_copy:,.0f} instructions per forwarded copy ({args.subscribers} subscribers, packets {low} → {high})")
+            print(f"{name}: {per_copy:,.0f} instructions per {harness.unit} ({args.subscribers} {copies}, packets {low} → {high})")
             for share, function in where(first, second, args.subscribers * (high - low), args.top):
                 print(f"    {share:8,.0f}  {function if len(function) <= 110 else '…' + function[-109:]}" if function else "    by function:")
     if len(counts) == 2:

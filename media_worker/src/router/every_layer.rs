@@ -29,6 +29,9 @@ pub struct PipedPacket {
     pub sequence_number: u64,
     pub timestamp: u32,
     pub vp8_ids: Option<(u16, Option<u8>)>,
+    /// The publisher's SSRC for the encoding changed (an encoder restarted)
+    /// and this packet is no keyframe: the other end needs one.
+    pub needs_keyframe: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -64,7 +67,10 @@ impl EveryLayer {
     pub fn rewrite(&mut self, index: u8, packet: &IncomingRtp, frame: &FrameInfo) -> Option<PipedPacket> {
         let last = self.encodings.len().checked_sub(1)?;
         let encoding = &mut self.encodings[usize::from(index).min(last)];
+        let mut needs_keyframe = false;
         if encoding.source != Some(packet.ssrc) {
+            // A first source, or one after a pause, is started with a keyframe asked for when the sender was placed or resumed.
+            needs_keyframe = encoding.source.is_some() && !frame.keyframe;
             encoding.source = Some(packet.ssrc);
             encoding.rewriter.start_source(packet);
         }
@@ -72,7 +78,7 @@ impl EveryLayer {
         let vp8_ids = frame.vp8.and_then(|ids| encoding.rewriter.rewrite_vp8(ids));
         encoding.packets += 1;
         encoding.bytes += packet.payload_len as u64;
-        Some(PipedPacket { ssrc: encoding.ssrc, sequence_number, timestamp, vp8_ids })
+        Some(PipedPacket { ssrc: encoding.ssrc, sequence_number, timestamp, vp8_ids, needs_keyframe })
     }
 
     /// What is skipped from now on (a pause) leaves no gap: each encoding

@@ -137,6 +137,24 @@ fn an_encoding_stays_continuous_across_a_new_publisher_ssrc_and_a_pause() {
 }
 
 #[test]
+fn an_encoder_restarting_on_another_ssrc_gets_a_keyframe_asked_for() {
+    let mut room = Room::new();
+    room.publish("camera", MediaKind::Video);
+    room.pipe("pipe", "camera", PIPE);
+    let mut sink = Sink::ready(&[PIPE]);
+    for n in 0..10 {
+        let packet = room.packet(1111, 500 + n, 1_000 + n * 33);
+        room.forward("camera", packet, &mut sink);
+    }
+    room.router.take_keyframe_requests();
+    // A delta frame from the new SSRC: the publisher is asked for a keyframe.
+    let packet = room.packet(9999, 30_000, 2_000);
+    room.forward("camera", packet, &mut sink);
+    assert_eq!(room.router.take_keyframe_requests().len(), 1);
+    assert_eq!(sink.numbers(PIPE).len(), 11, "forwarded all the same");
+}
+
+#[test]
 fn an_svc_stream_leaves_whole_on_one_ssrc() {
     let mut room = Room::new();
     room.publish_svc("camera", PayloadFormat::Vp9);

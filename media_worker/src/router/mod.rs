@@ -482,8 +482,15 @@ impl Router {
         let default = LayerActivity::default();
         for &slot in self.placed.get(&key).map_or(&[][..], Vec::as_slice) {
             let Some(sender) = self.senders.at_mut(slot) else { continue };
-            let Some((_, loss)) = losses.iter().rev().find(|(mid, _)| *mid == sender.mid) else { continue };
-            sender.fraction_lost = *loss;
+            // A pipe's sender has an SSRC per encoding: the worst of their reports.
+            let reported = losses.iter().filter(|(mid, _)| *mid == sender.mid).map(|(_, loss)| *loss);
+            let Some(loss) = reported.reduce(|worst, loss| match (worst, loss) {
+                (Some(worst), Some(loss)) => Some(worst.max(loss)),
+                (worst, loss) => worst.or(loss),
+            }) else {
+                continue;
+            };
+            sender.fraction_lost = loss;
             let activity = self.receivers.get(&sender.receiver_id).map_or(&default, |receiver| &receiver.activity);
             if let Some(score) = sender.take_score_change(activity, now) {
                 self.score_changes.push((sender.id.clone(), score));

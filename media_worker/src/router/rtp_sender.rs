@@ -182,7 +182,7 @@ impl RtpSender {
                 vp8_ids: piped.vp8_ids,
                 drops_queued: false,
             };
-            return (Some(rtp), false);
+            return (Some(rtp), piped.needs_keyframe);
         }
         let before = self.layers.current_spatial();
         let (needs_keyframe, drops_queued) = match self.layers.select(packet, frame, spatial, stream) {

@@ -45,6 +45,10 @@ pub struct ReceiveParameters {
     pub encodings: Vec<Encoding>,
 }
 
+/// Encodings a stream may have: as many simulcast layers as the router
+/// tells apart (`router::layer_selector::MAX_SPATIAL_LAYERS`).
+pub const MAX_ENCODINGS: usize = 4;
+
 impl ReceiveParameters {
     /// The id its header extensions give `uri`, if they name it.
     pub fn extension_id(&self, uri: &str) -> Option<u8> {
@@ -207,6 +211,9 @@ fn parse_encodings(value: Option<&Value>, payload_types: &BTreeSet<u8>) -> Resul
     let list = value.as_array().ok_or_else(|| WorkerError::type_error("rtpParameters.encodings must be a list"))?;
     if list.is_empty() {
         return Err(WorkerError::value_error("rtpParameters.encodings is empty: name the stream by ssrc or rid"));
+    }
+    if list.len() > MAX_ENCODINGS {
+        return Err(WorkerError::value_error(format!("rtpParameters.encodings has {} entries: a stream has {MAX_ENCODINGS} at most", list.len())));
     }
     let mut encodings = Vec::new();
     for (index, encoding) in list.iter().enumerate() {

@@ -44,6 +44,16 @@ fn simulcast_by_rid_only_is_accepted() {
 }
 
 #[test]
+fn a_stream_has_four_encodings_at_most() {
+    let mut parameters = chromium_video();
+    parameters["encodings"] = json!([{"ssrc": 1}, {"ssrc": 2}, {"ssrc": 3}, {"ssrc": 4}]);
+    assert_eq!(parse_receive_parameters(&parameters, MediaKind::Video, &room()).unwrap().encodings.len(), 4);
+    parameters["encodings"] = json!([{"ssrc": 1}, {"ssrc": 2}, {"ssrc": 3}, {"ssrc": 4}, {"ssrc": 5}]);
+    let error = parse_receive_parameters(&parameters, MediaKind::Video, &room()).unwrap_err();
+    assert!(error.to_string().contains("has 5 entries: a stream has 4 at most"), "{error}");
+}
+
+#[test]
 fn none_values_are_dropped_and_defaults_added() {
     let parameters = json!({
         "mid": null,

@@ -8,13 +8,14 @@
 //! accepted on a shared listener belongs to no transport until one sends
 //! on it (the worker's demux has routed its binding request by username).
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::io::{ErrorKind, Read, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::{Interest, Registry, Token};
+use rustc_hash::FxHashMap;
 use str0m::net::Protocol;
 
 use crate::shell::batch::{RecvBatch, SendBatch, BATCH};
@@ -75,8 +76,8 @@ struct Connection {
 
 pub struct Sockets {
     registry: Registry,
-    sockets: HashMap<usize, Socket>,
-    by_transport: HashMap<TransportKey, Vec<usize>>,
+    sockets: FxHashMap<usize, Socket>,
+    by_transport: FxHashMap<TransportKey, Vec<usize>>,
     ports_in_use: HashSet<u16>,
     next_token: usize,
     /// Where the search for a free port starts next, so ports rotate.
@@ -91,7 +92,7 @@ pub struct Sockets {
     /// The shared UDP sockets: (bound address, token).
     shared_udp: Vec<(SocketAddr, usize)>,
     /// Connections accepted on a shared listener, by (local, remote) address.
-    shared_connections: HashMap<(SocketAddr, SocketAddr), usize>,
+    shared_connections: FxHashMap<(SocketAddr, SocketAddr), usize>,
     /// Connections not authenticated yet, oldest first (entries of connections
     /// since authenticated or closed are skipped when met).
     unauthenticated: VecDeque<(Instant, usize)>,
@@ -101,8 +102,8 @@ impl Sockets {
     pub fn new(registry: Registry) -> Self {
         Self {
             registry,
-            sockets: HashMap::new(),
-            by_transport: HashMap::new(),
+            sockets: FxHashMap::default(),
+            by_transport: FxHashMap::default(),
             ports_in_use: HashSet::new(),
             next_token: FIRST_SOCKET_TOKEN,
             port_cursor: 0,
@@ -111,7 +112,7 @@ impl Sockets {
             udp_send_batch: SendBatch::default(),
             udp_pending: Vec::new(),
             shared_udp: Vec::new(),
-            shared_connections: HashMap::new(),
+            shared_connections: FxHashMap::default(),
             unauthenticated: VecDeque::new(),
         }
     }

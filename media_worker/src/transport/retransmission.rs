@@ -7,8 +7,10 @@
 //! packet the receiver never got is no replay to it). Sans-IO: sequence
 //! numbers and instants in, NACKs and packets out; tested with fake time.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
+
+use rustc_hash::FxHashMap;
 
 use crate::rtp::wire::SequenceExtender;
 
@@ -28,7 +30,7 @@ pub const MAX_GAP: u64 = 1000;
 /// The packets of the streams a transport sent, as they left.
 #[derive(Debug, Default)]
 pub struct SendHistory {
-    streams: HashMap<u32, Vec<Slot>>,
+    streams: FxHashMap<u32, Vec<Slot>>,
 }
 
 #[derive(Debug, Default)]
@@ -65,7 +67,7 @@ impl SendHistory {
 /// What is missing of the streams a transport receives, and when to ask.
 #[derive(Debug, Default)]
 pub struct NackGenerator {
-    streams: HashMap<u32, Gaps>,
+    streams: FxHashMap<u32, Gaps>,
 }
 
 #[derive(Debug, Default)]

@@ -150,7 +150,8 @@ impl RtpStreams {
             for_each_extension(packet, |id, value| {
                 if Some(id) == stream.audio_level_id {
                     extensions.audio_level = value.first().map(|byte| -((byte & 0x7f) as i8));
-                } else if Some(id) == stream.descriptor_id {
+                } else if Some(id) == stream.descriptor_id && value.len() >= 3 {
+                    // A descriptor is 3 bytes at least (what str0m reads too).
                     extensions.user_values.set(DescriptorBytes(Arc::from(value)));
                 }
             });
@@ -180,8 +181,18 @@ impl RtpStreams {
     /// counted with [`Self::count_sent`] or [`Self::count_dropped`]; None
     /// if the SSRC is no sender of it.
     pub fn write(&mut self, rtp: &OutgoingRtp, packet: &ReceivedRtp, readable: ReadableExtensions) -> Option<&[u8]> {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        let written = self.write_into(rtp, packet, readable, &mut scratch);
+        self.scratch = scratch;
+        written.then_some(&self.scratch[..])
+    }
+
+    /// [`Self::write`], appending the packet to `out` (a datagram's own
+    /// buffer: no copy between); false if the SSRC is no sender of it.
+    pub fn write_into(&mut self, rtp: &OutgoingRtp, packet: &ReceivedRtp, readable: ReadableExtensions, out: &mut Vec<u8>) -> bool {
         if !self.senders.contains_key(&rtp.ssrc) {
-            return None;
+            return false;
         }
         let level = packet.extensions.audio_level.filter(|_| readable.audio_level).map(|level| {
             let voiced = if packet.extensions.voice_activity == Some(true) { 0x80 } else { 0 };
@@ -197,8 +208,9 @@ impl RtpStreams {
         if let (Some(id), Some(byte)) = (self.video_orientation_id, &orientation_byte) {
             extensions.push((id, byte));
         }
-        let descriptor = packet.extensions.user_values.get::<DescriptorBytes>().filter(|_| readable.dependency_descriptor);
-        if let (Some(id), Some(DescriptorBytes(bytes))) = (self.descriptor_id, descriptor) {
+        // The flag first: the lookup costs a hash.
+        let descriptor = self.descriptor_id.filter(|_| readable.dependency_descriptor).zip(packet.extensions.user_values.get::<DescriptorBytes>());
+        if let Some((id, DescriptorBytes(bytes))) = descriptor {
             extensions.push((id, bytes));
         }
         let fields = RtpFields {
@@ -209,17 +221,15 @@ impl RtpStreams {
             marker: rtp.marker,
             payload: 0..0,
         };
-        self.scratch.clear();
-        write_rtp(&fields, &extensions, &rtp.payload(&packet.payload), &mut self.scratch);
-        Some(&self.scratch)
+        write_rtp(&fields, &extensions, &rtp.payload(&packet.payload), out);
+        true
     }
 
-    /// The packet [`Self::write`] wrote for `rtp` left at `now`.
-    pub fn count_sent(&mut self, rtp: &OutgoingRtp, now: Instant) {
-        let length = self.scratch.len() as u64;
+    /// The packet of `length` bytes written for `rtp` left at `now`.
+    pub fn count_sent(&mut self, rtp: &OutgoingRtp, length: usize, now: Instant) {
         if let Some(sender) = self.senders.get_mut(&rtp.ssrc) {
             sender.packets += 1;
-            sender.bytes += length;
+            sender.bytes += length as u64;
             sender.last_sent = Some((rtp.timestamp, rtp.payload_type, now));
         }
     }

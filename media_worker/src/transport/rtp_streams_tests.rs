@@ -55,6 +55,8 @@ fn an_av1_stream_s_descriptor_crosses_whole_and_a_simulcast_one_s_does_not() {
     assert_eq!(received.content().descriptor, Some(&descriptor[..]));
     let (_, other) = streams.read(&packet(2, &[(12, &descriptor)]), now).unwrap();
     assert_eq!(other.content().descriptor, None, "not read for a simulcast stream");
+    let (_, short) = streams.read(&packet(1, &[(12, &[1, 2])]), now).unwrap();
+    assert_eq!(short.content().descriptor, None, "a descriptor is 3 bytes at least");
 
     // Forwarded on a sender, at the id of the transport's table, in the two-byte form.
     streams.add_sender("0", 77);

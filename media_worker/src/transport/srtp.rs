@@ -13,7 +13,6 @@
 //! leaves no trace in it. No MKI, no key derivation rate (both optional,
 //! neither used by the endpoints this serves).
 
-use std::collections::HashMap;
 use std::fmt;
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM, AES_256_GCM};
@@ -21,6 +20,7 @@ use aws_lc_rs::cipher::{EncryptingKey, EncryptionContext, UnboundCipherKey, AES_
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::hmac;
 use aws_lc_rs::iv::FixedLength;
+use rustc_hash::FxHashMap;
 
 /// The suites, by the names of mediasoup's `srtpCryptoSuite` (RFC 4568's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,7 +137,7 @@ pub struct SrtpContext {
     suite: CryptoSuite,
     rtp: SessionKeys,
     rtcp: SessionKeys,
-    streams: HashMap<u32, StreamIndexes>,
+    streams: FxHashMap<u32, StreamIndexes>,
 }
 
 #[derive(Default)]
@@ -210,7 +210,7 @@ impl SrtpContext {
             return Err(SrtpError::KeyLength { expected: suite.master_len(), got: master.len() });
         }
         let (key, salt) = master.split_at(suite.key_len());
-        Ok(Self { suite, rtp: SessionKeys::derive(suite, key, salt, 0), rtcp: SessionKeys::derive(suite, key, salt, 3), streams: HashMap::new() })
+        Ok(Self { suite, rtp: SessionKeys::derive(suite, key, salt, 0), rtcp: SessionKeys::derive(suite, key, salt, 3), streams: FxHashMap::default() })
     }
 
     pub fn suite(&self) -> CryptoSuite {

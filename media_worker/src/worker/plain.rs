@@ -134,3 +134,7 @@ fn remote_srtp_keys(parameters: &SrtpParameters) -> Result<SrtpKeys, WorkerError
 #[cfg(test)]
 #[path = "plain_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "pipe_hop_tests.rs"]
+mod pipe_hop_tests;

@@ -144,7 +144,7 @@ impl DirectTransport {
         let Some(bytes) = self.streams.write(rtp, packet, readable) else { return };
         let length = bytes.len() as u64;
         if self.queue.push(FrameKind::Rtp, self.handle, rtp.ssrc, bytes) {
-            self.streams.count_sent(rtp, now);
+            self.streams.count_sent(rtp, length as usize, now);
             self.counters.packets_sent += 1;
             self.counters.bytes_sent += length;
         } else {

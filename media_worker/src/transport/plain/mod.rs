@@ -44,6 +44,9 @@ mod rtcp;
 /// How often each stream sent gets a sender report.
 pub const REPORT_INTERVAL: Duration = Duration::from_secs(1);
 
+/// The most SRTP adds to a packet (an HMAC-SHA1-80 tag, or GCM's 16 bytes).
+const SRTP_MAX_TRAILER: usize = 16;
+
 /// Seconds from the NTP epoch (1900) to the Unix one.
 const NTP_UNIX_OFFSET: u64 = 2_208_988_800;
 
@@ -398,8 +401,11 @@ impl PlainTransport {
     /// Sends a forwarded packet to the endpoint (nothing before its address is known).
     pub fn send_rtp(&mut self, rtp: &OutgoingRtp, packet: &ReceivedRtp, readable: ReadableExtensions, now: Instant) {
         let Some(destination) = self.remote.filter(|_| !self.closed) else { return };
-        let Some(bytes) = self.streams.write(rtp, packet, readable) else { return };
-        let mut contents = bytes.to_vec();
+        // Written into the datagram's own buffer, room left for SRTP's tag.
+        let mut contents = Vec::with_capacity(12 + 64 + packet.payload.len() + SRTP_MAX_TRAILER);
+        if !self.streams.write_into(rtp, packet, readable, &mut contents) {
+            return;
+        }
         if let Some(srtp) = &mut self.srtp {
             if srtp.outbound.protect_rtp(&mut contents).is_err() {
                 return;
@@ -408,7 +414,7 @@ impl PlainTransport {
         if let Some(history) = &mut self.history {
             history.store(be32(&contents, 8), u16::from_be_bytes([contents[2], contents[3]]), &contents, now);
         }
-        self.streams.count_sent(rtp, now);
+        self.streams.count_sent(rtp, contents.len(), now);
         self.counters.rtp_packets_sent += 1;
         self.counters.rtp_bytes_sent += contents.len() as u64;
         self.outgoing.push_back(OutgoingDatagram { protocol: Protocol::Udp, source: self.rtp_socket.address, destination, contents });

@@ -39,6 +39,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use rustc_hash::FxHashMap;
 use serde_json::{json, Value};
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc, RtcConfig};
 use str0m::config::DtlsCert;
@@ -107,8 +108,8 @@ pub struct WebRtcTransport {
     outgoing: VecDeque<OutgoingDatagram>,
     /// The streams this transport receives: receiver id by mid and by SSRC.
     /// (Receiver ids are shared, not copied, per packet.)
-    receiver_mids: HashMap<String, Rc<str>>,
-    receiver_ssrcs: HashMap<u32, Rc<str>>,
+    receiver_mids: FxHashMap<String, Rc<str>>,
+    receiver_ssrcs: FxHashMap<u32, Rc<str>>,
     /// Simulcast layers named by rid alone, until their SSRCs are learnt.
     rid_layers: RidLayers,
     /// Layers learnt since the last [`Self::take_learnt_layers`]: (receiver, SSRC, rid).
@@ -119,7 +120,7 @@ pub struct WebRtcTransport {
     /// writes it at another id than this transport's map): SSRC → its id.
     /// Their level is read from the datagram (header extensions are not
     /// encrypted) and put on the packet str0m hands over.
-    raw_audio_levels: HashMap<u32, u8>,
+    raw_audio_levels: FxHashMap<u32, u8>,
     /// The level read from the datagram being handled, for its packet.
     raw_level: Option<(u32, i8)>,
     /// The mids of the streams this transport sends.
@@ -222,11 +223,11 @@ impl WebRtcTransport {
             ended: None,
             notifications: Vec::new(),
             outgoing: VecDeque::new(),
-            receiver_mids: HashMap::new(),
-            receiver_ssrcs: HashMap::new(),
+            receiver_mids: FxHashMap::default(),
+            receiver_ssrcs: FxHashMap::default(),
             rid_layers: RidLayers::default(),
             learnt_layers: Vec::new(),
-            raw_audio_levels: HashMap::new(),
+            raw_audio_levels: FxHashMap::default(),
             raw_level: None,
             received: Vec::new(),
             sender_mids: Vec::new(),
