@@ -17,6 +17,7 @@ RTP on loopback), CPU time read from /proc for every worker.
 
     python -m bench.pipes                        # K = N = 100, 10 s windows, two rounds
     python -m bench.pipes --subscribers 200 --workers 1,2,4 --rounds 3 --json pipes.json
+    python -m bench.pipes --only hop --rounds 6  # the hop alone, more rounds (this machine's noise)
 """
 
 from __future__ import annotations
@@ -172,10 +173,10 @@ async def scale(subscribers: int, duration: float, workers: list[int], rounds: i
     return result
 
 
-def tables(hop_result: dict[str, Any], scale_result: list[dict[str, Any]]) -> str:
-    lines = [
+def tables(hop_result: dict[str, Any] | None, scale_result: list[dict[str, Any]] | None) -> str:
+    lines = [] if hop_result is None else [
         f"{hop_result['copies']} pipes against {hop_result['copies']} subscribers (medians of {len(hop_result['ratios'])} A/B rounds; "
-        f"per rounds, pipe ÷ subscriber: {', '.join(f'{ratio:.2f}' for ratio in hop_result['ratios'])}):",
+        f"per rounds, pipe ÷ subscriber: {', '.join(f'{ratio:.2f}' for ratio in hop_result['ratios'])}; median {statistics.median(hop_result['ratios']):.2f}):",
         "",
         "| | µs of CPU |",
         "|---|---:|",
@@ -185,10 +186,10 @@ def tables(hop_result: dict[str, Any], scale_result: list[dict[str, Any]]) -> st
         f"Added latency ({hop_result['latencySubscribers']} subscribers behind one pipe against as many beside the publisher): "
         f"p50 {hop_result['addedLatencyMicros']['p50'] / 1000:.2f} ms, p99 {hop_result['addedLatencyMicros']['p99'] / 1000:.2f} ms; "
         f"worst loss {hop_result['lossPercent']:.3f} %.",
-        "",
-        "| workers | µs per copy | efficiency against 1 | p50 ms | p99 ms | loss % |",
-        "|---:|---:|---:|---:|---:|---:|",
     ]
+    if scale_result is None:
+        return "\n".join(lines)
+    lines += ["", "| workers | µs per copy | efficiency against 1 | p50 ms | p99 ms | loss % |", "|---:|---:|---:|---:|---:|---:|"]
     for row in scale_result:
         lines.append(f"| {row['workers']} | {row['cpuMicrosPerCopy']:.1f} | {row['efficiency']:.2f} | "
                      f"{row['latencyMicros']['p50'] / 1000:.2f} | {row['latencyMicros']['p99'] / 1000:.2f} | {row['lossPercent']:.3f} |")
@@ -202,11 +203,12 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per run")
     parser.add_argument("--rounds", type=int, default=2, help="A/B rounds (hop) and runs per worker count (scale)")
     parser.add_argument("--workers", default="1,2,4", help="worker counts of the scale runs")
+    parser.add_argument("--only", choices=("hop", "scale"), help="run one of the two measurements")
     parser.add_argument("--json", help="also write the results to this file")
     arguments = parser.parse_args()
     workers = [int(count) for count in arguments.workers.split(",")]
-    hop_result = asyncio.run(hop(arguments.subscribers, arguments.latency_subscribers, arguments.duration, arguments.rounds))
-    scale_result = asyncio.run(scale(arguments.subscribers, arguments.duration, workers, arguments.rounds))
+    hop_result = None if arguments.only == "scale" else asyncio.run(hop(arguments.subscribers, arguments.latency_subscribers, arguments.duration, arguments.rounds))
+    scale_result = None if arguments.only == "hop" else asyncio.run(scale(arguments.subscribers, arguments.duration, workers, arguments.rounds))
     if arguments.json:
         with open(arguments.json, "w") as file:
             json.dump({"hop": hop_result, "scale": scale_result}, file, indent=2)

@@ -400,6 +400,7 @@ class Peer(WorkerObject):
         enableSrtp: bool = False,
         srtpCryptoSuite: str = "AES_CM_128_HMAC_SHA1_80",
         enableNack: bool = False,
+        sharedPort: bool = False,
     ) -> transport_module.PlainTransport:
         """A transport for an endpoint that speaks RTP without ICE or DTLS
         (ffmpeg, GStreamer, a SIP gateway): a UDP port of its own on
@@ -414,11 +415,16 @@ class Peer(WorkerObject):
         srtpParameters=)`` gives; nothing is taken before. ``enableNack``
         (what pipes use): it keeps the last packets it sent and sends again
         those the endpoint NACKs, and NACKs what goes missing of what it
-        receives."""
+        receives. ``sharedPort`` (what pipes' entries use): on the UDP port
+        the worker's plain transports share on ``listenIp`` rather than a
+        port of its own, told apart by their endpoint's address (so it takes
+        ``rtcpMux`` and no ``comedia``, and two of them cannot be connected
+        to the same endpoint): a worker receiving many pipes reads them in
+        one system call per 32 datagrams."""
         self._check_open()
         if listenIp is not None and not isinstance(listenIp, str):
             raise TypeError(f"createPlainTransport(): listenIp must be a str or None, not {type(listenIp).__name__}")
-        for name, value in (("rtcpMux", rtcpMux), ("comedia", comedia), ("enableSrtp", enableSrtp), ("enableNack", enableNack)):
+        for name, value in (("rtcpMux", rtcpMux), ("comedia", comedia), ("enableSrtp", enableSrtp), ("enableNack", enableNack), ("sharedPort", sharedPort)):
             if not isinstance(value, bool):
                 raise TypeError(f"createPlainTransport(): {name} must be a bool, not {type(value).__name__}")
         if srtpCryptoSuite not in transport_module.SRTP_CRYPTO_SUITES:
@@ -436,6 +442,7 @@ class Peer(WorkerObject):
                 "comedia": comedia,
                 "srtpCryptoSuite": srtpCryptoSuite if enableSrtp else None,
                 "enableNack": enableNack,
+                "sharedPort": sharedPort,
             },
         )
         if self._closed:

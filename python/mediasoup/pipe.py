@@ -70,7 +70,10 @@ class _PipeHalf(MediasoupObject):
     async def open(self, *, enableSrtp: bool = False, srtpCryptoSuite: str = "AES_CM_128_HMAC_SHA1_80") -> dict[str, Any]:
         """Makes its transport; answers what the other half connects to:
         ``{'ip', 'port', 'roomId', 'srtpParameters'}``."""
-        transport = await self._peer.createPlainTransport(enableSrtp=enableSrtp, srtpCryptoSuite=srtpCryptoSuite, enableNack=True)
+        # The entry shares its worker's port with the other pipes' entries
+        # (each told apart by its exit's address): they are read together.
+        shared = self._peer._pipe_role == "entry"
+        transport = await self._peer.createPlainTransport(enableSrtp=enableSrtp, srtpCryptoSuite=srtpCryptoSuite, enableNack=True, sharedPort=shared)
         self._transport = transport
         local = transport.tuple
         return {"ip": local["localIp"], "port": local["localPort"], "roomId": self._room.id, "srtpParameters": transport.srtpParameters}

@@ -389,6 +389,10 @@ pub struct PlainTransportCreate {
     /// `enableNack`: NACKs both ways, what was sent kept to be sent again.
     #[serde(default)]
     pub enable_nack: bool,
+    /// `sharedPort`: on the port the worker's plain transports share (one
+    /// per listen address), told apart by their endpoint's address.
+    #[serde(default)]
+    pub shared_port: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

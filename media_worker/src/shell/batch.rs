@@ -58,10 +58,14 @@ impl RecvBatch {
     }
 }
 
-/// Headers for `sendmmsg`, reused from call to call.
+/// Headers and destinations for `sendmmsg`, reused from call to call.
 pub struct SendBatch {
     #[cfg(target_os = "linux")]
     headers: nix::sys::socket::MultiHeaders<nix::sys::socket::SockaddrStorage>,
+    /// As many as the call sends (a socket address is 128 bytes: a call
+    /// of one datagram, a pipe's, writes one, not [`BATCH`]).
+    #[cfg(target_os = "linux")]
+    addresses: Vec<Option<nix::sys::socket::SockaddrStorage>>,
 }
 
 impl Default for SendBatch {
@@ -69,6 +73,8 @@ impl Default for SendBatch {
         Self {
             #[cfg(target_os = "linux")]
             headers: nix::sys::socket::MultiHeaders::preallocate(BATCH, None),
+            #[cfg(target_os = "linux")]
+            addresses: Vec::with_capacity(BATCH),
         }
     }
 }
@@ -122,9 +128,10 @@ mod linux {
         while next < datagrams.len() {
             let chunk = &datagrams[next..datagrams.len().min(next + BATCH)];
             let slices: [[IoSlice; 1]; BATCH] = std::array::from_fn(|index| [IoSlice::new(chunk.get(index).map_or(&[][..], |(_, bytes)| bytes))]);
-            let addresses: [Option<SockaddrStorage>; BATCH] = std::array::from_fn(|index| chunk.get(index).map(|(destination, _)| SockaddrStorage::from(*destination)));
+            batch.addresses.clear();
+            batch.addresses.extend(chunk.iter().map(|(destination, _)| Some(SockaddrStorage::from(*destination))));
             let no_control: [ControlMessage; 0] = [];
-            match sendmmsg(fd, &mut batch.headers, slices[..chunk.len()].iter(), &addresses[..chunk.len()], no_control, MsgFlags::MSG_DONTWAIT) {
+            match sendmmsg(fd, &mut batch.headers, slices[..chunk.len()].iter(), &batch.addresses, no_control, MsgFlags::MSG_DONTWAIT) {
                 Ok(results) => {
                     let count = results.count();
                     sent += count;

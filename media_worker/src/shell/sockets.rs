@@ -148,6 +148,36 @@ impl Sockets {
     }
 
     /// Binds `port` for every address and protocol of `plan`, or nothing.
+    /// Binds the next free port of `plan.ports` for `key` (or [`SHARED`]).
+    fn open_free_port(&mut self, key: TransportKey, plan: &SocketPlan) -> Result<(Vec<usize>, Vec<BoundSocket>), WorkerError> {
+        let (first, last) = plan.ports;
+        let count = u32::from(last - first) + 1;
+        for attempt in 0..count {
+            let port = first + ((self.port_cursor + attempt) % count) as u16;
+            if self.ports_in_use.contains(&port) {
+                continue;
+            }
+            let Ok(bound) = self.bind_all(plan, port) else { continue };
+            self.port_cursor = (self.port_cursor + attempt + 1) % count;
+            self.ports_in_use.insert(port);
+            return self.watch(key, bound);
+        }
+        Err(WorkerError::unsupported(format!("no free port left in this worker's range {first}-{last}")))
+    }
+
+    /// The shared UDP sockets among `tokens`: found by their address when
+    /// a transport sends from them, with buffers for many transports.
+    fn share_udp(&mut self, tokens: &[usize], described: &[BoundSocket]) {
+        for (&token, socket) in tokens.iter().zip(described) {
+            if socket.protocol == Protocol::Udp {
+                self.shared_udp.push((socket.address, token));
+                if let Some(Socket::Udp { socket, .. }) = self.sockets.get(&token) {
+                    enlarge_buffers(socket);
+                }
+            }
+        }
+    }
+
     fn bind_all(&mut self, plan: &SocketPlan, port: u16) -> std::io::Result<Vec<(Socket, BoundSocket)>> {
         let mut bound = Vec::new();
         for &(ip, announced_ip) in &plan.addresses {
@@ -200,7 +230,11 @@ impl Sockets {
         match socket {
             Socket::Udp { socket, local, .. } => {
                 let local = *local;
-                // Edge-triggered: read until the socket is empty.
+                // Edge-triggered: read until the socket is empty. A batch that
+                // came back short emptied it (the kernel stops at the first
+                // datagram missing), and every datagram queued after that
+                // makes the socket ready again: no call to be told so. A quiet
+                // socket (a pipe's: one datagram a turn) costs one call, not two.
                 loop {
                     match self.udp_batch.recv(socket) {
                         Ok(count) => {
@@ -209,6 +243,9 @@ impl Sockets {
                                 if let Some((bytes, source)) = self.udp_batch.get(index) {
                                     worker.handle_datagram(now, Protocol::Udp, source, local, bytes);
                                 }
+                            }
+                            if count < BATCH {
+                                break;
                             }
                         }
                         Err(err) if err.kind() == ErrorKind::WouldBlock => break,
@@ -455,24 +492,16 @@ fn flush(connection: &mut Connection, registry: &Registry, token: Token) -> std:
 
 impl Network for Sockets {
     fn open_sockets(&mut self, key: TransportKey, plan: &SocketPlan) -> Result<Vec<BoundSocket>, WorkerError> {
-        let (first, last) = plan.ports;
-        let count = u32::from(last - first) + 1;
-        for attempt in 0..count {
-            let port = first + ((self.port_cursor + attempt) % count) as u16;
-            if self.ports_in_use.contains(&port) {
-                continue;
-            }
-            let Ok(bound) = self.bind_all(plan, port) else { continue };
-            self.port_cursor = (self.port_cursor + attempt + 1) % count;
-            self.ports_in_use.insert(port);
-            let (tokens, described) = self.watch(key, bound)?;
-            // A plain transport without rtcpMux opens a second port.
-            self.by_transport.entry(key).or_default().extend(tokens);
-            return Ok(described);
-        }
-        Err(WorkerError::unsupported(format!(
-            "no free port left in this worker's range {first}-{last}"
-        )))
+        let (tokens, described) = self.open_free_port(key, plan)?;
+        // A plain transport without rtcpMux opens a second port.
+        self.by_transport.entry(key).or_default().extend(tokens);
+        Ok(described)
+    }
+
+    fn open_shared_port(&mut self, plan: &SocketPlan) -> Result<Vec<BoundSocket>, WorkerError> {
+        let (tokens, described) = self.open_free_port(SHARED, plan)?;
+        self.share_udp(&tokens, &described);
+        Ok(described)
     }
 
     fn open_shared_sockets(&mut self, plan: &SocketPlan) -> Result<Vec<BoundSocket>, WorkerError> {
@@ -492,14 +521,7 @@ impl Network for Sockets {
         .map_err(|err| WorkerError::value_error(format!("cannot bind the worker's port {port} (rtcPortPerWorker): {err}")))?;
         self.ports_in_use.insert(port);
         let (tokens, described) = self.watch(SHARED, bound)?;
-        for (token, socket) in tokens.into_iter().zip(&described) {
-            if socket.protocol == Protocol::Udp {
-                self.shared_udp.push((socket.address, token));
-                if let Some(Socket::Udp { socket, .. }) = self.sockets.get(&token) {
-                    enlarge_buffers(socket);
-                }
-            }
-        }
+        self.share_udp(&tokens, &described);
         Ok(described)
     }
 

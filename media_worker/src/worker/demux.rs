@@ -5,8 +5,11 @@
 //! else for the transport its 5-tuple was learnt for (from a tuple not
 //! learnt yet, only binding requests get through). A tuple is learnt when a
 //! transport answers from it: str0m answers only a request that proves the
-//! transport's password, so nobody can claim a tuple without it. Neither
-//! the transports nor the event loop know which kind of socket they use.
+//! transport's password, so nobody can claim a tuple without it. On the
+//! port a worker's plain transports share (`sharedPort`: pipes' entries),
+//! a datagram is for the transport connected to where it came from, and
+//! nothing else gets through. Neither the transports nor the event loop
+//! know which kind of socket they use.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -32,6 +35,8 @@ type Tuple = (bool, SocketAddr, SocketAddr);
 enum Owner {
     Transport(TransportKey),
     Shared,
+    /// Plain transports' shared port: by tuple alone.
+    SharedByTuple,
 }
 
 #[derive(Debug, Default)]
@@ -58,6 +63,27 @@ impl Demux {
             self.by_socket.insert((is_tcp(socket.protocol), socket.address), Owner::Shared);
         }
         self.shared = sockets;
+    }
+
+    /// Plain transports share `socket`, each datagram routed by its tuple
+    /// ([`Self::connect`]).
+    pub fn add_shared_by_tuple(&mut self, socket: &BoundSocket) {
+        self.by_socket.insert((is_tcp(socket.protocol), socket.address), Owner::SharedByTuple);
+    }
+
+    /// Transport `key`, on a socket plain transports share, is connected to
+    /// `remote`: what comes from there to `local` is its (check
+    /// [`Self::tuple_owner`] first: it takes the tuple from any other).
+    pub fn connect(&mut self, key: TransportKey, local: SocketAddr, remote: SocketAddr) {
+        let tuple = (false, local, remote);
+        if self.by_tuple.insert(tuple, key) != Some(key) {
+            self.tuples_of.entry(key).or_default().push_back(tuple);
+        }
+    }
+
+    /// The transport connected to `remote` on the UDP socket at `local`, if any.
+    pub fn tuple_owner(&self, local: SocketAddr, remote: SocketAddr) -> Option<TransportKey> {
+        self.by_tuple.get(&(false, local, remote)).copied()
     }
 
     /// The shared sockets (none unless the worker has a port per worker).
@@ -115,6 +141,7 @@ impl Demux {
                 .and_then(|local_ufrag| self.by_ufrag.get(local_ufrag))
                 .or_else(|| self.by_tuple.get(&(tcp, local, source)))
                 .copied(),
+            Owner::SharedByTuple => self.by_tuple.get(&(tcp, local, source)).copied(),
         }
     }
 

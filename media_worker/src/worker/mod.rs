@@ -71,6 +71,9 @@ pub trait Network {
     /// Binds `plan.ports.0` for every address and protocol of the plan, for
     /// all the worker's transports: they live as long as the worker.
     fn open_shared_sockets(&mut self, plan: &SocketPlan) -> Result<Vec<BoundSocket>, WorkerError>;
+    /// Binds a free port of `plan.ports` (UDP) that transports share, for
+    /// as long as the worker lives: plain transports' `sharedPort`.
+    fn open_shared_port(&mut self, plan: &SocketPlan) -> Result<Vec<BoundSocket>, WorkerError>;
     /// Closes every socket (and TCP connection) of the transport.
     fn close_sockets(&mut self, key: TransportKey);
 }
@@ -103,6 +106,8 @@ pub struct Worker {
     /// Seeds each room's SSRC generator.
     ssrc_seed: u64,
     demux: Demux,
+    /// The sockets its plain transports share (`sharedPort`), one per listen address.
+    shared_plain: Vec<BoundSocket>,
     timers: Timers,
     outbox: Outbox,
     /// A buffer reused by every `collect` (no allocation per packet once warm).
@@ -142,6 +147,7 @@ impl Worker {
             next_key: 1,
             ssrc_seed,
             demux: Demux::default(),
+            shared_plain: Vec::new(),
             timers: Timers::default(),
             outbox: Outbox::default(),
             rtp_buffer: Vec::new(),

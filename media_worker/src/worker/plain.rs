@@ -15,7 +15,7 @@ use crate::error::WorkerError;
 use crate::rtp::codec_table::SendTables;
 use crate::transport::plain::{PlainOptions, PlainTransport, SrtpKeys};
 use crate::transport::srtp::CryptoSuite;
-use crate::transport::Transport;
+use crate::transport::{BoundSocket, Transport};
 
 impl Worker {
     /// `peer.createPlainTransport`: answers its tuples.
@@ -47,9 +47,12 @@ impl Worker {
         };
         let plan = SocketPlan { udp: true, tcp: false, addresses: vec![address], ports: (settings.rtc_min_port, settings.rtc_max_port) };
         let tables = SendTables::new(&room.rtp_capabilities, peer.capabilities.as_ref());
+        if create.shared_port && (create.comedia || !create.rtcp_mux) {
+            return Err(WorkerError::value_error("sharedPort tells transports apart by their endpoint's address: it takes rtcpMux and no comedia"));
+        }
         let key = self.next_key;
         self.next_key = self.next_key.wrapping_add(1).max(1);
-        let mut sockets = network.open_sockets(key, &plan)?;
+        let mut sockets = if create.shared_port { vec![self.shared_plain_socket(address.0, &plan, network)?] } else { network.open_sockets(key, &plan)? };
         if !create.rtcp_mux {
             match network.open_sockets(key, &plan) {
                 Ok(rtcp) => sockets.extend(rtcp),
@@ -59,7 +62,7 @@ impl Worker {
                 }
             }
         }
-        let options = PlainOptions { rtcp_mux: create.rtcp_mux, comedia: create.comedia, nack: create.enable_nack };
+        let options = PlainOptions { rtcp_mux: create.rtcp_mux, comedia: create.comedia, nack: create.enable_nack, shared_port: create.shared_port };
         let transport = match PlainTransport::new(create.transport_id.clone(), create.peer_id.clone(), tables, sockets[0], sockets.get(1).copied(), options, srtp, key, now) {
             Ok(transport) => transport,
             Err(error) => {
@@ -72,7 +75,9 @@ impl Worker {
             peer.transport_ids.push(create.transport_id.clone());
         }
         tracing::debug!("plain transport {} created for peer {} on {}", create.transport_id, create.peer_id, sockets[0].address);
-        self.demux.add(key, &sockets, None);
+        if !create.shared_port {
+            self.demux.add(key, &sockets, None);
+        }
         self.transport_keys.insert(create.transport_id, key);
         self.transports.insert(key, Transport::Plain(transport));
         Ok(answer)
@@ -92,9 +97,34 @@ impl Worker {
         };
         let srtp = connect.srtp_parameters.as_ref().map(remote_srtp_keys).transpose()?;
         let transport = self.transport_mut(key)?.as_plain_mut("connect")?;
-        let answer = transport.connect(remote, connect.rtcp_port, srtp)?;
+        // On the shared port, nothing is taken before the endpoint is known; then what comes from it.
+        let shared = match transport.rtp_socket() {
+            (local, true) => remote.map(|remote| (local, remote)),
+            _ => None,
+        };
+        if let Some((local, remote)) = shared {
+            if let Some(other) = self.demux.tuple_owner(local, remote).filter(|other| *other != key) {
+                let other = self.transports.get(&other).map_or("?", |t| t.id());
+                return Err(WorkerError::value_error(format!("plain transport {other} on the shared port {local} is connected to {remote} already")));
+            }
+        }
+        let answer = self.transport_mut(key)?.as_plain_mut("connect")?.connect(remote, connect.rtcp_port, srtp)?;
+        if let Some((local, remote)) = shared {
+            self.demux.connect(key, local, remote);
+        }
         self.collect(key, now);
         Ok(answer)
+    }
+
+    /// The socket the worker's plain transports share on `ip` (bound the first time it is asked for).
+    fn shared_plain_socket(&mut self, ip: IpAddr, plan: &SocketPlan, network: &mut dyn Network) -> Result<BoundSocket, WorkerError> {
+        if let Some(socket) = self.shared_plain.iter().find(|socket| socket.address.ip() == ip) {
+            return Ok(*socket);
+        }
+        let socket = network.open_shared_port(plan)?.into_iter().next().ok_or_else(|| WorkerError::internal("no shared socket bound"))?;
+        self.demux.add_shared_by_tuple(&socket);
+        self.shared_plain.push(socket);
+        Ok(socket)
     }
 }
 

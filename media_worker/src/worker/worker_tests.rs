@@ -47,6 +47,12 @@ impl Network for FakeNetwork {
         Ok(self.shared.clone())
     }
 
+    fn open_shared_port(&mut self, plan: &SocketPlan) -> Result<Vec<BoundSocket>, WorkerError> {
+        let sockets = fake_sockets(plan, plan.ports.0 + self.next_port);
+        self.next_port += 1;
+        Ok(sockets)
+    }
+
     fn close_sockets(&mut self, key: TransportKey) {
         self.open.remove(&key);
     }

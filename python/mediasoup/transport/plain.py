@@ -77,6 +77,7 @@ class PlainTransport(BaseTransport):
         self._comedia: bool = local["comedia"]
         self._srtp_parameters: dict[str, str] | None = local["srtpParameters"]
         self._enable_nack: bool = local["enableNack"]
+        self._shared_port: bool = local["sharedPort"]
         channel.targets[transport_id] = self
 
     def _repr_state(self) -> str:
@@ -109,6 +110,11 @@ class PlainTransport(BaseTransport):
     def enableNack(self) -> bool:
         """Whether it answers NACKs from its history and NACKs what it misses."""
         return self._enable_nack
+
+    @property
+    def sharedPort(self) -> bool:
+        """Whether it is on the port the worker's plain transports share."""
+        return self._shared_port
 
     @property
     def srtpParameters(self) -> dict[str, str] | None:
@@ -175,6 +181,7 @@ class PlainTransport(BaseTransport):
     rtcp_tuple = rtcpTuple
     rtcp_mux = rtcpMux
     enable_nack = enableNack
+    shared_port = sharedPort
     srtp_parameters = srtpParameters
     get_stats = getStats
 

@@ -57,6 +57,8 @@ pub struct PlainOptions {
     pub comedia: bool,
     /// NACKs both ways: what was sent is kept and sent again when asked.
     pub nack: bool,
+    /// On the port the worker's plain transports share.
+    pub shared_port: bool,
 }
 
 /// A suite and its master key and salt: the transport's own (what it
@@ -202,6 +204,7 @@ impl PlainTransport {
             "rtcpMux": self.options.rtcp_mux,
             "comedia": self.options.comedia,
             "enableNack": self.options.nack,
+            "sharedPort": self.options.shared_port,
             "srtpParameters": self.srtp.as_ref().map(|srtp| json!({"cryptoSuite": srtp.local.suite.name(), "keyBase64": srtp.local.key_base64})),
         })
     }
@@ -274,6 +277,16 @@ impl PlainTransport {
 
     pub fn send_tables(&self) -> &SendTables {
         &self.tables
+    }
+
+    /// Where it receives RTP, and whether that port is the worker's shared one.
+    pub fn rtp_socket(&self) -> (SocketAddr, bool) {
+        (self.rtp_socket.address, self.options.shared_port)
+    }
+
+    /// Its endpoint's address, once known.
+    pub fn remote(&self) -> Option<SocketAddr> {
+        self.remote
     }
 
     // Datagrams and time.
