@@ -220,6 +220,21 @@ async def test_bad_plain_transport_options_get_clear_errors(server: mediasoup.Se
         with pytest.raises(ValueError, match=match):
             await secure.connect("127.0.0.1", 5004, srtpParameters=bad)  # type: ignore[arg-type]
     await secure.connect("127.0.0.1", 5004, srtpParameters={"cryptoSuite": "AES_CM_128_HMAC_SHA1_32", "keyBase64": base64.b64encode(bytes(30)).decode()})
+    # The shared port: one for the worker's transports that ask, each told apart by its endpoint.
+    with pytest.raises(TypeError, match="sharedPort must be a bool"):
+        await peer.createPlainTransport(sharedPort="yes")  # type: ignore[arg-type]
+    for options in ({"comedia": True}, {"rtcpMux": False}):
+        with pytest.raises(ValueError, match="takes rtcpMux and no comedia"):
+            await peer.createPlainTransport(sharedPort=True, **options)  # type: ignore[arg-type]
+    first, second = await peer.createPlainTransport(sharedPort=True), await peer.createPlainTransport(sharedPort=True)
+    assert first.sharedPort and not plain.sharedPort
+    assert first.tuple["localPort"] == second.tuple["localPort"] != plain.tuple["localPort"]
+    await first.connect("127.0.0.1", 6000)
+    with pytest.raises(ValueError, match="is connected to 127.0.0.1:6000 already"):
+        await second.connect("127.0.0.1", 6000)
+    await second.connect("127.0.0.1", 6002)
+    first.close()
+    second.close()
     plain.close()
     await asyncio.sleep(0.2)
     metrics = await server.getMetrics()
