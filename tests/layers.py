@@ -31,6 +31,22 @@ async def publish_layers(peer: mediasoup.Peer, *, start: bool = True) -> tuple[m
     return receiver, publishers
 
 
+async def add_viewers(room: mediasoup.Room, names: list[str], subscribers: list[Subscriber], watchers: dict[str, SizeWatcher]) -> list[mediasoup.RtpSender]:
+    """pymediasoup subscribers named ``names`` in ``room`` (appended to
+    ``subscribers`` as they start, for the caller to close; each watched in
+    ``watchers``); answers their first senders, in the order of ``names``."""
+    senders = []
+    for name in names:
+        peer = await room.Peer(name)
+        subscriber = Subscriber(room, peer)
+        subscribers.append(subscriber)
+        await subscriber.start()
+        watchers[name] = SizeWatcher(subscriber)
+        watchers[name].start()
+        senders.append(peer.rtpSenders[0])
+    return senders
+
+
 class SizeWatcher:
     """The size and colour of the latest frame a pymediasoup consumer decoded."""
 

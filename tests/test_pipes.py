@@ -16,7 +16,7 @@ from mediasoup.errors import InvalidStateError
 
 from .clients import MediasoupClient, Subscriber, colour_track, tone_track, until, use_loopback_only
 from .conftest import LOOPBACK
-from .layers import LAYERS, SizeWatcher, publish_layers
+from .layers import LAYERS, SizeWatcher, add_viewers, publish_layers
 
 
 @pytest.fixture
@@ -121,14 +121,7 @@ async def test_every_simulcast_layer_crosses_a_pipe_for_each_viewer_to_choose(se
         assert len(encodings) == 3 and len({encoding["ssrc"] for encoding in encodings}) == 3, encodings
         # The pipe wants every layer of the publisher.
         await until(lambda: receiver.layersUnused == [], 5, lambda: receiver.layersUnused)
-        for name in ("bob", "carol"):
-            subscriber = Subscriber(room_b, await room_b.Peer(name))
-            subscribers.append(subscriber)
-            await subscriber.start()
-            watchers[name] = SizeWatcher(subscriber)
-            watchers[name].start()
-        bob_sender = room_b.getPeer("bob").rtpSenders[0]  # type: ignore[union-attr]
-        carol_sender = room_b.getPeer("carol").rtpSenders[0]  # type: ignore[union-attr]
+        bob_sender, carol_sender = await add_viewers(room_b, ["bob", "carol"], subscribers, watchers)
         await carol_sender.setPreferredLayers(0)
         latest = lambda: {name: watcher.latest for name, watcher in watchers.items()}  # noqa: E731
         await until(lambda: watchers["bob"].shows(2) and watchers["carol"].shows(0), 20, latest)

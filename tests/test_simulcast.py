@@ -31,7 +31,7 @@ import mediasoup
 
 from .chromium import run_driver
 from .clients import Subscriber, until, use_loopback_only
-from .layers import LAYERS, SizeWatcher, publish_layers
+from .layers import LAYERS, SizeWatcher, add_viewers, publish_layers
 
 
 
@@ -166,17 +166,10 @@ async def test_simulcast_by_ssrc_from_python_reaches_pymediasoup_subscribers_as_
     assert receiver.layersUnused == [0, 1, 2]
     for publisher in publishers:
         publisher.start()
-    watchers = {}
-    subscribers = []
+    watchers: dict[str, SizeWatcher] = {}
+    subscribers: list[Subscriber] = []
     try:
-        for name in ("bob", "carol"):
-            subscriber = Subscriber(room, await room.Peer(name))
-            subscribers.append(subscriber)
-            await subscriber.start()
-            watchers[name] = SizeWatcher(subscriber)
-            watchers[name].start()
-        carol_sender = room.getPeer("carol").rtpSenders[0]  # type: ignore[union-attr]
-        bob_sender = room.getPeer("bob").rtpSenders[0]  # type: ignore[union-attr]
+        bob_sender, carol_sender = await add_viewers(room, ["bob", "carol"], subscribers, watchers)
         await carol_sender.setPreferredLayers(0)
 
         def shows(name: str, layer: int) -> bool:
