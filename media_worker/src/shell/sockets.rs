@@ -147,7 +147,6 @@ impl Sockets {
         Token(token)
     }
 
-    /// Binds `port` for every address and protocol of `plan`, or nothing.
     /// Binds the next free port of `plan.ports` for `key` (or [`SHARED`]).
     fn open_free_port(&mut self, key: TransportKey, plan: &SocketPlan) -> Result<(Vec<usize>, Vec<BoundSocket>), WorkerError> {
         let (first, last) = plan.ports;
@@ -178,6 +177,7 @@ impl Sockets {
         }
     }
 
+    /// Binds `port` for every address and protocol of `plan`, or nothing.
     fn bind_all(&mut self, plan: &SocketPlan, port: u16) -> std::io::Result<Vec<(Socket, BoundSocket)>> {
         let mut bound = Vec::new();
         for &(ip, announced_ip) in &plan.addresses {

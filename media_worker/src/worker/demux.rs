@@ -68,7 +68,8 @@ impl Demux {
     /// Plain transports share `socket`, each datagram routed by its tuple
     /// ([`Self::connect`]).
     pub fn add_shared_by_tuple(&mut self, socket: &BoundSocket) {
-        self.by_socket.insert((is_tcp(socket.protocol), socket.address), Owner::SharedByTuple);
+        let previous = self.by_socket.insert((is_tcp(socket.protocol), socket.address), Owner::SharedByTuple);
+        debug_assert!(previous.is_none(), "a socket bound twice: {previous:?}");
     }
 
     /// Transport `key`, on a socket plain transports share, is connected to

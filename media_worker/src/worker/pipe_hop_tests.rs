@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 use str0m::net::Protocol;
 
 use crate::channel::message::Request;
+use crate::rtp::rtcp::is_rtcp;
 use crate::rtp::wire::{write_rtp, RtpFields};
 use crate::worker::tests::{ready_worker, FakeNetwork};
 use crate::worker::Worker;
@@ -51,7 +52,7 @@ impl Hops {
     }
 
     /// Delivers what the worker sent (each pipe half's datagrams to the
-    /// other half); answers how many reached one of the `entries`.
+    /// other half); answers how many RTP packets reached one of the `entries`.
     fn carry(&mut self, entries: &HashSet<SocketAddr>) -> usize {
         let mut delivered = 0;
         for _ in 0..4 {
@@ -60,7 +61,7 @@ impl Hops {
                 break;
             }
             for datagram in sent {
-                delivered += usize::from(entries.contains(&datagram.destination));
+                delivered += usize::from(entries.contains(&datagram.destination) && !is_rtcp(&datagram.contents));
                 self.worker.handle_datagram(self.now, Protocol::Udp, datagram.source, datagram.destination, &datagram.contents);
             }
             self.worker.handle_timeout(self.now);
@@ -163,10 +164,16 @@ fn plain_transports_on_the_shared_port_take_what_comes_from_their_endpoint_alone
     // b discards a's SSRC from its own endpoint; the stranger reaches nobody.
     assert_eq!(received(&mut hops, "a"), (1, 0));
     assert_eq!(received(&mut hops, "b"), (1, 1));
-    // a closed: its endpoint's datagrams reach nobody, and b may take that endpoint.
+    // a closed: its endpoint's datagrams reach nobody, and another transport may take that endpoint.
     hops.request("transport.close", json!({"transportId": "a"}));
     hops.worker.handle_datagram(hops.now, Protocol::Udp, from_a, a, &packet(22));
     assert_eq!(received(&mut hops, "b"), (1, 1));
+    assert_eq!(hops.plain_peer("hall", "d", false, true), a);
+    hops.request("transport.connect", json!({"transportId": "d", "ip": "127.0.0.1", "port": from_a.port()}));
+    let parameters = json!({"codecs": [{"mimeType": "video/VP8", "payloadType": 96, "clockRate": 90000}], "encodings": [{"ssrc": 11}]});
+    hops.request("rtpReceiver.receive", json!({"receiverId": "r3", "transportId": "d", "kind": "video", "rtpParameters": parameters}));
+    hops.worker.handle_datagram(hops.now, Protocol::Udp, from_a, a, &packet(11));
+    assert_eq!(received(&mut hops, "d"), (1, 0));
     // Options a shared port cannot have.
     for (comedia, rtcp_mux) in [(true, true), (false, false)] {
         hops.request("room.createPeer", json!({"roomId": "hall", "peerId": format!("c-{comedia}"), "name": format!("c-{comedia}")}));

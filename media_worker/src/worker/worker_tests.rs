@@ -48,7 +48,8 @@ impl Network for FakeNetwork {
     }
 
     fn open_shared_port(&mut self, plan: &SocketPlan) -> Result<Vec<BoundSocket>, WorkerError> {
-        let sockets = fake_sockets(plan, plan.ports.0 + self.next_port);
+        // From the top of the range: never the port a worker shares for WebRTC (its first).
+        let sockets = fake_sockets(plan, plan.ports.1 - self.next_port);
         self.next_port += 1;
         Ok(sockets)
     }
