@@ -47,6 +47,16 @@ async def add_viewers(room: mediasoup.Room, names: list[str], subscribers: list[
     return senders
 
 
+async def stop_all(watchers: dict[str, SizeWatcher], publishers: list[TrackPublisher], subscribers: list[Subscriber]) -> None:
+    """Stops what :func:`publish_layers` and :func:`add_viewers` started."""
+    for watcher in watchers.values():
+        watcher.stop()
+    for publisher in publishers:
+        publisher.stop()
+    for subscriber in subscribers:
+        await subscriber.close()
+
+
 class SizeWatcher:
     """The size and colour of the latest frame a pymediasoup consumer decoded."""
 

@@ -16,7 +16,7 @@ from mediasoup.errors import InvalidStateError
 
 from .clients import MediasoupClient, Subscriber, colour_track, tone_track, until, use_loopback_only
 from .conftest import LOOPBACK
-from .layers import LAYERS, SizeWatcher, add_viewers, publish_layers
+from .layers import LAYERS, SizeWatcher, add_viewers, publish_layers, stop_all
 
 
 @pytest.fixture
@@ -137,12 +137,7 @@ async def test_every_simulcast_layer_crosses_a_pipe_for_each_viewer_to_choose(se
         assert all(entry["packetsReceived"] > 0 for entry in stats)
         assert len({ssrc for ssrc, _, _ in LAYERS} & {entry["ssrc"] for entry in stats}) == 0
     finally:
-        for watcher in watchers.values():
-            watcher.stop()
-        for publisher in publishers:
-            publisher.stop()
-        for subscriber in subscribers:
-            await subscriber.close()
+        await stop_all(watchers, publishers, subscribers)
 
 
 async def test_pipe_options_are_checked(server: mediasoup.Server) -> None:

@@ -31,7 +31,7 @@ import mediasoup
 
 from .chromium import run_driver
 from .clients import Subscriber, until, use_loopback_only
-from .layers import LAYERS, SizeWatcher, add_viewers, publish_layers
+from .layers import LAYERS, SizeWatcher, add_viewers, publish_layers, stop_all
 
 
 
@@ -201,12 +201,7 @@ async def test_simulcast_by_ssrc_from_python_reaches_pymediasoup_subscribers_as_
         await until(lambda: shows("bob", 1), 10, lambda: watchers["bob"].latest)
         assert bob_sender.currentLayers == {"spatialLayer": 1, "temporalLayer": 0}
     finally:
-        for watcher in watchers.values():
-            watcher.stop()
-        for publisher in publishers:
-            publisher.stop()
-        for subscriber in subscribers:
-            await subscriber.close()
+        await stop_all(watchers, publishers, subscribers)
 
 
 async def test_set_preferred_layers_and_set_priority_take_valid_values_only(server: mediasoup.Server) -> None:

@@ -328,7 +328,7 @@ pub mod testing {
                     self.bytes.push(0);
                 }
                 let bit = ((value >> shift) & 1) as u8;
-                *self.bytes.last_mut().unwrap() |= bit << (7 - self.bits % 8);
+                *self.bytes.last_mut().unwrap() |= bit << (7 - self.bits % 8); // ok: a test's writer, a byte pushed above
                 self.bits += 1;
             }
         }
