@@ -2,6 +2,7 @@
 //! and validation. Pure Rust (no Python types), so every rule has a unit test;
 //! `settings.rs` converts Python values into [`OptionValue`]s.
 
+use std::ops::RangeInclusive;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
@@ -19,7 +20,7 @@ pub struct OptionSpec {
 /// The options table of the SPEC. Validation, the snake_case aliases, the
 /// stubs' docs and the `docs/` table are checked against it.
 pub const SERVER_OPTIONS: &[OptionSpec] = &[
-    OptionSpec { name: "numWorkers", types: "int", default: "number of CPU cores", doc: "worker processes (>= 1)" },
+    OptionSpec { name: "numWorkers", types: "int", default: "number of CPU cores", doc: "worker processes (1 to the ports in the range)" },
     OptionSpec { name: "logLevel", types: "str", default: "'debug'", doc: "worker log level: 'debug', 'warn' or 'error'" },
     OptionSpec { name: "rtcListenIPv4", types: "str | bool", default: "True", doc: "IPv4 to bind for media; True: the host's primary IPv4; False: no IPv4" },
     OptionSpec { name: "rtcListenIPv6", types: "str | bool", default: "True", doc: "IPv6 to bind for media; True: the host's primary IPv6 (off with a warning if none); False: no IPv6" },
@@ -41,6 +42,8 @@ pub enum OptionValue {
     None,
     Bool(bool),
     Int(i64),
+    /// An int beyond 64 bits, by its digits.
+    BigInt(String),
     Str(String),
     /// Any other type, by its Python name.
     Other(String),
@@ -51,7 +54,7 @@ impl OptionValue {
         match self {
             OptionValue::None => "None",
             OptionValue::Bool(_) => "bool",
-            OptionValue::Int(_) => "int",
+            OptionValue::Int(_) | OptionValue::BigInt(_) => "int",
             OptionValue::Str(_) => "str",
             OptionValue::Other(name) => name,
         }
@@ -139,11 +142,8 @@ impl ServerOptions {
         let num_workers = match get("numWorkers") {
             None => cpus.max(1),
             Some(value) => {
-                let count = int_option("numWorkers", value)?;
-                if count < 1 {
-                    return Err(WorkerError::value_error(format!("numWorkers must be >= 1, not {count}")));
-                }
-                usize::try_from(count).map_err(|_| WorkerError::value_error(format!("numWorkers {count} is too large")))?
+                let count = int_option("numWorkers", value, 1..=MAX_PORT)?;
+                usize::try_from(count).unwrap_or(usize::MAX)
             }
         };
         let log_level = match get("logLevel") {
@@ -167,7 +167,7 @@ impl ServerOptions {
         let ports = usize::from(rtc_max_port - rtc_min_port) + 1;
         if ports < num_workers {
             return Err(WorkerError::value_error(format!(
-                "the port range {rtc_min_port}-{rtc_max_port} has {ports} ports: too few for {num_workers} workers"
+                "the port range {rtc_min_port}-{rtc_max_port} has {ports} ports: too few for numWorkers={num_workers}"
             )));
         }
         let certificate = get("dtlsCertificateFile").map(|v| str_option("dtlsCertificateFile", v)).transpose()?;
@@ -231,9 +231,16 @@ impl ServerOptions {
     }
 }
 
-fn int_option(name: &str, value: &OptionValue) -> Result<i64, WorkerError> {
+/// An int option within `range` (a worker needs a port of its own, so
+/// numWorkers stops at the ports there are).
+fn int_option(name: &str, value: &OptionValue, range: RangeInclusive<i64>) -> Result<i64, WorkerError> {
+    let out_of_range = |shown: &dyn std::fmt::Display| {
+        WorkerError::value_error(format!("{name} must be within {}-{}, not {shown:.40}", range.start(), range.end()))
+    };
     match value {
-        OptionValue::Int(number) => Ok(*number),
+        OptionValue::Int(number) if range.contains(number) => Ok(*number),
+        OptionValue::Int(number) => Err(out_of_range(number)),
+        OptionValue::BigInt(digits) => Err(out_of_range(digits)),
         other => Err(WorkerError::type_error(format!("{name} must be an int, not {}", other.type_name()))),
     }
 }
@@ -254,11 +261,7 @@ fn str_option<'a>(name: &str, value: &'a OptionValue) -> Result<&'a str, WorkerE
 
 fn port_option(name: &str, value: Option<&OptionValue>, default: u16) -> Result<u16, WorkerError> {
     let Some(value) = value else { return Ok(default) };
-    let port = int_option(name, value)?;
-    if !(MIN_PORT..=MAX_PORT).contains(&port) {
-        return Err(WorkerError::value_error(format!("{name} must be within {MIN_PORT}-{MAX_PORT}, not {port}")));
-    }
-    Ok(port as u16)
+    Ok(int_option(name, value, MIN_PORT..=MAX_PORT)? as u16)
 }
 
 fn listen_option<A: std::str::FromStr>(name: &str, value: Option<&OptionValue>) -> Result<ListenIp<A>, WorkerError> {

@@ -33,8 +33,11 @@ fn option_value(value: &Bound<'_, PyAny>) -> PyResult<OptionValue> {
         return Ok(OptionValue::Bool(flag.is_true()));
     }
     if value.is_instance_of::<PyInt>() {
-        // Out of i64 is out of every option's range; saturate so the range check names it.
-        return Ok(OptionValue::Int(value.extract::<i64>().unwrap_or(i64::MAX)));
+        // Out of i64 is out of every option's range: kept as its digits for the error to show.
+        return Ok(match value.extract::<i64>() {
+            Ok(number) => OptionValue::Int(number),
+            Err(_) => OptionValue::BigInt(value.str()?.to_str()?.to_owned()),
+        });
     }
     if let Ok(text) = value.cast::<PyString>() {
         return Ok(OptionValue::Str(text.to_str()?.to_owned()));

@@ -5,18 +5,26 @@ and none crashes the interpreter or leaves an ``await`` pending."""
 from __future__ import annotations
 
 import asyncio
+import inspect
+import itertools
 import json
+import math
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import pytest_asyncio
 
 import mediasoup
 from mediasoup import _mediasoup
+from mediasoup.errors import UnsupportedError
+from mediasoup.webrtc import RTCPeerConnection
 
-from .conftest import LOOPBACK
+from .conftest import LOOPBACK, process_alive
 
 OPUS = {"mimeType": "audio/opus", "payloadType": 111, "clockRate": 48000, "channels": 2}
 
@@ -256,3 +264,226 @@ async def test_a_server_is_constructed_before_its_certificate_is_read() -> None:
     finally:
         server.close()
 
+
+# Every option, argument and field: ten megabytes of text where a string
+# goes, 2**64, -1, NaN, infinity and a bool where a number goes, 10,000
+# entries where a list goes. Each is refused within a second with the class
+# the API promises (TypeError for a wrong type, ValueError for a bad value),
+# in a message that names the field and stays short, and the server serves
+# on. One server (module-scoped) serves every case.
+
+BIG = "x" * 10_000_000
+OPUS_CAPABILITY = {"kind": "audio", "mimeType": "audio/opus", "preferredPayloadType": 111, "clockRate": 48000, "channels": 2}
+ROOM_OPUS = {"kind": "audio", "mimeType": "audio/opus", "clockRate": 48000, "channels": 2}
+MID_EXTENSION = {"kind": "audio", "uri": "urn:ietf:params:rtp-hdrext:sdes:mid", "preferredId": 1}
+NUMBERS: dict[str, Any] = {"2**64": 2**64, "-1": -1, "nan": math.nan, "inf": math.inf, "True": True}
+# A float where an int goes may be called a wrong type or a bad value.
+RAISES: dict[str, Any] = {"2**64": ValueError, "-1": ValueError, "nan": (TypeError, ValueError), "inf": (TypeError, ValueError), "True": TypeError}
+
+
+@dataclass
+class Api:
+    """A server, and an object of each kind for the hostile values to be given to."""
+
+    server: mediasoup.Server
+    room: mediasoup.Room
+    scratch: mediasoup.Room
+    peer: mediasoup.Peer
+    transport: mediasoup.Transport
+    plain: mediasoup.PlainTransport
+    srtp_plain: mediasoup.PlainTransport
+    sender: mediasoup.RtpSender
+    pid: int
+    names: Iterator[int]
+
+    def fresh_peer(self) -> mediasoup.Peer:
+        """A new peer, in a room of its own (capabilities a case sets reach no stream)."""
+        return self.scratch.Peer(f"peer-{next(self.names)}")
+
+    def receive(self, parameters: dict[str, Any]) -> Any:
+        return self.peer.RtpReceiver("audio", self.transport).receive({"codecs": [OPUS], "encodings": [{"ssrc": 5555}], **parameters})
+
+    async def serves(self) -> None:
+        """The server still serves, from the same worker process."""
+        room = await self.server.Room()
+        try:
+            await (await room.Peer("probe")).createTransport()
+        finally:
+            room.close()
+        assert self.server._channels[0].pid == self.pid and process_alive(self.pid)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def api() -> AsyncIterator[Api]:
+    async with mediasoup.Server(numWorkers=1, logLevel="warn", **LOOPBACK) as server:
+        room, scratch = await server.Room(), await server.Room()
+        peer = await room.Peer("alice")
+        transport = await peer.createTransport(enableSctp=True)
+        plain = await peer.createPlainTransport()
+        srtp_plain = await peer.createPlainTransport(enableSrtp=True)
+        camera = peer.RtpReceiver("video", transport)
+        await camera.receive({"codecs": [{"mimeType": "video/VP8", "payloadType": 96, "clockRate": 90000}], "encodings": [{"ssrc": 4242}]})
+        bob = await room.Peer("bob")
+        await bob.setCapabilities(room.rtpCapabilities)
+        (sender,) = bob.rtpSenders
+        yield Api(server, room, scratch, peer, transport, plain, srtp_plain, sender, server._channels[0].pid, itertools.count())
+
+
+ApiCall = Callable[[Api, Any], Any]
+
+
+def _server(name: str) -> ApiCall:
+    return lambda api, value: mediasoup.Server({"numWorkers": 1, "logLevel": "warn", **LOOPBACK, name: value})
+
+
+def _numbers(where: str, call: ApiCall, names: tuple[str, ...], skip: tuple[str, ...] = ()) -> list[Any]:
+    return [pytest.param(call, value, RAISES[label], names, id=f"{where}={label}") for label, value in NUMBERS.items() if label not in skip]
+
+
+def _nested(path: tuple[str, ...], value: Any) -> Any:
+    """`value` at `path` below the top list ('encodings', 'rtx', 'ssrc' → {'rtx': {'ssrc': value}})."""
+    for key in reversed(path[1:]):
+        value = {key: value}
+    return value
+
+
+def _room_codec(field: str) -> ApiCall:
+    return lambda api, value: api.server.Room(mediaCodecs=[{**OPUS_CAPABILITY, field: value}])
+
+
+def _capability_codec(field: str) -> ApiCall:
+    return lambda api, value: api.fresh_peer().setCapabilities({"codecs": [{**OPUS_CAPABILITY, field: value}]})
+
+
+def _receive_at(path: tuple[str, ...]) -> ApiCall:
+    """A receive() whose `path` holds the value: in the first codec or encoding, or at the top."""
+    if len(path) == 1 or path[0] == "rtcp":
+        return lambda api, value: api.receive({path[0]: _nested(path, value)} if len(path) > 1 else {path[0]: value})
+    first = OPUS if path[0] == "codecs" else {"ssrc": 6666}
+    return lambda api, value: api.receive({path[0]: [{**first, **_nested(path, value)}]})
+
+
+def _data_receive(stream_id: int, field: str, in_stream: bool) -> ApiCall:
+    """A data receiver's receive() with the value in sctpStreamParameters' `field`, or beside them."""
+    if in_stream:
+        return lambda api, value: api.peer.DataReceiver(api.transport).receive({"sctpStreamParameters": {"streamId": stream_id, field: value}})
+    return lambda api, value: api.peer.DataReceiver(api.transport).receive({"sctpStreamParameters": {"streamId": stream_id}, field: value})
+
+
+HOSTILE: list[Any] = [
+    *(case for name in ("numWorkers", "rtcMinPort", "rtcMaxPort") for case in _numbers(f"Server({name})", _server(name), (name,))),
+    *_numbers("Room(audioLevelInterval)", lambda api, value: api.server.Room(audioLevelInterval=value), ("audioLevelInterval",)),
+    # -1 dBov is a threshold like any other.
+    *_numbers("Room(audioLevelThreshold)", lambda api, value: api.server.Room(audioLevelThreshold=value), ("audioLevelThreshold",), skip=("-1",)),
+    *(
+        case
+        for field in ("clockRate", "channels", "preferredPayloadType")
+        for case in _numbers(f"mediaCodecs[0].{field}", _room_codec(field), ("mediaCodecs", field))
+    ),
+    *(
+        case
+        for field in ("clockRate", "channels", "preferredPayloadType")
+        for case in _numbers(f"rtpCapabilities.codecs[0].{field}", _capability_codec(field), ("rtpCapabilities", field))
+    ),
+    *_numbers(
+        "rtpCapabilities.headerExtensions[0].preferredId",
+        lambda api, value: api.fresh_peer().setCapabilities({"codecs": [OPUS_CAPABILITY], "headerExtensions": [{**MID_EXTENSION, "preferredId": value}]}),
+        ("rtpCapabilities", "preferredId"),
+    ),
+    *(
+        case
+        for path in (("codecs", "payloadType"), ("codecs", "clockRate"), ("encodings", "ssrc"), ("encodings", "rtx", "ssrc"), ("encodings", "maxBitrate"))
+        for case in _numbers(f"rtpParameters.{path[0]}[0].{'.'.join(path[1:])}", _receive_at(path), ("rtpParameters", path[-1]))
+    ),
+    *_numbers(
+        "rtpParameters.headerExtensions[0].id",
+        lambda api, value: api.receive({"headerExtensions": [{"uri": MID_EXTENSION["uri"], "id": value}]}),
+        ("rtpParameters", "id"),
+    ),
+    *_numbers("setMaxBitrate", lambda api, value: api.transport.setMaxBitrate(value), ("bitrate",)),
+    *_numbers("connect(port)", lambda api, value: api.plain.connect(ip="127.0.0.1", port=value), ("port",)),
+    *_numbers("connect(rtcpPort)", lambda api, value: api.plain.connect(ip="127.0.0.1", port=5004, rtcpPort=value), ("rtcpPort",)),
+    # Layers above those sent mean the highest (documented): 2**64 is one.
+    *_numbers("setPreferredLayers(spatialLayer)", lambda api, value: api.sender.setPreferredLayers(value), ("spatialLayer",), skip=("2**64",)),
+    *_numbers("setPreferredLayers(temporalLayer)", lambda api, value: api.sender.setPreferredLayers(0, value), ("temporalLayer",), skip=("2**64",)),
+    *_numbers("setPriority", lambda api, value: api.sender.setPriority(value), ("priority",)),
+    *(
+        case
+        for field in ("streamId", "maxRetransmits", "maxPacketLifeTime")
+        for case in _numbers(f"sctpStreamParameters.{field}", _data_receive(7, field, in_stream=True), ("sctpStreamParameters", field))
+    ),
+    # Ten megabytes of text. Where the value travels to the worker as it
+    # is, the Channel's 8 MiB cap refuses the request, naming it.
+    *(pytest.param(_server(name), BIG, ValueError, (name,), id=f"Server({name})=10MB") for name in ("logLevel", "rtcListenIPv4", "rtcListenIPv6", "rtcAnnouncedIPv4", "rtcAnnouncedIPv6")),
+    pytest.param(lambda api, value: mediasoup.Server(numWorkers=1, dtlsCertificateFile=value, dtlsPrivateKeyFile=value, **LOOPBACK), BIG, ValueError, ("dtlsCertificateFile",), id="Server(dtlsCertificateFile)=10MB"),
+    pytest.param(lambda api, value: api.server.updateSettings(logLevel=value), BIG, ValueError, ("logLevel",), id="updateSettings(logLevel)=10MB"),
+    pytest.param(lambda api, value: api.server.Room(**{value: 1}), BIG, TypeError, ("unknown option",), id="Room(10MB option name)"),
+    pytest.param(lambda api, value: api.server.Room(mediaCodecs=[{**OPUS_CAPABILITY, "kind": value}]), BIG, ValueError, ("mediaCodecs", "kind"), id="mediaCodecs[0].kind=10MB"),
+    pytest.param(lambda api, value: api.server.Room(mediaCodecs=[{**OPUS_CAPABILITY, "mimeType": "audio/" + value}]), BIG, UnsupportedError, ("mediaCodecs", "mimeType"), id="mediaCodecs[0].mimeType=10MB"),
+    pytest.param(lambda api, value: api.server.Room(mediaCodecs=[{**OPUS_CAPABILITY, "parameters": {"x": value}}]), BIG, ValueError, ("room.create",), id="mediaCodecs[0].parameters=10MB"),
+    pytest.param(lambda api, value: api.fresh_peer().setCapabilities({"codecs": [{**OPUS_CAPABILITY, "mimeType": value}]}), BIG, ValueError, ("peer.setCapabilities",), id="rtpCapabilities.codecs[0].mimeType=10MB"),
+    pytest.param(lambda api, value: api.peer.createTransport(**{value: True}), BIG, TypeError, ("unknown option",), id="createTransport(10MB option name)"),
+    pytest.param(lambda api, value: api.peer.createPlainTransport(listenIp=value), BIG, ValueError, ("peer.createPlainTransport",), id="createPlainTransport(listenIp)=10MB"),
+    pytest.param(lambda api, value: api.peer.createPlainTransport(srtpCryptoSuite=value), BIG, ValueError, ("srtpCryptoSuite",), id="createPlainTransport(srtpCryptoSuite)=10MB"),
+    pytest.param(lambda api, value: api.peer.RtpReceiver(value, api.transport), BIG, ValueError, ("kind",), id="RtpReceiver(kind)=10MB"),
+    pytest.param(lambda api, value: api.transport.setRemoteDtlsParameters({"role": value, "fingerprints": []}), BIG, ValueError, ("setRemoteDtlsParameters",), id="setRemoteDtlsParameters(role)=10MB"),
+    pytest.param(
+        lambda api, value: api.transport.setRemoteDtlsParameters({"fingerprints": [{"algorithm": "sha-256", "value": value}]}), BIG, ValueError, ("setRemoteDtlsParameters",), id="setRemoteDtlsParameters(fingerprint)=10MB"
+    ),
+    pytest.param(lambda api, value: api.plain.connect(ip=value, port=5004), BIG, ValueError, ("ip",), id="connect(ip)=10MB"),
+    pytest.param(
+        lambda api, value: api.srtp_plain.connect(ip="127.0.0.1", port=5004, srtpParameters={"cryptoSuite": "AES_CM_128_HMAC_SHA1_80", "keyBase64": value}), BIG, ValueError, ("master key",), id="connect(keyBase64)=10MB"
+    ),
+    *(pytest.param(_receive_at(path), BIG, ValueError, ("rtpReceiver.receive",), id=f"rtpParameters.{'.'.join(path)}=10MB") for path in (("mid",), ("rtcp", "cname"))),
+    pytest.param(lambda api, value: api.receive({"encodings": [{"rid": value}]}), BIG, ValueError, ("rtpReceiver.receive",), id="rtpParameters.encodings[0].rid=10MB"),
+    *(pytest.param(_data_receive(8, field, in_stream=False), BIG, ValueError, ("dataReceiver.receive",), id=f"DataReceiver.receive({field})=10MB") for field in ("label", "protocol")),
+    pytest.param(lambda api, value: api.peer.sendData(value, "hello"), BIG, ValueError, ("peer.sendData",), id="sendData(label)=10MB"),
+    pytest.param(lambda api, value: api.room.pipeTo(api.scratch, srtpCryptoSuite=value), BIG, ValueError, ("srtpCryptoSuite",), id="pipeTo(srtpCryptoSuite)=10MB"),
+    pytest.param(lambda api, value: mediasoup.extra.fingerprintFromSDP(value), BIG, ValueError, ("fingerprint",), id="fingerprintFromSDP=10MB"),
+    pytest.param(lambda api, value: mediasoup.extra.fingerprintToSDP(value), BIG, ValueError, ("fingerprint",), id="fingerprintToSDP=10MB"),
+    pytest.param(lambda api, value: RTCPeerConnection(api.fresh_peer()).setRemoteDescription({"type": "offer", "sdp": value}), BIG, ValueError, ("SDP",), id="setRemoteDescription(sdp)=10MB"),
+    pytest.param(lambda api, value: RTCPeerConnection(api.fresh_peer()).setRemoteDescription({"type": value, "sdp": "v=0\r\n"}), BIG, ValueError, ("type",), id="setRemoteDescription(type)=10MB"),
+    # 10,000 entries.
+    pytest.param(lambda api, value: api.server.Room(mediaCodecs=[OPUS_CAPABILITY] * value), 10_000, ValueError, ("mediaCodecs",), id="mediaCodecs=10000"),
+    # Without preferredPayloadType, as mediaCodecs are mostly written.
+    pytest.param(lambda api, value: api.server.Room(mediaCodecs=[ROOM_OPUS] * value), 10_000, ValueError, ("mediaCodecs",), id="mediaCodecs=10000-without-payload-types"),
+    pytest.param(lambda api, value: api.fresh_peer().setCapabilities({"codecs": [OPUS_CAPABILITY] * value}), 10_000, ValueError, ("rtpCapabilities", "codecs"), id="rtpCapabilities.codecs=10000"),
+    pytest.param(
+        lambda api, value: api.fresh_peer().setCapabilities({"codecs": [OPUS_CAPABILITY], "headerExtensions": [MID_EXTENSION] * value}), 10_000, ValueError, ("rtpCapabilities", "headerExtensions"), id="rtpCapabilities.headerExtensions=10000"
+    ),
+    pytest.param(lambda api, value: api.receive({"codecs": [OPUS] * value}), 10_000, ValueError, ("rtpParameters", "codecs"), id="rtpParameters.codecs=10000"),
+    pytest.param(lambda api, value: api.receive({"encodings": [{"ssrc": index + 1} for index in range(value)]}), 10_000, ValueError, ("rtpParameters", "encodings"), id="rtpParameters.encodings=10000"),
+    pytest.param(lambda api, value: api.receive({"headerExtensions": [{"uri": MID_EXTENSION["uri"], "id": 1}] * value}), 10_000, ValueError, ("rtpParameters", "headerExtensions"), id="rtpParameters.headerExtensions=10000"),
+    pytest.param(
+        lambda api, value: api.transport.setRemoteDtlsParameters({"fingerprints": [{"algorithm": "md5", "value": "AB:CD"}] * value}), 10_000, UnsupportedError, ("dtlsParameters", "fingerprint"), id="dtlsParameters.fingerprints=10000"
+    ),
+]
+
+
+async def _outcome(call: ApiCall, api: Api, value: Any) -> None:
+    """Calls and awaits what is awaitable; closes a server or room that a
+    hostile value got made (the test fails then, but leaves nothing running)."""
+    made = call(api, value)
+    try:
+        if inspect.isawaitable(made):
+            await made
+    finally:
+        if isinstance(made, (mediasoup.Server, mediasoup.Room)):
+            made.close()
+
+
+@pytest.mark.asyncio(loop_scope="module")
+@pytest.mark.parametrize(("call", "value", "expected", "names"), HOSTILE)
+async def test_a_hostile_value_is_refused_within_a_second_naming_its_field(api: Api, call: ApiCall, value: Any, expected: Any, names: tuple[str, ...]) -> None:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(expected) as raised:
+        await asyncio.wait_for(_outcome(call, api, value), 1)
+    took = loop.time() - started
+    message = str(raised.value)
+    assert took < 1.0, took
+    assert all(name in message for name in names), message[:300]
+    # The value is quoted cut, if at all: an application logging the error
+    # must not write ten megabytes.
+    assert len(message) <= 1000, f"a message of {len(message)} characters: {message[:200]}…"
+    await api.serves()

@@ -2,8 +2,10 @@
 //! exceptions the extension raises for them (mapped in one place, `src/errors.rs`).
 
 use std::fmt;
+use std::ops::RangeInclusive;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// Which Python exception a failure becomes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,12 +29,31 @@ pub struct WorkerError {
     pub message: String,
 }
 
+/// The longest message an error carries, in bytes. A longer one (a value
+/// of megabytes quoted in it) loses its middle: its start names the field,
+/// its end says what was expected, and an application that logs the error
+/// never writes megabytes.
+pub const MAX_MESSAGE_BYTES: usize = 800;
+
+/// `message` within [`MAX_MESSAGE_BYTES`].
+fn shortened(message: String) -> String {
+    if message.len() <= MAX_MESSAGE_BYTES {
+        return message;
+    }
+    let mut head = MAX_MESSAGE_BYTES / 2;
+    while !message.is_char_boundary(head) {
+        head -= 1;
+    }
+    let mut tail = message.len() - MAX_MESSAGE_BYTES / 4;
+    while !message.is_char_boundary(tail) {
+        tail += 1;
+    }
+    format!("{}…{}", &message[..head], &message[tail..])
+}
+
 impl WorkerError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-        }
+        Self { kind, message: shortened(message.into()) }
     }
 
     pub fn type_error(message: impl Into<String>) -> Self {
@@ -63,3 +84,35 @@ impl fmt::Display for WorkerError {
 }
 
 impl std::error::Error for WorkerError {}
+
+/// An int of `range` at `at` (a field's path, `rtpParameters.codecs[0].payloadType`):
+/// a bool, a float or anything but a number is a `TypeError`; an int outside
+/// the range, negative ones among them, a `ValueError` naming the range and the value.
+pub fn int_in(value: &Value, at: &str, range: RangeInclusive<u64>) -> Result<u64, WorkerError> {
+    let Value::Number(number) = value else {
+        return Err(WorkerError::type_error(format!("{at} must be an int, not {}", json_type(value))));
+    };
+    if number.is_f64() {
+        return Err(WorkerError::type_error(format!("{at} must be an int, not float")));
+    }
+    number.as_u64().filter(|number| range.contains(number)).ok_or_else(|| {
+        WorkerError::value_error(format!("{at} must be an int of {}-{}, not {number}", range.start(), range.end()))
+    })
+}
+
+/// The Python name of a JSON value's type, for messages.
+pub fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "None",
+        Value::Bool(_) => "bool",
+        Value::Number(number) if number.is_f64() => "float",
+        Value::Number(_) => "int",
+        Value::String(_) => "str",
+        Value::Array(_) => "list",
+        Value::Object(_) => "dict",
+    }
+}
+
+#[cfg(test)]
+#[path = "error_tests.rs"]
+mod tests;

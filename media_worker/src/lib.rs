@@ -14,6 +14,10 @@
 //! - [`transport`]: the kinds of transport (WebRTC today) behind one interface;
 //! - [`rtp`]: capabilities, parameters, codec tables, stream statistics;
 //! - [`sctp`]: data channels' options and limits, apart from any transport.
+//!
+//! For tests and the fuzz crate (`fuzz/`, feature `fuzzing`) only: `testing`
+//! (a worker on a fake network, a str0m client of it) and `fuzzing` (a fuzz
+//! target per parser fed from outside).
 
 pub mod channel;
 pub mod error;
@@ -30,5 +34,7 @@ pub use shell::event_loop::run_worker;
 #[cfg(test)]
 #[path = "layers_tests.rs"]
 mod layers_tests;
-#[cfg(test)]
-mod testing;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod testing;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;

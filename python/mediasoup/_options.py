@@ -18,7 +18,7 @@ def merge_options(where: str, options: Mapping[str, Any] | None, keywords: dict[
         raise TypeError(f"{where} takes a dict of options, not {type(options).__name__}")
     for key, value in keywords.items():
         if key in merged:
-            raise TypeError(f"{where}: option {key!r} is given twice")
+            raise TypeError(f"{where}: option {key!r:.80} is given twice")
         merged[key] = value
     return merged
 
@@ -30,7 +30,7 @@ def pick_options(where: str, options: Mapping[str, Any], names: Sequence[str]) -
     for key, value in options.items():
         name = by_alias.get(key)
         if name is None:
-            raise TypeError(f"{where} got an unknown option {key!r}; the options are {', '.join(names)}")
+            raise TypeError(f"{where} got an unknown option {key!r:.80}; the options are {', '.join(names)}")
         if name in picked:
             raise TypeError(f"{where}: option {name} is given twice (camelCase and snake_case)")
         picked[name] = value

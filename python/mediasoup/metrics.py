@@ -147,7 +147,7 @@ class Exporter:
         for a server that collects without awaiting
         (``prometheus_client.start_http_server``). Stops with the server or :meth:`stop`."""
         if not interval > 0:
-            raise ValueError(f"interval must be > 0 seconds, not {interval!r}")
+            raise ValueError(f"interval must be > 0 seconds, not {interval!r:.80}")
         self.stop()
         self._task = asyncio.get_running_loop().create_task(self._refresh_every(interval))
 

@@ -154,7 +154,7 @@ class Peer(WorkerObject):
         if not isinstance(kind, str):
             raise TypeError(f"kind must be a str, not {type(kind).__name__}")
         if kind not in ("audio", "video"):
-            raise ValueError(f"kind must be 'audio' or 'video', not {kind!r}")
+            raise ValueError(f"kind must be 'audio' or 'video', not {kind!r:.80}")
         transport_module.check_usable(transport, self)
         receiver = rtp_receiver_module.RtpReceiver(self, self._channel, kind, transport)
         self._rtp_receivers[receiver.id] = receiver

@@ -92,14 +92,14 @@ class PipeRelay:
             raise InvalidStateError(f"registration {self._server_id} is closed")
         room = self._rooms().get(source)
         if room is None:
-            raise PlacementError(f"room {source!r} is not open on this server")
+            raise PlacementError(f"room {source!r:.80} is not open on this server")
         where = await self._registry.locate(target)
         if where is None:
-            raise PlacementError(f"room {target!r} is on no live server")
+            raise PlacementError(f"room {target!r:.80} is on no live server")
         if where["id"] == self._server_id:
             local = self._rooms().get(target)
             if local is None:
-                raise PlacementError(f"room {target!r} is assigned to this server but not open")
+                raise PlacementError(f"room {target!r:.80} is assigned to this server but not open")
             return RemotePipe(self, room, where["id"], target, await room.pipeTo(local, enableSrtp=enableSrtp, srtpCryptoSuite=srtpCryptoSuite))
         pipe = RemotePipe(self, room, where["id"], target, None)
         self._exits[pipe.id] = pipe
@@ -195,7 +195,7 @@ class PipeRelay:
         pipe_id, sender = message["pipe"], message["from"]
         room = self._rooms().get(message["room"])
         if room is None:
-            await self._send(sender, {"type": "error", "pipe": pipe_id, "message": f"room {message['room']!r} is not open there"})
+            await self._send(sender, {"type": "error", "pipe": pipe_id, "message": f"room {message['room']!r:.80} is not open there"})
             return
         entry = PipeEntry(room, pipe_id)
         self._entries[pipe_id] = (entry, sender)

@@ -182,9 +182,9 @@ class Registry:
 
     def __init__(self, redis: Any, *, prefix: str = "mediasoup", ttl: float = 10.0) -> None:
         if not isinstance(prefix, str) or not prefix or ":" in prefix:
-            raise ValueError(f"Registry(): prefix must be a non-empty str without ':', not {prefix!r}")
+            raise ValueError(f"Registry(): prefix must be a non-empty str without ':', not {prefix!r:.80}")
         if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not 0.3 <= ttl <= 3600:
-            raise ValueError(f"Registry(): ttl must be 0.3 to 3600 seconds, not {ttl!r}")
+            raise ValueError(f"Registry(): ttl must be 0.3 to 3600 seconds, not {ttl!r:.80}")
         self._redis = redis
         self._prefix = prefix
         self._ttl_ms = int(ttl * 1000)
@@ -214,7 +214,7 @@ class Registry:
         if not isinstance(address, str) or not address or len(address) > MAX_ADDRESS_CHARS:
             raise ValueError(f"register(): address must be a non-empty str of at most {MAX_ADDRESS_CHARS} characters, not {address!r:.80}")
         if maxRooms is not None and (isinstance(maxRooms, bool) or not isinstance(maxRooms, int) or maxRooms < 0):
-            raise ValueError(f"register(): maxRooms must be an int >= 0 or None, not {maxRooms!r}")
+            raise ValueError(f"register(): maxRooms must be an int >= 0 or None, not {maxRooms!r:.80}")
         registration = Registration(self, server, address, maxRooms)
         await registration.refresh()
         await registration._start()
@@ -271,10 +271,10 @@ class Registry:
         check_name(name)
         owner = await self._place(args=[self._prefix, name, _now_ms(), self._ttl_ms])
         if not owner:
-            raise PlacementError(f"no live server can take room {name!r}: all are at their limit, or none is registered")
+            raise PlacementError(f"no live server can take room {name!r:.80}: all are at their limit, or none is registered")
         entry = await self._entry(_text(owner))
         if entry is None:
-            raise PlacementError(f"room {name!r} was assigned to server {_text(owner)}, whose entry expired meanwhile")
+            raise PlacementError(f"room {name!r:.80} was assigned to server {_text(owner)}, whose entry expired meanwhile")
         return entry
 
 
@@ -341,7 +341,7 @@ class Registration:
         registry = self._registry
         owner = _text(await registry._claim(args=[registry._prefix, self._id, name, _now_ms(), registry._ttl_ms]))
         if owner != self._id:
-            raise PlacementError(f"room {name!r} lives on server {owner}")
+            raise PlacementError(f"room {name!r:.80} lives on server {owner}")
         room = self._server.Room(**options)
         self._rooms[name] = room
         room.on("close", lambda *_: self._room_closed(name, room))
@@ -362,7 +362,7 @@ class Registration:
         centre: a stream is never piped back where it came from); an
         overflow room closes with the room."""
         if isinstance(maxPeers, bool) or not isinstance(maxPeers, int) or maxPeers < 1:
-            raise ValueError(f"roomForPeer(): maxPeers must be an int >= 1, not {maxPeers!r}")
+            raise ValueError(f"roomForPeer(): maxPeers must be an int >= 1, not {maxPeers!r:.80}")
         async with self._growing:
             room = await self.Room(name, **options)
             if len(room.peers) < maxPeers:

@@ -146,7 +146,7 @@ class Room(WorkerObject):
                 f"a peer name has at most {_mediasoup.MAX_PEER_NAME_CHARS} characters, not {len(name)}"
             )
         if name in self._peers:
-            raise ValueError(f"room {self._id} has an open peer named {name!r} already")
+            raise ValueError(f"room {self._id} has an open peer named {name!r:.80} already")
         peer = peer_module.Peer(self, self._channel, name)
         self._peers[name] = peer
         self.emit("newpeer", peer)

@@ -3,17 +3,34 @@
 //! validated and normalised. Keys the server does not use are dropped, and
 //! None stands for an absent optional value, as pydantic dumps write it.
 
+use std::ops::RangeInclusive;
+
 use serde_json::{json, Map, Value};
 
-use crate::error::WorkerError;
-use crate::rtp::capabilities::{is_usable_payload_type, json_type};
+use crate::error::{int_in, json_type, WorkerError};
+use crate::rtp::capabilities::is_usable_payload_type;
+
+/// The most codecs an endpoint can list: one payload type each (7 bits).
+pub const MAX_CODECS: usize = 128;
+/// The most header extensions: an id of 1-255 each, per kind.
+pub const MAX_HEADER_EXTENSIONS: usize = 2 * 255;
+
+/// `list` at `at`, refused past `most` entries (what an endpoint cannot
+/// mean, and what would make every stream of its room slow to set up).
+fn bounded<'a>(list: &'a Value, at: &str, most: usize) -> Result<&'a Vec<Value>, WorkerError> {
+    let entries = as_array(list, at)?;
+    if entries.len() > most {
+        return Err(WorkerError::value_error(format!("{at} has {} entries: at most {most}", entries.len())));
+    }
+    Ok(entries)
+}
 
 /// The normalised capabilities, or an error naming the field.
 pub fn parse_peer_capabilities(value: &Value) -> Result<Value, WorkerError> {
     let object = as_object(value, "rtpCapabilities")?;
     let codecs = match present(object, "codecs") {
         None => Vec::new(),
-        Some(codecs) => as_array(codecs, "rtpCapabilities.codecs")?
+        Some(codecs) => bounded(codecs, "rtpCapabilities.codecs", MAX_CODECS)?
             .iter()
             .enumerate()
             .map(|(index, codec)| parse_codec(codec, &format!("rtpCapabilities.codecs[{index}]")))
@@ -21,7 +38,7 @@ pub fn parse_peer_capabilities(value: &Value) -> Result<Value, WorkerError> {
     };
     let header_extensions = match present(object, "headerExtensions") {
         None => Vec::new(),
-        Some(extensions) => as_array(extensions, "rtpCapabilities.headerExtensions")?
+        Some(extensions) => bounded(extensions, "rtpCapabilities.headerExtensions", MAX_HEADER_EXTENSIONS)?
             .iter()
             .enumerate()
             .map(|(index, extension)| {
@@ -48,16 +65,13 @@ fn parse_codec(value: &Value, at: &str) -> Result<Value, WorkerError> {
             return Err(WorkerError::value_error(format!("{at}.kind '{kind}' does not match mimeType '{mime_type}'")));
         }
     }
-    let payload_type = required_int(object, "preferredPayloadType", at)?;
+    let payload_type = required_int(object, "preferredPayloadType", at, 0..=127)?;
     if !u8::try_from(payload_type).is_ok_and(is_usable_payload_type) {
         return Err(WorkerError::value_error(format!(
             "{at}.preferredPayloadType must be 0-63 or 96-127 (64-95 collide with RTCP), not {payload_type}"
         )));
     }
-    let clock_rate = required_int(object, "clockRate", at)?;
-    if clock_rate == 0 {
-        return Err(WorkerError::value_error(format!("{at}.clockRate must be > 0")));
-    }
+    let clock_rate = required_int(object, "clockRate", at, 1..=u64::from(u32::MAX))?;
     let mut codec = json!({
         "kind": mime_kind,
         "mimeType": mime_type,
@@ -67,9 +81,7 @@ fn parse_codec(value: &Value, at: &str) -> Result<Value, WorkerError> {
         "rtcpFeedback": optional_array(object, "rtcpFeedback", at)?,
     });
     if let Some(channels) = present(object, "channels") {
-        let channels = channels
-            .as_u64()
-            .ok_or_else(|| WorkerError::type_error(format!("{at}.channels must be an int")))?;
+        let channels = int_in(channels, &format!("{at}.channels"), 1..=255)?;
         codec["channels"] = json!(channels);
     }
     Ok(codec)
@@ -78,7 +90,7 @@ fn parse_codec(value: &Value, at: &str) -> Result<Value, WorkerError> {
 fn parse_header_extension(value: &Value, at: &str) -> Result<Value, WorkerError> {
     let object = as_object(value, at)?;
     let uri = required_str(object, "uri", at)?;
-    let id = required_int(object, "preferredId", at)?;
+    let id = required_int(object, "preferredId", at, 1..=255)?;
     if !(1..=255).contains(&id) {
         return Err(WorkerError::value_error(format!("{at}.preferredId must be 1-255, not {id}")));
     }
@@ -115,10 +127,9 @@ fn required_str<'a>(object: &'a Map<String, Value>, key: &str, at: &str) -> Resu
     }
 }
 
-fn required_int(object: &Map<String, Value>, key: &str, at: &str) -> Result<u64, WorkerError> {
+fn required_int(object: &Map<String, Value>, key: &str, at: &str, range: RangeInclusive<u64>) -> Result<u64, WorkerError> {
     match present(object, key) {
-        Some(value) if value.is_u64() => Ok(value.as_u64().unwrap_or_default()),
-        Some(other) => Err(WorkerError::type_error(format!("{at}.{key} must be an int >= 0, not {}", json_type(other)))),
+        Some(value) => int_in(value, &format!("{at}.{key}"), range),
         None => Err(WorkerError::type_error(format!("{at}.{key} is required"))),
     }
 }

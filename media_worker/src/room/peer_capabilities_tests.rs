@@ -28,10 +28,13 @@ fn bad_capabilities_name_the_field() {
     let cases = [
         (json!([]), ErrorKind::TypeError, "rtpCapabilities must be a dict"),
         (json!({"codecs": {}}), ErrorKind::TypeError, "rtpCapabilities.codecs must be a list"),
+        (json!({"codecs": vec![json!({}); 129]}), ErrorKind::ValueError, "rtpCapabilities.codecs has 129 entries: at most 128"),
+        (json!({"headerExtensions": vec![json!({}); 511]}), ErrorKind::ValueError, "rtpCapabilities.headerExtensions has 511 entries: at most 510"),
+        (json!({"codecs": [{"mimeType": "audio/opus", "preferredPayloadType": 111, "clockRate": -1}]}), ErrorKind::ValueError, "clockRate must be an int of 1-4294967295, not -1"),
         (json!({"codecs": [{"mimeType": "audio/opus", "clockRate": 48000}]}), ErrorKind::TypeError, "codecs[0].preferredPayloadType is required"),
         (json!({"codecs": [{"mimeType": "opus", "preferredPayloadType": 1, "clockRate": 1}]}), ErrorKind::ValueError, "must look like"),
         (json!({"codecs": [{"mimeType": "audio/opus", "kind": "video", "preferredPayloadType": 1, "clockRate": 1}]}), ErrorKind::ValueError, "does not match"),
-        (json!({"codecs": [{"mimeType": "audio/opus", "preferredPayloadType": 200, "clockRate": 1}]}), ErrorKind::ValueError, "0-63 or 96-127"),
+        (json!({"codecs": [{"mimeType": "audio/opus", "preferredPayloadType": 200, "clockRate": 1}]}), ErrorKind::ValueError, "must be an int of 0-127, not 200"),
         (json!({"headerExtensions": [{"uri": "x", "preferredId": 0}]}), ErrorKind::ValueError, "1-255"),
     ];
     for (input, kind, needle) in cases {

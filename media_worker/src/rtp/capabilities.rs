@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::error::WorkerError;
+use crate::error::{int_in, json_type, WorkerError};
 use crate::rtp::codecs::dependency_descriptor;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -265,7 +265,7 @@ pub fn room_rtp_capabilities(media_codecs: Option<&Value>) -> Result<RtpCapabili
     let mut free = dynamic_payload_types().filter(|pt| !taken.contains(pt)).collect::<Vec<_>>().into_iter();
     let mut next_free = |what: &str| {
         free.next()
-            .ok_or_else(|| WorkerError::value_error(format!("no payload type left for {what}")))
+            .ok_or_else(|| WorkerError::value_error(format!("mediaCodecs: no payload type left for {what} (each codec and its RTX take one of the 61 dynamic ones)")))
     };
 
     let mut codecs = Vec::new();
@@ -376,9 +376,7 @@ fn parse_codec(index: usize, entry: &Value) -> Result<ParsedCodec, WorkerError> 
     let clock_rate = match object.get("clockRate") {
         None | Some(Value::Null) => supported.clock_rate,
         Some(value) => {
-            let rate = value.as_u64().filter(|_| !value.is_boolean()).ok_or_else(|| {
-                WorkerError::type_error(format!("{} must be an int, not {}", at("clockRate"), json_type(value)))
-            })?;
+            let rate = int_in(value, &at("clockRate"), 1..=u64::from(u32::MAX))?;
             if rate != u64::from(supported.clock_rate) {
                 return Err(WorkerError::unsupported(format!(
                     "{} {rate} is not supported for {}; it must be {}",
@@ -396,9 +394,7 @@ fn parse_codec(index: usize, entry: &Value) -> Result<ParsedCodec, WorkerError> 
             return Err(WorkerError::value_error(format!("{}: video codecs have no channels", at("channels"))));
         }
         (Some(value), MediaKind::Audio) => {
-            let count = value.as_u64().ok_or_else(|| {
-                WorkerError::type_error(format!("{} must be an int, not {}", at("channels"), json_type(value)))
-            })?;
+            let count = int_in(value, &at("channels"), 1..=255)?;
             if Some(count) != supported.channels.map(u64::from) {
                 return Err(WorkerError::unsupported(format!(
                     "{} {count} is not supported for {}; it must be {}",
@@ -413,13 +409,7 @@ fn parse_codec(index: usize, entry: &Value) -> Result<ParsedCodec, WorkerError> 
     let requested_payload_type = match object.get("preferredPayloadType") {
         None | Some(Value::Null) => supported.static_payload_type,
         Some(value) => {
-            let pt = value.as_u64().ok_or_else(|| {
-                WorkerError::type_error(format!(
-                    "{} must be an int, not {}",
-                    at("preferredPayloadType"),
-                    json_type(value)
-                ))
-            })?;
+            let pt = int_in(value, &at("preferredPayloadType"), 0..=127)?;
             let pt = u8::try_from(pt).ok().filter(|pt| is_usable_payload_type(*pt)).ok_or_else(|| {
                 WorkerError::value_error(format!(
                     "{} must be 0-63 or 96-127 (64-95 collide with RTCP), not {pt}",
@@ -506,19 +496,6 @@ fn required_str<'a>(
         Some(Value::String(text)) => Ok(text),
         None | Some(Value::Null) => Err(WorkerError::type_error(format!("{} is required", at(field)))),
         Some(other) => Err(WorkerError::type_error(format!("{} must be a str, not {}", at(field), json_type(other)))),
-    }
-}
-
-/// The Python name of a JSON value's type, for error messages.
-pub fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "None",
-        Value::Bool(_) => "bool",
-        Value::Number(number) if number.is_f64() => "float",
-        Value::Number(_) => "int",
-        Value::String(_) => "str",
-        Value::Array(_) => "list",
-        Value::Object(_) => "dict",
     }
 }
 

@@ -15,7 +15,8 @@ use serde_json::{json, Map, Value};
 
 use crate::error::WorkerError;
 use crate::rtp::codecs::PayloadFormat;
-use crate::rtp::capabilities::{codec_match, is_usable_payload_type, json_type, CodecRef, MediaKind, RtpCapabilities, RtpCodecCapability};
+use crate::error::{int_in, json_type};
+use crate::rtp::capabilities::{codec_match, is_usable_payload_type, CodecRef, MediaKind, RtpCapabilities, RtpCodecCapability};
 
 /// A publisher's media codec and the room codec it is forwarded as.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,24 +102,14 @@ pub fn parse_receive_parameters(value: &Value, kind: MediaKind, room: &RtpCapabi
         if !mime_kind.eq_ignore_ascii_case(kind.as_str()) {
             return Err(WorkerError::value_error(format!("{at}.mimeType '{mime_type}' does not match the receiver's kind '{}'", kind.as_str())));
         }
-        let payload_type = codec
-            .get("payloadType")
-            .and_then(Value::as_u64)
-            .ok_or_else(|| WorkerError::type_error(format!("{at}.payloadType must be an int")))?;
+        let payload_type = int_in(codec.get("payloadType").unwrap_or(&Value::Null), &format!("{at}.payloadType"), 0..=127)?;
         let payload_type = u8::try_from(payload_type).ok().filter(|pt| is_usable_payload_type(*pt)).ok_or_else(|| {
             WorkerError::value_error(format!("{at}.payloadType must be 0-63 or 96-127, not {payload_type}"))
         })?;
         if !payload_types.insert(payload_type) {
             return Err(WorkerError::value_error(format!("{at}.payloadType {payload_type} is used by another codec")));
         }
-        let clock_rate = codec
-            .get("clockRate")
-            .and_then(Value::as_u64)
-            .and_then(|rate| u32::try_from(rate).ok())
-            .ok_or_else(|| WorkerError::type_error(format!("{at}.clockRate must be an int")))?;
-        if clock_rate == 0 {
-            return Err(WorkerError::value_error(format!("{at}.clockRate must be > 0")));
-        }
+        let clock_rate = int_in(codec.get("clockRate").unwrap_or(&Value::Null), &format!("{at}.clockRate"), 1..=u64::from(u32::MAX))? as u32;
         let channels = match codec.get("channels") {
             None => None,
             Some(value) => Some(value.as_u64().filter(|count| (1..=255).contains(count)).ok_or_else(|| {
@@ -179,9 +170,9 @@ pub fn parse_receive_parameters(value: &Value, kind: MediaKind, room: &RtpCapabi
         for (index, extension) in extensions.iter().enumerate() {
             let at = format!("rtpParameters.headerExtensions[{index}]");
             extension.get("uri").and_then(Value::as_str).ok_or_else(|| WorkerError::type_error(format!("{at}.uri must be a str")))?;
-            let id = extension.get("id").and_then(Value::as_u64).ok_or_else(|| WorkerError::type_error(format!("{at}.id must be an int")))?;
-            if !(1..=255).contains(&id) || !ids.insert(id) {
-                return Err(WorkerError::value_error(format!("{at}.id {id} is out of 1-255 or used twice")));
+            let id = int_in(extension.get("id").unwrap_or(&Value::Null), &format!("{at}.id"), 1..=255)?;
+            if !ids.insert(id) {
+                return Err(WorkerError::value_error(format!("{at}.id {id} is used twice")));
             }
         }
     }
@@ -230,6 +221,9 @@ fn parse_encodings(value: Option<&Value>, payload_types: &BTreeSet<u8>) -> Resul
         }
         for (key, minimum) in ENCODING_NUMBERS {
             let Some(value) = encoding.get(key) else { continue };
+            if !value.is_number() {
+                return Err(WorkerError::type_error(format!("{at}.{key} must be a number, not {}", json_type(value))));
+            }
             if !value.as_f64().is_some_and(|number| number >= minimum) {
                 return Err(WorkerError::value_error(format!("{at}.{key} must be a number >= {minimum}, not {value}")));
             }
@@ -270,11 +264,7 @@ fn sdes_item(text: &str, at: &str) -> Result<String, WorkerError> {
 fn optional_ssrc(object: &Map<String, Value>, key: &str, at: &str) -> Result<Option<u32>, WorkerError> {
     match object.get(key) {
         None => Ok(None),
-        Some(value) => value
-            .as_u64()
-            .and_then(|ssrc| u32::try_from(ssrc).ok())
-            .map(Some)
-            .ok_or_else(|| WorkerError::type_error(format!("{at}.{key} must be an int of 32 bits"))),
+        Some(value) => Ok(Some(int_in(value, &format!("{at}.{key}"), 0..=u64::from(u32::MAX))? as u32)),
     }
 }
 

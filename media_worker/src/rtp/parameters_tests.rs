@@ -99,10 +99,13 @@ fn bad_parameters_name_the_field() {
         (with("codecs.1.parameters", json!({"apt": 100})), ErrorKind::ValueError, "RTX for no media codec"),
         (with("encodings", json!([])), ErrorKind::ValueError, "encodings is empty"),
         (with("encodings.0", json!({"maxBitrate": 1})), ErrorKind::ValueError, "neither ssrc nor rid"),
-        (with("encodings.0.ssrc", json!(-1)), ErrorKind::TypeError, "ssrc must be an int of 32 bits"),
+        (with("encodings.0.ssrc", json!(-1)), ErrorKind::ValueError, "ssrc must be an int of 0-4294967295, not -1"),
+        (with("encodings.0.ssrc", json!(1.5)), ErrorKind::TypeError, "ssrc must be an int, not float"),
+        (with("encodings.0.maxBitrate", json!("fast")), ErrorKind::TypeError, "maxBitrate must be a number, not str"),
+        (with("encodings.0.maxBitrate", json!(true)), ErrorKind::TypeError, "maxBitrate must be a number, not bool"),
         (with("encodings.0.rtx", json!({"ssrc": 1111})), ErrorKind::ValueError, "ssrc twice"),
         (with("encodings.0.codecPayloadType", json!(120)), ErrorKind::ValueError, "codecPayloadType 120 names no codec"),
-        (with("headerExtensions.0.id", json!(0)), ErrorKind::ValueError, "out of 1-255"),
+        (with("headerExtensions.0.id", json!(0)), ErrorKind::ValueError, "id must be an int of 1-255, not 0"),
         (with("mid", json!(3)), ErrorKind::TypeError, "mid must be a non-empty str"),
     ];
     for (input, kind, needle) in cases {
@@ -130,11 +133,11 @@ fn h264_matches_only_the_same_packetization_mode() {
 fn numbers_out_of_their_range_are_refused_naming_the_field() {
     let cases: [(&str, Value, &str); 6] = [
         ("/encodings/0/maxBitrate", json!(-1), "rtpParameters.encodings[0].maxBitrate must be a number >= 0, not -1"),
-        ("/encodings/0/maxBitrate", json!("fast"), "rtpParameters.encodings[0].maxBitrate must be a number >= 0"),
+        ("/encodings/0/maxBitrate", json!(-0.5), "rtpParameters.encodings[0].maxBitrate must be a number >= 0, not -0.5"),
         ("/encodings/0/scaleResolutionDownBy", json!(0.5), "scaleResolutionDownBy must be a number >= 1"),
         ("/encodings/0/maxFramerate", json!(-30), "maxFramerate must be a number >= 0"),
         ("/codecs/0/channels", json!(0), "rtpParameters.codecs[0].channels must be an int of 1-255, not 0"),
-        ("/codecs/0/clockRate", json!(0), "rtpParameters.codecs[0].clockRate must be > 0"),
+        ("/codecs/0/clockRate", json!(0), "rtpParameters.codecs[0].clockRate must be an int of 1-4294967295, not 0"),
     ];
     for (pointer, value, expected) in cases {
         let mut parameters = chromium_video();

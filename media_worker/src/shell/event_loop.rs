@@ -242,27 +242,33 @@ fn write_channel(channel: &mut mio::net::UnixStream, outgoing: &mut Vec<u8>) -> 
     Ok(())
 }
 
-/// Answers one frame. A malformed frame, or a request that panics, is an
-/// error answer: the worker goes on.
-fn answer(worker: &mut Worker, decoded: Decoded, now: Instant, network: &mut dyn Network) -> Response {
+/// The request a frame holds, or the error answer to a frame that holds
+/// none (malformed, over the limit).
+pub(crate) fn read_request(decoded: Decoded) -> Result<RequestFrame, Response> {
     let payload = match decoded {
         Decoded::Frame(payload) => payload,
         Decoded::Oversized { len, head } => {
             tracing::warn!("dropped a Channel frame of {len} bytes (limit {MAX_FRAME_LEN})");
-            return Response::new(
+            return Err(Response::new(
                 leading_id(&head, REQUEST_HEAD),
                 Err(WorkerError::value_error(format!(
                     "frame of {len} bytes exceeds the {MAX_FRAME_LEN}-byte limit"
                 ))),
-            );
+            ));
         }
     };
-    let frame = match RequestFrame::parse(&payload) {
+    RequestFrame::parse(&payload).map_err(|(id, error)| {
+        tracing::warn!("malformed Channel frame: {}", error.message);
+        Response::new(id, Err(error))
+    })
+}
+
+/// Answers one frame. A malformed frame, or a request that panics, is an
+/// error answer: the worker goes on.
+fn answer(worker: &mut Worker, decoded: Decoded, now: Instant, network: &mut dyn Network) -> Response {
+    let frame = match read_request(decoded) {
         Ok(frame) => frame,
-        Err((id, error)) => {
-            tracing::warn!("malformed Channel frame: {}", error.message);
-            return Response::new(id, Err(error));
-        }
+        Err(response) => return response,
     };
     let id = frame.id;
     let metrics = matches!(frame.request, Request::WorkerGetMetrics);
@@ -295,7 +301,7 @@ fn push_logs(outgoing: &mut Vec<u8>, logs: &Mutex<Vec<LogRecord>>) {
 /// over [`MAX_FRAME_LEN`] becomes an error answer to the same request (the
 /// extension would drop it, and its caller wait forever), a notification is
 /// dropped with a warning.
-fn push_message(outgoing: &mut Vec<u8>, message: &WorkerMessage) {
+pub(crate) fn push_message(outgoing: &mut Vec<u8>, message: &WorkerMessage) {
     let payload = match serde_json::to_vec(message) {
         Ok(payload) => payload,
         Err(err) => return eprintln!("mediasoup worker: cannot encode a Channel message: {err}"),

@@ -3,7 +3,7 @@
 //! transport's sender as frames for Python, rewritten; keyframe requests
 //! go both ways; a consumer that does not read loses its own packets only.
 
-use super::tests::ready_worker;
+use crate::testing::ready_worker;
 use super::*;
 use crate::channel::media::{encode_media_frame, FrameKind, MediaFrameReader, DIRECT_QUEUE_BYTES, MEDIA_HEAD};
 use crate::rtp::wire::{read_rtp, write_rtp, RtpFields};
@@ -14,7 +14,7 @@ const OPUS_SSRC: u32 = 4321;
 
 struct Media {
     worker: Worker,
-    network: super::tests::FakeNetwork,
+    network: crate::testing::FakeNetwork,
     now: Instant,
 }
 

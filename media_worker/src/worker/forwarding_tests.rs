@@ -3,7 +3,7 @@
 //! fake time, loss, reordering, and sequence numbers and timestamps that
 //! wrap around.
 
-use super::tests::{ready_worker, ready_worker_with, settings, FakeNetwork};
+use crate::testing::{ready_worker, ready_worker_with, settings, FakeNetwork};
 use super::*;
 use std::net::SocketAddr;
 use str0m::net::Protocol;
@@ -97,9 +97,9 @@ impl Router {
         let sockets = self.network.open.get(&key).unwrap_or(&self.network.shared);
         let server = sockets.iter().find(|s| s.protocol == Protocol::Udp).unwrap().address;
         let address = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 50000 + self.clients.len() as u16);
-        let client_certificate = crate::transport::webrtc::tests::certificate();
+        let client_certificate = crate::testing::dtls_certificate();
         let der = client_certificate.certificate.clone();
-        let rtc = crate::transport::webrtc::tests::client_of(&local, &client_certificate, config, (address, server), self.now);
+        let rtc = crate::testing::client_of(&local, &client_certificate, config, (address, server), self.now);
         let digest = fingerprint(&der, "sha-256").unwrap();
         let dtls = json!({"role": "server", "fingerprints": [{"algorithm": "sha-256", "value": sdp_form(&digest)}]});
         self.request("transport.setRemoteDtlsParameters", json!({"transportId": transport_id, "dtlsParameters": dtls})).unwrap();

@@ -20,7 +20,7 @@ use str0m::net::Protocol;
 use crate::channel::message::Request;
 use crate::rtp::rtcp::is_rtcp;
 use crate::rtp::wire::{write_rtp, RtpFields};
-use crate::worker::tests::{ready_worker, FakeNetwork};
+use crate::testing::{ready_worker, FakeNetwork};
 use crate::worker::Worker;
 
 const PUBLISHER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 5004);

@@ -17,7 +17,7 @@ use str0m::net::Protocol;
 use crate::channel::message::Request;
 use crate::channel::NotificationEvent;
 use crate::error::WorkerError;
-use crate::worker::tests::{ready_worker, FakeNetwork};
+use crate::testing::{ready_worker, FakeNetwork};
 use crate::worker::Worker;
 use crate::rtp::rtcp::{is_rtcp, nacked, read_compound, write_nack, write_pli, Feedback};
 use crate::rtp::wire::{read_rtp, write_rtp, RtpFields};

@@ -2,96 +2,12 @@
 //! network.
 
 use super::*;
-use std::collections::HashMap;
-use std::net::SocketAddr;
-use str0m::net::Protocol;
+use crate::testing::{ready_worker, settings, FakeNetwork};
 use crate::channel::message::RoomCreate;
 use crate::room::MAX_PEER_NAME_CHARS;
 use crate::channel::message::{UpdateSettings, PeerCreate, TransportCreate};
 use crate::error::ErrorKind;
-use crate::channel::settings::{encode_hex, LogLevel};
-use std::net::Ipv4Addr;
-
-/// Hands out loopback "sockets" without binding anything.
-#[derive(Default)]
-pub struct FakeNetwork {
-    pub next_port: u16,
-    pub open: HashMap<TransportKey, Vec<BoundSocket>>,
-    /// What `open_shared_sockets` bound.
-    pub shared: Vec<BoundSocket>,
-}
-
-/// The sockets `plan` asks for, at `port`.
-fn fake_sockets(plan: &SocketPlan, port: u16) -> Vec<BoundSocket> {
-    let mut sockets = Vec::new();
-    for (ip, announced) in &plan.addresses {
-        for (wanted, protocol) in [(plan.udp, Protocol::Udp), (plan.tcp, Protocol::Tcp)] {
-            if wanted {
-                sockets.push(BoundSocket { protocol, address: SocketAddr::new(*ip, port), announced_ip: *announced });
-            }
-        }
-    }
-    sockets
-}
-
-impl Network for FakeNetwork {
-    fn open_sockets(&mut self, key: TransportKey, plan: &SocketPlan) -> Result<Vec<BoundSocket>, WorkerError> {
-        let sockets = fake_sockets(plan, plan.ports.0 + self.next_port);
-        self.next_port += 1;
-        self.open.entry(key).or_default().extend(sockets.iter().cloned());
-        Ok(sockets)
-    }
-
-    fn open_shared_sockets(&mut self, plan: &SocketPlan) -> Result<Vec<BoundSocket>, WorkerError> {
-        self.shared = fake_sockets(plan, plan.ports.0);
-        Ok(self.shared.clone())
-    }
-
-    fn open_shared_port(&mut self, plan: &SocketPlan) -> Result<Vec<BoundSocket>, WorkerError> {
-        // From the top of the range: never the port a worker shares for WebRTC (its first).
-        let sockets = fake_sockets(plan, plan.ports.1 - self.next_port);
-        self.next_port += 1;
-        Ok(sockets)
-    }
-
-    fn close_sockets(&mut self, key: TransportKey) {
-        self.open.remove(&key);
-    }
-}
-
-pub fn certificate() -> (String, String) {
-    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["test".into()]).unwrap().self_signed(&key).unwrap();
-    (encode_hex(cert.der()), encode_hex(&key.serialize_der()))
-}
-
-pub fn settings() -> WorkerSettings {
-    let (cert, key) = certificate();
-    WorkerSettings {
-        log_level: LogLevel::Warn,
-        rtc_listen_ipv4: Some(Ipv4Addr::LOCALHOST),
-        rtc_listen_ipv6: None,
-        rtc_announced_ipv4: None,
-        rtc_announced_ipv6: None,
-        rtc_min_port: 40000,
-        rtc_max_port: 40999,
-        rtc_port_per_worker: false,
-        dtls_certificate_der: cert,
-        dtls_private_key_der: key,
-    }
-}
-
-pub fn ready_worker() -> (Worker, FakeNetwork, Instant) {
-    ready_worker_with(settings())
-}
-
-pub fn ready_worker_with(settings: WorkerSettings) -> (Worker, FakeNetwork, Instant) {
-    let now = Instant::now();
-    let mut network = FakeNetwork::default();
-    let mut worker = Worker::new(42, LogFilter::new(LogLevel::Debug), now, 42);
-    worker.handle_request(Request::WorkerInit(settings), now, &mut network).unwrap();
-    (worker, network, now)
-}
+use crate::channel::settings::LogLevel;
 
 fn create_room(room_id: &str) -> Request {
     Request::RoomCreate(RoomCreate::new(room_id))

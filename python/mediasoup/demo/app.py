@@ -227,7 +227,7 @@ class Demo:
             return None
         room = await self.room(room_name)
         if room.getPeer(name) is not None:
-            await send(socket, {"type": "error", "message": f"someone named {name!r} is in room {room_name!r} already: choose another name"})
+            await send(socket, {"type": "error", "message": f"someone named {name!r:.80} is in room {room_name!r:.80} already: choose another name"})
             return None
         try:
             peer = await room.Peer(name)
@@ -551,7 +551,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
         try:
             ipaddress.IPv4Address(arguments.announced_ip)
         except ValueError:
-            parser.error(f"--announced-ip must be an IPv4 address, not {arguments.announced_ip!r}")
+            parser.error(f"--announced-ip must be an IPv4 address, not {arguments.announced_ip!r:.80}")
     logging.basicConfig(level=logging.INFO, format="%(name)s %(levelname)s %(message)s")
     try:
         asyncio.run(serve(arguments.host, arguments.port, arguments.tls, arguments.announced_ip))

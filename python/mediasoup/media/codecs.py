@@ -75,7 +75,7 @@ def findCodec(mimeType: str) -> Codec:
     for codec in CODECS:
         if codec.mimeType.lower() == mimeType.lower():
             return codec
-    raise ValueError(f"codec {mimeType!r} is not one of {[codec.mimeType for codec in CODECS]}")
+    raise ValueError(f"codec {mimeType!r:.80} is not one of {[codec.mimeType for codec in CODECS]}")
 
 
 def mediaCodec(rtpParameters: dict[str, Any]) -> tuple[Codec, int]:
@@ -86,7 +86,7 @@ def mediaCodec(rtpParameters: dict[str, Any]) -> tuple[Codec, int]:
         if subtype in ("rtx", "red", "ulpfec", "flexfec-03", "cn", "telephone-event"):
             continue
         return findCodec(entry["mimeType"]), int(entry["payloadType"])
-    raise ValueError(f"no media codec in rtpParameters codecs {rtpParameters.get('codecs')!r}")
+    raise ValueError(f"no media codec in rtpParameters codecs {rtpParameters.get('codecs')!r:.80}")
 
 
 find_codec = findCodec

@@ -50,7 +50,7 @@ class JitterBuffer:
         self, kind: str, startsKeyframe: Callable[[bytes], bool], maxDelay: float = 0.1, capacity: int = 2048
     ) -> None:
         if kind not in ("audio", "video"):
-            raise ValueError(f"kind {kind!r}, expected 'audio' or 'video'")
+            raise ValueError(f"kind {kind!r:.80}, expected 'audio' or 'video'")
         if capacity < 2:
             raise ValueError(f"capacity {capacity}, expected at least 2 packets")
         self.kind = kind

@@ -55,7 +55,7 @@ async def recordPeer(peer: Peer, transport: DirectTransport, path: str | os.Path
         raise TypeError(f"transport must be a peer's DirectTransport, not {type(transport).__name__}")
     senders = [sender for sender in me.rtpSenders if sender.associatedRtpReceiver.peer is peer and not sender.closed]
     if not senders:
-        raise ValueError(f"peer {peer.name!r} has no stream that {me.name!r} receives")
+        raise ValueError(f"peer {peer.name!r:.80} has no stream that {me.name!r:.80} receives")
     recorder = Recorder(path, **options)
     for sender in senders:
         recorder.addSource(sender)  # checks the codec before anything is sent

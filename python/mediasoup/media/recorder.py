@@ -86,11 +86,11 @@ class Recorder(EventEmitter):
         if format is None:
             extension = pathlib.Path(self.path).suffix.lower()
             if extension not in EXTENSIONS:
-                raise ValueError(f"no container for extension {extension!r} of {self.path!r}: "
+                raise ValueError(f"no container for extension {extension!r:.80} of {self.path!r:.80}: "
                                  f"use one of {sorted(EXTENSIONS)} or give format")
             format = EXTENSIONS[extension]
         if format not in CONTAINERS:
-            raise ValueError(f"format {format!r} is not one of {sorted(CONTAINERS)}")
+            raise ValueError(f"format {format!r:.80} is not one of {sorted(CONTAINERS)}")
         self.format = format
         self.streams: list[RecordedStream] = []
         self._max_delay = maxDelay

@@ -145,12 +145,14 @@ class PlainTransport(BaseTransport):
             try:
                 ipaddress.ip_address(ip)  # type: ignore[arg-type]
             except (TypeError, ValueError):
-                raise ValueError(f"connect(): ip must be an IP address string, not {ip!r}") from None
+                raise ValueError(f"connect(): ip must be an IP address string, not {ip!r:.80}") from None
             for name, value in (("port", port), ("rtcpPort", rtcpPort)):
                 if value is None and name == "rtcpPort":
                     continue
-                if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
-                    raise ValueError(f"connect(): {name} must be an int from 1 to 65535, not {value!r}")
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise TypeError(f"connect(): {name} must be an int from 1 to 65535, not {type(value).__name__}")
+                if not 1 <= value <= 65535:
+                    raise ValueError(f"connect(): {name} must be an int from 1 to 65535, not {value!r:.80}")
         if (srtpParameters is None) != (self._srtp_parameters is None):
             needed = "needs srtpParameters: it was created with enableSrtp" if srtpParameters is None else "takes no srtpParameters: it was created without enableSrtp"
             raise ValueError(f"connect(): plain transport {self._id} {needed}")

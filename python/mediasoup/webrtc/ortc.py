@@ -102,7 +102,9 @@ def receive_parameters(section: MediaSection, codecs: list[Codec]) -> dict[str, 
     elif ssrcs:
         # FID groups: RTX SSRC → the SSRC it repairs.
         repairs = {group[1]: group[0] for semantics, group in section.ssrc_groups() if semantics == "FID" and len(group) == 2}
-        main = next(ssrc for ssrc in ssrcs if ssrc not in repairs)
+        main = next((ssrc for ssrc in ssrcs if ssrc not in repairs), None)
+        if main is None:
+            raise ValueError(f"SDP line {section.line}: m={section.kind} names only SSRCs that a=ssrc-group:FID makes repairs")
         encoding: dict[str, Any] = {"ssrc": main}
         rtx = next((repair for repair, original in repairs.items() if original == main), None)
         if rtx is not None and len(codecs) > 1:

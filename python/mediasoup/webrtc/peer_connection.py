@@ -55,7 +55,7 @@ class RTCSessionDescription:
         if not isinstance(sdp, str):
             raise TypeError(f"sdp must be a str, not {_type_name(sdp)}")
         if type not in _TYPES:
-            raise ValueError(f"type must be one of {', '.join(_TYPES)}, not {type!r}")
+            raise ValueError(f"type must be one of {', '.join(_TYPES)}, not {type!r:.80}")
         self.sdp = sdp
         self.type = type
 
@@ -163,9 +163,9 @@ class RTCPeerConnection(EventEmitter):
         if remote.type == "answer":
             return await self._apply_answer(remote)
         if remote.type != "offer":
-            raise ValueError(f"a remote description is an offer or an answer, not {remote.type!r}")
+            raise ValueError(f"a remote description is an offer or an answer, not {remote.type!r:.80}")
         if self._signaling_state != "stable":
-            raise InvalidStateError(f"an offer cannot be applied in signalingState {self._signaling_state!r}")
+            raise InvalidStateError(f"an offer cannot be applied in signalingState {self._signaling_state!r:.80}")
         offer = sdp.parse(remote.sdp)
         media = [section for section in offer.media if section.port != 0]
         if not media and not self._agreed:
@@ -280,7 +280,7 @@ class RTCPeerConnection(EventEmitter):
         transport's candidates and fingerprint, this side's ``a=setup``."""
         self._check_open()
         if self._signaling_state != "have-remote-offer" or self._offer is None or self._transport is None:
-            raise InvalidStateError(f"there is no offer to answer (signalingState {self._signaling_state!r})")
+            raise InvalidStateError(f"there is no offer to answer (signalingState {self._signaling_state!r:.80})")
         transport = self._transport_parameters()
         room = self._peer.room.rtpCapabilities
         sections = []
@@ -323,7 +323,7 @@ class RTCPeerConnection(EventEmitter):
         if there is nothing to offer yet."""
         self._check_open()
         if self._signaling_state != "stable":
-            raise InvalidStateError(f"an offer cannot be made in signalingState {self._signaling_state!r}")
+            raise InvalidStateError(f"an offer cannot be made in signalingState {self._signaling_state!r:.80}")
         if self._transport is None:
             await self._open_first()
         transport = self._transport_parameters()
@@ -383,7 +383,7 @@ class RTCPeerConnection(EventEmitter):
             self._set_signaling_state("have-local-offer")
             return
         if local.type != "answer" or self._signaling_state != "have-remote-offer":
-            raise InvalidStateError(f"a {local.type} cannot be set in signalingState {self._signaling_state!r}")
+            raise InvalidStateError(f"a {local.type} cannot be set in signalingState {self._signaling_state!r:.80}")
         self._agreed = sdp.parse(local.sdp).media
         self._local = local
         self._last_answer = None
@@ -392,7 +392,7 @@ class RTCPeerConnection(EventEmitter):
 
     async def _apply_answer(self, remote: RTCSessionDescription) -> None:
         if self._signaling_state != "have-local-offer" or self._pending_offer is None:
-            raise InvalidStateError(f"an answer cannot be applied in signalingState {self._signaling_state!r}")
+            raise InvalidStateError(f"an answer cannot be applied in signalingState {self._signaling_state!r:.80}")
         answer = sdp.parse(remote.sdp)
         offered = self._pending_offer.media
         if [section.mid for section in answer.media] != [section.mid for section in offered]:
@@ -407,7 +407,7 @@ class RTCPeerConnection(EventEmitter):
                 raise ValueError(f"SDP line {first.line}: the answer has no a=fingerprint")
             setup = first.value("setup") or answer.value("setup")
             if setup not in ("active", "passive"):
-                raise ValueError(f"SDP line {first.line}: an answer's a=setup is active or passive, not {setup!r}")
+                raise ValueError(f"SDP line {first.line}: an answer's a=setup is active or passive, not {setup!r:.80}")
             await self._connect(setup, fingerprints)
             # Later offers keep the role now settled.
             offered = [ortc.with_setup(section, self._setup) for section in offered]

@@ -287,11 +287,11 @@ def parse(sdp: str) -> SessionDescription:
             continue
         match = _LINE.match(text)
         if match is None:
-            raise ValueError(f"SDP line {number}: {text!r} is not '<letter>=<value>'")
+            raise ValueError(f"SDP line {number}: {text!r:.80} is not '<letter>=<value>'")
         letter, value = match.group(1), match.group(2)
         if not seen_version:
             if text != "v=0":
-                raise ValueError(f"SDP line {number}: the first line must be 'v=0', not {text!r}")
+                raise ValueError(f"SDP line {number}: the first line must be 'v=0', not {text!r:.80}")
             seen_version = True
             continue
         if letter == "m":

@@ -12,7 +12,7 @@ use str0m::net::Protocol;
 
 use crate::channel::NotificationEvent;
 use crate::error::WorkerError;
-use crate::rtp::capabilities::json_type;
+use crate::error::json_type;
 use crate::transport::TransportNotification;
 use super::WebRtcTransport;
 use super::crypto::{certificate_pem, fingerprint, local_fingerprints, parse_sdp_form, take_hashed_certificate};

@@ -562,4 +562,4 @@ impl WebRtcTransport {
 
 #[cfg(test)]
 #[path = "webrtc_tests.rs"]
-pub(crate) mod tests;
+mod tests;

@@ -6,37 +6,10 @@ use std::net::IpAddr;
 use crate::rtp::capabilities::MediaKind;
 use crate::transport::webrtc::crypto::{certificate_pem, fingerprint, sdp_form};
 use std::net::Ipv4Addr;
+use crate::testing::{client_of, dtls_certificate};
 
 const SERVER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 40000);
 const CLIENT: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 50000);
-
-/// A full-ICE controlling str0m client (RTP mode, built from `config`) of a
-/// server transport whose local parameters are `server`: it knows the server's ICE
-/// credentials and sha-256 fingerprint, as a browser would, and is the DTLS
-/// server (the transport is told "remote role: server"). `addresses` are
-/// (the client's, the server's).
-pub fn client_of(server: &Value, certificate: &DtlsCert, config: RtcConfig, addresses: (SocketAddr, SocketAddr), now: Instant) -> Rtc {
-    let config = config.set_rtp_mode(true).set_dtls_cert(certificate.clone());
-    let mut client = config.build(now);
-    client.add_local_candidate(Candidate::host(addresses.0, Protocol::Udp).unwrap());
-    client.add_remote_candidate(Candidate::host(addresses.1, Protocol::Udp).unwrap());
-    let sha256 = server["dtlsLocalParameters"]["fingerprints"][0]["value"].as_str().unwrap().to_owned();
-    let mut api = client.direct_api();
-    api.set_ice_controlling(true);
-    api.set_remote_ice_credentials(IceCreds {
-        ufrag: server["iceLocalParameters"]["usernameFragment"].as_str().unwrap().into(),
-        pass: server["iceLocalParameters"]["password"].as_str().unwrap().into(),
-    });
-    api.set_remote_fingerprint(format!("sha-256 {sha256}").parse().unwrap());
-    api.start_dtls(false).unwrap();
-    client
-}
-
-pub fn certificate() -> DtlsCert {
-    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["test".into()]).unwrap().self_signed(&key).unwrap();
-    DtlsCert { certificate: cert.der().to_vec(), private_key: key.serialize_der() }
-}
 
 fn options() -> TransportCreate {
     TransportCreate {
@@ -68,8 +41,8 @@ impl Call {
         let socket = BoundSocket { protocol: Protocol::Udp, address: SERVER, announced_ip: None };
         let room = crate::rtp::capabilities::room_rtp_capabilities(None).unwrap();
         let table = crate::rtp::codec_table::transport_tables(&room, None);
-        let server = WebRtcTransport::new(&options(), &certificate(), vec![socket], table, now).unwrap();
-        let client_certificate = certificate();
+        let server = WebRtcTransport::new(&options(), &dtls_certificate(), vec![socket], table, now).unwrap();
+        let client_certificate = dtls_certificate();
         let client = client_of(&server.local_parameters(), &client_certificate, RtcConfig::new(), (CLIENT, SERVER), now);
         Self { now, server, client, client_certificate, notifications: Vec::new() }
     }

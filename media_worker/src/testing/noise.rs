@@ -1,6 +1,5 @@
-//! What the unit tests share: bytes from a seeded xorshift generator, the
-//! same every run, for the tests that feed parsers and transports datagrams
-//! no endpoint would send.
+//! Bytes from a seeded xorshift generator, the same every run, for the tests
+//! that feed parsers and transports datagrams no endpoint would send.
 
 /// A seeded source of arbitrary bytes.
 pub struct Noise(u64);

@@ -1,0 +1,6 @@
+//! The `rfc4571` target: media_worker::fuzzing's, under libFuzzer.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| media_worker::fuzzing::target("rfc4571").expect("a known target")(data));

@@ -1,0 +1,110 @@
+//! The suite's short run of every fuzz target: each input of its corpus
+//! (`fuzz/corpus/<target>/`: the seeds, and what the coverage-guided runs
+//! kept), then seeded mutations of them (bytes flipped, cut, repeated,
+//! spliced), the same every run. The long, coverage-guided runs are
+//! `fuzz/run` (docs/reliability.md).
+//!
+//! `FUZZ_MUTATIONS` sets how many mutations each target gets.
+
+use std::fs;
+use std::path::PathBuf;
+
+use super::{target, TARGETS};
+use crate::testing::Noise;
+
+fn corpus_dir(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus").join(name)
+}
+
+/// A target's stored inputs, in name order.
+fn corpus(name: &str) -> Vec<Vec<u8>> {
+    let mut paths: Vec<PathBuf> = fs::read_dir(corpus_dir(name))
+        .unwrap_or_else(|err| panic!("fuzz/corpus/{name}: {err}"))
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    paths.sort();
+    paths.iter().map(|path| fs::read(path).unwrap()).collect()
+}
+
+/// `input` changed as a mutating fuzzer would, `other` spliced in sometimes.
+fn mutate(noise: &mut Noise, input: &[u8], other: &[u8]) -> Vec<u8> {
+    let mut bytes = input.to_vec();
+    for _ in 0..1 + noise.byte() % 4 {
+        let at = if bytes.is_empty() { 0 } else { usize::from(noise.byte()) * 256 % bytes.len().max(1) + usize::from(noise.byte()) % bytes.len().max(1) };
+        let at = at.min(bytes.len());
+        match noise.byte() % 6 {
+            0 if at < bytes.len() => bytes[at] ^= 1 << (noise.byte() % 8),
+            1 if at < bytes.len() => bytes[at] = [0, 0xff, 0x7f, 0x80, 1][usize::from(noise.byte()) % 5],
+            2 => bytes.truncate(at),
+            3 => {
+                let len = usize::from(noise.byte()) % 16;
+                let chunk = noise.bytes(len);
+                bytes.splice(at..at, chunk);
+            }
+            4 => {
+                let end = (at + usize::from(noise.byte())).min(bytes.len());
+                let repeated = bytes[at..end].to_vec();
+                bytes.splice(at..at, repeated);
+            }
+            _ => {
+                let from = if other.is_empty() { 0 } else { usize::from(noise.byte()) % other.len() };
+                bytes.truncate(at);
+                bytes.extend_from_slice(&other[from..]);
+            }
+        }
+    }
+    bytes
+}
+
+#[test]
+fn every_target_takes_its_corpus_and_seeded_mutations_of_it() {
+    let mutations: usize = std::env::var("FUZZ_MUTATIONS").ok().and_then(|value| value.parse().ok()).unwrap_or(400);
+    for (name, run) in TARGETS {
+        let inputs = corpus(name);
+        assert!(!inputs.is_empty(), "fuzz/corpus/{name} has no seed");
+        for input in &inputs {
+            run(input);
+        }
+        let mut noise = Noise::new(0x5eed ^ name.len() as u64);
+        for index in 0..mutations {
+            let input = &inputs[index % inputs.len()];
+            let other = &inputs[usize::from(noise.byte()) % inputs.len()];
+            run(&mutate(&mut noise, input, other));
+        }
+    }
+}
+
+#[test]
+fn each_target_takes_empty_and_tiny_inputs() {
+    for (_, run) in TARGETS {
+        for input in [&[][..], &[0], &[0xff], &[0xff; 7], &[0x80, 0, 0, 0]] {
+            run(input);
+        }
+    }
+}
+
+#[test]
+fn every_target_has_a_fuzz_target_file_and_names_are_known() {
+    for (name, _) in TARGETS {
+        let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../fuzz/fuzz_targets/{name}.rs"));
+        let text = fs::read_to_string(&file).unwrap_or_else(|err| panic!("{}: {err}", file.display()));
+        assert!(text.contains(&format!("target(\"{name}\")")), "{} runs another target", file.display());
+        assert!(target(name).is_some());
+    }
+}
+
+/// Writes the seeds (`cargo test --release -p media_worker --lib
+/// write_the_seeds -- --ignored`): valid inputs of each target, for the
+/// fuzzers to start from.
+#[test]
+#[ignore]
+fn write_the_seeds() {
+    for (name, seeds) in super::seeds::all() {
+        let dir = corpus_dir(name);
+        fs::create_dir_all(&dir).unwrap();
+        for (index, seed) in seeds.iter().enumerate() {
+            fs::write(dir.join(format!("seed-{index:02}")), seed).unwrap();
+        }
+    }
+}
+
