@@ -8,6 +8,9 @@ import asyncio
 import os
 import random
 import struct
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import mediasoup
@@ -489,3 +492,56 @@ def dominant_frequency(samples: Any, rate: int = 48_000) -> float:
 
     spectrum = numpy.abs(numpy.fft.rfft(samples * numpy.hanning(len(samples))))
     return float(numpy.fft.rfftfreq(len(samples), 1 / rate)[int(numpy.argmax(spectrum))])
+
+
+@dataclass
+class Call:
+    """alice publishes tracks in a room (a pymediasoup client); bob's
+    Subscriber decodes them."""
+
+    room: mediasoup.Room
+    alice: mediasoup.Peer
+    bob: mediasoup.Peer
+    publishing: mediasoup.Transport
+    publisher: MediasoupClient
+    subscriber: Subscriber
+    receivers: dict[str, mediasoup.RtpReceiver]
+
+    def sender(self, kind: str) -> mediasoup.RtpSender:
+        return next(s for s in self.bob.rtpSenders if s.kind == kind)
+
+    def producer(self, kind: str) -> Any:
+        return next(p for p in self.publisher.producers if p.kind == kind)
+
+    @property
+    def frames(self) -> int:
+        """Video frames bob decoded."""
+        return self.subscriber.frames.get("video", 0)
+
+
+@asynccontextmanager
+async def call_in(room: mediasoup.Room, tracks: list[Any], relay: LossyRelay | None = None, subscriber_relay: LossyRelay | None = None) -> AsyncIterator[Call]:
+    """A call in `room`: alice publishes `tracks` (through `relay`, if
+    given), bob subscribes (behind `subscriber_relay`); it starts once bob
+    decoded 10 frames of each kind, and ends with both clients and relays
+    closed."""
+    alice, bob = await room.Peer("alice"), await room.Peer("bob")
+    subscriber = Subscriber(room, bob, subscriber_relay)
+    publisher = MediasoupClient(room, alice)
+    try:
+        await subscriber.start()
+        await publisher.load()
+        publishing = await alice.createTransport()
+        if relay is not None:
+            await relay.start(publishing)
+            publisher.candidates = relay.rewrite
+        receivers = await publisher.publish(publishing, tracks)
+        kinds = {track.kind for track in tracks}
+        await until(lambda: all(subscriber.frames.get(kind, 0) >= 10 for kind in kinds), 20, lambda: subscriber.frames)
+        yield Call(room, alice, bob, publishing, publisher, subscriber, {r.kind: r for r in receivers})
+    finally:
+        await publisher.close()
+        await subscriber.close()
+        for each in (relay, subscriber_relay):
+            if each is not None:
+                each.close()

@@ -12,9 +12,7 @@ import random
 import signal
 import socket
 import struct
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import pytest
@@ -22,41 +20,13 @@ import pytest
 import mediasoup
 from mediasoup.errors import MediasoupError
 
-from .clients import LossyRelay, MediasoupClient, StunOverTcp, Subscriber, colour_track, until, use_loopback_only
+from .clients import Call, LossyRelay, StunOverTcp, call_in, colour_track, until, use_loopback_only
 from .conftest import eventually, process_alive
 
 
-@dataclass
-class Call:
-    """alice publishes a video (one colour, 30 frames a second) in a room;
-    bob's Subscriber decodes it."""
-
-    room: mediasoup.Room
-    publishing: mediasoup.Transport
-    subscriber: Subscriber
-
-    @property
-    def frames(self) -> int:
-        return self.subscriber.frames.get("video", 0)
-
-
-@asynccontextmanager
-async def video_call(room: mediasoup.Room, subscriber_relay: LossyRelay | None = None) -> AsyncIterator[Call]:
-    alice, bob = await room.Peer("alice"), await room.Peer("bob")
-    subscriber = Subscriber(room, bob, subscriber_relay)
-    publisher = MediasoupClient(room, alice)
-    try:
-        await subscriber.start()
-        await publisher.load()
-        publishing = await alice.createTransport()
-        await publisher.publish(publishing, [colour_track((40, 160, 220))])
-        await until(lambda: subscriber.frames.get("video", 0) >= 10, 20, lambda: subscriber.frames)
-        yield Call(room, publishing, subscriber)
-    finally:
-        await publisher.close()
-        await subscriber.close()
-        if subscriber_relay is not None:
-            subscriber_relay.close()
+def video_call(room: mediasoup.Room, subscriber_relay: LossyRelay | None = None) -> AbstractAsyncContextManager[Call]:
+    """alice publishes a video (one colour, 30 frames a second) in `room`; bob's Subscriber decodes it."""
+    return call_in(room, [colour_track((40, 160, 220))], subscriber_relay=subscriber_relay)
 
 
 class FrameLog:

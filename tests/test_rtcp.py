@@ -8,60 +8,26 @@ import asyncio
 import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 import mediasoup
 
-from .clients import LossyRelay, MediasoupClient, Subscriber, until, use_loopback_only
-
-
-
-@dataclass
-class Call:
-    """alice publishes audio and video; bob consumes both."""
-
-    alice: mediasoup.Peer
-    bob: mediasoup.Peer
-    publishing: mediasoup.Transport
-    publisher: MediasoupClient
-    subscriber: Subscriber
-    receivers: dict[str, mediasoup.RtpReceiver]
-
-    def sender(self, kind: str) -> mediasoup.RtpSender:
-        return next(s for s in self.bob.rtpSenders if s.kind == kind)
-
-    def producer(self, kind: str) -> Any:
-        return next(p for p in self.publisher.producers if p.kind == kind)
+from .clients import Call, LossyRelay, call_in, until, use_loopback_only
 
 
 
 @asynccontextmanager
 async def call(server: mediasoup.Server, relay: LossyRelay | None = None, subscriber_relay: LossyRelay | None = None) -> AsyncIterator[Call]:
+    """alice publishes audio and video in a room of its own; bob consumes both."""
     from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
     room = await server.Room()
-    alice, bob = await room.Peer("alice"), await room.Peer("bob")
-    subscriber = Subscriber(room, bob, subscriber_relay)
-    publisher = MediasoupClient(room, alice)
     try:
-        await subscriber.start()
-        await publisher.load()
-        publishing = await alice.createTransport()
-        if relay is not None:
-            await relay.start(publishing)
-            publisher.candidates = relay.rewrite
-        receivers = await publisher.publish(publishing, [AudioStreamTrack(), VideoStreamTrack()])
-        await until(lambda: subscriber.frames.get("video", 0) >= 10 and subscriber.frames.get("audio", 0) >= 10, 20, lambda: subscriber.frames)
-        yield Call(alice, bob, publishing, publisher, subscriber, {r.kind: r for r in receivers})
+        async with call_in(room, [AudioStreamTrack(), VideoStreamTrack()], relay, subscriber_relay) as c:
+            yield c
     finally:
-        await publisher.close()
-        await subscriber.close()
-        for each in (relay, subscriber_relay):
-            if each is not None:
-                each.close()
         room.close()
 
 

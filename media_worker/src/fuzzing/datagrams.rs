@@ -92,7 +92,8 @@ impl Scene {
         let created = self.request("peer.createPlainTransport", json!({"peerId": peer_id, "transportId": peer_id, "rtcpMux": true, "comedia": false, "enableNack": true}));
         self.request("transport.connect", json!({"transportId": peer_id, "ip": endpoint.ip().to_string(), "port": endpoint.port()}));
         let tuple = &created["tuple"];
-        SocketAddr::new(tuple["localIp"].as_str().unwrap().parse().unwrap(), tuple["localPort"].as_u64().unwrap() as u16)
+        let ip = tuple["localIp"].as_str().and_then(|ip| ip.parse().ok()).expect("a plain transport's local address");
+        SocketAddr::new(ip, tuple["localPort"].as_u64().expect("a plain transport's local port") as u16)
     }
 
     fn new(state: u8) -> Self {
@@ -122,14 +123,14 @@ impl Scene {
         self.peer("browser");
         let local = self.request("peer.createTransport", json!({"peerId": "browser", "transportId": "browser", "udp": true, "tcp": true,
             "preferIPv4": false, "preferIPv6": false, "preferUdp": false, "preferTcp": false, "enableSctp": true}));
-        self.ports[2] = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), local["iceLocalCandidates"][0]["port"].as_u64().unwrap() as u16);
+        self.ports[2] = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), local["iceLocalCandidates"][0]["port"].as_u64().expect("a candidate's port") as u16);
         self.request("rtpSender.create", json!({"senderId": "vp8-to-browser", "peerId": "browser", "receiverId": "vp8"}));
         self.request("rtpSender.setTransport", json!({"senderId": "vp8-to-browser", "transportId": "browser"}));
         if state % 4 == 0 {
             return;
         }
         let certificate = browser_certificate();
-        let digest = fingerprint(&certificate.certificate, "sha-256").unwrap();
+        let digest = fingerprint(&certificate.certificate, "sha-256").expect("sha-256 is known");
         let dtls = json!({"role": "server", "fingerprints": [{"algorithm": "sha-256", "value": sdp_form(&digest)}]});
         self.request("transport.setRemoteDtlsParameters", json!({"transportId": "browser", "dtlsParameters": dtls}));
         if state % 4 == 1 {
@@ -140,7 +141,7 @@ impl Scene {
         let both_ways = state % 4 == 3;
         let mut client = client_of(&local, certificate, RtcConfig::new(), (BROWSER, self.ports[2]), self.now);
         for _ in 0..50 {
-            client.handle_input(RtcInput::Timeout(self.now)).unwrap();
+            client.handle_input(RtcInput::Timeout(self.now)).expect("the client takes time");
             while let Ok(output) = client.poll_output() {
                 match output {
                     Output::Transmit(transmit) if both_ways || is_stun(&transmit.contents) => {
@@ -152,8 +153,8 @@ impl Scene {
             }
             while let Some((_, datagram)) = self.worker.poll_datagram() {
                 if both_ways {
-                    let receive = Receive::new(Protocol::Udp, self.ports[2], BROWSER, &datagram.contents).unwrap();
-                    client.handle_input(RtcInput::Receive(self.now, receive)).unwrap();
+                    let receive = Receive::new(Protocol::Udp, self.ports[2], BROWSER, &datagram.contents).expect("what the worker sends is a datagram");
+                    client.handle_input(RtcInput::Receive(self.now, receive)).expect("the client takes the worker's datagrams");
                 }
             }
             let stats = self.request("transport.getStats", json!({"transportId": "browser"}));

@@ -142,7 +142,8 @@ pub fn rtcp(data: &[u8]) {
 pub fn srtp(data: &[u8]) {
     for suite in CryptoSuite::ALL {
         let master: Vec<u8> = (0..suite.master_len()).map(|index| index as u8).collect();
-        let (mut sender, mut receiver) = (SrtpContext::new(suite, &master).unwrap(), SrtpContext::new(suite, &master).unwrap());
+        let context = || SrtpContext::new(suite, &master).expect("a master key of the suite's length");
+        let (mut sender, mut receiver) = (context(), context());
         let _ = receiver.unprotect_rtp(&mut data.to_vec());
         let _ = receiver.unprotect_rtcp(&mut data.to_vec());
         if read_rtp(data).is_ok() {

@@ -106,7 +106,7 @@ pub fn all() -> Vec<(&'static str, Vec<Vec<u8>>)> {
     let requests = call_requests();
     let mut channel = vec![16];
     for request in &requests {
-        encode_frame(&serde_json::to_vec(request).unwrap(), &mut channel);
+        encode_frame(request.to_string().as_bytes(), &mut channel);
     }
     let lines: Vec<String> = requests.iter().map(Value::to_string).collect();
     let mut framed = vec![7];
