@@ -27,6 +27,14 @@ const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
 /// How often a REMB carrying `setMaxBitrate`'s limit is repeated to publishers.
 pub(super) const REMB_INTERVAL: Duration = Duration::from_secs(1);
 
+
+/// The largest payload forwarded to a WebRTC endpoint. str0m writes a
+/// packet into a 2,000-byte buffer: with its header (12 bytes, at most ~100
+/// of extensions, a dependency descriptor of at most 255) and RTX's 2 bytes,
+/// 1,600 always fits. A browser's packets stay under 1,200; a plain or
+/// direct transport's publisher may send up to 4,096 or 65,535 bytes, and
+/// what is over this is not forwarded to WebRTC subscribers.
+pub const MAX_SENT_PAYLOAD: usize = 1_600;
 /// The bandwidth estimate a transport starts from, in bits per second (as
 /// mediasoup's `initialAvailableOutgoingBitrate`): probing climbs from there.
 pub const INITIAL_BANDWIDTH_ESTIMATE: u64 = 600_000;
@@ -339,6 +347,13 @@ impl WebRtcTransport {
             return;
         }
         let payload = rtp.payload(&packet.payload);
+        if payload.len() > MAX_SENT_PAYLOAD {
+            // str0m would panic copying it into its packet buffer (found by
+            // fuzzing: a plain publisher's 2,710-byte payload ended every
+            // WebRTC subscriber's transport).
+            tracing::debug!("transport {}: a payload of {} bytes is over {MAX_SENT_PAYLOAD}: not forwarded", self.id, payload.len());
+            return;
+        }
         let ext_vals = forwarded_extensions(readable, &packet.extensions);
         let _ = self.with_rtc(now, |rtc| {
             if rtp.drops_queued {
