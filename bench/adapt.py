@@ -46,6 +46,10 @@ async def runs(codecs: list[str], count: int) -> dict[str, list[dict[str, Any]]]
                     result = await driver.bottleneck(browser, server, free_port(), codec)
                     results[codec].append(result["dave_adaptation"])
                     print(f"{codec} run {index + 1}: {json.dumps(result['dave_adaptation'])}", file=sys.stderr, flush=True)
+                    climbed = result["dave_adaptation"]["climbedAfter"]
+                    if climbed is None or climbed > 10:
+                        # What the estimate and the sender's layer did meanwhile: [time, bit/s, spatial layer].
+                        print(f"  estimates: {json.dumps(result['dave_estimates'])}", file=sys.stderr, flush=True)
             await browser.close()
     return results
 

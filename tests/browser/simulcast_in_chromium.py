@@ -245,6 +245,13 @@ class Call:
         value = stats[0].get("availableOutgoingBitrate")
         return int(value) if value is not None else None
 
+    async def follow_estimate(self, name: str, into: list[Any]) -> None:
+        """Appends [time, estimate toward `name`, its sender's spatial layer] every half second."""
+        while True:
+            layers = self.senders[name].currentLayers
+            into.append([round(time.monotonic(), 3), await self.estimate(name), layers and layers["spatialLayer"]])
+            await asyncio.sleep(0.5)
+
     def close(self) -> None:
         for relay in self.relays.values():
             relay.close()
@@ -368,6 +375,7 @@ async def bottleneck(browser: Any, server: mediasoup.Server, port: int, codec: s
         dave = {"dave": await open_page(browser, port, "role=viewer&name=dave&relay=1")}
         result["dave_free"] = await watch(dave, 30, lambda r: width(r, "dave") == 1280)
         result["dave_estimate_free"] = await call.estimate("dave")
+        estimates = asyncio.ensure_future(call.follow_estimate("dave", result.setdefault("dave_estimates", [])))
         call.relays["dave"].rate = LIMIT
         result["dave_limited"] = await watch(dave, 10, lambda r: 0 < width(r, "dave") < 1280, steady=2)
         result["dave_limited"] += await watch(dave, 8)
@@ -375,6 +383,7 @@ async def bottleneck(browser: Any, server: mediasoup.Server, port: int, codec: s
         call.relays["dave"].rate = None
         result["dave_lifted"] = await watch(dave, 30, lambda r: width(r, "dave") == 1280, steady=2)
         result["dave_estimate_lifted"] = await call.estimate("dave")
+        estimates.cancel()
         result["dave_adaptation"] = adaptation(result["dave_limited"], result["dave_lifted"])
         result["dave_changes"] = call.changes["dave"]
         result["dave_scores"] = call.scores["dave"]

@@ -23,6 +23,7 @@
 
 pub mod crypto;
 mod dtls;
+mod bandwidth;
 mod ice;
 mod sctp;
 mod stats;
@@ -98,7 +99,7 @@ pub struct WebRtcTransport {
     removed_streams: Traffic,
     round_trip_time: Option<Duration>,
     /// The bandwidth estimate toward the endpoint (send-side, from its transport-cc feedback; else its REMB).
-    bandwidth: streams::BandwidthEstimate,
+    bandwidth: bandwidth::BandwidthEstimate,
     counters: Counters,
     dtls_deadline: Option<Instant>,
     next_timeout: Option<Instant>,
@@ -161,7 +162,7 @@ impl WebRtcTransport {
             .set_sctp_max_buffered_amount(SCTP_SEND_BUFFER);
         if tables.bandwidth_estimation && tables.transport_cc {
             // Send-side bandwidth estimation: the layers each subscriber gets.
-            config = config.enable_bwe(Some(str0m::bwe::Bitrate::bps(streams::INITIAL_BANDWIDTH_ESTIMATE)));
+            config = config.enable_bwe(Some(str0m::bwe::Bitrate::bps(bandwidth::INITIAL_BANDWIDTH_ESTIMATE)));
         }
         *config.codec_config() = tables.codecs;
         let send_tables = tables.send;
@@ -216,7 +217,7 @@ impl WebRtcTransport {
             loss_reports: Vec::new(),
             removed_streams: Traffic::default(),
             round_trip_time: None,
-            bandwidth: streams::BandwidthEstimate::new(tables_estimate),
+            bandwidth: bandwidth::BandwidthEstimate::new(tables_estimate),
             counters: Counters::default(),
             dtls_deadline: None,
             next_timeout: None,

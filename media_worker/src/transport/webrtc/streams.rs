@@ -7,7 +7,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use str0m::bwe::{Bitrate, BweKind};
+use str0m::bwe::Bitrate;
 use str0m::media::{Direction, KeyframeRequestKind, Mid, Pt, Rid};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, SeqNo, Ssrc, UserExtensionValues};
 
@@ -35,53 +35,6 @@ pub(super) const REMB_INTERVAL: Duration = Duration::from_secs(1);
 /// direct transport's publisher may send up to 4,096 or 65,535 bytes, and
 /// what is over this is not forwarded to WebRTC subscribers.
 pub const MAX_SENT_PAYLOAD: usize = 1_600;
-/// The bandwidth estimate a transport starts from, in bits per second (as
-/// mediasoup's `initialAvailableOutgoingBitrate`): probing climbs from there.
-pub const INITIAL_BANDWIDTH_ESTIMATE: u64 = 600_000;
-
-/// How often an estimate is shared again among the senders when it does not change.
-pub const RESHARE_INTERVAL: Duration = Duration::from_secs(1);
-
-/// What the transport knows of its bandwidth toward the endpoint: str0m's
-/// send-side estimate from the endpoint's transport-cc feedback, or, from an
-/// endpoint that sends none (aiortc), its REMB.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct BandwidthEstimate {
-    /// The room asks for estimates (else none is taken, REMB included).
-    enabled: bool,
-    twcc: Option<u64>,
-    remb: Option<u64>,
-    /// A new estimate since the worker last took one.
-    fresh: bool,
-    /// When the worker last took one.
-    taken_at: Option<Instant>,
-    /// What the transport last asked str0m to sustain and to probe for.
-    wanted: Option<(u64, u64)>,
-}
-
-impl BandwidthEstimate {
-    pub(super) fn new(enabled: bool) -> Self {
-        Self { enabled, ..Self::default() }
-    }
-
-    pub(super) fn update(&mut self, kind: BweKind) {
-        if !self.enabled {
-            return;
-        }
-        match kind {
-            BweKind::Twcc { estimate, can_probe: true } => self.twcc = Some(estimate.as_u64()),
-            BweKind::Remb { estimate, .. } => self.remb = Some(estimate.as_u64()),
-            _ => return,
-        }
-        self.fresh = true;
-    }
-
-    /// Bits per second, if the endpoint's feedback told any.
-    pub fn estimate(&self) -> Option<u64> {
-        self.twcc.or(self.remb)
-    }
-}
-
 /// The extensions of a received packet that its forwarded copy carries.
 /// A packet str0m received, as the router takes it.
 pub(super) fn received_rtp(packet: RtpPacket) -> ReceivedRtp {
@@ -350,7 +303,9 @@ impl WebRtcTransport {
         if payload.len() > MAX_SENT_PAYLOAD {
             // str0m would panic copying it into its packet buffer (found by
             // fuzzing: a plain publisher's 2,710-byte payload ended every
-            // WebRTC subscriber's transport).
+            // WebRTC subscriber's transport). Its number stays a gap: the
+            // subscriber sees a packet lost and asks for a keyframe, where
+            // a skipped number would hand its decoder a frame missing a piece.
             tracing::debug!("transport {}: a payload of {} bytes is over {MAX_SENT_PAYLOAD}: not forwarded", self.id, payload.len());
             return;
         }
@@ -431,32 +386,29 @@ impl WebRtcTransport {
     }
 
     /// The bandwidth estimate toward the endpoint, if a new one came since
-    /// the last call or [`RESHARE_INTERVAL`] passed (the layers' bitrates
-    /// move while the estimate stays).
+    /// the last call or a second passed (see [`BandwidthEstimate::take`]).
     pub fn take_bandwidth_estimate(&mut self, now: Instant) -> Option<u64> {
-        let bandwidth = &mut self.bandwidth;
-        let due = bandwidth.taken_at.is_none_or(|at| now.saturating_duration_since(at) >= RESHARE_INTERVAL);
-        if !(std::mem::take(&mut bandwidth.fresh) || due) {
-            return None;
-        }
-        let estimate = bandwidth.estimate()?;
-        bandwidth.taken_at = Some(now);
-        Some(estimate)
+        self.bandwidth.take(now)
     }
 
     /// `minimum`: the bitrate to keep sending, padding what media does not
     /// fill (up to the estimate), so that the estimate can grow to the next
     /// layer once the link allows; `wanted`: what the transport's senders
     /// would take at their best, which str0m probes toward (padding on RTX)
-    /// while the estimate is below.
+    /// while the estimate is below. An estimate that has stopped moving
+    /// below `wanted` starts over (see [`super::bandwidth`]).
     pub fn want_bandwidth(&mut self, minimum: u64, wanted: u64, now: Instant) {
-        // Small changes (measured bitrates move) are not worth a new setting.
-        let close = |last: u64, new: u64| last.abs_diff(new) < last / 10;
-        if self.bandwidth.wanted.is_some_and(|(last_minimum, last_wanted)| close(last_minimum, minimum) && close(last_wanted, wanted)) {
+        let restart = self.bandwidth.restart_due(wanted, now);
+        if !self.bandwidth.wants(minimum, wanted) && restart.is_none() {
             return;
         }
-        self.bandwidth.wanted = Some((minimum, wanted));
+        if let Some(estimate) = restart {
+            tracing::debug!("transport {}: the bandwidth estimate has stayed at {estimate} bit/s: estimating again from it", self.id);
+        }
         let _ = self.with_rtc(now, |rtc| {
+            if let Some(estimate) = restart {
+                rtc.bwe().reset(Bitrate::bps(estimate));
+            }
             rtc.bwe().set_bitrate(Bitrate::bps(minimum), Bitrate::bps(wanted));
             Ok(())
         });
