@@ -5,7 +5,7 @@ use std::fmt;
 use std::ops::RangeInclusive;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// Which Python exception a failure becomes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,6 +98,23 @@ pub fn int_in(value: &Value, at: &str, range: RangeInclusive<u64>) -> Result<u64
     number.as_u64().filter(|number| range.contains(number)).ok_or_else(|| {
         WorkerError::value_error(format!("{at} must be an int of {}-{}, not {number}", range.start(), range.end()))
     })
+}
+
+/// The str at `object[key]`; absent or None is a `TypeError` ("`at.key` is required").
+pub fn required_str<'a>(object: &'a Map<String, Value>, key: &str, at: &str) -> Result<&'a str, WorkerError> {
+    match object.get(key) {
+        Some(Value::String(text)) => Ok(text),
+        None | Some(Value::Null) => Err(WorkerError::type_error(format!("{at}.{key} is required"))),
+        Some(other) => Err(WorkerError::type_error(format!("{at}.{key} must be a str, not {}", json_type(other)))),
+    }
+}
+
+/// The int of `range` at `object[key]` (as [`int_in`]); absent or None is a `TypeError`.
+pub fn required_int(object: &Map<String, Value>, key: &str, at: &str, range: RangeInclusive<u64>) -> Result<u64, WorkerError> {
+    match object.get(key) {
+        None | Some(Value::Null) => Err(WorkerError::type_error(format!("{at}.{key} is required"))),
+        Some(value) => int_in(value, &format!("{at}.{key}"), range),
+    }
 }
 
 /// The Python name of a JSON value's type, for messages.

@@ -3,11 +3,9 @@
 //! validated and normalised. Keys the server does not use are dropped, and
 //! None stands for an absent optional value, as pydantic dumps write it.
 
-use std::ops::RangeInclusive;
-
 use serde_json::{json, Map, Value};
 
-use crate::error::{int_in, json_type, WorkerError};
+use crate::error::{int_in, json_type, required_int, required_str, WorkerError};
 use crate::rtp::capabilities::is_usable_payload_type;
 
 /// The most codecs an endpoint can list: one payload type each (7 bits).
@@ -117,21 +115,6 @@ fn as_object<'a>(value: &'a Value, at: &str) -> Result<&'a Map<String, Value>, W
 
 fn as_array<'a>(value: &'a Value, at: &str) -> Result<&'a Vec<Value>, WorkerError> {
     value.as_array().ok_or_else(|| WorkerError::type_error(format!("{at} must be a list, not {}", json_type(value))))
-}
-
-fn required_str<'a>(object: &'a Map<String, Value>, key: &str, at: &str) -> Result<&'a str, WorkerError> {
-    match present(object, key) {
-        Some(Value::String(text)) => Ok(text),
-        Some(other) => Err(WorkerError::type_error(format!("{at}.{key} must be a str, not {}", json_type(other)))),
-        None => Err(WorkerError::type_error(format!("{at}.{key} is required"))),
-    }
-}
-
-fn required_int(object: &Map<String, Value>, key: &str, at: &str, range: RangeInclusive<u64>) -> Result<u64, WorkerError> {
-    match present(object, key) {
-        Some(value) => int_in(value, &format!("{at}.{key}"), range),
-        None => Err(WorkerError::type_error(format!("{at}.{key} is required"))),
-    }
 }
 
 fn optional_object(object: &Map<String, Value>, key: &str, at: &str) -> Result<Value, WorkerError> {

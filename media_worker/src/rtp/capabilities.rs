@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::error::{int_in, json_type, WorkerError};
+use crate::error::{int_in, json_type, required_str, WorkerError};
 use crate::rtp::codecs::dependency_descriptor;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -337,11 +337,11 @@ fn parse_codec(index: usize, entry: &Value) -> Result<ParsedCodec, WorkerError> 
             "mediaCodecs[{index}] has an unknown key '{unknown}'; expected some of {}", CODEC_KEYS.join(", ")
         )));
     }
-    let kind_text = required_str(object, "kind", &at)?;
+    let kind_text = required_str(object, "kind", &format!("mediaCodecs[{index}]"))?;
     let kind = MediaKind::parse(kind_text).ok_or_else(|| {
         WorkerError::value_error(format!("{} must be 'audio' or 'video', not '{kind_text}'", at("kind")))
     })?;
-    let mime_type = required_str(object, "mimeType", &at)?;
+    let mime_type = required_str(object, "mimeType", &format!("mediaCodecs[{index}]"))?;
     let Some((mime_kind, codec_name)) = mime_type.split_once('/') else {
         return Err(WorkerError::value_error(format!(
             "{} must look like 'video/VP8', not '{mime_type}'",
@@ -485,18 +485,6 @@ fn parse_feedback(at: &str, value: &Value) -> Result<RtcpFeedback, WorkerError> 
         return Err(WorkerError::type_error(format!("{at} needs a 'type'")));
     }
     Ok(RtcpFeedback { kind, parameter: field("parameter")? })
-}
-
-fn required_str<'a>(
-    object: &'a Map<String, Value>,
-    field: &str,
-    at: &dyn Fn(&str) -> String,
-) -> Result<&'a str, WorkerError> {
-    match object.get(field) {
-        Some(Value::String(text)) => Ok(text),
-        None | Some(Value::Null) => Err(WorkerError::type_error(format!("{} is required", at(field)))),
-        Some(other) => Err(WorkerError::type_error(format!("{} must be a str, not {}", at(field), json_type(other)))),
-    }
 }
 
 #[cfg(test)]

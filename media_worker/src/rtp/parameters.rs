@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 
 use crate::error::WorkerError;
 use crate::rtp::codecs::PayloadFormat;
-use crate::error::{int_in, json_type};
+use crate::error::{int_in, json_type, required_int, required_str};
 use crate::rtp::capabilities::{codec_match, is_usable_payload_type, CodecRef, MediaKind, RtpCapabilities, RtpCodecCapability};
 
 /// A publisher's media codec and the room codec it is forwarded as.
@@ -102,14 +102,14 @@ pub fn parse_receive_parameters(value: &Value, kind: MediaKind, room: &RtpCapabi
         if !mime_kind.eq_ignore_ascii_case(kind.as_str()) {
             return Err(WorkerError::value_error(format!("{at}.mimeType '{mime_type}' does not match the receiver's kind '{}'", kind.as_str())));
         }
-        let payload_type = int_in(codec.get("payloadType").unwrap_or(&Value::Null), &format!("{at}.payloadType"), 0..=127)?;
+        let payload_type = required_int(codec, "payloadType", &at, 0..=127)?;
         let payload_type = u8::try_from(payload_type).ok().filter(|pt| is_usable_payload_type(*pt)).ok_or_else(|| {
             WorkerError::value_error(format!("{at}.payloadType must be 0-63 or 96-127, not {payload_type}"))
         })?;
         if !payload_types.insert(payload_type) {
             return Err(WorkerError::value_error(format!("{at}.payloadType {payload_type} is used by another codec")));
         }
-        let clock_rate = int_in(codec.get("clockRate").unwrap_or(&Value::Null), &format!("{at}.clockRate"), 1..=u64::from(u32::MAX))? as u32;
+        let clock_rate = required_int(codec, "clockRate", &at, 1..=u64::from(u32::MAX))? as u32;
         let channels = match codec.get("channels") {
             None => None,
             Some(value) => Some(value.as_u64().filter(|count| (1..=255).contains(count)).ok_or_else(|| {
@@ -169,8 +169,9 @@ pub fn parse_receive_parameters(value: &Value, kind: MediaKind, room: &RtpCapabi
         let mut ids = BTreeSet::new();
         for (index, extension) in extensions.iter().enumerate() {
             let at = format!("rtpParameters.headerExtensions[{index}]");
-            extension.get("uri").and_then(Value::as_str).ok_or_else(|| WorkerError::type_error(format!("{at}.uri must be a str")))?;
-            let id = int_in(extension.get("id").unwrap_or(&Value::Null), &format!("{at}.id"), 1..=255)?;
+            let extension = extension.as_object().ok_or_else(|| WorkerError::type_error(format!("{at} must be a dict, not {}", json_type(extension))))?;
+            required_str(extension, "uri", &at)?;
+            let id = required_int(extension, "id", &at, 1..=255)?;
             if !ids.insert(id) {
                 return Err(WorkerError::value_error(format!("{at}.id {id} is used twice")));
             }
