@@ -89,6 +89,32 @@ async def test_sdp_endpoints_talk_by_label_and_python_hears_and_speaks(server: m
         await bob.close()
 
 
+async def test_a_channel_whose_names_do_not_fit_a_dcep_open_is_not_relayed_and_cuts_nobody_off(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An endpoint may open a channel whose label and protocol together are
+    longer than str0m writes into a DCEP open (1,488 bytes): relaying it in
+    band to the other members made str0m panic and ended their transports.
+    Now it is not relayed; the call goes on."""
+    use_loopback_only(monkeypatch)
+    room = await server.Room()
+    alice, bob = await connected_pair(room, "chat")
+    try:
+        fits, too_long = "f" * 744, "l" * 1000
+        alice.open(fits, protocol="p" * 744)
+        alice.open(too_long, protocol="p" * 1000)
+        (await alice.opened(fits)).send("fits")
+        (await alice.opened(too_long)).send("too long")
+        (await alice.opened("chat")).send("after")
+        await until(lambda: bob.received.get("chat") == ["after"] and bob.received.get(fits) == ["fits"], 10, lambda: bob.received)
+        assert too_long not in bob.channels and bob.channels[fits].protocol == "p" * 744
+        stats = await bob.server.transport.getStats()
+        assert stats[0]["dtlsState"] == "connected", stats[0]
+        (await bob.opened("chat")).send("still here")
+        await until(lambda: alice.received.get("chat") == ["still here"], 10, lambda: alice.received)
+    finally:
+        await alice.close()
+        await bob.close()
+
+
 async def test_a_large_file_in_chunks_arrives_byte_equal(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> None:
     use_loopback_only(monkeypatch)
     room = await server.Room()

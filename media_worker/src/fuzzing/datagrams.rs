@@ -186,7 +186,7 @@ fn is_stun(datagram: &[u8]) -> bool {
 }
 
 /// The browser's certificate: one for every case.
-fn browser_certificate() -> &'static DtlsCert {
+pub(super) fn browser_certificate() -> &'static DtlsCert {
     static CERTIFICATE: OnceLock<DtlsCert> = OnceLock::new();
     CERTIFICATE.get_or_init(dtls_certificate)
 }

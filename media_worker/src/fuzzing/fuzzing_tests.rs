@@ -93,6 +93,18 @@ fn every_target_has_a_fuzz_target_file_and_names_are_known() {
     }
 }
 
+#[test]
+fn the_data_channels_scene_relays_what_one_client_writes_to_the_other() {
+    let seeds = super::seeds::all().into_iter().find(|(name, _)| *name == "data_channels").unwrap().1;
+    // Alice's "hello" on her channel "chat" reaches Bob; Bob's answer on the channel the relay opened him reaches Alice.
+    let [alice, bob] = super::data_channels::delivered(&seeds[0]);
+    assert_eq!((alice, bob), (vec![vec![0, 1, 2, 255]], vec![b"hello".to_vec()]));
+    // Of the second: a 64 KiB message crosses whole; the 300 KiB one does not (over what a channel takes).
+    let [_, bob] = super::data_channels::delivered(&seeds[1]);
+    assert!(bob.iter().any(|message| message.len() == 65_536), "{:?}", bob.iter().map(Vec::len).collect::<Vec<_>>());
+    assert!(bob.iter().all(|message| message.len() < 300_000));
+}
+
 /// Writes the seeds (`cargo test --release -p media_worker --lib
 /// write_the_seeds -- --ignored`): valid inputs of each target, for the
 /// fuzzers to start from.

@@ -7,6 +7,7 @@
 //!
 //! Compiled for tests and with the `fuzzing` feature only.
 
+mod data_channels;
 mod datagrams;
 mod input;
 mod parsers;
@@ -27,6 +28,7 @@ pub const TARGETS: &[Target] = &[
     ("srtp", parsers::srtp),
     ("media_frames", parsers::media_frames),
     ("datagrams", datagrams::datagrams),
+    ("data_channels", data_channels::data_channels),
 ];
 
 /// The target called `name`.

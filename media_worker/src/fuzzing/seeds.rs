@@ -102,6 +102,41 @@ fn records(state: u8, datagrams: &[(u8, Vec<u8>)]) -> Vec<u8> {
     out
 }
 
+/// A record: a 2-byte length, then the bytes.
+fn record(bytes: &[u8]) -> Vec<u8> {
+    [&(bytes.len() as u16).to_be_bytes()[..], bytes].concat()
+}
+
+/// Operations of the data_channels target: client (0 Alice, 4 Bob) + operation, then its arguments.
+fn data_channel_operations() -> Vec<Vec<u8>> {
+    let open = |client: u8, flags: u8, number: u16, label: &[u8], protocol: &[u8]| -> Vec<u8> {
+        [&[client, flags][..], &number.to_be_bytes(), &record(label), &record(protocol)].concat()
+    };
+    let write = |client: u8, channel: u8, flags: u8, message: &[u8]| -> Vec<u8> { [&[client | 1, channel, flags][..], &record(message)].concat() };
+    let wait = |steps: u8| vec![3, steps];
+    vec![
+        // Alice and Bob open "chat" in band (each joins the relay); they talk.
+        [open(0, 0, 0, b"chat", b""), open(4, 0, 0, b"chat", b""), wait(5), write(0, 0, 0, b"hello"), wait(5), write(4, 0, 1, &[0, 1, 2, 255]), wait(5)].concat(),
+        // Unordered with 3 retransmits, a 100 ms lifetime, a negotiated stream 7;
+        // a 64 KiB message, one of 300 KiB (over the channel's limit); Bob closes one.
+        [
+            open(4, 0, 0, b"chat", b""),
+            open(0, 3, 3, b"lossy", b"proto"),
+            open(0, 5, 100, b"lifetime", b""),
+            open(4, 6, 7, b"negotiated", b""),
+            wait(5),
+            [&[1, 0, 3][..], &record(&[7; 8]), &256u16.to_be_bytes()].concat(),
+            [&[1, 0, 2][..], &record(b"abcdefgh"), &8192u16.to_be_bytes()].concat(),
+            [&[1, 1, 2][..], &record(b"x"), &38400u16.to_be_bytes()].concat(),
+            wait(20),
+            vec![6, 0],
+            write(0, 1, 0, "é✓".as_bytes()),
+            wait(50),
+        ]
+        .concat(),
+    ]
+}
+
 pub fn all() -> Vec<(&'static str, Vec<Vec<u8>>)> {
     let requests = call_requests();
     let mut channel = vec![16];
@@ -141,5 +176,6 @@ pub fn all() -> Vec<(&'static str, Vec<Vec<u8>>)> {
                 records(2, &[to_publisher, from_recorder].concat()),
             ],
         ),
+        ("data_channels", data_channel_operations()),
     ]
 }

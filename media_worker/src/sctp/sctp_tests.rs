@@ -36,3 +36,19 @@ fn bad_parameters_are_refused_with_their_name() {
     assert!(refused(json!({"streamId": 1}), json!(5)).contains("label must be a str"));
     assert!(refused(json!({"streamId": 1}), json!("x".repeat(MAX_LABEL_BYTES + 1))).contains("at most"));
 }
+
+#[test]
+fn names_that_do_not_fit_a_dcep_open_are_refused_in_band_only() {
+    let names = |label: usize, protocol: usize, stream_id: Option<u16>| ChannelOptions {
+        label: "l".repeat(label),
+        protocol: "p".repeat(protocol),
+        ordered: true,
+        reliability: Reliability::Reliable,
+        stream_id,
+    };
+    assert!(check_in_band_names(&names(744, 744, None)).is_ok(), "1,488 bytes fit");
+    let refused = check_in_band_names(&names(745, 744, None)).unwrap_err();
+    assert!(refused.message.contains("at most 1488 bytes of label and protocol together, not 1489"), "{}", refused.message);
+    // Out of band, no DCEP is written: any names the endpoint gave.
+    assert!(check_in_band_names(&names(1024, 1024, Some(3))).is_ok());
+}

@@ -19,7 +19,7 @@ use str0m::channel::{ChannelConfig, ChannelId, Reliability as Str0mReliability};
 
 use super::WebRtcTransport;
 use crate::error::WorkerError;
-use crate::sctp::{ChannelCounters, ChannelOptions, ChannelRef, Reliability, SCTP_MAX_MESSAGE_SIZE, SCTP_MAX_SEND_MESSAGE_SIZE, SCTP_PORT, SCTP_STREAMS};
+use crate::sctp::{check_in_band_names, ChannelCounters, ChannelOptions, ChannelRef, Reliability, SCTP_MAX_MESSAGE_SIZE, SCTP_MAX_SEND_MESSAGE_SIZE, SCTP_PORT, SCTP_STREAMS};
 
 /// What str0m may hold unsent per association.
 pub(super) const SCTP_SEND_BUFFER: usize = 1024 * 1024;
@@ -178,6 +178,7 @@ impl WebRtcTransport {
                 return Err(WorkerError::value_error(format!("transport {}: SCTP stream {stream_id} is taken", self.id)));
             }
         }
+        check_in_band_names(&options)?;
         let config = str0m_config(&options);
         let id = self.with_rtc(now, |rtc| Ok(rtc.direct_api().create_data_channel(config)))
             .map_err(|reason| WorkerError::internal(format!("the data channel could not open: {reason}")))?;
