@@ -95,7 +95,9 @@ class RemoteTrack(MediaStreamTrack):
             now = loop.time()
             # Before pop(): at start, even if a keyframe is already in.
             self._request_keyframe(now)
-            frame = self.jitterBuffer.pop(now)
+            # Once the source has ended, no missing packet can still come:
+            # what waits behind one goes out now (the loss counted).
+            frame = self.jitterBuffer.pop(math.inf if self._source_ended else now)
             if frame is not None:
                 self._decode(frame)
                 continue
