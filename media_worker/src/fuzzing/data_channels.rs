@@ -31,8 +31,7 @@ use super::parsers::worker_settings;
 use super::Input;
 use crate::channel::Request;
 use crate::sctp::{MAX_IN_BAND_NAMES_BYTES, SCTP_STREAMS};
-use crate::transport::webrtc::crypto::{fingerprint, sdp_form};
-use crate::testing::{client_of, ready_worker_with, FakeNetwork};
+use crate::testing::{client_of, ready_worker_with, remote_dtls_parameters, FakeNetwork};
 use crate::worker::Worker;
 
 /// The most channels a client keeps open (the oldest closes past it).
@@ -84,9 +83,7 @@ impl Scene {
             let port = local["iceLocalCandidates"][0]["port"].as_u64().expect("a candidate's port") as u16;
             let addresses = (SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 50000 + index as u16), SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
             let certificate = browser_certificate();
-            let digest = fingerprint(&certificate.certificate, "sha-256").expect("sha-256 is known");
-            let dtls = json!({"role": "server", "fingerprints": [{"algorithm": "sha-256", "value": sdp_form(&digest)}]});
-            scene.request("transport.setRemoteDtlsParameters", json!({"transportId": name, "dtlsParameters": dtls}));
+            scene.request("transport.setRemoteDtlsParameters", json!({"transportId": name, "dtlsParameters": remote_dtls_parameters(certificate)}));
             let mut rtc = client_of(&local, certificate, RtcConfig::new(), addresses, scene.now);
             // The worker is the DTLS client, so the SCTP client too.
             rtc.direct_api().start_sctp(false);
@@ -275,29 +272,29 @@ thread_local! {
     static SCENE: RefCell<Option<(Scene, u32)>> = const { RefCell::new(None) };
 }
 
+/// `data`'s records on `scene`, each followed by what it sets moving,
+/// then a last 100 ms for what is still in flight.
+fn run(scene: &mut Scene, data: &[u8]) {
+    let mut input = Input::new(data);
+    while !input.is_empty() {
+        operate(scene, &mut input);
+        scene.pump(50);
+    }
+    scene.advance(Duration::from_millis(100));
+    scene.pump(200);
+}
+
 /// What each client received when `data` ran on a fresh scene.
 #[cfg(test)]
 pub(super) fn delivered(data: &[u8]) -> [Vec<Vec<u8>>; 2] {
     let mut scene = Scene::new();
-    let mut input = Input::new(data);
-    while !input.is_empty() {
-        operate(&mut scene, &mut input);
-        scene.pump(50);
-    }
-    scene.advance(Duration::from_millis(100));
-    scene.pump(200);
+    run(&mut scene, data);
     scene.clients.map(|client| client.delivered)
 }
 
 pub fn data_channels(data: &[u8]) {
-    let mut input = Input::new(data);
     let (mut scene, uses) = SCENE.with_borrow_mut(Option::take).unwrap_or_else(|| (Scene::new(), 0));
-    while !input.is_empty() {
-        operate(&mut scene, &mut input);
-        scene.pump(50);
-    }
-    scene.advance(Duration::from_millis(100));
-    scene.pump(200);
+    run(&mut scene, data);
     if uses % 64 == 0 {
         for name in ["alice", "bob"] {
             scene.request("transport.getStats", json!({"transportId": name}));

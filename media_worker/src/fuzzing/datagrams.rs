@@ -31,8 +31,7 @@ use super::parsers::worker_settings;
 use super::Input;
 use crate::channel::Request;
 use crate::rtp::codecs::dependency_descriptor;
-use crate::testing::{client_of, dtls_certificate, ready_worker_with, FakeNetwork};
-use crate::transport::webrtc::crypto::{fingerprint, sdp_form};
+use crate::testing::{client_of, dtls_certificate, ready_worker_with, remote_dtls_parameters, FakeNetwork};
 use crate::worker::Worker;
 
 const PUBLISHER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 5004);
@@ -130,9 +129,7 @@ impl Scene {
             return;
         }
         let certificate = browser_certificate();
-        let digest = fingerprint(&certificate.certificate, "sha-256").expect("sha-256 is known");
-        let dtls = json!({"role": "server", "fingerprints": [{"algorithm": "sha-256", "value": sdp_form(&digest)}]});
-        self.request("transport.setRemoteDtlsParameters", json!({"transportId": "browser", "dtlsParameters": dtls}));
+        self.request("transport.setRemoteDtlsParameters", json!({"transportId": "browser", "dtlsParameters": remote_dtls_parameters(certificate)}));
         if state % 4 == 1 {
             return;
         }

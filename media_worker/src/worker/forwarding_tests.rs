@@ -7,7 +7,6 @@ use crate::testing::{ready_worker, ready_worker_with, settings, FakeNetwork};
 use super::*;
 use std::net::SocketAddr;
 use str0m::net::Protocol;
-use crate::transport::webrtc::crypto::{fingerprint, sdp_form};
 use serde_json::json;
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -98,10 +97,8 @@ impl Router {
         let server = sockets.iter().find(|s| s.protocol == Protocol::Udp).unwrap().address;
         let address = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 50000 + self.clients.len() as u16);
         let client_certificate = crate::testing::dtls_certificate();
-        let der = client_certificate.certificate.clone();
         let rtc = crate::testing::client_of(&local, &client_certificate, config, (address, server), self.now);
-        let digest = fingerprint(&der, "sha-256").unwrap();
-        let dtls = json!({"role": "server", "fingerprints": [{"algorithm": "sha-256", "value": sdp_form(&digest)}]});
+        let dtls = crate::testing::remote_dtls_parameters(&client_certificate);
         self.request("transport.setRemoteDtlsParameters", json!({"transportId": transport_id, "dtlsParameters": dtls})).unwrap();
         self.clients.push(Client { rtc, address, server, key, events: Vec::new() });
         self.clients.len() - 1

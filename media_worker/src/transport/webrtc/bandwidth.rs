@@ -141,6 +141,8 @@ impl Restarts {
     /// The estimate to restart from, if `estimate` has not moved for
     /// [`STILL`] while the senders want more than it with the margin a
     /// layer's step needs, and the wait since the last restart is over.
+    /// It observes `estimate` itself (observing is idempotent), so it holds
+    /// whether or not [`BandwidthEstimate::take`] ran first.
     pub fn due(&mut self, estimate: u64, wanted: u64, now: Instant) -> Option<u64> {
         self.observe(estimate, now);
         let (_, since) = self.still?;

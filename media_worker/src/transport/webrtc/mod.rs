@@ -21,9 +21,9 @@
 //! [`crypto`] hook), the RTP [`streams`], [`sctp`] and what it shows
 //! ([`stats`]).
 
+mod bandwidth;
 pub mod crypto;
 mod dtls;
-mod bandwidth;
 mod ice;
 mod sctp;
 mod stats;
