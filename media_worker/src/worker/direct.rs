@@ -23,21 +23,13 @@ impl Worker {
         if !self.media_path {
             return Err(WorkerError::unsupported("this worker was started without a media path: direct transports need one"));
         }
-        if self.transport_keys.contains_key(&create.transport_id) {
-            return Err(WorkerError::value_error(format!("a transport with id '{}' exists already", create.transport_id)));
-        }
+        self.check_transport_id_free(&create.transport_id)?;
         let peer = self.peers.get(&create.peer_id).ok_or_else(|| unknown("peer", &create.peer_id))?;
         let room = self.rooms.get(&peer.room_id).ok_or_else(|| unknown("peer", &create.peer_id))?;
         let tables = SendTables::new(&room.rtp_capabilities, peer.capabilities.as_ref());
-        let key = self.next_key;
-        self.next_key = self.next_key.wrapping_add(1).max(1);
+        let key = self.take_transport_key();
         let transport = DirectTransport::new(create.transport_id.clone(), create.peer_id.clone(), key, tables);
-        if let Some(peer) = self.peers.get_mut(&create.peer_id) {
-            peer.transport_ids.push(create.transport_id.clone());
-        }
-        tracing::debug!("direct transport {} created for peer {}", create.transport_id, create.peer_id);
-        self.transport_keys.insert(create.transport_id, key);
-        self.transports.insert(key, Transport::Direct(transport));
+        self.register_transport(key, create.transport_id, &create.peer_id, Transport::Direct(transport));
         self.direct_keys.push(key);
         self.share_direct_queues();
         Ok(json!({ "handle": key }))

@@ -20,9 +20,7 @@ use crate::transport::{BoundSocket, Transport};
 impl Worker {
     /// `peer.createPlainTransport`: answers its tuples.
     pub(super) fn create_plain_transport(&mut self, create: PlainTransportCreate, now: Instant, network: &mut dyn Network) -> Result<Value, WorkerError> {
-        if self.transport_keys.contains_key(&create.transport_id) {
-            return Err(WorkerError::value_error(format!("a transport with id '{}' exists already", create.transport_id)));
-        }
+        self.check_transport_id_free(&create.transport_id)?;
         let Some(settings) = &self.settings else {
             return Err(WorkerError::invalid_state("worker.init must be the first request"));
         };
@@ -50,8 +48,7 @@ impl Worker {
         if create.shared_port && (create.comedia || !create.rtcp_mux) {
             return Err(WorkerError::value_error("sharedPort tells transports apart by their endpoint's address: it takes rtcpMux and no comedia"));
         }
-        let key = self.next_key;
-        self.next_key = self.next_key.wrapping_add(1).max(1);
+        let key = self.take_transport_key();
         let mut sockets = if create.shared_port { vec![self.shared_plain_socket(address.0, &plan, network)?] } else { network.open_sockets(key, &plan)? };
         if !create.rtcp_mux {
             match network.open_sockets(key, &plan) {
@@ -71,15 +68,10 @@ impl Worker {
             }
         };
         let answer = transport.local_parameters();
-        if let Some(peer) = self.peers.get_mut(&create.peer_id) {
-            peer.transport_ids.push(create.transport_id.clone());
-        }
-        tracing::debug!("plain transport {} created for peer {} on {}", create.transport_id, create.peer_id, sockets[0].address);
         if !create.shared_port {
             self.demux.add(key, &sockets, None);
         }
-        self.transport_keys.insert(create.transport_id, key);
-        self.transports.insert(key, Transport::Plain(transport));
+        self.register_transport(key, create.transport_id, &create.peer_id, Transport::Plain(transport));
         Ok(answer)
     }
 

@@ -23,9 +23,9 @@ impl Worker {
         if !create.udp && !create.tcp {
             return Err(WorkerError::value_error("udp and tcp are both False"));
         }
-        if self.transport_keys.contains_key(&create.transport_id) {
-            return Err(WorkerError::value_error(format!("a transport with id '{}' exists already", create.transport_id)));
-        }
+        self.check_transport_id_free(&create.transport_id)?;
+        // Taken before the borrows below; one an error leaves unused is never reused.
+        let key = self.take_transport_key();
         let (Some(settings), Some(certificate)) = (&self.settings, &self.certificate) else {
             return Err(WorkerError::invalid_state("worker.init must be the first request"));
         };
@@ -39,8 +39,6 @@ impl Worker {
         };
         let mut tables = transport_tables(&room.rtp_capabilities, peer.capabilities.as_ref());
         tables.bandwidth_estimation = room.bandwidth_estimation;
-        let key = self.next_key;
-        self.next_key = self.next_key.wrapping_add(1).max(1);
         let shared = self.demux.shared();
         let sockets = if shared.is_empty() {
             network.open_sockets(key, &plan)?
@@ -56,15 +54,42 @@ impl Worker {
             }
         };
         let answer = transport.local_parameters();
-        if let Some(peer) = self.peers.get_mut(&create.peer_id) {
-            peer.transport_ids.push(create.transport_id.clone());
-        }
-        tracing::debug!("transport {} created for peer {}", create.transport_id, create.peer_id);
         self.demux.add(key, &sockets, Some(transport.local_ufrag()));
-        self.transport_keys.insert(create.transport_id, key);
-        self.transports.insert(key, Transport::WebRtc(transport));
+        self.register_transport(key, create.transport_id, &create.peer_id, Transport::WebRtc(transport));
         self.collect(key, now);
         Ok(answer)
+    }
+
+    /// An error if a transport `transport_id` exists already (the first
+    /// check of every kind's creation).
+    pub(super) fn check_transport_id_free(&self, transport_id: &str) -> Result<(), WorkerError> {
+        if self.transport_keys.contains_key(transport_id) {
+            return Err(WorkerError::value_error(format!("a transport with id '{transport_id}' exists already")));
+        }
+        Ok(())
+    }
+
+    /// The key of a transport about to be made (never 0).
+    pub(super) fn take_transport_key(&mut self) -> TransportKey {
+        let key = self.next_key;
+        self.next_key = self.next_key.wrapping_add(1).max(1);
+        key
+    }
+
+    /// A new transport of any kind joins its peer and the worker's tables
+    /// (how it listens, in the demux or not, is each kind's).
+    pub(super) fn register_transport(&mut self, key: TransportKey, transport_id: String, peer_id: &str, transport: Transport) {
+        if let Some(peer) = self.peers.get_mut(peer_id) {
+            peer.transport_ids.push(transport_id.clone());
+        }
+        let kind = match transport {
+            Transport::WebRtc(_) => "webrtc",
+            Transport::Plain(_) => "plain",
+            Transport::Direct(_) => "direct",
+        };
+        tracing::debug!("{kind} transport {transport_id} (key {key}) created for peer {peer_id}");
+        self.transport_keys.insert(transport_id, key);
+        self.transports.insert(key, transport);
     }
 
     pub(super) fn close_transport(&mut self, transport_id: &str, now: Instant, network: &mut dyn Network) -> Result<Value, WorkerError> {
