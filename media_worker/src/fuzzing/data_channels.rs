@@ -248,7 +248,9 @@ fn operate(scene: &mut Scene, input: &mut Input<'_>) {
             let mut message = input.record().to_vec();
             if flags & 2 != 0 && !message.is_empty() {
                 let length = usize::from(input.u16()) * 8;
-                message = message.iter().copied().cycle().take(length).collect();
+                // Whole copies, then a cut one (a byte at a time was an eighth of a run's time).
+                message = message.repeat(length.div_ceil(message.len()));
+                message.truncate(length);
             }
             let Some(&id) = client.channels.get(index % client.channels.len().max(1)) else { return };
             client.written.insert(hash(&message));
