@@ -19,7 +19,7 @@ app_module = pytest.importorskip("mediasoup.demo.app")
 
 COUNTS = ["rooms", "peers", "transports", "directTransports", "plainTransports", "rtpReceivers", "rtpSenders", "dataReceivers", "dataSenders"]
 TOTALS = ["bytesReceived", "packetsReceived", "bytesSent", "packetsSent", "inboundPacketsLost", "outboundPacketsLost",
-          "nacksSent", "nacksReceived", "plisSent", "plisReceived", "firsSent", "firsReceived"]
+          "nacksSent", "nacksReceived", "plisSent", "plisReceived", "firsSent", "firsReceived", "datagramsUnrouted"]
 
 
 @pytest.fixture
@@ -73,6 +73,7 @@ async def test_a_scrape_of_the_app_during_a_call_shows_counters_that_move(http: 
     idle = await scrape(http)
     assert sample(idle, "mediasoup_worker_up") == 1.0
     assert sample(idle, "mediasoup_worker_received_bytes_total") == 0
+    assert sample(idle, "mediasoup_worker_unrouted_datagrams_total") == 0
     publisher = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     viewer = Viewer()
     try:

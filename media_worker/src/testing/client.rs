@@ -6,6 +6,7 @@ use std::time::Instant;
 use serde_json::{json, Value};
 use str0m::config::DtlsCert;
 use str0m::net::Protocol;
+use str0m::ice::{StunMessage, TransId};
 use str0m::{Candidate, IceCreds, Rtc, RtcConfig};
 
 use crate::transport::webrtc::crypto::{fingerprint, sdp_form};
@@ -47,3 +48,13 @@ pub fn dtls_certificate() -> DtlsCert {
     DtlsCert { certificate: cert.der().to_vec(), private_key: key.serialize_der() }
 }
 
+/// A binding request as a client sends it: USERNAME `server:client` (its
+/// integrity made with a zero HMAC: what reads the USERNAME alone takes it).
+pub fn binding_request(username: &str) -> Vec<u8> {
+    let message = StunMessage::binding_request(username, TransId::new(), true, 7, 1, false);
+    let mut buffer = vec![0u8; 512];
+    let hmac = |_: &[u8], _: &[&[u8]]| [0u8; 20];
+    let length = message.to_bytes(Some(b"password"), &mut buffer, hmac).expect("a binding request fits 512 bytes");
+    buffer.truncate(length);
+    buffer
+}

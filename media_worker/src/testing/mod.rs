@@ -7,6 +7,6 @@ pub mod client;
 pub mod noise;
 pub mod worker;
 
-pub use client::{client_of, dtls_certificate, remote_dtls_parameters};
+pub use client::{binding_request, client_of, dtls_certificate, remote_dtls_parameters};
 pub use noise::Noise;
 pub use worker::{ready_worker, ready_worker_with, settings, FakeNetwork};

@@ -3,6 +3,7 @@
 //! ICE restarts and closed transports.
 
 use super::*;
+use crate::testing::binding_request;
 use str0m::ice::TransId;
 
 fn address(port: u16) -> SocketAddr {
@@ -11,16 +12,6 @@ fn address(port: u16) -> SocketAddr {
 
 fn socket(protocol: Protocol, port: u16) -> BoundSocket {
     BoundSocket { protocol, address: address(port), announced_ip: None }
-}
-
-/// A binding request as a client sends it: USERNAME `server:client`.
-fn binding_request(username: &str) -> Vec<u8> {
-    let message = StunMessage::binding_request(username, TransId::new(), true, 7, 1, false);
-    let mut buffer = vec![0u8; 512];
-    let hmac = |_: &[u8], _: &[&[u8]]| [0u8; 20];
-    let length = message.to_bytes(Some(b"password"), &mut buffer, hmac).unwrap();
-    buffer.truncate(length);
-    buffer
 }
 
 const RTP: [u8; 12] = [0x80, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1];

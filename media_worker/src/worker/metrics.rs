@@ -63,6 +63,7 @@ impl Worker {
             "firsReceived": traffic.firs_received,
             "incomingBitrate": incoming_bitrate,
             "outgoingBitrate": outgoing_bitrate,
+            "datagramsUnrouted": self.datagrams_unrouted,
         })
     }
 }

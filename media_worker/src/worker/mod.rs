@@ -120,6 +120,9 @@ pub struct Worker {
     started_at: Instant,
     /// What closed transports and receivers counted, for the metrics.
     ended: Ended,
+    /// Datagrams and TCP frames that reached a shared port for no transport
+    /// (unknown ICE credentials, a tuple no transport has learnt), for the metrics.
+    datagrams_unrouted: u64,
 }
 
 impl Worker {
@@ -156,6 +159,7 @@ impl Worker {
             notifications: Vec::new(),
             started_at: now,
             ended: Ended::default(),
+            datagrams_unrouted: 0,
         }
     }
 

@@ -141,13 +141,15 @@ impl Worker {
     }
 
     /// A datagram that arrived on the bound socket `local`, for the
-    /// transport [`super::demux`] names (dropped if none).
+    /// transport [`super::demux`] names (dropped and counted if none).
     pub fn handle_datagram(&mut self, now: Instant, protocol: Protocol, source: SocketAddr, local: SocketAddr, contents: &[u8]) {
-        let Some(key) = self.demux.route(protocol, source, local, contents) else { return };
-        if let Some(transport) = self.transports.get_mut(&key) {
-            transport.handle_datagram(now, protocol, source, local, contents);
-            self.collect(key, now);
-        }
+        let routed = self.demux.route(protocol, source, local, contents);
+        let Some((key, transport)) = routed.and_then(|key| Some((key, self.transports.get_mut(&key)?))) else {
+            self.datagrams_unrouted += 1;
+            return;
+        };
+        transport.handle_datagram(now, protocol, source, local, contents);
+        self.collect(key, now);
     }
 
     /// Ends a loop turn: what was forwarded in it leaves (see

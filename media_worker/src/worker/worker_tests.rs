@@ -2,12 +2,14 @@
 //! network.
 
 use super::*;
-use crate::testing::{ready_worker, settings, FakeNetwork};
+use crate::testing::{binding_request, ready_worker, settings, FakeNetwork};
 use crate::channel::message::RoomCreate;
 use crate::room::MAX_PEER_NAME_CHARS;
 use crate::channel::message::{UpdateSettings, PeerCreate, TransportCreate};
 use crate::error::ErrorKind;
 use crate::channel::settings::LogLevel;
+use std::net::SocketAddr;
+use str0m::net::Protocol;
 
 fn create_room(room_id: &str) -> Request {
     Request::RoomCreate(RoomCreate::new(room_id))
@@ -236,4 +238,25 @@ fn a_closed_peer_takes_its_streams_and_their_senders_with_it() {
     request(&mut worker, &mut network, now, "rtpReceiver.receive",
         json!({"receiverId": "microphone", "transportId": "t2", "kind": "audio", "rtpParameters": audio})).unwrap();
     request(&mut worker, &mut network, now, "rtpSender.create", json!({"senderId": "s", "peerId": "bob", "receiverId": "microphone"})).unwrap();
+}
+
+#[test]
+fn datagrams_a_shared_port_routes_to_no_transport_are_counted_in_the_metrics() {
+    let (mut worker, mut network, now) = crate::testing::ready_worker_with(WorkerSettings { rtc_port_per_worker: true, ..settings() });
+    worker.handle_request(create_room("r"), now, &mut network).unwrap();
+    worker.handle_request(create_peer("r", "p", "alice"), now, &mut network).unwrap();
+    let local = worker.handle_request(create_transport("p", "t"), now, &mut network).unwrap();
+    let ufrag = local["iceLocalParameters"]["usernameFragment"].as_str().unwrap().to_owned();
+    let port = network.shared[0].address;
+    let unrouted = |worker: &mut Worker, network: &mut FakeNetwork| worker.handle_request(Request::WorkerGetMetrics, now, network).unwrap()["datagramsUnrouted"].clone();
+    assert_eq!(unrouted(&mut worker, &mut network), json!(0));
+    // RTP-looking bytes from an address no transport has learnt, then a
+    // binding request naming no transport's ICE username: nowhere to go.
+    let stranger: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    worker.handle_datagram(now, Protocol::Udp, stranger, port, &[0x80, 0x60, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]);
+    worker.handle_datagram(now, Protocol::Udp, stranger, port, &binding_request("nobody:alice"));
+    assert_eq!(unrouted(&mut worker, &mut network), json!(2));
+    // One naming the transport reaches it (which refuses its integrity), uncounted.
+    worker.handle_datagram(now, Protocol::Udp, stranger, port, &binding_request(&format!("{ufrag}:alice")));
+    assert_eq!(unrouted(&mut worker, &mut network), json!(2));
 }
