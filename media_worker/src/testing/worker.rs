@@ -92,7 +92,7 @@ pub fn ready_worker_with(settings: WorkerSettings) -> (Worker, FakeNetwork, Inst
     let now = Instant::now();
     let mut network = FakeNetwork::default();
     let mut worker = Worker::new(42, LogFilter::new(LogLevel::Debug), now, 42);
-    worker.handle_request(Request::WorkerInit(settings), now, &mut network).unwrap();
+    worker.handle_request(Request::WorkerInit(settings), now, &mut network).expect("worker.init with the test settings");
     (worker, network, now)
 }
 
