@@ -135,6 +135,7 @@ async def test_a_closed_transport_s_client_reaches_nothing_and_others_on_its_soc
         udp.sendto(b"\x80\x60" + os.urandom(100), ("127.0.0.1", port))
         first.close()
         await server.dump()
+        before = (await server.getMetrics())[room._channel.id]["datagramsUnrouted"]
         udp.sendto(StunOverTcp(first).binding_request(), ("127.0.0.1", port))
         with pytest.raises(socket.timeout):
             udp.recv(2048)
@@ -143,10 +144,10 @@ async def test_a_closed_transport_s_client_reaches_nothing_and_others_on_its_soc
             stranger.sendto(b"\x80\x60" + os.urandom(100), ("127.0.0.1", port))
         for _ in range(40):
             metrics = (await server.getMetrics())[room._channel.id]
-            if metrics["datagramsUnrouted"] >= 2:
+            if metrics["datagramsUnrouted"] >= before + 2:
                 break
             await asyncio.sleep(0.05)
-        assert metrics["datagramsUnrouted"] == 2, metrics
+        assert metrics["datagramsUnrouted"] == before + 2, (before, metrics)
         # The same client socket now checks the second transport: it is its.
         udp.sendto(StunOverTcp(second).binding_request(), ("127.0.0.1", port))
         assert udp.recv(2048)[:2] == b"\x01\x01"

@@ -121,7 +121,8 @@ pub struct Worker {
     /// What closed transports and receivers counted, for the metrics.
     ended: Ended,
     /// Datagrams and TCP frames that reached a shared port for no transport
-    /// (unknown ICE credentials, a tuple no transport has learnt), for the metrics.
+    /// (from a tuple no transport has learnt, and not a binding request
+    /// naming a live one), for the metrics.
     datagrams_unrouted: u64,
 }
 

@@ -68,6 +68,7 @@ impl Worker {
             }
         };
         let answer = transport.local_parameters();
+        tracing::debug!("plain transport {} listens on {}", create.transport_id, sockets[0].address);
         if !create.shared_port {
             self.demux.add(key, &sockets, None);
         }

@@ -259,4 +259,12 @@ fn datagrams_a_shared_port_routes_to_no_transport_are_counted_in_the_metrics() {
     // One naming the transport reaches it (which refuses its integrity), uncounted.
     worker.handle_datagram(now, Protocol::Udp, stranger, port, &binding_request(&format!("{ufrag}:alice")));
     assert_eq!(unrouted(&mut worker, &mut network), json!(2));
+    // On a transport's own port, whatever comes is the transport's.
+    let (mut worker, mut network, now) = ready_worker();
+    worker.handle_request(create_room("r"), now, &mut network).unwrap();
+    worker.handle_request(create_peer("r", "p", "alice"), now, &mut network).unwrap();
+    worker.handle_request(create_transport("p", "t"), now, &mut network).unwrap();
+    let own = network.open.values().flatten().find(|socket| socket.protocol == Protocol::Udp).unwrap().address;
+    worker.handle_datagram(now, Protocol::Udp, stranger, own, &[0x80, 0x60, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]);
+    assert_eq!(unrouted(&mut worker, &mut network), json!(0));
 }
