@@ -107,8 +107,13 @@ impl RtpStreams {
         Ok((mid, readable))
     }
 
-    pub fn remove_receiver(&mut self, receiver_id: &str) {
-        self.receivers.retain(|_, stream| &*stream.receiver != receiver_id);
+    /// Forgets the streams of `receiver_id`; answers their SSRCs.
+    pub fn remove_receiver(&mut self, receiver_id: &str) -> Vec<u32> {
+        let ssrcs: Vec<u32> = self.receivers.iter().filter(|(_, stream)| &*stream.receiver == receiver_id).map(|(ssrc, _)| *ssrc).collect();
+        for ssrc in &ssrcs {
+            self.receivers.remove(ssrc);
+        }
+        ssrcs
     }
 
     pub fn receiver(&self, ssrc: u32) -> Option<&StreamIn> {

@@ -101,6 +101,8 @@ pub enum SrtpError {
     Authentication,
     /// Received already, or older than the replay window.
     Replayed,
+    /// On a new SSRC while the context keeps [`MAX_STREAMS`] already.
+    TooManyStreams,
 }
 
 impl fmt::Display for SrtpError {
@@ -110,12 +112,21 @@ impl fmt::Display for SrtpError {
             Self::Malformed => formatter.write_str("too short for an SRTP header and tag"),
             Self::Authentication => formatter.write_str("SRTP authentication failed"),
             Self::Replayed => formatter.write_str("an SRTP packet received already (or too old)"),
+            Self::TooManyStreams => write!(formatter, "an SRTP packet on a new SSRC past the {MAX_STREAMS} streams a transport keeps"),
         }
     }
 }
 
 /// Packets a replay window remembers behind the newest.
 const REPLAY_WINDOW: u64 = 128;
+
+/// The most SSRCs whose state (rollover counter, replay windows) a context
+/// keeps. What arrives authenticates with the endpoint's key, but on any
+/// SSRC it likes: past this, a new SSRC is refused (streams that close are
+/// forgotten: [`SrtpContext::remove_stream`]). A pipe carries two per
+/// encoding of every stream of a room; 8,192 is far past the streams a
+/// worker forwards, and about 1 MB.
+pub const MAX_STREAMS: usize = 8_192;
 
 /// The E flag of an SRTCP index word: the payload is encrypted.
 const SRTCP_ENCRYPTED: u32 = 0x8000_0000;
@@ -259,6 +270,7 @@ impl SrtpContext {
         let end = packet.len().checked_sub(tag_len).ok_or(SrtpError::Malformed)?;
         let header = rtp_header_len(&packet[..end])?;
         let (ssrc, sequence) = rtp_ids(packet);
+        self.check_room_for(ssrc)?;
         let window = self.streams.get(&ssrc).and_then(|stream| stream.rtp);
         let index = window.map_or(u64::from(sequence), |window| window.estimate(sequence));
         if let Some(window) = &window {
@@ -323,6 +335,7 @@ impl SrtpContext {
         let word_at = if self.suite.gcm() { packet.len() - 4 } else { packet.len() - tag_len - 4 };
         let word = u32::from_be_bytes([packet[word_at], packet[word_at + 1], packet[word_at + 2], packet[word_at + 3]]);
         let (encrypted, index) = (word & SRTCP_ENCRYPTED != 0, u64::from(word & !SRTCP_ENCRYPTED));
+        self.check_room_for(ssrc)?;
         let window = self.streams.get(&ssrc).and_then(|stream| stream.rtcp);
         if let Some(window) = &window {
             window.check(index)?;
@@ -364,6 +377,20 @@ impl SrtpContext {
     /// Forgets an SSRC (its stream closed): a new stream on it starts afresh.
     pub fn remove_stream(&mut self, ssrc: u32) {
         self.streams.remove(&ssrc);
+    }
+
+    /// Whether it keeps state for `ssrc` (for tests).
+    #[cfg(test)]
+    pub fn has_stream(&self, ssrc: u32) -> bool {
+        self.streams.contains_key(&ssrc)
+    }
+
+    /// Whether a packet received on `ssrc` may take a stream's state.
+    fn check_room_for(&self, ssrc: u32) -> Result<(), SrtpError> {
+        if self.streams.len() >= MAX_STREAMS && !self.streams.contains_key(&ssrc) {
+            return Err(SrtpError::TooManyStreams);
+        }
+        Ok(())
     }
 }
 

@@ -233,3 +233,31 @@ fn random_bytes_never_read_and_never_panic() {
         }
     }
 }
+
+#[test]
+fn a_context_keeps_at_most_max_streams_and_a_closed_one_makes_room() {
+    let (mut sender, mut receiver) = pair(CryptoSuite::AeadAes128Gcm);
+    let mut rtcp = rtcp_plaintext();
+    let new = MAX_STREAMS as u32;
+    rtcp[4..8].copy_from_slice(&new.to_be_bytes());
+    sender.protect_rtcp(&mut rtcp).unwrap();
+    let mut send = |ssrc: u32, sequence: u16| {
+        let mut protected = packet(ssrc, sequence, b"payload");
+        sender.protect_rtp(&mut protected).unwrap();
+        protected
+    };
+    for ssrc in 0..MAX_STREAMS as u32 {
+        receiver.unprotect_rtp(&mut send(ssrc, 1)).unwrap();
+    }
+    // A new SSRC, authentic as it is, takes no state past the bound; in
+    // SRTCP too (its SSRC is the sender's, bytes 4-7).
+    assert_eq!(receiver.unprotect_rtp(&mut send(new, 1)), Err(SrtpError::TooManyStreams));
+    assert_eq!(receiver.unprotect_rtcp(&mut rtcp.clone()), Err(SrtpError::TooManyStreams));
+    // The streams it keeps go on.
+    assert!(receiver.unprotect_rtp(&mut send(7, 2)).is_ok());
+    // One closes: the new one is taken.
+    receiver.remove_stream(7);
+    assert!(receiver.unprotect_rtp(&mut send(new, 2)).is_ok());
+    assert!(receiver.unprotect_rtcp(&mut rtcp).is_ok());
+    assert_eq!(receiver.unprotect_rtp(&mut send(7, 3)), Err(SrtpError::TooManyStreams));
+}

@@ -22,7 +22,7 @@ use crate::worker::Worker;
 use crate::rtp::rtcp::{is_rtcp, nacked, read_compound, write_nack, write_pli, Feedback};
 use crate::rtp::wire::{read_rtp, write_rtp, RtpFields};
 use crate::transport::srtp::{CryptoSuite, SrtpContext};
-use crate::transport::OutgoingDatagram;
+use crate::transport::{OutgoingDatagram, Transport};
 
 const VP8_SSRC: u32 = 0x00C0_FFEE;
 /// ffmpeg publishing, and a recorder receiving.
@@ -399,6 +399,15 @@ fn with_srtp_only_what_authenticates_is_taken_and_what_leaves_is_protected() {
     assert!(plain.sent().iter().all(|d| d.destination != RECORDER || is_rtcp(&d.contents)));
     plain.arrive(PUBLISHER, publisher, &protected(&mut ffmpeg, 4));
     assert!(plain.sent().iter().any(|d| d.destination == RECORDER && !is_rtcp(&d.contents)), "still forwarding");
+    // Streams that close leave no SRTP state (a context keeps a bounded number).
+    let srtp_has = |plain: &Plain, transport: &str, received: bool, ssrc: u32| {
+        let key = plain.worker.transport_key(transport).unwrap();
+        matches!(plain.worker.transports.get(&key), Some(Transport::Plain(t)) if t.srtp_has_stream(received, ssrc))
+    };
+    assert!(srtp_has(&plain, "ffmpeg-plain", true, VP8_SSRC) && srtp_has(&plain, "recorder-plain", false, ssrc));
+    plain.request("rtpSender.close", json!({"senderId": "to-recorder"})).unwrap();
+    plain.request("rtpReceiver.close", json!({"receiverId": "camera"})).unwrap();
+    assert!(!srtp_has(&plain, "ffmpeg-plain", true, VP8_SSRC) && !srtp_has(&plain, "recorder-plain", false, ssrc));
 }
 
 #[test]

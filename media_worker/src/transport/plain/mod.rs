@@ -397,7 +397,13 @@ impl PlainTransport {
     }
 
     pub fn remove_receiver(&mut self, receiver_id: &str) {
-        self.streams.remove_receiver(receiver_id);
+        let ssrcs = self.streams.remove_receiver(receiver_id);
+        // Their SRTP state goes too: a context keeps a bounded number of streams.
+        if let Some(inbound) = self.srtp.as_mut().and_then(|srtp| srtp.inbound.as_mut()) {
+            for ssrc in ssrcs {
+                inbound.remove_stream(ssrc);
+            }
+        }
     }
 
     pub fn add_sender(&mut self, mid: &str, ssrc: u32) {
@@ -409,6 +415,15 @@ impl PlainTransport {
         if let Some(history) = &mut self.history {
             history.remove(ssrc);
         }
+        if let Some(srtp) = &mut self.srtp {
+            srtp.outbound.remove_stream(ssrc);
+        }
+    }
+
+    /// Whether its SRTP keeps state for `ssrc`, received or sent (for tests).
+    #[cfg(test)]
+    pub fn srtp_has_stream(&self, received: bool, ssrc: u32) -> bool {
+        self.srtp.as_ref().is_some_and(|srtp| if received { srtp.inbound.as_ref().is_some_and(|inbound| inbound.has_stream(ssrc)) } else { srtp.outbound.has_stream(ssrc) })
     }
 
     /// Sends a forwarded packet to the endpoint (nothing before its address is known).
