@@ -115,6 +115,32 @@ async def test_a_channel_whose_names_do_not_fit_a_dcep_open_is_not_relayed_and_c
         await bob.close()
 
 
+async def test_an_endpoint_s_channel_past_the_streams_or_the_names_the_worker_takes_is_closed(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker keeps an endpoint's channels on the 1,024 SCTP streams it
+    announces, with labels and protocols of at most 1,024 bytes (a DCEP
+    open carries 65,535 of each, which it would hold for every channel): a
+    channel past either is closed at once; the others and the call go on."""
+    use_loopback_only(monkeypatch)
+    room = await server.Room()
+    alice, bob = await connected_pair(room, "chat")
+    try:
+        high = alice.open("high", id=2001)  # announced in band on stream 2001
+        long_label, long_protocol = alice.open("l" * 1025), alice.open("protocol", protocol="p" * 1025)
+        fits = "f" * 1024
+        alice.open(fits)
+        await until(lambda: all(channel.readyState == "closed" for channel in (high, long_label, long_protocol)), 10, lambda: [c.readyState for c in (high, long_label, long_protocol)])
+        (await alice.opened(fits)).send("fits")
+        (await alice.opened("chat")).send("after")
+        await until(lambda: bob.received.get("chat") == ["after"] and bob.received.get(fits) == ["fits"], 10, lambda: bob.received)
+        dump = await alice.server.transport.dump()
+        assert sorted(channel["label"] for channel in dump["dataChannels"]) == ["chat", fits]
+        (await bob.opened("chat")).send("still here")
+        await until(lambda: alice.received.get("chat") == ["still here"], 10, lambda: alice.received)
+    finally:
+        await alice.close()
+        await bob.close()
+
+
 async def test_a_large_file_in_chunks_arrives_byte_equal(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> None:
     use_loopback_only(monkeypatch)
     room = await server.Room()

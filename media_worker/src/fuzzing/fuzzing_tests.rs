@@ -97,12 +97,30 @@ fn every_target_has_a_fuzz_target_file_and_names_are_known() {
 fn the_data_channels_scene_relays_what_one_client_writes_to_the_other() {
     let seeds = super::seeds::all().into_iter().find(|(name, _)| *name == "data_channels").unwrap().1;
     // Alice's "hello" on her channel "chat" reaches Bob; Bob's answer on the channel the relay opened him reaches Alice.
-    let [alice, bob] = super::data_channels::delivered(&seeds[0]);
+    let ([alice, bob], _) = super::data_channels::delivered(&seeds[0]);
     assert_eq!((alice, bob), (vec![vec![0, 1, 2, 255]], vec![b"hello".to_vec()]));
     // Of the second: a 64 KiB message crosses whole; the 300 KiB one does not (over what a channel takes).
-    let [_, bob] = super::data_channels::delivered(&seeds[1]);
+    let ([_, bob], _) = super::data_channels::delivered(&seeds[1]);
     assert!(bob.iter().any(|message| message.len() == 65_536), "{:?}", bob.iter().map(Vec::len).collect::<Vec<_>>());
     assert!(bob.iter().all(|message| message.len() < 300_000));
+}
+
+#[test]
+fn the_label_relay_opens_no_more_channels_on_a_member_than_the_streams_announced() {
+    // Bob joins the relay with a channel of his; Alice writes once on each
+    // of 1,100 channels, each with a label of its own (her client keeps 32
+    // open, closing the oldest): the relay opened Bob a channel for each,
+    // without end, before the bound.
+    let input: Vec<u8> = std::iter::once(super::seeds::open(4, 0, 0, b"bob's", b""))
+        .chain((0..1_100u16).map(|i| [super::seeds::open(0, 0, 0, format!("label {i}").as_bytes(), b""), super::seeds::wait(1), super::seeds::write(0, i.min(31) as u8, 0, b"x")].concat()))
+        .flatten()
+        .collect();
+    let ([_, bob], [alice_dump, bob_dump]) = super::data_channels::delivered(&input);
+    let channels = |dump: &serde_json::Value| dump["dataChannels"].as_array().unwrap_or_else(|| panic!("{dump}")).len();
+    let streams = usize::from(crate::sctp::SCTP_STREAMS);
+    // His own and 1,023 the relay opened; a message on each of those.
+    assert_eq!((channels(&bob_dump), bob.len()), (streams, streams - 1));
+    assert_eq!(channels(&alice_dump), 32);
 }
 
 /// Writes the seeds (`cargo test --release -p media_worker --lib

@@ -107,13 +107,24 @@ fn record(bytes: &[u8]) -> Vec<u8> {
     [&(bytes.len() as u16).to_be_bytes()[..], bytes].concat()
 }
 
-/// Operations of the data_channels target: client (0 Alice, 4 Bob) + operation, then its arguments.
+/// The data_channels target's operations (see its `operate`): `client` 0
+/// is Alice, 4 Bob. Opens a channel.
+pub(super) fn open(client: u8, flags: u8, number: u16, label: &[u8], protocol: &[u8]) -> Vec<u8> {
+    [&[client, flags][..], &number.to_be_bytes(), &record(label), &record(protocol)].concat()
+}
+
+/// Writes `message` on the client's open channel at index `channel`.
+pub(super) fn write(client: u8, channel: u8, flags: u8, message: &[u8]) -> Vec<u8> {
+    [&[client | 1, channel, flags][..], &record(message)].concat()
+}
+
+/// Lets `steps` × 10 ms pass.
+pub(super) fn wait(steps: u8) -> Vec<u8> {
+    vec![3, steps]
+}
+
+/// Inputs of the data_channels target.
 fn data_channel_operations() -> Vec<Vec<u8>> {
-    let open = |client: u8, flags: u8, number: u16, label: &[u8], protocol: &[u8]| -> Vec<u8> {
-        [&[client, flags][..], &number.to_be_bytes(), &record(label), &record(protocol)].concat()
-    };
-    let write = |client: u8, channel: u8, flags: u8, message: &[u8]| -> Vec<u8> { [&[client | 1, channel, flags][..], &record(message)].concat() };
-    let wait = |steps: u8| vec![3, steps];
     vec![
         // Alice and Bob open "chat" in band (each joins the relay); they talk.
         [open(0, 0, 0, b"chat", b""), open(4, 0, 0, b"chat", b""), wait(5), write(0, 0, 0, b"hello"), wait(5), write(4, 0, 1, &[0, 1, 2, 255]), wait(5)].concat(),

@@ -9,7 +9,13 @@ use crate::error::WorkerError;
 
 /// The SCTP port of `sctpParameters` (the DTLS transport carries one association).
 pub const SCTP_PORT: u16 = 5000;
-/// Outgoing and incoming streams (`OS`, `MIS`): stream ids are below it.
+/// Outgoing and incoming streams (`OS`, `MIS`): stream ids are below it,
+/// and a transport holds at most this many channels. An endpoint's channel
+/// on a stream past it is closed at once; past it, this side opens none
+/// (the label relay skips the member). str0m and sctp-proto enforce no
+/// count: without it, an endpoint writing on ever new labels made the
+/// relay open channels on every other member without end (found by the
+/// `data_channels` fuzz target).
 pub const SCTP_STREAMS: u16 = 1024;
 /// The largest message a channel carries, either way (`maxMessageSize`).
 pub const SCTP_MAX_MESSAGE_SIZE: usize = 262_144;

@@ -19,7 +19,7 @@ use str0m::channel::{ChannelConfig, ChannelId, Reliability as Str0mReliability};
 
 use super::WebRtcTransport;
 use crate::error::WorkerError;
-use crate::sctp::{check_in_band_names, ChannelCounters, ChannelOptions, ChannelRef, Reliability, SCTP_MAX_MESSAGE_SIZE, SCTP_MAX_SEND_MESSAGE_SIZE, SCTP_PORT, SCTP_STREAMS};
+use crate::sctp::{check_in_band_names, ChannelCounters, ChannelOptions, ChannelRef, Reliability, MAX_LABEL_BYTES, SCTP_MAX_MESSAGE_SIZE, SCTP_MAX_SEND_MESSAGE_SIZE, SCTP_PORT, SCTP_STREAMS};
 
 /// What str0m may hold unsent per association.
 pub(super) const SCTP_SEND_BUFFER: usize = 1024 * 1024;
@@ -117,6 +117,20 @@ impl DataChannels {
     }
 }
 
+/// Why the worker does not keep a channel the endpoint opened: on a
+/// stream past [`SCTP_STREAMS`] (which bounds the channels an endpoint has
+/// on a transport), or with a label or protocol longer than the API takes
+/// ([`MAX_LABEL_BYTES`]; a DCEP open carries up to 65,535 bytes of each,
+/// which the worker would hold for every channel).
+fn refusal(stream_id: Option<u16>, config: Option<&ChannelConfig>) -> Option<String> {
+    if let Some(stream_id) = stream_id.filter(|id| *id >= SCTP_STREAMS) {
+        return Some(format!("its stream {stream_id} is past the {SCTP_STREAMS} announced"));
+    }
+    let config = config?;
+    let longest = config.label.len().max(config.protocol.len());
+    (longest > MAX_LABEL_BYTES).then(|| format!("its label or protocol has {longest} bytes, over {MAX_LABEL_BYTES}"))
+}
+
 fn str0m_config(options: &ChannelOptions) -> ChannelConfig {
     ChannelConfig {
         label: options.label.clone(),
@@ -170,6 +184,9 @@ impl WebRtcTransport {
             return Err(WorkerError::invalid_state(format!("transport {} was created without enableSctp", self.id)));
         }
         self.check_alive()?;
+        if self.data.channels.len() >= usize::from(SCTP_STREAMS) {
+            return Err(WorkerError::invalid_state(format!("transport {} has {SCTP_STREAMS} data channels open already", self.id)));
+        }
         if let Some(stream_id) = options.stream_id {
             if stream_id >= SCTP_STREAMS {
                 return Err(WorkerError::value_error(format!("streamId must be below {SCTP_STREAMS}, not {stream_id}")));
@@ -290,6 +307,11 @@ impl WebRtcTransport {
             return;
         }
         let config = self.rtc.channel(id).and_then(|channel| channel.config().cloned());
+        if let Some(refused) = refusal(stream_id, config.as_ref()) {
+            tracing::debug!("transport {}: the endpoint's channel '{}' is closed: {refused}", self.id, label.escape_debug());
+            self.rtc.direct_api().close_data_channel(id);
+            return;
+        }
         let (options, in_band) = match config {
             Some(config) => (options_of(&config, stream_id), config.negotiated.is_none()),
             None => (ChannelOptions { stream_id, ..ChannelOptions::in_band(&label, "") }, false),
