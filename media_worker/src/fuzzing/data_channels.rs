@@ -127,9 +127,9 @@ impl Scene {
             let receive = Receive::new(Protocol::Udp, datagram.source, datagram.destination, &datagram.contents).expect("what the worker sends is a datagram");
             // A client that takes no more (its DTLS queue full) loses the datagram, as a network would.
             let _ = client.rtc.handle_input(RtcInput::Receive(self.now, receive));
-            client.drain(&mut self.worker, self.now);
             moved = true;
         }
+        // What they answer goes in the next step (each poll walks all of a client's channels).
         moved
     }
 
@@ -207,8 +207,8 @@ impl Client {
 ///   retransmits, a lifetime, negotiated out of band), a 2-byte number (the
 ///   retransmits, the lifetime or the stream), the label, the protocol (records);
 /// - write: a channel byte (an index into the open ones), a flags byte
-///   (bit 0 binary; bit 1 the message repeated to a 2-byte length × 8 bytes,
-///   up to 512 KiB), the message (a record);
+///   (bit 0 binary; bit 1 the message repeated to a 2-byte length, × 8
+///   with bit 2: up to 64 KiB or 512 KiB), the message (a record);
 /// - close: a channel byte;
 /// - wait: a byte of 10 ms steps.
 fn operate(scene: &mut Scene, input: &mut Input<'_>) {
@@ -257,7 +257,9 @@ fn operate(scene: &mut Scene, input: &mut Input<'_>) {
             let flags = input.byte();
             let mut message = input.record().to_vec();
             if flags & 2 != 0 && !message.is_empty() {
-                let length = usize::from(input.u16()) * 8;
+                // Large messages are a write's whole cost: up to 64 KiB (what a
+                // transport sends), or up to 512 KiB with bit 2 as well.
+                let length = usize::from(input.u16()) * if flags & 4 != 0 { 8 } else { 1 };
                 // Whole copies, then a cut one (a byte at a time was an eighth of a run's time).
                 message = message.repeat(length.div_ceil(message.len()));
                 message.truncate(length);
