@@ -9,10 +9,12 @@ coverage-guided run is atheris (PyPI)::
 
     .venv/bin/python -m pip install atheris
     .venv/bin/python fuzz/fuzz_sdp.py -runs=10000000 fuzz/work/sdp fuzz/corpus/sdp
+    .venv/bin/python fuzz/fuzz_sdp.py -merge=1 fuzz/corpus/sdp fuzz/work/sdp
 """
 
 from __future__ import annotations
 
+import shlex
 import sys
 from typing import Any, Callable
 
@@ -71,7 +73,10 @@ def _atheris_main() -> None:  # pragma: no cover - the long run only
         # As text arrives over HTTP: UTF-8, undecodable bytes replaced (the seeds stay readable offers).
         one_input(data.decode("utf-8", "replace"))
 
-    atheris.Setup(sys.argv, test_one)
+    # libFuzzer runs itself again through a shell for -merge and -fork, as
+    # argv[0]: this script, through the interpreter running it now.
+    argv = [f"{shlex.quote(sys.executable)} {shlex.quote(sys.argv[0])}", *sys.argv[1:]]
+    atheris.Setup(argv, test_one)
     atheris.Fuzz()
 
 
