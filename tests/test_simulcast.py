@@ -195,9 +195,16 @@ async def test_simulcast_by_ssrc_from_python_reaches_pymediasoup_subscribers_as_
         assert receiver.layersUnused == [1] and unused[-1] == [1], unused
         changes: list[Any] = []
         carol_sender.on("layerschange", changes.append)
+        asked: list[int] = []
+        receiver.on("encodingkeyframerequest", asked.append)
+        keyframes = [publisher.keyFramesEncoded for publisher in publishers]
         await carol_sender.setPreferredLayers(1)
         await until(lambda: shows("carol", 1), 10, lambda: watchers["carol"].latest)
         assert changes == [{"spatialLayer": 1, "temporalLayer": 0}]
+        # The switch asked the middle layer for a keyframe, and only it made one.
+        assert set(asked) == {0x2222}, asked
+        after = [publisher.keyFramesEncoded for publisher in publishers]
+        assert after[1] > keyframes[1] and (after[0], after[2]) == (keyframes[0], keyframes[2]), (keyframes, after)
         assert receiver.layersUnused == [0]
         # The worker's view agrees, and its receiver counts each layer.
         dump = await carol_sender.dump()

@@ -145,7 +145,7 @@ class DataReceiver(Forwarded):
             raise TypeError(f"data must be a str or bytes, not {type(data).__name__}")
         return self._transport._send_data(self._parameters["sctpStreamParameters"]["streamId"], binary, payload)
 
-    def _on_media(self, kind: int, payload: bytes) -> None:
+    def _on_media(self, kind: int, ssrc: int, payload: bytes) -> None:
         """Nothing comes to Python for a channel Python sends on."""
 
     async def dump(self) -> Dump:

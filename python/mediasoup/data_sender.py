@@ -115,7 +115,7 @@ class DataSender(WorkerObject):
         if isinstance(self._transport, DirectTransport):
             self._transport._detach_channel(self._parameters["sctpStreamParameters"]["streamId"], self)
 
-    def _on_media(self, kind: int, payload: bytes) -> None:
+    def _on_media(self, kind: int, ssrc: int, payload: bytes) -> None:
         if kind != DATA or not payload:
             return
         data: str | bytes = payload[1:]

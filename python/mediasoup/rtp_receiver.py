@@ -49,7 +49,9 @@ class RtpReceiver(Forwarded):
     On a :class:`~mediasoup.DirectTransport`, Python publishes the stream:
     ``sendRtp(packet)`` for each packet (with an SSRC of ``rtpParameters``'
     encodings), and ``keyframerequest()`` fires when a subscriber needs a
-    keyframe (an encoder should make the next frame one).
+    keyframe (an encoder should make the next frame one), right after
+    ``encodingkeyframerequest(ssrc)`` naming the encoding it needs it of (a
+    simulcast stream published as one encoder per SSRC makes one keyframe).
     """
 
     _kind = "rtpReceiver"
@@ -159,8 +161,10 @@ class RtpReceiver(Forwarded):
             raise ValueError(f"the packet's SSRC {ssrc} is none of the stream's ({', '.join(map(str, sorted(self._ssrcs)))})")
         return self._transport._send_rtp(packet)
 
-    def _on_media(self, kind: int, payload: bytes) -> None:
+    def _on_media(self, kind: int, ssrc: int, payload: bytes) -> None:
         if kind == KEYFRAME_REQUEST:
+            # The encoding's first, so a publisher of one encoding among several can tell.
+            self.emit("encodingkeyframerequest", ssrc)
             self.emit("keyframerequest")
 
     @property

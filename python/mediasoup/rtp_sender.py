@@ -261,7 +261,7 @@ class RtpSender(WorkerObject):
         self._queues.append(queue)
         return queue
 
-    def _on_media(self, kind: int, payload: bytes) -> None:
+    def _on_media(self, kind: int, ssrc: int, payload: bytes) -> None:
         if kind != RTP:
             return
         for queue in self._queues:

@@ -40,4 +40,6 @@ class RtpSink(Protocol):
         """Queues ``packet``; returns at once (an RtpReceiver answers whether it was queued)."""
 
     def on(self, event: str, listener: Callable[..., Any]) -> Any:
-        """Event ``keyframerequest`` (no arguments): encode a keyframe next."""
+        """Event ``keyframerequest`` (no arguments): encode a keyframe next.
+        A sink may also emit ``encodingkeyframerequest(ssrc)`` just before,
+        naming the encoding that needs it."""

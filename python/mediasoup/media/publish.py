@@ -49,7 +49,11 @@ class TrackPublisher(EventEmitter):
 
     ``rtpParameters`` is what the sink's ``receive()`` takes; ``start()`` starts
     sending, ``stop()`` stops it, and it stops by itself when the track ends.
-    A ``keyframerequest`` from the sink makes the next video frame a keyframe.
+    A keyframe request from the sink makes the next video frame a keyframe:
+    ``encodingkeyframerequest(ssrc)`` for its own SSRC when the sink names
+    encodings (an RtpReceiver does: of a simulcast stream published as one
+    TrackPublisher per SSRC, only the layer asked for makes one), else
+    ``keyframerequest()``.
     Event ``ended`` when it stops. Counters: ``packetsSent``, ``bytesSent``,
     ``framesEncoded``, ``keyFramesEncoded``.
     """
@@ -80,12 +84,15 @@ class TrackPublisher(EventEmitter):
         self._timestamp_base = random.getrandbits(32)
         self._origin: tuple[float, int] | None = None  # (loop time, timestamp) of the first frame
         self._keyframe_pending = False
+        # Whether the sink names the encoding of each keyframe request.
+        self._requests_by_encoding = False
         self._task: asyncio.Task[None] | None = None
         self._stopped = False
         self.packetsSent = 0
         self.bytesSent = 0
         self.framesEncoded = 0
         self.keyFramesEncoded = 0
+        sink.on("encodingkeyframerequest", self._on_encoding_keyframe_request)
         sink.on("keyframerequest", self._on_keyframe_request)
 
     @property
@@ -128,8 +135,15 @@ class TrackPublisher(EventEmitter):
         if self._task is not None:
             await asyncio.wait([self._task])
 
+    def _on_encoding_keyframe_request(self, ssrc: int) -> None:
+        self._requests_by_encoding = True
+        if ssrc == self._ssrc:
+            self._keyframe_pending = True
+
     def _on_keyframe_request(self, *args: Any) -> None:
-        self._keyframe_pending = True
+        # From a sink that names encodings, only the encoding's own request counts.
+        if not self._requests_by_encoding:
+            self._keyframe_pending = True
 
     def _finish(self) -> None:
         if self._stopped:
@@ -137,6 +151,7 @@ class TrackPublisher(EventEmitter):
         self._stopped = True
         off = getattr(self._sink, "off", None)
         if off is not None:
+            off("encodingkeyframerequest", self._on_encoding_keyframe_request)
             off("keyframerequest", self._on_keyframe_request)
         self.emit("ended")
 

@@ -29,9 +29,10 @@ DATA = 3
 class MediaEnd(Protocol):
     """A stream on a direct transport, as the transport hands it its frames."""
 
-    def _on_media(self, kind: int, payload: bytes) -> None:
-        """A packet (``RTP``), a keyframe request (``KEYFRAME_REQUEST``) or,
-        for a data channel, a message (``DATA``: a flag byte, 1 for binary, then the message)."""
+    def _on_media(self, kind: int, ssrc: int, payload: bytes) -> None:
+        """A packet (``RTP``), a keyframe request (``KEYFRAME_REQUEST``, for the
+        encoding on ``ssrc``) or, for a data channel, a message (``DATA``, on
+        stream ``ssrc``: a flag byte, 1 for binary, then the message)."""
 
 
 class DirectTransport(BaseTransport):
@@ -106,7 +107,7 @@ class DirectTransport(BaseTransport):
     def _on_media(self, kind: int, ssrc: int, payload: bytes) -> None:
         end = (self._channels if kind == DATA else self._ends).get(ssrc)
         if end is not None:
-            end._on_media(kind, payload)
+            end._on_media(kind, ssrc, payload)
 
     def _on_notification(self, event: str, data: Any) -> None:
         pass
