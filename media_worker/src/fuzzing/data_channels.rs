@@ -37,9 +37,9 @@ use crate::worker::Worker;
 /// The most channels a client keeps open (the oldest closes past it).
 const MAX_CHANNELS: usize = 32;
 
-/// The channels the clients open in a scene before it is made again: past
-/// the worker's bound on a transport's channels (`SCTP_STREAMS`), so the
-/// relay reaches it. The clients' str0m finds each new channel a stream by
+/// The channels the clients open in a scene before it is made again: well
+/// past what the relay opens a member (`MAX_RELAY_OPENED`), so its bound
+/// is reached. The clients' str0m finds each new channel a stream by
 /// walking the ids it holds (those still closing too), which grew to most
 /// of an input's time in scenes that had opened thousands.
 const MAX_OPENED: u32 = 1_200;

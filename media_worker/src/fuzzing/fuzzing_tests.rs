@@ -106,20 +106,20 @@ fn the_data_channels_scene_relays_what_one_client_writes_to_the_other() {
 }
 
 #[test]
-fn the_label_relay_opens_no_more_channels_on_a_member_than_the_streams_announced() {
+fn the_label_relay_opens_a_member_no_more_channels_than_its_budget() {
     // Bob joins the relay with a channel of his; Alice writes once on each
     // of 1,100 channels, each with a label of its own (her client keeps 32
     // open, closing the oldest): the relay opened Bob a channel for each,
-    // without end, before the bound.
+    // without end, before the bound (1,101 channels).
     let input: Vec<u8> = std::iter::once(super::seeds::open(4, 0, 0, b"bob's", b""))
         .chain((0..1_100u16).map(|i| [super::seeds::open(0, 0, 0, format!("label {i}").as_bytes(), b""), super::seeds::wait(1), super::seeds::write(0, i.min(31) as u8, 0, b"x")].concat()))
         .flatten()
         .collect();
     let ([_, bob], [alice_dump, bob_dump]) = super::data_channels::delivered(&input);
     let channels = |dump: &serde_json::Value| dump["dataChannels"].as_array().unwrap_or_else(|| panic!("{dump}")).len();
-    let streams = usize::from(crate::sctp::SCTP_STREAMS);
-    // His own and 1,023 the relay opened; a message on each of those.
-    assert_eq!((channels(&bob_dump), bob.len()), (streams, streams - 1));
+    let budget = crate::router::data::MAX_RELAY_OPENED;
+    // His own and those the relay opened him; a message on each of those.
+    assert_eq!((channels(&bob_dump), bob.len()), (budget + 1, budget));
     assert_eq!(channels(&alice_dump), 32);
 }
 

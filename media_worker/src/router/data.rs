@@ -9,17 +9,24 @@
 //!   message on a channel labelled L reaches the channel labelled L of every
 //!   other member, opened in band by this side when the member has none
 //!   (the endpoint sees `ondatachannel`). Messages of DataReceivers are
-//!   relayed too, so ORTC publishers reach browsers.
+//!   relayed too, so ORTC publishers reach browsers. The relay opens at
+//!   most [`MAX_RELAY_OPENED`] channels on a member, so the labels others
+//!   write on cannot take all of its transport's channels.
 //!
 //! Sans-IO: messages in, writes through a [`DataSink`] out; transports are
 //! known by their [`TransportKey`], channels by the transport's [`ChannelRef`].
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::{json, Value};
 
 use super::TransportKey;
 use crate::error::WorkerError;
 use crate::sctp::{ChannelOptions, ChannelRef};
+
+/// The channels the relay opens on one member, at most: past them a new
+/// label is not relayed to it (its transport keeps room for its own
+/// channels and the application's, of the 1,024 a transport holds).
+pub const MAX_RELAY_OPENED: usize = 256;
 
 /// The transports' channels, as the worker holds them.
 pub trait DataSink {
@@ -75,6 +82,8 @@ struct Member {
     peer_id: String,
     /// Its channel for each label (the oldest, when it opened several).
     labels: FxHashMap<String, ChannelRef>,
+    /// Those of its channels the relay opened.
+    opened: FxHashSet<ChannelRef>,
 }
 
 
@@ -172,7 +181,7 @@ impl DataRouter {
     /// joins the relay (when on) with it.
     pub fn channel_opened(&mut self, transport: TransportKey, peer_id: &str, channel: ChannelRef, options: &ChannelOptions, in_band: bool) {
         if self.relay && in_band {
-            let member = self.members.entry(transport).or_insert_with(|| Member { peer_id: peer_id.to_owned(), labels: FxHashMap::default() });
+            let member = self.members.entry(transport).or_insert_with(|| Member { peer_id: peer_id.to_owned(), labels: FxHashMap::default(), opened: FxHashSet::default() });
             member.labels.entry(options.label.clone()).or_insert(channel);
             self.relay_channels.insert((transport, channel), options.with_stream_id(None));
         }
@@ -200,6 +209,7 @@ impl DataRouter {
                 if member.labels.get(&options.label) == Some(&channel) {
                     member.labels.remove(&options.label);
                 }
+                member.opened.remove(&channel);
             }
         }
         for sender in self.senders.values_mut() {
@@ -259,7 +269,8 @@ impl DataRouter {
             }
             let target = match member.labels.get(&options.label) {
                 Some(channel) => Some(*channel),
-                None => sink.open(*key, &options).inspect(|channel| opened.push((*key, *channel))),
+                None if member.opened.len() < MAX_RELAY_OPENED => sink.open(*key, &options).inspect(|channel| opened.push((*key, *channel))),
+                None => None,
             };
             if let Some(channel) = target {
                 sink.send(*key, channel, binary, data);
@@ -268,6 +279,7 @@ impl DataRouter {
         for (key, channel) in opened {
             if let Some(member) = self.members.get_mut(&key) {
                 member.labels.insert(options.label.clone(), channel);
+                member.opened.insert(channel);
                 self.relay_channels.insert((key, channel), options.clone());
             }
         }

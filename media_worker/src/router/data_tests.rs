@@ -128,3 +128,25 @@ fn closing_cascades_and_a_closed_channel_leaves_the_relay() {
     router.route(3, 0, false, b"back?", &mut sink);
     assert_eq!(sink.opened, vec![(4, chat())]);
 }
+
+#[test]
+fn the_relay_opens_at_most_its_budget_on_a_member_and_a_closed_channel_frees_its_place() {
+    let mut router = DataRouter::new(true);
+    router.channel_opened(2, "bob", 0, &chat(), true);
+    let mut sink = Recorder::default();
+    // Alice writes on ever new labels, each on a channel of her own.
+    for index in 0..MAX_RELAY_OPENED as ChannelRef + 10 {
+        router.channel_opened(1, "alice", index, &ChannelOptions::in_band(&format!("label {index}"), ""), true);
+        router.route(1, index, false, b"x", &mut sink);
+    }
+    assert_eq!(sink.opened.len(), MAX_RELAY_OPENED);
+    assert_eq!(sink.sent.len(), MAX_RELAY_OPENED);
+    // Bob's own label still reaches him; a channel the relay opened him, closed, makes room for one more.
+    router.channel_opened(1, "alice", 999, &chat(), true);
+    router.route(1, 999, false, b"chat", &mut sink);
+    assert_eq!(sink.sent.last(), Some(&(2, 0, b"chat".to_vec())));
+    router.channel_closed(2, 101);
+    router.route(1, MAX_RELAY_OPENED as ChannelRef + 5, false, b"y", &mut sink);
+    assert_eq!(sink.opened.len(), MAX_RELAY_OPENED + 1);
+    assert_eq!(sink.opened.last().map(|(key, options)| (*key, options.label.clone())), Some((2, format!("label {}", MAX_RELAY_OPENED + 5))));
+}

@@ -9,13 +9,16 @@ use crate::error::WorkerError;
 
 /// The SCTP port of `sctpParameters` (the DTLS transport carries one association).
 pub const SCTP_PORT: u16 = 5000;
-/// Outgoing and incoming streams (`OS`, `MIS`): stream ids are below it,
-/// and a transport holds at most this many channels. An endpoint's channel
-/// on a stream past it is closed at once; past it, this side opens none
-/// (the label relay skips the member). str0m and sctp-proto enforce no
-/// count: without it, an endpoint writing on ever new labels made the
-/// relay open channels on every other member without end (found by the
-/// `data_channels` fuzz target).
+/// Outgoing and incoming streams (`OS`, `MIS` of `sctpParameters`): the
+/// stream ids an ORTC client is given are below it, and a transport holds
+/// at most this many channels, both sides' together. Past it, an
+/// endpoint's new channel is closed at once and this side opens none.
+/// str0m and sctp-proto enforce no count (str0m's INIT offers 65,535
+/// streams, and each side takes ids of its DTLS role's parity, so channels
+/// opened in band go past id 1,023 long before 1,024 channels): without
+/// it, an endpoint writing on ever new labels made the relay open channels
+/// on every other member without end (found by the `data_channels` fuzz
+/// target).
 pub const SCTP_STREAMS: u16 = 1024;
 /// The largest message a channel carries, either way (`maxMessageSize`).
 pub const SCTP_MAX_MESSAGE_SIZE: usize = 262_144;
@@ -197,10 +200,17 @@ pub fn parse_channel_options(sctp_stream_parameters: &Value, label: &Value, prot
 pub fn name(value: &Value, what: &str) -> Result<String, WorkerError> {
     match value {
         Value::Null => Ok(String::new()),
-        Value::String(text) if text.len() <= MAX_LABEL_BYTES => Ok(text.clone()),
-        Value::String(text) => Err(WorkerError::value_error(format!("a {what} has at most {MAX_LABEL_BYTES} bytes, not {}", text.len()))),
+        Value::String(text) => check_name_length(text, what).map(|()| text.clone()),
         other => Err(WorkerError::type_error(format!("{what} must be a str, not {other}"))),
     }
+}
+
+/// A label or protocol has at most [`MAX_LABEL_BYTES`] bytes, from the API or an endpoint.
+pub fn check_name_length(text: &str, what: &str) -> Result<(), WorkerError> {
+    if text.len() > MAX_LABEL_BYTES {
+        return Err(WorkerError::value_error(format!("a {what} has at most {MAX_LABEL_BYTES} bytes, not {}", text.len())));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

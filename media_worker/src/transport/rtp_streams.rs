@@ -109,10 +109,14 @@ impl RtpStreams {
 
     /// Forgets the streams of `receiver_id`; answers their SSRCs.
     pub fn remove_receiver(&mut self, receiver_id: &str) -> Vec<u32> {
-        let ssrcs: Vec<u32> = self.receivers.iter().filter(|(_, stream)| &*stream.receiver == receiver_id).map(|(ssrc, _)| *ssrc).collect();
-        for ssrc in &ssrcs {
-            self.receivers.remove(ssrc);
-        }
+        let mut ssrcs = Vec::new();
+        self.receivers.retain(|ssrc, stream| {
+            let kept = &*stream.receiver != receiver_id;
+            if !kept {
+                ssrcs.push(*ssrc);
+            }
+            kept
+        });
         ssrcs
     }
 

@@ -165,7 +165,7 @@ impl WebRtcTransport {
             .map(|(algorithm, digest)| Fingerprint { hash_func: algorithm.clone(), bytes: digest.clone() })
             .unwrap_or_else(|| Fingerprint { hash_func: "sha-256".into(), bytes: vec![0; 32] });
         let sctp = self.sctp;
-        let started = self.with_rtc(now, |rtc| {
+        let started = self.with_rtc(|rtc| {
             let mut api = rtc.direct_api();
             api.set_remote_fingerprint(for_str0m);
             api.start_dtls(local_is_client).map_err(|err| err.to_string())?;

@@ -113,7 +113,7 @@ impl WebRtcTransport {
         self.check_alive()?;
         let credentials = IceCreds::new();
         let for_rtc = credentials.clone();
-        self.with_rtc(now, |rtc| {
+        self.with_rtc(|rtc| {
             rtc.direct_api().set_local_ice_credentials(for_rtc);
             Ok(())
         })
@@ -138,7 +138,7 @@ impl WebRtcTransport {
         if self.remote_ufrag.as_deref() != Some(remote_ufrag) {
             let remote = IceCreds { ufrag: remote_ufrag.to_owned(), pass: String::new() };
             self.remote_ufrag = Some(remote.ufrag.clone());
-            let _ = self.with_rtc(now, |rtc| {
+            let _ = self.with_rtc(|rtc| {
                 rtc.direct_api().set_remote_ice_credentials(remote);
                 Ok(())
             });

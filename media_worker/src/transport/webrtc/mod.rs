@@ -277,7 +277,7 @@ impl WebRtcTransport {
     /// millisecond: 1.3 ms (docs/benchmarks.md).
     pub fn drain_after_writes(&mut self, now: Instant) {
         if self.ended.is_none() {
-            let _ = self.with_rtc(now, |rtc| rtc.handle_input(Input::Timeout(now)).map_err(|err| err.to_string()));
+            let _ = self.with_rtc(|rtc| rtc.handle_input(Input::Timeout(now)).map_err(|err| err.to_string()));
         }
         self.drain(now);
     }
@@ -318,7 +318,7 @@ impl WebRtcTransport {
         }
         // RTP from the endpoint ICE chose, while a rid-only layer waits for its SSRC.
         if (128..192).contains(&first) && self.rid_layers.waiting() && self.selected_tuple.as_ref().is_some_and(|tuple| tuple.remote == source) {
-            self.learn_rid_layer(now, contents);
+            self.learn_rid_layer(contents);
         }
         if (128..192).contains(&first) && !self.raw_audio_levels.is_empty() {
             self.raw_level = rtp_ssrc(contents)
@@ -335,7 +335,7 @@ impl WebRtcTransport {
         if !self.rtc.accepts(&input) {
             return;
         }
-        if let Err(reason) = self.with_rtc(now, |rtc| rtc.handle_input(input).map_err(|err| err.to_string())) {
+        if let Err(reason) = self.with_rtc(|rtc| rtc.handle_input(input).map_err(|err| err.to_string())) {
             // A bad DTLS record does not end the connection (a spoofed one
             // could otherwise); before DTLS connects it is only logged.
             tracing::debug!("transport {}: input refused: {reason}", self.id);
@@ -351,7 +351,7 @@ impl WebRtcTransport {
             self.fail_dtls("DTLS did not connect in time");
         }
         if self.next_timeout.is_some_and(|due| now >= due) {
-            let _ = self.with_rtc(now, |rtc| rtc.handle_input(Input::Timeout(now)).map_err(|err| err.to_string()));
+            let _ = self.with_rtc(|rtc| rtc.handle_input(Input::Timeout(now)).map_err(|err| err.to_string()));
             self.drain(now);
         }
         if self.remb_sent_at.is_none_or(|at| now.saturating_duration_since(at) >= REMB_INTERVAL) {
@@ -373,7 +373,7 @@ impl WebRtcTransport {
 
     /// Runs `call` on the `Rtc`; a panic inside str0m ends this transport,
     /// never the worker.
-    fn with_rtc<T>(&mut self, _now: Instant, call: impl FnOnce(&mut Rtc) -> Result<T, String>) -> Result<T, String> {
+    fn with_rtc<T>(&mut self, call: impl FnOnce(&mut Rtc) -> Result<T, String>) -> Result<T, String> {
         let rtc = &mut self.rtc;
         match catch_unwind(AssertUnwindSafe(|| call(rtc))) {
             Ok(result) => result,
@@ -396,7 +396,7 @@ impl WebRtcTransport {
         }
         if self.dtls_state == DtlsState::Connected && !self.pending_keyframes.is_empty() {
             let ssrcs = std::mem::take(&mut self.pending_keyframes);
-            let _ = self.with_rtc(now, |rtc| {
+            let _ = self.with_rtc(|rtc| {
                 let mut api = rtc.direct_api();
                 for ssrc in ssrcs {
                     if let Some(stream) = api.stream_rx(&Ssrc::from(ssrc)) {

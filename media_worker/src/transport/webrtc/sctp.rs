@@ -19,12 +19,18 @@ use str0m::channel::{ChannelConfig, ChannelId, Reliability as Str0mReliability};
 
 use super::WebRtcTransport;
 use crate::error::WorkerError;
-use crate::sctp::{check_in_band_names, ChannelCounters, ChannelOptions, ChannelRef, Reliability, MAX_LABEL_BYTES, SCTP_MAX_MESSAGE_SIZE, SCTP_MAX_SEND_MESSAGE_SIZE, SCTP_PORT, SCTP_STREAMS};
+use crate::sctp::{check_in_band_names, check_name_length, ChannelCounters, ChannelOptions, ChannelRef, Reliability, SCTP_MAX_MESSAGE_SIZE, SCTP_MAX_SEND_MESSAGE_SIZE, SCTP_PORT, SCTP_STREAMS};
 
 /// What str0m may hold unsent per association.
 pub(super) const SCTP_SEND_BUFFER: usize = 1024 * 1024;
 /// What waits in the transport beyond it, all channels together.
 pub const MAX_QUEUED_BYTES: usize = 4 * 1024 * 1024;
+/// The endpoint's channels this side may close as over the limits
+/// ([`refusal`]) before the transport ends: each close leaves str0m
+/// holding the stream id until the endpoint answers the stream reset, and
+/// one that never answers could otherwise make it hold every id (and walk
+/// them all to open a channel of its own).
+pub const MAX_REFUSED_CHANNELS: u32 = 1024;
 
 /// What happened on a transport's channels since the last
 /// [`WebRtcTransport::take_data_events`].
@@ -83,6 +89,8 @@ pub struct DataChannels {
     events: Vec<DataEvent>,
     queue: VecDeque<Queued>,
     queued_bytes: usize,
+    /// The endpoint's channels closed as over the limits.
+    refused: u32,
 }
 
 impl DataChannels {
@@ -117,18 +125,16 @@ impl DataChannels {
     }
 }
 
-/// Why the worker does not keep a channel the endpoint opened: on a
-/// stream past [`SCTP_STREAMS`] (which bounds the channels an endpoint has
-/// on a transport), or with a label or protocol longer than the API takes
-/// ([`MAX_LABEL_BYTES`]; a DCEP open carries up to 65,535 bytes of each,
-/// which the worker would hold for every channel).
-fn refusal(stream_id: Option<u16>, config: Option<&ChannelConfig>) -> Option<String> {
-    if let Some(stream_id) = stream_id.filter(|id| *id >= SCTP_STREAMS) {
-        return Some(format!("its stream {stream_id} is past the {SCTP_STREAMS} announced"));
+/// Why the worker does not keep a channel the endpoint opened: the
+/// transport has [`SCTP_STREAMS`] channels already, or the channel's label
+/// or protocol is longer than the API takes (a DCEP open carries up to
+/// 65,535 bytes of each, which the worker would hold for every channel).
+fn refusal(channels: usize, config: Option<&ChannelConfig>) -> Option<String> {
+    if channels >= usize::from(SCTP_STREAMS) {
+        return Some(format!("the transport has {SCTP_STREAMS} channels already"));
     }
     let config = config?;
-    let longest = config.label.len().max(config.protocol.len());
-    (longest > MAX_LABEL_BYTES).then(|| format!("its label or protocol has {longest} bytes, over {MAX_LABEL_BYTES}"))
+    check_name_length(&config.label, "label").and_then(|()| check_name_length(&config.protocol, "protocol")).err().map(|error| error.message)
 }
 
 fn str0m_config(options: &ChannelOptions) -> ChannelConfig {
@@ -197,7 +203,7 @@ impl WebRtcTransport {
         }
         check_in_band_names(&options)?;
         let config = str0m_config(&options);
-        let id = self.with_rtc(now, |rtc| Ok(rtc.direct_api().create_data_channel(config)))
+        let id = self.with_rtc(|rtc| Ok(rtc.direct_api().create_data_channel(config)))
             .map_err(|reason| WorkerError::internal(format!("the data channel could not open: {reason}")))?;
         let reference = self.data.add(id, options, false);
         self.drain(now);
@@ -253,7 +259,7 @@ impl WebRtcTransport {
         let Some(entry) = self.data.channels.remove(&channel) else { return };
         self.data.by_id.remove(&entry.id);
         self.drop_queued(channel);
-        let _ = self.with_rtc(now, |rtc| {
+        let _ = self.with_rtc(|rtc| {
             rtc.direct_api().close_data_channel(entry.id);
             Ok(())
         });
@@ -307,9 +313,18 @@ impl WebRtcTransport {
             return;
         }
         let config = self.rtc.channel(id).and_then(|channel| channel.config().cloned());
-        if let Some(refused) = refusal(stream_id, config.as_ref()) {
-            tracing::debug!("transport {}: the endpoint's channel '{}' is closed: {refused}", self.id, label.escape_debug());
-            self.rtc.direct_api().close_data_channel(id);
+        if let Some(refused) = refusal(self.data.channels.len(), config.as_ref()) {
+            let shown: String = label.chars().take(80).collect();
+            tracing::debug!("transport {}: the endpoint's channel '{}' is closed: {refused}", self.id, shown.escape_debug());
+            self.data.refused += 1;
+            if self.data.refused > MAX_REFUSED_CHANNELS {
+                self.end("the endpoint opened too many channels over the limits");
+                return;
+            }
+            let _ = self.with_rtc(|rtc| {
+                rtc.direct_api().close_data_channel(id);
+                Ok(())
+            });
             return;
         }
         let (options, in_band) = match config {

@@ -124,7 +124,7 @@ impl WebRtcTransport {
                 kind.as_str()
             )));
         }
-        self.with_rtc(now, |rtc| {
+        self.with_rtc(|rtc| {
             let mut api = rtc.direct_api();
             // A shared mid is declared already; its rids stay any (str0m's default).
             if !shared {
@@ -206,7 +206,7 @@ impl WebRtcTransport {
         let ssrcs: Vec<u32> = self.receiver_ssrcs.iter().filter(|(_, id)| &***id == receiver_id).map(|(ssrc, _)| *ssrc).collect();
         // A mid a sender shares (sendrecv) stays declared for it.
         let sender_mids = self.sender_mids.clone();
-        let _ = self.with_rtc(now, |rtc| {
+        let _ = self.with_rtc(|rtc| {
             let mut api = rtc.direct_api();
             for ssrc in &ssrcs {
                 api.remove_stream_rx(Ssrc::from(*ssrc));
@@ -254,7 +254,7 @@ impl WebRtcTransport {
         if shared && self.rtc.media(declared_mid).map(|media| media.kind()) != Some(str0m_kind) {
             return Err(WorkerError::value_error(format!("mid '{mid}' is a stream of another kind than {} that transport {} receives", kind.as_str(), self.id)));
         }
-        self.with_rtc(now, |rtc| {
+        self.with_rtc(|rtc| {
             let mut api = rtc.direct_api();
             if !shared {
                 api.declare_media(declared_mid, str0m_kind);
@@ -270,7 +270,7 @@ impl WebRtcTransport {
 
     pub fn remove_sender(&mut self, mid: &str, ssrc: u32, now: Instant) {
         let shared = self.receiver_mids.contains_key(mid);
-        let _ = self.with_rtc(now, |rtc| {
+        let _ = self.with_rtc(|rtc| {
             let mut api = rtc.direct_api();
             api.remove_stream_tx(Ssrc::from(ssrc));
             if !shared {
@@ -310,7 +310,7 @@ impl WebRtcTransport {
             return;
         }
         let ext_vals = forwarded_extensions(readable, &packet.extensions);
-        let _ = self.with_rtc(now, |rtc| {
+        let _ = self.with_rtc(|rtc| {
             if rtp.drops_queued {
                 drop_queued(rtc, rtp.ssrc);
             }
@@ -335,7 +335,7 @@ impl WebRtcTransport {
             }
             return;
         }
-        let _ = self.with_rtc(now, |rtc| {
+        let _ = self.with_rtc(|rtc| {
             if let Some(stream) = rtc.direct_api().stream_rx(&Ssrc::from(ssrc)) {
                 stream.request_keyframe(KeyframeRequestKind::Pli);
             }
@@ -365,13 +365,13 @@ impl WebRtcTransport {
     /// The SSRC of a simulcast layer named by rid alone, read at the
     /// publisher's own extension ids (str0m's map may hold others), is
     /// declared to str0m before the packet that names it is handled.
-    pub(super) fn learn_rid_layer(&mut self, now: Instant, packet: &[u8]) {
+    pub(super) fn learn_rid_layer(&mut self, packet: &[u8]) {
         if rtp_ssrc(packet).is_none_or(|ssrc| self.receiver_ssrcs.contains_key(&ssrc)) {
             return;
         }
         let Some(learnt) = self.rid_layers.learn(packet) else { return };
         tracing::debug!("transport {}: ssrc {} is layer {} of mid {}", self.id, learnt.new_ssrc, learnt.rid, learnt.mid);
-        let declared = self.with_rtc(now, |rtc| {
+        let declared = self.with_rtc(|rtc| {
             let mid = Mid::from(learnt.mid.as_str());
             let rid = Some(Rid::from(learnt.rid.as_str()));
             rtc.direct_api().expect_stream_rx(Ssrc::from(learnt.ssrc), learnt.rtx_ssrc.map(Ssrc::from), mid, rid);
@@ -405,7 +405,7 @@ impl WebRtcTransport {
         if let Some(estimate) = restart {
             tracing::debug!("transport {}: the bandwidth estimate has stayed at {estimate} bit/s: estimating again from it", self.id);
         }
-        let _ = self.with_rtc(now, |rtc| {
+        let _ = self.with_rtc(|rtc| {
             if let Some(estimate) = restart {
                 rtc.bwe().reset(Bitrate::bps(estimate));
             }
@@ -435,7 +435,7 @@ impl WebRtcTransport {
         }
         let ssrcs: Vec<u32> = self.receiver_ssrcs.keys().copied().collect();
         self.remb_sent_at = Some(now);
-        let _ = self.with_rtc(now, |rtc| {
+        let _ = self.with_rtc(|rtc| {
             let mut api = rtc.direct_api();
             for ssrc in ssrcs {
                 if let Some(stream) = api.stream_rx(&Ssrc::from(ssrc)) {
