@@ -233,6 +233,32 @@ async def test_a_keyframe_request_makes_the_next_vp8_frame_a_keyframe() -> None:
     assert publisher.keyFramesEncoded == 2
 
 
+async def test_a_publisher_makes_a_keyframe_for_a_request_naming_its_encoding_or_none() -> None:
+    """A sink that names encodings (as an RtpReceiver does, for a simulcast
+    stream published one SSRC per TrackPublisher): a request for another
+    SSRC makes no keyframe, one for the publisher's own does, and a request
+    naming none still does."""
+
+    own = 5678
+
+    def request(index: int, packet: RtpPacket) -> bool:
+        frames = len(_rtp_frames(loopback.sent))
+        if packet.marker and frames in (10, 20, 25) and frames not in asked:
+            asked.append(frames)
+            if frames != 25:
+                loopback.emit("encodingkeyframerequest", 1234 if frames == 10 else own)
+            loopback.emit("keyframerequest")
+        return False
+
+    asked: list[int] = []
+    loopback = Loopback("video", drop=request)
+    publisher = await _publish(ColourTrack(RED, count=30), loopback, ssrc=own)
+    await publisher.wait()
+    vp8 = Vp8PayloadFormat()
+    keyframes = [index for index, frame in enumerate(_rtp_frames(loopback.sent)) if vp8.startsKeyframe(frame[0].payload)]
+    assert asked == [10, 20, 25] and keyframes == [0, 20, 25]
+
+
 async def test_lost_video_packets_make_the_track_ask_for_a_keyframe_and_recover() -> None:
     lost_timestamp: list[int] = []
 

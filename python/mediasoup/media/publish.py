@@ -84,8 +84,8 @@ class TrackPublisher(EventEmitter):
         self._timestamp_base = random.getrandbits(32)
         self._origin: tuple[float, int] | None = None  # (loop time, timestamp) of the first frame
         self._keyframe_pending = False
-        # Whether the sink names the encoding of each keyframe request.
-        self._requests_by_encoding = False
+        # The sink named the encoding of the request whose keyframerequest comes next.
+        self._request_named = False
         self._task: asyncio.Task[None] | None = None
         self._stopped = False
         self.packetsSent = 0
@@ -136,13 +136,15 @@ class TrackPublisher(EventEmitter):
             await asyncio.wait([self._task])
 
     def _on_encoding_keyframe_request(self, ssrc: int) -> None:
-        self._requests_by_encoding = True
+        self._request_named = True
         if ssrc == self._ssrc:
             self._keyframe_pending = True
 
     def _on_keyframe_request(self, *args: Any) -> None:
-        # From a sink that names encodings, only the encoding's own request counts.
-        if not self._requests_by_encoding:
+        # A request whose encoding was just named counts for that encoding alone.
+        if self._request_named:
+            self._request_named = False
+        else:
             self._keyframe_pending = True
 
     def _finish(self) -> None:
