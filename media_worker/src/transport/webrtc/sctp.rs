@@ -91,6 +91,11 @@ pub struct DataChannels {
     queued_bytes: usize,
     /// The endpoint's channels closed as over the limits.
     refused: u32,
+    /// Channels of this side closed before the association was up, with the
+    /// stream id they were given: str0m keeps them (it has no stream to reset
+    /// yet) and opens them once the association is up, when they are closed
+    /// again; until then their stream id is taken.
+    closed_early: FxHashMap<ChannelId, Option<u16>>,
 }
 
 impl DataChannels {
@@ -105,6 +110,7 @@ impl DataChannels {
 
     fn stream_taken(&self, stream_id: u16) -> bool {
         self.channels.values().any(|channel| channel.options.stream_id == Some(stream_id))
+            || self.closed_early.values().any(|held| *held == Some(stream_id))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -190,7 +196,7 @@ impl WebRtcTransport {
             return Err(WorkerError::invalid_state(format!("transport {} was created without enableSctp", self.id)));
         }
         self.check_alive()?;
-        if self.data.channels.len() >= usize::from(SCTP_STREAMS) {
+        if self.data.channels.len() + self.data.closed_early.len() >= usize::from(SCTP_STREAMS) {
             return Err(WorkerError::invalid_state(format!("transport {} has {SCTP_STREAMS} data channels open already", self.id)));
         }
         if let Some(stream_id) = options.stream_id {
@@ -259,6 +265,10 @@ impl WebRtcTransport {
         let Some(entry) = self.data.channels.remove(&channel) else { return };
         self.data.by_id.remove(&entry.id);
         self.drop_queued(channel);
+        if self.rtc.direct_api().sctp_stream_id_by_channel_id(entry.id).is_none() {
+            // Not open yet: str0m has no stream to reset and keeps the channel (see `closed_early`).
+            self.data.closed_early.insert(entry.id, entry.options.stream_id);
+        }
         let _ = self.with_rtc(|rtc| {
             rtc.direct_api().close_data_channel(entry.id);
             Ok(())
@@ -306,6 +316,14 @@ impl WebRtcTransport {
     }
 
     pub(super) fn channel_opened(&mut self, id: ChannelId, label: String) {
+        if self.data.closed_early.remove(&id).is_some() {
+            // Closed before the association was up: closed now it has a stream.
+            let _ = self.with_rtc(|rtc| {
+                rtc.direct_api().close_data_channel(id);
+                Ok(())
+            });
+            return;
+        }
         let stream_id = self.rtc.direct_api().sctp_stream_id_by_channel_id(id);
         if let Some(channel) = self.data.by_id.get(&id).and_then(|reference| self.data.channels.get_mut(reference)) {
             // One of ours (now with its stream id), or one the endpoint opened on a stream given to it.
@@ -344,6 +362,7 @@ impl WebRtcTransport {
     }
 
     pub(super) fn channel_closed(&mut self, id: ChannelId) {
+        self.data.closed_early.remove(&id);
         let Some(channel) = self.data.by_id.remove(&id) else { return };
         self.data.channels.remove(&channel);
         self.drop_queued(channel);

@@ -7,6 +7,7 @@ use crate::rtp::capabilities::MediaKind;
 use crate::transport::webrtc::crypto::{certificate_pem, fingerprint, sdp_form};
 use std::net::Ipv4Addr;
 use crate::testing::{client_of, dtls_certificate};
+use crate::sctp::ChannelOptions;
 
 const SERVER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 40000);
 const CLIENT: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 50000);
@@ -31,20 +32,41 @@ struct Call {
     client: Rtc,
     client_certificate: DtlsCert,
     notifications: Vec<TransportNotification>,
+    /// The channels the client saw open: label and stream id.
+    client_opened: Vec<(String, Option<u16>)>,
 }
 
 impl Call {
     /// A server transport and a full-ICE controlling client that knows the
     /// server's ICE credentials and sha-256 fingerprint, as a browser would.
     fn new() -> Self {
+        Self::with(options())
+    }
+
+    /// With SCTP both sides (the client the SCTP server, as the DTLS one).
+    fn with_sctp() -> Self {
+        let mut call = Self::with(TransportCreate { enable_sctp: true, ..options() });
+        call.client.direct_api().start_sctp(false);
+        call
+    }
+
+    fn with(options: TransportCreate) -> Self {
         let now = Instant::now();
         let socket = BoundSocket { protocol: Protocol::Udp, address: SERVER, announced_ip: None };
         let room = crate::rtp::capabilities::room_rtp_capabilities(None).unwrap();
         let table = crate::rtp::codec_table::transport_tables(&room, None);
-        let server = WebRtcTransport::new(&options(), &dtls_certificate(), vec![socket], table, now).unwrap();
+        let server = WebRtcTransport::new(&options, &dtls_certificate(), vec![socket], table, now).unwrap();
         let client_certificate = dtls_certificate();
         let client = client_of(&server.local_parameters(), &client_certificate, RtcConfig::new(), (CLIENT, SERVER), now);
-        Self { now, server, client, client_certificate, notifications: Vec::new() }
+        Self { now, server, client, client_certificate, notifications: Vec::new(), client_opened: Vec::new() }
+    }
+
+    /// ICE, DTLS (the client's sha-256 fingerprint) and what follows, for `duration`.
+    fn connect(&mut self, duration: Duration) {
+        let remote = json!({"role": "server", "fingerprints": [self.client_fingerprint("sha-256")]});
+        self.server.set_remote_dtls_parameters(&remote, self.now).unwrap();
+        self.run(duration);
+        assert_eq!(self.server.dtls_state(), DtlsState::Connected, "{:?}", self.notifications);
     }
 
     /// The client's fingerprint in `algorithm`, as `dtlsParameters` carry it.
@@ -67,6 +89,10 @@ impl Call {
                     Output::Timeout(due) => {
                         client_timeout = due;
                         break;
+                    }
+                    Output::Event(str0m::Event::ChannelOpen(id, label)) => {
+                        let stream_id = self.client.direct_api().sctp_stream_id_by_channel_id(id);
+                        self.client_opened.push((label, stream_id));
                     }
                     Output::Event(_) => {}
                 }
@@ -382,3 +408,37 @@ fn parsed_with_mid(room: &crate::rtp::capabilities::RtpCapabilities, mid: &str) 
     });
     crate::rtp::parameters::parse_receive_parameters(&parameters, MediaKind::Video, room).unwrap()
 }
+
+
+#[test]
+fn a_channel_closed_before_the_association_is_up_holds_its_stream_then_closes() {
+    let mut call = Call::with_sctp();
+    let on = |stream_id: u16| ChannelOptions { stream_id: Some(stream_id), ..ChannelOptions::in_band("chat", "") };
+    let early = call.server.open_data_channel(on(3), call.now).unwrap();
+    call.server.close_data_channel(early, call.now);
+    let in_band = call.server.open_data_channel(ChannelOptions::in_band("gone", ""), call.now).unwrap();
+    call.server.close_data_channel(in_band, call.now);
+    // str0m keeps both until the association is up: stream 3 is taken (an
+    // error, where str0m would panic and end the transport).
+    let error = call.server.open_data_channel(on(3), call.now).unwrap_err();
+    assert!(error.message.contains("SCTP stream 3 is taken"), "{}", error.message);
+    assert_ne!(call.server.free_stream_id(), Some(3));
+    let kept = call.server.open_data_channel(on(4), call.now).unwrap();
+    call.connect(Duration::from_secs(3));
+    // Once up, str0m opens the two closed channels and the transport closes
+    // them (never taking them for the endpoint's): it holds the one kept; the
+    // client saw the in-band "gone" open, then reset.
+    call.run(Duration::from_secs(2));
+    let dump = call.server.data_channels_dump();
+    assert_eq!(dump.len(), 1, "{dump:?}");
+    assert_eq!(dump[0]["sctpStreamParameters"]["streamId"], json!(4));
+    assert!(call.server.data_channels().get(kept).is_some());
+    let gone = call.client_opened.iter().find(|(label, _)| label == "gone").and_then(|(_, stream_id)| *stream_id).unwrap();
+    assert!(call.client.direct_api().channel_id_by_sctp_stream_id(gone).is_none(), "{:?}", call.client_opened);
+    // Its reset done, stream 3 opens again.
+    let again = call.server.open_data_channel(on(3), call.now).unwrap();
+    call.run(Duration::from_secs(1));
+    assert_eq!(call.server.data_channels_dump().len(), 2);
+    assert!(call.server.data_channels().get(again).is_some());
+}
+
