@@ -40,6 +40,10 @@ async def test_python_hears_and_sees_what_a_pymediasoup_client_publishes(server:
     assert set(tracks) == {"audio", "video"}
     audio = [await tracks["audio"].recv() for _ in range(100)]
     video = [await tracks["video"].recv() for _ in range(20)]
+    for track in tracks.values():
+        track.stop()
+    # A stopped track's sender queues nothing more for it.
+    assert [sender._queues for sender in agent.rtpSenders] == [[], []]
     await client.close()
 
     samples = numpy.concatenate([frame.to_ndarray().reshape(-1, 2)[:, 0] for frame in audio[-50:]]).astype(float)

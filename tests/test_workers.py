@@ -55,6 +55,32 @@ async def test_a_killed_worker_is_noticed_and_replaced(options: dict[str, Any]) 
         assert (await fresh.dump())["id"] == fresh.id
 
 
+async def test_a_worker_that_dies_while_the_others_start_is_replaced(options: dict[str, Any]) -> None:
+    """Worker 0 up and killed while worker 1 is still starting (held with
+    SIGSTOP): the server starts with both, worker 0 replaced."""
+    options.update(numWorkers=2)
+    server = mediasoup.Server(options)
+    try:
+        first, second = server._channels
+        os.kill(second.pid, signal.SIGSTOP)
+        try:
+            await asyncio.wait_for(asyncio.shield(first.ready), 30)
+            died: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+            server.on("workerdied", lambda worker_id, error: died.done() or died.set_result(worker_id))
+            os.kill(first.pid, signal.SIGKILL)
+            assert await asyncio.wait_for(died, 5) == first.id
+        finally:
+            os.kill(second.pid, signal.SIGCONT)
+        await asyncio.wait_for(server, 30)
+        await eventually(lambda: len(server._channels) == 2 and all(not channel.closed and channel.ready.done() for channel in server._channels), 10)
+        assert server._channels[1] is second and server._channels[0] is not first
+        dump = await server.dump()
+        assert sorted(worker["index"] for worker in dump["workers"].values()) == [0, 1]
+        assert first.pid not in [worker["pid"] for worker in dump["workers"].values()]
+    finally:
+        server.close()
+
+
 async def test_requests_pending_on_a_dying_worker_fail_instead_of_hanging(server: mediasoup.Server) -> None:
     channel = server._channels[0]
     channel.process.kill()

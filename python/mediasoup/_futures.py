@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
+
+
+class _Channel(Protocol):
+    @property
+    def closed(self) -> bool: ...
+
+    def request(self, method: str, data: Any = None) -> asyncio.Future[Any]: ...
 
 
 def ignore_outcome(future: asyncio.Future[Any]) -> None:
@@ -11,3 +20,21 @@ def ignore_outcome(future: asyncio.Future[Any]) -> None:
     exception was never retrieved (a fire-and-forget request, or one whose
     failure is reported another way)."""
     future.add_done_callback(lambda done: done.cancelled() or done.exception())
+
+
+async def made_or_undone(channel: _Channel, request: asyncio.Future[T], method: str, data: dict[str, Any]) -> T:
+    """Awaits ``request``, which makes something in the worker. If the caller
+    is cancelled meanwhile (``asyncio.wait_for``, a client gone), the request
+    runs to its end all the same, and what it made is undone with the
+    request ``method`` (``data``) once it succeeded: the worker keeps
+    nothing that no Python object holds."""
+    try:
+        return await asyncio.shield(request)
+    except asyncio.CancelledError:
+
+        def undo(done: asyncio.Future[T]) -> None:
+            if not done.cancelled() and done.exception() is None and not channel.closed:
+                ignore_outcome(channel.request(method, data))
+
+        request.add_done_callback(undo)
+        raise

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._display import Dump, Id, Stats
+from ._futures import ignore_outcome, made_or_undone
 from ._object import Forwarded
 from ._owners import OwningPeer
 from .errors import InvalidStateError
@@ -110,7 +111,7 @@ class DataReceiver(Forwarded):
         if isinstance(self._transport, DirectTransport):
             # No SCTP: the stream id only names the channel on the media path.
             stream = {"streamId": self._transport._free_stream_id(), **(stream or {})}
-        normalised: dict[str, Any] = await self._request(
+        request = self._request(
             "dataReceiver.receive",
             {
                 "dataReceiverId": self._id,
@@ -120,6 +121,13 @@ class DataReceiver(Forwarded):
                 "protocol": parameters.get("protocol"),
             },
         )
+        close = {"dataReceiverId": self._id}
+        normalised: dict[str, Any] = await made_or_undone(self._channel, request, "dataReceiver.close", close)
+        if self._closed:
+            # Closed while the worker made it (close() told the worker nothing: it had no parameters yet).
+            if not self._channel.closed:
+                ignore_outcome(self._channel.request("dataReceiver.close", close))
+            raise InvalidStateError(f"dataReceiver {self._id} closed while it was being made")
         self._parameters = normalised
         if isinstance(self._transport, DirectTransport):
             self._transport._attach_channel(normalised["sctpStreamParameters"]["streamId"], self)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ._display import Dump, Id, Stats
 from ._object import WorkerObject
 from ._owners import OwningPeer
+from .errors import InvalidStateError
 from .transport import BaseTransport, DirectTransport, check_usable
 from .transport.direct import DATA
 
@@ -105,7 +106,12 @@ class DataSender(WorkerObject):
         ``enableSctp``, or a direct one); a second call moves it, on a new stream."""
         check_usable(transport, self._peer, sctp=True)
         answer = await self._request("dataSender.setTransport", {"dataSenderId": self._id, "transportId": transport.id})
+        if self._closed:
+            raise InvalidStateError(f"dataSender {self._id} closed while it moved to transport {transport.id}")
         self._leave_transport()
+        if transport.closed:
+            self._transport = None
+            raise InvalidStateError(f"transport {transport.id} closed while dataSender {self._id} moved to it")
         self._parameters["sctpStreamParameters"] = answer["sctpStreamParameters"]
         self._transport = transport
         if isinstance(transport, DirectTransport):

@@ -24,7 +24,7 @@ from . import rtp_receiver as rtp_receiver_module
 from . import rtp_sender as rtp_sender_module
 from . import transport as transport_module
 from ._display import Dump, Id
-from ._futures import ignore_outcome
+from ._futures import ignore_outcome, made_or_undone
 from ._object import MediasoupObject, WorkerObject
 from ._options import merge_options, pick_options
 from ._owners import OwningRoom
@@ -200,6 +200,7 @@ class Peer(WorkerObject):
             parameters: dict[str, Any] = await self._channel.request("rtpSender.create", request)
         except UnsupportedError as error:
             _logger.debug("peer %s does not get %s: %s", self._name, receiver.id, error)
+            self._subscribed.discard(receiver.id)  # wider capabilities later may get it
             return
         if self._closed or receiver.closed:
             ignore_outcome(self._channel.request("rtpSender.close", {"senderId": sender_id}))
@@ -313,9 +314,10 @@ class Peer(WorkerObject):
         for data_receiver in list(self._data_receivers.values()):
             if data_receiver.transport is transport:
                 data_receiver._close(error, notify_worker=False)
-        for data_sender in self._data_senders.values():
+        # Listeners of what these emit may close senders.
+        for data_sender in list(self._data_senders.values()):
             data_sender._transport_closed(transport)
-        for sender in self._rtp_senders.values():
+        for sender in list(self._rtp_senders.values()):
             if sender.transport is transport:
                 sender._update(None, sender._paused)
         self._transports.pop(transport.id, None)
@@ -334,7 +336,7 @@ class Peer(WorkerObject):
         self._capabilities = normalised
         subscriptions = [self._subscribe(receiver) for receiver in self._room._receiving() if receiver.peer is not self]
         # Failures are logged by _subscription_done; the capabilities stand.
-        await asyncio.gather(*(task for task in subscriptions if task is not None), return_exceptions=True)
+        await _settled(subscriptions)
 
     async def createTransport(
         self, options: Mapping[str, Any] | None = None, /, **kwargs: Any
@@ -359,17 +361,15 @@ class Peer(WorkerObject):
         if flags["preferIPv4"] and flags["preferIPv6"]:
             raise ValueError("createTransport(): preferIPv4 and preferIPv6 are both True")
         transport_id = str(uuid.uuid4())
-        local = await self._request(
-            "peer.createTransport", {"peerId": self._id, "transportId": transport_id, **flags}
-        )
+        request = self._request("peer.createTransport", {"peerId": self._id, "transportId": transport_id, **flags})
+        local = await made_or_undone(self._channel, request, "transport.close", {"transportId": transport_id})
         if self._closed:
             raise InvalidStateError(f"peer {self._id} closed while its transport was being created")
         transport = transport_module.Transport(self, self._channel, transport_id, local)
         self._transports[transport_id] = transport
         self.emit("newtransport", transport)
         if flags["enableSctp"]:
-            subscriptions = [self._subscribe_data(receiver) for receiver in self._room._data_receiving() if receiver.peer is not self]
-            await asyncio.gather(*(task for task in subscriptions if task is not None), return_exceptions=True)
+            await _settled([self._subscribe_data(receiver) for receiver in self._room._data_receiving() if receiver.peer is not self])
         return transport
 
     async def createDirectTransport(self) -> transport_module.DirectTransport:
@@ -382,14 +382,14 @@ class Peer(WorkerObject):
         if self._capabilities is None:
             await self.setCapabilities(self._room.rtpCapabilities)
         transport_id = str(uuid.uuid4())
-        answer = await self._request("peer.createDirectTransport", {"peerId": self._id, "transportId": transport_id})
+        request = self._request("peer.createDirectTransport", {"peerId": self._id, "transportId": transport_id})
+        answer = await made_or_undone(self._channel, request, "transport.close", {"transportId": transport_id})
         if self._closed:
             raise InvalidStateError(f"peer {self._id} closed while its transport was being created")
         transport = transport_module.DirectTransport(self, self._channel, transport_id, answer["handle"])
         self._transports[transport_id] = transport
         self.emit("newtransport", transport)
-        subscriptions = [self._subscribe_data(receiver) for receiver in self._room._data_receiving() if receiver.peer is not self]
-        await asyncio.gather(*(task for task in subscriptions if task is not None), return_exceptions=True)
+        await _settled([self._subscribe_data(receiver) for receiver in self._room._data_receiving() if receiver.peer is not self])
         return transport
 
     async def createPlainTransport(
@@ -432,7 +432,7 @@ class Peer(WorkerObject):
         if self._capabilities is None:
             await self.setCapabilities(self._room.rtpCapabilities)
         transport_id = str(uuid.uuid4())
-        local = await self._request(
+        request = self._request(
             "peer.createPlainTransport",
             {
                 "peerId": self._id,
@@ -445,6 +445,7 @@ class Peer(WorkerObject):
                 "sharedPort": sharedPort,
             },
         )
+        local = await made_or_undone(self._channel, request, "transport.close", {"transportId": transport_id})
         if self._closed:
             raise InvalidStateError(f"peer {self._id} closed while its transport was being created")
         transport = transport_module.PlainTransport(self, self._channel, transport_id, local)
@@ -484,3 +485,12 @@ class Peer(WorkerObject):
     create_transport = createTransport
     create_direct_transport = createDirectTransport
     create_plain_transport = createPlainTransport
+
+
+async def _settled(subscriptions: list[asyncio.Future[None] | None]) -> None:
+    """Waits for a peer's subscriptions. They are the peer's, not the
+    caller's: a caller cancelled leaves them running (cancelled, a sender
+    the worker made would be lost, and the stream never subscribed again)."""
+    tasks = [task for task in subscriptions if task is not None]
+    if tasks:
+        await asyncio.shield(asyncio.gather(*tasks, return_exceptions=True))

@@ -214,6 +214,7 @@ class Room(WorkerObject):
 
     def _receiver_stopped(self, receiver: RtpReceiver) -> None:
         self._streams.pop(receiver.id, None)
+        self._forget_subscriptions(receiver.id)
         if self._active_speaker is receiver:
             self._active_speaker = None
 
@@ -230,6 +231,11 @@ class Room(WorkerObject):
 
     def _data_receiver_stopped(self, receiver: DataReceiver) -> None:
         self._data_streams.pop(receiver.id, None)
+        self._forget_subscriptions(receiver.id)
+
+    def _forget_subscriptions(self, receiver_id: str) -> None:
+        for peer in self._peers.values():
+            peer._subscribed.discard(receiver_id)
 
     def _data_receiving(self) -> list[DataReceiver]:
         return list(self._data_streams.values())

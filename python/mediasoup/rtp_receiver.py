@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._display import Dump, Id, Stats
-from ._futures import ignore_outcome
+from ._futures import ignore_outcome, made_or_undone
 from ._object import Forwarded
 from ._owners import OwningPeer
 from .errors import InvalidStateError
@@ -119,7 +119,7 @@ class RtpReceiver(Forwarded):
             raise TypeError(f"rtpParameters must be a dict, not {type(rtpParameters).__name__}")
         if self._rtp_parameters is not None:
             raise InvalidStateError(f"rtpReceiver {self._id} receives already")
-        normalised: dict[str, Any] = await self._request(
+        request = self._request(
             "rtpReceiver.receive",
             {
                 "receiverId": self._id,
@@ -128,6 +128,7 @@ class RtpReceiver(Forwarded):
                 "rtpParameters": dict(rtpParameters),
             },
         )
+        normalised: dict[str, Any] = await made_or_undone(self._channel, request, "rtpReceiver.close", {"receiverId": self._id})
         if self._closed:
             # Closed while the worker created it: the worker's receiver goes too.
             if not self._channel.closed:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ._display import Dump, Id, Stats
 from ._object import WorkerObject
 from ._owners import OwningPeer
+from .errors import InvalidStateError
 from .transport import BaseTransport, DirectTransport, check_usable
 from .transport.direct import RTP
 
@@ -236,6 +237,11 @@ class RtpSender(WorkerObject):
         if mid is not None:
             request["mid"] = mid
         answer = await self._request("rtpSender.setTransport", request)
+        if self._closed:
+            raise InvalidStateError(f"rtpSender {self._id} closed while it moved to transport {transport.id}")
+        if transport.closed:
+            self._update(None, self._paused)
+            raise InvalidStateError(f"transport {transport.id} closed while rtpSender {self._id} moved to it")
         self._update(transport, self._paused)
         if answer and answer.get("rtpParameters") is not None:
             self._rtp_parameters = answer["rtpParameters"]

@@ -247,11 +247,12 @@ class Server(MediasoupObject):
     def _worker_died(self, channel: Channel, error: MediasoupError) -> None:
         if self._closed:
             return
-        if self._startup is None or not self._startup.done():
-            # A worker that dies before the server is up fails the startup,
-            # which closes the server with the error (see _start).
-            return
         came_up = channel.ready.done() and not channel.ready.cancelled() and channel.ready.exception() is None
+        if not came_up and (self._startup is None or not self._startup.done()):
+            # A worker that dies before it came up while the server starts
+            # fails the startup, which closes the server with the error (see
+            # _start). One that came up and died while others start is replaced.
+            return
         _logger.error("server %s: %s; starting a replacement", self._id, error)
         for room in list(self._rooms_of_worker[channel.index].values()):
             room._close(error, notify_worker=False)

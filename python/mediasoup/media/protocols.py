@@ -7,6 +7,7 @@ an :class:`~mediasoup.RtpReceiver` on one is an :class:`RtpSink`.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
@@ -43,3 +44,12 @@ class RtpSink(Protocol):
         """Event ``keyframerequest`` (no arguments): encode a keyframe next.
         A sink may also emit ``encodingkeyframerequest(ssrc)`` just before,
         naming the encoding that needs it."""
+
+
+def stop_packets(packets: AsyncIterator[bytes] | None) -> None:
+    """Stops an :class:`RtpSource`'s ``packets()`` that is no longer read: an
+    RtpSender's iterator has a ``close()`` that stops it queueing packets for
+    nobody; other iterators are left to the garbage collector."""
+    close = getattr(packets, "close", None)
+    if callable(close) and not inspect.iscoroutinefunction(close):
+        close()

@@ -13,7 +13,6 @@ relays at most one request per 500 ms to the publisher).
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import math
 from collections.abc import AsyncIterator
@@ -23,7 +22,7 @@ import av.error
 
 from .codecs import MTU, Codec, mediaCodec
 from .jitter_buffer import Frame, JitterBuffer
-from .protocols import RtpSource
+from .protocols import RtpSource, stop_packets
 from .rtp import RtpPacket
 
 _logger = logging.getLogger("mediasoup.media")
@@ -89,9 +88,7 @@ class RecordedStream:
         """Stops reading the source; :meth:`drain` gives what is left."""
         if self._reader is not None:
             self._reader.cancel()
-        close = getattr(self._packets, "close", None)
-        if callable(close) and not inspect.iscoroutinefunction(close):
-            close()  # an RtpSender's iterator: it stops queueing for us
+        stop_packets(self._packets)
         for request in list(self._requests):
             request.cancel()
         self._arrived.set()

@@ -14,13 +14,14 @@ import collections
 import fractions
 import logging
 import math
+from collections.abc import AsyncIterator
 
 import av
 import av.error
 
 from .codecs import MTU, Codec, mediaCodec
 from .jitter_buffer import Frame, JitterBuffer
-from .protocols import RtpSource
+from .protocols import RtpSource, stop_packets
 from .rtp import RtpPacket
 from .track import MediaStreamError, MediaStreamTrack
 
@@ -65,6 +66,7 @@ class RemoteTrack(MediaStreamTrack):
         self._keyframe_interval = keyFrameRequestInterval
         self._last_keyframe_request = -math.inf
         self._reader: asyncio.Task[None] | None = None
+        self._packets: AsyncIterator[bytes] | None = None
         self._arrived = asyncio.Event()
         self._source_ended = False
         self._requests: set[asyncio.Task[None]] = set()
@@ -85,7 +87,8 @@ class RemoteTrack(MediaStreamTrack):
         """The next decoded frame (``av.AudioFrame`` or ``av.VideoFrame``)."""
         loop = asyncio.get_running_loop()
         if self._reader is None and self.readyState == "live":
-            self._reader = loop.create_task(self._read())
+            self._packets = self._source.packets()
+            self._reader = loop.create_task(self._read(self._packets))
         while True:
             if self.readyState != "live":
                 raise MediaStreamError(f"track {self.id} has ended")
@@ -110,6 +113,7 @@ class RemoteTrack(MediaStreamTrack):
         """Ends the track: stops reading the source; ``recv()`` raises MediaStreamError."""
         if self._reader is not None:
             self._reader.cancel()
+        stop_packets(self._packets)
         self._arrived.set()
         super().stop()
 
@@ -127,10 +131,10 @@ class RemoteTrack(MediaStreamTrack):
         except asyncio.TimeoutError:
             pass
 
-    async def _read(self) -> None:
+    async def _read(self, packets: AsyncIterator[bytes]) -> None:
         loop = asyncio.get_running_loop()
         try:
-            async for data in self._source.packets():
+            async for data in packets:
                 try:
                     packet = RtpPacket.parse(data)
                 except ValueError as error:

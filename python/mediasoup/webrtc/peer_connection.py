@@ -121,7 +121,12 @@ class RTCPeerConnection(EventEmitter):
         self._tasks: set[asyncio.Task[None]] = set()
         # Placing senders in an answer and attaching new ones take turns.
         self._placing = asyncio.Lock()
+        # The operations (descriptions set, offers and answers made) run one
+        # at a time, in the order they were called: W3C's operations chain.
+        self._operations = asyncio.Lock()
         peer.on("newrtpsender", self._on_sender)
+        # The peer closed (by the app, its room, its worker's death): so is this connection.
+        peer.on("close", lambda *_: self._closed_with_peer())
 
     @property
     def peer(self) -> Peer:
@@ -159,6 +164,10 @@ class RTCPeerConnection(EventEmitter):
         needs (naming the line), InvalidStateError out of turn or closed.
         """
         remote = RTCSessionDescription.of(description)
+        async with self._operations:
+            await self._set_remote_description(remote)
+
+    async def _set_remote_description(self, remote: RTCSessionDescription) -> None:
         self._check_open()
         if remote.type == "answer":
             return await self._apply_answer(remote)
@@ -234,6 +243,7 @@ class RTCPeerConnection(EventEmitter):
         self._transport = await self._peer.createTransport(enableSctp=enable_sctp)
         self._transport.on("icestatechange", lambda state: self._update_connection_state())
         self._transport.on("dtlsstatechange", lambda state: self._update_connection_state())
+        self._transport.on("close", lambda *_: self._update_connection_state())
 
     async def _connect(self, setup: str, fingerprints: list[tuple[str, str]]) -> None:
         """Gives the transport the endpoint's DTLS role (its ``a=setup``) and fingerprints."""
@@ -278,6 +288,10 @@ class RTCPeerConnection(EventEmitter):
     async def createAnswer(self) -> RTCSessionDescription:
         """The answer to the offer applied last: ``a=ice-lite``, BUNDLE, the
         transport's candidates and fingerprint, this side's ``a=setup``."""
+        async with self._operations:
+            return await self._create_answer()
+
+    async def _create_answer(self) -> RTCSessionDescription:
         self._check_open()
         if self._signaling_state != "have-remote-offer" or self._offer is None or self._transport is None:
             raise InvalidStateError(f"there is no offer to answer (signalingState {self._signaling_state!r:.80})")
@@ -321,6 +335,10 @@ class RTCPeerConnection(EventEmitter):
         opens the conversation: the transport (this side ``a=setup:actpass``),
         with the peer's capabilities or else the room's. InvalidStateError
         if there is nothing to offer yet."""
+        async with self._operations:
+            return await self._create_offer()
+
+    async def _create_offer(self) -> RTCSessionDescription:
         self._check_open()
         if self._signaling_state != "stable":
             raise InvalidStateError(f"an offer cannot be made in signalingState {self._signaling_state!r:.80}")
@@ -371,13 +389,16 @@ class RTCPeerConnection(EventEmitter):
         """Makes an answer or an offer made here the local description. With
         no argument: the answer or offer created last for this state (one is
         created if there is none)."""
+        local = None if description is None else RTCSessionDescription.of(description)
+        async with self._operations:
+            await self._set_local_description(local)
+
+    async def _set_local_description(self, local: RTCSessionDescription | None) -> None:
         self._check_open()
-        if description is not None:
-            local = RTCSessionDescription.of(description)
-        elif self._signaling_state == "have-remote-offer":
-            local = self._last_answer or await self.createAnswer()
-        else:
-            local = self._last_offer if self._pending_offer is not None and self._last_offer else await self.createOffer()
+        if local is None and self._signaling_state == "have-remote-offer":
+            local = self._last_answer or await self._create_answer()
+        elif local is None:
+            local = self._last_offer if self._pending_offer is not None and self._last_offer else await self._create_offer()
         if local.type == "offer" and self._signaling_state == "stable" and self._pending_offer is not None:
             self._local = local
             self._set_signaling_state("have-local-offer")
@@ -515,6 +536,9 @@ class RTCPeerConnection(EventEmitter):
         if self._signaling_state == "closed":
             return
         self._peer.close()
+        self._closed_with_peer()
+
+    def _closed_with_peer(self) -> None:
         self._set_signaling_state("closed")
         self._set_connection_state("closed")
 

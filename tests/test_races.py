@@ -1,0 +1,232 @@
+"""Races and cancellations through the Python API, as an asyncio app meets
+them (``asyncio.wait_for`` around a call, a client gone mid-request, a
+listener that closes what it is told about, two signalling messages at
+once): each call ends with an answer or a clear error, and the worker keeps
+nothing that no Python object holds (its dumps say so)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import mediasoup
+import pytest
+from mediasoup.errors import InvalidStateError
+from mediasoup.webrtc import RTCPeerConnection
+
+from .clients import until, use_loopback_only
+
+OPUS = {"mimeType": "audio/opus", "payloadType": 100, "clockRate": 48000, "channels": 2}
+
+
+def audio(ssrc: int) -> dict[str, Any]:
+    return {"codecs": [OPUS], "encodings": [{"ssrc": ssrc}], "rtcp": {"cname": "races"}}
+
+
+async def in_flight(call: Any) -> asyncio.Future[Any]:
+    """``call`` started, its request sent to the worker and not yet answered."""
+    task = asyncio.ensure_future(call)
+    await asyncio.sleep(0)
+    assert not task.done()
+    return task
+
+
+async def cancelled(call: Any) -> None:
+    task = await in_flight(call)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_calls_cancelled_mid_request_leave_nothing_in_the_worker(server: mediasoup.Server) -> None:
+    room = await server.Room()
+    peer = await room.Peer("alice")
+    await peer.setCapabilities(room.rtpCapabilities)
+    await cancelled(peer.createTransport(enableSctp=True))
+    await cancelled(peer.createDirectTransport())
+    await cancelled(peer.createPlainTransport())
+    transport = await peer.createTransport(enableSctp=True)
+    media = peer.RtpReceiver("audio", transport)
+    await cancelled(media.receive(audio(1111)))
+    data = peer.DataReceiver(transport)
+    await cancelled(data.receive({"sctpStreamParameters": {"streamId": 3}, "label": "chat"}))
+
+    async def held() -> dict[str, Any]:
+        return dict(await peer.dump())
+
+    # The worker answered each request, then was told to undo it.
+    for _ in range(100):
+        dump = await held()
+        if dump["transportIds"] == [transport.id] and not dump["rtpReceiverIds"] and not dump["dataReceiverIds"]:
+            break
+        await asyncio.sleep(0.02)
+    assert (dump["transportIds"], dump["rtpReceiverIds"], dump["dataReceiverIds"]) == ([transport.id], [], []), dump
+    assert list(peer.transports) == [transport]
+    # Each can be made again; a channel's stream id is held until the
+    # association is up (str0m resets it then), a clear error meanwhile.
+    await peer.RtpReceiver("audio", transport).receive(audio(1111))
+    with pytest.raises(ValueError, match="SCTP stream 3 is taken"):
+        await peer.DataReceiver(transport).receive({"sctpStreamParameters": {"streamId": 3}, "label": "chat"})
+    await peer.DataReceiver(transport).receive({"sctpStreamParameters": {"streamId": 4}, "label": "chat"})
+    dump = await held()
+    assert (len(dump["rtpReceiverIds"]), len(dump["dataReceiverIds"])) == (1, 1), dump
+    assert (await transport.getStats())[0]["dtlsState"] == "new"  # the transport lives
+
+
+async def test_a_subscription_outlives_the_cancelled_call_that_made_it(server: mediasoup.Server) -> None:
+    """setCapabilities() cancelled while the senders of the room's streams are
+    being made: they are the peer's, made all the same."""
+    room = await server.Room()
+    alice = await room.Peer("alice")
+    await alice.setCapabilities(room.rtpCapabilities)
+    sending = await alice.createDirectTransport()
+    receivers = [alice.RtpReceiver("audio", sending) for _ in range(5)]
+    for index, receiver in enumerate(receivers):
+        await receiver.receive(audio(2000 + index))
+    bob = await room.Peer("bob")
+    task = await in_flight(bob.setCapabilities(room.rtpCapabilities))
+    while bob.capabilities is None:  # the capabilities are set, the senders under way
+        await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await until(lambda: len(bob.rtpSenders) == 5, 5, lambda: bob.rtpSenders)
+    senders = (await room.dump())["rtpReceivers"]
+    assert sorted(len(senders[receiver.id]) for receiver in receivers) == [1] * 5
+
+
+async def test_wider_capabilities_later_get_the_streams_the_first_ones_could_not_decode(server: mediasoup.Server) -> None:
+    room = await server.Room()
+    alice = await room.Peer("alice")
+    await alice.setCapabilities(room.rtpCapabilities)
+    receiver = alice.RtpReceiver("audio", await alice.createDirectTransport())
+    await receiver.receive(audio(3000))
+    bob = await room.Peer("bob")
+    video_only = dict(room.rtpCapabilities)
+    video_only["codecs"] = [codec for codec in room.rtpCapabilities["codecs"] if codec["kind"] == "video"]
+    await bob.setCapabilities(video_only)
+    assert bob.rtpSenders == []
+    await bob.setCapabilities(room.rtpCapabilities)
+    assert [sender.associatedRtpReceiver for sender in bob.rtpSenders] == [receiver]
+
+
+async def test_a_listener_that_closes_senders_as_their_transport_closes(server: mediasoup.Server) -> None:
+    """``activechange(False)`` fires on each sender as their transport
+    closes; a listener closing them must not stop the transport's close."""
+    room = await server.Room()
+    alice = await room.Peer("alice")
+    await alice.setCapabilities(room.rtpCapabilities)
+    sending = await alice.createDirectTransport()
+    for index in range(3):
+        await alice.RtpReceiver("audio", sending).receive(audio(4000 + index))
+    bob = await room.Peer("bob")
+    await bob.setCapabilities(room.rtpCapabilities)
+    transport = await bob.createDirectTransport()
+    for sender in bob.rtpSenders:
+        await sender.setTransport(transport)
+        sender.on("activechange", lambda active, sender=sender: active or sender.close())
+    closes: list[Any] = []
+    transport.on("close", closes.append)
+    transport.close()
+    assert transport.closed and closes == [None] and bob.transports == [] and bob.rtpSenders == []
+    await until_async(lambda: bob.dump(), lambda dump: dump["transportIds"] == [], 5)
+
+
+async def until_async(call: Any, done: Any, timeout: float) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not done(answer := await call()):
+        assert loop.time() < deadline, answer
+        await asyncio.sleep(0.02)
+
+
+async def test_a_receiver_closed_while_it_is_being_made(server: mediasoup.Server) -> None:
+    """close() before the worker answered receive(): receive() raises, the
+    worker's receiver goes, and peers that come later get no sender of it."""
+    room = await server.Room()
+    alice = await room.Peer("alice")
+    await alice.setCapabilities(room.rtpCapabilities)
+    transport = await alice.createTransport(enableSctp=True)
+    data = alice.DataReceiver(transport)
+    media = alice.RtpReceiver("audio", transport)
+    making = [await in_flight(data.receive({"sctpStreamParameters": {"streamId": 5}, "label": "chat"})), await in_flight(media.receive(audio(5000)))]
+    data.close()
+    media.close()
+    for task in making:
+        with pytest.raises(InvalidStateError, match="closed while"):
+            await task
+    await until_async(lambda: alice.dump(), lambda dump: not dump["dataReceiverIds"] and not dump["rtpReceiverIds"], 5)
+    bob = await room.Peer("bob")
+    await bob.setCapabilities(room.rtpCapabilities)
+    await bob.createTransport(enableSctp=True)
+    assert bob.dataSenders == [] and bob.rtpSenders == []
+
+
+async def test_a_sender_moved_to_a_transport_that_closes_meanwhile(server: mediasoup.Server) -> None:
+    room = await server.Room()
+    alice = await room.Peer("alice")
+    await alice.setCapabilities(room.rtpCapabilities)
+    await alice.RtpReceiver("audio", await alice.createDirectTransport()).receive(audio(6000))
+    bob = await room.Peer("bob")
+    await bob.setCapabilities(room.rtpCapabilities)
+    [sender] = bob.rtpSenders
+    transport = await bob.createDirectTransport()
+    moving = await in_flight(sender.setTransport(transport))
+    transport.close()
+    with pytest.raises(InvalidStateError, match="closed while"):
+        await moving
+    assert sender.transport is None and not sender.active and not sender.closed
+    # The sender is usable: on a new transport it sends.
+    again = await bob.createDirectTransport()
+    await sender.setTransport(again)
+    assert sender.transport is again and sender.active
+
+
+async def test_two_offers_at_once_are_applied_one_after_the_other(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """W3C's operations chain: concurrent calls run in turn; the second offer
+    meets 'have-remote-offer' and raises, and one transport is made."""
+    from aiortc import RTCConfiguration
+    from aiortc import RTCPeerConnection as AiortcPeerConnection
+
+    use_loopback_only(monkeypatch)
+    room = await server.Room()
+    peer = await room.Peer("alice")
+    pc = RTCPeerConnection(peer)
+    client = AiortcPeerConnection(RTCConfiguration(iceServers=[]))
+    try:
+        client.addTransceiver("audio", direction="recvonly")
+        await client.setLocalDescription(await client.createOffer())
+        offer = {"type": "offer", "sdp": client.localDescription.sdp}
+        outcomes = await asyncio.gather(pc.setRemoteDescription(offer), pc.setRemoteDescription(offer), return_exceptions=True)
+        assert outcomes[0] is None and isinstance(outcomes[1], InvalidStateError), outcomes
+        assert len(peer.transports) == 1 and pc.signalingState == "have-remote-offer"
+        assert (await peer.dump())["transportIds"] == [peer.transports[0].id]
+        answer, _ = await asyncio.gather(pc.createAnswer(), pc.setLocalDescription())
+        assert answer.type == "answer" and pc.signalingState == "stable"
+    finally:
+        await client.close()
+        pc.close()
+
+
+async def test_a_connection_closes_with_its_room(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aiortc import RTCConfiguration
+    from aiortc import RTCPeerConnection as AiortcPeerConnection
+
+    use_loopback_only(monkeypatch)
+    room = await server.Room()
+    pc = RTCPeerConnection(await room.Peer("alice"))
+    states: list[tuple[str, str]] = []
+    pc.on("connectionstatechange", lambda: states.append(("connection", pc.connectionState)))
+    pc.on("signalingstatechange", lambda: states.append(("signaling", pc.signalingState)))
+    client = AiortcPeerConnection(RTCConfiguration(iceServers=[]))
+    try:
+        client.addTransceiver("audio", direction="recvonly")
+        await client.setLocalDescription(await client.createOffer())
+        await pc.setRemoteDescription({"type": "offer", "sdp": client.localDescription.sdp})
+        room.close()
+        assert (pc.connectionState, pc.signalingState) == ("closed", "closed")
+        assert states[-2:] == [("connection", "closed"), ("signaling", "closed")], states
+        with pytest.raises(InvalidStateError):
+            await pc.createAnswer()
+    finally:
+        await client.close()
