@@ -34,21 +34,27 @@ def free_tcp_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def start_redis(port: int, directory: Path) -> subprocess.Popen[bytes]:
+    """Debian's redis-server on 127.0.0.1:``port``, answering when this returns."""
+    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(directory)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            return process
+        except OSError:
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            subprocess.run(["sleep", "0.05"])
+    process.kill()
+    raise AssertionError(f"redis-server did not answer on port {port}")
+
+
 @pytest.fixture
 def redis_url(tmp_path: Path) -> Iterator[str]:
     port = free_tcp_port()
-    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(tmp_path)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"redis://127.0.0.1:{port}/0"
+    process = start_redis(port, tmp_path)
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-                break
-            except OSError:
-                assert process.poll() is None, process.stderr.read() if process.stderr else ""
-                subprocess.run(["sleep", "0.05"])
-        yield url
+        yield f"redis://127.0.0.1:{port}/0"
     finally:
         process.terminate()
         process.wait(5)
@@ -151,6 +157,27 @@ async def test_the_keys_are_as_documented(redis: Any) -> None:
         server.close()
 
 
+async def test_opening_a_room_cancelled_leaves_no_room_on_the_server(redis: Any) -> None:
+    registry = placement.Registry(redis, ttl=3.0)
+    [server] = await servers(1)
+    try:
+        registration = await registry.register(server, address="127.0.0.1")
+        opening = asyncio.ensure_future(registration.Room("stage"))
+        while not server._rooms:  # claimed in Redis, the room being created in the worker
+            await asyncio.sleep(0)
+        [room] = server._rooms.values()
+        opening.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await opening
+        assert room.closed and not server._rooms and registration.rooms == {}
+        await until_async(lambda: registry._redis.get("mediasoup:room:stage"), 5, gone=True)
+        workers = (await server.dump())["workers"]
+        assert [worker["rooms"] for worker in workers.values()] == [[]]
+        assert (await registration.Room("stage")).id != room.id
+    finally:
+        server.close()
+
+
 async def test_a_killed_server_leaves_the_registry_within_its_ttl(redis_url: str, redis: Any, tmp_path: Path) -> None:
     """A server in another process, killed with SIGKILL: no goodbye; its
     entry and its room go within the TTL, and the room is placed anew."""
@@ -190,6 +217,59 @@ async def test_a_killed_server_leaves_the_registry_within_its_ttl(redis_url: str
         if host.poll() is None:
             os.killpg(host.pid, signal.SIGKILL)
         survivor.close()
+
+
+async def test_redis_lost_for_a_while_then_back_leaves_the_loop_free_and_pipes_working(tmp_path: Path) -> None:
+    """Redis killed under two registered servers: the heartbeats and the
+    pipe messages fail and retry without taking the event loop (a resubscribe
+    that fails leaves nothing subscribed, where redis-py's listen() returns
+    without awaiting); Redis back on its port: both servers register again
+    and a pipe between them opens through their messages."""
+    port = free_tcp_port()
+    process = start_redis(port, tmp_path)
+    client = redis_asyncio.Redis.from_url(f"redis://127.0.0.1:{port}/0")
+    registry = placement.Registry(client, ttl=0.9)
+    first, second = await servers(2)
+    try:
+        stage = await registry.register(first, address="127.0.0.1")
+        hall = await registry.register(second, address="127.0.0.1")
+        await stage.Room("stage")
+        await hall.Room("hall")
+        process.kill()
+        process.wait(5)
+        ticks = 0
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        while loop.time() - started < 2.0:
+            await asyncio.sleep(0.05)
+            ticks += 1
+        assert ticks >= 20, f"the event loop ran {ticks} times in 2 s while Redis was gone"
+        process = start_redis(port, tmp_path)
+        await until_async(lambda: registry.locate("hall"), 10)
+        pipe = await asyncio.wait_for(stage.pipeTo("stage", "hall"), 10)
+        assert pipe.targetServer == hall.id
+        pipe.close()
+    finally:
+        first.close()
+        second.close()
+        await client.aclose()
+        process.terminate()
+        process.wait(5)
+
+
+async def until_async(answer: Any, timeout: float, gone: bool = False) -> None:
+    """Waits until the coroutine ``answer()`` returns something other than
+    None (``gone``: returns None)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        try:
+            if (await answer() is None) == gone:
+                return
+        except Exception as error:  # Redis still starting
+            assert loop.time() < deadline, error
+        assert loop.time() < deadline, "not there in time"
+        await asyncio.sleep(0.05)
 
 
 async def test_bad_values_get_clear_errors(redis: Any) -> None:

@@ -63,8 +63,7 @@ class PipeRelay:
 
     async def start(self) -> None:
         """Subscribes to the server's channel and starts reading it."""
-        self._pubsub = self._registry._redis.pubsub()
-        await self._pubsub.subscribe(self._registry._channel(self._server_id))
+        await self._subscribe()
         self._inbox = asyncio.ensure_future(self._read_inbox())
 
     def stop(self) -> None:
@@ -145,9 +144,13 @@ class PipeRelay:
 
     async def _read_inbox(self) -> None:
         """The messages of pipes, one after the other (in the order each
-        server sent them); after a lost connection to Redis, subscribed again."""
+        server sent them); after a lost connection to Redis, subscribed again
+        every third of the TTL until Redis answers."""
         while not self._closed:
             try:
+                if self._pubsub is None or not self._pubsub.subscribed:
+                    await self._subscribe()
+                # listen() ends at once, without awaiting, when nothing is subscribed.
                 async for item in self._pubsub.listen():
                     if item.get("type") != "message":
                         continue
@@ -157,17 +160,25 @@ class PipeRelay:
                         raise
                     except Exception:
                         _logger.exception("registration %s: a pipe message failed", self._server_id)
+                _logger.warning("registration %s: pipe messages are not subscribed; subscribing again", self._server_id)
             except asyncio.CancelledError:
                 raise
             except Exception as error:
                 _logger.warning("registration %s: pipe messages lost their connection (%s); subscribing again", self._server_id, error)
-                await asyncio.sleep(self._registry.ttl / 3)
-                try:
-                    await self._pubsub.aclose()
-                    self._pubsub = self._registry._redis.pubsub()
-                    await self._pubsub.subscribe(self._registry._channel(self._server_id))
-                except Exception as again:
-                    _logger.warning("registration %s: not subscribed yet (%s)", self._server_id, again)
+            await asyncio.sleep(self._registry.ttl / 3)
+            await self._drop_pubsub()
+
+    async def _subscribe(self) -> None:
+        self._pubsub = self._registry._redis.pubsub()
+        await self._pubsub.subscribe(self._registry._channel(self._server_id))
+
+    async def _drop_pubsub(self) -> None:
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            try:
+                await pubsub.aclose()
+            except Exception as error:
+                _logger.debug("registration %s: closing a lost subscription: %s", self._server_id, error)
 
     async def _on_message(self, message: dict[str, Any]) -> None:
         kind, pipe_id = message["type"], message["pipe"]

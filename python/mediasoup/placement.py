@@ -348,6 +348,8 @@ class Registration:
         try:
             await room
         except BaseException:
+            # Refused, or the caller cancelled: no room is left on the server that the registry does not hold.
+            room.close()
             self._room_closed(name, room)
             raise
         return room
@@ -373,8 +375,8 @@ class Registration:
             if roomy:
                 return min(roomy, key=lambda extra: len(extra.peers))
             extra = self._server.Room(**options)
-            await extra
             try:
+                await extra
                 await room.pipeTo(extra)
                 await extra.pipeTo(room)
             except BaseException:
