@@ -118,3 +118,30 @@ async def test_bad_requests_get_the_status_the_rfc_names(http: Any, monkeypatch:
     finally:
         await viewer.close()
         await publisher.close()
+
+
+async def test_a_session_that_never_connects_or_loses_its_room_ends(http: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A client that posts its offer and goes (no connectivity check, no
+    DELETE) leaves no peer once the session's grace has passed; a session
+    whose room closes (its worker died, the app closed it) ends with it."""
+    from aiortc import RTCConfiguration, RTCPeerConnection
+    from aiortc.mediastreams import VideoStreamTrack
+
+    use_loopback_only(monkeypatch)
+    demo = http.app[app_module.DEMO]
+    demo.session_grace = 1.0
+    sdp_type = {"Content-Type": "application/sdp"}
+    clients = [RTCPeerConnection(RTCConfiguration(iceServers=[])) for _ in range(2)]
+    try:
+        for client, room_name in zip(clients, ("gone", "closing")):
+            client.addTrack(VideoStreamTrack())
+            response = await http.post(f"/whip/{room_name}", data=await offer_sdp(client), headers=sdp_type)
+            assert response.status == 201
+        gone, closing = demo.rooms["gone"], demo.rooms["closing"]
+        assert len(gone.peers) == 1 and len(closing.peers) == 1 and len(demo.sessions) == 2
+        closing.close()
+        assert len(demo.sessions) == 1
+        await until(lambda: not demo.sessions and not gone.peers, 5, lambda: (demo.sessions, gone.peers))
+    finally:
+        for client in clients:
+            await client.close()

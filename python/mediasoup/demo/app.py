@@ -116,6 +116,9 @@ MAX_ROOM_CHARS = 64
 CHAT_HISTORY = 50
 #: How long a new socket may take to say who joins.
 JOIN_TIMEOUT = 30.0
+#: How long a WHIP/WHEP session may stay unconnected (never connected, or
+#: disconnected: str0m's consent window is 15 s) before it ends.
+SESSION_GRACE = 30.0
 SDP = "application/sdp"
 #: Headers every WHIP/WHEP answer carries, so pages of other origins can use them.
 CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "Location"}
@@ -134,8 +137,12 @@ class Participant:
 class Demo:
     """The rooms, the tabs in them, and the WHIP/WHEP sessions."""
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: Server, session_grace: float = SESSION_GRACE) -> None:
         self.server = server
+        # A WHIP/WHEP session not connected this long after its offer, or
+        # disconnected this long (its client gone without a DELETE), ends.
+        self.session_grace = session_grace
+        self.session_timers: dict[str, asyncio.TimerHandle] = {}
         self.rooms: dict[str, Room] = {}
         self.rooms_lock = asyncio.Lock()
         # Per room: its tabs, by peer id.
@@ -320,6 +327,7 @@ class Demo:
         pc = RTCPeerConnection(peer)
         try:
             await pc.setRemoteDescription({"type": "offer", "sdp": offer})
+            # ↓ Any other failure, or the client gone (cancelled), leaves no peer behind either.
             if protocol == "whip" and not peer.rtpReceivers:
                 raise Unprocessable("the offer publishes no audio or video the room can forward")
             if protocol == "whep" and not any(sender.transport is not None for sender in peer.rtpSenders):
@@ -333,10 +341,14 @@ class Demo:
             pc.close()
             _logger.exception("a %s session in room %s failed", protocol, room_name)
             return error(500, str(failure))
+        except BaseException:
+            pc.close()
+            raise
         assert pc.localDescription is not None
         session_id = uuid.uuid4().hex
         self.sessions[session_id] = (pc, room_name)
         pc.on("connectionstatechange", lambda: self.connection_changed(session_id))
+        self.connection_changed(session_id)  # not connected yet: the grace starts
         _logger.info("%s: %s session %s in room %s", peer.name, protocol.upper(), session_id, room_name)
         await self.broadcast_peers(room_name)
         location = str(request.app.router["session"].url_for(session_id=session_id))
@@ -348,11 +360,32 @@ class Demo:
         )
 
     def connection_changed(self, session_id: str) -> None:
+        """A session ends when its connection fails or closes (its peer, room
+        or worker closed), or after ``session_grace`` seconds in any state
+        but 'connected' (the server is ICE-lite: a client that never checks,
+        or stops, only shows as 'new' or 'disconnected')."""
         pc, _ = self.sessions.get(session_id, (None, ""))
-        if pc is not None and pc.connectionState in ("failed", "closed"):
+        if pc is None:
+            return
+        timer = self.session_timers.pop(session_id, None)
+        if timer is not None:
+            timer.cancel()
+        if pc.connectionState in ("failed", "closed"):
+            self.end_session(session_id)
+        elif pc.connectionState != "connected":
+            self.session_timers[session_id] = asyncio.get_running_loop().call_later(self.session_grace, self.expire_session, session_id)
+
+    def expire_session(self, session_id: str) -> None:
+        self.session_timers.pop(session_id, None)
+        pc, room_name = self.sessions.get(session_id, (None, ""))
+        if pc is not None:
+            _logger.info("session %s in room %s: not connected for %.0f s, ended", session_id, room_name, self.session_grace)
             self.end_session(session_id)
 
     def end_session(self, session_id: str) -> None:
+        timer = self.session_timers.pop(session_id, None)
+        if timer is not None:
+            timer.cancel()
         pc, room_name = self.sessions.pop(session_id, (None, ""))
         if pc is not None:
             pc.close()
@@ -422,8 +455,8 @@ def error(status: int, message: str, allow: str | None = None) -> web.Response:
 DEMO = web.AppKey("demo", Demo)
 
 
-def application(server: Server) -> web.Application:
-    demo = Demo(server)
+def application(server: Server, session_grace: float = SESSION_GRACE) -> web.Application:
+    demo = Demo(server, session_grace)
     app = web.Application()
     app[DEMO] = demo
     app.router.add_get("/", demo.page)
