@@ -91,10 +91,10 @@ pub struct DataChannels {
     queued_bytes: usize,
     /// The endpoint's channels closed as over the limits.
     refused: u32,
-    /// Channels of this side closed before the association was up, with the
-    /// stream id they were given: str0m keeps them (it has no stream to reset
-    /// yet) and opens them once the association is up, when they are closed
-    /// again; until then their stream id is taken.
+    /// Channels of this side closed before they were open (the association
+    /// not up yet), with the stream id they were given: str0m keeps them (it
+    /// has no open stream to reset) and opens them once the association is
+    /// up, when they are closed again; until then their stream id is taken.
     closed_early: FxHashMap<ChannelId, Option<u16>>,
 }
 
@@ -115,6 +115,12 @@ impl DataChannels {
 
     pub fn is_empty(&self) -> bool {
         self.channels.is_empty()
+    }
+
+    /// How many channels closed before they opened str0m still holds.
+    #[cfg(test)]
+    pub(super) fn closed_early(&self) -> usize {
+        self.closed_early.len()
     }
 
     pub(super) fn has_queued(&self) -> bool {
@@ -265,8 +271,8 @@ impl WebRtcTransport {
         let Some(entry) = self.data.channels.remove(&channel) else { return };
         self.data.by_id.remove(&entry.id);
         self.drop_queued(channel);
-        if self.rtc.direct_api().sctp_stream_id_by_channel_id(entry.id).is_none() {
-            // Not open yet: str0m has no stream to reset and keeps the channel (see `closed_early`).
+        if self.rtc.channel(entry.id).is_none() {
+            // Not open yet: str0m keeps the channel and opens it later (see `closed_early`).
             self.data.closed_early.insert(entry.id, entry.options.stream_id);
         }
         let _ = self.with_rtc(|rtc| {

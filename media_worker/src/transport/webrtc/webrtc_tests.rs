@@ -61,14 +61,6 @@ impl Call {
         Self { now, server, client, client_certificate, notifications: Vec::new(), client_opened: Vec::new() }
     }
 
-    /// ICE, DTLS (the client's sha-256 fingerprint) and what follows, for `duration`.
-    fn connect(&mut self, duration: Duration) {
-        let remote = json!({"role": "server", "fingerprints": [self.client_fingerprint("sha-256")]});
-        self.server.set_remote_dtls_parameters(&remote, self.now).unwrap();
-        self.run(duration);
-        assert_eq!(self.server.dtls_state(), DtlsState::Connected, "{:?}", self.notifications);
-    }
-
     /// The client's fingerprint in `algorithm`, as `dtlsParameters` carry it.
     fn client_fingerprint(&self, algorithm: &str) -> Value {
         let digest = fingerprint(&self.client_certificate.certificate, algorithm).unwrap();
@@ -424,21 +416,35 @@ fn a_channel_closed_before_the_association_is_up_holds_its_stream_then_closes() 
     assert!(error.message.contains("SCTP stream 3 is taken"), "{}", error.message);
     assert_ne!(call.server.free_stream_id(), Some(3));
     let kept = call.server.open_data_channel(on(4), call.now).unwrap();
-    call.connect(Duration::from_secs(3));
-    // Once up, str0m opens the two closed channels and the transport closes
-    // them (never taking them for the endpoint's): it holds the one kept; the
-    // client saw the in-band "gone" open, then reset.
+    let remote = json!({"role": "server", "fingerprints": [call.client_fingerprint("sha-256")]});
+    call.server.set_remote_dtls_parameters(&remote, call.now).unwrap();
+    call.run(Duration::from_secs(3));
+    assert_eq!(call.server.dtls_state(), DtlsState::Connected, "{:?}", call.notifications);
+    // Up: a channel announced in band has its stream but is not open until
+    // the endpoint acknowledges it; closed before, it is one of those too.
+    let late = call.server.open_data_channel(ChannelOptions::in_band("late", ""), call.now).unwrap();
+    call.now += Duration::from_millis(5);
+    call.server.handle_timeout(call.now); // its stream given, its DCEP open sent
+    call.server.close_data_channel(late, call.now);
+    // str0m opens the closed channels and the transport closes them, never
+    // taking them for the endpoint's (no event): it holds the one kept; the
+    // client saw the in-band ones open, then reset.
     call.run(Duration::from_secs(2));
+    let mut events = Vec::new();
+    call.server.take_data_events(&mut events);
+    assert_eq!(events, []);
     let dump = call.server.data_channels_dump();
     assert_eq!(dump.len(), 1, "{dump:?}");
     assert_eq!(dump[0]["sctpStreamParameters"]["streamId"], json!(4));
     assert!(call.server.data_channels().get(kept).is_some());
     let gone = call.client_opened.iter().find(|(label, _)| label == "gone").and_then(|(_, stream_id)| *stream_id).unwrap();
     assert!(call.client.direct_api().channel_id_by_sctp_stream_id(gone).is_none(), "{:?}", call.client_opened);
+    assert!(call.client_opened.iter().any(|(label, _)| label == "late"), "{:?}", call.client_opened);
     // Its reset done, stream 3 opens again.
     let again = call.server.open_data_channel(on(3), call.now).unwrap();
     call.run(Duration::from_secs(1));
     assert_eq!(call.server.data_channels_dump().len(), 2);
     assert!(call.server.data_channels().get(again).is_some());
+    assert_eq!(call.server.data_channels().closed_early(), 0);
 }
 
