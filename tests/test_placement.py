@@ -243,7 +243,8 @@ async def test_redis_lost_for_a_while_then_back_leaves_the_loop_free_and_pipes_w
         while loop.time() - started < 2.0:
             await asyncio.sleep(0.05)
             ticks += 1
-        assert ticks >= 20, f"the event loop ran {ticks} times in 2 s while Redis was gone"
+        # 40 sleeps of 50 ms fit in 2 s; a frozen loop runs none (a loaded machine, fewer).
+        assert ticks >= 10, f"the event loop ran {ticks} times in 2 s while Redis was gone"
         process = start_redis(port, tmp_path)
         await until_async(lambda: registry.locate("hall"), 10)
         pipe = await asyncio.wait_for(stage.pipeTo("stage", "hall"), 10)

@@ -230,3 +230,80 @@ async def test_a_connection_closes_with_its_room(server: mediasoup.Server, monke
             await pc.createAnswer()
     finally:
         await client.close()
+
+
+async def test_negotiation_needed_fires_again_after_answering_the_endpoint_s_offer(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """negotiationneeded fired and the app's offer lost the race to the
+    endpoint's: once that offer is answered (back in 'stable'), what is
+    still not negotiated fires negotiationneeded again."""
+    from aiortc import RTCConfiguration, RTCSessionDescription
+    from aiortc import RTCPeerConnection as AiortcPeerConnection
+
+    use_loopback_only(monkeypatch)
+    room = await server.Room()
+    alice = await room.Peer("alice")
+    await alice.setCapabilities(room.rtpCapabilities)
+    publishing = await alice.createDirectTransport()
+    await alice.RtpReceiver("audio", publishing).receive(audio(7000))
+    bob = await room.Peer("bob")
+    await bob.setCapabilities(room.rtpCapabilities)  # it takes video, its endpoint's offers have none
+    pc = RTCPeerConnection(bob)
+    needed: list[str] = []
+    pc.on("negotiationneeded", lambda: needed.append(pc.signalingState))
+    client = AiortcPeerConnection(RTCConfiguration(iceServers=[]))
+    try:
+        client.addTransceiver("audio", direction="recvonly")
+
+        async def endpoint_offers() -> None:
+            await client.setLocalDescription(await client.createOffer())
+            await pc.setRemoteDescription({"type": "offer", "sdp": client.localDescription.sdp})
+            await pc.setLocalDescription()
+            await client.setRemoteDescription(RTCSessionDescription(sdp=pc.localDescription.sdp, type="answer"))
+
+        await endpoint_offers()
+        assert needed == []
+        video = {"codecs": [{"mimeType": "video/VP8", "payloadType": 101, "clockRate": 90000}], "encodings": [{"ssrc": 7001}], "rtcp": {"cname": "races"}}
+        await alice.RtpReceiver("video", publishing).receive(video)
+        await until(lambda: needed == ["stable"], 5, lambda: needed)
+        # The app's offer would go now; the endpoint's comes first, with no section for the video.
+        await endpoint_offers()
+        await until(lambda: needed == ["stable", "stable"], 5, lambda: needed)
+        with pytest.raises(InvalidStateError):
+            await pc.setRemoteDescription({"type": "answer", "sdp": client.localDescription.sdp})
+    finally:
+        await client.close()
+        pc.close()
+
+
+async def test_a_receive_called_again_right_after_a_cancelled_one_receives(server: mediasoup.Server) -> None:
+    """The second call waits for the first's answer and undo, then goes."""
+    room = await server.Room()
+    peer = await room.Peer("alice")
+    await peer.setCapabilities(room.rtpCapabilities)
+    transport = await peer.createTransport(enableSctp=True)
+    media = peer.RtpReceiver("audio", transport)
+    await cancelled(media.receive(audio(8000)))
+    await media.receive(audio(8000))
+    data = peer.DataReceiver(transport)
+    await cancelled(data.receive({"sctpStreamParameters": {"streamId": 6}, "label": "chat"}))
+    await data.receive({"sctpStreamParameters": {"streamId": 7}, "label": "chat"})
+    dump = await peer.dump()
+    assert (dump["rtpReceiverIds"], dump["dataReceiverIds"]) == ([media.id], [data.id])
+
+
+async def test_a_track_of_a_sender_closed_already_ends(server: mediasoup.Server) -> None:
+    """aiortc's consumers take MediaStreamError as the end of a track."""
+    from mediasoup.media import MediaStreamError, RemoteTrack
+
+    room = await server.Room()
+    alice = await room.Peer("alice")
+    await alice.setCapabilities(room.rtpCapabilities)
+    await alice.RtpReceiver("audio", await alice.createDirectTransport()).receive(audio(9000))
+    agent = await room.Peer("agent")
+    await agent.createDirectTransport()
+    [sender] = agent.rtpSenders
+    sender.close()
+    track = RemoteTrack(sender)
+    with pytest.raises(MediaStreamError):
+        await asyncio.wait_for(track.recv(), 5)
+    assert track.readyState == "ended"

@@ -129,7 +129,7 @@ async def test_a_session_that_never_connects_or_loses_its_room_ends(http: Any, m
 
     use_loopback_only(monkeypatch)
     demo = http.app[app_module.DEMO]
-    demo.session_grace = 1.0
+    demo.session_grace = 3.0
     sdp_type = {"Content-Type": "application/sdp"}
     clients = [RTCPeerConnection(RTCConfiguration(iceServers=[])) for _ in range(2)]
     try:
@@ -141,7 +141,7 @@ async def test_a_session_that_never_connects_or_loses_its_room_ends(http: Any, m
         assert len(gone.peers) == 1 and len(closing.peers) == 1 and len(demo.sessions) == 2
         closing.close()
         assert len(demo.sessions) == 1
-        await until(lambda: not demo.sessions and not gone.peers, 5, lambda: (demo.sessions, gone.peers))
+        await until(lambda: not demo.sessions and not gone.peers, 10, lambda: (demo.sessions, gone.peers))
     finally:
         for client in clients:
             await client.close()

@@ -38,3 +38,11 @@ async def made_or_undone(channel: _Channel, request: asyncio.Future[T], method: 
 
         request.add_done_callback(undo)
         raise
+
+
+async def settled(request: asyncio.Future[Any] | None) -> None:
+    """Waits until ``request`` (a call's, perhaps cancelled) is answered, and
+    its undo sent, so that a call made again follows both: the worker takes
+    requests in order. Its outcome is the earlier call's, not this one's."""
+    if request is not None and not request.done():
+        await asyncio.wait([request])

@@ -8,12 +8,13 @@ _owners.py) that takes the calls of a :class:`DataReceiverOwner`.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._display import Dump, Id, Stats
-from ._futures import ignore_outcome, made_or_undone
+from ._futures import ignore_outcome, made_or_undone, settled
 from ._object import Forwarded
 from ._owners import OwningPeer
 from .errors import InvalidStateError
@@ -52,6 +53,8 @@ class DataReceiver(Forwarded):
         self._peer = peer
         self._transport = transport
         self._parameters: dict[str, Any] | None = None
+        # The last receive() request (its undo follows it if it was cancelled).
+        self._receiving: asyncio.Future[Any] | None = None
 
     def _repr_state(self) -> str:
         label = self._parameters["label"] if self._parameters else None
@@ -103,6 +106,7 @@ class DataReceiver(Forwarded):
         unknown = set(parameters) - {"sctpStreamParameters", "label", "protocol", "appData"}
         if unknown:
             raise TypeError(f"unknown data receiver parameters: {', '.join(sorted(map(str, unknown)))}")
+        await settled(self._receiving)
         if self._parameters is not None:
             raise InvalidStateError(f"dataReceiver {self._id} receives already")
         if self._transport.closed:
@@ -111,7 +115,7 @@ class DataReceiver(Forwarded):
         if isinstance(self._transport, DirectTransport):
             # No SCTP: the stream id only names the channel on the media path.
             stream = {"streamId": self._transport._free_stream_id(), **(stream or {})}
-        request = self._request(
+        request = self._receiving = self._request(
             "dataReceiver.receive",
             {
                 "dataReceiverId": self._id,

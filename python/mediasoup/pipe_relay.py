@@ -176,7 +176,7 @@ class PipeRelay:
         pubsub, self._pubsub = self._pubsub, None
         if pubsub is not None:
             try:
-                await pubsub.aclose()
+                await asyncio.shield(pubsub.aclose())  # to its end, even if stop() cancels the reader
             except Exception as error:
                 _logger.debug("registration %s: closing a lost subscription: %s", self._server_id, error)
 

@@ -9,12 +9,13 @@ worker objects that close with it.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._display import Dump, Id, Stats
-from ._futures import ignore_outcome, made_or_undone
+from ._futures import ignore_outcome, made_or_undone, settled
 from ._object import Forwarded
 from ._owners import OwningPeer
 from .errors import InvalidStateError
@@ -62,6 +63,8 @@ class RtpReceiver(Forwarded):
         self._kind_of_media = kind
         self._transport = transport
         self._rtp_parameters: dict[str, Any] | None = None
+        # The last receive() request (its undo follows it if it was cancelled).
+        self._receiving: asyncio.Future[Any] | None = None
         # On a direct transport: the SSRCs Python writes.
         self._ssrcs: frozenset[int] = frozenset()
         self._layers_unused: list[int] | None = None
@@ -117,9 +120,10 @@ class RtpReceiver(Forwarded):
         """
         if not isinstance(rtpParameters, Mapping):
             raise TypeError(f"rtpParameters must be a dict, not {type(rtpParameters).__name__}")
+        await settled(self._receiving)
         if self._rtp_parameters is not None:
             raise InvalidStateError(f"rtpReceiver {self._id} receives already")
-        request = self._request(
+        request = self._receiving = self._request(
             "rtpReceiver.receive",
             {
                 "receiverId": self._id,

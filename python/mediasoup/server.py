@@ -74,6 +74,8 @@ class Server(MediasoupObject):
             for channel in self._channels:
                 channel.close()
             raise
+        # The first workers: the startup waits for each of them.
+        self._first_channels = tuple(self._channels)
         self._startup = asyncio.ensure_future(self._start())
         ignore_outcome(self._startup)
 
@@ -82,7 +84,7 @@ class Server(MediasoupObject):
 
     async def _start(self) -> Server:
         try:
-            await asyncio.gather(*(channel.ready for channel in self._channels))
+            await asyncio.gather(*(channel.ready for channel in self._first_channels))
         except Exception as error:
             self._close(error)
             raise
@@ -248,10 +250,11 @@ class Server(MediasoupObject):
         if self._closed:
             return
         came_up = channel.ready.done() and not channel.ready.cancelled() and channel.ready.exception() is None
-        if not came_up and (self._startup is None or not self._startup.done()):
-            # A worker that dies before it came up while the server starts
-            # fails the startup, which closes the server with the error (see
-            # _start). One that came up and died while others start is replaced.
+        if not came_up and channel in self._first_channels and (self._startup is None or not self._startup.done()):
+            # A first worker that dies before it came up fails the startup,
+            # which closes the server with the error (see _start). One that
+            # came up and died while others start is replaced, and so is a
+            # replacement that dies before it came up.
             return
         _logger.error("server %s: %s; starting a replacement", self._id, error)
         for room in list(self._rooms_of_worker[channel.index].values()):

@@ -87,8 +87,7 @@ class RemoteTrack(MediaStreamTrack):
         """The next decoded frame (``av.AudioFrame`` or ``av.VideoFrame``)."""
         loop = asyncio.get_running_loop()
         if self._reader is None and self.readyState == "live":
-            self._packets = self._source.packets()
-            self._reader = loop.create_task(self._read(self._packets))
+            self._reader = loop.create_task(self._read())
         while True:
             if self.readyState != "live":
                 raise MediaStreamError(f"track {self.id} has ended")
@@ -131,10 +130,12 @@ class RemoteTrack(MediaStreamTrack):
         except asyncio.TimeoutError:
             pass
 
-    async def _read(self, packets: AsyncIterator[bytes]) -> None:
+    async def _read(self) -> None:
         loop = asyncio.get_running_loop()
         try:
-            async for data in packets:
+            # In the task: a source closed already ends the track (MediaStreamError), as one that closes later.
+            self._packets = self._source.packets()
+            async for data in self._packets:
                 try:
                     packet = RtpPacket.parse(data)
                 except ValueError as error:

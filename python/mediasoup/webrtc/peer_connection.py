@@ -408,6 +408,10 @@ class RTCPeerConnection(EventEmitter):
         self._agreed = sdp.parse(local.sdp).media
         self._local = local
         self._last_answer = None
+        # Back in 'stable' with no offer of ours out: what the answer left
+        # unnegotiated fires negotiationneeded again (W3C), even if it fired
+        # before (an offer made for it then met the endpoint's offer and failed).
+        self._negotiation_needed = False
         self._set_signaling_state("stable")
         self._check_negotiation()
 
