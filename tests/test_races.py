@@ -23,6 +23,13 @@ def audio(ssrc: int) -> dict[str, Any]:
     return {"codecs": [OPUS], "encodings": [{"ssrc": ssrc}], "rtcp": {"cname": "races"}}
 
 
+async def capable_peer(room: mediasoup.Room, name: str) -> mediasoup.Peer:
+    """A peer that takes every codec of the room."""
+    peer = await room.Peer(name)
+    await peer.setCapabilities(room.rtpCapabilities)
+    return peer
+
+
 async def in_flight(call: Any) -> asyncio.Future[Any]:
     """``call`` started, its request sent to the worker and not yet answered."""
     task = asyncio.ensure_future(call)
@@ -40,8 +47,7 @@ async def cancelled(call: Any) -> None:
 
 async def test_calls_cancelled_mid_request_leave_nothing_in_the_worker(server: mediasoup.Server) -> None:
     room = await server.Room()
-    peer = await room.Peer("alice")
-    await peer.setCapabilities(room.rtpCapabilities)
+    peer = await capable_peer(room, "alice")
     await cancelled(peer.createTransport(enableSctp=True))
     await cancelled(peer.createDirectTransport())
     await cancelled(peer.createPlainTransport())
@@ -77,8 +83,7 @@ async def test_a_subscription_outlives_the_cancelled_call_that_made_it(server: m
     """setCapabilities() cancelled while the senders of the room's streams are
     being made: they are the peer's, made all the same."""
     room = await server.Room()
-    alice = await room.Peer("alice")
-    await alice.setCapabilities(room.rtpCapabilities)
+    alice = await capable_peer(room, "alice")
     sending = await alice.createDirectTransport()
     receivers = [alice.RtpReceiver("audio", sending) for _ in range(5)]
     for index, receiver in enumerate(receivers):
@@ -97,8 +102,7 @@ async def test_a_subscription_outlives_the_cancelled_call_that_made_it(server: m
 
 async def test_wider_capabilities_later_get_the_streams_the_first_ones_could_not_decode(server: mediasoup.Server) -> None:
     room = await server.Room()
-    alice = await room.Peer("alice")
-    await alice.setCapabilities(room.rtpCapabilities)
+    alice = await capable_peer(room, "alice")
     receiver = alice.RtpReceiver("audio", await alice.createDirectTransport())
     await receiver.receive(audio(3000))
     bob = await room.Peer("bob")
@@ -114,13 +118,11 @@ async def test_a_listener_that_closes_senders_as_their_transport_closes(server: 
     """``activechange(False)`` fires on each sender as their transport
     closes; a listener closing them must not stop the transport's close."""
     room = await server.Room()
-    alice = await room.Peer("alice")
-    await alice.setCapabilities(room.rtpCapabilities)
+    alice = await capable_peer(room, "alice")
     sending = await alice.createDirectTransport()
     for index in range(3):
         await alice.RtpReceiver("audio", sending).receive(audio(4000 + index))
-    bob = await room.Peer("bob")
-    await bob.setCapabilities(room.rtpCapabilities)
+    bob = await capable_peer(room, "bob")
     transport = await bob.createDirectTransport()
     for sender in bob.rtpSenders:
         await sender.setTransport(transport)
@@ -144,8 +146,7 @@ async def test_a_receiver_closed_while_it_is_being_made(server: mediasoup.Server
     """close() before the worker answered receive(): receive() raises, the
     worker's receiver goes, and peers that come later get no sender of it."""
     room = await server.Room()
-    alice = await room.Peer("alice")
-    await alice.setCapabilities(room.rtpCapabilities)
+    alice = await capable_peer(room, "alice")
     transport = await alice.createTransport(enableSctp=True)
     data = alice.DataReceiver(transport)
     media = alice.RtpReceiver("audio", transport)
@@ -156,19 +157,16 @@ async def test_a_receiver_closed_while_it_is_being_made(server: mediasoup.Server
         with pytest.raises(InvalidStateError, match="closed while"):
             await task
     await until_async(lambda: alice.dump(), lambda dump: not dump["dataReceiverIds"] and not dump["rtpReceiverIds"], 5)
-    bob = await room.Peer("bob")
-    await bob.setCapabilities(room.rtpCapabilities)
+    bob = await capable_peer(room, "bob")
     await bob.createTransport(enableSctp=True)
     assert bob.dataSenders == [] and bob.rtpSenders == []
 
 
 async def test_a_sender_moved_to_a_transport_that_closes_meanwhile(server: mediasoup.Server) -> None:
     room = await server.Room()
-    alice = await room.Peer("alice")
-    await alice.setCapabilities(room.rtpCapabilities)
+    alice = await capable_peer(room, "alice")
     await alice.RtpReceiver("audio", await alice.createDirectTransport()).receive(audio(6000))
-    bob = await room.Peer("bob")
-    await bob.setCapabilities(room.rtpCapabilities)
+    bob = await capable_peer(room, "bob")
     [sender] = bob.rtpSenders
     transport = await bob.createDirectTransport()
     moving = await in_flight(sender.setTransport(transport))
@@ -241,8 +239,7 @@ async def test_negotiation_needed_fires_again_after_answering_the_endpoint_s_off
 
     use_loopback_only(monkeypatch)
     room = await server.Room()
-    alice = await room.Peer("alice")
-    await alice.setCapabilities(room.rtpCapabilities)
+    alice = await capable_peer(room, "alice")
     publishing = await alice.createDirectTransport()
     await alice.RtpReceiver("audio", publishing).receive(audio(7000))
     bob = await room.Peer("bob")
@@ -278,8 +275,7 @@ async def test_negotiation_needed_fires_again_after_answering_the_endpoint_s_off
 async def test_a_receive_called_again_right_after_a_cancelled_one_receives(server: mediasoup.Server) -> None:
     """The second call waits for the first's answer and undo, then goes."""
     room = await server.Room()
-    peer = await room.Peer("alice")
-    await peer.setCapabilities(room.rtpCapabilities)
+    peer = await capable_peer(room, "alice")
     transport = await peer.createTransport(enableSctp=True)
     media = peer.RtpReceiver("audio", transport)
     await cancelled(media.receive(audio(8000)))
@@ -296,8 +292,7 @@ async def test_a_track_of_a_sender_closed_already_ends(server: mediasoup.Server)
     from mediasoup.media import MediaStreamError, RemoteTrack
 
     room = await server.Room()
-    alice = await room.Peer("alice")
-    await alice.setCapabilities(room.rtpCapabilities)
+    alice = await capable_peer(room, "alice")
     await alice.RtpReceiver("audio", await alice.createDirectTransport()).receive(audio(9000))
     agent = await room.Peer("agent")
     await agent.createDirectTransport()

@@ -33,8 +33,8 @@ async def made_or_undone(channel: _Channel, request: asyncio.Future[T], method: 
     except asyncio.CancelledError:
 
         def undo(done: asyncio.Future[T]) -> None:
-            if not done.cancelled() and done.exception() is None and not channel.closed:
-                ignore_outcome(channel.request(method, data))
+            if not done.cancelled() and done.exception() is None:
+                request_unawaited(channel, method, data)
 
         request.add_done_callback(undo)
         raise
@@ -46,3 +46,10 @@ async def settled(request: asyncio.Future[Any] | None) -> None:
     requests in order. Its outcome is the earlier call's, not this one's."""
     if request is not None and not request.done():
         await asyncio.wait([request])
+
+
+def request_unawaited(channel: _Channel, method: str, data: dict[str, Any]) -> None:
+    """Sends a request nobody awaits (a close of what the worker made for a
+    call that ended otherwise), unless the worker is gone already."""
+    if not channel.closed:
+        ignore_outcome(channel.request(method, data))

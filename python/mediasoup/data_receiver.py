@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._display import Dump, Id, Stats
-from ._futures import ignore_outcome, made_or_undone, settled
+from ._futures import made_or_undone, request_unawaited, settled
 from ._object import Forwarded
 from ._owners import OwningPeer
 from .errors import InvalidStateError
@@ -128,10 +128,9 @@ class DataReceiver(Forwarded):
         close = {"dataReceiverId": self._id}
         normalised: dict[str, Any] = await made_or_undone(self._channel, request, "dataReceiver.close", close)
         if self._closed:
-            # Closed while the worker made it (close() told the worker nothing: it had no parameters yet).
-            if not self._channel.closed:
-                ignore_outcome(self._channel.request("dataReceiver.close", close))
-            raise InvalidStateError(f"dataReceiver {self._id} closed while it was being made")
+            # Closed while the worker created it (close() told the worker nothing: it had no parameters yet).
+            request_unawaited(self._channel, "dataReceiver.close", close)
+            raise InvalidStateError(f"dataReceiver {self._id} closed while it was being created")
         self._parameters = normalised
         if isinstance(self._transport, DirectTransport):
             self._transport._attach_channel(normalised["sctpStreamParameters"]["streamId"], self)

@@ -336,7 +336,7 @@ class Peer(WorkerObject):
         self._capabilities = normalised
         subscriptions = [self._subscribe(receiver) for receiver in self._room._receiving() if receiver.peer is not self]
         # Failures are logged by _subscription_done; the capabilities stand.
-        await _settled(subscriptions)
+        await _subscriptions_made(subscriptions)
 
     async def createTransport(
         self, options: Mapping[str, Any] | None = None, /, **kwargs: Any
@@ -369,7 +369,7 @@ class Peer(WorkerObject):
         self._transports[transport_id] = transport
         self.emit("newtransport", transport)
         if flags["enableSctp"]:
-            await _settled([self._subscribe_data(receiver) for receiver in self._room._data_receiving() if receiver.peer is not self])
+            await _subscriptions_made([self._subscribe_data(receiver) for receiver in self._room._data_receiving() if receiver.peer is not self])
         return transport
 
     async def createDirectTransport(self) -> transport_module.DirectTransport:
@@ -389,7 +389,7 @@ class Peer(WorkerObject):
         transport = transport_module.DirectTransport(self, self._channel, transport_id, answer["handle"])
         self._transports[transport_id] = transport
         self.emit("newtransport", transport)
-        await _settled([self._subscribe_data(receiver) for receiver in self._room._data_receiving() if receiver.peer is not self])
+        await _subscriptions_made([self._subscribe_data(receiver) for receiver in self._room._data_receiving() if receiver.peer is not self])
         return transport
 
     async def createPlainTransport(
@@ -487,7 +487,7 @@ class Peer(WorkerObject):
     create_plain_transport = createPlainTransport
 
 
-async def _settled(subscriptions: list[asyncio.Future[None] | None]) -> None:
+async def _subscriptions_made(subscriptions: list[asyncio.Future[None] | None]) -> None:
     """Waits for a peer's subscriptions. They are the peer's, not the
     caller's: a caller cancelled leaves them running (cancelled, a sender
     the worker made would be lost, and the stream never subscribed again)."""

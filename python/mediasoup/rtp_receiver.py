@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._display import Dump, Id, Stats
-from ._futures import ignore_outcome, made_or_undone, settled
+from ._futures import made_or_undone, request_unawaited, settled
 from ._object import Forwarded
 from ._owners import OwningPeer
 from .errors import InvalidStateError
@@ -135,8 +135,7 @@ class RtpReceiver(Forwarded):
         normalised: dict[str, Any] = await made_or_undone(self._channel, request, "rtpReceiver.close", {"receiverId": self._id})
         if self._closed:
             # Closed while the worker created it: the worker's receiver goes too.
-            if not self._channel.closed:
-                ignore_outcome(self._channel.request("rtpReceiver.close", {"receiverId": self._id}))
+            request_unawaited(self._channel, "rtpReceiver.close", {"receiverId": self._id})
             raise InvalidStateError(f"rtpReceiver {self._id} closed while it was being created")
         self._rtp_parameters = normalised
         if isinstance(self._transport, DirectTransport):

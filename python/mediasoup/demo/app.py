@@ -367,9 +367,7 @@ class Demo:
         pc, _ = self.sessions.get(session_id, (None, ""))
         if pc is None:
             return
-        timer = self.session_timers.pop(session_id, None)
-        if timer is not None:
-            timer.cancel()
+        self.stop_timer(session_id)
         if pc.connectionState in ("failed", "closed"):
             self.end_session(session_id)
         elif pc.connectionState != "connected":
@@ -382,10 +380,13 @@ class Demo:
             _logger.info("session %s in room %s: not connected for %.0f s, ended", session_id, room_name, self.session_grace)
             self.end_session(session_id)
 
-    def end_session(self, session_id: str) -> None:
+    def stop_timer(self, session_id: str) -> None:
         timer = self.session_timers.pop(session_id, None)
         if timer is not None:
             timer.cancel()
+
+    def end_session(self, session_id: str) -> None:
+        self.stop_timer(session_id)
         pc, room_name = self.sessions.pop(session_id, (None, ""))
         if pc is not None:
             pc.close()
