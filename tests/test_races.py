@@ -100,6 +100,36 @@ async def test_a_subscription_outlives_the_cancelled_call_that_made_it(server: m
     assert sorted(len(senders[receiver.id]) for receiver in receivers) == [1] * 5
 
 
+async def test_a_transport_cancelled_while_its_data_senders_are_made_is_closed(server: mediasoup.Server) -> None:
+    """createTransport() / createDirectTransport() cancelled after the worker
+    made the transport, while the senders of the room's data channels are
+    being made: the caller never got it, so it is closed; the senders are
+    the peer's and stay."""
+    room = await server.Room()
+    alice = await capable_peer(room, "alice")
+    sending = await alice.createDirectTransport()
+    for stream in range(4):
+        await alice.DataReceiver(sending).receive({"sctpStreamParameters": {"streamId": stream}, "label": f"chat{stream}"})
+    for name, direct in (("bob", False), ("carol", True)):
+        peer = await capable_peer(room, name)
+        made: list[mediasoup.Transport | mediasoup.DirectTransport] = []
+        peer.on("newtransport", made.append)
+        task = await in_flight(peer.createDirectTransport() if direct else peer.createTransport(enableSctp=True))
+        while not made:  # the transport is made, its data senders under way
+            await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert made[0].closed and peer.transports == []
+        await until_async(lambda: peer.dump(), lambda dump: not dump["transportIds"], 5)
+        assert len(peer.dataSenders) == 4 and all(sender.transport is None and not sender.closed for sender in peer.dataSenders)
+        # A transport made now takes them.
+        transport = await peer.createDirectTransport()
+        for sender in peer.dataSenders:
+            await sender.setTransport(transport)
+        assert (await peer.dump())["transportIds"] == [transport.id]
+
+
 async def test_wider_capabilities_later_get_the_streams_the_first_ones_could_not_decode(server: mediasoup.Server) -> None:
     room = await server.Room()
     alice = await capable_peer(room, "alice")

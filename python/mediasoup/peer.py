@@ -369,7 +369,7 @@ class Peer(WorkerObject):
         self._transports[transport_id] = transport
         self.emit("newtransport", transport)
         if flags["enableSctp"]:
-            await _subscriptions_made([self._subscribe_data(receiver) for receiver in self._room._data_receiving() if receiver.peer is not self])
+            await self._data_subscribed(transport)
         return transport
 
     async def createDirectTransport(self) -> transport_module.DirectTransport:
@@ -389,8 +389,19 @@ class Peer(WorkerObject):
         transport = transport_module.DirectTransport(self, self._channel, transport_id, answer["handle"])
         self._transports[transport_id] = transport
         self.emit("newtransport", transport)
-        await _subscriptions_made([self._subscribe_data(receiver) for receiver in self._room._data_receiving() if receiver.peer is not self])
+        await self._data_subscribed(transport)
         return transport
+
+    async def _data_subscribed(self, transport: transport_module.BaseTransport) -> None:
+        """Waits for the senders of the room's data channels, now that
+        ``transport`` carries data. A caller cancelled meanwhile never got the
+        transport: it is closed (the senders are the peer's and stay, waiting
+        for a transport that carries data)."""
+        try:
+            await _subscriptions_made([self._subscribe_data(receiver) for receiver in self._room._data_receiving() if receiver.peer is not self])
+        except asyncio.CancelledError:
+            transport.close()
+            raise
 
     async def createPlainTransport(
         self,
