@@ -73,3 +73,23 @@ def test_the_docs_table_lists_every_server_option() -> None:
     for name, types, _default, _doc in _mediasoup.SERVER_OPTIONS:
         escaped = types.replace("|", "\\|")
         assert f"| `{name}` | {escaped} |" in text, name
+
+
+def test_the_docs_list_every_header_extension_and_channel_message() -> None:
+    """docs/server.md's header-extension table and docs/architecture.md's
+    message table say what the worker has (both went stale once)."""
+    docs = pathlib.Path(__file__).parent.parent / "docs"
+    server = docs.joinpath("server.md").read_text()
+    kinds: dict[tuple[int, str], list[str]] = {}
+    for extension in _mediasoup.room_rtp_capabilities()["headerExtensions"]:
+        kinds.setdefault((extension["preferredId"], extension["uri"]), []).append(extension["kind"])
+    for (preferred_id, uri), of in kinds.items():
+        assert f"| {preferred_id} | {uri} | {', '.join(sorted(of))} |" in server, uri
+    architecture = docs.joinpath("architecture.md").read_text()
+    for method in _mediasoup.CHANNEL_METHODS:
+        # Listed whole, or as `.name` in its object's line (`rtpSender.create`, `.close`; …).
+        group, name = method.split(".")
+        line = architecture.split(f"`{group}.", 1)[1].split(";", 1)[0]
+        assert f"`{method}`" in architecture or f"`.{name}`" in line, method
+    for event in _mediasoup.NOTIFICATION_EVENTS:
+        assert f"`{event}`" in architecture, event
