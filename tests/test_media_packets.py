@@ -1,7 +1,8 @@
-"""The sans-IO pieces of mediasoup.media: RTP packets, payload formats, jitter buffer (fake time)."""
+"""The sans-IO pieces of mediasoup.media: RTP packets, payload formats, jitter buffer, keyframe requests (fake time)."""
 
 from __future__ import annotations
 
+import math
 import struct
 
 import pytest
@@ -10,6 +11,7 @@ pytest.importorskip("av")
 
 from mediasoup.media.h264 import H264PayloadFormat, splitAnnexB  # noqa: E402
 from mediasoup.media.jitter_buffer import Frame, JitterBuffer  # noqa: E402
+from mediasoup.media.keyframe_requests import KeyframeRequests  # noqa: E402
 from mediasoup.media.opus import OpusPayloadFormat  # noqa: E402
 from mediasoup.media.rtp import RtpPacket  # noqa: E402
 from mediasoup.media.vp8 import Vp8Descriptor, Vp8PayloadFormat  # noqa: E402
@@ -233,10 +235,46 @@ def test_jitter_buffer_counts_and_drops_duplicates() -> None:
 def test_jitter_buffer_declares_loss_at_once_when_full() -> None:
     buffer = JitterBuffer("audio", OpusPayloadFormat().startsKeyframe, maxDelay=10.0, capacity=8)
     buffer.push(_audio(0), 0.0)
+    assert [frame.sequenceNumber for frame in _drain(buffer, 0.0)] == [0]
     for number in range(2, 10):
         buffer.push(_audio(number), 0.0)
-    assert [frame.sequenceNumber for frame in _drain(buffer, 0.0)] == list(range(0, 1)) + list(range(2, 10))
-    assert len(buffer) == 0 and buffer.packetsLost == 1
+    assert [frame.sequenceNumber for frame in _drain(buffer, 0.0)] == list(range(2, 10))
+    assert len(buffer) == 0 and (buffer.packetsLost, buffer.packetsDropped) == (1, 0)
+
+
+def test_jitter_buffer_read_slower_than_the_stream_keeps_the_newest_packets() -> None:
+    """Nothing lost, nobody popping: the buffer holds ``capacity`` packets,
+    the oldest going (they used to pile up without end)."""
+    audio = JitterBuffer("audio", OpusPayloadFormat().startsKeyframe, capacity=64)
+    for number in range(10_000):
+        audio.push(_audio(number), number * 0.02)
+        assert len(audio) <= 64
+    assert [frame.sequenceNumber for frame in _drain(audio, 200.0)] == list(range(10_000 - 64, 10_000))
+    assert (audio.packetsDropped, audio.packetsLost) == (10_000 - 64, 0)
+    # Video goes on from the next keyframe (what follows the dropped frames references them).
+    vp8 = Vp8PayloadFormat()
+    video = JitterBuffer("video", vp8.startsKeyframe, capacity=16)
+    frames = [_video_frame(vp8, 3 * index, 3000 * index, keyframe=index in (0, 9)) for index in range(12)]
+    for frame in frames[:8]:
+        for packet in frame:
+            video.push(packet, 0.0)
+    assert len(video) == 16 and video.keyframeNeeded
+    assert _drain(video, 0.0) == []  # no keyframe among the newest
+    for frame in frames[8:]:
+        for packet in frame:
+            video.push(packet, 0.0)
+    assert [frame.timestamp for frame in _drain(video, 0.0)] == [27000, 30000, 33000]
+
+
+def test_keyframe_requests_ask_at_once_for_each_new_need_then_every_interval() -> None:
+    requests = KeyframeRequests(0.5)
+    assert requests.nextDue(False) is None and not requests.due(False, 0.0)
+    assert requests.nextDue(True) == -math.inf  # the start: at once
+    assert requests.due(True, 0.0) and not requests.due(True, 0.3)
+    assert requests.nextDue(True) == 0.5 and requests.due(True, 0.5)
+    assert not requests.due(False, 0.6)  # a keyframe came
+    assert requests.nextDue(True) == -math.inf and requests.due(True, 0.7)  # a new loss: at once, not at 1.0
+    assert not requests.due(True, 1.0) and requests.due(True, 1.2)
 
 
 def test_jitter_buffer_passes_over_padding_only_packets_without_a_frame_or_a_loss() -> None:

@@ -6,7 +6,8 @@ Python (an :class:`RtpSource`) into ``av`` frames, with aiortc's
 aiortc-compatible track and sends it into an RtpReceiver on a direct transport
 (an :class:`RtpSink`); :class:`Recorder` writes sources into a file as they
 are encoded. Below them, sans-IO pieces: :class:`RtpPacket`, the
-payload formats (Opus, VP8, H264) and :class:`JitterBuffer`.
+payload formats (Opus, VP8, H264), :class:`JitterBuffer` and
+:class:`KeyframeRequests`.
 
 Usage::
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 from .codecs import CODECS, Codec, findCodec
 from .jitter_buffer import Frame, JitterBuffer
+from .keyframe_requests import KeyframeRequests
 from .peer_media import publish, recordPeer, subscribe
 from .protocols import RtpSink, RtpSource
 from .publish import TrackPublisher, producerRtpParameters
@@ -36,6 +38,7 @@ __all__ = [
     "Codec",
     "Frame",
     "JitterBuffer",
+    "KeyframeRequests",
     "MediaStreamError",
     "MediaStreamTrack",
     "RecordedStream",

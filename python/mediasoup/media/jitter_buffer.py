@@ -6,7 +6,9 @@ the current time; the buffer never reads a clock. It reorders packets within
 timestamp and marker bit, and declares a missing packet lost once a later one
 has waited ``maxDelay``. Audio then goes on with the next frame; video drops
 frames until the next keyframe and says so in ``keyframeNeeded`` (true at start
-too), for the caller to ask the sender for one.
+too), for the caller to ask the sender for one. It holds at most ``capacity``
+packets in sequence: past them the oldest go, as after a loss, so a caller
+slower than the stream loses its oldest frames, never memory.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ class JitterBuffer:
     ``startsKeyframe(payload)`` tells the first packet of a keyframe (the
     payload format's). Counters: ``packetsLost``, ``latePackets`` (arrived after
     their place was passed), ``duplicatePackets``, ``packetsDropped`` (video
-    packets dropped while waiting for a keyframe). A packet without payload
+    packets dropped while waiting for a keyframe, the part of a frame before a
+    loss, packets that waited past ``capacity``). A packet without payload
     (padding only: a sender's bandwidth probe) keeps its place in the
     sequence and makes no frame.
     """
@@ -85,7 +88,7 @@ class JitterBuffer:
             delta -= 0x10000
         number = self._highest + delta
         if number < self._next:
-            if not self._started and self._next - number < self._capacity:
+            if not self._started and self._highest - number < self._capacity:
                 self._next = self._end = number  # reordered before the first frame: nothing is lost yet
             else:
                 self.latePackets += 1
@@ -100,6 +103,13 @@ class JitterBuffer:
         self._packets[number] = (packet, now)
         if number > self._highest:
             self._highest = number
+            if number - self._next >= self._capacity:
+                # Too many wait (a caller slower than the stream, a long
+                # hole): go on from the oldest packet still in the window.
+                resume = number - self._capacity + 1
+                while resume not in self._packets:
+                    resume += 1
+                self._drop_before(resume)
 
     def pop(self, now: float) -> Frame | None:
         """The next frame in order, or None until more packets arrive or
@@ -110,9 +120,9 @@ class JitterBuffer:
                 return frame
             if self._highest <= self._end:
                 return None  # nothing after the missing packet: it may still come
-            if self._highest - self._next < self._capacity and now < self._hole_deadline():
+            if now < self._hole_deadline():
                 return None
-            self._skip_hole()
+            self._drop_before(self._first_after_hole())
         return None
 
     def nextTimeout(self) -> float | None:
@@ -176,17 +186,15 @@ class JitterBuffer:
             self._deadline = self._packets[self._first_after_hole()][1] + self._max_delay
         return self._deadline
 
-    def _skip_hole(self) -> None:
-        """Declares the packets from the first missing one to the next present one lost."""
+    def _drop_before(self, resume: int) -> None:
+        """Goes on from packet ``resume`` (one that is here): the packets
+        before it still waiting are dropped, the missing ones lost."""
         assert self._next is not None
-        resume = self._first_after_hole()
-        if self._highest - resume >= self._capacity:
-            resume = min(number for number in self._packets if number > self._highest - self._capacity)
         for number in range(self._next, resume):
             if self._packets.pop(number, None) is None:
                 self.packetsLost += 1
             else:
-                self.packetsDropped += 1  # the part of a frame before the hole
+                self.packetsDropped += 1  # part of a frame before a loss, or past capacity
         self._next = self._end = resume
         if not self._audio:
             self.keyframeNeeded = True

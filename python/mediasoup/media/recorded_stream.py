@@ -22,6 +22,7 @@ import av.error
 
 from .codecs import MTU, Codec, mediaCodec
 from .jitter_buffer import Frame, JitterBuffer
+from .keyframe_requests import KeyframeRequests
 from .protocols import RtpSource, stop_packets
 from .rtp import RtpPacket
 
@@ -61,9 +62,7 @@ class RecordedStream:
         self._payload_type = payload_type
         self._format = codec.payloadFormat(MTU)
         self.jitterBuffer = JitterBuffer(source.kind, self._format.startsKeyframe, maxDelay=maxDelay)
-        self._keyframe_interval = keyFrameRequestInterval
-        self._last_keyframe_request = -math.inf
-        self._keyframe_needed = False  # as the jitter buffer said last time
+        self._keyframe_requests = KeyframeRequests(keyFrameRequestInterval)
         self._packets: AsyncIterator[bytes] | None = None
         self._reader: asyncio.Task[None] | None = None
         self._arrived = asyncio.Event()
@@ -123,9 +122,7 @@ class RecordedStream:
     async def _wait(self, now: float) -> None:
         """Until a packet arrives, the buffer's timeout or the next keyframe request."""
         self._arrived.clear()
-        wake = [self.jitterBuffer.nextTimeout()]
-        if self.jitterBuffer.keyframeNeeded:
-            wake.append(self._last_keyframe_request + self._keyframe_interval)
+        wake = [self.jitterBuffer.nextTimeout(), self._keyframe_requests.nextDue(self.jitterBuffer.keyframeNeeded)]
         deadlines = [deadline for deadline in wake if deadline is not None]
         try:
             timeout = max(0.0, min(deadlines) - now) if deadlines else None
@@ -153,13 +150,8 @@ class RecordedStream:
             self._arrived.set()
 
     def _request_keyframe(self, now: float) -> None:
-        needed = self.jitterBuffer.keyframeNeeded
-        if needed and not self._keyframe_needed:
-            self._last_keyframe_request = -math.inf  # a loss (or the start): ask at once
-        self._keyframe_needed = needed
-        if not needed or now - self._last_keyframe_request < self._keyframe_interval:
+        if not self._keyframe_requests.due(self.jitterBuffer.keyframeNeeded, now):
             return
-        self._last_keyframe_request = now
         self.keyFrameRequests += 1
         request = asyncio.ensure_future(self.source.requestKeyFrame())
         self._requests.add(request)

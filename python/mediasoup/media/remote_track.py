@@ -21,6 +21,7 @@ import av.error
 
 from .codecs import MTU, Codec, mediaCodec
 from .jitter_buffer import Frame, JitterBuffer
+from .keyframe_requests import KeyframeRequests
 from .protocols import RtpSource, stop_packets
 from .rtp import RtpPacket
 from .track import MediaStreamError, MediaStreamTrack
@@ -63,8 +64,7 @@ class RemoteTrack(MediaStreamTrack):
         self.jitterBuffer = JitterBuffer(source.kind, self._format.startsKeyframe, maxDelay=maxDelay)
         self._decoder = _open_decoder(codec)
         self._time_base = fractions.Fraction(1, codec.clockRate)
-        self._keyframe_interval = keyFrameRequestInterval
-        self._last_keyframe_request = -math.inf
+        self._keyframe_requests = KeyframeRequests(keyFrameRequestInterval)
         self._reader: asyncio.Task[None] | None = None
         self._packets: AsyncIterator[bytes] | None = None
         self._arrived = asyncio.Event()
@@ -118,9 +118,7 @@ class RemoteTrack(MediaStreamTrack):
 
     async def _wait(self, now: float) -> None:
         """Until a packet arrives, the buffer's timeout or the next keyframe request."""
-        wake = [self.jitterBuffer.nextTimeout()]
-        if self.jitterBuffer.keyframeNeeded:
-            wake.append(self._last_keyframe_request + self._keyframe_interval)
+        wake = [self.jitterBuffer.nextTimeout(), self._keyframe_requests.nextDue(self.jitterBuffer.keyframeNeeded)]
         deadlines = [deadline for deadline in wake if deadline is not None]
         if not deadlines:
             await self._arrived.wait()
@@ -153,9 +151,8 @@ class RemoteTrack(MediaStreamTrack):
             self._arrived.set()
 
     def _request_keyframe(self, now: float) -> None:
-        if not self.jitterBuffer.keyframeNeeded or now - self._last_keyframe_request < self._keyframe_interval:
+        if not self._keyframe_requests.due(self.jitterBuffer.keyframeNeeded, now):
             return
-        self._last_keyframe_request = now
         self.keyFrameRequests += 1
         request = asyncio.ensure_future(self._source.requestKeyFrame())
         self._requests.add(request)
