@@ -19,7 +19,7 @@ mediastreams = pytest.importorskip("aiortc.mediastreams")
 contrib_media = pytest.importorskip("aiortc.contrib.media")
 
 from mediasoup._events import EventEmitter  # noqa: E402
-from mediasoup.media import MediaStreamError, MediaStreamTrack, RemoteTrack, RtpPacket, TrackPublisher, findCodec, producerRtpParameters  # noqa: E402
+from mediasoup.media import MediaStreamError, MediaStreamTrack, Recorder, RemoteTrack, RtpPacket, TrackPublisher, findCodec, producerRtpParameters  # noqa: E402
 from mediasoup.media.encoders import AudioEncoder  # noqa: E402
 from mediasoup.media.vp8 import Vp8PayloadFormat  # noqa: E402
 
@@ -173,6 +173,39 @@ async def test_a_padding_only_packet_in_the_stream_does_not_end_the_audio_decode
     frames = await _receive_all(track)
     assert len(frames) == len(packets) and track.decodeErrors == 0
     assert track.jitterBuffer.packetsLost == 0
+
+
+async def test_a_video_frame_of_no_data_does_not_end_the_decoder_or_the_recording(tmp_path: pathlib.Path) -> None:
+    # A bare VP8 descriptor with the marker set is a frame of no data: given to
+    # FFmpeg it would end the decoder's stream (every later frame failing).
+    loopback = Loopback("video")
+    publisher = await _publish(ColourTrack(RED, count=30), loopback)
+    await publisher.wait()
+    packets = [RtpPacket.parse(packet) for packet in loopback.sent]
+    frames = _rtp_frames(loopback.sent)
+    after = sum(len(frame) for frame in frames[:10])  # the empty frame goes between frames 9 and 10
+    empty = RtpPacket(packets[0].payloadType, True, 0, frames[9][0].timestamp + 1500, packets[0].ssrc, b"\x10")
+    replayed = [*packets[:after], empty, *packets[after:]]
+    for number, packet in enumerate(replayed):
+        packet.sequenceNumber = (packets[0].sequenceNumber + number) & 0xFFFF
+
+    def replay() -> Loopback:
+        source = Loopback("video")
+        source.rtpParameters = loopback.rtpParameters
+        for packet in replayed:
+            source.sendRtp(packet.serialize())
+        source.close()
+        return source
+
+    track = RemoteTrack(replay())
+    decoded = await _receive_all(track)
+    assert len(decoded) == 30 and track.decodeErrors == 0
+    assert decoded[-1].pts == 3000 * 29
+    recorder = Recorder(str(tmp_path / "empty.webm"))
+    stream = recorder.addSource(replay())
+    await recorder.start()
+    await recorder.wait()
+    assert (stream.framesRecorded, stream.framesDiscarded) == (30, 1)
 
 
 async def test_audio_rtp_timestamps_advance_960_per_20_ms_packet() -> None:

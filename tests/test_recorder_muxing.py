@@ -237,3 +237,39 @@ async def test_nothing_received_writes_no_file(tmp_path: pathlib.Path) -> None:
     await recorder.stop()
     assert not (tmp_path / "call.webm").exists()
     await recorder.wait()
+
+
+async def test_a_file_that_cannot_be_made_fails_the_recording_with_its_error(tmp_path: pathlib.Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no folder"):
+        missing = Recorder(tmp_path / "missing" / "call.webm")
+        missing.addSource(FakeSource("audio/opus", []))
+        await missing.start()
+    # The folder goes after start(): the file cannot be opened at the first frame.
+    folder = tmp_path / "gone"
+    folder.mkdir()
+    recorder = Recorder(folder / "call.webm")
+    source = FakeSource("audio/opus", paced(rtp("audio/opus", tone_frames(1.0, 440.0)), first_delay=0.2, interval=0.02))
+    recorder.addSource(source)
+    ended: list[bool] = []
+    recorder.on("ended", lambda: ended.append(True))
+    await recorder.start()
+    folder.rmdir()
+    with pytest.raises(FileNotFoundError):
+        await asyncio.wait_for(recorder.wait(), 5)
+    assert ended == [True] and not recorder.active and isinstance(recorder.error, FileNotFoundError)
+    assert source.packetsSent < 50  # the source was stopped, not read to its end
+    await recorder.stop()  # no error: the recording ended already
+
+
+async def test_a_source_closed_before_start_ends_its_stream(tmp_path: pathlib.Path) -> None:
+    class Closed(FakeSource):
+        def packets(self) -> AsyncIterator[bytes]:
+            raise RuntimeError("the sender is closed")
+
+    recorder = Recorder(tmp_path / "call.webm")
+    recorder.addSource(FakeSource("audio/opus", paced(rtp("audio/opus", tone_frames(0.5, 440.0)))))
+    recorder.addSource(Closed("video/VP8", []))
+    await recorder.start()
+    await asyncio.wait_for(recorder.wait(), 10)  # every source ended: finalized without stop()
+    container, frames = read_back(tmp_path / "call.webm")
+    assert [stream.type for stream in container.streams] == ["audio"] and len(frames["audio"]) == 25

@@ -80,8 +80,7 @@ class RecordedStream:
     def start(self) -> None:
         """Starts reading the source's packets (from now on)."""
         if self._reader is None:
-            self._packets = self.source.packets()
-            self._reader = asyncio.get_running_loop().create_task(self._read(self._packets))
+            self._reader = asyncio.get_running_loop().create_task(self._read())
 
     def stop(self) -> None:
         """Stops reading the source; :meth:`drain` gives what is left."""
@@ -130,10 +129,12 @@ class RecordedStream:
         except asyncio.TimeoutError:
             pass
 
-    async def _read(self, packets: AsyncIterator[bytes]) -> None:
+    async def _read(self) -> None:
         loop = asyncio.get_running_loop()
         try:
-            async for data in packets:
+            # In the task: a source closed already ends the stream, as one that closes later.
+            self._packets = self.source.packets()
+            async for data in self._packets:
                 try:
                     packet = RtpPacket.parse(data)
                 except ValueError as error:
@@ -167,6 +168,11 @@ class RecordedStream:
         waits for the next keyframe, which is asked for."""
         try:
             data = self._format.depacketize(frame.payloads)
+            if not data:
+                # No data (a bare VP8 descriptor, an empty STAP-A): nothing to
+                # write, and nothing later needs it.
+                self.framesDiscarded += 1
+                return None
             if self.kind == "video" and self.size is None:
                 self.size = _video_size(self.codec, data)
         except (ValueError, av.error.FFmpegError) as error:

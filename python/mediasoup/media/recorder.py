@@ -106,6 +106,8 @@ class Recorder(EventEmitter):
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
+        self.error: BaseException | None = None
+        """What made the file fail (it could not be created, say), else None."""
 
     @property
     def active(self) -> bool:
@@ -131,6 +133,11 @@ class Recorder(EventEmitter):
             raise RuntimeError(f"the recorder is {self._state}: a recorder starts once")
         if not self.streams:
             raise ValueError("no source to record: addSource() first")
+        folder = pathlib.Path(self.path).parent
+        if not folder.is_dir():
+            raise FileNotFoundError(f"no folder {str(folder)!r:.200} for {self.path!r:.200}")
+        if not os.access(folder, os.W_OK):
+            raise PermissionError(f"folder {str(folder)!r:.200} is not writable")
         loop = asyncio.get_running_loop()
         self._state = "recording"
         for stream in self.streams:
@@ -146,8 +153,11 @@ class Recorder(EventEmitter):
         await asyncio.shield(self._stopping)
 
     async def wait(self) -> None:
-        """Until the file is finalized: ``stop()``, or the end of every source."""
+        """Until the file is finalized: ``stop()``, or the end of every source;
+        raises :attr:`error` if the file failed."""
         await self._stopped.wait()
+        if self.error is not None:
+            raise self.error
 
     async def _record(self, stream: RecordedStream) -> None:
         try:
@@ -167,37 +177,43 @@ class Recorder(EventEmitter):
             self._stopped.set()
             return
         self._state = "stopping"
-        current = asyncio.current_task()
-        for stream in self.streams:
-            stream.stop()
-        for task in self._tasks:
-            if task is not current:
-                task.cancel()
-        await asyncio.gather(*(task for task in self._tasks if task is not current), return_exceptions=True)
-        for stream in self.streams:
-            if not stream.ended:
-                for frame in stream.drain():
-                    self._write(stream, frame)
-        self._timed_out = True
-        self._open()
-        if self._start_timer is not None:
-            self._start_timer.cancel()
-        if self._container is not None:
-            try:
-                self._container.close()
-            except av.error.FFmpegError as error:
-                _logger.error("recording %s: finalizing the file failed: %s", self.path, error)
-        else:
-            _logger.warning("recording %s: no frame came from any source, no file written", self.path)
-        self._state = "stopped"
-        self._stopped.set()
-        self.emit("ended")
+        try:
+            current = asyncio.current_task()
+            for stream in self.streams:
+                stream.stop()
+            for task in self._tasks:
+                if task is not current:
+                    task.cancel()
+            await asyncio.gather(*(task for task in self._tasks if task is not current), return_exceptions=True)
+            for stream in self.streams:
+                if not stream.ended:
+                    for frame in stream.drain():
+                        self._write(stream, frame)
+            self._timed_out = True
+            self._open()
+            if self._start_timer is not None:
+                self._start_timer.cancel()
+            if self._container is not None:
+                try:
+                    self._container.close()
+                except (OSError, av.error.FFmpegError) as error:
+                    if self.error is None:
+                        _logger.error("recording %s: finalizing the file failed: %s", self.path, error)
+                        self.error = error
+            elif self.error is None:
+                _logger.warning("recording %s: no frame came from any source, no file written", self.path)
+        finally:
+            self._state = "stopped"
+            self._stopped.set()
+            self.emit("ended")
 
     def _start_timed_out(self) -> None:
         self._timed_out = True
         self._open()
 
     def _write(self, stream: RecordedStream, frame: EncodedFrame) -> None:
+        if self.error is not None:
+            return  # the file failed
         self._first_arrivals.setdefault(stream, frame.arrivalTime)
         if self._container is None:
             self._pending.append((stream, frame))
@@ -206,14 +222,47 @@ class Recorder(EventEmitter):
             self._mux(stream, frame)
 
     def _open(self) -> None:
-        """Starts the file if every stream has its first frame (or the wait is over)."""
-        if self._container is not None or not self._first_arrivals:
+        """Starts the file if every stream has its first frame (or the wait is
+        over). A file that cannot be made (its folder gone, the disk full)
+        fails the recording: :attr:`error`, the sources stopped."""
+        if self._container is not None or not self._first_arrivals or self.error is not None:
             return
         if not self._timed_out and any(stream not in self._first_arrivals for stream in self.streams):
             return
         if self._start_timer is not None:
             self._start_timer.cancel()
+        try:
+            self._create()
+        except (OSError, av.error.FFmpegError, ValueError) as error:
+            self._fail(error)
+
+    def _fail(self, error: BaseException) -> None:
+        """The file cannot be written: the recording ends with ``error``."""
+        if self.error is not None:
+            return
+        _logger.error("recording %s: the file cannot be written: %s", self.path, error)
+        self.error = error
+        self._pending = []
+        if self._stopping is None:
+            self._stopping = asyncio.ensure_future(self._finish())
+
+    def _create(self) -> None:
+        """Opens the file, one output per stream that has a frame, and writes what waited."""
         container = av.open(self.path, "w", format=self.format)
+        try:
+            self._add_outputs(container)
+        except BaseException:
+            try:
+                container.close()
+            except (OSError, av.error.FFmpegError):
+                pass  # the first error is the one to tell
+            raise
+        self._container = container
+        pending, self._pending = self._pending, []
+        for stream, frame in pending:
+            self._mux(stream, frame)
+
+    def _add_outputs(self, container: av.container.OutputContainer) -> None:
         origin = min(self._first_arrivals.values())
         for stream in self.streams:
             arrival = self._first_arrivals.get(stream)
@@ -237,15 +286,11 @@ class Recorder(EventEmitter):
                 output = container.add_mux_stream(codec.decoder, width=stream.size[0], height=stream.size[1])
             output.time_base = time_base
             self._outputs[stream] = _Output(output, round((arrival - origin) * codec.clockRate), time_base)
-        self._container = container
-        pending, self._pending = self._pending, []
-        for stream, frame in pending:
-            self._mux(stream, frame)
 
     def _mux(self, stream: RecordedStream, frame: EncodedFrame) -> None:
         output = self._outputs.get(stream)
-        if output is None:
-            return  # left out of the file
+        if output is None or self.error is not None:
+            return  # left out of the file, or the file failed
         assert self._container is not None
         pts = output.offset + frame.timestamp
         if output.last_pts is not None and pts <= output.last_pts:
@@ -263,6 +308,8 @@ class Recorder(EventEmitter):
                 pass
         try:
             self._container.mux(packet)
+        except OSError as error:  # the file (its folder gone, the disk full), not the frame
+            self._fail(error)
         except av.error.FFmpegError as error:
             _logger.warning("recording %s: a %s frame not written: %s", self.path, stream.kind, error)
 

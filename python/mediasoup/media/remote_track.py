@@ -165,7 +165,11 @@ class RemoteTrack(MediaStreamTrack):
 
     def _decode(self, frame: Frame) -> None:
         try:
-            decoded = self._decoder.decode(av.Packet(self._format.depacketize(frame.payloads)))
+            data = self._format.depacketize(frame.payloads)
+            # A frame of no data (a bare VP8 descriptor, an empty STAP-A) is
+            # passed over: an empty av.Packet is FFmpeg's end of stream, after
+            # which the decoder would decode nothing more, keyframes included.
+            decoded = self._decoder.decode(av.Packet(data)) if data else []
         except (ValueError, av.error.FFmpegError) as error:
             # Video: the next frames reference this one; wait for a keyframe.
             _logger.debug("track %s: frame %r not decoded: %s", self.id, frame, error)
