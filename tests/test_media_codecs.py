@@ -248,6 +248,26 @@ async def test_video_rtp_timestamps_advance_3000_per_frame_at_30_fps_with_the_ma
     assert all(len(packet) <= 1200 + 12 for packet in loopback.sent)
 
 
+async def test_a_source_whose_time_jumps_back_or_forward_is_sent_on_one_clock() -> None:
+    # A file played in a loop starts its pts again at 0; another source's
+    # time may leap an hour ahead: the stream's timestamps go on by the time
+    # that passed, and the publisher does not wait an hour.
+    class Jumping(ColourTrack):
+        async def recv(self) -> Any:
+            index = self._index
+            frame = await super().recv()
+            frame.pts = [index, index - 10, index + 3600 * 30][index // 10] * 3000  # back at 10, an hour ahead at 20
+            return frame
+
+    loopback = Loopback("video")
+    publisher = await _publish(Jumping(RED, count=30, interval=1 / 30), loopback)
+    await asyncio.wait_for(publisher.wait(), 10)
+    timestamps = [frame[0].timestamp for frame in _rtp_frames(loopback.sent)]
+    steps = [(b - a) & 0xFFFFFFFF for a, b in zip(timestamps, timestamps[1:])]
+    assert len(timestamps) == 30 and all(0 < step < 9000 for step in steps), steps
+    assert steps.count(3000) >= 20  # the source's own time, outside the two jumps
+
+
 async def test_a_keyframe_request_makes_the_next_vp8_frame_a_keyframe() -> None:
     requested_after: list[int] = []
 

@@ -275,6 +275,9 @@ def test_keyframe_requests_ask_at_once_for_each_new_need_then_every_interval() -
     assert not requests.due(False, 0.6)  # a keyframe came
     assert requests.nextDue(True) == -math.inf and requests.due(True, 0.7)  # a new loss: at once, not at 1.0
     assert not requests.due(True, 1.0) and requests.due(True, 1.2)
+    for interval in (0, -1.0, math.nan):
+        with pytest.raises(ValueError, match="expected seconds > 0"):
+            KeyframeRequests(interval)
 
 
 def test_jitter_buffer_passes_over_padding_only_packets_without_a_frame_or_a_loss() -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import mediasoup
 import numpy
+import pytest
 from mediasoup import media
 
 from .clients import MediasoupClient, colour_track, dominant_frequency, mean_colour, tone_track, until
@@ -80,3 +81,25 @@ async def test_a_pymediasoup_client_hears_and_sees_what_python_publishes(server:
     assert close_to(mean_colour(video[-1]), BLUE), mean_colour(video[-1])
     assert voice.packetsSent >= 100 and camera.keyFramesEncoded >= 1
     await until(lambda: not voice.active and not camera.active, 2, lambda: (voice.active, camera.active))
+
+
+async def test_a_publish_that_fails_leaves_no_receiver_and_one_whose_receiver_closes_stops_quietly(
+    server: mediasoup.Server, caplog: Any
+) -> None:
+    from mediasoup.errors import UnsupportedError
+
+    room = await server.Room(mediaCodecs=[{"kind": "audio", "mimeType": "audio/opus", "clockRate": 48000, "channels": 2},
+                                          {"kind": "video", "mimeType": "video/VP8", "clockRate": 90000}])
+    agent = await room.Peer("agent")
+    direct = await agent.createDirectTransport()
+    with pytest.raises(ValueError, match="cannot be published as"):
+        await media.publish(direct, tone_track(0.3, 660.0), mimeType="video/VP8")
+    with pytest.raises(UnsupportedError):
+        await media.publish(direct, colour_track(BLUE), mimeType="video/H264")  # not among the room's codecs
+    assert agent.rtpReceivers == [] and (await agent.dump())["rtpReceiverIds"] == []
+    voice = await media.publish(direct, tone_track(0.3, 660.0))
+    [receiver] = agent.rtpReceivers
+    await until(lambda: voice.packetsSent > 10, 5, lambda: voice.packetsSent)
+    receiver.close()  # the stream ends: the publisher stops, no error
+    await asyncio.wait_for(voice.wait(), 2)
+    assert not [record for record in caplog.records if "failed" in record.getMessage()], caplog.text

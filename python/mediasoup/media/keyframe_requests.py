@@ -17,6 +17,8 @@ class KeyframeRequests:
     """The timing of one stream's keyframe requests."""
 
     def __init__(self, interval: float) -> None:
+        if not interval > 0:  # 0 would ask on every turn of the caller's loop
+            raise ValueError(f"keyFrameRequestInterval {interval!r:.80}, expected seconds > 0")
         self.interval = interval
         self._last = -math.inf  # when the last request went
         self._needed = False  # as the jitter buffer said last time

@@ -37,8 +37,17 @@ async def publish(transport: DirectTransport, track: Any, **options: Any) -> Tra
     if not isinstance(peer, Peer):
         raise TypeError(f"transport must be a peer's DirectTransport, not {type(transport).__name__}")
     receiver = peer.RtpReceiver(track.kind, transport)
-    publisher = TrackPublisher(track, receiver, **options)
-    await receiver.receive(publisher.rtpParameters)
+    publisher: TrackPublisher | None = None
+    try:
+        publisher = TrackPublisher(track, receiver, **options)
+        await receiver.receive(publisher.rtpParameters)
+    except BaseException:
+        # Bad options, a codec the room lacks, a cancelled call: the caller
+        # gets neither, so the receiver goes (in the worker too).
+        if publisher is not None:
+            publisher.stop()
+        receiver.close()
+        raise
     publisher.start()
     return publisher
 

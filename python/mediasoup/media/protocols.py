@@ -43,7 +43,8 @@ class RtpSink(Protocol):
     def on(self, event: str, listener: Callable[..., Any]) -> Any:
         """Event ``keyframerequest`` (no arguments): encode a keyframe next.
         A sink may also emit ``encodingkeyframerequest(ssrc)`` just before,
-        naming the encoding that needs it."""
+        naming the encoding that needs it, and ``close`` when it takes no
+        more packets (the publisher stops)."""
 
 
 def stop_packets(packets: AsyncIterator[bytes] | None) -> None:

@@ -6,7 +6,11 @@ Packets go out at their media time: the first frame sets the origin, each
 later one waits until ``origin + (timestamp - first timestamp) / clockRate``
 on the loop's clock, so a source that makes frames as fast as it can is sent
 in real time and a source that paces itself is not delayed (its frames are
-due when they come).
+due when they come). A video frame's timestamp is its ``pts``; where the
+source's time jumps (back: a file played in a loop; forward by more than
+the time that passed), the stream's goes on from the last frame by the time
+that passed instead, so receivers see one continuous clock and the
+publisher never waits for a jump.
 """
 
 from __future__ import annotations
@@ -83,6 +87,7 @@ class TrackPublisher(EventEmitter):
         self._sequence_number = random.getrandbits(16)
         self._timestamp_base = random.getrandbits(32)
         self._origin: tuple[float, int] | None = None  # (loop time, timestamp) of the first frame
+        self._last_video: tuple[float, int | None, int] | None = None  # (loop time, source time, timestamp) of the last frame
         self._keyframe_pending = False
         # The sink named the encoding of the request whose keyframerequest comes next.
         self._request_named = False
@@ -94,6 +99,7 @@ class TrackPublisher(EventEmitter):
         self.keyFramesEncoded = 0
         sink.on("encodingkeyframerequest", self._on_encoding_keyframe_request)
         sink.on("keyframerequest", self._on_keyframe_request)
+        sink.on("close", self._on_sink_close)
 
     @property
     def kind(self) -> str:
@@ -147,6 +153,11 @@ class TrackPublisher(EventEmitter):
         else:
             self._keyframe_pending = True
 
+    def _on_sink_close(self, *args: Any) -> None:
+        # Its receiver closed (by the application, with its peer): the stream
+        # ends here, not at the next frame's send with an error logged.
+        self.stop()
+
     def _finish(self) -> None:
         if self._stopped:
             return
@@ -155,6 +166,7 @@ class TrackPublisher(EventEmitter):
         if off is not None:
             off("encodingkeyframerequest", self._on_encoding_keyframe_request)
             off("keyframerequest", self._on_keyframe_request)
+            off("close", self._on_sink_close)
         self.emit("ended")
 
     async def _run(self) -> None:
@@ -165,7 +177,6 @@ class TrackPublisher(EventEmitter):
             else:
                 encoder = VideoEncoder(self._codec, self._bitrate)
             loop = asyncio.get_running_loop()
-            video_start: float | None = None
             while True:
                 try:
                     frame = await self._track.recv()
@@ -174,11 +185,7 @@ class TrackPublisher(EventEmitter):
                 if isinstance(encoder, AudioEncoder):
                     encoded = encoder.encode(frame)
                 else:
-                    if frame.pts is not None and frame.time_base is not None:
-                        timestamp = int(frame.pts * frame.time_base * self._codec.clockRate)
-                    else:  # no pts: the time it came
-                        video_start = loop.time() if video_start is None else video_start
-                        timestamp = int((loop.time() - video_start) * self._codec.clockRate)
+                    timestamp = self._video_timestamp(frame, loop.time())
                     keyframe, self._keyframe_pending = self._keyframe_pending, False
                     encoded = encoder.encode(frame, timestamp, keyframe)
                 for item in encoded:
@@ -190,6 +197,24 @@ class TrackPublisher(EventEmitter):
             _logger.exception("publisher of track %s failed", getattr(self._track, "id", self._track))
         finally:
             self._finish()
+
+    def _video_timestamp(self, frame: Any, now: float) -> int:
+        """A video frame's timestamp (from 0): its ``pts`` in the clock rate
+        while the source's time runs on; the time that passed where it
+        jumps (or where there is no ``pts``)."""
+        clock = self._codec.clockRate
+        source = int(frame.pts * frame.time_base * clock) if frame.pts is not None and frame.time_base is not None else None
+        if self._last_video is None:
+            timestamp = 0
+        else:
+            then, last_source, last = self._last_video
+            passed = round((now - then) * clock)
+            step = None if source is None or last_source is None else source - last_source
+            if step is None or not 0 < step <= passed + _MAX_LATENESS * clock:
+                step = max(1, passed)
+            timestamp = last + step
+        self._last_video = (now, source, timestamp)
+        return timestamp
 
     async def _pace(self, loop: asyncio.AbstractEventLoop, timestamp: int) -> None:
         now = loop.time()

@@ -113,6 +113,8 @@ class RemoteTrack(MediaStreamTrack):
         if self._reader is not None:
             self._reader.cancel()
         stop_packets(self._packets)
+        for request in list(self._requests):
+            request.cancel()
         self._arrived.set()
         super().stop()
 
