@@ -264,7 +264,7 @@ async def test_a_source_whose_time_jumps_back_or_forward_is_sent_on_one_clock() 
     await asyncio.wait_for(publisher.wait(), 10)
     timestamps = [frame[0].timestamp for frame in _rtp_frames(loopback.sent)]
     steps = [(b - a) & 0xFFFFFFFF for a, b in zip(timestamps, timestamps[1:])]
-    assert len(timestamps) == 30 and all(0 < step < 9000 for step in steps), steps
+    assert len(timestamps) == 30 and all(0 < step < 45_000 for step in steps), f"{steps}"  # at a jump: the time that passed
     assert steps.count(3000) >= 20  # the source's own time, outside the two jumps
 
 

@@ -110,6 +110,11 @@ def test_h264_access_units_go_as_stap_a_and_fu_a_and_come_back_as_annex_b() -> N
     assert splitAnnexB(h264.depacketize(payloads)) == [sps, pps, idr]
     assert h264.startsKeyframe(payloads[0]) and not h264.startsKeyframe(payloads[2])
     assert not h264.startsKeyframe(b"\x41\x9a")  # a non-IDR slice
+    delimiter, sei = b"\x09\xf0", b"\x06\x05\x01\x80"
+    [first, *_] = h264.packetize(b"\x00\x00\x00\x01" + delimiter + b"\x00\x00\x00\x01" + sei + b"\x00\x00\x00\x01" + sps + b"\x00\x00\x01" + pps + b"\x00\x00\x00\x01" + idr)
+    assert first[0] & 0x1F == 24 and h264.startsKeyframe(first)  # the SPS is the STAP-A's third unit
+    assert not h264.startsKeyframe(b"\x18\x00\x02" + delimiter + b"\x00\x04" + sei + b"\x00\x02\x41\x9a")
+    assert not h264.startsKeyframe(b"\x18\x00\x09" + delimiter)  # a size past the end: no unit read beyond it
     assert h264.depacketize([b"\x41\x9a"]) == b"\x00\x00\x00\x01\x41\x9a"
     with pytest.raises(ValueError, match="without its start"):
         h264.depacketize(payloads[2:])
@@ -278,6 +283,40 @@ def test_keyframe_requests_ask_at_once_for_each_new_need_then_every_interval() -
     for interval in (0, -1.0, math.nan):
         with pytest.raises(ValueError, match="expected seconds > 0"):
             KeyframeRequests(interval)
+
+
+def test_jitter_buffer_restarts_for_a_sender_that_restarted_not_for_late_retransmissions() -> None:
+    buffer = JitterBuffer("audio", OpusPayloadFormat().startsKeyframe, maxDelay=0.1)
+    for number in range(1000, 1300):
+        if not 1100 <= number < 1200:  # lost, then retransmitted late
+            buffer.push(_audio(number), 0.0)
+    assert [frame.sequenceNumber for frame in _drain(buffer, 0.2)][-1] == 1299 and buffer.packetsLost == 100
+    for number in range(1100, 1200):
+        buffer.push(_audio(number), 0.3)
+    for number in range(1300, 1310):
+        buffer.push(_audio(number), 0.3)
+    assert [frame.sequenceNumber for frame in _drain(buffer, 0.3)] == list(range(1300, 1310))
+    assert (buffer.latePackets, buffer.packetsLost) == (100, 100)
+    # A restarted sender: another sequence, another timestamp base, behind the window.
+    restarted = [RtpPacket(100, False, number, 0x70000000 + number * 960, 1, b"\xfc\x01") for number in range(500, 600)]
+    for packet in restarted:
+        buffer.push(packet, 0.4)
+    frames = _drain(buffer, 0.4)
+    assert frames and frames[0].sequenceNumber == 500 + 63 and frames[-1].sequenceNumber == 599
+
+
+def test_jitter_buffer_before_its_first_frame_does_not_rewind_over_what_it_dropped() -> None:
+    vp8 = Vp8PayloadFormat()
+    buffer = JitterBuffer("video", vp8.startsKeyframe, maxDelay=0.1)
+    delta, key = _video_frame(vp8, 10, 0, False), _video_frame(vp8, 13, 3000, True)
+    for packet in delta:
+        buffer.push(packet, 0.0)
+    assert _drain(buffer, 0.0) == [] and buffer.packetsDropped == 3  # no keyframe yet
+    buffer.push(delta[0], 0.01)  # a copy of a dropped packet: late, not the window's new start
+    for packet in key:
+        buffer.push(packet, 0.01)
+    assert [frame.timestamp for frame in _drain(buffer, 0.01)] == [3000]  # at once, nothing lost
+    assert (buffer.packetsLost, buffer.latePackets) == (0, 1)
 
 
 def test_jitter_buffer_passes_over_padding_only_packets_without_a_frame_or_a_loss() -> None:

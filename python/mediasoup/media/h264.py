@@ -123,12 +123,19 @@ class H264PayloadFormat:
         return bytes(out)
 
     def startsKeyframe(self, payload: bytes) -> bool:
-        """True if the first NAL unit of ``payload`` starts an IDR picture or its SPS."""
+        """True if ``payload`` starts an IDR picture or its SPS: a NAL unit of
+        either, any of a STAP-A's (an encoder may put an access unit
+        delimiter or SEI first), or the first fragment of one."""
         if not payload:
             return False
         nal_type = payload[0] & 0x1F
         if nal_type == STAP_A:
-            return len(payload) > 3 and payload[3] & 0x1F in _KEYFRAME_NALS
+            offset = 1
+            while offset + 2 < len(payload):
+                if payload[offset + 2] & 0x1F in _KEYFRAME_NALS:
+                    return True
+                offset += 2 + (payload[offset] << 8 | payload[offset + 1])
+            return False
         if nal_type == FU_A:
             return len(payload) > 1 and bool(payload[1] & 0x80) and payload[1] & 0x1F in _KEYFRAME_NALS
         return nal_type in _KEYFRAME_NALS

@@ -17,8 +17,13 @@ from collections.abc import Callable
 
 from .rtp import RtpPacket
 
-# This many packets in a row from before the window: the sender restarted its sequence.
+# This many packets in a row from before the window, each far behind it or
+# from another time than the stream's: the sender restarted its sequence.
 _RESTART_AFTER_LATE_PACKETS = 64
+# RTP timestamps up to this far behind the newest packet's are the stream's
+# own past (about 50 minutes at 90 kHz): a late packet there (a
+# retransmission, a reordered burst) says nothing of a restart.
+_PAST_TIMESTAMPS = 1 << 28
 
 
 class Frame:
@@ -66,7 +71,8 @@ class JitterBuffer:
         self._next: int | None = None  # the next packet to go out in a frame
         self._end = 0  # the first missing packet at or after _next
         self._highest = 0
-        self._started = False  # a frame has gone out
+        self._moved = False  # the window moved on: a packet went out or was dropped
+        self._newest_timestamp = 0  # of the packet with the highest number
         self._deadline_hole: int | None = None
         self._deadline = 0.0
         self._late_run = 0
@@ -83,18 +89,21 @@ class JitterBuffer:
         """Adds ``packet``, arrived at ``now`` (seconds, the caller's clock)."""
         if self._next is None:
             self._next = self._end = self._highest = packet.sequenceNumber
+            self._newest_timestamp = packet.timestamp
         delta = (packet.sequenceNumber - self._highest) & 0xFFFF
         if delta >= 0x8000:
             delta -= 0x10000
         number = self._highest + delta
         if number < self._next:
-            if not self._started and self._highest - number < self._capacity:
-                self._next = self._end = number  # reordered before the first frame: nothing is lost yet
+            if not self._moved and self._highest - number < self._capacity:
+                self._next = self._end = number  # reordered before anything left: nothing is lost yet
             else:
                 self.latePackets += 1
-                self._late_run += 1
-                if self._late_run >= _RESTART_AFTER_LATE_PACKETS:
-                    self._restart(packet, now)
+                behind = (self._newest_timestamp - packet.timestamp) & 0xFFFFFFFF
+                if self._next - number >= self._capacity or behind >= _PAST_TIMESTAMPS:
+                    self._late_run += 1
+                    if self._late_run >= _RESTART_AFTER_LATE_PACKETS:
+                        self._restart(packet, now)
                 return
         self._late_run = 0
         if number in self._packets:
@@ -103,6 +112,7 @@ class JitterBuffer:
         self._packets[number] = (packet, now)
         if number > self._highest:
             self._highest = number
+            self._newest_timestamp = packet.timestamp
             if number - self._next >= self._capacity:
                 # Too many wait (a caller slower than the stream, a long
                 # hole): go on from the oldest packet still in the window.
@@ -149,11 +159,13 @@ class JitterBuffer:
                 # and never a frame (an empty packet would end a decoder's stream).
                 del packets[self._next]
                 self._next += 1
+                self._moved = True
                 continue
             if not self.keyframeNeeded or self._starts_keyframe(first[0].payload):
                 break
             del packets[self._next]
             self._next += 1
+            self._moved = True
             self.packetsDropped += 1
         timestamp = first[0].timestamp
         end = max(self._end, self._next)
@@ -174,7 +186,7 @@ class JitterBuffer:
         keyframe = self._audio or self._starts_keyframe(entries[0][0].payload)
         if keyframe:
             self.keyframeNeeded = False
-        self._started = True
+        self._moved = True
         return Frame(timestamp, [packet.payload for packet, _ in entries], keyframe, entries[0][0].sequenceNumber, entries[-1][1])
 
     def _first_after_hole(self) -> int:
@@ -196,6 +208,7 @@ class JitterBuffer:
             else:
                 self.packetsDropped += 1  # part of a frame before a loss, or past capacity
         self._next = self._end = resume
+        self._moved = True
         if not self._audio:
             self.keyframeNeeded = True
 
@@ -204,7 +217,7 @@ class JitterBuffer:
         self._next = None
         self._deadline_hole = None
         self._late_run = 0
-        self._started = False
+        self._moved = False
         self.keyframeNeeded = not self._audio
         self.push(packet, now)
 
