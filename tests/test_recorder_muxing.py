@@ -273,3 +273,16 @@ async def test_a_source_closed_before_start_ends_its_stream(tmp_path: pathlib.Pa
     await asyncio.wait_for(recorder.wait(), 10)  # every source ended: finalized without stop()
     container, frames = read_back(tmp_path / "call.webm")
     assert [stream.type for stream in container.streams] == ["audio"] and len(frames["audio"]) == 25
+
+
+async def test_the_start_timeout_counts_from_the_first_frame(tmp_path: pathlib.Path) -> None:
+    # Nothing for longer than startTimeout, then audio, and video 0.1 s later:
+    # both are in the file (the wait for the others starts at the first frame).
+    recorder = Recorder(tmp_path / "call.webm", startTimeout=0.3)
+    recorder.addSource(FakeSource("audio/opus", paced(rtp("audio/opus", tone_frames(1.0, 440.0)), first_delay=0.5)))
+    recorder.addSource(FakeSource("video/VP8", paced(rtp("video/VP8", colour_frames("video/VP8", 1.0)), first_delay=0.6)))
+    await recorder.start()
+    await asyncio.wait_for(recorder.wait(), 10)
+    container, frames = read_back(tmp_path / "call.webm")
+    assert sorted(stream.type for stream in container.streams) == ["audio", "video"]
+    assert len(frames["video"]) == 30

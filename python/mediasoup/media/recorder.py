@@ -4,8 +4,8 @@ file as they were encoded: no transcoding, PyAV's muxers only.
 Each source is a :class:`RecordedStream` (jitter buffer, loss handling,
 keyframe requests). The file starts (its header is written) once every
 stream has its first frame, a keyframe for video, whose size the header
-carries, or ``startTimeout`` seconds after ``start()``: a stream without a
-frame by then is left out. Times: a stream's RTP timestamps from its first
+carries, or ``startTimeout`` seconds after the first frame of any stream: a
+stream without a frame by then is left out. Times: a stream's RTP timestamps from its first
 frame, shifted by the arrival of that frame after the recording's first
 one, so each track starts in the file when it started to arrive and the
 tracks play in sync.
@@ -143,7 +143,6 @@ class Recorder(EventEmitter):
         for stream in self.streams:
             stream.start()
             self._tasks.append(loop.create_task(self._record(stream)))
-        self._start_timer = loop.call_later(self._start_timeout, self._start_timed_out)
 
     async def stop(self) -> None:
         """Stops reading, writes the frames still buffered and finalizes the file
@@ -214,6 +213,10 @@ class Recorder(EventEmitter):
     def _write(self, stream: RecordedStream, frame: EncodedFrame) -> None:
         if self.error is not None:
             return  # the file failed
+        if not self._first_arrivals and self._container is None:
+            # The wait for the other streams counts from the first frame: a
+            # recording started long before anyone sent keeps every stream.
+            self._start_timer = asyncio.get_running_loop().call_later(self._start_timeout, self._start_timed_out)
         self._first_arrivals.setdefault(stream, frame.arrivalTime)
         if self._container is None:
             self._pending.append((stream, frame))
