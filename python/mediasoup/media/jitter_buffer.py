@@ -190,7 +190,12 @@ class JitterBuffer:
         return Frame(timestamp, [packet.payload for packet, _ in entries], keyframe, entries[0][0].sequenceNumber, entries[-1][1])
 
     def _first_after_hole(self) -> int:
-        return min(number for number in self._packets if number > self._end)
+        # Up from the hole: as many steps as packets missing (a min() over
+        # the buffer cost its whole size per loss).
+        number = self._end + 1
+        while number not in self._packets:
+            number += 1
+        return number
 
     def _hole_deadline(self) -> float:
         if self._deadline_hole != self._end:
