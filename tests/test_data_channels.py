@@ -351,3 +351,45 @@ async def test_malformed_sctp_on_a_live_association_harms_nothing(server: medias
     finally:
         await alice.close()
         await bob.close()
+
+
+async def test_messages_reach_python_only_while_a_listener_is_there(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker sends an endpoint's messages over the Channel while the
+    peer's ``datachannelmessage`` has a listener: ``off`` and a ``once``
+    that ran stop them (they cost the Channel JSON and base64 each)."""
+    use_loopback_only(monkeypatch)
+    room = await server.Room()
+    alice, bob = await connected_pair(room, "chat")
+    try:
+        chat = await alice.opened("chat")
+        reached: list[Any] = []
+        notified = alice.peer._on_notification
+
+        def counting(event: str, data: Any) -> None:
+            reached.append(data["data"])
+            notified(event, data)
+
+        monkeypatch.setattr(alice.peer, "_on_notification", counting)
+        heard: list[Any] = []
+
+        def listener(label: str, data: Any) -> None:
+            heard.append(data)
+
+        async def send(text: str) -> None:
+            chat.send(text)
+            await until(lambda: text in bob.received.get("chat", []), 5, lambda: bob.received)
+            await asyncio.sleep(0.1)  # what Python would get has come by now
+
+        alice.peer.on("datachannelmessage", listener)
+        await asyncio.sleep(0.2)  # the listener reaches the worker
+        await send("one")
+        alice.peer.off("datachannelmessage", listener)
+        await send("two")
+        alice.peer.once("datachannelmessage", listener)
+        await asyncio.sleep(0.2)
+        await send("three")
+        await send("four")
+        assert (heard, reached) == (["one", "three"], ["one", "three"])
+    finally:
+        await alice.close()
+        await bob.close()

@@ -155,6 +155,23 @@ async def test_pipe_options_are_checked(server: mediasoup.Server) -> None:
         await room.pipeTo(other)
 
 
+async def test_two_pipe_calls_at_once_get_one_open_pipe(server: mediasoup.Server) -> None:
+    room, other = await server.Room(), await server.Room()
+    opened: list[Any] = []
+    room.on("newpipe", opened.append)
+    first, second = await asyncio.gather(room.pipeTo(other), room.pipeTo(other))
+    assert first is second and opened == [first] and not first.closed
+    # The second waits for the first's outcome: here the room goes meanwhile.
+    third = await server.Room()
+    making = asyncio.ensure_future(room.pipeTo(third))
+    again = asyncio.ensure_future(room.pipeTo(third))
+    await asyncio.sleep(0)
+    third.close()
+    for call in (making, again):
+        with pytest.raises(InvalidStateError):
+            await call
+
+
 class LossyHop:
     """A UDP relay in the middle of a pipe (two sockets: one the exit sends
     to, one the entry sends to) that drops every `nth` RTP packet going to

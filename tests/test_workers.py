@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from typing import Any
 
 import pytest
@@ -184,3 +185,91 @@ async def test_a_replacement_that_cannot_start_is_retried_with_backoff(
         await eventually(lambda: not server._channels[0].closed and server._channels[0].ready.done(), timeout=10)
         room = await server.Room()
         assert (await room.dump())["id"] == room.id
+
+
+async def test_a_caller_that_stops_waiting_for_the_startup_leaves_the_server_its_to_close(options: dict[str, Any]) -> None:
+    options.update(numWorkers=2)
+    server = mediasoup.Server(options)
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(server, 0.001)  # the workers are still starting
+    await server  # the startup went on
+    room = await server.Room()
+    assert (await room.dump())["id"] == room.id
+    server.close()
+    # `async with` whose entry is cancelled closes what it started (__aexit__ never runs).
+    entering = mediasoup.Server(options)
+    pids = [channel.pid for channel in entering._channels]
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(entering.__aenter__(), 0.001)
+    assert entering.closed
+    await eventually(lambda: not any(process_alive(pid) for pid in pids))
+
+
+async def test_a_replacement_whose_init_fails_is_replaced_not_given_rooms(options: dict[str, Any]) -> None:
+    """rtcPortPerWorker: worker 0 killed and its port taken before the
+    replacement binds it. The replacement answers worker.init with an error;
+    it is closed and replaced once the port is free again, and no room is
+    placed on it meanwhile."""
+    import socket
+
+    options.update(numWorkers=2, rtcPortPerWorker=True, rtcMinPort=43100, rtcMaxPort=43101)
+    async with mediasoup.Server(options) as server:
+        deaths: list[tuple[str, str]] = []
+        server.on("workerdied", lambda worker_id, error: deaths.append((worker_id, str(error))))
+        port = (await server.dump())["workers"][server._channels[0].id]["rtcMinPort"]
+        os.kill(server._channels[0].pid, signal.SIGKILL)
+        squatters = []
+        deadline = time.monotonic() + 2
+        for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):  # before the loop can start a replacement
+            squatter = socket.socket(socket.AF_INET, kind)
+            while True:
+                try:
+                    squatter.bind(("127.0.0.1", port))
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline
+                    time.sleep(0.001)
+            squatters.append(squatter)
+        try:
+            await eventually(lambda: len(deaths) >= 2)
+            assert "could not start" in deaths[1][1], deaths
+            for _ in range(4):  # every room goes to the worker that runs
+                room = await server.Room()
+                assert room._channel.index == 1 and (await room.dump())["id"] == room.id
+        finally:
+            for squatter in squatters:
+                squatter.close()
+        await eventually(lambda: not server._channels[0].closed and server._channels[0].ready.done(), timeout=10)
+        assert server._channels[0].ready.exception() is None
+        room = await server.Room()
+        assert room._channel.index == 0 and (await room.dump())["id"] == room.id
+
+
+async def test_closing_a_peer_as_its_worker_exits_still_emits_close(server: mediasoup.Server) -> None:
+    """The process is gone before its exit reaches Python: close() neither
+    raises nor skips its event."""
+    room = await server.Room()
+    peer = await room.Peer("alice")
+    closes: list[Any] = []
+    peer.on("close", closes.append)
+    channel = server._channels[0]
+    os.kill(channel.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while not channel.process.closed:  # blocking the loop: Python's exit callback cannot run meanwhile
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+    assert not channel._closed
+    peer.close()
+    assert closes == [None] and peer.closed
+
+
+async def test_a_worker_takes_no_sigint_or_sigterm_meant_for_the_application(server: mediasoup.Server) -> None:
+    """Ctrl-C or systemd signal the whole process group: the application
+    closes its calls; its workers go with the Channel, not with the signal."""
+    room = await server.Room()
+    pid = server._channels[0].pid
+    for number in (signal.SIGINT, signal.SIGTERM):
+        os.kill(pid, number)
+    await asyncio.sleep(0.3)
+    assert process_alive(pid) and not server._channels[0].closed
+    assert (await room.dump())["id"] == room.id

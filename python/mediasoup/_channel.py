@@ -57,7 +57,7 @@ class Channel:
         # The worker's id in the server's dump.
         self.id = str(uuid.uuid4())
         self.index = index
-        self.closed = False
+        self._closed = False  # close() called, or the exit seen
         # How long the server waited before starting this worker as a replacement.
         self.respawn_delay = 0.0
         # Objects of this worker that receive its notifications, by id.
@@ -85,6 +85,13 @@ class Channel:
         return await request
 
     @property
+    def closed(self) -> bool:
+        """Closed, or its process gone: the process knows it first (its
+        exit reaches Python in a later loop turn), and a request then
+        raises ``InvalidStateError``."""
+        return self._closed or self.process.closed
+
+    @property
     def pid(self) -> int:
         """The worker process's pid."""
         return self.process.pid
@@ -106,7 +113,7 @@ class Channel:
         return {"pid": self.pid, "closed": False, **metrics}
 
     def close(self) -> None:
-        self.closed = True
+        self._closed = True
         self.process.close()
 
     def _on_notification(self, event: str, target_id: str | None, data: Any) -> None:
@@ -123,6 +130,6 @@ class Channel:
                 target._on_media(kind, ssrc, payload)
 
     def _on_exit(self, code: int | None, signal: str | None, description: str) -> None:
-        if not self.closed:
-            self.closed = True
+        if not self._closed:
+            self._closed = True
             self._on_exit_callback(self, MediasoupError(f"worker {self.pid} {description}"))

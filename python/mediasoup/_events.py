@@ -46,6 +46,7 @@ class EventEmitter:
         for index, (registered, _) in enumerate(entries):
             if registered == listener:
                 del entries[index]
+                self._listener_removed(event)
                 return
 
     def listeners(self, event: str) -> list[Callable[..., Any]]:
@@ -57,11 +58,13 @@ class EventEmitter:
         entries = self._listeners.get(event)
         if not entries:
             return False
+        removed = False
         for entry in list(entries):
             listener, once = entry
             if once:
                 # This registration only: the same function may also be registered with on().
                 entries[:] = [other for other in entries if other is not entry]
+                removed = True
             try:
                 result = listener(*args)
             except Exception:
@@ -71,6 +74,8 @@ class EventEmitter:
                 task = asyncio.ensure_future(result)
                 self._listener_tasks.add(task)
                 task.add_done_callback(functools.partial(self._listener_done, event))
+        if removed:
+            self._listener_removed(event)
         return True
 
     def _add(self, event: str, listener: Callable[..., Any], once: bool) -> None:
@@ -79,6 +84,9 @@ class EventEmitter:
         if not callable(listener):
             raise TypeError(f"a listener must be callable, not {type(listener).__name__}")
         self._listeners.setdefault(event, []).append((listener, once))
+
+    def _listener_removed(self, event: str) -> None:
+        """A listener of ``event`` was removed (``off``, or a ``once`` that ran)."""
 
     def _listener_done(self, event: str, task: asyncio.Task[Any]) -> None:
         self._listener_tasks.discard(task)

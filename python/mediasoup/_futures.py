@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Protocol, TypeVar
 
+from .errors import InvalidStateError
+
 T = TypeVar("T")
 
 
@@ -50,6 +52,12 @@ async def settled(request: asyncio.Future[Any] | None) -> None:
 
 def request_unawaited(channel: _Channel, method: str, data: dict[str, Any]) -> None:
     """Sends a request nobody awaits (a close of what the worker made for a
-    call that ended otherwise), unless the worker is gone already."""
-    if not channel.closed:
+    call that ended otherwise), unless the worker is gone already: one that
+    exits meanwhile takes nothing more (``InvalidStateError``), which is
+    what the request asked for."""
+    if channel.closed:
+        return
+    try:
         ignore_outcome(channel.request(method, data))
+    except InvalidStateError:
+        pass

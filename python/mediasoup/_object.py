@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _display
 from ._events import EventEmitter
-from ._futures import ignore_outcome
+from ._futures import ignore_outcome, request_unawaited
 from .errors import InvalidStateError
 
 if TYPE_CHECKING:
@@ -141,8 +141,8 @@ class WorkerObject(MediasoupObject):
         self._closed = True
         self._closing(error)
         request = self._close_request()
-        if notify_worker and request is not None and not self._channel.closed:
-            ignore_outcome(self._channel.request(*request))
+        if notify_worker and request is not None:
+            request_unawaited(self._channel, *request)
         self.emit("close", error)
 
     def _closing(self, error: BaseException | None) -> None:

@@ -107,6 +107,8 @@ class Exporter:
         """The last figures, in prometheus_client's form (the Collector protocol)."""
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+        if self._server.closed:
+            self._workers = {}  # a closed server has none, whoever refreshed last
         workers = sorted(self._workers.values(), key=lambda worker: int(worker["index"]))
         for name, kind, help_text, sources in METRICS:
             extra = sorted({label for _, labels in sources for label in labels})

@@ -299,6 +299,13 @@ class Peer(WorkerObject):
             self._data_listening = True
             ignore_outcome(self._channel.request("peer.setDataListener", {"peerId": self._id, "enabled": True}))
 
+    def _listener_removed(self, event: str) -> None:
+        super()._listener_removed(event)
+        if event == "datachannelmessage" and self._data_listening and not self.listeners(event) and not self._closed:
+            # Nobody listens any more: the worker stops sending them over the Channel.
+            self._data_listening = False
+            ignore_outcome(self._channel.request("peer.setDataListener", {"peerId": self._id, "enabled": False}))
+
     def _on_notification(self, event: str, data: Any) -> None:
         if self._closed or event != "peer.dataChannelMessage":
             return

@@ -233,6 +233,8 @@ class Pipe(MediasoupObject):
         self._source = source
         self._target = target
         self._copies: dict[str, tuple[RtpReceiver, RtpReceiver]] = {}
+        # Done once the pipeTo() that makes it has opened it (or failed).
+        self._opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._entry = PipeEntry(target, self._id)
         self._exit = PipeExit(source, self._id, target.id, self._added, self._removed)
         for half in (self._entry, self._exit):
@@ -269,6 +271,8 @@ class Pipe(MediasoupObject):
         except BaseException:
             self.close()
             raise
+        finally:
+            self._opened.set_result(None)
 
     async def _added(self, message: dict[str, Any]) -> None:
         original = self._exit._streams.get(message["stream"])

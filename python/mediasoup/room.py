@@ -8,6 +8,7 @@ as a :class:`RoomOwner`: what the room asks of it (the room has no public
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
@@ -18,6 +19,7 @@ from . import pipe as pipe_module
 from .transport import SRTP_CRYPTO_SUITES
 from ._display import Dump
 from ._object import MediasoupObject, WorkerObject
+from .errors import InvalidStateError
 
 if TYPE_CHECKING:
     from ._channel import Channel
@@ -180,6 +182,10 @@ class Room(WorkerObject):
         room._check_open()
         for existing in self._pipes:
             if existing.source is self and existing.target is room:
+                # Another pipeTo() may be opening it: its outcome is this one's.
+                await asyncio.shield(existing._opened)
+                if existing.closed:
+                    raise InvalidStateError(f"the pipe to room {room.id} closed while it was being opened")
                 return existing
         pipe = pipe_module.Pipe(self, room)
         self._pipes.append(pipe)

@@ -88,15 +88,25 @@ class Server(MediasoupObject):
         except Exception as error:
             self._close(error)
             raise
+        except asyncio.CancelledError:
+            self._close(MediasoupError("the server's startup was cancelled"))
+            raise
         _logger.debug("server %s: %d workers up", self._id, len(self._channels))
         return self
 
     def __await__(self) -> Generator[Any, None, Server]:
         assert self._startup is not None  # set by __init__
-        return self._startup.__await__()
+        # Shielded: a caller that stops waiting (asyncio.wait_for, a
+        # timeout) leaves the startup running, the server still its to close.
+        return asyncio.shield(self._startup).__await__()
 
     async def __aenter__(self) -> Server:
-        return await self
+        try:
+            return await self
+        except BaseException:
+            # `async with` never reaches __aexit__ when entering fails or is cancelled.
+            self.close()
+            raise
 
     async def __aexit__(self, *exc_info: object) -> None:
         self.close()
@@ -259,6 +269,8 @@ class Server(MediasoupObject):
         _logger.error("server %s: %s; starting a replacement", self._id, error)
         for room in list(self._rooms_of_worker[channel.index].values()):
             room._close(error, notify_worker=False)
+        if self._closed:
+            return  # a listener of a room's close closed the server
         self.emit("workerdied", channel.id, error)
         # A replacement that dies before it came up is retried with a growing
         # delay, so a worker that cannot start does not spin the host.
@@ -277,6 +289,16 @@ class Server(MediasoupObject):
             return
         replacement.respawn_delay = delay
         self._channels[self._channels.index(channel)] = replacement
+        replacement.ready.add_done_callback(lambda ready: self._replacement_ready(replacement, ready))
+
+    def _replacement_ready(self, channel: Channel, ready: asyncio.Future[Any]) -> None:
+        """A replacement whose process runs but refused ``worker.init`` (its
+        port taken meanwhile, say) serves nothing: it is closed and replaced
+        as one that died, rather than taking every new room and failing it."""
+        if ready.cancelled() or ready.exception() is None or channel.closed or self._closed:
+            return
+        channel.close()
+        self._worker_died(channel, MediasoupError(f"worker {channel.pid} could not start: {ready.exception()}"))
 
     update_settings = updateSettings
     get_metrics = getMetrics
