@@ -317,6 +317,24 @@ async def test_a_receive_called_again_right_after_a_cancelled_one_receives(serve
     assert (dump["rtpReceiverIds"], dump["dataReceiverIds"]) == ([media.id], [data.id])
 
 
+async def test_a_receive_called_again_as_the_cancelled_one_is_answered_receives(server: mediasoup.Server) -> None:
+    """The cancelled call's answer is in, its undo not sent yet: the next
+    receive() still goes after the undo (it went first, and the worker
+    closed what it had just made)."""
+    room = await server.Room()
+    peer = await capable_peer(room, "alice")
+    transport = await peer.createDirectTransport()
+    for attempt in range(20):
+        media = peer.RtpReceiver("audio", transport)
+        await cancelled(media.receive(audio(10_000 + attempt)))
+        answered = media._receiving
+        assert answered is not None
+        while not answered.done():
+            await asyncio.sleep(0)
+        await media.receive(audio(10_000 + attempt))
+        assert media.id in (await peer.dump())["rtpReceiverIds"], attempt
+
+
 async def test_a_track_of_a_sender_closed_already_ends(server: mediasoup.Server) -> None:
     """aiortc's consumers take MediaStreamError as the end of a track."""
     from mediasoup.media import MediaStreamError, RemoteTrack

@@ -98,6 +98,54 @@ async def test_bad_descriptions_and_calls_out_of_turn_raise(server: mediasoup.Se
     _: Any = None
 
 
+async def test_an_offer_the_worker_refuses_leaves_nothing_and_a_corrected_one_connects(
+    server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Refused after the transport and a receiver were made (a fingerprint,
+    an SSRC the worker finds wrong): both are undone, and the same
+    connection answers the endpoint's corrected offer and carries media."""
+    import re
+
+    from aiortc import RTCConfiguration
+    from aiortc import RTCPeerConnection as AiortcPeerConnection
+    from aiortc import RTCSessionDescription as AiortcDescription
+    from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
+
+    use_loopback_only(monkeypatch)
+    room = await server.Room()
+    alice, bob = await room.Peer("alice"), await room.Peer("bob")
+    bob_client = Subscriber(room, bob)
+    await bob_client.start()
+    client = AiortcPeerConnection(RTCConfiguration(iceServers=[]))
+    pc = RTCPeerConnection(alice)
+    try:
+        client.addTrack(AudioStreamTrack())
+        client.addTrack(VideoStreamTrack())
+        await client.setLocalDescription(await client.createOffer())
+        good = client.localDescription.sdp
+        short_fingerprint = re.sub(r"a=fingerprint:sha-256 \S+", "a=fingerprint:sha-256 AB:CD", good)
+        audio_ssrc = re.search(r"a=ssrc:(\d+) ", good.split("m=video")[0])
+        assert audio_ssrc is not None
+        video_ssrcs = sorted(set(re.findall(r"a=ssrc:(\d+) ", good.split("m=video")[1])))
+        same_ssrc = good.split("m=video")[0] + "m=video" + good.split("m=video")[1].replace(video_ssrcs[0], audio_ssrc.group(1))
+        twice = good.replace("a=mid:1", "a=mid:0")
+        for bad, error in ((short_fingerprint, ValueError), (same_ssrc, ValueError), (twice, ValueError)):
+            with pytest.raises(error):
+                await pc.setRemoteDescription({"type": "offer", "sdp": bad})
+            assert alice.transports == [] and alice.rtpReceivers == [] and pc.signalingState == "stable"
+            dump = await alice.dump()
+            assert (dump["transportIds"], dump["rtpReceiverIds"]) == ([], [])
+        await pc.setRemoteDescription({"type": "offer", "sdp": good})
+        await pc.setLocalDescription(await pc.createAnswer())
+        await client.setRemoteDescription(AiortcDescription(sdp=pc.localDescription.sdp, type="answer"))
+        await until(lambda: bob_client.frames.get("audio", 0) >= 20 and bob_client.frames.get("video", 0) >= 10, 20, lambda: bob_client.frames)
+        assert pc.connectionState == "connected"
+    finally:
+        await client.close()
+        pc.close()
+        await bob_client.close()
+
+
 async def test_streams_come_in_the_answer_or_by_renegotiation(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> None:
     """bob offers to receive before anyone publishes: alice's streams reach
     him by an offer made here (negotiationneeded). carol offers to receive

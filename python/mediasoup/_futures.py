@@ -46,8 +46,15 @@ async def settled(request: asyncio.Future[Any] | None) -> None:
     """Waits until ``request`` (a call's, perhaps cancelled) is answered, and
     its undo sent, so that a call made again follows both: the worker takes
     requests in order. Its outcome is the earlier call's, not this one's."""
-    if request is not None and not request.done():
-        await asyncio.wait([request])
+    if request is None:
+        return
+    # Through a done callback even when the request is done already: the
+    # undo is one too, registered earlier, and the loop runs them in order
+    # (asyncio.wait returned at once for a done request, before its undo
+    # was sent, and the next call reached the worker first).
+    after = asyncio.get_running_loop().create_future()
+    request.add_done_callback(lambda _: after.done() or after.set_result(None))
+    await after
 
 
 def request_unawaited(channel: _Channel, method: str, data: dict[str, Any]) -> None:

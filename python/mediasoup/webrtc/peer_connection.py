@@ -179,9 +179,13 @@ class RTCPeerConnection(EventEmitter):
         media = [section for section in offer.media if section.port != 0]
         if not media and not self._agreed:
             raise ValueError("the offer has no media section with a port")
+        seen: set[str] = set()
         for section in media:
             if section.mid is None:
                 raise ValueError(f"SDP line {section.line}: m={section.kind} has no a=mid (unified plan and BUNDLE need one)")
+            if section.mid in seen:
+                raise ValueError(f"SDP line {section.line}: a second section with a=mid:{section.mid:.80}")
+            seen.add(section.mid)
         agreed = [section.mid for section in self._agreed]
         if [section.mid for section in offer.media[: len(agreed)]] != agreed:
             raise ValueError(f"a new offer keeps the sections agreed so far, in their order (mids {', '.join(map(str, agreed))})")
@@ -207,23 +211,36 @@ class RTCPeerConnection(EventEmitter):
         parameters = {
             section.mid: ortc.receive_parameters(section, chosen[section.mid]) for section in publishing if section.mid not in self._receivers
         }
-        if self._transport is None:
-            if self._peer.capabilities is None:
-                await self._peer.setCapabilities(ortc.capabilities_of(media))
-            await self._open_transport(enable_sctp=any(ortc.is_data_section(section) for section in media))
-            await self._connect(setup, fingerprints)
-        assert self._transport is not None
+        # All or nothing: what this offer makes is undone if the worker
+        # refuses any of it (a fingerprint, a mid, an SSRC it finds wrong),
+        # and a corrected offer starts again from where this one did.
+        opened = self._transport is None
+        made: dict[str, RtpReceiver] = {}
+        try:
+            if self._transport is None:
+                if self._peer.capabilities is None:
+                    await self._peer.setCapabilities(ortc.capabilities_of(media))
+                await self._open_transport(enable_sctp=any(ortc.is_data_section(section) for section in media))
+                await self._connect(setup, fingerprints)
+            assert self._transport is not None
+            for section in publishing:
+                assert section.mid is not None
+                if section.mid in self._receivers:
+                    continue
+                made[section.mid] = self._peer.RtpReceiver(section.kind, self._transport)
+                await made[section.mid].receive(parameters[section.mid])
+        except BaseException:
+            for receiver in made.values():
+                receiver.close()
+            if opened and self._transport is not None:
+                transport, self._transport = self._transport, None
+                transport.close()
+            raise
+        self._receivers.update(made)
         # A section that stopped sending (or was ended) ends its receiver.
         sending = {section.mid for section in publishing}
         for mid in [mid for mid in self._receivers if mid not in sending]:
             self._receivers.pop(mid).close()
-        for section in publishing:
-            assert section.mid is not None
-            if section.mid in self._receivers:
-                continue
-            receiver = self._peer.RtpReceiver(section.kind, self._transport)
-            await receiver.receive(parameters[section.mid])
-            self._receivers[section.mid] = receiver
         await self._place_senders(media)
         self._offer = offer
         self._chosen = chosen
@@ -250,10 +267,10 @@ class RTCPeerConnection(EventEmitter):
         assert self._transport is not None
         # The endpoint's 'actpass' or 'passive' makes this side the DTLS client.
         role = "client" if setup == "active" else "server"
-        self._setup = "passive" if setup == "active" else "active"
         await self._transport.setRemoteDtlsParameters(
             {"role": role, "fingerprints": [{"algorithm": algorithm, "value": value} for algorithm, value in fingerprints]}
         )
+        self._setup = "passive" if setup == "active" else "active"
 
     async def _place_senders(self, media: list[sdp.MediaSection]) -> None:
         """Puts the peer's senders that have no transport yet on the offer's
