@@ -52,8 +52,13 @@ async def settled(request: asyncio.Future[Any] | None) -> None:
     # undo is one too, registered earlier, and the loop runs them in order
     # (asyncio.wait returned at once for a done request, before its undo
     # was sent, and the next call reached the worker first).
-    after = asyncio.get_running_loop().create_future()
-    request.add_done_callback(lambda _: after.done() or after.set_result(None))
+    after: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def done(_: object) -> None:
+        if not after.done():
+            after.set_result(None)
+
+    request.add_done_callback(done)
     await after
 
 
