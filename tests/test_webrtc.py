@@ -341,11 +341,15 @@ async def test_the_server_offers_first(server: mediasoup.Server, monkeypatch: py
     frames: dict[str, int] = {}
     tasks: list[Any] = []
     try:
+        needed: list[bool] = []
+        viewer_pc.on("negotiationneeded", lambda: needed.append(True))
         with pytest.raises(InvalidStateError, match="nothing to offer"):
             await viewer_pc.createOffer()
+        assert viewer_pc.transport is None and viewer_pc.peer.transports == []
         alice = await _publish_with_aiortc(alice_pc)
         assert len(alice_pc.peer.rtpReceivers) == 2
-        viewer_pc = RTCPeerConnection(await room.Peer("viewer-2"))
+        # The same connection hears when there is something to offer.
+        await until(lambda: needed, 5, lambda: needed)
         offer = await viewer_pc.createOffer()
         await viewer_pc.setLocalDescription()
         assert viewer_pc.signalingState == "have-local-offer" and viewer_pc.localDescription is offer

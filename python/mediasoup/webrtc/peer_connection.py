@@ -118,6 +118,9 @@ class RTCPeerConnection(EventEmitter):
         self._last_offer: RTCSessionDescription | None = None
         # negotiationneeded fired and not yet answered by an offer made here.
         self._negotiation_needed = False
+        # createOffer() found nothing to offer before any transport: the
+        # application offers first, and hears negotiationneeded when it can.
+        self._offer_wanted = False
         self._tasks: set[asyncio.Task[None]] = set()
         # Placing senders in an answer and attaching new ones take turns.
         self._placing = asyncio.Lock()
@@ -360,6 +363,13 @@ class RTCPeerConnection(EventEmitter):
         if self._signaling_state != "stable":
             raise InvalidStateError(f"an offer cannot be made in signalingState {self._signaling_state!r:.80}")
         if self._transport is None:
+            # Nothing is made until there is something to offer: a transport
+            # opened for nothing would take no DTLS role from a later offer.
+            if self._peer.capabilities is None:
+                await self._peer.setCapabilities(self._peer.room.rtpCapabilities)
+            if not any(sender.transport is None and not sender.closed for sender in self._peer.rtpSenders):
+                self._offer_wanted = True
+                raise InvalidStateError("there is nothing to offer: the peer has no stream to receive yet (negotiationneeded fires when it has)")
             await self._open_first()
         transport = self._transport_parameters()
         open_mids = {sender.rtpParameters["mid"] for sender in self._senders if not sender.closed}
@@ -386,9 +396,7 @@ class RTCPeerConnection(EventEmitter):
 
     async def _open_first(self) -> None:
         """A server-first conversation: the transport, with the peer's
-        capabilities (the room's if none were set), and every sender on it."""
-        if self._peer.capabilities is None:
-            await self._peer.setCapabilities(self._peer.room.rtpCapabilities)
+        capabilities (set by the caller), and every sender on it."""
         await self._open_transport()
         self._setup = "actpass"
         for sender in self._peer.rtpSenders:
@@ -477,6 +485,9 @@ class RTCPeerConnection(EventEmitter):
         sender.on("close", lambda error: self._check_negotiation())
 
     def _on_sender(self, sender: RtpSender) -> None:
+        if self._transport is None and self._offer_wanted and self._signaling_state == "stable" and not self._negotiation_needed:
+            self._negotiation_needed = True
+            asyncio.get_running_loop().call_soon(self._fire_negotiationneeded)
         if self._transport is None or self._signaling_state == "closed" or sender in self._senders:
             return
         self._track(sender)
