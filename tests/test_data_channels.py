@@ -380,14 +380,19 @@ async def test_messages_reach_python_only_while_a_listener_is_there(server: medi
             await until(lambda: text in bob.received.get("chat", []), 5, lambda: bob.received)
             await asyncio.sleep(0.1)  # what Python would get has come by now
 
+        async def told() -> None:
+            await alice.peer.dump()  # the worker takes requests in order: it has the listener's change
+
         alice.peer.on("datachannelmessage", listener)
-        await asyncio.sleep(0.2)  # the listener reaches the worker
+        await told()
         await send("one")
         alice.peer.off("datachannelmessage", listener)
+        await told()
         await send("two")
         alice.peer.once("datachannelmessage", listener)
-        await asyncio.sleep(0.2)
+        await told()
         await send("three")
+        await told()
         await send("four")
         assert (heard, reached) == (["one", "three"], ["one", "three"])
     finally:

@@ -458,6 +458,66 @@ async def test_the_endpoint_offers_again(server: mediasoup.Server, monkeypatch: 
         bob_pc.close()
 
 
+async def test_a_section_the_endpoint_ends_stops_its_stream_once(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The endpoint stops the transceiver alice's audio comes on (its offer
+    has that m-line at port 0): the stream stops, negotiationneeded does not
+    fire over and over for it, and when the endpoint reuses the m-line for
+    another section, the stream is offered again in a section of its own."""
+    import asyncio
+    import re
+
+    from aiortc import RTCConfiguration
+    from aiortc import RTCPeerConnection as AiortcPeerConnection
+    from aiortc import RTCSessionDescription as AiortcDescription
+
+    use_loopback_only(monkeypatch)
+    room = await server.Room()
+    alice_pc = RTCPeerConnection(await room.Peer("alice"))
+    bob_pc = RTCPeerConnection(await room.Peer("bob"))
+    alice = None
+    bob = AiortcPeerConnection(RTCConfiguration(iceServers=[]))
+    needed: list[bool] = []
+    bob_pc.on("negotiationneeded", lambda: needed.append(True))
+
+    async def apply(offer: str) -> sdp.SessionDescription:
+        await bob_pc.setRemoteDescription({"type": "offer", "sdp": offer})
+        await bob_pc.setLocalDescription()
+        assert bob_pc.localDescription is not None
+        return sdp.parse(bob_pc.localDescription.sdp)
+
+    try:
+        alice = await _publish_with_aiortc(alice_pc)
+        bob.addTransceiver("audio", direction="recvonly")
+        bob.addTransceiver("video", direction="recvonly")
+        await bob.setLocalDescription(await bob.createOffer())
+        offer = bob.localDescription.sdp
+        answer = await apply(offer)
+        await bob.setRemoteDescription(AiortcDescription(sdp=bob_pc.localDescription.sdp, type="answer"))
+        audio = next(sender for sender in bob_pc.peer.rtpSenders if sender.kind == "audio")
+        await until(lambda: audio.active, 5, lambda: audio)
+        # The audio m-line ended (port 0), as a stopped transceiver's is.
+        ended = re.sub(r"m=audio \d+", "m=audio 0", offer, count=1)
+        answer = await apply(ended)
+        assert answer.media[0].port == 0 and not audio.active and not audio.closed
+        await asyncio.sleep(0.3)
+        assert needed == []
+        # The m-line reused for a new section (a new mid): the stream is missing again.
+        reused = ended.replace("m=audio 0", "m=audio 9", 1).replace("a=mid:0", "a=mid:9", 1)
+        reused = reused.replace("a=group:BUNDLE 0 1", "a=group:BUNDLE 9 1")
+        answer = await apply(reused)
+        assert [m.mid for m in answer.media] == ["9", "1"]
+        await until(lambda: needed, 5, lambda: needed)
+        again = sdp.parse((await bob_pc.createOffer()).sdp)
+        assert [(m.mid, m.kind, m.direction) for m in again.media][2:] == [(audio.rtpParameters["mid"], "audio", "sendonly")]
+        assert len(needed) == 1
+    finally:
+        for client in (alice, bob):
+            if client is not None:
+                await client.close()
+        alice_pc.close()
+        bob_pc.close()
+
+
 async def test_a_stream_published_while_an_offer_is_applied_is_placed_and_sent(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> None:
     """alice publishes while bob's offer (to receive) is being applied, after
     bob's transport exists: her senders to bob are either placed in bob's

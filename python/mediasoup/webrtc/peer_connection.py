@@ -190,7 +190,11 @@ class RTCPeerConnection(EventEmitter):
                 raise ValueError(f"SDP line {section.line}: a second section with a=mid:{section.mid:.80}")
             seen.add(section.mid)
         agreed = [section.mid for section in self._agreed]
-        if [section.mid for section in offer.media[: len(agreed)]] != agreed:
+        kept = len(offer.media) >= len(agreed) and all(
+            # A section ended (port 0) may be reused for another, under a new mid (JSEP).
+            offered.mid == section.mid or section.port == 0 for offered, section in zip(offer.media, self._agreed)
+        )
+        if not kept:
             raise ValueError(f"a new offer keeps the sections agreed so far, in their order (mids {', '.join(map(str, agreed))})")
         first = media[0] if media else None
         setup, fingerprints = "actpass", []
@@ -244,6 +248,12 @@ class RTCPeerConnection(EventEmitter):
         sending = {section.mid for section in publishing}
         for mid in [mid for mid in self._receivers if mid not in sending]:
             self._receivers.pop(mid).close()
+        # A section of ours the endpoint ended (a transceiver it stopped): its
+        # stream stops; it is offered again only if its m-line is reused.
+        ended = {section.mid for section in offer.media if section.port == 0}
+        for mid, sender in self._sending_sections().items():
+            if mid in ended and sender.active:
+                await sender.disable()
         await self._place_senders(media)
         self._offer = offer
         self._chosen = chosen
@@ -461,7 +471,11 @@ class RTCPeerConnection(EventEmitter):
             await self._connect(setup, fingerprints)
             # Later offers keep the role now settled.
             offered = [ortc.with_setup(section, self._setup) for section in offered]
-        accepted = {section.mid for section, answered in zip(offered, answer.media) if section.direction == "sendonly" and answered.port != 0}
+        accepted = {
+            section.mid
+            for section, answered in zip(offered, answer.media)
+            if section.direction == "sendonly" and answered.port != 0 and answered.direction in ("recvonly", "sendrecv")
+        }
         # A sender flows once the endpoint knows its section (and starts from a keyframe).
         for sender in self._senders:
             if sender.rtpParameters["mid"] in accepted and not sender.closed and not sender.active:
@@ -522,7 +536,9 @@ class RTCPeerConnection(EventEmitter):
         yet or a closed one still has its section."""
         if self._signaling_state != "stable" or not self._agreed:
             return
-        agreed = {section.mid for section in self._agreed if section.port != 0}
+        # A sender whose section the endpoint ended (port 0) is not missing: it
+        # was refused, and offering it again there would be refused again.
+        agreed = {section.mid for section in self._agreed}
         sending = {section.mid for section in self._agreed if section.port != 0 and section.direction in ("sendonly", "sendrecv")}
         mids = {sender.rtpParameters["mid"]: sender for sender in self._senders if sender.transport is not None or sender.closed}
         missing = any(mid not in agreed for mid, sender in mids.items() if not sender.closed)
