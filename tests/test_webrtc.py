@@ -86,6 +86,16 @@ async def test_bad_descriptions_and_calls_out_of_turn_raise(server: mediasoup.Se
         await pc.setRemoteDescription({"type": "offer", "sdp": offer})
     with pytest.raises(ValueError, match="SDP line 5: the first media section has no a=fingerprint"):
         await pc.setRemoteDescription({"type": "offer", "sdp": offer + "a=ice-ufrag:abcd\r\na=ice-pwd:0123456789012345678901\r\n"})
+    session = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=ice-ufrag:abcd\r\na=ice-pwd:0123456789012345678901\r\n"
+    session += "a=fingerprint:sha-256 " + ":".join(["AB"] * 32) + "\r\n"
+    many = "".join(
+        f"m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:{index}\r\na=sendonly\r\na=rtpmap:111 opus/48000/2\r\na=ssrc:{index + 1} cname:x\r\n"
+        for index in range(33)
+    )
+    with pytest.raises(ValueError, match="at most 32 streams on one connection, not 33"):
+        await pc.setRemoteDescription({"type": "offer", "sdp": session + many})
+    with pytest.raises(ValueError, match="at most 1024 media sections, not 1025"):
+        await pc.setRemoteDescription({"type": "offer", "sdp": session + "m=audio 0 UDP/TLS/RTP/SAVPF 111\r\n" * 1025})
     with pytest.raises(InvalidStateError, match="no offer to answer"):
         await pc.createAnswer()
     # Nothing was created by the refused offers.

@@ -46,6 +46,12 @@ __all__ = ["RTCPeerConnection", "RTCSessionDescription"]
 _logger = logging.getLogger("mediasoup.webrtc")
 
 _TYPES = ("offer", "answer", "pranswer", "rollback")
+# An endpoint's offer has at most this many m-sections, and publishes at
+# most this many streams on one connection: each stream it publishes is a
+# receiver that every other peer of the room gets a sender of, so one
+# unauthenticated WHIP POST could otherwise fan out thousands.
+MAX_SECTIONS = 1024
+MAX_PUBLISHED_STREAMS = 32
 
 
 class RTCSessionDescription:
@@ -179,6 +185,8 @@ class RTCPeerConnection(EventEmitter):
         if self._signaling_state != "stable":
             raise InvalidStateError(f"an offer cannot be applied in signalingState {self._signaling_state!r:.80}")
         offer = sdp.parse(remote.sdp)
+        if len(offer.media) > MAX_SECTIONS:
+            raise ValueError(f"an offer has at most {MAX_SECTIONS} media sections, not {len(offer.media)}")
         media = [section for section in offer.media if section.port != 0]
         if not media and not self._agreed:
             raise ValueError("the offer has no media section with a port")
@@ -215,6 +223,8 @@ class RTCPeerConnection(EventEmitter):
             if section.kind in ("audio", "video")
         }
         publishing = [s for s in media if s.kind in ("audio", "video") and s.direction in ("sendrecv", "sendonly") and chosen[s.mid]]
+        if len(publishing) > MAX_PUBLISHED_STREAMS:
+            raise ValueError(f"an endpoint publishes at most {MAX_PUBLISHED_STREAMS} streams on one connection, not {len(publishing)}")
         parameters = {
             section.mid: ortc.receive_parameters(section, chosen[section.mid]) for section in publishing if section.mid not in self._receivers
         }
