@@ -392,6 +392,71 @@ async def test_the_server_offers_first(server: mediasoup.Server, monkeypatch: py
         viewer_pc.close()
 
 
+async def test_rollback_and_glare_leave_the_connection_usable(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An offer made here can be rolled back (W3C); the endpoint's offer
+    crossing one of ours wins (this side is the polite one): ours is rolled
+    back, theirs answered, and the connection carries media."""
+    import asyncio
+
+    from aiortc import RTCConfiguration
+    from aiortc import RTCPeerConnection as AiortcPeerConnection
+    from aiortc import RTCSessionDescription as AiortcDescription
+
+    use_loopback_only(monkeypatch)
+    room = await server.Room()
+    alice_pc = RTCPeerConnection(await room.Peer("alice"))
+    viewer_pc = RTCPeerConnection(await room.Peer("viewer"))
+    alice = None
+    viewer = AiortcPeerConnection(RTCConfiguration(iceServers=[]))
+    frames: dict[str, int] = {}
+    tasks: list[Any] = []
+    count_frames(viewer, frames, tasks)
+    needed: list[bool] = []
+    viewer_pc.on("negotiationneeded", lambda: needed.append(True))
+    try:
+        alice = await _publish_with_aiortc(alice_pc)
+        ours = await viewer_pc.createOffer()
+        await viewer_pc.setLocalDescription(ours)
+        assert viewer_pc.signalingState == "have-local-offer"
+        await viewer_pc.setLocalDescription({"type": "rollback", "sdp": ""})
+        assert viewer_pc.signalingState == "stable" and viewer_pc.localDescription is None
+        await until(lambda: needed, 5, lambda: needed)  # its streams still want a section
+        with pytest.raises(InvalidStateError, match="rollback is of an offer made here"):
+            await viewer_pc.setRemoteDescription({"type": "rollback", "sdp": ""})
+        await viewer_pc.setLocalDescription(await viewer_pc.createOffer())
+        # Glare: the endpoint offers too, to receive.
+        viewer.addTransceiver("audio", direction="recvonly")
+        viewer.addTransceiver("video", direction="recvonly")
+        await viewer.setLocalDescription(await viewer.createOffer())
+        await viewer_pc.setRemoteDescription({"type": "offer", "sdp": viewer.localDescription.sdp})
+        assert viewer_pc.signalingState == "have-remote-offer"
+        asked = len(needed)
+        await viewer_pc.setLocalDescription()
+        assert viewer_pc.localDescription is not None
+        await viewer.setRemoteDescription(AiortcDescription(sdp=viewer_pc.localDescription.sdp, type="answer"))
+        # What the rolled-back offer carried is offered again (perfect negotiation).
+        await until(lambda: len(needed) > asked, 5, lambda: needed)
+        await viewer_pc.setLocalDescription(await viewer_pc.createOffer())
+        assert viewer_pc.localDescription is not None
+        await viewer.setRemoteDescription(AiortcDescription(sdp=viewer_pc.localDescription.sdp, type="offer"))
+        await viewer.setLocalDescription(await viewer.createAnswer())
+        await viewer_pc.setRemoteDescription({"type": "answer", "sdp": viewer.localDescription.sdp})
+        await until(lambda: frames.get("audio", 0) >= 20 and frames.get("video", 0) >= 10, 20, lambda: frames)
+        assert viewer_pc.connectionState == "connected"
+        # The offer made before the endpoint's is gone: setting it now is refused.
+        with pytest.raises(InvalidStateError):
+            await viewer_pc.setLocalDescription(ours)
+        await asyncio.sleep(0)
+    finally:
+        for task in tasks:
+            task.cancel()
+        for client in (alice, viewer):
+            if client is not None:
+                await client.close()
+        alice_pc.close()
+        viewer_pc.close()
+
+
 async def test_the_endpoint_offers_again(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> None:
     """A viewer that starts publishing later re-offers (W3C: either side may
     offer in 'stable'): its camera (on the video section it received on,

@@ -122,6 +122,8 @@ class RTCPeerConnection(EventEmitter):
         self._pending_offer: sdp.SessionDescription | None = None
         self._last_answer: RTCSessionDescription | None = None
         self._last_offer: RTCSessionDescription | None = None
+        # The local description before the offer set here (a rollback restores it).
+        self._local_before_offer: RTCSessionDescription | None = None
         # negotiationneeded fired and not yet answered by an offer made here.
         self._negotiation_needed = False
         # createOffer() found nothing to offer before any transport: the
@@ -180,8 +182,15 @@ class RTCPeerConnection(EventEmitter):
         self._check_open()
         if remote.type == "answer":
             return await self._apply_answer(remote)
+        if remote.type == "rollback":
+            return self._rollback()
         if remote.type != "offer":
-            raise ValueError(f"a remote description is an offer or an answer, not {remote.type!r:.80}")
+            raise ValueError(f"a remote description is an offer, an answer or a rollback, not {remote.type!r:.80}")
+        if self._signaling_state == "have-local-offer":
+            # Glare: the endpoint's offer crossed ours. This side is the polite
+            # one (W3C's perfect negotiation): ours is rolled back, theirs
+            # applied, and what ours carried fires negotiationneeded again.
+            self._rollback()
         if self._signaling_state != "stable":
             raise InvalidStateError(f"an offer cannot be applied in signalingState {self._signaling_state!r:.80}")
         offer = sdp.parse(remote.sdp)
@@ -206,7 +215,10 @@ class RTCPeerConnection(EventEmitter):
             raise ValueError(f"a new offer keeps the sections agreed so far, in their order (mids {', '.join(map(str, agreed))})")
         first = media[0] if media else None
         setup, fingerprints = "actpass", []
-        if self._transport is None and first is not None:
+        # No DTLS role yet: no transport, or one opened for an offer of ours
+        # that was rolled back before an answer (this offer settles it).
+        unsettled = self._transport is None or self._setup == "actpass"
+        if unsettled and first is not None:
             if not (first.value("ice-ufrag") or offer.value("ice-ufrag")) or not (first.value("ice-pwd") or offer.value("ice-pwd")):
                 raise ValueError(f"SDP line {first.line}: the first media section has no a=ice-ufrag / a=ice-pwd")
             fingerprints = first.fingerprints() or offer.fingerprints()
@@ -238,6 +250,7 @@ class RTCPeerConnection(EventEmitter):
                 if self._peer.capabilities is None:
                     await self._peer.setCapabilities(ortc.capabilities_of(media))
                 await self._open_transport(enable_sctp=any(ortc.is_data_section(section) for section in media))
+            if unsettled:
                 await self._connect(setup, fingerprints)
             assert self._transport is not None
             for section in publishing:
@@ -268,6 +281,8 @@ class RTCPeerConnection(EventEmitter):
         self._offer = offer
         self._chosen = chosen
         self._remote = remote
+        # An offer made here before this one knows nothing of it: gone.
+        self._pending_offer = self._last_offer = None
         self._set_signaling_state("have-remote-offer")
         for sender in self._peer.rtpSenders:
             if sender.transport is None:
@@ -440,11 +455,16 @@ class RTCPeerConnection(EventEmitter):
 
     async def _set_local_description(self, local: RTCSessionDescription | None) -> None:
         self._check_open()
+        if local is not None and local.type == "rollback":
+            return self._rollback()
         if local is None and self._signaling_state == "have-remote-offer":
             local = self._last_answer or await self._create_answer()
         elif local is None:
             local = self._last_offer if self._pending_offer is not None and self._last_offer else await self._create_offer()
         if local.type == "offer" and self._signaling_state == "stable" and self._pending_offer is not None:
+            if self._last_offer is None or local.sdp != self._last_offer.sdp:
+                raise InvalidStateError("an offer set here is the one createOffer() made last")
+            self._local_before_offer = self._local
             self._local = local
             self._set_signaling_state("have-local-offer")
             return
@@ -456,6 +476,18 @@ class RTCPeerConnection(EventEmitter):
         # Back in 'stable' with no offer of ours out: what the answer left
         # unnegotiated fires negotiationneeded again (W3C), even if it fired
         # before (an offer made for it then met the endpoint's offer and failed).
+        self._negotiation_needed = False
+        self._set_signaling_state("stable")
+        self._check_negotiation()
+
+    def _rollback(self) -> None:
+        """Back to 'stable' from an offer made here that no answer came for
+        (W3C's rollback). A remote offer applied is not rolled back: its
+        receivers exist; answer it."""
+        if self._signaling_state != "have-local-offer":
+            raise InvalidStateError(f"a rollback is of an offer made here, not in signalingState {self._signaling_state!r:.80}")
+        self._pending_offer = self._last_offer = None
+        self._local = self._local_before_offer
         self._negotiation_needed = False
         self._set_signaling_state("stable")
         self._check_negotiation()
@@ -509,9 +541,8 @@ class RTCPeerConnection(EventEmitter):
         sender.on("close", lambda error: self._check_negotiation())
 
     def _on_sender(self, sender: RtpSender) -> None:
-        if self._transport is None and self._offer_wanted and self._signaling_state == "stable" and not self._negotiation_needed:
-            self._negotiation_needed = True
-            asyncio.get_running_loop().call_soon(self._fire_negotiationneeded)
+        if self._transport is None and self._offer_wanted and self._signaling_state == "stable":
+            self._need_negotiation()
         if self._transport is None or self._signaling_state == "closed" or sender in self._senders:
             return
         self._track(sender)
@@ -544,7 +575,13 @@ class RTCPeerConnection(EventEmitter):
     def _check_negotiation(self) -> None:
         """``negotiationneeded`` when, in 'stable', a sender has no section
         yet or a closed one still has its section."""
-        if self._signaling_state != "stable" or not self._agreed:
+        if self._signaling_state != "stable":
+            return
+        if not self._agreed:
+            # Nothing agreed yet: needed only once an offer of ours opened the
+            # transport (server first) and was rolled back, its senders waiting.
+            if self._transport is not None and self._setup == "actpass" and any(not sender.closed for sender in self._senders):
+                self._need_negotiation()
             return
         # A sender whose section the endpoint ended (port 0) is not missing: it
         # was refused, and offering it again there would be refused again.
@@ -553,14 +590,20 @@ class RTCPeerConnection(EventEmitter):
         mids = {sender.rtpParameters["mid"]: sender for sender in self._senders if sender.transport is not None or sender.closed}
         missing = any(mid not in agreed for mid, sender in mids.items() if not sender.closed)
         stale = any(mid in sending for mid, sender in mids.items() if sender.closed)
-        if (missing or stale) and not self._negotiation_needed:
+        if missing or stale:
+            self._need_negotiation()
+
+    def _need_negotiation(self) -> None:
+        if not self._negotiation_needed:
             # Fired once, after the current task's work (coalesced), until an
             # offer made here is answered.
             self._negotiation_needed = True
             asyncio.get_running_loop().call_soon(self._fire_negotiationneeded)
 
     def _fire_negotiationneeded(self) -> None:
-        if self._signaling_state == "stable" and self._negotiation_needed:
+        # Not while an operation runs (a createOffer() under way covers what
+        # it finds): each that ends in 'stable' checks again.
+        if self._signaling_state == "stable" and self._negotiation_needed and not self._operations.locked():
             self.emit("negotiationneeded")
         else:
             self._negotiation_needed = False
