@@ -207,3 +207,12 @@ def test_a_firefox_style_offer_parses_with_its_session_level_fingerprint() -> No
     codecs = ortc.chosen_codecs(video, room_codecs)
     assert [(c.mime_type, c.payload_type) for c in codecs] == [("video/VP8", 120), ("video/rtx", 124)]
     assert ortc.receive_parameters(video, codecs)["encodings"] == [{"ssrc": 3358114380, "rtx": {"ssrc": 1917445618}}]
+
+
+def test_digits_are_ascii_digits() -> None:
+    # "²" is a digit to str.isdigit(), not to int(): refused naming the line.
+    text = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 1²\r\na=mid:0\r\na=rtpmap:1² opus/48000/2\r\n"
+    with pytest.raises(ValueError, match="SDP line"):
+        sdp.parse(text).media[0].codecs()
+    with pytest.raises(ValueError, match="SDP line 5"):
+        sdp.parse(text.replace("m=audio 9 ", "m=audio 9² "))

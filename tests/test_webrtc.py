@@ -156,6 +156,32 @@ async def test_an_offer_the_worker_refuses_leaves_nothing_and_a_corrected_one_co
         await bob_client.close()
 
 
+async def test_a_bundle_only_section_is_live_not_ended(server: mediasoup.Server) -> None:
+    """RFC 8843: a max-bundle offerer marks every section past the first
+    ``a=bundle-only`` with port 0; each is answered and received."""
+    import re
+
+    from aiortc import RTCConfiguration
+    from aiortc import RTCPeerConnection as AiortcPeerConnection
+    from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
+
+    room = await server.Room()
+    pc = RTCPeerConnection(await room.Peer("alice"))
+    client = AiortcPeerConnection(RTCConfiguration(iceServers=[]))
+    try:
+        client.addTrack(AudioStreamTrack())
+        client.addTrack(VideoStreamTrack())
+        await client.setLocalDescription(await client.createOffer())
+        offer = re.sub(r"m=video \d+", "m=video 0", client.localDescription.sdp).replace("a=mid:1\r\n", "a=mid:1\r\na=bundle-only\r\n")
+        await pc.setRemoteDescription({"type": "offer", "sdp": offer})
+        answer = sdp.parse((await pc.createAnswer()).sdp)
+        assert [(m.kind, m.port != 0) for m in answer.media] == [("audio", True), ("video", True)]
+        assert sorted(receiver.kind for receiver in pc.peer.rtpReceivers) == ["audio", "video"]
+    finally:
+        await client.close()
+        pc.close()
+
+
 async def test_streams_come_in_the_answer_or_by_renegotiation(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> None:
     """bob offers to receive before anyone publishes: alice's streams reach
     him by an offer made here (negotiationneeded). carol offers to receive

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import _mediasoup
-from .sdp import DIRECTIONS, Attribute, Codec, MediaSection
+from .sdp import DIRECTIONS, Attribute, Codec, MediaSection, is_number
 
 __all__ = [
     "add_stream_lines",
@@ -39,7 +39,7 @@ def _name(codec: Codec) -> str:
 
 
 def _fmtp_value(value: str) -> int | str:
-    return int(value) if value.isdigit() else value
+    return int(value) if is_number(value) else value
 
 
 def _parameters(codec: Codec) -> dict[str, int | str]:

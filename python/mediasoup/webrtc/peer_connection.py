@@ -196,6 +196,13 @@ class RTCPeerConnection(EventEmitter):
         offer = sdp.parse(remote.sdp)
         if len(offer.media) > MAX_SECTIONS:
             raise ValueError(f"an offer has at most {MAX_SECTIONS} media sections, not {len(offer.media)}")
+        # RFC 8843: a section marked bundle-only has port 0 and lives on the
+        # BUNDLE group's transport (a max-bundle offerer's): not an ended one.
+        bundled = set(offer.bundle())
+        live_port = next((section.port for section in offer.media if section.port != 0), 9)
+        for section in offer.media:
+            if section.port == 0 and section.has("bundle-only") and section.mid in bundled:
+                section.port = live_port
         media = [section for section in offer.media if section.port != 0]
         if not media and not self._agreed:
             raise ValueError("the offer has no media section with a port")

@@ -134,7 +134,7 @@ class MediaSection:
         parameters: dict[int, dict[str, str]] = {}
         for attribute in self._named("fmtp"):
             payload_type, _, text = (attribute.value or "").partition(" ")
-            if not payload_type.isdigit():
+            if not is_number(payload_type):
                 raise attribute.error("'<payload type> <parameters>'")
             parameters[int(payload_type)] = _fmtp_parameters(text)
         feedback: dict[str, list[tuple[str, str]]] = {}
@@ -146,7 +146,7 @@ class MediaSection:
             feedback.setdefault(payload_type, []).append((kind, parameter))
         codecs = []
         for text in self.formats:
-            if not text.isdigit() or int(text) > 127:
+            if not is_number(text) or int(text) > 127:
                 raise ValueError(f"SDP line {self.line}: payload type '{text}' of m={self.kind} is not 0-127")
             number = int(text)
             rtpmap = rtpmaps.get(number)
@@ -184,7 +184,7 @@ class MediaSection:
         ssrcs: dict[int, dict[str, str]] = {}
         for attribute in self._named("ssrc"):
             ssrc, _, text = (attribute.value or "").partition(" ")
-            if not ssrc.isdigit() or int(ssrc) >= 2**32:
+            if not is_number(ssrc) or int(ssrc) >= 2**32:
                 raise attribute.error("'<ssrc 0-4294967295> <attribute>[:<value>]'")
             name, _, value = text.partition(":")
             entry = ssrcs.setdefault(int(ssrc), {})
@@ -197,7 +197,7 @@ class MediaSection:
         groups = []
         for attribute in self._named("ssrc-group"):
             semantics, *ssrcs = (attribute.value or "").split(" ")
-            if not ssrcs or not all(s.isdigit() and int(s) < 2**32 for s in ssrcs):
+            if not ssrcs or not all(is_number(s) and int(s) < 2**32 for s in ssrcs):
                 raise attribute.error("'<semantics> <ssrc> <ssrc>…'")
             groups.append((semantics, [int(s) for s in ssrcs]))
         return groups
@@ -274,6 +274,11 @@ class SessionDescription:
         return _fingerprints([a for a in self.attributes if a.name == "fingerprint"])
 
 
+def is_number(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` takes "²" too, which int() refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def parse(sdp: str) -> SessionDescription:
     """Parses SDP text (CRLF or LF line ends). Raises ValueError naming the line."""
     if not isinstance(sdp, str):
@@ -332,7 +337,7 @@ def write(description: SessionDescription) -> str:
 def _media_line(value: str, number: int) -> MediaSection:
     parts = value.split(" ")
     port = parts[1].partition("/")[0] if len(parts) > 1 else ""
-    if len(parts) < 4 or not port.isdigit() or int(port) > 65535 or not parts[0]:
+    if len(parts) < 4 or not is_number(port) or int(port) > 65535 or not parts[0]:
         raise ValueError(f"SDP line {number}: m={value} must be 'm=<media> <port> <protocol> <format> …'")
     return MediaSection(kind=parts[0], port=int(port), protocol=parts[2], formats=parts[3:], line=number)
 
