@@ -273,3 +273,21 @@ async def test_a_worker_takes_no_sigint_or_sigterm_meant_for_the_application(ser
     await asyncio.sleep(0.3)
     assert process_alive(pid) and not server._channels[0].closed
     assert (await room.dump())["id"] == room.id
+
+
+async def test_a_server_nobody_holds_is_collected_and_its_workers_exit(options: dict[str, Any]) -> None:
+    """A notebook cell run again rebinds `server`; a test fails before
+    close(): the forgotten server's workers go with it, not with Python."""
+    import gc
+    import weakref
+
+    options.update(numWorkers=2)
+    server = await mediasoup.Server(options)
+    room = await server.Room()
+    await room.Peer("alice")
+    pids = [channel.pid for channel in server._channels]
+    forgotten = weakref.ref(server)
+    del server, room
+    gc.collect()
+    assert forgotten() is None
+    await eventually(lambda: not any(process_alive(pid) for pid in pids))

@@ -14,6 +14,7 @@ import asyncio
 import os
 import sys
 import uuid
+import weakref
 from typing import Any, Callable, Protocol
 
 from . import _mediasoup
@@ -67,9 +68,28 @@ class Channel:
         self._settings = settings
         self._certificate = certificate
         self._on_exit_callback = on_exit
-        self.process = _mediasoup.WorkerProcess.spawn(
-            sys.executable, _PACKAGE_PARENT, self._on_notification, self._on_exit, self._on_media
-        )
+        # The process holds its callbacks for as long as it runs: weak ones,
+        # so that a server nobody holds any more (a notebook cell run again,
+        # a test that failed before close()) is collected, and its workers
+        # exit with their Channels.
+        this = weakref.ref(self)
+
+        def on_notification(event: str, target_id: str | None, data: Any) -> None:
+            channel = this()
+            if channel is not None:
+                channel._on_notification(event, target_id, data)
+
+        def on_exit(code: int | None, signal: str | None, description: str) -> None:
+            channel = this()
+            if channel is not None:
+                channel._on_exit(code, signal, description)
+
+        def on_media() -> None:
+            channel = this()
+            if channel is not None:
+                channel._on_media()
+
+        self.process = _mediasoup.WorkerProcess.spawn(sys.executable, _PACKAGE_PARENT, on_notification, on_exit, on_media)
         # Requests made meanwhile wait in the Channel until worker.init is sent.
         self.ready: asyncio.Future[Any] = asyncio.ensure_future(self._init())
         ignore_outcome(self.ready)
