@@ -74,22 +74,22 @@ class Channel:
         # exit with their Channels.
         this = weakref.ref(self)
 
-        def on_notification(event: str, target_id: str | None, data: Any) -> None:
+        def notified(event: str, target_id: str | None, data: Any) -> None:
             channel = this()
             if channel is not None:
                 channel._on_notification(event, target_id, data)
 
-        def on_exit(code: int | None, signal: str | None, description: str) -> None:
+        def exited(code: int | None, signal: str | None, description: str) -> None:
             channel = this()
             if channel is not None:
                 channel._on_exit(code, signal, description)
 
-        def on_media() -> None:
+        def media_waits() -> None:
             channel = this()
             if channel is not None:
                 channel._on_media()
 
-        self.process = _mediasoup.WorkerProcess.spawn(sys.executable, _PACKAGE_PARENT, on_notification, on_exit, on_media)
+        self.process = _mediasoup.WorkerProcess.spawn(sys.executable, _PACKAGE_PARENT, notified, exited, media_waits)
         # Requests made meanwhile wait in the Channel until worker.init is sent.
         self.ready: asyncio.Future[Any] = asyncio.ensure_future(self._init())
         ignore_outcome(self.ready)
