@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -14,10 +16,12 @@ from mediasoup.webrtc import RTCPeerConnection, RTCSessionDescription, sdp
 from .clients import Subscriber, count_frames, until, use_loopback_only
 
 
-async def test_an_aiortc_offer_publishes_to_the_room_and_a_subscriber_decodes_it(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> None:
+@contextlib.asynccontextmanager
+async def publishing(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[RTCPeerConnection, Any, Subscriber]]:
+    """alice's RTCPeerConnection; her aiortc endpoint with an audio and a
+    video track (nothing offered yet); bob, a pymediasoup subscriber."""
     from aiortc import RTCConfiguration
     from aiortc import RTCPeerConnection as AiortcPeerConnection
-    from aiortc import RTCSessionDescription as AiortcDescription
     from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
     use_loopback_only(monkeypatch)
@@ -26,12 +30,24 @@ async def test_an_aiortc_offer_publishes_to_the_room_and_a_subscriber_decodes_it
     bob_client = Subscriber(room, bob)
     await bob_client.start()
     client = AiortcPeerConnection(RTCConfiguration(iceServers=[]))
+    client.addTrack(AudioStreamTrack())
+    client.addTrack(VideoStreamTrack())
     pc = RTCPeerConnection(alice)
-    states: list[str] = []
-    pc.on("connectionstatechange", lambda: states.append(pc.connectionState))
     try:
-        client.addTrack(AudioStreamTrack())
-        client.addTrack(VideoStreamTrack())
+        yield pc, client, bob_client
+    finally:
+        await client.close()
+        pc.close()
+        await bob_client.close()
+
+
+async def test_an_aiortc_offer_publishes_to_the_room_and_a_subscriber_decodes_it(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aiortc import RTCSessionDescription as AiortcDescription
+
+    async with publishing(server, monkeypatch) as (pc, client, bob_client):
+        alice = pc.peer
+        states: list[str] = []
+        pc.on("connectionstatechange", lambda: states.append(pc.connectionState))
         client.addTransceiver("video", direction="recvonly")
         client.createDataChannel("chat")
         await client.setLocalDescription(await client.createOffer())
@@ -63,10 +79,6 @@ async def test_an_aiortc_offer_publishes_to_the_room_and_a_subscriber_decodes_it
         written = {ext["uri"]: ext["id"] for ext in (await pc.transport.dump())["headerExtensions"]}
         assert written["http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"] == 3
         assert written["urn:ietf:params:rtp-hdrext:ssrc-audio-level"] == 2
-    finally:
-        await client.close()
-        pc.close()
-        await bob_client.close()
     assert pc.signalingState == "closed" and pc.connectionState == "closed"
     assert alice.rtpReceivers == [] and pc.transport is not None and pc.transport.closed
 
@@ -116,21 +128,10 @@ async def test_an_offer_the_worker_refuses_leaves_nothing_and_a_corrected_one_co
     connection answers the endpoint's corrected offer and carries media."""
     import re
 
-    from aiortc import RTCConfiguration
-    from aiortc import RTCPeerConnection as AiortcPeerConnection
     from aiortc import RTCSessionDescription as AiortcDescription
-    from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
-    use_loopback_only(monkeypatch)
-    room = await server.Room()
-    alice, bob = await room.Peer("alice"), await room.Peer("bob")
-    bob_client = Subscriber(room, bob)
-    await bob_client.start()
-    client = AiortcPeerConnection(RTCConfiguration(iceServers=[]))
-    pc = RTCPeerConnection(alice)
-    try:
-        client.addTrack(AudioStreamTrack())
-        client.addTrack(VideoStreamTrack())
+    async with publishing(server, monkeypatch) as (pc, client, bob_client):
+        alice = pc.peer
         await client.setLocalDescription(await client.createOffer())
         good = client.localDescription.sdp
         short_fingerprint = re.sub(r"a=fingerprint:sha-256 \S+", "a=fingerprint:sha-256 AB:CD", good)
@@ -150,10 +151,6 @@ async def test_an_offer_the_worker_refuses_leaves_nothing_and_a_corrected_one_co
         await client.setRemoteDescription(AiortcDescription(sdp=pc.localDescription.sdp, type="answer"))
         await until(lambda: bob_client.frames.get("audio", 0) >= 20 and bob_client.frames.get("video", 0) >= 10, 20, lambda: bob_client.frames)
         assert pc.connectionState == "connected"
-    finally:
-        await client.close()
-        pc.close()
-        await bob_client.close()
 
 
 async def test_a_bundle_only_section_is_live_not_ended(server: mediasoup.Server) -> None:
@@ -305,6 +302,69 @@ async def _publish_with_aiortc(pc: RTCPeerConnection) -> Any:
     return client
 
 
+class Viewing:
+    """alice publishing audio and video from aiortc through her
+    RTCPeerConnection, and a viewer: its RTCPeerConnection (``pc``), its
+    aiortc endpoint (``endpoint``), the frames the endpoint decodes, and how
+    often ``pc`` fired negotiationneeded."""
+
+    def __init__(self, alice_pc: RTCPeerConnection, pc: RTCPeerConnection, endpoint: Any) -> None:
+        self.alice_pc, self.pc, self.endpoint = alice_pc, pc, endpoint
+        self.alice: Any = None
+        self.frames: dict[str, int] = {}
+        self.tasks: list[Any] = []
+        self.needed: list[bool] = []
+        count_frames(endpoint, self.frames, self.tasks)
+        pc.on("negotiationneeded", lambda: self.needed.append(True))
+
+    async def endpoint_offers(self, offer: str | None = None) -> sdp.SessionDescription:
+        """The endpoint's offer (or ``offer``) applied and answered; the
+        answer given to the endpoint unless ``offer`` was edited by hand."""
+        from aiortc import RTCSessionDescription as AiortcDescription
+
+        if offer is None:
+            await self.endpoint.setLocalDescription(await self.endpoint.createOffer())
+        await self.pc.setRemoteDescription({"type": "offer", "sdp": offer or self.endpoint.localDescription.sdp})
+        await self.pc.setLocalDescription()
+        assert self.pc.localDescription is not None
+        if offer is None:
+            await self.endpoint.setRemoteDescription(AiortcDescription(sdp=self.pc.localDescription.sdp, type="answer"))
+        return sdp.parse(self.pc.localDescription.sdp)
+
+    async def pc_offers(self) -> None:
+        """An offer made here, answered by the endpoint."""
+        from aiortc import RTCSessionDescription as AiortcDescription
+
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        assert self.pc.localDescription is not None
+        await self.endpoint.setRemoteDescription(AiortcDescription(sdp=self.pc.localDescription.sdp, type="offer"))
+        await self.endpoint.setLocalDescription(await self.endpoint.createAnswer())
+        await self.pc.setRemoteDescription({"type": "answer", "sdp": self.endpoint.localDescription.sdp})
+
+
+@contextlib.asynccontextmanager
+async def viewing(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Viewing]:
+    from aiortc import RTCConfiguration
+    from aiortc import RTCPeerConnection as AiortcPeerConnection
+
+    use_loopback_only(monkeypatch)
+    room = await server.Room()
+    scene = Viewing(
+        RTCPeerConnection(await room.Peer("alice")), RTCPeerConnection(await room.Peer("viewer")), AiortcPeerConnection(RTCConfiguration(iceServers=[]))
+    )
+    try:
+        scene.alice = await _publish_with_aiortc(scene.alice_pc)
+        yield scene
+    finally:
+        for task in scene.tasks:
+            task.cancel()
+        for client in (scene.alice, scene.endpoint):
+            if client is not None:
+                await client.close()
+        scene.alice_pc.close()
+        scene.pc.close()
+
+
 async def test_sendrecv_sections_carry_a_stream_each_way(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> None:
     """dave publishes with sendrecv sections (addTrack) after alice: his
     sections bring alice's streams back to him, on the mids he publishes on."""
@@ -422,65 +482,30 @@ async def test_rollback_and_glare_leave_the_connection_usable(server: mediasoup.
     """An offer made here can be rolled back (W3C); the endpoint's offer
     crossing one of ours wins (this side is the polite one): ours is rolled
     back, theirs answered, and the connection carries media."""
-    import asyncio
-
-    from aiortc import RTCConfiguration
-    from aiortc import RTCPeerConnection as AiortcPeerConnection
-    from aiortc import RTCSessionDescription as AiortcDescription
-
-    use_loopback_only(monkeypatch)
-    room = await server.Room()
-    alice_pc = RTCPeerConnection(await room.Peer("alice"))
-    viewer_pc = RTCPeerConnection(await room.Peer("viewer"))
-    alice = None
-    viewer = AiortcPeerConnection(RTCConfiguration(iceServers=[]))
-    frames: dict[str, int] = {}
-    tasks: list[Any] = []
-    count_frames(viewer, frames, tasks)
-    needed: list[bool] = []
-    viewer_pc.on("negotiationneeded", lambda: needed.append(True))
-    try:
-        alice = await _publish_with_aiortc(alice_pc)
-        ours = await viewer_pc.createOffer()
-        await viewer_pc.setLocalDescription(ours)
-        assert viewer_pc.signalingState == "have-local-offer"
-        await viewer_pc.setLocalDescription({"type": "rollback", "sdp": ""})
-        assert viewer_pc.signalingState == "stable" and viewer_pc.localDescription is None
+    async with viewing(server, monkeypatch) as scene:
+        pc, needed = scene.pc, scene.needed
+        ours = await pc.createOffer()
+        await pc.setLocalDescription(ours)
+        assert pc.signalingState == "have-local-offer"
+        await pc.setLocalDescription({"type": "rollback", "sdp": ""})
+        assert pc.signalingState == "stable" and pc.localDescription is None
         await until(lambda: needed, 5, lambda: needed)  # its streams still want a section
         with pytest.raises(InvalidStateError, match="rollback is of an offer made here"):
-            await viewer_pc.setRemoteDescription({"type": "rollback", "sdp": ""})
-        await viewer_pc.setLocalDescription(await viewer_pc.createOffer())
+            await pc.setRemoteDescription({"type": "rollback", "sdp": ""})
+        await pc.setLocalDescription(await pc.createOffer())
         # Glare: the endpoint offers too, to receive.
-        viewer.addTransceiver("audio", direction="recvonly")
-        viewer.addTransceiver("video", direction="recvonly")
-        await viewer.setLocalDescription(await viewer.createOffer())
-        await viewer_pc.setRemoteDescription({"type": "offer", "sdp": viewer.localDescription.sdp})
-        assert viewer_pc.signalingState == "have-remote-offer"
+        scene.endpoint.addTransceiver("audio", direction="recvonly")
+        scene.endpoint.addTransceiver("video", direction="recvonly")
         asked = len(needed)
-        await viewer_pc.setLocalDescription()
-        assert viewer_pc.localDescription is not None
-        await viewer.setRemoteDescription(AiortcDescription(sdp=viewer_pc.localDescription.sdp, type="answer"))
+        await scene.endpoint_offers()
         # What the rolled-back offer carried is offered again (perfect negotiation).
         await until(lambda: len(needed) > asked, 5, lambda: needed)
-        await viewer_pc.setLocalDescription(await viewer_pc.createOffer())
-        assert viewer_pc.localDescription is not None
-        await viewer.setRemoteDescription(AiortcDescription(sdp=viewer_pc.localDescription.sdp, type="offer"))
-        await viewer.setLocalDescription(await viewer.createAnswer())
-        await viewer_pc.setRemoteDescription({"type": "answer", "sdp": viewer.localDescription.sdp})
-        await until(lambda: frames.get("audio", 0) >= 20 and frames.get("video", 0) >= 10, 20, lambda: frames)
-        assert viewer_pc.connectionState == "connected"
+        await scene.pc_offers()
+        await until(lambda: scene.frames.get("audio", 0) >= 20 and scene.frames.get("video", 0) >= 10, 20, lambda: scene.frames)
+        assert pc.connectionState == "connected"
         # The offer made before the endpoint's is gone: setting it now is refused.
         with pytest.raises(InvalidStateError):
-            await viewer_pc.setLocalDescription(ours)
-        await asyncio.sleep(0)
-    finally:
-        for task in tasks:
-            task.cancel()
-        for client in (alice, viewer):
-            if client is not None:
-                await client.close()
-        alice_pc.close()
-        viewer_pc.close()
+            await pc.setLocalDescription(ours)
 
 
 async def test_the_endpoint_offers_again(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -567,56 +592,27 @@ async def test_a_section_the_endpoint_ends_stops_its_stream_once(server: mediaso
     import asyncio
     import re
 
-    from aiortc import RTCConfiguration
-    from aiortc import RTCPeerConnection as AiortcPeerConnection
-    from aiortc import RTCSessionDescription as AiortcDescription
-
-    use_loopback_only(monkeypatch)
-    room = await server.Room()
-    alice_pc = RTCPeerConnection(await room.Peer("alice"))
-    bob_pc = RTCPeerConnection(await room.Peer("bob"))
-    alice = None
-    bob = AiortcPeerConnection(RTCConfiguration(iceServers=[]))
-    needed: list[bool] = []
-    bob_pc.on("negotiationneeded", lambda: needed.append(True))
-
-    async def apply(offer: str) -> sdp.SessionDescription:
-        await bob_pc.setRemoteDescription({"type": "offer", "sdp": offer})
-        await bob_pc.setLocalDescription()
-        assert bob_pc.localDescription is not None
-        return sdp.parse(bob_pc.localDescription.sdp)
-
-    try:
-        alice = await _publish_with_aiortc(alice_pc)
-        bob.addTransceiver("audio", direction="recvonly")
-        bob.addTransceiver("video", direction="recvonly")
-        await bob.setLocalDescription(await bob.createOffer())
-        offer = bob.localDescription.sdp
-        answer = await apply(offer)
-        await bob.setRemoteDescription(AiortcDescription(sdp=bob_pc.localDescription.sdp, type="answer"))
-        audio = next(sender for sender in bob_pc.peer.rtpSenders if sender.kind == "audio")
+    async with viewing(server, monkeypatch) as scene:
+        scene.endpoint.addTransceiver("audio", direction="recvonly")
+        scene.endpoint.addTransceiver("video", direction="recvonly")
+        await scene.endpoint_offers()
+        offer = scene.endpoint.localDescription.sdp
+        audio = next(sender for sender in scene.pc.peer.rtpSenders if sender.kind == "audio")
         await until(lambda: audio.active, 5, lambda: audio)
         # The audio m-line ended (port 0), as a stopped transceiver's is.
         ended = re.sub(r"m=audio \d+", "m=audio 0", offer, count=1)
-        answer = await apply(ended)
+        answer = await scene.endpoint_offers(ended)
         assert answer.media[0].port == 0 and not audio.active and not audio.closed
         await asyncio.sleep(0.3)
-        assert needed == []
+        assert scene.needed == []
         # The m-line reused for a new section (a new mid): the stream is missing again.
         reused = ended.replace("m=audio 0", "m=audio 9", 1).replace("a=mid:0", "a=mid:9", 1)
-        reused = reused.replace("a=group:BUNDLE 0 1", "a=group:BUNDLE 9 1")
-        answer = await apply(reused)
+        answer = await scene.endpoint_offers(reused.replace("a=group:BUNDLE 0 1", "a=group:BUNDLE 9 1"))
         assert [m.mid for m in answer.media] == ["9", "1"]
-        await until(lambda: needed, 5, lambda: needed)
-        again = sdp.parse((await bob_pc.createOffer()).sdp)
+        await until(lambda: scene.needed, 5, lambda: scene.needed)
+        again = sdp.parse((await scene.pc.createOffer()).sdp)
         assert [(m.mid, m.kind, m.direction) for m in again.media][2:] == [(audio.rtpParameters["mid"], "audio", "sendonly")]
-        assert len(needed) == 1
-    finally:
-        for client in (alice, bob):
-            if client is not None:
-                await client.close()
-        alice_pc.close()
-        bob_pc.close()
+        assert len(scene.needed) == 1
 
 
 async def test_a_stream_published_while_an_offer_is_applied_is_placed_and_sent(server: mediasoup.Server, monkeypatch: pytest.MonkeyPatch) -> None:
