@@ -278,9 +278,9 @@ async def test_a_source_closed_before_start_ends_its_stream(tmp_path: pathlib.Pa
 async def test_the_start_timeout_counts_from_the_first_frame(tmp_path: pathlib.Path) -> None:
     # Nothing for longer than startTimeout, then audio, and video 0.1 s later:
     # both are in the file (the wait for the others starts at the first frame).
-    recorder = Recorder(tmp_path / "call.webm", startTimeout=0.3)
-    recorder.addSource(FakeSource("audio/opus", paced(rtp("audio/opus", tone_frames(1.0, 440.0)), first_delay=0.5)))
-    recorder.addSource(FakeSource("video/VP8", paced(rtp("video/VP8", colour_frames("video/VP8", 1.0)), first_delay=0.6)))
+    recorder = Recorder(tmp_path / "call.webm", startTimeout=1.0)
+    recorder.addSource(FakeSource("audio/opus", paced(rtp("audio/opus", tone_frames(1.0, 440.0)), first_delay=1.5)))
+    recorder.addSource(FakeSource("video/VP8", paced(rtp("video/VP8", colour_frames("video/VP8", 1.0)), first_delay=1.6)))
     await recorder.start()
     await asyncio.wait_for(recorder.wait(), 10)
     container, frames = read_back(tmp_path / "call.webm")

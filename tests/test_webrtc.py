@@ -487,12 +487,16 @@ async def test_rollback_and_glare_leave_the_connection_usable(server: mediasoup.
         ours = await pc.createOffer()
         await pc.setLocalDescription(ours)
         assert pc.signalingState == "have-local-offer"
-        await pc.setLocalDescription({"type": "rollback", "sdp": ""})
+        await pc.setLocalDescription({"type": "rollback"})  # as browsers send it: no sdp
         assert pc.signalingState == "stable" and pc.localDescription is None
         await until(lambda: needed, 5, lambda: needed)  # its streams still want a section
         with pytest.raises(InvalidStateError, match="rollback is of an offer made here"):
             await pc.setRemoteDescription({"type": "rollback", "sdp": ""})
         await pc.setLocalDescription(await pc.createOffer())
+        # An offer crossing ours that is refused leaves ours out.
+        with pytest.raises(ValueError, match="SDP line"):
+            await pc.setRemoteDescription({"type": "offer", "sdp": "v=0\r\nnot sdp\r\n"})
+        assert pc.signalingState == "have-local-offer" and pc.localDescription is not None
         # Glare: the endpoint offers too, to receive.
         scene.endpoint.addTransceiver("audio", direction="recvonly")
         scene.endpoint.addTransceiver("video", direction="recvonly")
@@ -671,3 +675,29 @@ async def test_a_stream_published_while_an_offer_is_applied_is_placed_and_sent(s
             await endpoint.close()
         alice.close()
         bob.close()
+
+
+async def test_negotiationneeded_fires_again_after_an_offer_that_found_nothing(server: mediasoup.Server) -> None:
+    """A stream appears (negotiationneeded) and goes before the app offers:
+    its createOffer() finds nothing again, and the next stream is told too."""
+    room = await server.Room()
+    viewer = RTCPeerConnection(await room.Peer("viewer"))
+    needed: list[bool] = []
+    viewer.on("negotiationneeded", lambda: needed.append(True))
+    alice = await room.Peer("alice")
+    await alice.setCapabilities(room.rtpCapabilities)
+    direct = await alice.createDirectTransport()
+    opus = {"mimeType": "audio/opus", "payloadType": 100, "clockRate": 48000, "channels": 2}
+    try:
+        with pytest.raises(InvalidStateError, match="nothing to offer"):
+            await viewer.createOffer()
+        for ssrc in (1111, 2222):
+            stream = alice.RtpReceiver("audio", direct)
+            await stream.receive({"codecs": [opus], "encodings": [{"ssrc": ssrc}], "rtcp": {"cname": "a"}})
+            await until(lambda: len(needed) == (1 if ssrc == 1111 else 2), 5, lambda: needed)
+            stream.close()  # gone before the app offered
+            await until(lambda: all(sender.closed for sender in viewer.peer.rtpSenders), 5, lambda: viewer.peer.rtpSenders)
+            with pytest.raises(InvalidStateError, match="nothing to offer"):
+                await viewer.createOffer()
+    finally:
+        viewer.close()

@@ -265,7 +265,9 @@ async def test_closing_a_peer_as_its_worker_exits_still_emits_close(server: medi
 
 async def test_a_worker_takes_no_sigint_or_sigterm_meant_for_the_application(server: mediasoup.Server) -> None:
     """Ctrl-C or systemd signal the whole process group: the application
-    closes its calls; its workers go with the Channel, not with the signal."""
+    closes its calls; its workers go with the Channel, not with the signal.
+    (SIGTERM is the one that killed a worker: SIGINT's default handler only
+    acts when the worker runs Python, which is at its start.)"""
     room = await server.Room()
     pid = server._channels[0].pid
     for number in (signal.SIGINT, signal.SIGTERM):

@@ -24,7 +24,7 @@ from . import rtp_receiver as rtp_receiver_module
 from . import rtp_sender as rtp_sender_module
 from . import transport as transport_module
 from ._display import Dump, Id
-from ._futures import ignore_outcome, made_or_undone
+from ._futures import ignore_outcome, made_or_undone, request_unawaited
 from ._object import MediasoupObject, WorkerObject
 from ._options import merge_options, pick_options
 from ._owners import OwningRoom
@@ -297,14 +297,14 @@ class Peer(WorkerObject):
         if event == "datachannelmessage" and not self._data_listening and not self._closed:
             # The worker reports this peer's messages from now on.
             self._data_listening = True
-            ignore_outcome(self._channel.request("peer.setDataListener", {"peerId": self._id, "enabled": True}))
+            request_unawaited(self._channel, "peer.setDataListener", {"peerId": self._id, "enabled": True})
 
     def _listener_removed(self, event: str) -> None:
         super()._listener_removed(event)
         if event == "datachannelmessage" and self._data_listening and not self.listeners(event) and not self._closed:
             # Nobody listens any more: the worker stops sending them over the Channel.
             self._data_listening = False
-            ignore_outcome(self._channel.request("peer.setDataListener", {"peerId": self._id, "enabled": False}))
+            request_unawaited(self._channel, "peer.setDataListener", {"peerId": self._id, "enabled": False})
 
     def _on_notification(self, event: str, data: Any) -> None:
         if self._closed or event != "peer.dataChannelMessage":

@@ -27,8 +27,11 @@ the endpoint gave it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import logging
 import random
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from .._events import EventEmitter
@@ -72,7 +75,10 @@ class RTCSessionDescription:
             return description
         if not isinstance(description, dict):
             raise TypeError(f"a description must be an RTCSessionDescription or a dict, not {_type_name(description)}")
-        return cls(sdp=description.get("sdp"), type=description.get("type"))  # type: ignore[arg-type]
+        kind = description.get("type")
+        # A rollback carries no SDP (browsers send {'type': 'rollback'}).
+        text = description.get("sdp", "" if kind == "rollback" else None)
+        return cls(sdp=text, type=kind)  # type: ignore[arg-type]
 
     def toJSON(self) -> dict[str, str]:
         return {"type": self.type, "sdp": self.sdp}
@@ -175,7 +181,7 @@ class RTCPeerConnection(EventEmitter):
         needs (naming the line), InvalidStateError out of turn or closed.
         """
         remote = RTCSessionDescription.of(description)
-        async with self._operations:
+        async with self._operation():
             await self._set_remote_description(remote)
 
     async def _set_remote_description(self, remote: RTCSessionDescription) -> None:
@@ -186,12 +192,12 @@ class RTCPeerConnection(EventEmitter):
             return self._rollback()
         if remote.type != "offer":
             raise ValueError(f"a remote description is an offer, an answer or a rollback, not {remote.type!r:.80}")
-        if self._signaling_state == "have-local-offer":
-            # Glare: the endpoint's offer crossed ours. This side is the polite
-            # one (W3C's perfect negotiation): ours is rolled back, theirs
-            # applied, and what ours carried fires negotiationneeded again.
-            self._rollback()
-        if self._signaling_state != "stable":
+        # Glare: the endpoint's offer crossed ours. This side is the polite one
+        # (W3C's perfect negotiation): once theirs is found sound, ours is
+        # rolled back and theirs applied; what ours carried fires
+        # negotiationneeded again. Theirs failing leaves ours out.
+        glare = self._signaling_state == "have-local-offer"
+        if self._signaling_state != "stable" and not glare:
             raise InvalidStateError(f"an offer cannot be applied in signalingState {self._signaling_state!r:.80}")
         offer = sdp.parse(remote.sdp)
         if len(offer.media) > MAX_SECTIONS:
@@ -252,6 +258,9 @@ class RTCPeerConnection(EventEmitter):
         # and a corrected offer starts again from where this one did.
         opened = self._transport is None
         made: dict[str, RtpReceiver] = {}
+        ours = (self._pending_offer, self._last_offer, self._local)
+        if glare:
+            self._rollback()
         try:
             if self._transport is None:
                 if self._peer.capabilities is None:
@@ -272,6 +281,12 @@ class RTCPeerConnection(EventEmitter):
             if opened and self._transport is not None:
                 transport, self._transport = self._transport, None
                 transport.close()
+                # Senders attached to it meanwhile go back to waiting for one.
+                self._senders = [sender for sender in self._senders if sender.transport is not None]
+            if glare:
+                self._local_before_offer = self._local
+                self._pending_offer, self._last_offer, self._local = ours
+                self._set_signaling_state("have-local-offer")
             raise
         self._receivers.update(made)
         # A section that stopped sending (or was ended) ends its receiver.
@@ -283,7 +298,10 @@ class RTCPeerConnection(EventEmitter):
         ended = {section.mid for section in offer.media if section.port == 0}
         for mid, sender in self._sending_sections().items():
             if mid in ended and sender.active:
-                await sender.disable()
+                try:
+                    await sender.disable()
+                except InvalidStateError:
+                    pass  # closed meanwhile: stopped all the same
         await self._place_senders(media)
         self._offer = offer
         self._chosen = chosen
@@ -341,6 +359,8 @@ class RTCPeerConnection(EventEmitter):
                 continue
             try:
                 await sender._set_transport(self._transport, mid=section.mid)
+                if sender._paused:  # paused while it waited for a section (a failed offer's)
+                    await sender.enable()
             except (InvalidStateError, ValueError) as error:
                 _logger.debug("sender %s not placed on section %s: %s", sender.id, section.mid, error)
                 continue
@@ -350,7 +370,7 @@ class RTCPeerConnection(EventEmitter):
     async def createAnswer(self) -> RTCSessionDescription:
         """The answer to the offer applied last: ``a=ice-lite``, BUNDLE, the
         transport's candidates and fingerprint, this side's ``a=setup``."""
-        async with self._operations:
+        async with self._operation():
             return await self._create_answer()
 
     async def _create_answer(self) -> RTCSessionDescription:
@@ -397,7 +417,7 @@ class RTCPeerConnection(EventEmitter):
         opens the conversation: the transport (this side ``a=setup:actpass``),
         with the peer's capabilities or else the room's. InvalidStateError
         if there is nothing to offer yet."""
-        async with self._operations:
+        async with self._operation():
             return await self._create_offer()
 
     async def _create_offer(self) -> RTCSessionDescription:
@@ -457,7 +477,7 @@ class RTCPeerConnection(EventEmitter):
         no argument: the answer or offer created last for this state (one is
         created if there is none)."""
         local = None if description is None else RTCSessionDescription.of(description)
-        async with self._operations:
+        async with self._operation():
             await self._set_local_description(local)
 
     async def _set_local_description(self, local: RTCSessionDescription | None) -> None:
@@ -486,6 +506,21 @@ class RTCPeerConnection(EventEmitter):
         self._negotiation_needed = False
         self._set_signaling_state("stable")
         self._check_negotiation()
+
+    @contextlib.asynccontextmanager
+    async def _operation(self) -> AsyncIterator[None]:
+        """One link of the operations chain. Once out of it, what came due
+        meanwhile is looked at (negotiationneeded is held back while an
+        operation runs), the failed ones included."""
+        try:
+            async with self._operations:
+                yield
+        except BaseException:
+            self._negotiation_needed = False  # what it fired for is looked at again
+            raise
+        finally:
+            if self._signaling_state != "closed":
+                self._check_negotiation()
 
     def _rollback(self) -> None:
         """Back to 'stable' from an offer made here that no answer came for
@@ -520,6 +555,8 @@ class RTCPeerConnection(EventEmitter):
             await self._connect(setup, fingerprints)
             # Later offers keep the role now settled.
             offered = [ortc.with_setup(section, self._setup) for section in offered]
+        # What the endpoint refused is agreed as ended (port 0): its m-line may be reused.
+        offered = [dataclasses.replace(section, port=0) if answered.port == 0 else section for section, answered in zip(offered, answer.media)]
         accepted = {
             section.mid
             for section, answered in zip(offered, answer.media)
@@ -582,8 +619,8 @@ class RTCPeerConnection(EventEmitter):
     def _check_negotiation(self) -> None:
         """``negotiationneeded`` when, in 'stable', a sender has no section
         yet or a closed one still has its section."""
-        if self._signaling_state != "stable":
-            return
+        if self._signaling_state != "stable" or self._pending_offer is not None:
+            return  # an offer made here (set or about to be) carries what is missing
         if not self._agreed:
             # Nothing agreed yet: needed only once an offer of ours opened the
             # transport (server first) and was rolled back, its senders waiting.
