@@ -409,9 +409,9 @@ def worker_ports(pid: int, low: int, high: int) -> dict[str, int]:
 async def test_100_rooms_of_4_peers_created_and_closed_30_times_leave_no_fd_port_or_memory(options: dict[str, Any]) -> None:
     """Each cycle opens 100 rooms of 4 peers, each peer with a WebRTC
     transport on UDP and TCP (400 ports, 800 sockets), then closes the
-    rooms. After every cycle the worker's file descriptors, the ports it
-    holds and the parent's file descriptors are exactly what they were
-    before the first; at the end, the first cycle's ports can be bound
+    rooms. After every cycle the worker's file descriptors and the ports it
+    holds are exactly what they were before the first, and the parent's
+    are no more; at the end, the first cycle's ports can be bound
     again. (The SPEC's bar is 100 cycles; 30 fit the CI budget.)
 
     Memory: the first cycle grows the worker's heap to the peak of 400
@@ -427,7 +427,9 @@ async def test_100_rooms_of_4_peers_created_and_closed_30_times_leave_no_fd_port
         pid = server._channels[0].pid
         await server.dump()
         # What earlier tests left to the collector (a replaced worker's
-        # Channel, say) closes its descriptors when collected: not mid-count.
+        # Channel, say) closes its descriptors when collected, and its
+        # process's tasks a little later: the parent's count may still fall,
+        # never rise.
         gc.collect()
         fds, parent_fds = open_fds(pid), open_fds(os.getpid())
         assert worker_ports(pid, low, high) == {"udp": 0, "tcp": 0}
@@ -447,7 +449,8 @@ async def test_100_rooms_of_4_peers_created_and_closed_30_times_leave_no_fd_port
             (worker,) = (await server.dump())["workers"].values()
             assert worker["rooms"] == [] and worker["transportCount"] == 0
             gc.collect()
-            assert (open_fds(pid), worker_ports(pid, low, high), open_fds(os.getpid())) == (fds, {"udp": 0, "tcp": 0}, parent_fds), cycle
+            assert (open_fds(pid), worker_ports(pid, low, high)) == (fds, {"udp": 0, "tcp": 0}), cycle
+            assert open_fds(os.getpid()) <= parent_fds, cycle
             resident.append(resident_kib(pid))
         assert server._channels[0].pid == pid and server.rooms == []
         assert resident[-1] <= resident[0] + 4096, resident
