@@ -37,7 +37,9 @@ from typing import TYPE_CHECKING, Any
 from .._events import EventEmitter
 from ..errors import InvalidStateError
 from ..peer import Peer
-from . import ortc, sdp
+from . import ortc, remote_offer, sdp
+from .description import RTCSessionDescription, type_name
+from .negotiation import NegotiationNeeded, OfferOut
 
 if TYPE_CHECKING:
     from ..rtp_receiver import RtpReceiver
@@ -47,51 +49,6 @@ if TYPE_CHECKING:
 __all__ = ["RTCPeerConnection", "RTCSessionDescription"]
 
 _logger = logging.getLogger("mediasoup.webrtc")
-
-_TYPES = ("offer", "answer", "pranswer", "rollback")
-# An endpoint's offer has at most this many m-sections, and publishes at
-# most this many streams on one connection: each stream it publishes is a
-# receiver that every other peer of the room gets a sender of, so one
-# unauthenticated WHIP POST could otherwise fan out thousands.
-MAX_SECTIONS = 1024
-MAX_PUBLISHED_STREAMS = 32
-
-
-class RTCSessionDescription:
-    """``{'type', 'sdp'}`` as W3C defines it: ``RTCSessionDescription(sdp=..., type=...)``."""
-
-    def __init__(self, sdp: str, type: str) -> None:
-        if not isinstance(sdp, str):
-            raise TypeError(f"sdp must be a str, not {_type_name(sdp)}")
-        if type not in _TYPES:
-            raise ValueError(f"type must be one of {', '.join(_TYPES)}, not {type!r:.80}")
-        self.sdp = sdp
-        self.type = type
-
-    @classmethod
-    def of(cls, description: RTCSessionDescription | dict[str, Any]) -> RTCSessionDescription:
-        """A description from itself or from a ``{'type', 'sdp'}`` dict (what browsers send as JSON)."""
-        if isinstance(description, RTCSessionDescription):
-            return description
-        if not isinstance(description, dict):
-            raise TypeError(f"a description must be an RTCSessionDescription or a dict, not {_type_name(description)}")
-        kind = description.get("type")
-        # A rollback carries no SDP (browsers send {'type': 'rollback'}).
-        text = description.get("sdp", "" if kind == "rollback" else None)
-        return cls(sdp=text, type=kind)  # type: ignore[arg-type]
-
-    def toJSON(self) -> dict[str, str]:
-        return {"type": self.type, "sdp": self.sdp}
-
-    def __repr__(self) -> str:
-        return f"<RTCSessionDescription type={self.type} {len(self.sdp)} bytes>"
-
-    to_json = toJSON
-
-
-def _type_name(value: object) -> str:
-    return type(value).__name__
-
 
 class RTCPeerConnection(EventEmitter):
     """The server side of ``peer``'s WebRTC connection.
@@ -103,7 +60,7 @@ class RTCPeerConnection(EventEmitter):
     def __init__(self, peer: Peer) -> None:
         super().__init__()
         if not isinstance(peer, Peer):
-            raise TypeError(f"peer must be a Peer, not {_type_name(peer)}")
+            raise TypeError(f"peer must be a Peer, not {type_name(peer)}")
         if peer.closed:
             raise InvalidStateError(f"peer {peer.name} is closed")
         self._peer = peer
@@ -125,13 +82,12 @@ class RTCPeerConnection(EventEmitter):
         # This side's a=setup: 'active' (DTLS client) unless the endpoint
         # took that role; 'actpass' while an offer made first is out.
         self._setup = "active"
-        self._pending_offer: sdp.SessionDescription | None = None
         self._last_answer: RTCSessionDescription | None = None
-        self._last_offer: RTCSessionDescription | None = None
-        # The local description before the offer set here (a rollback restores it).
-        self._local_before_offer: RTCSessionDescription | None = None
-        # negotiationneeded fired and not yet answered by an offer made here.
-        self._negotiation_needed = False
+        # The offer made here that no answer has come for yet.
+        self._out: OfferOut | None = None
+        # Not while an operation runs (a createOffer() under way covers what
+        # it finds): each that ends in 'stable' checks again.
+        self._negotiation = NegotiationNeeded(lambda: self.emit("negotiationneeded"), lambda: self._signaling_state == "stable" and not self._operations.locked())
         # createOffer() found nothing to offer before any transport: the
         # application offers first, and hears negotiationneeded when it can.
         self._offer_wanted = False
@@ -200,46 +156,14 @@ class RTCPeerConnection(EventEmitter):
         if self._signaling_state != "stable" and not glare:
             raise InvalidStateError(f"an offer cannot be applied in signalingState {self._signaling_state!r:.80}")
         offer = sdp.parse(remote.sdp)
-        if len(offer.media) > MAX_SECTIONS:
-            raise ValueError(f"an offer has at most {MAX_SECTIONS} media sections, not {len(offer.media)}")
-        # RFC 8843: a section marked bundle-only has port 0 and lives on the
-        # BUNDLE group's transport (a max-bundle offerer's): not an ended one.
-        bundled = set(offer.bundle())
-        live_port = next((section.port for section in offer.media if section.port != 0), 9)
-        for section in offer.media:
-            if section.port == 0 and section.has("bundle-only") and section.mid in bundled:
-                section.port = live_port
-        media = [section for section in offer.media if section.port != 0]
-        if not media and not self._agreed:
-            raise ValueError("the offer has no media section with a port")
-        seen: set[str] = set()
-        for section in media:
-            if section.mid is None:
-                raise ValueError(f"SDP line {section.line}: m={section.kind} has no a=mid (unified plan and BUNDLE need one)")
-            if section.mid in seen:
-                raise ValueError(f"SDP line {section.line}: a second section with a=mid:{section.mid:.80}")
-            seen.add(section.mid)
-        agreed = [section.mid for section in self._agreed]
-        kept = len(offer.media) >= len(agreed) and all(
-            # A section ended (port 0) may be reused for another, under a new mid (JSEP).
-            offered.mid == section.mid or section.port == 0 for offered, section in zip(offer.media, self._agreed)
-        )
-        if not kept:
-            raise ValueError(f"a new offer keeps the sections agreed so far, in their order (mids {', '.join(map(str, agreed))})")
+        media = remote_offer.live_sections(offer, self._agreed)
         first = media[0] if media else None
-        setup, fingerprints = "actpass", []
+        setup, fingerprints = "actpass", list[tuple[str, str]]()
         # No DTLS role yet: no transport, or one opened for an offer of ours
         # that was rolled back before an answer (this offer settles it).
         unsettled = self._transport is None or self._setup == "actpass"
         if unsettled and first is not None:
-            if not (first.value("ice-ufrag") or offer.value("ice-ufrag")) or not (first.value("ice-pwd") or offer.value("ice-pwd")):
-                raise ValueError(f"SDP line {first.line}: the first media section has no a=ice-ufrag / a=ice-pwd")
-            fingerprints = first.fingerprints() or offer.fingerprints()
-            if not fingerprints:
-                raise ValueError(f"SDP line {first.line}: the first media section has no a=fingerprint (nor the session)")
-            setup = first.value("setup") or offer.value("setup") or "actpass"
-            if setup not in ("actpass", "active", "passive"):
-                raise ValueError(f"SDP line {first.line}: a=setup:{setup} must be actpass, active or passive")
+            setup, fingerprints = remote_offer.dtls_of(offer, first)
         room_codecs = self._peer.room.rtpCapabilities["codecs"]
         # A section's codec is chosen once; a new offer keeps it.
         chosen = {
@@ -248,8 +172,7 @@ class RTCPeerConnection(EventEmitter):
             if section.kind in ("audio", "video")
         }
         publishing = [s for s in media if s.kind in ("audio", "video") and s.direction in ("sendrecv", "sendonly") and chosen[s.mid]]
-        if len(publishing) > MAX_PUBLISHED_STREAMS:
-            raise ValueError(f"an endpoint publishes at most {MAX_PUBLISHED_STREAMS} streams on one connection, not {len(publishing)}")
+        remote_offer.check_publishing(publishing)
         parameters = {
             section.mid: ortc.receive_parameters(section, chosen[section.mid]) for section in publishing if section.mid not in self._receivers
         }
@@ -258,7 +181,7 @@ class RTCPeerConnection(EventEmitter):
         # and a corrected offer starts again from where this one did.
         opened = self._transport is None
         made: dict[str, RtpReceiver] = {}
-        ours = (self._pending_offer, self._last_offer, self._local)
+        ours = self._out
         if glare:
             self._rollback()
         try:
@@ -284,8 +207,8 @@ class RTCPeerConnection(EventEmitter):
                 # Senders attached to it meanwhile go back to waiting for one.
                 self._senders = [sender for sender in self._senders if sender.transport is not None]
             if glare:
-                self._local_before_offer = self._local
-                self._pending_offer, self._last_offer, self._local = ours
+                assert ours is not None
+                self._out, self._local = ours, ours.description
                 self._set_signaling_state("have-local-offer")
             raise
         self._receivers.update(made)
@@ -307,7 +230,7 @@ class RTCPeerConnection(EventEmitter):
         self._chosen = chosen
         self._remote = remote
         # An offer made here before this one knows nothing of it: gone.
-        self._pending_offer = self._last_offer = None
+        self._out = None
         self._set_signaling_state("have-remote-offer")
         for sender in self._peer.rtpSenders:
             if sender.transport is None:
@@ -452,9 +375,8 @@ class RTCPeerConnection(EventEmitter):
         if not sections:
             raise InvalidStateError("there is nothing to offer: the peer has no stream to receive yet")
         offer = self._description(sections)
-        self._pending_offer = offer
-        self._last_offer = RTCSessionDescription(sdp=sdp.write(offer), type="offer")
-        return self._last_offer
+        self._out = OfferOut(offer, RTCSessionDescription(sdp=sdp.write(offer), type="offer"))
+        return self._out.description
 
     async def _open_first(self) -> None:
         """A server-first conversation: the transport, with the peer's
@@ -487,12 +409,11 @@ class RTCPeerConnection(EventEmitter):
         if local is None and self._signaling_state == "have-remote-offer":
             local = self._last_answer or await self._create_answer()
         elif local is None:
-            local = self._last_offer if self._pending_offer is not None and self._last_offer else await self._create_offer()
-        if local.type == "offer" and self._signaling_state == "stable" and self._pending_offer is not None:
-            if self._last_offer is None or local.sdp != self._last_offer.sdp:
+            local = self._out.description if self._out is not None else await self._create_offer()
+        if local.type == "offer" and self._signaling_state == "stable" and self._out is not None:
+            if local.sdp != self._out.description.sdp:
                 raise InvalidStateError("an offer set here is the one createOffer() made last")
-            self._local_before_offer = self._local
-            self._local = local
+            self._out.before, self._local = self._local, local
             self._set_signaling_state("have-local-offer")
             return
         if local.type != "answer" or self._signaling_state != "have-remote-offer":
@@ -503,7 +424,7 @@ class RTCPeerConnection(EventEmitter):
         # Back in 'stable' with no offer of ours out: what the answer left
         # unnegotiated fires negotiationneeded again (W3C), even if it fired
         # before (an offer made for it then met the endpoint's offer and failed).
-        self._negotiation_needed = False
+        self._negotiation.clear()
         self._set_signaling_state("stable")
         self._check_negotiation()
 
@@ -516,7 +437,7 @@ class RTCPeerConnection(EventEmitter):
             async with self._operations:
                 yield
         except BaseException:
-            self._negotiation_needed = False  # what it fired for is looked at again
+            self._negotiation.clear()  # what it fired for is looked at again
             raise
         finally:
             if self._signaling_state != "closed":
@@ -528,17 +449,17 @@ class RTCPeerConnection(EventEmitter):
         receivers exist; answer it."""
         if self._signaling_state != "have-local-offer":
             raise InvalidStateError(f"a rollback is of an offer made here, not in signalingState {self._signaling_state!r:.80}")
-        self._pending_offer = self._last_offer = None
-        self._local = self._local_before_offer
-        self._negotiation_needed = False
+        assert self._out is not None
+        self._local, self._out = self._out.before, None
+        self._negotiation.clear()
         self._set_signaling_state("stable")
         self._check_negotiation()
 
     async def _apply_answer(self, remote: RTCSessionDescription) -> None:
-        if self._signaling_state != "have-local-offer" or self._pending_offer is None:
+        if self._signaling_state != "have-local-offer" or self._out is None:
             raise InvalidStateError(f"an answer cannot be applied in signalingState {self._signaling_state!r:.80}")
         answer = sdp.parse(remote.sdp)
-        offered = self._pending_offer.media
+        offered = self._out.offer.media
         if [section.mid for section in answer.media] != [section.mid for section in offered]:
             raise ValueError("the answer's sections (mids) are not the offer's, in the offer's order")
         if self._setup == "actpass":
@@ -570,10 +491,9 @@ class RTCPeerConnection(EventEmitter):
         sending = {s.mid for s in offered if s.port != 0 and s.direction in ("sendonly", "sendrecv")}
         self._senders = [s for s in self._senders if not (s.closed and s.rtpParameters["mid"] not in sending)]
         self._agreed = offered
-        self._pending_offer = None
-        self._last_offer = None
+        self._out = None
         self._remote = remote
-        self._negotiation_needed = False
+        self._negotiation.clear()
         self._set_signaling_state("stable")
         self._check_negotiation()
 
@@ -586,7 +506,7 @@ class RTCPeerConnection(EventEmitter):
 
     def _on_sender(self, sender: RtpSender) -> None:
         if self._transport is None and self._offer_wanted and self._signaling_state == "stable":
-            self._need_negotiation()
+            self._negotiation.need()
         if self._transport is None or self._signaling_state == "closed" or sender in self._senders:
             return
         self._track(sender)
@@ -619,13 +539,13 @@ class RTCPeerConnection(EventEmitter):
     def _check_negotiation(self) -> None:
         """``negotiationneeded`` when, in 'stable', a sender has no section
         yet or a closed one still has its section."""
-        if self._signaling_state != "stable" or self._pending_offer is not None:
+        if self._signaling_state != "stable" or self._out is not None:
             return  # an offer made here (set or about to be) carries what is missing
         if not self._agreed:
             # Nothing agreed yet: needed only once an offer of ours opened the
             # transport (server first) and was rolled back, its senders waiting.
             if self._transport is not None and self._setup == "actpass" and any(not sender.closed for sender in self._senders):
-                self._need_negotiation()
+                self._negotiation.need()
             return
         # A sender whose section the endpoint ended (port 0) is not missing: it
         # was refused, and offering it again there would be refused again.
@@ -635,22 +555,7 @@ class RTCPeerConnection(EventEmitter):
         missing = any(mid not in agreed for mid, sender in mids.items() if not sender.closed)
         stale = any(mid in sending for mid, sender in mids.items() if sender.closed)
         if missing or stale:
-            self._need_negotiation()
-
-    def _need_negotiation(self) -> None:
-        if not self._negotiation_needed:
-            # Fired once, after the current task's work (coalesced), until an
-            # offer made here is answered.
-            self._negotiation_needed = True
-            asyncio.get_running_loop().call_soon(self._fire_negotiationneeded)
-
-    def _fire_negotiationneeded(self) -> None:
-        # Not while an operation runs (a createOffer() under way covers what
-        # it finds): each that ends in 'stable' checks again.
-        if self._signaling_state == "stable" and self._negotiation_needed and not self._operations.locked():
-            self.emit("negotiationneeded")
-        else:
-            self._negotiation_needed = False
+            self._negotiation.need()
 
     def _transport_parameters(self) -> dict[str, Any]:
         assert self._transport is not None
