@@ -29,8 +29,9 @@ class OfferOut:
 class NegotiationNeeded:
     """W3C's negotiation-needed flag. :meth:`need` raises it and calls
     `fire` once, after the current task's work (needs coalesce), if
-    `may_fire()` still holds then; it stays raised (nothing fires again)
-    until :meth:`clear`, when an offer made here is answered or rolled back."""
+    `may_fire()` still holds then (else it lowers itself); raised, nothing
+    fires again until :meth:`clear`: when the connection is back in
+    'stable' after an answer or a rollback, or an operation failed."""
 
     def __init__(self, fire: Callable[[], object], may_fire: Callable[[], bool]) -> None:
         self._fire = fire

@@ -50,6 +50,7 @@ __all__ = ["RTCPeerConnection", "RTCSessionDescription"]
 
 _logger = logging.getLogger("mediasoup.webrtc")
 
+
 class RTCPeerConnection(EventEmitter):
     """The server side of ``peer``'s WebRTC connection.
 
@@ -181,7 +182,7 @@ class RTCPeerConnection(EventEmitter):
         # and a corrected offer starts again from where this one did.
         opened = self._transport is None
         made: dict[str, RtpReceiver] = {}
-        ours = self._out
+        ours, our_local = self._out, self._local
         if glare:
             self._rollback()
         try:
@@ -207,8 +208,7 @@ class RTCPeerConnection(EventEmitter):
                 # Senders attached to it meanwhile go back to waiting for one.
                 self._senders = [sender for sender in self._senders if sender.transport is not None]
             if glare:
-                assert ours is not None
-                self._out, self._local = ours, ours.description
+                self._out, self._local = ours, our_local
                 self._set_signaling_state("have-local-offer")
             raise
         self._receivers.update(made)

@@ -1,8 +1,9 @@
 """What an endpoint's offer must be before anything is made for it: its
 live sections (each with a unique mid, the agreed ones kept in order), the
 DTLS role and fingerprints of its first section, and the limits on its size.
-Pure functions of the parsed offer: :class:`RTCPeerConnection` acts on
-what they return."""
+Functions of the parsed offer (which :func:`live_sections` changes in one
+way: bundle-only sections get the live port): :class:`RTCPeerConnection`
+acts on what they return."""
 
 from __future__ import annotations
 
