@@ -275,11 +275,16 @@ impl WebRtcTransport {
             // Not open yet: str0m keeps the channel and opens it later (see `closed_early`).
             self.data.closed_early.insert(entry.id, entry.options.stream_id);
         }
+        self.close_in_str0m(entry.id);
+        self.drain(now);
+    }
+
+    /// Has str0m close channel `id` (the stream's reset; a panic in str0m ends the transport).
+    fn close_in_str0m(&mut self, id: ChannelId) {
         let _ = self.with_rtc(|rtc| {
-            rtc.direct_api().close_data_channel(entry.id);
+            rtc.direct_api().close_data_channel(id);
             Ok(())
         });
-        self.drain(now);
     }
 
     fn drop_queued(&mut self, channel: ChannelRef) {
@@ -324,10 +329,7 @@ impl WebRtcTransport {
     pub(super) fn channel_opened(&mut self, id: ChannelId, label: String) {
         if self.data.closed_early.remove(&id).is_some() {
             // Closed before the association was up: closed now it has a stream.
-            let _ = self.with_rtc(|rtc| {
-                rtc.direct_api().close_data_channel(id);
-                Ok(())
-            });
+            self.close_in_str0m(id);
             return;
         }
         let stream_id = self.rtc.direct_api().sctp_stream_id_by_channel_id(id);
@@ -345,10 +347,7 @@ impl WebRtcTransport {
                 self.end("the endpoint opened too many channels over the limits");
                 return;
             }
-            let _ = self.with_rtc(|rtc| {
-                rtc.direct_api().close_data_channel(id);
-                Ok(())
-            });
+            self.close_in_str0m(id);
             return;
         }
         let (options, in_band) = match config {
