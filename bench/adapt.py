@@ -6,11 +6,12 @@ page receives it through a UDP relay that, once the viewer decodes the top
 layer, limits the way toward it to 250 kbit/s for 14 s, then lifts the
 limit (the scenario of tests/test_simulcast.py, driver
 tests/browser/simulcast_in_chromium.py). Per run: seconds from the limit
-to the first lower layer decoded, the longest stall under the limit, and
-seconds from its end to the top layer decoded again. Printed as p50/p99/max
+to the first lower layer decoded, the longest stall under the limit, how
+long the picture had been still when the limit was lifted, and seconds
+from its end to the top layer decoded again. Printed as p50/p99/max
 per codec over ``--runs`` runs (p99 of ten runs is their maximum).
 
-    bench/adapt [--runs 10] [--codecs vp8,h264,vp9,av1] [--json FILE]
+    bench/adapt [--runs 10] [--codecs vp8,h264,vp9,av1] [--json FILE] [--trace]
 """
 
 from __future__ import annotations
@@ -30,11 +31,13 @@ from demo_in_chromium import FLAGS, free_port  # type: ignore[import-not-found] 
 
 from .run import percentile  # noqa: E402
 
-FIGURES = ("fellAfter", "longestStall", "climbedAfter")
+FIGURES = ("fellAfter", "longestStall", "stillAtEnd", "climbedAfter")
 
 
-async def runs(codecs: list[str], count: int) -> dict[str, list[dict[str, Any]]]:
-    """Each codec's adaptations, `count` runs each, on one server and one browser."""
+async def runs(codecs: list[str], count: int, trace: bool = False) -> dict[str, list[dict[str, Any]]]:
+    """Each codec's adaptations, `count` runs each, on one server and one
+    browser; with `trace`, what the estimate and the layer did in each run
+    (else only in runs that climbed back late or ended the limit still)."""
     from playwright.async_api import async_playwright
 
     results: dict[str, list[dict[str, Any]]] = {codec: [] for codec in codecs}
@@ -47,16 +50,17 @@ async def runs(codecs: list[str], count: int) -> dict[str, list[dict[str, Any]]]
                     results[codec].append(result["dave_adaptation"])
                     print(f"{codec} run {index + 1}: {json.dumps(result['dave_adaptation'])}", file=sys.stderr, flush=True)
                     climbed = result["dave_adaptation"]["climbedAfter"]
-                    if climbed is None or climbed > 10:
-                        # What the estimate and the sender's layer did meanwhile: [time, bit/s, spatial layer].
+                    if trace or climbed is None or climbed > 10 or result["dave_adaptation"]["stillAtEnd"] > 2:
+                        # What the estimate, the sender's layer and the bottleneck did meanwhile:
+                        # [time, bit/s, spatial layer, datagrams dropped so far].
                         print(f"  estimates: {json.dumps(result['dave_estimates'])}", file=sys.stderr, flush=True)
             await browser.close()
     return results
 
 
 def table(results: dict[str, list[dict[str, Any]]]) -> str:
-    lines = ["| codec | runs | to a lower layer p50/p99/max s | longest stall p50/p99/max s | back to the top p50/p99/max s | never adapted |",
-             "|---|---:|---|---|---|---:|"]
+    lines = ["| codec | runs | to a lower layer p50/p99/max s | longest stall p50/p99/max s | still at the limit's end p50/p99/max s | back to the top p50/p99/max s | never adapted |",
+             "|---|---:|---|---|---|---|---:|"]
     for codec, adaptations in results.items():
         cells = []
         for figure in FIGURES:
@@ -72,8 +76,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--codecs", default="vp8,h264,vp9,av1")
     parser.add_argument("--json", help="also write each run's figures to this file")
+    parser.add_argument("--trace", action="store_true", help="print what the estimate and the layer did in every run")
     arguments = parser.parse_args()
-    results = asyncio.run(runs(arguments.codecs.split(","), arguments.runs))
+    results = asyncio.run(runs(arguments.codecs.split(","), arguments.runs, arguments.trace))
     if arguments.json:
         with open(arguments.json, "w") as file:
             json.dump(results, file, indent=2)

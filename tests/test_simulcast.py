@@ -50,15 +50,26 @@ def _width(sample: dict[str, Any], name: str) -> int:
     return int(inbound["frameWidth"]) if inbound else 0
 
 
-def _moves(estimates: list[list[Any]]) -> list[tuple[float, int, int]]:
-    """[seconds since the limit, estimate toward Dave, his spatial layer] where either changed."""
+def _moves(estimates: list[list[Any]]) -> list[tuple[float, int, int, int]]:
+    """[seconds since the limit, estimate toward Dave, his spatial layer,
+    datagrams dropped at the bottleneck] where the estimate or the layer changed."""
     start = estimates[0][0]
     moves, last = [], None
-    for at, estimate, layer in estimates:
+    for at, estimate, layer, dropped in estimates:
         if (estimate, layer) != last:
-            moves.append((round(at - start, 1), estimate, layer))
+            moves.append((round(at - start, 1), estimate, layer, dropped))
         last = (estimate, layer)
     return moves
+
+
+def _story(case: dict[str, Any]) -> str:
+    """What Dave's viewer and his sender did under the limit, in one line
+    (a str, which pytest does not shorten as it does other messages)."""
+    limited = case["dave_limited"]
+    start = limited[0]["at"]
+    seen = " ".join(f"{s['at'] - start:.1f}s:{_width(s, 'dave')}/{s['dave']['inbound']['framesDecoded'] if s['dave']['inbound'] else 0}" for s in limited)
+    moves = " ".join(f"{at}s:{estimate}/{layer}/{dropped}" for at, estimate, layer, dropped in _moves(case["dave_estimates"]))
+    return f"decoded (time:width/frames): {seen}; sender (time:estimate/layer/dropped): {moves}"
 
 
 def _decoded(samples: list[dict[str, Any]], name: str, seconds: float) -> int:
@@ -139,14 +150,14 @@ def test_chromium_viewer_behind_a_bottleneck_falls_to_a_lower_layer_and_climbs_b
     free, limited, lifted = case["dave_free"], case["dave_limited"], case["dave_lifted"]
     assert _width(free[-1], "dave") == 1280, free[-1]
     adaptation = case["dave_adaptation"]
-    assert adaptation["fellAfter"] is not None and adaptation["fellAfter"] < 10, [(_width(s, "dave"), s["at"]) for s in limited]
+    assert adaptation["fellAfter"] is not None and adaptation["fellAfter"] < 10, _story(case)
     # The onset of a 12× drop breaks the picture until the lower layer's
     # keyframe gets through (bench/adapt: stalls of 1–4 s on this machine,
     # up to 8 s before what was queued at the old rate was dropped; CI
     # machines are slower: see docs/simulcast.md); after it, frames keep coming.
-    assert adaptation["longestStall"] < 9, [s["dave"]["inbound"] for s in limited]
+    assert adaptation["longestStall"] < 9, _story(case)
     # Frames keep coming at the end of the limit (a later fall to the lowest layer stalls too: ≥ 3 fps over the last 3 s).
-    assert _decoded(limited, "dave", 3) >= 10, limited[-1]
+    assert _decoded(limited, "dave", 3) >= 10, _story(case)
     assert case["dave_estimate_free"] > 400_000 > case["dave_estimate_limited"], (case["dave_estimate_free"], case["dave_estimate_limited"])
     assert case["relay_dropped"] > 0
     # (A str0m estimate that stopped moving once kept him at 320 for good: the transport starts it over.)

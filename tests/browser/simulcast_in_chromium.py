@@ -112,7 +112,8 @@ class ShapedRelay(asyncio.DatagramProtocol):
         self.page: tuple[str, int] | None = None
         self.toward_page: asyncio.DatagramTransport | None = None
         self.toward_server: asyncio.DatagramTransport | None = None
-        self.queue: collections.deque[bytes] = collections.deque()
+        # (when it arrived, the datagram)
+        self.queue: collections.deque[tuple[float, bytes]] = collections.deque()
         self.queued = 0
         self.dropped = 0
         self.wake = asyncio.Event()
@@ -140,21 +141,27 @@ class ShapedRelay(asyncio.DatagramProtocol):
         if self.rate is not None and self.queued + len(data) > self.rate / 8 * self.QUEUE:
             self.dropped += 1
             return
-        self.queue.append(data)
+        self.queue.append((asyncio.get_running_loop().time(), data))
         self.queued += len(data)
         self.wake.set()
 
     async def drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        # When the link is free again: each datagram takes its time at
+        # `rate` from then (or from its arrival, if the link was idle), so
+        # the event loop's lateness does not make the link slower than `rate`.
+        free_at = 0.0
         while True:
             await self.wake.wait()
             self.wake.clear()
             while self.queue:
-                data = self.queue.popleft()
+                arrived, data = self.queue.popleft()
                 self.queued -= len(data)
                 if self.page is not None and self.toward_page is not None:
                     self.toward_page.sendto(data, self.page)
                 if self.rate is not None:
-                    await asyncio.sleep(len(data) * 8 / self.rate)
+                    free_at = max(free_at, arrived) + len(data) * 8 / self.rate
+                    await asyncio.sleep(max(0.0, free_at - loop.time()))
 
     def close(self) -> None:
         if self.task is not None:
@@ -246,10 +253,13 @@ class Call:
         return int(value) if value is not None else None
 
     async def follow_estimate(self, name: str, into: list[Any]) -> None:
-        """Appends [time, estimate toward `name`, its sender's spatial layer] every half second."""
+        """Appends [time, estimate toward `name`, its sender's spatial layer,
+        datagrams its relay dropped so far] every half second."""
         while True:
             layers = self.senders[name].currentLayers
-            into.append([round(time.monotonic(), 3), await self.estimate(name), layers and layers["spatialLayer"]])
+            relay = self.relays.get(name)
+            sample = [round(time.monotonic(), 3), await self.estimate(name), layers and layers["spatialLayer"], relay and relay.dropped]
+            into.append(sample)
             await asyncio.sleep(0.5)
 
     def close(self) -> None:
@@ -283,6 +293,13 @@ def width(reports: dict[str, Any], name: str) -> int:
     return int(inbound["frameWidth"]) if inbound else 0
 
 
+def still_at_end(samples: list[dict[str, Any]], name: str) -> float:
+    """How long before the last sample `name` last decoded a frame."""
+    last = samples[-1]
+    moved = [s for s in samples if s[name]["inbound"]["framesDecoded"] < last[name]["inbound"]["framesDecoded"]]
+    return last["at"] - (moved[-1]["at"] if moved else samples[0]["at"])
+
+
 def longest_stall(samples: list[dict[str, Any]], name: str) -> float:
     """The longest time between two samples in which `name` decoded no frame."""
     longest, since = 0.0, samples[0]["at"]
@@ -296,12 +313,14 @@ def longest_stall(samples: list[dict[str, Any]], name: str) -> float:
 def adaptation(limited: list[dict[str, Any]], lifted: list[dict[str, Any]]) -> dict[str, float | None]:
     """How Dave's view followed the bottleneck: seconds from the limit to
     the first lower layer decoded, the longest stall under the limit, and
-    seconds from its end to the top layer decoded again (None: it never was)."""
+    seconds from its end to the top layer decoded again (None: it never was);
+    and how long the picture had been still when the limit was lifted."""
     fell = next((s["at"] for s in limited if 0 < width(s, "dave") < 1280), None)
     climbed = next((s["at"] for s in lifted if width(s, "dave") == 1280), None)
     return {
         "fellAfter": None if fell is None else round(fell - limited[0]["at"], 3),
         "longestStall": round(longest_stall(limited, "dave"), 3),
+        "stillAtEnd": round(still_at_end(limited, "dave"), 3),
         "climbedAfter": None if climbed is None else round(climbed - lifted[0]["at"], 3),
     }
 

@@ -9,7 +9,9 @@
 //! above the layers a sender forwards now must fit with a margin
 //! ([`UPGRADE_MARGIN`]), so that an estimate that hovers near a layer's
 //! bitrate does not make it switch back and forth (each spatial switch
-//! costs a keyframe).
+//! costs a keyframe); a claim `held` (the bandwidth moved it down lately:
+//! [`CLIMB_HOLD`](super::layer_selector::CLIMB_HOLD)) climbs no spatial
+//! layer above the one it forwards.
 
 use super::layer_selector::{Layers, UNMEASURED};
 
@@ -26,6 +28,8 @@ pub struct Claim {
     pub current: Option<Layers>,
     /// Its share of each turn: it climbs up to this many layers per turn (at least 1).
     pub priority: u8,
+    /// Its spatial layer may not climb above `current` for now.
+    pub held: bool,
 }
 
 /// What the senders of a transport were given.
@@ -59,6 +63,9 @@ pub fn share(estimate: u64, claims: &[Claim]) -> Shares {
             for _ in 0..claim.priority.max(1) {
                 let Some(at) = *index else { break };
                 let Some(&(layers, bitrate)) = claim.layers.get(at + 1) else { break };
+                if claim.held && claim.current.is_some_and(|current| layers.spatial > current.spatial) {
+                    break;
+                }
                 let step = if bitrate >= UNMEASURED { UNMEASURED } else { bitrate.saturating_sub(known(claim.layers[at].1)) };
                 let needed = if claim.current.is_some_and(|current| layers > current) { (step as f64 * UPGRADE_MARGIN) as u64 } else { step };
                 if needed > left {

@@ -12,6 +12,7 @@ fn three_layers(current: Option<u8>) -> Claim {
         layers: vec![(layer(0, 0), 150_000), (layer(1, 0), 500_000), (layer(2, 0), 1_500_000)],
         current: current.map(|spatial| layer(spatial, 0)),
         priority: 1,
+        held: false,
     }
 }
 
@@ -43,7 +44,7 @@ fn senders_climb_in_turns_while_the_estimate_pays_for_the_step() {
     let Shares { caps, .. } = share(1_000_000, &[three_layers(Some(1)), three_layers(Some(1))]);
     assert_eq!(spatial(&caps), [Some(1), Some(1)]);
     // A sender limited to the base layer (its preference) leaves the rest to the other.
-    let thumbnail = Claim { layers: vec![(layer(0, 0), 150_000)], current: Some(layer(0, 0)), priority: 1 };
+    let thumbnail = Claim { layers: vec![(layer(0, 0), 150_000)], current: Some(layer(0, 0)), priority: 1, held: false };
     let Shares { caps, wanted, .. } = share(1_700_000, &[thumbnail, three_layers(Some(2))]);
     assert_eq!((spatial(&caps), wanted), (vec![Some(0), Some(2)], 1_650_000));
 }
@@ -73,6 +74,7 @@ fn below_the_lowest_layer_at_full_rate_the_frame_rate_falls() {
         layers: vec![(layer(0, 0), 50_000), (layer(0, 1), 80_000), (layer(0, 2), 120_000), (layer(1, 2), 400_000)],
         current: Some(layer(0, 2)),
         priority: 1,
+        held: false,
     };
     assert_eq!(share(60_000, &[claim.clone()]).caps, [Some(layer(0, 0))]);
     assert_eq!(share(100_000, &[claim.clone()]).caps, [Some(layer(0, 1))]);
@@ -90,7 +92,7 @@ fn a_step_up_needs_a_margin_that_keeping_a_layer_does_not() {
 
 #[test]
 fn a_claim_with_no_layer_sent_gets_none() {
-    let nothing = Claim { layers: vec![], current: None, priority: 1 };
+    let nothing = Claim { layers: vec![], current: None, priority: 1, held: false };
     let Shares { caps, wanted, .. } = share(1_000_000, &[nothing, three_layers(None)]);
     assert_eq!(spatial(&caps), [None, Some(1)]);
     assert_eq!(wanted, 1_500_000);
@@ -98,11 +100,30 @@ fn a_claim_with_no_layer_sent_gets_none() {
 
 #[test]
 fn a_layer_not_measured_yet_is_neither_climbed_to_nor_probed_for() {
-    let claim = Claim { layers: vec![(layer(0, 0), 150_000), (layer(1, 0), UNMEASURED), (layer(2, 0), UNMEASURED)], current: None, priority: 1 };
+    let claim = Claim { layers: vec![(layer(0, 0), 150_000), (layer(1, 0), UNMEASURED), (layer(2, 0), UNMEASURED)], current: None, priority: 1, held: false };
     let shares = share(100_000_000, &[claim]);
     assert_eq!((spatial(&shares.caps), shares.wanted, shares.next_step), (vec![Some(0)], 150_000, 150_000));
     // Not even its base layer measured: it keeps it, with nothing to probe for.
-    let claim = Claim { layers: vec![(layer(0, 0), UNMEASURED)], current: None, priority: 1 };
+    let claim = Claim { layers: vec![(layer(0, 0), UNMEASURED)], current: None, priority: 1, held: false };
     let shares = share(1_000_000, &[claim, three_layers(None)]);
     assert_eq!((spatial(&shares.caps), shares.wanted), (vec![Some(0), Some(1)], 1_500_000));
+}
+
+#[test]
+fn a_held_claim_climbs_its_temporal_layers_but_no_spatial_one_above_the_one_it_forwards() {
+    let claim = Claim {
+        layers: vec![(layer(0, 0), 50_000), (layer(0, 1), 80_000), (layer(1, 0), 300_000), (layer(1, 1), 400_000), (layer(2, 1), 1_200_000)],
+        current: Some(layer(0, 0)),
+        priority: 1,
+        held: true,
+    };
+    // Plenty: the top temporal layer of the spatial layer it forwards, no higher.
+    let shares = share(10_000_000, &[claim.clone()]);
+    assert_eq!(shares.caps, [Some(layer(0, 1))]);
+    // What it would take at its best is still probed for.
+    assert_eq!(shares.wanted, 1_200_000);
+    // Forwarding layer 1 (a keyframe of layer 0 not come yet): up to layer 1, not 2.
+    assert_eq!(share(10_000_000, &[Claim { current: Some(layer(1, 0)), ..claim.clone() }]).caps, [Some(layer(1, 1))]);
+    // Not held: the top.
+    assert_eq!(share(10_000_000, &[Claim { held: false, ..claim }]).caps, [Some(layer(2, 1))]);
 }

@@ -458,19 +458,20 @@ impl Router {
                         layers: receiver.claimable(sender.preferred_layers(), now),
                         current: sender.current_layers(&receiver.activity),
                         priority,
+                        held: sender.climb_held(now),
                     },
                     Some(receiver) => {
                         let lowest = Layers { spatial: 0, temporal: 0 };
-                        Claim { layers: vec![(lowest, receiver.bitrate(now))], current: Some(lowest), priority }
+                        Claim { layers: vec![(lowest, receiver.bitrate(now))], current: Some(lowest), priority, held: false }
                     }
-                    None => Claim { layers: Vec::new(), current: None, priority },
+                    None => Claim { layers: Vec::new(), current: None, priority, held: false },
                 }
             })
             .collect();
         let shares = bandwidth::share(estimate, &claims);
         for (slot, cap) in slots.into_iter().zip(shares.caps) {
             if let Some(sender) = self.senders.at_mut(slot) {
-                sender.set_bandwidth_cap(cap);
+                sender.set_bandwidth_cap(cap, now);
             }
         }
         (shares.next_step.min(shares.wanted), shares.wanted)

@@ -255,8 +255,13 @@ impl RtpSender {
     }
 
     /// The highest layers its transport's bandwidth allows.
-    pub fn set_bandwidth_cap(&mut self, cap: Option<Layers>) {
-        self.layers.set_bandwidth_cap(cap);
+    pub fn set_bandwidth_cap(&mut self, cap: Option<Layers>, now: Instant) {
+        self.layers.set_bandwidth_cap(cap, now);
+    }
+
+    /// Whether the bandwidth held it down too recently for its spatial layer to climb.
+    pub fn climb_held(&self, now: Instant) -> bool {
+        self.layers.climb_held(now)
     }
 
     /// The spatial layer it forwards now, if any.

@@ -226,6 +226,11 @@ fn the_bandwidth_estimate_moves_a_sender_down_and_back_up_at_keyframes_in_one_st
     room.router.share_bandwidth(2, 300_000, at(&room, &publisher));
     send(&mut publisher, &mut room, &mut sink, 3);
     assert_eq!(current(&room, "to-bob"), layers(0, 2), "192 k × 1.15 does not fit in 204 k");
+    // Plenty: held on layer 0 for CLIMB_HOLD after the bandwidth moved it down, then the top.
+    room.router.share_bandwidth(2, 2_000_000, at(&room, &publisher));
+    send(&mut publisher, &mut room, &mut sink, 3);
+    assert_eq!(current(&room, "to-bob"), layers(0, 2));
+    send(&mut publisher, &mut room, &mut sink, frames(10_000));
     room.router.share_bandwidth(2, 2_000_000, at(&room, &publisher));
     send(&mut publisher, &mut room, &mut sink, 3);
     assert_eq!(current(&room, "to-bob"), layers(2, 2));
@@ -253,7 +258,12 @@ fn below_the_lowest_layer_at_full_rate_the_estimate_lowers_the_frame_rate_at_onc
     assert_eq!(current(&room, "to-bob"), layers(0, 0));
     let written = sink.vp8(2);
     assert!(written[written.len() - 4..].iter().all(|(_, _, frame)| frame.temporal == Some(0)));
-    // Back up: the full frame rate at once (a sync frame), then the top layer at its keyframe.
+    // Back up: the full frame rate at once (a sync frame); the top layer at
+    // its keyframe once CLIMB_HOLD has passed since the fall from it.
+    room.router.share_bandwidth(2, 5_000_000, at(&room, &publisher));
+    send(&mut publisher, &mut room, &mut sink, 8);
+    assert_eq!(current(&room, "to-bob"), layers(0, 2));
+    send(&mut publisher, &mut room, &mut sink, frames(10_000));
     room.router.share_bandwidth(2, 5_000_000, at(&room, &publisher));
     send(&mut publisher, &mut room, &mut sink, 8);
     assert_eq!(current(&room, "to-bob"), layers(2, 2));

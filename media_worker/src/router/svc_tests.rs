@@ -146,6 +146,12 @@ fn the_bandwidth_estimate_counts_an_svc_layer_with_the_layers_below_it() {
         room.router.share_bandwidth(2, 200_000, at(&publisher));
         send(&mut publisher, &mut room, &mut sink, 2);
         assert_eq!(current(&room, "to-bob"), Some((0, 2)));
+        // Plenty again: held on layer 0 for CLIMB_HOLD after the bandwidth moved it down, then up at a keyframe.
+        room.router.share_bandwidth(2, 2_000_000, at(&publisher));
+        publisher.keyframe_due = true;
+        send(&mut publisher, &mut room, &mut sink, 2);
+        assert_eq!(current(&room, "to-bob"), Some((0, 2)), "{format:?}");
+        send(&mut publisher, &mut room, &mut sink, 10_000 / 33);
         room.router.share_bandwidth(2, 2_000_000, at(&publisher));
         send(&mut publisher, &mut room, &mut sink, 2);
         publisher.keyframe_due = true;
