@@ -3,14 +3,20 @@
 //! stdin, sends requests (each answered through an asyncio future, in order),
 //! turns log notifications into Python `logging` records, hands the other
 //! notifications to a callback on the event loop (in the same queue as the
-//! answers, so their order holds), and reports the process's exit. Beside
-//! the Channel it holds the worker's media path ([`crate::media_path`]).
+//! answers, so their order holds), and reports the process's exit. It stops
+//! reading while the event loop has more than [`NOTIFIED_LIMIT`] bytes of
+//! notifications it has not run (an application that blocks its loop, a
+//! flood of data-channel messages toward a slow listener): the worker then
+//! holds the rest, and drops what may be dropped past its own bound
+//! (`media_worker::shell::channel_outbox`). Beside the Channel it holds the
+//! worker's media path ([`crate::media_path`]).
 
 
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -25,7 +31,7 @@ use media_worker::shell::event_loop::PARENT_PID_ENV;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyList};
+use pyo3::types::{PyBytes, PyCFunction, PyList};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
@@ -34,6 +40,10 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use crate::errors::{invalid_state, mediasoup_error, to_pyerr};
 use crate::media_path::{self, MediaPath};
 use crate::logging::{emit, logger_name};
+
+/// Bytes of notifications handed to the event loop and not run yet past
+/// which the Channel is not read (until it has run them down to half).
+const NOTIFIED_LIMIT: usize = 4 * 1024 * 1024;
 
 /// How long a closed worker gets to exit on Channel EOF before it is killed.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
@@ -58,6 +68,10 @@ struct Shared {
     on_notification: Py<PyAny>,
     on_exit: Py<PyAny>,
     pending: Mutex<Pending>,
+    /// Bytes of notifications handed to the event loop and not run yet.
+    backlog: AtomicUsize,
+    /// Told when the event loop has run them down below half [`NOTIFIED_LIMIT`].
+    drained: Notify,
 }
 
 #[derive(Default)]
@@ -74,16 +88,63 @@ impl Shared {
         self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// `callback(*args)` on the server's event loop; a closed loop drops it.
-    fn call_soon<'py>(&self, py: Python<'py>, callback: &Bound<'py, PyAny>, args: Vec<Bound<'py, PyAny>>) {
+    /// `callback(*args)` on the server's event loop; a closed loop drops it (false).
+    fn call_soon<'py>(&self, py: Python<'py>, callback: &Bound<'py, PyAny>, args: Vec<Bound<'py, PyAny>>) -> bool {
         let mut call_args = vec![callback.clone()];
         call_args.extend(args);
         let tuple = match pyo3::types::PyTuple::new(py, call_args) {
             Ok(tuple) => tuple,
-            Err(_) => return,
+            Err(_) => return false,
         };
         if let Err(err) = self.event_loop.bind(py).call_method1("call_soon_threadsafe", tuple) {
             tracing::debug!("worker {}: event loop gone, dropped a callback: {err}", self.pid);
+            return false;
+        }
+        true
+    }
+
+    /// `on_notification(*args)` on the event loop, counted in the backlog
+    /// (`size` bytes) until it has run.
+    fn notify_soon<'py>(self: &Arc<Self>, py: Python<'py>, args: Vec<Bound<'py, PyAny>>, size: usize) {
+        self.backlog.fetch_add(size, Ordering::SeqCst);
+        let shared = Arc::clone(self);
+        let callback = self.on_notification.clone_ref(py);
+        let counted = PyCFunction::new_closure(py, None, None, move |args, _| -> PyResult<()> {
+            let result = callback.bind(args.py()).call1(args.clone());
+            shared.ran(size);
+            result.map(drop)
+        });
+        let scheduled = match counted {
+            Ok(counted) => self.call_soon(py, counted.as_any(), args),
+            Err(err) => {
+                tracing::warn!("worker {}: a notification dropped: {err}", self.pid);
+                false
+            }
+        };
+        if !scheduled {
+            self.ran(size);
+        }
+    }
+
+    /// The event loop ran a notification of `size` bytes.
+    fn ran(&self, size: usize) {
+        let before = self.backlog.fetch_sub(size, Ordering::SeqCst);
+        if before >= NOTIFIED_LIMIT / 2 && before - size < NOTIFIED_LIMIT / 2 {
+            self.drained.notify_waiters();
+        }
+    }
+
+    /// Returns once the event loop has fewer than [`NOTIFIED_LIMIT`] bytes of notifications to run.
+    async fn room_for_notifications(&self) {
+        if self.backlog.load(Ordering::SeqCst) < NOTIFIED_LIMIT {
+            return;
+        }
+        loop {
+            let drained = self.drained.notified();
+            if self.backlog.load(Ordering::SeqCst) < NOTIFIED_LIMIT / 2 {
+                return;
+            }
+            drained.await;
         }
     }
 
@@ -99,7 +160,8 @@ impl Shared {
         self.call_soon(py, &settle.clone(), vec![future.into_bound(py), error, value]);
     }
 
-    fn handle_message(&self, py: Python<'_>, message: Incoming) {
+    /// One message of the worker, `size` bytes on the Channel.
+    fn handle_message(self: &Arc<Self>, py: Python<'_>, message: Incoming, size: usize) {
         let message = match message {
             Incoming::Message(message) => message,
             Incoming::Unreadable { id, reason } => {
@@ -147,7 +209,7 @@ impl Shared {
                         ])
                     })();
                     match args {
-                        Ok(args) => self.call_soon(py, &self.on_notification.bind(py).clone(), args),
+                        Ok(args) => self.notify_soon(py, args, size),
                         Err(err) => tracing::warn!("worker {}: notification {name} dropped: {err}", self.pid),
                     }
                 }
@@ -286,6 +348,8 @@ impl WorkerProcess {
             on_notification,
             on_exit,
             pending: Mutex::new(Pending::default()),
+            backlog: AtomicUsize::new(0),
+            drained: Notify::new(),
         });
         let kill = Arc::new(Notify::new());
 
@@ -489,6 +553,8 @@ async fn read_messages(mut reader: OwnedReadHalf, shared: Arc<Shared>) {
     let mut decoder = FrameDecoder::new();
     let mut buffer = vec![0u8; 64 * 1024];
     loop {
+        // While the event loop has much to run, the worker holds the rest.
+        shared.room_for_notifications().await;
         let len = match reader.read(&mut buffer).await {
             Ok(0) | Err(_) => return,
             Ok(len) => len,
@@ -496,7 +562,11 @@ async fn read_messages(mut reader: OwnedReadHalf, shared: Arc<Shared>) {
         decoder.push(&buffer[..len]);
         let mut messages = Vec::new();
         while let Some(decoded) = decoder.next_frame() {
-            messages.push(match decoded {
+            let size = match &decoded {
+                Decoded::Frame(payload) => payload.len(),
+                Decoded::Oversized { len, .. } => *len,
+            };
+            messages.push((size, match decoded {
                 Decoded::Frame(payload) => match serde_json::from_slice::<WorkerMessage>(&payload) {
                     Ok(message) => Incoming::Message(message),
                     Err(err) => Incoming::Unreadable {
@@ -508,14 +578,14 @@ async fn read_messages(mut reader: OwnedReadHalf, shared: Arc<Shared>) {
                     id: leading_id(&head, RESPONSE_HEAD),
                     reason: format!("oversized ({len} bytes, over the Channel's {MAX_FRAME_LEN}-byte frame limit)"),
                 },
-            });
+            }));
         }
         if messages.is_empty() {
             continue;
         }
         let delivered = crate::interpreter::attach(|py| {
-            for message in messages {
-                shared.handle_message(py, message);
+            for (size, message) in messages {
+                shared.handle_message(py, message, size);
             }
         });
         if delivered.is_none() {

@@ -1,7 +1,8 @@
 """Faults a live server must take (issue #22): malformed input on every
 port of a worker during a call, a worker killed with SIGKILL during calls,
-and 100 rooms × 4 peers created and closed 30 times, which must leave no
-file descriptor, port or memory behind."""
+an endpoint flooding data-channel messages toward an application whose
+event loop is blocked, and 100 rooms × 4 peers created and closed 30
+times, which must leave no file descriptor, port or memory behind."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import random
 import signal
 import socket
 import struct
+import time
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -376,6 +378,62 @@ async def test_a_worker_killed_during_a_call_ends_its_rooms_at_once_and_the_othe
             metrics = (await server.getMetrics())[survivor.id]
             assert metrics["pid"] == survivor.pid and process_alive(survivor.pid)
             assert (metrics["inboundPacketsLost"], metrics["outboundPacketsLost"]) == (metrics_before["inboundPacketsLost"], metrics_before["outboundPacketsLost"])
+
+
+# An application that stops reading while an endpoint floods it.
+
+
+def peak_resident_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+
+
+async def test_a_flood_of_data_channel_messages_toward_a_blocked_application_is_bounded_and_told(
+    server: mediasoup.Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An endpoint (the load generator's str0m client, a process of its own)
+    sends 32 KiB messages, 1,000 a second, to a peer whose
+    ``datachannelmessage`` has a listener, while the application's event
+    loop is blocked for 5 s (a slow handler, a blocking call): the
+    extension stops reading the Channel past 4 MiB of notifications not
+    run, the worker holds 16 MiB and drops the rest of the messages for
+    Python (its outbox), both processes' memory stays bounded, a warning
+    says what was dropped, and the messages flow again once the loop runs."""
+    from bench.loadgen import Loadgen
+    from bench.ours import _server_side
+
+    loadgen = await Loadgen.start(threads=1)
+    try:
+        room = await server.Room()
+        peer = await room.Peer("flooder")
+        heard: list[int] = []
+        peer.on("datachannelmessage", lambda label, data: heard.append(len(data)))
+        transport = await peer.createTransport(tcp=False, enableSctp=True)
+        flow = {"label": "chat", "rate": 1000, "size": 32 * 1024}
+        connected = loadgen.connect("flooder", "publisher", _server_side(transport), [], [], [], data=flow)
+        await transport.setRemoteDtlsParameters(loadgen.dtls_parameters)
+        await asyncio.wait_for(connected, 30)
+        await until(lambda: len(heard) > 200, 10, lambda: len(heard))
+        assert set(heard) == {32 * 1024}
+        worker = room._channel.pid
+        parent_before, worker_before = resident_kib(os.getpid()), peak_resident_kib(worker)
+        caplog.set_level(logging.WARNING, logger="mediasoup")
+        time.sleep(5)  # the event loop blocked: ~160 MiB of messages (~220 MiB as notifications) sent meanwhile
+        # What the extension handed the loop meanwhile, not run yet: bounded.
+        parent_growth = resident_kib(os.getpid()) - parent_before
+        assert parent_growth < 64 * 1024, f"the parent grew {parent_growth} KiB while its loop was blocked"
+        count = len(heard)
+        await until(lambda: len(heard) > count + 500, 20, lambda: len(heard))
+        worker_growth = peak_resident_kib(worker) - worker_before
+        assert worker_growth < 64 * 1024, f"the worker's peak grew {worker_growth} KiB"
+        # Most of what was sent while the loop was blocked was dropped, and said so once.
+        await until(lambda: any("did not keep up with the Channel" in r.getMessage() for r in caplog.records), 10, lambda: caplog.records)
+        (record,) = [r for r in caplog.records if "did not keep up with the Channel" in r.getMessage()]
+        dropped = int(record.getMessage().split("dropped ")[1].split()[0])
+        assert dropped > 1000, record.getMessage()
+        assert record.levelno == logging.WARNING
+    finally:
+        await loadgen.close()
 
 
 # 100 rooms × 4 peers, created and closed 30 times.

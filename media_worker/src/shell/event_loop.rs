@@ -10,7 +10,7 @@ use std::os::fd::AsFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read};
 use std::sync::{Arc, Mutex};
 
 use mio::{Events, Interest, Poll, Token};
@@ -23,6 +23,7 @@ use crate::channel::{
 use crate::error::WorkerError;
 use crate::channel::logging::{ChannelLayer, LogFilter};
 use crate::channel::settings::LogLevel;
+use crate::shell::channel_outbox::ChannelOutbox;
 use crate::shell::media_path::{MediaPath, MEDIA};
 use crate::shell::process::add_process_usage;
 use crate::shell::sockets::Sockets;
@@ -120,7 +121,7 @@ fn serve(stream: std::os::unix::net::UnixStream) -> i32 {
     }
     let mut decoder = FrameDecoder::new();
     let mut read_buffer = vec![0u8; 64 * 1024];
-    let mut outgoing: Vec<u8> = Vec::new();
+    let mut outbox = ChannelOutbox::default();
     let mut waiting_writable = false;
     let mut closed = false;
     loop {
@@ -144,8 +145,8 @@ fn serve(stream: std::os::unix::net::UnixStream) -> i32 {
                     while let Some(decoded) = decoder.next_frame() {
                         let response = answer(&mut worker, decoded, now, &mut sockets);
                         // What a request logged is told before its answer.
-                        push_logs(&mut outgoing, &logs);
-                        push_message(&mut outgoing, &WorkerMessage::Response(response));
+                        push_logs(&mut outbox, &logs);
+                        outbox.push(&WorkerMessage::Response(response));
                     }
                 }
             } else if event.token() == MEDIA {
@@ -176,14 +177,16 @@ fn serve(stream: std::os::unix::net::UnixStream) -> i32 {
             }
         }
         for notification in worker.take_notifications() {
-            push_message(&mut outgoing, &WorkerMessage::Notification(notification));
+            outbox.push(&WorkerMessage::Notification(notification));
         }
-        push_logs(&mut outgoing, &logs);
-        match write_channel(&mut channel, &mut outgoing) {
-            Ok(()) => {}
-            Err(_) => return 1,
+        if let Some((messages, records)) = outbox.take_dropped() {
+            tracing::warn!("Python did not keep up with the Channel: dropped {messages} data-channel messages and {records} log records for it");
         }
-        let want_writable = !outgoing.is_empty();
+        push_logs(&mut outbox, &logs);
+        if outbox.write(&mut channel).is_err() {
+            return 1;
+        }
+        let want_writable = !outbox.is_empty();
         if want_writable != waiting_writable {
             let interest = if want_writable { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
             if poll.registry().reregister(&mut channel, CHANNEL, interest).is_err() {
@@ -191,7 +194,7 @@ fn serve(stream: std::os::unix::net::UnixStream) -> i32 {
             }
             waiting_writable = want_writable;
         }
-        if closed && outgoing.is_empty() {
+        if closed && outbox.is_empty() {
             return 0;
         }
     }
@@ -224,22 +227,6 @@ fn read_channel(channel: &mut mio::net::UnixStream, buffer: &mut [u8], decoder: 
             }
         }
     }
-}
-
-/// Writes as much of `outgoing` as the Channel takes now.
-fn write_channel(channel: &mut mio::net::UnixStream, outgoing: &mut Vec<u8>) -> std::io::Result<()> {
-    let mut written = 0;
-    while written < outgoing.len() {
-        match channel.write(&outgoing[written..]) {
-            Ok(0) => return Err(ErrorKind::WriteZero.into()),
-            Ok(len) => written += len,
-            Err(err) if err.kind() == ErrorKind::WouldBlock => break,
-            Err(err) if err.kind() == ErrorKind::Interrupted => continue,
-            Err(err) => return Err(err),
-        }
-    }
-    outgoing.drain(..written);
-    Ok(())
 }
 
 /// The request a frame holds, or the error answer to a frame that holds
@@ -290,10 +277,10 @@ fn log_message(record: LogRecord) -> WorkerMessage {
 }
 
 /// Queues the log records `tracing` buffered since the last call.
-fn push_logs(outgoing: &mut Vec<u8>, logs: &Mutex<Vec<LogRecord>>) {
+fn push_logs(outbox: &mut ChannelOutbox, logs: &Mutex<Vec<LogRecord>>) {
     let records = std::mem::take(&mut *logs.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
     for record in records {
-        push_message(outgoing, &log_message(record));
+        outbox.push(&log_message(record));
     }
 }
 
