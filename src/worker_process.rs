@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -70,8 +70,22 @@ struct Shared {
     pending: Mutex<Pending>,
     /// Bytes of notifications handed to the event loop and not run yet.
     backlog: AtomicUsize,
-    /// Told when the event loop has run them down below half [`NOTIFIED_LIMIT`].
+    /// Told when the event loop has run them down below half [`NOTIFIED_LIMIT`], or the process exited.
     drained: Notify,
+    process_gone: AtomicBool,
+}
+
+/// A notification's bytes in the backlog, taken out when the event loop is
+/// done with its callback (the callback holds it; freed, it counts as run).
+struct Counted {
+    shared: Arc<Shared>,
+    size: usize,
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.shared.ran(self.size);
+    }
 }
 
 #[derive(Default)]
@@ -104,25 +118,21 @@ impl Shared {
     }
 
     /// `on_notification(*args)` on the event loop, counted in the backlog
-    /// (`size` bytes) until it has run.
+    /// (`size` bytes) until the loop is done with it: run, or dropped
+    /// unrun (a loop closed with callbacks pending frees them).
     fn notify_soon<'py>(self: &Arc<Self>, py: Python<'py>, args: Vec<Bound<'py, PyAny>>, size: usize) {
         self.backlog.fetch_add(size, Ordering::SeqCst);
-        let shared = Arc::clone(self);
+        let counted = Counted { shared: Arc::clone(self), size };
         let callback = self.on_notification.clone_ref(py);
-        let counted = PyCFunction::new_closure(py, None, None, move |args, _| -> PyResult<()> {
-            let result = callback.bind(args.py()).call1(args.clone());
-            shared.ran(size);
-            result.map(drop)
+        let closure = PyCFunction::new_closure(py, None, None, move |args, _| -> PyResult<()> {
+            let _ = &counted;
+            callback.bind(args.py()).call1(args.clone()).map(drop)
         });
-        let scheduled = match counted {
-            Ok(counted) => self.call_soon(py, counted.as_any(), args),
-            Err(err) => {
-                tracing::warn!("worker {}: a notification dropped: {err}", self.pid);
-                false
+        match closure {
+            Ok(closure) => {
+                self.call_soon(py, closure.as_any(), args);
             }
-        };
-        if !scheduled {
-            self.ran(size);
+            Err(err) => tracing::warn!("worker {}: a notification dropped: {err}", self.pid),
         }
     }
 
@@ -134,18 +144,26 @@ impl Shared {
         }
     }
 
-    /// Returns once the event loop has fewer than [`NOTIFIED_LIMIT`] bytes of notifications to run.
+    /// Returns once the event loop has fewer than [`NOTIFIED_LIMIT`] bytes
+    /// of notifications to run, or the worker has exited (what it wrote last
+    /// is read then, bounded by the socket's buffer, before its exit is told).
     async fn room_for_notifications(&self) {
         if self.backlog.load(Ordering::SeqCst) < NOTIFIED_LIMIT {
             return;
         }
         loop {
             let drained = self.drained.notified();
-            if self.backlog.load(Ordering::SeqCst) < NOTIFIED_LIMIT / 2 {
+            if self.backlog.load(Ordering::SeqCst) < NOTIFIED_LIMIT / 2 || self.process_gone.load(Ordering::SeqCst) {
                 return;
             }
             drained.await;
         }
+    }
+
+    /// The process has exited: the reader stops waiting for room.
+    fn process_exited(&self) {
+        self.process_gone.store(true, Ordering::SeqCst);
+        self.drained.notify_waiters();
     }
 
     fn settle(&self, py: Python<'_>, future: Py<PyAny>, result: Result<Value, PyErr>) {
@@ -350,6 +368,7 @@ impl WorkerProcess {
             pending: Mutex::new(Pending::default()),
             backlog: AtomicUsize::new(0),
             drained: Notify::new(),
+            process_gone: AtomicBool::new(false),
         });
         let kill = Arc::new(Notify::new());
 
@@ -370,6 +389,7 @@ impl WorkerProcess {
             };
             // The reader sees EOF once the process is gone; let it deliver
             // what the worker wrote last before pending requests fail.
+            waiting_shared.process_exited();
             let _ = tokio::time::timeout(Duration::from_secs(1), reading).await;
             waiting_shared.exited(status);
         });

@@ -38,6 +38,10 @@ pub struct Shares {
     /// The highest layers each claim may forward (None for a claim with
     /// no layer), in the claims' order.
     pub caps: Vec<Option<Layers>>,
+    /// Whether the estimate is what stopped each claim's climb (a measured
+    /// step that did not fit), rather than its preference, the layers sent,
+    /// an unmeasured layer or its hold.
+    pub limited: Vec<bool>,
     /// The bitrate all of them would take at their best: what the transport
     /// probes for (a layer whose bitrate is [`UNMEASURED`] is never climbed
     /// to, nor probed for).
@@ -54,12 +58,13 @@ pub fn share(estimate: u64, claims: &[Claim]) -> Shares {
     let wanted = claims.iter().filter_map(|claim| claim.layers.iter().rev().map(|(_, bitrate)| *bitrate).find(|bitrate| *bitrate < UNMEASURED)).sum();
     // The index in each claim's layers given so far.
     let mut given: Vec<Option<usize>> = claims.iter().map(|claim| (!claim.layers.is_empty()).then_some(0)).collect();
+    let mut limited = vec![false; claims.len()];
     // An unmeasured base layer is given all the same, at no known cost.
     let known = |bitrate: u64| if bitrate >= UNMEASURED { 0 } else { bitrate };
     let mut left = estimate.saturating_sub(claims.iter().filter_map(|claim| claim.layers.first()).map(|(_, bitrate)| known(*bitrate)).sum());
     loop {
         let mut climbed = false;
-        for (claim, index) in claims.iter().zip(given.iter_mut()) {
+        for ((claim, index), limited) in claims.iter().zip(given.iter_mut()).zip(limited.iter_mut()) {
             for _ in 0..claim.priority.max(1) {
                 let Some(at) = *index else { break };
                 let Some(&(layers, bitrate)) = claim.layers.get(at + 1) else { break };
@@ -69,6 +74,7 @@ pub fn share(estimate: u64, claims: &[Claim]) -> Shares {
                 let step = if bitrate >= UNMEASURED { UNMEASURED } else { bitrate.saturating_sub(known(claim.layers[at].1)) };
                 let needed = if claim.current.is_some_and(|current| layers > current) { (step as f64 * UPGRADE_MARGIN) as u64 } else { step };
                 if needed > left {
+                    *limited = bitrate < UNMEASURED;
                     break;
                 }
                 left -= step;
@@ -92,7 +98,7 @@ pub fn share(estimate: u64, claims: &[Claim]) -> Shares {
         })
         .min()
         .unwrap_or(0);
-    Shares { caps, wanted, next_step: used + cheapest_step }
+    Shares { caps, limited, wanted, next_step: used + cheapest_step }
 }
 
 #[cfg(test)]

@@ -22,7 +22,8 @@ fn spatial(caps: &[Option<Layers>]) -> Vec<Option<u8>> {
 
 #[test]
 fn an_estimate_that_pays_for_every_top_layer_gives_each_its_top() {
-    let Shares { caps, wanted, next_step } = share(10_000_000, &[three_layers(None), three_layers(Some(2))]);
+    let Shares { caps, wanted, next_step, limited } = share(10_000_000, &[three_layers(None), three_layers(Some(2))]);
+    assert_eq!(limited, [false, false], "the top layers: nothing left to climb, the estimate stopped neither");
     assert_eq!(next_step, 3_000_000, "nothing left to climb");
     assert_eq!(spatial(&caps), [Some(2), Some(2)]);
     assert_eq!(wanted, 3_000_000);
@@ -30,7 +31,8 @@ fn an_estimate_that_pays_for_every_top_layer_gives_each_its_top() {
 
 #[test]
 fn every_sender_keeps_its_lowest_layer_however_low_the_estimate() {
-    let Shares { caps, next_step, .. } = share(50_000, &[three_layers(Some(2)), three_layers(None)]);
+    let Shares { caps, next_step, limited, .. } = share(50_000, &[three_layers(Some(2)), three_layers(None)]);
+    assert_eq!(limited, [true, true]);
     // The base layers, and layer 1's step for one of them (350 k × 1.15).
     assert_eq!(next_step, 300_000 + (350_000.0 * UPGRADE_MARGIN) as u64);
     assert_eq!(spatial(&caps), [Some(0), Some(0)]);
@@ -101,6 +103,8 @@ fn a_claim_with_no_layer_sent_gets_none() {
 #[test]
 fn a_layer_not_measured_yet_is_neither_climbed_to_nor_probed_for() {
     let claim = Claim { layers: vec![(layer(0, 0), 150_000), (layer(1, 0), UNMEASURED), (layer(2, 0), UNMEASURED)], current: None, priority: 1, held: false };
+    // Stopped by a layer not measured yet, not by the estimate: a fall to it would hold nothing.
+    assert_eq!(share(200_000, &[claim.clone()]).limited, [false]);
     let shares = share(100_000_000, &[claim]);
     assert_eq!((spatial(&shares.caps), shares.wanted, shares.next_step), (vec![Some(0)], 150_000, 150_000));
     // Not even its base layer measured: it keeps it, with nothing to probe for.
@@ -117,9 +121,10 @@ fn a_held_claim_climbs_its_temporal_layers_but_no_spatial_one_above_the_one_it_f
         priority: 1,
         held: true,
     };
-    // Plenty: the top temporal layer of the spatial layer it forwards, no higher.
+    // Plenty: the top temporal layer of the spatial layer it forwards, no higher (the hold, not the estimate).
     let shares = share(10_000_000, &[claim.clone()]);
     assert_eq!(shares.caps, [Some(layer(0, 1))]);
+    assert_eq!(shares.limited, [false]);
     // What it would take at its best is still probed for.
     assert_eq!(shares.wanted, 1_200_000);
     // Forwarding layer 1 (a keyframe of layer 0 not come yet): up to layer 1, not 2.

@@ -23,10 +23,12 @@
 //! (queued by its pacer at the old rate) is dropped: at the new layer's
 //! keyframe for simulcast, at the next picture for SVC (with a keyframe
 //! asked for: the dropped packets break the lower layers' chain too). A
-//! sender the bandwidth held below the spatial layer it forwarded climbs
-//! no higher for [`CLIMB_HOLD`] (its temporal layers may): an estimate
-//! that hovers near a link's rate would otherwise move it up and down, and
-//! each spatial switch costs a keyframe that a narrow link delivers late.
+//! sender that the bandwidth moved to a lower spatial layer climbs no
+//! higher for [`CLIMB_HOLD`] (its temporal layers may): an estimate that
+//! hovers near a link's rate would otherwise move it up and down, and each
+//! spatial switch costs a keyframe that a narrow link delivers late. A move
+//! down for another reason (a preference, a layer the publisher stopped or
+//! not measured yet) holds nothing.
 
 use std::time::{Duration, Instant};
 
@@ -38,9 +40,9 @@ use crate::rtp::stats::RateWindow;
 /// one that is sent.
 pub const LAYER_TIMEOUT: Duration = Duration::from_millis(500);
 
-/// How long a sender that the bandwidth held below the spatial layer it
-/// forwarded stays at most on the layer it forwards (as mediasoup's worker
-/// does after a downgrade). Behind a 250 kbit/s bottleneck, H264 viewers
+/// How long a sender that the bandwidth moved to a lower spatial layer
+/// stays at most on the layer it forwards (as mediasoup's worker does after
+/// a downgrade). Behind a 250 kbit/s bottleneck, H264 viewers
 /// were moved 2 → 0 → 1 while limited in 13 of 30 runs of `bench/adapt`
 /// (GCC's estimate overshoots a link with a short queue), and the middle
 /// layer's keyframes froze the picture.
@@ -238,6 +240,8 @@ pub struct LayerSelector {
     preferred: Layers,
     /// The highest layers its transport's bandwidth estimate allows (None: no estimate).
     bandwidth_cap: Option<Layers>,
+    /// The estimate, not the preference or the layers sent, set that cap.
+    bandwidth_limited: bool,
     source: Option<Source>,
     /// The spatial layer it should forward, as of the latest packet.
     target: Option<u8>,
@@ -251,13 +255,13 @@ pub struct LayerSelector {
     svc: bool,
     /// The bandwidth moved an SVC sender down: its next forwarded packet restarts the stream.
     restart_due: bool,
-    /// When the bandwidth last held it below the spatial layer it forwarded.
+    /// When the bandwidth last moved it to a lower spatial layer.
     held_down_at: Option<Instant>,
 }
 
 impl Default for LayerSelector {
     fn default() -> Self {
-        Self { preferred: Layers::HIGHEST, bandwidth_cap: None, source: None, target: None, temporal: u8::MAX, frame: None, reported: None, svc: false, restart_due: false, held_down_at: None }
+        Self { preferred: Layers::HIGHEST, bandwidth_cap: None, bandwidth_limited: false, source: None, target: None, temporal: u8::MAX, frame: None, reported: None, svc: false, restart_due: false, held_down_at: None }
     }
 }
 
@@ -289,6 +293,9 @@ impl LayerSelector {
                     return Selection::Drop;
                 }
                 let forwarded = if self.svc { self.target.unwrap_or(spatial).max(spatial) } else { spatial };
+                if let Some(source) = source.filter(|source| forwarded < source.spatial) {
+                    self.moved_down(source.spatial, now);
+                }
                 self.source = Some(Source { ssrc: packet.ssrc, spatial: forwarded, last_arrival: now });
                 // From a keyframe on, every temporal layer decodes.
                 self.temporal = self.temporal_target();
@@ -311,7 +318,7 @@ impl LayerSelector {
             Some((timestamp, forwarded)) if timestamp == packet.timestamp => forwarded,
             Some((timestamp, _)) if (packet.timestamp.wrapping_sub(timestamp) as i32) < 0 => tid <= self.temporal,
             _ => {
-                self.begin_picture(frame, tid);
+                self.begin_picture(frame, tid, packet.arrival);
                 let forwarded = tid <= self.temporal;
                 self.frame = Some((packet.timestamp, forwarded));
                 forwarded
@@ -331,7 +338,7 @@ impl LayerSelector {
     /// `tid`: the temporal layer forwarded climbs at a keyframe or a sync
     /// frame, and falls at once; with SVC the spatial layer forwarded
     /// climbs to the target at a keyframe, and falls to it at once.
-    fn begin_picture(&mut self, frame: &FrameInfo, tid: u8) {
+    fn begin_picture(&mut self, frame: &FrameInfo, tid: u8, now: Instant) {
         let target = self.temporal_target();
         if frame.keyframe {
             self.temporal = target;
@@ -340,14 +347,26 @@ impl LayerSelector {
         } else if target < self.temporal {
             self.temporal = target;
         }
-        if let (true, Some(source), Some(target)) = (self.svc, self.source.as_mut(), self.target) {
-            if target < source.spatial && !frame.keyframe {
-                self.restart_due |= self.bandwidth_cap.is_some_and(|cap| cap.spatial < source.spatial);
+        if let (true, Some(source), Some(target)) = (self.svc, self.source, self.target) {
+            if target < source.spatial {
+                let by_bandwidth = self.moved_down(source.spatial, now);
+                self.restart_due |= by_bandwidth && !frame.keyframe;
             }
-            if target < source.spatial || frame.keyframe {
+            if let Some(source) = self.source.as_mut().filter(|source| target < source.spatial || frame.keyframe) {
                 source.spatial = target;
             }
         }
+    }
+
+    /// It leaves spatial layer `from` for a lower one: if the bandwidth
+    /// said so (its cap is below `from`, and the estimate set it), it is
+    /// held there, and the answer is true.
+    fn moved_down(&mut self, from: u8, now: Instant) -> bool {
+        let by_bandwidth = self.bandwidth_limited && self.bandwidth_cap.is_some_and(|cap| cap.spatial < from);
+        if by_bandwidth {
+            self.held_down_at = Some(now);
+        }
+        by_bandwidth
     }
 
     /// Whether a forwarded packet of spatial layer `spatial` ends the
@@ -372,13 +391,10 @@ impl LayerSelector {
     }
 
     /// The highest layers the transport's bandwidth allows (see [`super::bandwidth`]).
-    pub fn set_bandwidth_cap(&mut self, cap: Option<Layers>, now: Instant) {
-        if let (Some(cap), Some(source)) = (cap, self.source) {
-            if cap.spatial < source.spatial {
-                self.held_down_at = Some(now);
-            }
-        }
+    /// `limited`: the estimate set it (rather than the preference or the layers sent).
+    pub fn set_bandwidth_cap(&mut self, cap: Option<Layers>, limited: bool) {
         self.bandwidth_cap = cap;
+        self.bandwidth_limited = limited && cap.is_some();
     }
 
     /// Whether its spatial layer may not climb yet (see [`CLIMB_HOLD`]).

@@ -469,9 +469,9 @@ impl Router {
             })
             .collect();
         let shares = bandwidth::share(estimate, &claims);
-        for (slot, cap) in slots.into_iter().zip(shares.caps) {
+        for ((slot, cap), limited) in slots.into_iter().zip(shares.caps).zip(shares.limited) {
             if let Some(sender) = self.senders.at_mut(slot) {
-                sender.set_bandwidth_cap(cap, now);
+                sender.set_bandwidth_cap(cap, limited);
             }
         }
         (shares.next_step.min(shares.wanted), shares.wanted)

@@ -255,8 +255,10 @@ impl RtpSender {
     }
 
     /// The highest layers its transport's bandwidth allows.
-    pub fn set_bandwidth_cap(&mut self, cap: Option<Layers>, now: Instant) {
-        self.layers.set_bandwidth_cap(cap, now);
+    /// The highest layers its transport's bandwidth allows; `limited`: the
+    /// estimate set them (not the preference or the layers sent).
+    pub fn set_bandwidth_cap(&mut self, cap: Option<Layers>, limited: bool) {
+        self.layers.set_bandwidth_cap(cap, limited);
     }
 
     /// Whether the bandwidth held it down too recently for its spatial layer to climb.

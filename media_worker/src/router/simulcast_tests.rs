@@ -245,6 +245,23 @@ fn the_bandwidth_estimate_moves_a_sender_down_and_back_up_at_keyframes_in_one_st
 }
 
 #[test]
+fn a_move_down_by_preference_holds_nothing_even_with_an_estimate() {
+    let (mut room, mut publisher, mut sink) = call();
+    send(&mut publisher, &mut room, &mut sink, 30);
+    // Plenty of bandwidth: the cap that follows the preference is not the estimate's.
+    room.router.share_bandwidth(2, 5_000_000, at(&room, &publisher));
+    room.router.set_preferred_layers("to-bob", Layers { spatial: 0, temporal: u8::MAX }).unwrap();
+    room.router.share_bandwidth(2, 5_000_000, at(&room, &publisher));
+    send(&mut publisher, &mut room, &mut sink, 3);
+    assert_eq!(current(&room, "to-bob"), layers(0, 2));
+    // Back to the top as soon as it asks (a thumbnail made the main view).
+    room.router.set_preferred_layers("to-bob", Layers::HIGHEST).unwrap();
+    room.router.share_bandwidth(2, 5_000_000, at(&room, &publisher));
+    send(&mut publisher, &mut room, &mut sink, frames(600));
+    assert_eq!(current(&room, "to-bob"), layers(2, 2));
+}
+
+#[test]
 fn below_the_lowest_layer_at_full_rate_the_estimate_lowers_the_frame_rate_at_once() {
     let (mut room, mut publisher, mut sink) = call();
     send(&mut publisher, &mut room, &mut sink, 30);

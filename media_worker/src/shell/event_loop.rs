@@ -145,8 +145,8 @@ fn serve(stream: std::os::unix::net::UnixStream) -> i32 {
                     while let Some(decoded) = decoder.next_frame() {
                         let response = answer(&mut worker, decoded, now, &mut sockets);
                         // What a request logged is told before its answer.
-                        push_logs(&mut outbox, &logs);
-                        outbox.push(&WorkerMessage::Response(response));
+                        push_logs(&mut outbox, &logs, now);
+                        outbox.push(&WorkerMessage::Response(response), now);
                     }
                 }
             } else if event.token() == MEDIA {
@@ -177,12 +177,13 @@ fn serve(stream: std::os::unix::net::UnixStream) -> i32 {
             }
         }
         for notification in worker.take_notifications() {
-            outbox.push(&WorkerMessage::Notification(notification));
+            outbox.push(&WorkerMessage::Notification(notification), now);
         }
-        if let Some((messages, records)) = outbox.take_dropped() {
-            tracing::warn!("Python did not keep up with the Channel: dropped {messages} data-channel messages and {records} log records for it");
+        if let Some((messages, records)) = outbox.take_dropped(now) {
+            // An error record: never dropped, and shown at any logLevel but 'none'.
+            tracing::error!("Python did not keep up with the Channel: dropped {messages} data-channel messages and {records} log records for it");
         }
-        push_logs(&mut outbox, &logs);
+        push_logs(&mut outbox, &logs, now);
         if outbox.write(&mut channel).is_err() {
             return 1;
         }
@@ -277,10 +278,10 @@ fn log_message(record: LogRecord) -> WorkerMessage {
 }
 
 /// Queues the log records `tracing` buffered since the last call.
-fn push_logs(outbox: &mut ChannelOutbox, logs: &Mutex<Vec<LogRecord>>) {
+fn push_logs(outbox: &mut ChannelOutbox, logs: &Mutex<Vec<LogRecord>>, now: Instant) {
     let records = std::mem::take(&mut *logs.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
     for record in records {
-        outbox.push(&log_message(record));
+        outbox.push(&log_message(record), now);
     }
 }
 
