@@ -144,9 +144,10 @@ impl Shared {
         }
     }
 
-    /// Returns once the event loop has fewer than [`NOTIFIED_LIMIT`] bytes
-    /// of notifications to run, or the worker has exited (what it wrote last
-    /// is read then, bounded by the socket's buffer, before its exit is told).
+    /// Returns at once while the event loop has fewer than
+    /// [`NOTIFIED_LIMIT`] bytes of notifications to run; past it, once they
+    /// are down to half, or the worker has exited (what it wrote last is
+    /// read then, bounded by the socket's buffer, before its exit is told).
     async fn room_for_notifications(&self) {
         if self.backlog.load(Ordering::SeqCst) < NOTIFIED_LIMIT {
             return;

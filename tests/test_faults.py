@@ -418,7 +418,7 @@ async def test_a_flood_of_data_channel_messages_toward_a_blocked_application_is_
         worker = room._channel.pid
         parent_before, worker_before = resident_kib(os.getpid()), peak_resident_kib(worker)
         caplog.set_level(logging.WARNING, logger="mediasoup")
-        time.sleep(5)  # the event loop blocked: ~160 MiB of messages (~220 MiB as notifications) sent meanwhile
+        time.sleep(5)  # the event loop blocked: ~160 MB of messages (~220 MB as notifications) sent meanwhile
         # What the extension handed the loop meanwhile, not run yet: bounded.
         parent_growth = resident_kib(os.getpid()) - parent_before
         assert parent_growth < 64 * 1024, f"the parent grew {parent_growth} KiB while its loop was blocked"

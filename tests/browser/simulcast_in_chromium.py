@@ -294,10 +294,17 @@ def width(reports: dict[str, Any], name: str) -> int:
 
 
 def still_at_end(samples: list[dict[str, Any]], name: str) -> float:
-    """How long before the last sample `name` last decoded a frame."""
-    last = samples[-1]
-    moved = [s for s in samples if s[name]["inbound"]["framesDecoded"] < last[name]["inbound"]["framesDecoded"]]
-    return last["at"] - (moved[-1]["at"] if moved else samples[0]["at"])
+    """How long `name` had decoded no new frame at the last sample: from the
+    first sample that showed its final count (0 for a picture still moving;
+    the samples are 0.25 s apart)."""
+
+    def decoded(sample: dict[str, Any]) -> int:
+        inbound = sample[name]["inbound"]
+        return int(inbound["framesDecoded"]) if inbound else 0
+
+    final = decoded(samples[-1])
+    first = next(s for s in samples if decoded(s) >= final)
+    return float(samples[-1]["at"] - first["at"])
 
 
 def longest_stall(samples: list[dict[str, Any]], name: str) -> float:

@@ -254,7 +254,6 @@ impl RtpSender {
         self.layers.set_preferred(preferred);
     }
 
-    /// The highest layers its transport's bandwidth allows.
     /// The highest layers its transport's bandwidth allows; `limited`: the
     /// estimate set them (not the preference or the layers sent).
     pub fn set_bandwidth_cap(&mut self, cap: Option<Layers>, limited: bool) {

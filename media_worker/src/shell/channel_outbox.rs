@@ -83,7 +83,7 @@ impl ChannelOutbox {
             // A flood's room is given back.
             self.bytes.shrink_to(1024 * 1024);
         } else if self.start > self.bytes.len() / 2 {
-            // What was written goes once it is most of it: each byte moves at most once.
+            // What was written goes once it is most of it: what is moved costs no more than what was written.
             self.bytes.drain(..self.start);
             self.start = 0;
         }

@@ -179,13 +179,18 @@ fn serve(stream: std::os::unix::net::UnixStream) -> i32 {
         for notification in worker.take_notifications() {
             outbox.push(&WorkerMessage::Notification(notification), now);
         }
-        if let Some((messages, records)) = outbox.take_dropped(now) {
-            // An error record: never dropped, and shown at any logLevel but 'none'.
-            tracing::error!("Python did not keep up with the Channel: dropped {messages} data-channel messages and {records} log records for it");
-        }
         push_logs(&mut outbox, &logs, now);
         if outbox.write(&mut channel).is_err() {
             return 1;
+        }
+        // Told once the write has made room (or a flood has lasted): an
+        // error record, never dropped, shown at any logLevel but 'none'.
+        if let Some((messages, records)) = outbox.take_dropped(now) {
+            tracing::error!("Python did not keep up with the Channel: dropped {messages} data-channel messages and {records} log records for it");
+            push_logs(&mut outbox, &logs, now);
+            if outbox.write(&mut channel).is_err() {
+                return 1;
+            }
         }
         let want_writable = !outbox.is_empty();
         if want_writable != waiting_writable {
