@@ -12,6 +12,7 @@ pub mod interpreter;
 pub mod logging;
 pub mod media_path;
 pub mod network;
+pub mod notified;
 pub mod options;
 pub mod settings;
 pub mod worker_process;

@@ -4,10 +4,10 @@
 //! turns log notifications into Python `logging` records, hands the other
 //! notifications to a callback on the event loop (in the same queue as the
 //! answers, so their order holds), and reports the process's exit. It stops
-//! reading while the event loop has more than [`NOTIFIED_LIMIT`] bytes of
-//! notifications it has not run (an application that blocks its loop, a
-//! flood of data-channel messages toward a slow listener): the worker then
-//! holds the rest, and drops what may be dropped past its own bound
+//! reading while the event loop has too much it has not run
+//! ([`crate::notified`]: an application that blocks its loop, a flood of
+//! data-channel messages toward a slow listener): the worker then holds the
+//! rest, and drops what may be dropped past its own bound
 //! (`media_worker::shell::channel_outbox`). Beside the Channel it holds the
 //! worker's media path ([`crate::media_path`]).
 
@@ -16,7 +16,6 @@ use std::collections::HashMap;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -39,11 +38,8 @@ use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::errors::{invalid_state, mediasoup_error, to_pyerr};
 use crate::media_path::{self, MediaPath};
+use crate::notified::Backlog;
 use crate::logging::{emit, logger_name};
-
-/// Bytes of notifications handed to the event loop and not run yet past
-/// which the Channel is not read (until it has run them down to half).
-const NOTIFIED_LIMIT: usize = 4 * 1024 * 1024;
 
 /// How long a closed worker gets to exit on Channel EOF before it is killed.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
@@ -68,24 +64,8 @@ struct Shared {
     on_notification: Py<PyAny>,
     on_exit: Py<PyAny>,
     pending: Mutex<Pending>,
-    /// Bytes of notifications handed to the event loop and not run yet.
-    backlog: AtomicUsize,
-    /// Told when the event loop has run them down below half [`NOTIFIED_LIMIT`], or the process exited.
-    drained: Notify,
-    process_gone: AtomicBool,
-}
-
-/// A notification's bytes in the backlog, taken out when the event loop is
-/// done with its callback (the callback holds it; freed, it counts as run).
-struct Counted {
-    shared: Arc<Shared>,
-    size: usize,
-}
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.shared.ran(self.size);
-    }
+    /// Notifications handed to the event loop and not run yet.
+    backlog: Arc<Backlog>,
 }
 
 #[derive(Default)]
@@ -102,69 +82,33 @@ impl Shared {
         self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// `callback(*args)` on the server's event loop; a closed loop drops it (false).
-    fn call_soon<'py>(&self, py: Python<'py>, callback: &Bound<'py, PyAny>, args: Vec<Bound<'py, PyAny>>) -> bool {
+    /// `callback(*args)` on the server's event loop; a closed loop drops it.
+    fn call_soon<'py>(&self, py: Python<'py>, callback: &Bound<'py, PyAny>, args: Vec<Bound<'py, PyAny>>) {
         let mut call_args = vec![callback.clone()];
         call_args.extend(args);
         let tuple = match pyo3::types::PyTuple::new(py, call_args) {
             Ok(tuple) => tuple,
-            Err(_) => return false,
+            Err(_) => return,
         };
         if let Err(err) = self.event_loop.bind(py).call_method1("call_soon_threadsafe", tuple) {
             tracing::debug!("worker {}: event loop gone, dropped a callback: {err}", self.pid);
-            return false;
         }
-        true
     }
 
     /// `on_notification(*args)` on the event loop, counted in the backlog
     /// (`size` bytes) until the loop is done with it: run, or dropped
     /// unrun (a loop closed with callbacks pending frees them).
-    fn notify_soon<'py>(self: &Arc<Self>, py: Python<'py>, args: Vec<Bound<'py, PyAny>>, size: usize) {
-        self.backlog.fetch_add(size, Ordering::SeqCst);
-        let counted = Counted { shared: Arc::clone(self), size };
+    fn notify_soon<'py>(&self, py: Python<'py>, args: Vec<Bound<'py, PyAny>>, size: usize) {
+        let counted = self.backlog.count(size);
         let callback = self.on_notification.clone_ref(py);
         let closure = PyCFunction::new_closure(py, None, None, move |args, _| -> PyResult<()> {
             let _ = &counted;
             callback.bind(args.py()).call1(args.clone()).map(drop)
         });
         match closure {
-            Ok(closure) => {
-                self.call_soon(py, closure.as_any(), args);
-            }
+            Ok(closure) => self.call_soon(py, closure.as_any(), args),
             Err(err) => tracing::warn!("worker {}: a notification dropped: {err}", self.pid),
         }
-    }
-
-    /// The event loop ran a notification of `size` bytes.
-    fn ran(&self, size: usize) {
-        let before = self.backlog.fetch_sub(size, Ordering::SeqCst);
-        if before >= NOTIFIED_LIMIT / 2 && before - size < NOTIFIED_LIMIT / 2 {
-            self.drained.notify_waiters();
-        }
-    }
-
-    /// Returns at once while the event loop has fewer than
-    /// [`NOTIFIED_LIMIT`] bytes of notifications to run; past it, once they
-    /// are down to half, or the worker has exited (what it wrote last is
-    /// read then, bounded by the socket's buffer, before its exit is told).
-    async fn room_for_notifications(&self) {
-        if self.backlog.load(Ordering::SeqCst) < NOTIFIED_LIMIT {
-            return;
-        }
-        loop {
-            let drained = self.drained.notified();
-            if self.backlog.load(Ordering::SeqCst) < NOTIFIED_LIMIT / 2 || self.process_gone.load(Ordering::SeqCst) {
-                return;
-            }
-            drained.await;
-        }
-    }
-
-    /// The process has exited: the reader stops waiting for room.
-    fn process_exited(&self) {
-        self.process_gone.store(true, Ordering::SeqCst);
-        self.drained.notify_waiters();
     }
 
     fn settle(&self, py: Python<'_>, future: Py<PyAny>, result: Result<Value, PyErr>) {
@@ -180,7 +124,7 @@ impl Shared {
     }
 
     /// One message of the worker, `size` bytes on the Channel.
-    fn handle_message(self: &Arc<Self>, py: Python<'_>, message: Incoming, size: usize) {
+    fn handle_message(&self, py: Python<'_>, message: Incoming, size: usize) {
         let message = match message {
             Incoming::Message(message) => message,
             Incoming::Unreadable { id, reason } => {
@@ -367,9 +311,7 @@ impl WorkerProcess {
             on_notification,
             on_exit,
             pending: Mutex::new(Pending::default()),
-            backlog: AtomicUsize::new(0),
-            drained: Notify::new(),
-            process_gone: AtomicBool::new(false),
+            backlog: Arc::default(),
         });
         let kill = Arc::new(Notify::new());
 
@@ -390,7 +332,7 @@ impl WorkerProcess {
             };
             // The reader sees EOF once the process is gone; let it deliver
             // what the worker wrote last before pending requests fail.
-            waiting_shared.process_exited();
+            waiting_shared.backlog.process_exited();
             let _ = tokio::time::timeout(Duration::from_secs(1), reading).await;
             waiting_shared.exited(status);
         });
@@ -575,7 +517,7 @@ async fn read_messages(mut reader: OwnedReadHalf, shared: Arc<Shared>) {
     let mut buffer = vec![0u8; 64 * 1024];
     loop {
         // While the event loop has much to run, the worker holds the rest.
-        shared.room_for_notifications().await;
+        shared.backlog.room().await;
         let len = match reader.read(&mut buffer).await {
             Ok(0) | Err(_) => return,
             Ok(len) => len,
