@@ -214,6 +214,35 @@ def answer_section(
     return MediaSection(offered.kind, port, offered.protocol, formats, [_connection_line(candidates)], attributes)
 
 
+def answered(
+    offered: MediaSection,
+    chosen: list[Codec],
+    receiving: bool,
+    sending: tuple[dict[str, Any], tuple[str, str]] | None,
+    transport: dict[str, Any],
+    room_extensions: list[dict[str, Any]],
+) -> MediaSection:
+    """The answer to `offered`, whatever it is: a data-channel section if the
+    transport has SCTP; an audio or video one with the `chosen` codecs if
+    this side receives on it (`receiving`) and a sender's codecs if one
+    sends on it (`sending`: its parameters and ``a=msid``), the endpoint's
+    first (the one it sends on a sendrecv section leads); else refused."""
+    if offered.kind == "application":
+        data = offered.port and is_data_section(offered) and transport["sctpParameters"] is not None
+        return data_section(offered, transport) if data else rejected_section(offered, transport)
+    codecs = chosen if offered.port else []
+    if sending is not None and offered.port:
+        known = {codec.payload_type for codec in codecs} if receiving else set()
+        codecs = [*(codecs if receiving else []), *(c for c in sender_codecs(offered, sending[0]) if c.payload_type not in known)]
+    if not codecs:
+        return rejected_section(offered, transport)
+    direction = {(True, True): "sendrecv", (True, False): "recvonly", (False, True): "sendonly"}.get((receiving, sending is not None), "inactive")
+    section = answer_section(offered, codecs, direction, transport, room_extensions)
+    if sending is not None:
+        add_stream_lines(section, sending[0], *sending[1])
+    return section
+
+
 def _simulcast_attributes(offered: MediaSection, direction: str) -> list[Attribute]:
     """Simulcast offered (``a=rid:<id> send`` and ``a=simulcast:send``) and
     received: each rid answered ``recv`` and ``a=simulcast:recv`` in the

@@ -301,32 +301,17 @@ class RTCPeerConnection(EventEmitter):
         if self._signaling_state != "have-remote-offer" or self._offer is None or self._transport is None:
             raise InvalidStateError(f"there is no offer to answer (signalingState {self._signaling_state!r:.80})")
         transport = self._transport_parameters()
-        room = self._peer.room.rtpCapabilities
-        sections = []
+        extensions = self._peer.room.rtpCapabilities["headerExtensions"]
         senders = self._sending_sections()
-        for offered in self._offer.media:
-            if offered.kind == "application":
-                data = offered.port and ortc.is_data_section(offered) and self._transport.sctpParameters is not None
-                sections.append(ortc.data_section(offered, transport) if data else ortc.rejected_section(offered, transport))
-                continue
-            receiving = offered.mid in self._receivers
+
+        def sending(offered: sdp.MediaSection) -> tuple[dict[str, Any], tuple[str, str]] | None:
             sender = senders.get(offered.mid or "") if offered.direction in ("recvonly", "sendrecv") else None
-            sending = sender is not None
-            codecs = self._chosen.get(offered.mid, []) if offered.port else []
-            if sending and offered.port:
-                assert sender is not None
-                # The endpoint's codecs first: the one it sends on a sendrecv section leads.
-                known = {codec.payload_type for codec in codecs} if receiving else set()
-                codecs = [*(codecs if receiving else []), *(c for c in ortc.sender_codecs(offered, sender.rtpParameters) if c.payload_type not in known)]
-            if not codecs:
-                sections.append(ortc.rejected_section(offered, transport))
-                continue
-            direction = {(True, True): "sendrecv", (True, False): "recvonly", (False, True): "sendonly"}.get((receiving, sending), "inactive")
-            section = ortc.answer_section(offered, codecs, direction, transport, room["headerExtensions"])
-            if sending:
-                assert sender is not None
-                ortc.add_stream_lines(section, sender.rtpParameters, *self._msid(sender))
-            sections.append(section)
+            return None if sender is None else (sender.rtpParameters, self._msid(sender))
+
+        sections = [
+            ortc.answered(offered, self._chosen.get(offered.mid, []), offered.mid in self._receivers, sending(offered), transport, extensions)
+            for offered in self._offer.media
+        ]
         # Two-byte header extensions (a dependency descriptor with its structure) where the offer accepts them.
         answer = self._description(sections, allow_mixed=self._offer.has("extmap-allow-mixed") or any(s.has("extmap-allow-mixed") for s in self._offer.media))
         self._last_answer = RTCSessionDescription(sdp=sdp.write(answer), type="answer")
